@@ -1,0 +1,265 @@
+//! Planned actions: what the planner decides and the executor carries out. Plain data, so a plan
+//! can be printed (dry-run), diffed and tested before anything runs.
+
+use std::fmt;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{Concern, Signal};
+
+/// The idempotency key of one action:
+/// `"<concern key>/<channel>/<stage>"` (see [`Concern::key`]). It never contains an event id, so
+/// the same fact arriving by event, by retry and by sweep maps to the same key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ActionKey(String);
+
+impl ActionKey {
+    pub fn new(concern: &Concern, channel: &str, stage: Stage) -> Self {
+        Self(format!("{}/{}/{}", concern.key(), channel, stage.as_str()))
+    }
+    /// Wraps an already-built key (read back from a ledger).
+    pub fn from_raw(raw: impl Into<String>) -> Self {
+        Self(raw.into())
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ActionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Where a concern stands on the escalation ladder when this action is planned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// First notice: the target became available / the fact became known.
+    Notice,
+    /// Reminder before the cadence deadline.
+    Reminder,
+    /// The deadline has passed.
+    Overdue,
+    /// New facts about an already-notified concern (comment + refreshed body). The key of an
+    /// update includes a fact digest in its channel part so each distinct fact is told once.
+    Update,
+    /// Carry out the change itself (upgrade / rotation) — only when policy enables it.
+    Execute,
+    /// The concern is resolved: close what is open.
+    Resolve,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Notice => "notice",
+            Self::Reminder => "reminder",
+            Self::Overdue => "overdue",
+            Self::Update => "update",
+            Self::Execute => "execute",
+            Self::Resolve => "resolve",
+        }
+    }
+}
+
+/// Chat destinations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChatKind {
+    Teams,
+    Slack,
+    Webhook,
+}
+
+/// How a pull request finds the version to bump inside a file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "by", rename_all = "snake_case")]
+pub enum VersionLocator {
+    /// A key name (`kubernetesVersion`, `kubernetes_version`, `param k8sVersion`, …) whose value
+    /// on the same line is the version string.
+    Key { key: String },
+    /// A regular expression with exactly one capture group around the version.
+    Pattern { pattern: String },
+}
+
+/// What kind of change an upgrade action makes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "scope", rename_all = "snake_case")]
+pub enum UpgradeScope {
+    /// `upgradeNodeImageVersion` on one pool.
+    NodeImage { pool: String },
+    /// Control plane (and pools following) to a newer patch of the same minor.
+    Patch,
+    /// Control plane (and pools following) to the next minor.
+    Minor,
+}
+
+/// What to do. Secrets are never here: chat URLs and credentials are referenced by the *name*
+/// of the setting that holds them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ActionKind {
+    /// Only log/print (the built-in notify-only default).
+    Log,
+    GithubIssue {
+        repo: String,
+        #[serde(default)]
+        labels: Vec<String>,
+        #[serde(default)]
+        assignees: Vec<String>,
+    },
+    /// Close the concern's GitHub issue (stage `Resolve`).
+    GithubClose { repo: String },
+    GithubPullRequest {
+        repo: String,
+        path: String,
+        locator: VersionLocator,
+        /// Target branch; the repository's default branch when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        base: Option<String>,
+        /// The version to write into the file.
+        version: String,
+    },
+    Email { to: Vec<String> },
+    Chat { chat: ChatKind, url_setting: String },
+    Upgrade { upgrade: UpgradeScope, target: String },
+    RotateCertificates,
+}
+
+impl ActionKind {
+    /// The channel name used in keys, logs and dry-run output.
+    pub fn channel(&self) -> String {
+        match self {
+            Self::Log => "log".into(),
+            Self::GithubIssue { repo, .. } => format!("github-issue:{}", repo.to_ascii_lowercase()),
+            Self::GithubClose { repo } => format!("github-close:{}", repo.to_ascii_lowercase()),
+            Self::GithubPullRequest { repo, path, .. } => {
+                format!("github-pr:{}:{}", repo.to_ascii_lowercase(), path)
+            }
+            Self::Email { to } => {
+                let mut to: Vec<String> = to.iter().map(|t| t.to_ascii_lowercase()).collect();
+                to.sort();
+                format!("email:{}", to.join(","))
+            }
+            Self::Chat { chat, url_setting } => format!("{}:{}", chat_name(*chat), url_setting),
+            Self::Upgrade { upgrade, target } => match upgrade {
+                UpgradeScope::NodeImage { pool } => format!("upgrade-node-image:{pool}:{target}"),
+                UpgradeScope::Patch => format!("upgrade-patch:{target}"),
+                UpgradeScope::Minor => format!("upgrade-minor:{target}"),
+            },
+            Self::RotateCertificates => "rotate-certificates".into(),
+        }
+    }
+    /// Short name of the action type (`github_issue`, `email`, …) as in dry-run output.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Log => "log",
+            Self::GithubIssue { .. } => "github_issue",
+            Self::GithubClose { .. } => "github_close",
+            Self::GithubPullRequest { .. } => "github_pull_request",
+            Self::Email { .. } => "email",
+            Self::Chat { chat, .. } => match chat {
+                ChatKind::Teams => "teams",
+                ChatKind::Slack => "slack",
+                ChatKind::Webhook => "webhook",
+            },
+            Self::Upgrade { .. } => "upgrade",
+            Self::RotateCertificates => "rotate_certificates",
+        }
+    }
+    /// Whether carrying this out changes a cluster.
+    pub fn changes_cluster(&self) -> bool {
+        matches!(self, Self::Upgrade { .. } | Self::RotateCertificates)
+    }
+}
+
+fn chat_name(c: ChatKind) -> &'static str {
+    match c {
+        ChatKind::Teams => "teams",
+        ChatKind::Slack => "slack",
+        ChatKind::Webhook => "webhook",
+    }
+}
+
+/// Why a cluster-changing action is not carried out now. Dry-run prints these.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "gate", rename_all = "snake_case")]
+pub enum Hold {
+    /// Policy does not allow this change (notify-only).
+    PolicyNotifyOnly,
+    /// Policy allows it only from this time (cadence: `auto_after`).
+    NotBefore { at: Timestamp },
+    /// No maintenance window is open now; the next one opens at `next` (if known).
+    OutsideWindow {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        next: Option<Timestamp>,
+    },
+    /// The open window closes before the operation could finish.
+    WindowTooShort { closes: Timestamp },
+    /// The cluster is not `Succeeded` and running.
+    ClusterNotReady { state: String },
+    /// Another operation is in progress.
+    Busy,
+    /// The target is not offered in the region.
+    TargetNotOffered { target: String },
+}
+
+/// One planned action.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Action {
+    pub key: ActionKey,
+    pub concern: Concern,
+    pub stage: Stage,
+    pub kind: ActionKind,
+    /// One line for a human: "prod-weu: upgrade 1.30.4 → 1.30.7 (patch) available".
+    pub summary: String,
+    /// The signal that led to this action (its facts feed the rendered messages).
+    pub signal: Signal,
+    /// When the concern was first seen for this cluster (from the ledger).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_seen: Option<Timestamp>,
+    /// The cadence deadline, when policy sets one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<Timestamp>,
+    /// For cluster-changing actions: what holds it back now. `None` = may run now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold: Option<Hold>,
+}
+
+impl Action {
+    /// Builds an action with its key derived from concern, channel and stage.
+    pub fn new(concern: Concern, stage: Stage, kind: ActionKind, summary: String, signal: Signal) -> Self {
+        let key = ActionKey::new(&concern, &kind.channel(), stage);
+        Self { key, concern, stage, kind, summary, signal, first_seen: None, deadline: None, hold: None }
+    }
+
+    /// The dry-run line: at least `action`, `cluster`, `key`, `signal`, `summary`.
+    pub fn dry_run_line(&self) -> serde_json::Value {
+        let mut v = serde_json::json!({
+            "action": self.kind.name(),
+            "cluster": self.concern.cluster.as_str(),
+            "concern": self.concern.kind.as_str(),
+            "target": self.concern.target,
+            "stage": self.stage.as_str(),
+            "key": self.key.as_str(),
+            "signal": self.signal.kind.name(),
+            "summary": self.summary,
+            "detail": self.kind,
+        });
+        let obj = v.as_object_mut().expect("object");
+        if let Some(t) = self.first_seen {
+            obj.insert("first_seen".into(), t.to_string().into());
+        }
+        if let Some(t) = self.deadline {
+            obj.insert("deadline".into(), t.to_string().into());
+        }
+        if let Some(h) = &self.hold {
+            obj.insert("held_by".into(), serde_json::to_value(h).expect("hold serializes"));
+        }
+        v
+    }
+}

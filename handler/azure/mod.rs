@@ -1,0 +1,1 @@
+//! Azure Resource Manager: identity, the ARM client, and the upgrade/rotation adapter.

@@ -1,0 +1,447 @@
+//! The domain every stage after `ingest/` and `sweep/` speaks: clusters, signals, concerns.
+//!
+//! Wire types never leave the edge modules; everything here is ours and stable.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// The ARM resource id of a managed cluster:
+/// `/subscriptions/{s}/resourceGroups/{rg}/providers/Microsoft.ContainerService/managedClusters/{name}`.
+///
+/// ARM ids are case-insensitive, so equality, hashing and [`ClusterId::key`] ignore case while
+/// [`ClusterId::as_str`] keeps the spelling we were given (for links and messages).
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ClusterId {
+    raw: String,
+    subscription: (usize, usize),
+    resource_group: (usize, usize),
+    name: (usize, usize),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{id}` is not a managed cluster resource id: {why}; expected /subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.ContainerService/managedClusters/<name>")]
+pub struct ClusterIdError {
+    pub id: String,
+    pub why: &'static str,
+}
+
+impl ClusterId {
+    /// Parses a cluster id. A longer id below a cluster (for example a scheduled event's
+    /// `…/managedClusters/c1/scheduledEvents/e1`) is cut back to the cluster.
+    pub fn parse(id: &str) -> Result<Self, ClusterIdError> {
+        let err = |why| ClusterIdError { id: id.to_string(), why };
+        let trimmed = id.trim().trim_end_matches('/');
+        if !trimmed.starts_with('/') {
+            return Err(err("it does not start with '/'"));
+        }
+        let segments: Vec<&str> = trimmed[1..].split('/').collect();
+        let find = |name: &str| {
+            segments
+                .iter()
+                .position(|s| s.eq_ignore_ascii_case(name))
+                .filter(|i| i + 1 < segments.len() && !segments[i + 1].is_empty())
+        };
+        let sub = find("subscriptions").ok_or_else(|| err("no subscriptions segment"))?;
+        let rg = find("resourceGroups").ok_or_else(|| err("no resourceGroups segment"))?;
+        let provider = find("providers").ok_or_else(|| err("no providers segment"))?;
+        if !segments[provider + 1].eq_ignore_ascii_case("Microsoft.ContainerService") {
+            return Err(err("the provider is not Microsoft.ContainerService"));
+        }
+        let mc = find("managedClusters").ok_or_else(|| err("no managedClusters segment"))?;
+        if !(sub < rg && rg < provider && provider < mc) {
+            return Err(err("the segments are out of order"));
+        }
+        // Keep exactly the cluster part: /subscriptions/s/resourceGroups/rg/providers/P/managedClusters/n
+        let kept = &segments[..=mc + 1];
+        let raw = format!("/{}", kept.join("/"));
+        // Recompute byte spans in `raw`.
+        let mut spans = Vec::with_capacity(kept.len());
+        let mut pos = 1;
+        for seg in kept {
+            spans.push((pos, pos + seg.len()));
+            pos += seg.len() + 1;
+        }
+        Ok(Self {
+            subscription: spans[sub + 1],
+            resource_group: spans[rg + 1],
+            name: spans[mc + 1],
+            raw,
+        })
+    }
+
+    /// Builds the id from its parts.
+    pub fn from_parts(subscription: &str, resource_group: &str, name: &str) -> Self {
+        Self::parse(&format!(
+            "/subscriptions/{subscription}/resourceGroups/{resource_group}/providers/Microsoft.ContainerService/managedClusters/{name}"
+        ))
+        .expect("parts form a valid cluster id")
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.raw
+    }
+    pub fn subscription(&self) -> &str {
+        &self.raw[self.subscription.0..self.subscription.1]
+    }
+    pub fn resource_group(&self) -> &str {
+        &self.raw[self.resource_group.0..self.resource_group.1]
+    }
+    pub fn name(&self) -> &str {
+        &self.raw[self.name.0..self.name.1]
+    }
+    /// The case-folded id used in idempotency keys and ledger rows.
+    pub fn key(&self) -> String {
+        self.raw.to_ascii_lowercase()
+    }
+}
+
+impl PartialEq for ClusterId {
+    fn eq(&self, other: &Self) -> bool {
+        self.raw.eq_ignore_ascii_case(&other.raw)
+    }
+}
+impl Eq for ClusterId {}
+impl Hash for ClusterId {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        for b in self.raw.bytes() {
+            state.write_u8(b.to_ascii_lowercase());
+        }
+    }
+}
+impl PartialOrd for ClusterId {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for ClusterId {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+impl fmt::Debug for ClusterId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ClusterId({})", self.raw)
+    }
+}
+impl fmt::Display for ClusterId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.raw)
+    }
+}
+impl TryFrom<String> for ClusterId {
+    type Error = ClusterIdError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+impl From<ClusterId> for String {
+    fn from(value: ClusterId) -> Self {
+        value.raw
+    }
+}
+
+/// What is known about a cluster when a signal is made. Events carry almost nothing (the id);
+/// sweeps fill in what ARM and Resource Graph returned. Everything is optional.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClusterFacts {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+    /// The control plane's current version (`currentKubernetesVersion`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubernetes_version: Option<String>,
+    /// `supportPlan`: `KubernetesOfficial` or `AKSLongTermSupport`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub support_plan: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provisioning_state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub power_state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upgrade_channel: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_os_upgrade_channel: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub node_pools: Vec<NodePoolFacts>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NodePoolFacts {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub orchestrator_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_image_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub os_sku: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+}
+
+/// Where a signal came from. Used for logs and for event-id de-duplication, never for
+/// idempotency keys (an event and a sweep finding about the same thing must coalesce).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "from", rename_all = "snake_case")]
+pub enum Origin {
+    /// An Event Grid delivery (either schema); `event_id` is the envelope id.
+    EventGrid { event_id: String, event_type: String },
+    /// A fleet sweep finding.
+    Sweep { run_id: String },
+    /// Fed by hand (`handler replay`) or by a test.
+    Manual,
+}
+
+/// One fact about one cluster that the planner understands.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Signal {
+    pub cluster: ClusterId,
+    #[serde(default)]
+    pub facts: ClusterFacts,
+    pub kind: SignalKind,
+    /// When the fact was true (event time, or sweep time).
+    pub observed_at: Timestamp,
+    pub origin: Origin,
+}
+
+/// Phase of a node pool roll reported by AKS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RollingPhase {
+    Started,
+    Succeeded,
+    Failed,
+}
+
+/// Status of a planned-maintenance notice (Resource Notifications `eventStatus`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MaintenanceStatus {
+    Scheduled,
+    Started,
+    Completed,
+    Canceled,
+    Failed,
+    Other(String),
+}
+
+/// What a planned-maintenance notice upgrades, read from its free text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MaintenanceKind {
+    /// `K8sVersionUpgrade`
+    KubernetesVersion,
+    /// `NodeOSUpgrade` (node image / security patches)
+    NodeOs,
+    Unknown,
+}
+
+/// Which certificate a certificate finding is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CertificateKind {
+    /// The API server's serving certificate (read over TLS).
+    ApiServer,
+    /// The client certificate in the admin/user kubeconfig.
+    KubeconfigClient,
+    /// The cluster CA.
+    ClusterCa,
+}
+
+impl CertificateKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ApiServer => "api-server",
+            Self::KubeconfigClient => "kubeconfig-client",
+            Self::ClusterCa => "cluster-ca",
+        }
+    }
+}
+
+/// Status of an operation aks-cadence itself started (an upgrade or a rotation).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OperationStatus {
+    InProgress,
+    Succeeded,
+    Failed { code: String, message: String },
+    Canceled,
+}
+
+/// The facts a signal carries. Versions are kept as the strings AKS sent (they are parsed and
+/// compared in `policy::versions`), so nothing is lost at the edge.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SignalKind {
+    /// `NewKubernetesVersionAvailable`: the region now offers these versions.
+    NewKubernetesVersion {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        latest_supported: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        latest_stable: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        lowest_minor: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        latest_preview: Option<String>,
+    },
+    /// A sweep read the cluster's upgrade profile: these upgrades are offered from `current`.
+    UpgradesOffered {
+        current: String,
+        /// Offered target versions, with whether each is a preview.
+        offered: Vec<OfferedVersion>,
+    },
+    /// `ClusterSupportEnding`, an `EOLNotification` notice, or a sweep's support-calendar check.
+    SupportEnding {
+        kubernetes_version: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        eol_date: Option<Timestamp>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        support_type: Option<String>,
+    },
+    /// `ClusterSupportEnded`, or a sweep finding the version out of support.
+    SupportEnded { kubernetes_version: String },
+    /// A newer node image is available for a pool (sweep only).
+    NodeImageAvailable { pool: String, current: String, latest: String },
+    /// A certificate expires at `not_after` (sweep only).
+    CertificateExpiring { certificate: CertificateKind, not_after: Timestamp },
+    /// `NodePoolRolling{Started,Succeeded,Failed}`.
+    NodePoolRolling {
+        pool: String,
+        phase: RollingPhase,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
+    /// ARN `ScheduledEventEmitted` from `AutoUpgrader`: planned maintenance.
+    Maintenance {
+        event_id: String,
+        upgrade: MaintenanceKind,
+        status: MaintenanceStatus,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        scheduled_time: Option<Timestamp>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        details: Option<String>,
+    },
+    /// Progress of an operation aks-cadence started (sweep only).
+    Operation { concern: ConcernKind, target: String, status: OperationStatus },
+    /// The cluster now meets this concern's target: close what is open (sweep only).
+    Resolved { concern: ConcernKind, target: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OfferedVersion {
+    pub version: String,
+    #[serde(default)]
+    pub is_preview: bool,
+}
+
+impl SignalKind {
+    /// A short stable name, used in logs, policy `signals = [...]` lists and dry-run output.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::NewKubernetesVersion { .. } => "new-kubernetes-version",
+            Self::UpgradesOffered { .. } => "upgrades-offered",
+            Self::SupportEnding { .. } => "support-ending",
+            Self::SupportEnded { .. } => "support-ended",
+            Self::NodeImageAvailable { .. } => "node-image-available",
+            Self::CertificateExpiring { .. } => "certificate-expiring",
+            Self::NodePoolRolling { .. } => "node-pool-rolling",
+            Self::Maintenance { .. } => "maintenance",
+            Self::Operation { .. } => "operation",
+            Self::Resolved { .. } => "resolved",
+        }
+    }
+}
+
+/// What an ops team tracks as one thing: one GitHub issue, one PR, one line in a digest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConcernKind {
+    /// The control plane should move to a newer patch or minor.
+    KubernetesUpgrade,
+    /// The running minor is leaving (or has left) support.
+    Support,
+    /// A node pool's image is behind.
+    NodeImage,
+    /// A certificate nears expiry.
+    Certificate,
+    /// A node pool roll (started by AKS or by us) and how it ended.
+    NodePoolRoll,
+    /// Planned maintenance announced by AKS.
+    Maintenance,
+}
+
+impl ConcernKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::KubernetesUpgrade => "kubernetes-upgrade",
+            Self::Support => "support",
+            Self::NodeImage => "node-image",
+            Self::Certificate => "certificate",
+            Self::NodePoolRoll => "node-pool-roll",
+            Self::Maintenance => "maintenance",
+        }
+    }
+}
+
+/// (cluster, concern, target): the identity of one concern. Idempotency keys, GitHub markers
+/// and ledger rows all derive from it, never from an event id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Concern {
+    pub cluster: ClusterId,
+    pub kind: ConcernKind,
+    /// What the concern is resolved by, e.g. `1.31` (a minor line), `nodepool1`, `api-server`.
+    /// Choose it so that newer facts about the same thing keep the same target (a newer patch
+    /// of the same minor updates the concern in place rather than opening a new one).
+    pub target: String,
+}
+
+impl Concern {
+    pub fn new(cluster: ClusterId, kind: ConcernKind, target: impl Into<String>) -> Self {
+        Self { cluster, kind, target: target.into() }
+    }
+    /// `"<cluster id, lower case>#<kind>#<target>"`, stable across releases.
+    pub fn key(&self) -> String {
+        format!("{}#{}#{}", self.cluster.key(), self.kind.as_str(), self.target.to_ascii_lowercase())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_id_parses_parts_and_ignores_case() {
+        let a = ClusterId::parse("/subscriptions/S1/resourceGroups/RG/providers/Microsoft.ContainerService/managedClusters/Prod").unwrap();
+        let b = ClusterId::parse("/subscriptions/s1/resourcegroups/rg/providers/microsoft.containerservice/managedclusters/prod/").unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.subscription(), "S1");
+        assert_eq!(a.resource_group(), "RG");
+        assert_eq!(a.name(), "Prod");
+        assert_eq!(a.key(), b.key());
+    }
+
+    #[test]
+    fn cluster_id_cuts_child_resources_back_to_the_cluster() {
+        let id = ClusterId::parse("/subscriptions/{subscription-id}/resourcegroups/{rg-name}/providers/Microsoft.ContainerService/managedClusters/{managedcluster-id}/scheduledEvents/{event-id}").unwrap();
+        assert_eq!(id.name(), "{managedcluster-id}");
+        assert!(id.as_str().ends_with("managedClusters/{managedcluster-id}"));
+    }
+
+    #[test]
+    fn cluster_id_rejects_other_resources_with_a_reason() {
+        let err = ClusterId::parse("/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm").unwrap_err();
+        assert!(err.to_string().contains("Microsoft.ContainerService"), "{err}");
+        assert!(ClusterId::parse("subscriptions/s").is_err());
+    }
+
+    #[test]
+    fn concern_key_is_case_folded() {
+        let c = Concern::new(ClusterId::from_parts("S", "RG", "C"), ConcernKind::KubernetesUpgrade, "1.31");
+        assert_eq!(c.key(), "/subscriptions/s/resourcegroups/rg/providers/microsoft.containerservice/managedclusters/c#kubernetes-upgrade#1.31");
+    }
+}

@@ -1,0 +1,3 @@
+//! The executor: claim → act → complete, for every planned action.
+
+pub mod retry;

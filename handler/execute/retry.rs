@@ -1,0 +1,1 @@
+//! The one retry policy (house rule 7).

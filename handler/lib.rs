@@ -1,0 +1,31 @@
+//! # aks-cadence
+//!
+//! An Azure Functions custom handler that keeps AKS clusters on a healthy upgrade cadence.
+//!
+//! ```text
+//! host/      custom-handler protocol, Event Grid webhook handshakes, defensive decoding
+//! ingest/    Event Grid / CloudEvents wire types → Signal (wire types stop here)
+//! sweep/     inventory + per-cluster findings → Signal
+//! policy/    policy file, selectors, cadence, maintenance windows, versions
+//! plan       Signal + Policy + ledger facts + now → Vec<Action>   (pure)
+//! execute/   claim(key) → adapter → complete(key, outcome); the one retry policy
+//! actions/   adapters: log, github, email, chat, azure upgrade/rotate
+//! store/     the ledger: SQLite (embedded) | Azure Blob (scale-out)
+//! azure/     identity and the ARM client
+//! pipeline   the one orchestrator that sequences the stages
+//! ```
+
+pub mod action;
+pub mod actions;
+pub mod azure;
+pub mod domain;
+pub mod error;
+pub mod execute;
+pub mod host;
+pub mod ingest;
+pub mod pipeline;
+pub mod plan;
+pub mod policy;
+pub mod settings;
+pub mod store;
+pub mod sweep;

@@ -1,0 +1,328 @@
+//! Settings: read and validated once at start-up, then passed down (house rule 10).
+//!
+//! Every setting is an environment variable (Functions app settings; Key Vault references in
+//! Azure). Secrets are held in [`Secret`], whose `Debug`/`Display` never show the value.
+//! Errors name the setting and the fix.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+/// A secret value. Its `Debug` and `Display` print `***`; read it with [`Secret::expose`] only
+/// at the point of use (an Authorization header, an SMTP login).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("setting {name}: {problem}. Fix: {fix}")]
+pub struct SettingsError {
+    pub name: &'static str,
+    pub problem: String,
+    pub fix: String,
+}
+
+fn bad(name: &'static str, problem: impl Into<String>, fix: impl Into<String>) -> SettingsError {
+    SettingsError { name, problem: problem.into(), fix: fix.into() }
+}
+
+/// Where the ledger lives (`CADENCE_STATE`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StateLocation {
+    /// `sqlite:PATH` (default `sqlite:cadence.db`).
+    Sqlite(PathBuf),
+    /// `blob:https://account.blob.core.windows.net/container` (managed identity), or
+    /// `blob:http://127.0.0.1:10000/devstoreaccount1/container?<sas>` (emulator).
+    Blob(String),
+}
+
+/// How to authenticate to Azure (`AZURE_CREDENTIAL`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AzureCredentialKind {
+    ManagedIdentity,
+    WorkloadIdentity,
+    ClientSecret,
+    AzureCli,
+}
+
+/// GitHub authentication.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GithubAuth {
+    Token(Secret),
+    App { app_id: u64, private_key: Secret, installation_id: u64 },
+}
+
+/// All settings, validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `FUNCTIONS_CUSTOMHANDLER_PORT` (the host's choice) — `None` when not under the host.
+    pub port: Option<u16>,
+    /// `CADENCE_CONFIG`, default `./cadence.toml`; a missing file means the built-in policy.
+    pub config_path: PathBuf,
+    /// `CADENCE_STATE`, default `sqlite:cadence.db`.
+    pub state: StateLocation,
+    /// `CADENCE_DRY_RUN` (default `true`): plan and print, act on nothing.
+    pub dry_run: bool,
+    /// `CADENCE_MAX_BODY_BYTES` (default 1 MiB — Event Grid's own delivery limit).
+    pub max_body_bytes: usize,
+    /// `CADENCE_LOG_FORMAT` = `json` | `text`; JSON by default under the Functions host.
+    pub log_json: bool,
+    /// `CADENCE_SUBSCRIPTIONS`: comma-separated subscription ids to sweep (empty = all readable).
+    pub subscriptions: Vec<String>,
+    /// `CADENCE_SWEEP_CONCURRENCY` (default 16): per-cluster sweeps run at once in-process.
+    pub sweep_concurrency: usize,
+    /// `ARM_ENDPOINT` (default `https://management.azure.com`).
+    pub arm_endpoint: String,
+    /// `AZURE_CREDENTIAL` (default `managed_identity` under the host, else `azure_cli`).
+    pub azure_credential: AzureCredentialKind,
+    /// `AZURE_CLIENT_ID` (user-assigned managed identity / app id), `AZURE_TENANT_ID`.
+    pub azure_client_id: Option<String>,
+    pub azure_tenant_id: Option<String>,
+    /// `AZURE_CLIENT_SECRET` for `client_secret`.
+    pub azure_client_secret: Option<Secret>,
+    /// `GITHUB_API_URL` (default `https://api.github.com`).
+    pub github_api_url: String,
+    /// `GITHUB_TOKEN`, or `GITHUB_APP_ID` + `GITHUB_APP_PRIVATE_KEY` + `GITHUB_APP_INSTALLATION_ID`.
+    pub github_auth: Option<GithubAuth>,
+    /// `SMTP_URL` (`smtp://host:25` STARTTLS, `smtps://host:465` implicit TLS,
+    /// `smtp://host:1025?tls=none` plain for a local relay).
+    pub smtp_url: Option<String>,
+    pub smtp_username: Option<String>,
+    pub smtp_password: Option<Secret>,
+    /// `SMTP_FROM`, e.g. `aks-cadence <cadence@example.com>`.
+    pub smtp_from: Option<String>,
+    /// Every other variable, for settings that policy names (chat webhook URLs). Values are
+    /// secrets: webhook URLs carry their own credentials.
+    named: BTreeMap<String, Secret>,
+}
+
+impl Settings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, SettingsError> {
+        Self::from_map(std::env::vars().collect())
+    }
+
+    /// Reads from a map (tests inject their own).
+    pub fn from_map(env: BTreeMap<String, String>) -> Result<Self, SettingsError> {
+        let get = |k: &str| env.get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let under_host = get("FUNCTIONS_CUSTOMHANDLER_PORT").is_some();
+
+        let port = match get("FUNCTIONS_CUSTOMHANDLER_PORT") {
+            None => None,
+            Some(p) => Some(p.parse::<u16>().map_err(|_| {
+                bad("FUNCTIONS_CUSTOMHANDLER_PORT", format!("`{p}` is not a port number"), "set a number 1-65535 (the Functions host sets it for you)")
+            })?),
+        };
+        let config_path = PathBuf::from(get("CADENCE_CONFIG").unwrap_or_else(|| "cadence.toml".into()));
+        let state = parse_state(get("CADENCE_STATE").as_deref().unwrap_or("sqlite:cadence.db"))?;
+        let dry_run = parse_bool("CADENCE_DRY_RUN", get("CADENCE_DRY_RUN"), true)?;
+        let max_body_bytes = parse_num("CADENCE_MAX_BODY_BYTES", get("CADENCE_MAX_BODY_BYTES"), 1024 * 1024)?;
+        let log_json = match get("CADENCE_LOG_FORMAT").as_deref() {
+            None => under_host,
+            Some("json") => true,
+            Some("text") => false,
+            Some(other) => return Err(bad("CADENCE_LOG_FORMAT", format!("`{other}` is not a log format"), "use `json` or `text`")),
+        };
+        let subscriptions = get("CADENCE_SUBSCRIPTIONS")
+            .map(|s| s.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect())
+            .unwrap_or_default();
+        let sweep_concurrency = parse_num("CADENCE_SWEEP_CONCURRENCY", get("CADENCE_SWEEP_CONCURRENCY"), 16)?;
+        if sweep_concurrency == 0 {
+            return Err(bad("CADENCE_SWEEP_CONCURRENCY", "0 would never sweep", "use a number from 1 to 256"));
+        }
+        let arm_endpoint = get("ARM_ENDPOINT").unwrap_or_else(|| "https://management.azure.com".into());
+        check_url("ARM_ENDPOINT", &arm_endpoint)?;
+        let azure_credential = match get("AZURE_CREDENTIAL").as_deref() {
+            None if under_host => AzureCredentialKind::ManagedIdentity,
+            None => AzureCredentialKind::AzureCli,
+            Some("managed_identity") => AzureCredentialKind::ManagedIdentity,
+            Some("workload_identity") => AzureCredentialKind::WorkloadIdentity,
+            Some("client_secret") => AzureCredentialKind::ClientSecret,
+            Some("azure_cli") => AzureCredentialKind::AzureCli,
+            Some(other) => {
+                return Err(bad("AZURE_CREDENTIAL", format!("`{other}` is not a credential kind"), "use managed_identity, workload_identity, client_secret or azure_cli"));
+            }
+        };
+        let azure_client_id = get("AZURE_CLIENT_ID");
+        let azure_tenant_id = get("AZURE_TENANT_ID");
+        let azure_client_secret = get("AZURE_CLIENT_SECRET").map(Secret::new);
+        if azure_credential == AzureCredentialKind::ClientSecret
+            && (azure_client_id.is_none() || azure_tenant_id.is_none() || azure_client_secret.is_none())
+        {
+            return Err(bad("AZURE_CREDENTIAL", "client_secret needs AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET", "set all three (the secret as a Key Vault reference)"));
+        }
+
+        let github_api_url = get("GITHUB_API_URL").unwrap_or_else(|| "https://api.github.com".into());
+        check_url("GITHUB_API_URL", &github_api_url)?;
+        let github_auth = match (get("GITHUB_TOKEN"), get("GITHUB_APP_ID")) {
+            (Some(t), None) => Some(GithubAuth::Token(Secret::new(t))),
+            (Some(_), Some(_)) => {
+                return Err(bad("GITHUB_TOKEN", "both GITHUB_TOKEN and GITHUB_APP_ID are set", "set either a token or the three GITHUB_APP_* settings, not both"));
+            }
+            (None, Some(app)) => {
+                let app_id = app.parse().map_err(|_| bad("GITHUB_APP_ID", format!("`{app}` is not a number"), "use the numeric App ID from the App's settings page"))?;
+                let private_key = get("GITHUB_APP_PRIVATE_KEY").map(Secret::new).ok_or_else(|| {
+                    bad("GITHUB_APP_PRIVATE_KEY", "missing while GITHUB_APP_ID is set", "set the App's PEM private key (a Key Vault reference in Azure)")
+                })?;
+                let inst = get("GITHUB_APP_INSTALLATION_ID").ok_or_else(|| {
+                    bad("GITHUB_APP_INSTALLATION_ID", "missing while GITHUB_APP_ID is set", "set the installation id (from the installation's URL)")
+                })?;
+                let installation_id = inst.parse().map_err(|_| bad("GITHUB_APP_INSTALLATION_ID", format!("`{inst}` is not a number"), "use the numeric installation id"))?;
+                Some(GithubAuth::App { app_id, private_key, installation_id })
+            }
+            (None, None) => None,
+        };
+
+        let smtp_url = get("SMTP_URL");
+        if let Some(u) = &smtp_url {
+            let parsed = url::Url::parse(u).map_err(|e| bad("SMTP_URL", format!("not a URL ({e})"), "use smtp://host:587 (STARTTLS) or smtps://host:465"))?;
+            if !matches!(parsed.scheme(), "smtp" | "smtps") {
+                return Err(bad("SMTP_URL", format!("scheme `{}` is not smtp or smtps", parsed.scheme()), "use smtp://host:587 (STARTTLS) or smtps://host:465"));
+            }
+        }
+        let smtp_from = get("SMTP_FROM");
+        if smtp_url.is_some() && smtp_from.is_none() {
+            return Err(bad("SMTP_FROM", "missing while SMTP_URL is set", "set the sender, e.g. `aks-cadence <cadence@example.com>`"));
+        }
+
+        let named = env.iter().map(|(k, v)| (k.clone(), Secret::new(v.clone()))).collect();
+        Ok(Self {
+            port,
+            config_path,
+            state,
+            dry_run,
+            max_body_bytes,
+            log_json,
+            subscriptions,
+            sweep_concurrency,
+            arm_endpoint: arm_endpoint.trim_end_matches('/').to_string(),
+            azure_credential,
+            azure_client_id,
+            azure_tenant_id,
+            azure_client_secret,
+            github_api_url: github_api_url.trim_end_matches('/').to_string(),
+            github_auth,
+            smtp_url,
+            smtp_username: get("SMTP_USERNAME"),
+            smtp_password: get("SMTP_PASSWORD").map(Secret::new),
+            smtp_from,
+            named,
+        })
+    }
+
+    /// A setting that policy refers to by name (a chat webhook URL). Errors name the policy's
+    /// reference so the fix is obvious.
+    pub fn named_secret(&self, name: &str) -> Result<&Secret, SettingsError> {
+        self.named.get(name).filter(|s| !s.expose().trim().is_empty()).ok_or_else(|| SettingsError {
+            name: "(named by policy)",
+            problem: format!("the policy refers to setting `{name}`, which is not set"),
+            fix: format!("add app setting `{name}` (a Key Vault reference in Azure), or change the policy"),
+        })
+    }
+
+    /// Every secret value held, for tests and log scrubbing.
+    pub fn secret_values(&self) -> Vec<&str> {
+        let mut v: Vec<&str> = Vec::new();
+        if let Some(s) = &self.azure_client_secret {
+            v.push(s.expose());
+        }
+        if let Some(s) = &self.smtp_password {
+            v.push(s.expose());
+        }
+        match &self.github_auth {
+            Some(GithubAuth::Token(t)) => v.push(t.expose()),
+            Some(GithubAuth::App { private_key, .. }) => v.push(private_key.expose()),
+            None => {}
+        }
+        v
+    }
+}
+
+fn parse_state(v: &str) -> Result<StateLocation, SettingsError> {
+    if let Some(path) = v.strip_prefix("sqlite:") {
+        if path.is_empty() {
+            return Err(bad("CADENCE_STATE", "sqlite: needs a file path", "use sqlite:cadence.db or sqlite:/home/data/cadence.db"));
+        }
+        return Ok(StateLocation::Sqlite(PathBuf::from(path)));
+    }
+    if let Some(url) = v.strip_prefix("blob:") {
+        check_url("CADENCE_STATE", url)?;
+        return Ok(StateLocation::Blob(url.to_string()));
+    }
+    Err(bad("CADENCE_STATE", format!("`{v}` is neither sqlite:PATH nor blob:URL"), "use sqlite:cadence.db (one instance) or blob:https://<account>.blob.core.windows.net/<container> (scale-out)"))
+}
+
+fn parse_bool(name: &'static str, v: Option<String>, default: bool) -> Result<bool, SettingsError> {
+    match v.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None => Ok(default),
+        Some("true" | "1" | "yes") => Ok(true),
+        Some("false" | "0" | "no") => Ok(false),
+        Some(other) => Err(bad(name, format!("`{other}` is not a boolean"), "use true or false")),
+    }
+}
+
+fn parse_num(name: &'static str, v: Option<String>, default: usize) -> Result<usize, SettingsError> {
+    match v {
+        None => Ok(default),
+        Some(s) => s.parse().map_err(|_| bad(name, format!("`{s}` is not a whole number"), "use a positive whole number")),
+    }
+}
+
+fn check_url(name: &'static str, v: &str) -> Result<(), SettingsError> {
+    let u = url::Url::parse(v).map_err(|e| bad(name, format!("`{v}` is not a URL ({e})"), "use an absolute http(s) URL"))?;
+    if !matches!(u.scheme(), "http" | "https") {
+        return Err(bad(name, format!("scheme `{}` is not http or https", u.scheme()), "use an absolute http(s) URL"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_are_embedded_and_dry_run() {
+        let s = Settings::from_map(env(&[])).unwrap();
+        assert_eq!(s.state, StateLocation::Sqlite("cadence.db".into()));
+        assert!(s.dry_run);
+        assert_eq!(s.config_path, PathBuf::from("cadence.toml"));
+        assert_eq!(s.azure_credential, AzureCredentialKind::AzureCli);
+    }
+
+    #[test]
+    fn bad_values_name_the_setting_and_the_fix() {
+        let e = Settings::from_map(env(&[("CADENCE_STATE", "postgres://x")])).unwrap_err();
+        assert_eq!(e.name, "CADENCE_STATE");
+        assert!(e.to_string().contains("Fix:"));
+        let e = Settings::from_map(env(&[("GITHUB_APP_ID", "12")])).unwrap_err();
+        assert_eq!(e.name, "GITHUB_APP_PRIVATE_KEY");
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let s = Settings::from_map(env(&[("GITHUB_TOKEN", "ghp_canary123")])).unwrap();
+        assert!(!format!("{s:?}").contains("ghp_canary123"));
+    }
+}

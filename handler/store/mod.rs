@@ -1,0 +1,97 @@
+//! The ledger: what has been delivered, first seen and done. It is the memory that makes
+//! at-least-once delivery safe.
+//!
+//! Two implementations share one contract (and one contract test suite):
+//! [`sqlite::SqliteLedger`] (embedded default, `CADENCE_STATE=sqlite:PATH`) and, for scale-out,
+//! a blob-backed ledger on Azure Storage.
+
+pub mod sqlite;
+
+use async_trait::async_trait;
+use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use crate::action::ActionKey;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    /// The store could not be reached or answered with a server error: retry later.
+    #[error("ledger unavailable: {0}")]
+    Unavailable(String),
+    /// The store is misconfigured or its data is unreadable: a person must fix it.
+    #[error("ledger error: {0}")]
+    Corrupt(String),
+    /// A claim token did not match (the claim expired and someone else took it).
+    #[error("claim on {key} is no longer held by this worker")]
+    LostClaim { key: String },
+}
+
+/// Proof that this worker holds the claim on a key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimToken(pub String);
+
+/// The state of one action key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum ActionState {
+    /// Someone is working on it until `until` (then the claim expires and may be retaken).
+    Claimed { owner: String, until: Timestamp },
+    /// Done; `detail` says what was done (issue URL, message id, operation id).
+    Done { detail: String, at: Timestamp },
+    /// Failed permanently; not retried.
+    Failed { reason: String, at: Timestamp },
+}
+
+/// What [`Ledger::claim`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// The caller now holds the key; act, then `complete` or `release`.
+    Acquired(ClaimToken),
+    /// Finished earlier (done or failed permanently): do nothing.
+    Finished(ActionState),
+    /// Another worker holds a live claim: do nothing now (their result will be recorded, or
+    /// their claim expires and a retry takes it).
+    HeldElsewhere { owner: String, until: Timestamp },
+}
+
+/// How an action ended, for [`Ledger::complete`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Completion {
+    Done { detail: String },
+    Failed { reason: String },
+}
+
+/// The ledger contract. Every method is atomic on its own; implementations must tolerate being
+/// called concurrently from several processes on the same store.
+#[async_trait]
+pub trait Ledger: Send + Sync {
+    /// Marks an Event Grid event id as fully processed. Returns `false` if it already was.
+    async fn mark_event_processed(&self, event_id: &str, at: Timestamp) -> Result<bool, LedgerError>;
+    /// Whether an event id has already been fully processed.
+    async fn event_processed(&self, event_id: &str) -> Result<bool, LedgerError>;
+
+    /// Returns when `(concern key)` was first seen, recording `at` if this is the first time.
+    async fn first_seen(&self, concern_key: &str, at: Timestamp) -> Result<Timestamp, LedgerError>;
+
+    /// The state of an action key, if any.
+    async fn action_state(&self, key: &ActionKey) -> Result<Option<ActionState>, LedgerError>;
+
+    /// Atomically claims `key` for `owner` for `lease`. An expired claim is taken over.
+    async fn claim(&self, key: &ActionKey, owner: &str, now: Timestamp, lease: SignedDuration)
+        -> Result<Claim, LedgerError>;
+
+    /// Records the outcome of a claimed key.
+    async fn complete(&self, key: &ActionKey, token: &ClaimToken, completion: Completion, now: Timestamp)
+        -> Result<(), LedgerError>;
+
+    /// Gives a claim back after a retryable failure so that a retry can claim it again.
+    async fn release(&self, key: &ActionKey, token: &ClaimToken) -> Result<(), LedgerError>;
+
+    /// A reference an adapter keeps per concern and channel (GitHub issue number, PR branch).
+    async fn get_ref(&self, concern_key: &str, channel: &str) -> Result<Option<String>, LedgerError>;
+    /// Stores (or replaces) such a reference.
+    async fn put_ref(&self, concern_key: &str, channel: &str, value: &str) -> Result<(), LedgerError>;
+
+    /// Every action key with its state, sorted by key (status pages, tests, `handler status`).
+    async fn list_actions(&self) -> Result<Vec<(ActionKey, ActionState)>, LedgerError>;
+}

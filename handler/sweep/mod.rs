@@ -1,0 +1,1 @@
+//! Fleet sweeps: inventory and per-cluster findings → signals.
