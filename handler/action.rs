@@ -228,13 +228,16 @@ pub struct Action {
     /// For cluster-changing actions: what holds it back now. `None` = may run now.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hold: Option<Hold>,
+    /// The cluster's maintenance window as known when planning (for messages).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<crate::plan::WindowStatus>,
 }
 
 impl Action {
     /// Builds an action with its key derived from concern, channel and stage.
     pub fn new(concern: Concern, stage: Stage, kind: ActionKind, summary: String, signal: Signal) -> Self {
         let key = ActionKey::new(&concern, &kind.channel(), stage);
-        Self { key, concern, stage, kind, summary, signal, first_seen: None, deadline: None, hold: None }
+        Self { key, concern, stage, kind, summary, signal, first_seen: None, deadline: None, hold: None, window: None }
     }
 
     /// The dry-run line: at least `action`, `cluster`, `key`, `signal`, `summary`.

@@ -25,12 +25,21 @@ pub enum PipelineError {
     Permanent(String),
 }
 
+/// Where the host sends what it ingested. [`Pipeline`] is the real one; host tests use a
+/// recording sink.
+#[async_trait::async_trait]
+pub trait EventSink: Send + Sync {
+    /// Handles what one delivery contained (one event or a batch). `Err(Retryable)` makes the
+    /// invocation answer non-2xx so that Event Grid delivers again.
+    async fn handle(&self, events: Vec<Ingested>) -> Result<RunReport, PipelineError>;
+}
+
 /// The pipeline. (Filled in by the orchestrator work.)
 pub struct Pipeline {}
 
-impl Pipeline {
-    /// Handles what one delivery contained (one event or a batch).
-    pub async fn handle(&self, events: Vec<Ingested>) -> Result<RunReport, PipelineError> {
+#[async_trait::async_trait]
+impl EventSink for Pipeline {
+    async fn handle(&self, events: Vec<Ingested>) -> Result<RunReport, PipelineError> {
         let _ = events;
         Ok(RunReport::default())
     }

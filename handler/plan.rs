@@ -14,7 +14,8 @@ use crate::policy::Policy;
 
 /// The maintenance-window status of the cluster at `now`, computed by the orchestrator from
 /// `policy::windows` so that the planner stays pure.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "window", rename_all = "snake_case")]
 pub enum WindowStatus {
     /// No window is known (neither AKS nor policy defines one): cluster changes stay held.
     #[default]
