@@ -58,7 +58,7 @@ impl WindowError {
         Self { kind, field: field.to_string(), problem: problem.into(), fix: fix.into() }
     }
     fn in_context(mut self, prefix: &str) -> Self {
-        self.field = format!("{prefix}.{}", self.field);
+        self.field = if self.field.is_empty() { prefix.to_string() } else { format!("{prefix}.{}", self.field) };
         self
     }
 }
@@ -180,7 +180,8 @@ impl MaintenanceWindow {
 
     /// Parses an ARM `maintenanceWindow` object.
     pub fn from_arm_json(window: &Value) -> Result<Self, WindowError> {
-        Self::new(WindowSpec::Recurring(parse_recurring(window, None)?))
+        parse_recurring(window, None)
+            .and_then(|spec| Self::new(WindowSpec::Recurring(spec)))
             .map_err(|e| e.in_context("maintenanceWindow"))
     }
 
