@@ -277,7 +277,7 @@ fn compare(window: &MaintenanceWindow, runs: &[(i64, i64)], lo: i64, hi: i64, t:
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
     #[test]
     fn recurring_windows_agree_with_a_minute_by_minute_reference(spec in spec_strategy(), probes in proptest::collection::vec(0i64..(RANGE_AFTER_DAYS * 86_400), 24)) {

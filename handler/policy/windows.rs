@@ -557,8 +557,7 @@ fn parse_recurring(w: &Value, created: Option<Timestamp>) -> Result<RecurringWin
     let recurrence = parse_schedule(schedule)?;
     let duration_hours = u8_in(required(w, "durationHours", "set durationHours (4–24)")?, "durationHours", 4, 24)?;
     let utc_offset = match opt_str(w, "utcOffset")? {
-        None => Offset::UTC,
-        Some(s) if s.is_empty() => Offset::UTC,
+        None | Some("") => Offset::UTC,
         Some(s) => parse_offset(s)?,
     };
     let start_time = parse_hhmm(
