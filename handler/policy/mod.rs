@@ -3,6 +3,8 @@
 
 use std::path::Path;
 
+pub mod windows;
+
 /// The validated policy.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Policy {}

@@ -1,1 +1,3 @@
 //! Fleet sweeps: inventory and per-cluster findings → signals.
+
+pub mod certs;
