@@ -103,12 +103,28 @@ impl Entry {
         }
     }
 
-    /// `current → target` as far as known.
+    /// `current → target` as far as known. Only a Kubernetes upgrade's concern target is a
+    /// version to move to; other targets (a pool, a certificate, a minor leaving support) are not.
     pub fn change(&self) -> String {
-        let to = self.target_version.as_deref().unwrap_or(&self.target);
-        match &self.current {
-            Some(cur) => format!("{cur} → {to}"),
-            None => to.to_string(),
+        let to = self
+            .target_version
+            .as_deref()
+            .or((self.concern == ConcernKind::KubernetesUpgrade).then_some(self.target.as_str()));
+        match (&self.current, to) {
+            (Some(cur), Some(to)) => format!("{cur} → {to}"),
+            (Some(cur), None) => cur.clone(),
+            (None, Some(to)) => format!("→ {to}"),
+            (None, None) => String::new(),
+        }
+    }
+
+    /// The summary without a leading `<cluster>: ` (the cluster is already named beside it).
+    pub fn summary_line(&self) -> String {
+        let s = one_line(&self.summary);
+        let prefix_len = self.cluster.len() + 2;
+        match s.get(..prefix_len) {
+            Some(p) if p.eq_ignore_ascii_case(&format!("{}: ", self.cluster)) => s[prefix_len..].to_string(),
+            _ => s,
         }
     }
 }
@@ -283,7 +299,7 @@ impl Digest {
             let heading = format!("{} ({})", capitalise(concern_label(kind)), entries.len());
             let _ = writeln!(out, "{heading}\n{}\n", "=".repeat(heading.chars().count()));
             for e in entries {
-                let _ = writeln!(out, "* {} ({}): {}", e.cluster, e.target, one_line(&e.summary));
+                let _ = writeln!(out, "* {} ({}): {}", e.cluster, e.target, e.summary_line());
                 for (label, value) in details(e) {
                     let _ = writeln!(out, "    {:<20}{}", format!("{label}:"), one_line(&value));
                 }
@@ -473,8 +489,9 @@ fn details(e: &Entry) -> Vec<(&'static str, String)> {
     if let Some(r) = &e.region {
         v.push(("Region", r.clone()));
     }
-    if e.current.is_some() || e.target_version.is_some() {
-        v.push(("Version", e.change()));
+    let change = e.change();
+    if !change.is_empty() {
+        v.push(("Version", change));
     }
     if let Some(d) = e.deadline {
         v.push(("Deadline", fmt_time(d)));
@@ -486,13 +503,15 @@ fn details(e: &Entry) -> Vec<(&'static str, String)> {
     v
 }
 
-/// One chat row after the cluster name: `rg-prod / westeurope · 1.30.4 → 1.30.7 · deadline …`.
+/// One chat row after the cluster name:
+/// `1.30: 1.30.4 → 1.30.7 · rg-prod / westeurope · deadline … · window … · reminder`.
 fn row(e: &Entry) -> String {
-    let mut parts = vec![match &e.region {
+    let change = e.change();
+    let mut parts = vec![if change.is_empty() { e.target.clone() } else { format!("{}: {change}", e.target) }];
+    parts.push(match &e.region {
         Some(r) => format!("{} / {r}", e.resource_group),
         None => e.resource_group.clone(),
-    }];
-    parts.push(e.change());
+    });
     if let Some(d) = e.deadline {
         parts.push(format!("deadline {}", fmt_time(d)));
     }

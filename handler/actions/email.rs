@@ -24,7 +24,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParametersBuilder};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use sha2::{Digest as _, Sha256};
 
@@ -115,6 +115,9 @@ pub struct EmailConfig {
     pub from: Mailbox,
     /// Per SMTP command (connect, each reply). The whole send is bounded by twice this.
     pub timeout: Duration,
+    /// Extra trusted root certificates (DER), beside the web PKI roots: a relay with a
+    /// certificate from a private CA. Empty from settings; tests use it for a local TLS server.
+    pub extra_roots: Vec<Vec<u8>>,
 }
 
 impl EmailConfig {
@@ -145,6 +148,7 @@ impl EmailConfig {
             password: s.smtp_password.clone(),
             from,
             timeout: Duration::from_secs(30),
+            extra_roots: Vec::new(),
         }))
     }
 }
@@ -170,8 +174,13 @@ impl EmailActuator {
     pub fn new(config: EmailConfig) -> Result<Self, SettingsError> {
         let ep = &config.endpoint;
         let tls_params = || {
-            TlsParameters::new(ep.host.clone())
-                .map_err(|e| bad("SMTP_URL", format!("cannot set up TLS for `{}` ({e})", ep.host), "use the server's DNS name as host"))
+            let mut b = TlsParametersBuilder::new(ep.host.clone());
+            for der in &config.extra_roots {
+                let cert = Certificate::from_der(der.clone())
+                    .map_err(|e| bad("SMTP_URL", format!("an extra root certificate is not valid DER ({e})"), "pass X.509 certificates in DER form"))?;
+                b = b.add_root_certificate(cert);
+            }
+            b.build().map_err(|e| bad("SMTP_URL", format!("cannot set up TLS for `{}` ({e})", ep.host), "use the server's DNS name as host"))
         };
         let tls = match ep.tls {
             SmtpTls::StartTls => Tls::Required(tls_params()?),
