@@ -445,7 +445,11 @@ impl Digest {
             }
         }
         blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": slack_esc(FOOTER)}]}));
-        json!({"text": slack_esc(&format!("{} {}", self.headline(), self.intro())), "blocks": blocks})
+        let fallback = match self.entries.as_slice() {
+            [e] => format!("{}: {}", self.headline(), e.summary_line()),
+            _ => format!("{}. {}", self.headline(), self.intro()),
+        };
+        json!({"text": slack_clip(&fallback, SLACK_MAX_TEXT), "blocks": blocks})
     }
 
     /// The generic webhook payload:
