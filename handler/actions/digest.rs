@@ -472,7 +472,7 @@ impl Digest {
                     "target_version": e.target_version,
                     "summary": e.summary,
                     "deadline": e.deadline.map(|t| t.to_string()),
-                    "window": e.window,
+                    "window": e.window.as_ref().map(window_json),
                     "key": e.key,
                 })
             })
@@ -482,6 +482,15 @@ impl Digest {
 }
 
 const FOOTER: &str = "Sent by aks-cadence: one message per recipient list and run; each notice is sent once.";
+
+/// `{"state":"open","until":…}`, `{"state":"closed","next":…|null}` or `{"state":"unknown"}`.
+fn window_json(w: &WindowStatus) -> Value {
+    match w {
+        WindowStatus::Unknown => json!({"state": "unknown"}),
+        WindowStatus::Open { until } => json!({"state": "open", "until": until.to_string()}),
+        WindowStatus::Closed { next } => json!({"state": "closed", "next": next.map(|t| t.to_string())}),
+    }
+}
 
 /// The labelled facts of one entry, in display order; unknown facts are left out.
 fn details(e: &Entry) -> Vec<(&'static str, String)> {

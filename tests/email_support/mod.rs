@@ -187,35 +187,63 @@ pub async fn message_source(api: &str, id: &str) -> String {
 
 // ---------------------------------------------------------------- log capture
 
-/// Captures every tracing event (all levels, all targets) of the current thread as text.
-#[derive(Clone, Default)]
-pub struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl Logs {
-    /// Installs the capture as this thread's default subscriber until the guard drops.
-    /// `#[tokio::test]` runs on one thread, so spawned tasks log here too.
-    pub fn capture() -> (Self, tracing::subscriber::DefaultGuard) {
-        let logs = Self::default();
-        let writer = logs.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .finish();
-        (logs, tracing::subscriber::set_default(subscriber))
-    }
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
+thread_local! {
+    static CAPTURE: std::cell::RefCell<Option<Arc<Mutex<Vec<u8>>>>> = const { std::cell::RefCell::new(None) };
 }
 
-impl Write for Logs {
+/// Writes to the capture buffer of the current thread, if a test installed one.
+struct ThreadWriter;
+
+impl Write for ThreadWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
+        CAPTURE.with(|c| {
+            if let Some(b) = c.borrow().as_ref() {
+                b.lock().unwrap().extend_from_slice(buf);
+            }
+        });
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
+    }
+}
+
+/// Captures every tracing event (all levels, all crates) logged on the current thread.
+///
+/// One global subscriber (installed once per test binary) writes into the buffer of the
+/// thread that logs. A global default rather than `set_default` per test: tracing caches
+/// per-callsite interest globally, and thread-scoped subscribers in parallel tests race on that
+/// cache (an event can be filtered out before the test's subscriber is registered).
+/// `#[tokio::test]` runs on one thread, so tasks it spawns log into the same buffer.
+#[derive(Clone, Default)]
+pub struct Logs(Arc<Mutex<Vec<u8>>>);
+
+/// Stops capturing on drop.
+pub struct CaptureGuard;
+
+impl Drop for CaptureGuard {
+    fn drop(&mut self) {
+        CAPTURE.with(|c| c.borrow_mut().take());
+    }
+}
+
+impl Logs {
+    pub fn capture() -> (Self, CaptureGuard) {
+        static INIT: std::sync::Once = std::sync::Once::new();
+        INIT.call_once(|| {
+            let subscriber = tracing_subscriber::fmt()
+                .with_max_level(tracing::Level::TRACE)
+                .with_ansi(false)
+                .with_writer(|| ThreadWriter)
+                .finish();
+            tracing::subscriber::set_global_default(subscriber).expect("no other global subscriber in tests");
+        });
+        let logs = Self::default();
+        CAPTURE.with(|c| *c.borrow_mut() = Some(logs.0.clone()));
+        (logs, CaptureGuard)
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
     }
 }
 
