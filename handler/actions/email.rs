@@ -411,6 +411,30 @@ mod tests {
     }
 
     #[test]
+    fn message_id_is_stable_for_the_same_digest_and_differs_for_another() {
+        use crate::action::Stage;
+        use crate::domain::{ClusterId, Concern, ConcernKind, Origin, Signal, SignalKind};
+        let action = |name: &str| {
+            let c = ClusterId::from_parts("s", "rg", name);
+            let signal = Signal {
+                cluster: c.clone(),
+                facts: Default::default(),
+                kind: SignalKind::SupportEnded { kubernetes_version: "1.28.5".into() },
+                observed_at: "2026-01-01T00:00:00Z".parse().unwrap(),
+                origin: Origin::Manual,
+            };
+            Action::new(Concern::new(c, ConcernKind::Support, "1.28"), Stage::Overdue, ActionKind::Email { to: vec!["a@x.io".into()] }, name.into(), signal)
+        };
+        let (a, b) = (action("one"), action("two"));
+        let to = |s: &str| vec![s.parse::<Mailbox>().unwrap()];
+        let id = message_id(&[&a, &b], &to("a@x.io"), "x.io");
+        assert_eq!(id, message_id(&[&b, &a], &to("A@x.io"), "x.io"), "order and case do not matter");
+        assert_ne!(id, message_id(&[&a], &to("a@x.io"), "x.io"));
+        assert_ne!(id, message_id(&[&a, &b], &to("b@x.io"), "x.io"));
+        assert!(id.starts_with('<') && id.ends_with(".aks-cadence@x.io>"), "{id}");
+    }
+
+    #[test]
     fn scrub_removes_the_secret() {
         assert_eq!(scrub("bad pass hunter2!", Some(&Secret::new("hunter2"))), "bad pass ***!");
     }
