@@ -1,0 +1,239 @@
+//! Chat: Microsoft Teams (a Workflows webhook posting an Adaptive Card), Slack (an incoming
+//! webhook with Block Kit) and a generic JSON webhook. One message per (chat kind, URL setting)
+//! per batch: a digest rendered by [`super::digest`].
+//!
+//! The webhook URL is read at send time from the setting the policy names
+//! ([`Settings::named_secret`]); it is a secret (it carries its own token), so logs and errors
+//! name the *setting*, never the URL, and response bodies quoted in errors are scrubbed of it.
+//!
+//! Classification (house rule 6): 2xx → done; 429 → throttled (with `Retry-After`); 408, 5xx,
+//! timeouts, connection errors → transient; any other status (including redirects, which are
+//! not followed) → permanent.
+//!
+//! **Replay.** Webhooks have no idempotency key. The executor claims every key before calling
+//! [`ChatActuator::perform`], so concurrent deliveries of one event post once; a crash after a
+//! post and before the ledger recorded it posts the digest again on the retry (at-least-once in
+//! that window, which is only as long as one ledger write).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use super::digest::{Digest, group_by_channel};
+use super::{Actuator, Performed};
+use crate::action::{Action, ActionKind, ChatKind};
+use crate::error::{ActionError, parse_retry_after};
+use crate::settings::Settings;
+
+/// Longest response-body excerpt quoted in an error.
+const BODY_EXCERPT: usize = 300;
+
+/// Posts [`ActionKind::Chat`] actions as digests.
+pub struct ChatActuator {
+    settings: Settings,
+    client: reqwest::Client,
+}
+
+impl std::fmt::Debug for ChatActuator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChatActuator").finish_non_exhaustive()
+    }
+}
+
+/// Timeouts for webhook calls.
+#[derive(Debug, Clone, Copy)]
+pub struct ChatTimeouts {
+    pub connect: Duration,
+    /// The whole request, connect to last byte.
+    pub total: Duration,
+}
+
+impl Default for ChatTimeouts {
+    fn default() -> Self {
+        Self { connect: Duration::from_secs(5), total: Duration::from_secs(15) }
+    }
+}
+
+impl ChatActuator {
+    pub fn new(settings: Settings) -> Result<Self, reqwest::Error> {
+        Self::with_timeouts(settings, ChatTimeouts::default())
+    }
+
+    pub fn with_timeouts(settings: Settings, timeouts: ChatTimeouts) -> Result<Self, reqwest::Error> {
+        // reqwest is built with `rustls-no-provider`: make aws-lc the process default (an error
+        // only means a provider is already installed).
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        let client = reqwest::Client::builder()
+            .connect_timeout(timeouts.connect)
+            .timeout(timeouts.total)
+            // A redirect would carry the body elsewhere; webhooks do not redirect.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("aks-cadence/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self { settings, client })
+    }
+
+    /// Renders the digest for a chat kind.
+    pub fn payload(chat: ChatKind, digest: &Digest) -> Value {
+        match chat {
+            ChatKind::Teams => digest.teams(),
+            ChatKind::Slack => digest.slack(),
+            ChatKind::Webhook => digest.webhook(),
+        }
+    }
+
+    async fn post_digest(&self, chat: ChatKind, url_setting: &str, actions: &[&Action]) -> Result<String, ActionError> {
+        let name = chat_name(chat);
+        let secret = self.settings.named_secret(url_setting).map_err(|e| ActionError::Permanent(e.to_string()))?;
+        let raw = secret.expose().trim();
+        let url = match url::Url::parse(raw) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => u,
+            _ => {
+                return Err(ActionError::Permanent(format!(
+                    "setting `{url_setting}` (the {name} webhook) does not hold an http(s) URL; paste the webhook URL into it"
+                )));
+            }
+        };
+        let digest = Digest::new(actions.iter().copied());
+        let body = Self::payload(chat, &digest);
+        let scrub = |text: &str| scrub_url(text, raw, &url);
+
+        let response = self.client.post(url.clone()).json(&body).send().await.map_err(|e| {
+            // reqwest puts the URL into its error text: drop it, then scrub what is left.
+            let timeout = e.is_timeout();
+            let text = scrub(&error_chain(&e.without_url()));
+            if timeout {
+                ActionError::Transient(format!("{name} webhook (setting {url_setting}) timed out: {text}"))
+            } else {
+                ActionError::Transient(format!("{name} webhook (setting {url_setting}) unreachable: {text}"))
+            }
+        })?;
+        let status = response.status();
+        if status.is_success() {
+            tracing::info!(chat = name, setting = %url_setting, actions = actions.len(), status = status.as_u16(), "chat digest posted");
+            return Ok(format!("posted to {name} via {url_setting} (HTTP {})", status.as_u16()));
+        }
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, jiff::Timestamp::now()));
+        let text = response.text().await.unwrap_or_default();
+        let excerpt = excerpt(&scrub(&text));
+        let message = if excerpt.is_empty() {
+            format!("{name} webhook (setting {url_setting}) answered HTTP {}", status.as_u16())
+        } else {
+            format!("{name} webhook (setting {url_setting}) answered HTTP {}: {excerpt}", status.as_u16())
+        };
+        Err(classify_status(status.as_u16(), retry_after, message))
+    }
+}
+
+/// The one mapping from a webhook's HTTP status to a classified error.
+pub fn classify_status(status: u16, retry_after: Option<Duration>, message: String) -> ActionError {
+    match status {
+        429 => ActionError::Throttled { retry_after, message },
+        408 | 500..=599 => ActionError::Transient(message),
+        _ => ActionError::Permanent(message),
+    }
+}
+
+fn chat_name(chat: ChatKind) -> &'static str {
+    match chat {
+        ChatKind::Teams => "teams",
+        ChatKind::Slack => "slack",
+        ChatKind::Webhook => "webhook",
+    }
+}
+
+/// An error and its sources on one line (reqwest's top-level text alone says little).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut source = e.source();
+    while let Some(s) = source {
+        let t = s.to_string();
+        if !parts.iter().any(|p| p.contains(&t)) {
+            parts.push(t);
+        }
+        source = s.source();
+    }
+    parts.join(": ")
+}
+
+/// Removes the webhook URL, and its path and query (where tokens live), from text.
+fn scrub_url(text: &str, raw: &str, url: &url::Url) -> String {
+    let mut out = text.replace(raw, "<webhook url>").replace(url.as_str(), "<webhook url>");
+    if let Some(q) = url.query().filter(|q| !q.is_empty()) {
+        out = out.replace(q, "***");
+    }
+    let path = url.path();
+    if path.len() > 1 {
+        out = out.replace(path, "/***");
+    }
+    out
+}
+
+fn excerpt(text: &str) -> String {
+    let one: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one.chars().count() <= BODY_EXCERPT {
+        one
+    } else {
+        let mut s: String = one.chars().take(BODY_EXCERPT).collect();
+        s.push('…');
+        s
+    }
+}
+
+#[async_trait]
+impl Actuator for ChatActuator {
+    fn name(&self) -> &'static str {
+        "chat"
+    }
+    fn handles(&self, kind: &ActionKind) -> bool {
+        matches!(kind, ActionKind::Chat { .. })
+    }
+    /// One message per (chat kind, URL setting); every action in it gets the message's result.
+    async fn perform(&self, batch: &[Action]) -> Vec<Performed> {
+        let mut results: Vec<Option<Performed>> = vec![None; batch.len()];
+        for (_, idx) in group_by_channel(batch, |a| self.handles(&a.kind)) {
+            let ActionKind::Chat { chat, url_setting } = &batch[idx[0]].kind else { continue };
+            let actions: Vec<&Action> = idx.iter().map(|&i| &batch[i]).collect();
+            let outcome = self.post_digest(*chat, url_setting, &actions).await;
+            if let Err(e) = &outcome {
+                tracing::warn!(chat = chat_name(*chat), setting = %url_setting, actions = actions.len(), error = %e, "chat digest failed");
+            }
+            for i in idx {
+                results[i] = Some(outcome.clone());
+            }
+        }
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(ActionError::Permanent("not a chat action: the executor routed it to the wrong adapter".into()))))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_map_to_one_classification() {
+        assert!(matches!(classify_status(429, Some(Duration::from_secs(3)), "x".into()), ActionError::Throttled { retry_after: Some(d), .. } if d == Duration::from_secs(3)));
+        assert!(matches!(classify_status(503, None, "x".into()), ActionError::Transient(_)));
+        assert!(matches!(classify_status(408, None, "x".into()), ActionError::Transient(_)));
+        assert!(matches!(classify_status(404, None, "x".into()), ActionError::Permanent(_)));
+        assert!(matches!(classify_status(409, None, "x".into()), ActionError::Permanent(_)));
+        assert!(matches!(classify_status(302, None, "x".into()), ActionError::Permanent(_)));
+    }
+
+    #[test]
+    fn scrub_url_hides_the_token_in_path_and_query() {
+        let raw = "https://hooks.example.com/services/T0/B0/tok3n?sig=s1gn";
+        let url = url::Url::parse(raw).unwrap();
+        let text = format!("posting to {raw} failed; path /services/T0/B0/tok3n sig=s1gn");
+        let out = scrub_url(&text, raw, &url);
+        assert!(!out.contains("tok3n") && !out.contains("s1gn"), "{out}");
+    }
+}
