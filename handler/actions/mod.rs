@@ -8,7 +8,10 @@
 //! previous attempt crashed after acting but before the ledger recorded it. Adapters that create
 //! things keep their own check for that (GitHub: a hidden marker looked up before creating).
 
+pub mod github;
 pub mod log;
+pub mod render;
+pub mod version_edit;
 
 use async_trait::async_trait;
 
