@@ -58,7 +58,7 @@ pub(super) enum Search {
 }
 
 /// The issue body: the rendered facts, then the markers.
-pub(super) fn issue_body(action: &Action) -> String {
+pub fn issue_body(action: &Action) -> String {
     format!("{}\n{}", render::markdown(action), body_markers(&action.concern))
 }
 

@@ -36,6 +36,8 @@ use sha2::{Digest, Sha256};
 
 pub use budget::{ContentBudget, TokenBucket};
 pub use client::classify;
+pub use issues::issue_body;
+pub use pulls::branch_name;
 use client::GithubClient;
 
 use super::{Actuator, Performed};
