@@ -176,7 +176,7 @@ async fn an_update_comments_and_refreshes_the_body_without_a_new_issue() {
 
     let comment = body_of(&server, "POST", COMMENTS_42).await;
     let text = comment["body"].as_str().unwrap();
-    assert!(text.starts_with("**Update**: prod-weu: upgrade 1.29.2 → 1.30.9"), "{text}");
+    assert!(text.starts_with("**Update**: upgrade 1.29.2 → 1.30.9"), "{text}");
     assert!(text.contains(&action_marker(&update.key)));
     let patch = body_of(&server, "PATCH", ISSUE_42).await;
     assert_eq!(patch["title"], "prod-weu: upgrade 1.29.2 → 1.30.9 (minor) available");
@@ -248,7 +248,7 @@ async fn close_comments_then_closes_the_open_issue() {
     let gh = actuator(&server.uri(), ledger);
     assert!(run(&gh, &resolve).await.unwrap().ends_with("/issues/42"));
     let text = body_of(&server, "POST", COMMENTS_42).await["body"].as_str().unwrap().to_string();
-    assert!(text.starts_with("**Resolved**: prod-weu: now on 1.30.7"), "{text}");
+    assert!(text.starts_with("**Resolved**: now on 1.30.7"), "{text}");
 }
 
 #[tokio::test]

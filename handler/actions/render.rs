@@ -192,14 +192,20 @@ pub fn facts(action: &Action) -> Facts {
 /// `"<cluster>: <summary>"` — starts with the cluster so a list of issues sorts by cluster.
 pub fn title(action: &Action) -> String {
     let name = action.concern.cluster.name();
+    let rest = summary_without_cluster(action);
+    let rest = if rest.is_empty() { facts(action).headline } else { rest.to_string() };
+    one_line(&format!("{name}: {rest}"))
+}
+
+/// The summary without a leading `"<cluster>:"` (messages already say which cluster).
+fn summary_without_cluster(action: &Action) -> &str {
+    let name = action.concern.cluster.name();
     let summary = action.summary.trim();
-    let rest = summary
+    summary
         .get(..name.len() + 1)
         .filter(|p| p.eq_ignore_ascii_case(&format!("{name}:")))
         .map(|_| summary[name.len() + 1..].trim())
-        .unwrap_or(summary);
-    let rest = if rest.is_empty() { facts(action).headline } else { rest.to_string() };
-    one_line(&format!("{name}: {rest}"))
+        .unwrap_or(summary)
 }
 
 /// The full description (issue or PR body) in markdown, without any channel marker.
@@ -207,8 +213,9 @@ pub fn markdown(action: &Action) -> String {
     let f = facts(action);
     let mut s = String::new();
     s.push_str(&format!("### {}: {}\n\n", text(&f.cluster_name), text(&f.headline)));
-    if !f.summary.trim().is_empty() {
-        s.push_str(&format!("{}\n\n", text(&f.summary)));
+    let summary = summary_without_cluster(action);
+    if !summary.is_empty() {
+        s.push_str(&format!("{}\n\n", text(summary)));
     }
     s.push_str("| | |\n|---|---|\n");
     s.push_str(&format!("| Cluster | {} ([portal](https://portal.azure.com/#@/resource{}/overview)) |\n", code(&f.cluster_name), f.cluster_id));
@@ -264,7 +271,7 @@ pub fn comment_markdown(action: &Action) -> String {
         Stage::Execute => "**Started**",
         Stage::Resolve => "**Resolved**",
     };
-    let mut s = format!("{lead}: {}\n\n", text(&f.summary));
+    let mut s = format!("{lead}: {}\n\n", text(summary_without_cluster(action)));
     match action.stage {
         Stage::Overdue => {
             let d = action.deadline.map(|d| format!(" ({})", day(d))).unwrap_or_default();
