@@ -134,7 +134,7 @@ async fn an_unlabelled_marked_issue_is_found_by_search() {
     mount_labelled(&server, json!([])).await;
     Mock::given(method("GET"))
         .and(path("/search/issues"))
-        .and(query_param("q", &format!("repo:platform/ops is:issue in:body \"{}\"", aks_cadence::actions::github::concern_digest(&a.concern))))
+        .and(query_param("q", format!("repo:platform/ops is:issue in:body \"{}\"", aks_cadence::actions::github::concern_digest(&a.concern))))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "total_count": 1, "items": [existing(&server, &a, "open")] })))
         .expect(1)
         .mount(&server)

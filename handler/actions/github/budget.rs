@@ -118,10 +118,10 @@ mod tests {
         let mut n = 0;
         let mut t = Duration::ZERO;
         while t < window {
-            if let Ok(w) = budget.reserve_at(start + t) {
-                if t + w < window {
-                    n += 1;
-                }
+            if let Ok(w) = budget.reserve_at(start + t)
+                && t + w < window
+            {
+                n += 1;
             }
             t += step;
         }

@@ -102,10 +102,10 @@ impl GithubActuator {
         if let Some(n) = self.ledger.get_ref(&key, &issue_channel(repo)).await.map_err(ledger_err)?.and_then(|v| v.trim().parse::<u64>().ok()) {
             // Trust the ledger even if someone edited the marker away; a deleted or transferred
             // issue (404/410) falls through to the marker search.
-            if let Some(issue) = self.client.get_optional::<Issue>(&format!("{}/issues/{n}", repo.api())).await? {
-                if issue.pull_request.is_none() {
-                    return Ok(Some(issue));
-                }
+            if let Some(issue) = self.client.get_optional::<Issue>(&format!("{}/issues/{n}", repo.api())).await?
+                && issue.pull_request.is_none()
+            {
+                return Ok(Some(issue));
             }
         }
 
@@ -190,11 +190,9 @@ impl GithubActuator {
         let marker = action_marker(key);
         let first = self.client.get_page::<Vec<Comment>>(&format!("{}/issues/{number}/comments?per_page=100", repo.api())).await?;
         let mut seen = first.items.iter().any(|c| c.body.as_deref().is_some_and(|b| b.contains(&marker)));
-        if !seen {
-            if let Some(last) = first.last.filter(|_| first.next.is_some()) {
-                let tail = self.client.get_page::<Vec<Comment>>(&last).await?;
-                seen = tail.items.iter().any(|c| c.body.as_deref().is_some_and(|b| b.contains(&marker)));
-            }
+        if !seen && let Some(last) = first.last.filter(|_| first.next.is_some()) {
+            let tail = self.client.get_page::<Vec<Comment>>(&last).await?;
+            seen = tail.items.iter().any(|c| c.body.as_deref().is_some_and(|b| b.contains(&marker)));
         }
         if seen {
             return Ok(false);
@@ -213,12 +211,11 @@ impl GithubActuator {
 
     /// The concern's issue in any repository: the ledger's record, else a look in `fallback`.
     pub(super) async fn concern_issue(&self, concern: &Concern, fallback: &Repo) -> Result<Option<(Repo, u64)>, ActionError> {
-        if let Some(v) = self.ledger.get_ref(&concern.key(), ANY_ISSUE_CHANNEL).await.map_err(ledger_err)? {
-            if let Some((r, n)) = v.rsplit_once('#') {
-                if let (Ok(repo), Ok(n)) = (Repo::parse(r), n.parse::<u64>()) {
-                    return Ok(Some((repo, n)));
-                }
-            }
+        if let Some(v) = self.ledger.get_ref(&concern.key(), ANY_ISSUE_CHANNEL).await.map_err(ledger_err)?
+            && let Some((r, n)) = v.rsplit_once('#')
+            && let (Ok(repo), Ok(n)) = (Repo::parse(r), n.parse::<u64>())
+        {
+            return Ok(Some((repo, n)));
         }
         Ok(self.find_issue(fallback, concern, Search::No).await?.map(|i| (fallback.clone(), i.number)))
     }
