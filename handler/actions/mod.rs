@@ -11,7 +11,10 @@
 pub mod chat;
 pub mod digest;
 pub mod email;
+pub mod github;
 pub mod log;
+pub mod render;
+pub mod version_edit;
 
 use async_trait::async_trait;
 
