@@ -191,8 +191,10 @@ fn open_ledger(settings: &Settings) -> Result<Arc<dyn Ledger>, Failure> {
 /// The adapters this process can use, from settings. Adding an adapter is one line here.
 fn build_actuators(settings: &Settings, ledger: &Arc<dyn Ledger>) -> anyhow::Result<Vec<Arc<dyn Actuator>>> {
     let _ = (settings, ledger);
-    let mut actuators: Vec<Arc<dyn Actuator>> = Vec::new();
-    actuators.push(Arc::new(LogActuator));
+    // One line per adapter; the first adapter that handles an action kind carries it out.
+    let actuators: Vec<Arc<dyn Actuator>> = vec![
+        Arc::new(LogActuator),
+    ];
     Ok(actuators)
 }
 
@@ -227,36 +229,38 @@ async fn serve(settings: Settings, args: ServeArgs) -> Result<ExitCode, Failure>
         (None, None) => 8080,
     };
     let pipeline = build_pipeline(&settings, settings.dry_run, pipeline::system_clock())?;
+    let shutdown = shutdown_signal().context("installing the SIGTERM handler")?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.with_context(|| format!("binding 127.0.0.1:{port}"))?;
     let port = listener.local_addr().context("reading the bound address")?.port();
     tracing::info!(port, dry_run = settings.dry_run, "aks-cadence handler listening on 127.0.0.1");
     let state = AppState { sink: Arc::new(pipeline), max_body_bytes: settings.max_body_bytes };
-    host::serve(listener, state, shutdown_signal()).await.context("serving")?;
+    host::serve(listener, state, shutdown).await.context("serving")?;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }
 
-/// Resolves on SIGTERM (the host stopping us) or Ctrl-C.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// Resolves on SIGTERM (the host stopping us) or Ctrl-C. The handlers are installed here, before
+/// the port is announced, so a signal that arrives right after start-up is never fatal.
+#[cfg(unix)]
+fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {},
+            _ = int.recv() => {},
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
-    tracing::info!("shutdown requested; finishing in-flight requests");
+        tracing::info!("shutdown requested; finishing in-flight requests");
+    })
+}
+
+#[cfg(not(unix))]
+fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutdown requested; finishing in-flight requests");
+    })
 }
 
 async fn replay(settings: Settings, args: ReplayArgs) -> Result<ExitCode, Failure> {
