@@ -157,8 +157,16 @@ impl Pipeline {
             return Err(PipelineError::Permanent(format!("ledger error: {reason}")));
         }
         if executed.needs_retry() {
-            let n = executed.count(|o| o.needs_retry());
-            return Err(PipelineError::Retryable(format!("{n} action(s) need a retry: {}", report.log.join("; "))));
+            let waiting: Vec<String> = executed
+                .executed
+                .iter()
+                .filter(|e| e.outcome.needs_retry())
+                .map(|e| match &e.outcome {
+                    crate::execute::Outcome::NeedsRetry { reason } => format!("{}: {reason}", e.key),
+                    _ => e.key.to_string(),
+                })
+                .collect();
+            return Err(PipelineError::Retryable(format!("{} action(s) need a retry: {}", waiting.len(), waiting.join("; "))));
         }
         Ok(())
     }

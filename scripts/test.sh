@@ -9,9 +9,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/services.sh
 start_services
+status=0
 if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --locked --no-fail-fast --lib --bins --tests "$@"
+  cargo nextest run --locked --no-fail-fast --lib --bins --tests "$@" || status=$?
 else
-  cargo test --locked --no-fail-fast --lib --bins --tests "$@"
+  cargo test --locked --no-fail-fast --lib --bins --tests "$@" || status=$?
 fi
-cargo test --locked --doc
+# Doc tests run even when the tests above failed, so one run shows every failure.
+cargo test --locked --doc || status=$?
+exit "$status"
