@@ -199,6 +199,13 @@ impl EventSink for Pipeline {
                     tracing::info!(%event_id, "subscription validation event outside the webhook handshake; ignored");
                     report.log.push(format!("event {event_id}: subscription validation; ignored"));
                 }
+                // Variants the ingest edge adds (an event of a handled type that cannot become a
+                // signal) are acknowledged like unknown types: a redelivery brings the same bytes.
+                #[allow(unreachable_patterns)]
+                other => {
+                    tracing::info!(event = ?other, "event acknowledged without signals");
+                    report.log.push(format!("event acknowledged without signals: {other:?}"));
+                }
             }
         }
         let plan = self.plan(&signals, now, &mut report).await?;
