@@ -115,6 +115,11 @@ impl From<anyhow::Error> for Failure {
         Self::Other(e)
     }
 }
+impl From<SettingsError> for Failure {
+    fn from(e: SettingsError) -> Self {
+        Self::Settings(e)
+    }
+}
 impl From<std::io::Error> for Failure {
     fn from(e: std::io::Error) -> Self {
         Self::Other(e.into())
@@ -188,13 +193,18 @@ fn open_ledger(settings: &Settings) -> Result<Arc<dyn Ledger>, Failure> {
     }
 }
 
-/// The adapters this process can use, from settings. Adding an adapter is one line here.
-fn build_actuators(settings: &Settings, ledger: &Arc<dyn Ledger>) -> anyhow::Result<Vec<Arc<dyn Actuator>>> {
+/// The adapters this process can use, from settings. Adding an adapter is one line here, added
+/// when its settings are present; a `SettingsError` from its constructor exits 2 via `?`:
+///
+/// ```text
+/// if settings.github_auth.is_some() { actuators.push(Arc::new(GithubActuator::new(settings, Arc::clone(ledger))?)); }
+/// if let Some(email) = EmailActuator::from_settings(settings)? { actuators.push(Arc::new(email)); }
+/// ```
+///
+/// The first adapter that handles an action kind carries it out.
+fn build_actuators(settings: &Settings, ledger: &Arc<dyn Ledger>) -> Result<Vec<Arc<dyn Actuator>>, Failure> {
     let _ = (settings, ledger);
-    // One line per adapter; the first adapter that handles an action kind carries it out.
-    let actuators: Vec<Arc<dyn Actuator>> = vec![
-        Arc::new(LogActuator),
-    ];
+    let actuators: Vec<Arc<dyn Actuator>> = vec![Arc::new(LogActuator)];
     Ok(actuators)
 }
 
