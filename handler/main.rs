@@ -1,3 +1,350 @@
-fn main() -> anyhow::Result<()> {
-    Ok(())
+//! The `handler` binary: the Azure Functions custom handler (`handler` / `handler serve`), and
+//! the local tools `handler replay` and `handler config check`.
+//!
+//! Exit codes: 0 success, 1 failure (bad input, invalid policy, a run that failed), 2 a
+//! setting is wrong (the message names it and the fix) or the command line is.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use jiff::Timestamp;
+
+use aks_cadence::actions::log::LogActuator;
+use aks_cadence::actions::Actuator;
+use aks_cadence::execute::{DEFAULT_LEASE, Executor};
+use aks_cadence::host::{self, AppState};
+use aks_cadence::ingest;
+use aks_cadence::pipeline::{self, Clock, EventSink, Pipeline};
+use aks_cadence::policy::Policy;
+use aks_cadence::settings::{Settings, SettingsError, StateLocation};
+use aks_cadence::store::Ledger;
+use aks_cadence::store::sqlite::SqliteLedger;
+
+/// Keeps AKS clusters on a healthy upgrade cadence (Azure Functions custom handler).
+#[derive(Debug, Parser)]
+#[command(name = "handler", version, about, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// With no subcommand, `handler` serves (as the Functions host starts it).
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the custom-handler protocol (what the Functions host runs).
+    Serve(ServeArgs),
+    /// Feed Event Grid / CloudEvents JSON through the full pipeline and print one JSON line per
+    /// planned action.
+    Replay(ReplayArgs),
+    /// Policy file tools.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Port on 127.0.0.1 (local use). Under the host, FUNCTIONS_CUSTOMHANDLER_PORT wins.
+    /// Default 8080.
+    #[arg(long)]
+    port: Option<u16>,
+}
+
+#[derive(Debug, Args)]
+struct ReplayArgs {
+    /// Only plan, whatever CADENCE_DRY_RUN says.
+    #[arg(long)]
+    dry_run: bool,
+    /// Plan as if it were this instant (RFC 3339), for reproducible output. Default: now.
+    #[arg(long, value_name = "TIMESTAMP")]
+    now: Option<Timestamp>,
+    /// JSON files (one event, an Event Grid array, or a CloudEvents batch); `-` reads stdin.
+    #[arg(required = true, value_name = "FILE|-")]
+    files: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Validate a policy file and print every problem with its line and fix.
+    Check {
+        /// The policy file (default: CADENCE_CONFIG, else ./cadence.toml).
+        path: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::from_env() {
+        Ok(s) => s,
+        Err(e) => return settings_error(&e),
+    };
+    let result = match cli.command {
+        None => run_async(serve(settings, cli.serve)),
+        Some(Command::Serve(args)) => run_async(serve(settings, args)),
+        Some(Command::Replay(args)) => run_async(replay(settings, args)),
+        Some(Command::Config { command: ConfigCommand::Check { path } }) => {
+            init_logging(&settings, Output::Stderr);
+            config_check(&settings, path)
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(Failure::Settings(e)) => settings_error(&e),
+        Err(Failure::Other(e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Why a command stopped: a setting (exit 2) or anything else (exit 1).
+enum Failure {
+    Settings(SettingsError),
+    Other(anyhow::Error),
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        Self::Other(e)
+    }
+}
+impl From<SettingsError> for Failure {
+    fn from(e: SettingsError) -> Self {
+        Self::Settings(e)
+    }
+}
+impl From<std::io::Error> for Failure {
+    fn from(e: std::io::Error) -> Self {
+        Self::Other(e.into())
+    }
+}
+
+fn settings_error(e: &SettingsError) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::from(2)
+}
+
+fn run_async(f: impl Future<Output = Result<ExitCode, Failure>>) -> Result<ExitCode, Failure> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?.block_on(f)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Output {
+    Stdout,
+    Stderr,
+}
+
+/// Logs go to stdout when serving (the Functions host collects them) and to stderr for the
+/// tools (whose stdout is data). JSON under the host, text otherwise (`CADENCE_LOG_FORMAT`).
+/// `RUST_LOG` overrides the level.
+fn init_logging(settings: &Settings, out: Output) {
+    let default = if out == Output::Stdout { "info" } else { "warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let _ = match (settings.log_json, out) {
+        (true, Output::Stdout) => builder.json().with_current_span(false).with_writer(std::io::stdout).try_init(),
+        (true, Output::Stderr) => builder.json().with_current_span(false).with_writer(std::io::stderr).try_init(),
+        (false, Output::Stdout) => builder.with_writer(std::io::stdout).try_init(),
+        (false, Output::Stderr) => builder.with_writer(std::io::stderr).try_init(),
+    };
+}
+
+/// The policy in force: the file at `CADENCE_CONFIG`, or the built-in default when there is
+/// none. An invalid file stops the start (printing every problem) rather than running on a
+/// policy nobody wrote.
+fn load_policy(path: &Path) -> anyhow::Result<Policy> {
+    match Policy::load(path) {
+        Ok(Some(policy)) => {
+            tracing::info!(path = %path.display(), "policy loaded");
+            Ok(policy)
+        }
+        Ok(None) => {
+            tracing::info!(path = %path.display(), "no policy file; using the built-in notify-only policy");
+            Ok(Policy::builtin())
+        }
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("{e}");
+            }
+            anyhow::bail!("the policy {} has {} problem(s); see above, or run `handler config check {}`", path.display(), errors.len(), path.display())
+        }
+    }
+}
+
+/// The ledger named by `CADENCE_STATE`.
+fn open_ledger(settings: &Settings) -> Result<Arc<dyn Ledger>, Failure> {
+    match &settings.state {
+        StateLocation::Sqlite(path) => {
+            let ledger = SqliteLedger::open(path).with_context(|| format!("opening the ledger (CADENCE_STATE=sqlite:{})", path.display()))?;
+            Ok(Arc::new(ledger))
+        }
+        StateLocation::Blob(_) => Err(Failure::Settings(SettingsError {
+            name: "CADENCE_STATE",
+            problem: "the blob ledger is not part of this build".into(),
+            fix: "use sqlite:PATH".into(),
+        })),
+    }
+}
+
+/// The adapters this process can use, from settings. Adding an adapter is one line here, added
+/// when its settings are present; a `SettingsError` from its constructor exits 2 via `?`:
+///
+/// ```text
+/// if settings.github_auth.is_some() { actuators.push(Arc::new(GithubActuator::new(settings, Arc::clone(ledger))?)); }
+/// if let Some(email) = EmailActuator::from_settings(settings)? { actuators.push(Arc::new(email)); }
+/// ```
+///
+/// The first adapter that handles an action kind carries it out.
+fn build_actuators(settings: &Settings, ledger: &Arc<dyn Ledger>) -> Result<Vec<Arc<dyn Actuator>>, Failure> {
+    let _ = (settings, ledger);
+    let actuators: Vec<Arc<dyn Actuator>> = vec![Arc::new(LogActuator)];
+    Ok(actuators)
+}
+
+/// Names this process in ledger claims: the Functions instance (or host) and the process id.
+fn owner() -> String {
+    let host = std::env::var("WEBSITE_INSTANCE_ID")
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .ok()
+        .filter(|h| !h.trim().is_empty())
+        .map(|h| h.chars().take(16).collect::<String>())
+        .unwrap_or_else(|| "local".into());
+    format!("{host}:{}", std::process::id())
+}
+
+fn build_pipeline(settings: &Settings, dry_run: bool, clock: Clock) -> Result<Pipeline, Failure> {
+    let policy = Arc::new(load_policy(&settings.config_path)?);
+    let ledger = open_ledger(settings)?;
+    let actuators = build_actuators(settings, &ledger)?;
+    let executor = Executor::new(Arc::clone(&ledger), actuators, owner(), DEFAULT_LEASE);
+    Ok(Pipeline::new(policy, ledger, executor, dry_run, clock))
+}
+
+async fn serve(settings: Settings, args: ServeArgs) -> Result<ExitCode, Failure> {
+    init_logging(&settings, Output::Stdout);
+    let port = match (settings.port, args.port) {
+        (Some(host), Some(flag)) if host != flag => {
+            tracing::warn!(host_port = host, flag_port = flag, "--port ignored: FUNCTIONS_CUSTOMHANDLER_PORT is set by the Functions host");
+            host
+        }
+        (Some(host), _) => host,
+        (None, Some(flag)) => flag,
+        (None, None) => 8080,
+    };
+    let pipeline = build_pipeline(&settings, settings.dry_run, pipeline::system_clock())?;
+    let shutdown = shutdown_signal().context("installing the SIGTERM handler")?;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.with_context(|| format!("binding 127.0.0.1:{port}"))?;
+    let port = listener.local_addr().context("reading the bound address")?.port();
+    tracing::info!(port, dry_run = settings.dry_run, "aks-cadence handler listening on 127.0.0.1");
+    let state = AppState { sink: Arc::new(pipeline), max_body_bytes: settings.max_body_bytes };
+    host::serve(listener, state, shutdown).await.context("serving")?;
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on SIGTERM (the host stopping us) or Ctrl-C. The handlers are installed here, before
+/// the port is announced, so a signal that arrives right after start-up is never fatal.
+#[cfg(unix)]
+fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {},
+            _ = int.recv() => {},
+        }
+        tracing::info!("shutdown requested; finishing in-flight requests");
+    })
+}
+
+#[cfg(not(unix))]
+fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutdown requested; finishing in-flight requests");
+    })
+}
+
+async fn replay(settings: Settings, args: ReplayArgs) -> Result<ExitCode, Failure> {
+    init_logging(&settings, Output::Stderr);
+    let dry_run = args.dry_run || settings.dry_run;
+    let clock = match args.now {
+        Some(at) => pipeline::fixed_clock(at),
+        None => pipeline::system_clock(),
+    };
+    let pipeline = build_pipeline(&settings, dry_run, clock)?;
+    let mut stdout = std::io::stdout().lock();
+    let (mut events, mut planned) = (0usize, 0usize);
+    for file in &args.files {
+        let text = read_input(file)?;
+        let value: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("{file}: malformed JSON"))?;
+        let ingested = ingest::ingest_value(&value).with_context(|| format!("{file}: cannot read the events"))?;
+        events += ingested.len();
+        // One file is one delivery: its events are planned (and executed) together.
+        let report = pipeline.handle(ingested).await.with_context(|| format!("{file}: the run failed"))?;
+        for line in &report.log {
+            tracing::info!(file = %file, "{line}");
+        }
+        for action in &report.planned {
+            planned += 1;
+            if let Err(e) = writeln!(stdout, "{}", action.dry_run_line()) {
+                // A closed pipe (`| head`) is not an error worth a message.
+                if e.kind() == std::io::ErrorKind::BrokenPipe {
+                    return Ok(ExitCode::SUCCESS);
+                }
+                return Err(anyhow::Error::from(e).context("writing to stdout").into());
+            }
+        }
+    }
+    let _ = stdout.flush();
+    eprintln!(
+        "replayed {events} event(s) from {} input(s): {planned} action(s) planned{}",
+        args.files.len(),
+        if dry_run { " (dry-run: nothing was carried out)" } else { "" }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn read_input(file: &str) -> anyhow::Result<String> {
+    if file == "-" {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text).context("reading stdin")?;
+        Ok(text)
+    } else {
+        std::fs::read_to_string(file).with_context(|| format!("{file}: cannot read"))
+    }
+}
+
+fn config_check(settings: &Settings, path: Option<PathBuf>) -> Result<ExitCode, Failure> {
+    let explicit = path.is_some();
+    let path = path.unwrap_or_else(|| settings.config_path.clone());
+    if !path.exists() {
+        if explicit {
+            eprintln!("error: {}: no such file", path.display());
+            return Ok(ExitCode::FAILURE);
+        }
+        println!("{}: no policy file; the built-in notify-only policy applies", path.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    match Policy::load(&path) {
+        Ok(_) => {
+            println!("{}: ok", path.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(errors) => {
+            for e in &errors {
+                println!("{e}");
+            }
+            eprintln!("{}: {} problem(s)", path.display(), errors.len());
+            Ok(ExitCode::FAILURE)
+        }
+    }
 }

@@ -1,3 +1,379 @@
 //! The executor: claim → act → complete, for every planned action.
+//!
+//! # Why a replay is safe
+//!
+//! Event Grid delivers at least once, out of order, with duplicates even after success; sweeps
+//! find the same facts again every run. The executor makes every delivery of the same plan
+//! converge on one execution per [`ActionKey`]:
+//!
+//! 1. **Claim.** The key is claimed in the [`Ledger`] atomically. A key that is done or failed
+//!    permanently is skipped; a key another worker holds live is waited for briefly, then left
+//!    to the platform's retry (the holder records the result, or its lease runs out and the
+//!    retry takes over).
+//! 2. **Act.** The adapter ([`Actuator`]) carries out the action.
+//! 3. **Complete.** The outcome is recorded under the claim token. A later replay finds the key
+//!    finished and does nothing. A worker whose lease ran out cannot overwrite the new
+//!    holder's record (its token no longer matches: [`LedgerError::LostClaim`]).
+//!
+//! The one gap is a crash between act and complete: the claim expires, a retry claims the key
+//! again and calls the adapter a second time. That is covered by the adapter contract: each
+//! adapter that creates something checks for it first (GitHub looks up a hidden marker in the
+//! issue/PR body; ARM upgrades check the cluster's current version/operation), so the second
+//! call finds the first one's work and reports it (`Ok` or [`ActionError::AlreadyDone`]).
+//!
+//! Failures are classified where they are born ([`ActionError`]):
+//! - transient / throttled: retried here a bounded number of times ([`retry`]), then the claim
+//!   is released and the action is reported `needs_retry`, so the invocation answers non-2xx
+//!   and the platform delivers again; keys that completed are not repeated on that retry;
+//! - permanent: recorded as failed with the reason, never retried;
+//! - already done: recorded as done;
+//! - deferred (busy cluster, window closed): released and reported; the next opportunity (a
+//!   sweep, the next event) plans it again. It does not fail the invocation.
 
 pub mod retry;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use jiff::{SignedDuration, Timestamp};
+
+use crate::action::{Action, ActionKey};
+use crate::actions::{Actuator, Performed};
+use crate::error::ActionError;
+use crate::store::{ActionState, Claim, ClaimToken, Completion, Ledger, LedgerError};
+
+pub use retry::{RetryDecision, RetryPolicy};
+
+/// The lease a claim gets by default: longer than any single adapter call, short enough that
+/// a crashed worker's keys come back within one or two Event Grid retries.
+pub const DEFAULT_LEASE: SignedDuration = SignedDuration::from_mins(5);
+
+/// How long the executor waits, by default, for a key another worker holds live.
+pub const DEFAULT_HELD_WAIT: Duration = Duration::from_secs(4);
+
+/// Ledger calls in flight at once while claiming a plan (matters for remote ledgers).
+const CLAIM_CONCURRENCY: usize = 16;
+
+/// What happened to one action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Carried out now (or found already done by the adapter); recorded as done.
+    Done { detail: String },
+    /// Failed permanently; recorded with the reason and not retried.
+    Failed { reason: String },
+    /// Finished by an earlier run (done or failed): nothing to do.
+    AlreadyFinished(ActionState),
+    /// Not carried out; a later delivery must try again. Fails the invocation.
+    NeedsRetry { reason: String },
+    /// Not now (busy cluster, closed window); planned again at the next opportunity.
+    Deferred { reason: String },
+    /// No adapter handles this kind of action (its settings are missing). Logged as an error.
+    Unhandled,
+    /// The action ran, but our lease had run out and another worker took the key over; its
+    /// result is the one recorded.
+    LostClaim { detail: String },
+    /// The ledger refused in a way a retry cannot fix (corrupt or unreadable store).
+    LedgerBroken { reason: String },
+}
+
+impl Outcome {
+    /// Whether this outcome must fail the invocation so the platform delivers again.
+    pub fn needs_retry(&self) -> bool {
+        matches!(self, Self::NeedsRetry { .. })
+    }
+    fn label(&self) -> &'static str {
+        match self {
+            Self::Done { .. } => "done",
+            Self::Failed { .. } => "failed",
+            Self::AlreadyFinished(_) => "already finished",
+            Self::NeedsRetry { .. } => "needs retry",
+            Self::Deferred { .. } => "deferred",
+            Self::Unhandled => "no adapter",
+            Self::LostClaim { .. } => "lost claim",
+            Self::LedgerBroken { .. } => "ledger broken",
+        }
+    }
+}
+
+/// One action's result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Executed {
+    pub key: ActionKey,
+    /// The action type (`github_issue`, `log`, …).
+    pub action: &'static str,
+    pub outcome: Outcome,
+}
+
+/// What [`Executor::execute`] did, one entry per distinct key, in plan order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExecutionReport {
+    pub executed: Vec<Executed>,
+}
+
+impl ExecutionReport {
+    /// Whether any action must be retried by the platform (the invocation answers non-2xx).
+    pub fn needs_retry(&self) -> bool {
+        self.executed.iter().any(|e| e.outcome.needs_retry())
+    }
+    /// Whether the ledger itself is broken (a retry will not help; a person must look).
+    pub fn ledger_broken(&self) -> Option<&str> {
+        self.executed.iter().find_map(|e| match &e.outcome {
+            Outcome::LedgerBroken { reason } => Some(reason.as_str()),
+            _ => None,
+        })
+    }
+    /// The outcome of `key`, if it was in the plan.
+    pub fn outcome(&self, key: &ActionKey) -> Option<&Outcome> {
+        self.executed.iter().find(|e| &e.key == key).map(|e| &e.outcome)
+    }
+    /// How many actions ended with an outcome matching `f`.
+    pub fn count(&self, f: impl Fn(&Outcome) -> bool) -> usize {
+        self.executed.iter().filter(|e| f(&e.outcome)).count()
+    }
+    /// One line per action, for the invocation's `Logs`.
+    pub fn log_lines(&self) -> Vec<String> {
+        self.executed
+            .iter()
+            .map(|e| {
+                let why = match &e.outcome {
+                    Outcome::Done { detail } | Outcome::LostClaim { detail } => format!(": {detail}"),
+                    Outcome::Failed { reason }
+                    | Outcome::NeedsRetry { reason }
+                    | Outcome::Deferred { reason }
+                    | Outcome::LedgerBroken { reason } => format!(": {reason}"),
+                    Outcome::AlreadyFinished(_) | Outcome::Unhandled => String::new(),
+                };
+                format!("{} {} {}{}", e.action, e.key, e.outcome.label(), why)
+            })
+            .collect()
+    }
+}
+
+/// Carries out plans: claim → act → complete. See the module docs for why a replay is safe.
+pub struct Executor {
+    ledger: Arc<dyn Ledger>,
+    actuators: Vec<Arc<dyn Actuator>>,
+    owner: String,
+    lease: SignedDuration,
+    retry: RetryPolicy,
+    held_wait: Duration,
+}
+
+impl Executor {
+    /// `owner` names this worker in claims (host name and process id); `lease` is how long a
+    /// claim stays live (it must outlast the slowest adapter call, retries included).
+    pub fn new(ledger: Arc<dyn Ledger>, actuators: Vec<Arc<dyn Actuator>>, owner: impl Into<String>, lease: SignedDuration) -> Self {
+        Self { ledger, actuators, owner: owner.into(), lease, retry: RetryPolicy::DEFAULT, held_wait: DEFAULT_HELD_WAIT }
+    }
+
+    /// Replaces the retry policy (tests use millisecond delays).
+    pub fn with_retry_policy(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// How long to wait for keys another worker holds before reporting them `needs_retry`.
+    pub fn with_held_wait(mut self, wait: Duration) -> Self {
+        self.held_wait = wait;
+        self
+    }
+
+    /// Executes a plan. Actions with the same key run once. Actions for the same adapter go to
+    /// it in one batch (so mail and chat can send one digest for a whole sweep).
+    pub async fn execute(&self, plan: Vec<Action>, now: Timestamp) -> ExecutionReport {
+        let started = Instant::now();
+        let clock = move || now.checked_add(SignedDuration::try_from(started.elapsed()).unwrap_or(SignedDuration::MAX)).unwrap_or(now);
+
+        let mut seen = HashSet::new();
+        let plan: Vec<Action> = plan.into_iter().filter(|a| seen.insert(a.key.clone())).collect();
+        let order: Vec<(ActionKey, &'static str)> = plan.iter().map(|a| (a.key.clone(), a.kind.name())).collect();
+        let mut outcomes: Vec<(ActionKey, Outcome)> = Vec::with_capacity(plan.len());
+
+        // Pair each action with its adapter; an action nobody handles is not claimed, so it
+        // runs once its adapter is configured.
+        let mut pending: Vec<(usize, Action)> = Vec::new();
+        for action in plan {
+            match self.actuators.iter().position(|a| a.handles(&action.kind)) {
+                Some(i) => pending.push((i, action)),
+                None => {
+                    tracing::error!(key = %action.key, action = action.kind.name(), "no adapter is configured for this action; check its settings");
+                    outcomes.push((action.key.clone(), Outcome::Unhandled));
+                }
+            }
+        }
+
+        let mut waited = Duration::ZERO;
+        let mut pause = Duration::from_millis(25);
+        loop {
+            let (acquired, held) = self.claim_all(pending, clock(), &mut outcomes).await;
+            // One batch per adapter; adapters run side by side.
+            let batches = (0..self.actuators.len()).filter_map(|i| {
+                let batch: Vec<(Action, ClaimToken)> = acquired.iter().filter(|(j, _, _)| *j == i).map(|(_, a, t)| (a.clone(), t.clone())).collect();
+                (!batch.is_empty()).then(|| self.run_batch(&self.actuators[i], batch, &clock))
+            });
+            for batch in futures::future::join_all(batches).await {
+                outcomes.extend(batch);
+            }
+
+            if held.is_empty() {
+                break;
+            }
+            if waited + pause > self.held_wait {
+                for (_, action, (owner, until)) in held {
+                    let reason = format!("held by {owner} until {until}");
+                    tracing::info!(key = %action.key, %reason, "leaving the key to its holder; the platform will deliver again");
+                    outcomes.push((action.key, Outcome::NeedsRetry { reason }));
+                }
+                break;
+            }
+            // Another worker (a concurrent duplicate delivery) is on these keys: give it a
+            // moment to finish, then look again.
+            tokio::time::sleep(pause).await;
+            waited += pause;
+            pause = (pause * 2).min(Duration::from_secs(1));
+            pending = held.into_iter().map(|(i, a, _)| (i, a)).collect();
+        }
+
+        // Report in plan order.
+        let executed = order
+            .into_iter()
+            .filter_map(|(key, action)| {
+                let pos = outcomes.iter().position(|(k, _)| *k == key)?;
+                let (key, outcome) = outcomes.swap_remove(pos);
+                Some(Executed { key, action, outcome })
+            })
+            .collect();
+        ExecutionReport { executed }
+    }
+
+    /// Claims every pending key. Returns the acquired ones and the ones held live elsewhere;
+    /// everything else goes straight to `outcomes`.
+    #[allow(clippy::type_complexity)]
+    async fn claim_all(
+        &self,
+        pending: Vec<(usize, Action)>,
+        now: Timestamp,
+        outcomes: &mut Vec<(ActionKey, Outcome)>,
+    ) -> (Vec<(usize, Action, ClaimToken)>, Vec<(usize, Action, (String, Timestamp))>) {
+        let claims: Vec<((usize, Action), Result<Claim, LedgerError>)> = futures::stream::iter(pending)
+            .map(|(i, action)| async move {
+                let claim = self.ledger.claim(&action.key, &self.owner, now, self.lease).await;
+                ((i, action), claim)
+            })
+            .buffered(CLAIM_CONCURRENCY)
+            .collect()
+            .await;
+        let (mut acquired, mut held) = (Vec::new(), Vec::new());
+        for ((i, action), claim) in claims {
+            match claim {
+                Ok(Claim::Acquired(token)) => acquired.push((i, action, token)),
+                Ok(Claim::Finished(state)) => {
+                    tracing::debug!(key = %action.key, "already finished");
+                    outcomes.push((action.key, Outcome::AlreadyFinished(state)));
+                }
+                Ok(Claim::HeldElsewhere { owner, until }) => held.push((i, action, (owner, until))),
+                Err(e) => outcomes.push((action.key, ledger_outcome(e))),
+            }
+        }
+        (acquired, held)
+    }
+
+    /// Runs one adapter's batch with the bounded in-invocation retries, recording each result.
+    async fn run_batch(&self, actuator: &Arc<dyn Actuator>, batch: Vec<(Action, ClaimToken)>, clock: &(impl Fn() -> Timestamp + Sync)) -> Vec<(ActionKey, Outcome)> {
+        let mut outcomes = Vec::with_capacity(batch.len());
+        let (mut actions, mut tokens): (Vec<Action>, Vec<ClaimToken>) = batch.into_iter().unzip();
+        let mut attempt = 1;
+        loop {
+            let mut results: Vec<Performed> = actuator.perform(&actions).await;
+            if results.len() != actions.len() {
+                tracing::error!(adapter = actuator.name(), expected = actions.len(), got = results.len(), "adapter returned the wrong number of results");
+                results.resize_with(actions.len(), || Err(ActionError::Transient(format!("adapter {} returned no result for this action", actuator.name()))));
+            }
+            let (mut again_actions, mut again_tokens, mut wait) = (Vec::new(), Vec::new(), Duration::ZERO);
+            for ((action, token), result) in actions.into_iter().zip(tokens).zip(results) {
+                let completion = match result {
+                    Ok(detail) => Completion::Done { detail },
+                    Err(ActionError::AlreadyDone(detail)) => Completion::Done { detail: format!("already done: {detail}") },
+                    Err(ActionError::Permanent(reason)) => Completion::Failed { reason },
+                    Err(ActionError::Deferred(reason)) => {
+                        tracing::info!(key = %action.key, %reason, "deferred");
+                        let outcome = self.release(&action.key, &token, Outcome::Deferred { reason }).await;
+                        outcomes.push((action.key, outcome));
+                        continue;
+                    }
+                    Err(err) => match self.retry.decide(&err, attempt) {
+                        RetryDecision::RetryIn(d) => {
+                            tracing::info!(key = %action.key, attempt, delay_ms = d.as_millis() as u64, error = %err, "retrying");
+                            wait = wait.max(d);
+                            again_actions.push(action);
+                            again_tokens.push(token);
+                            continue;
+                        }
+                        RetryDecision::GiveUp => {
+                            tracing::warn!(key = %action.key, attempt, error = %err, "giving up for this invocation; the platform will deliver again");
+                            let outcome = self.release(&action.key, &token, Outcome::NeedsRetry { reason: err.to_string() }).await;
+                            outcomes.push((action.key, outcome));
+                            continue;
+                        }
+                    },
+                };
+                let outcome = self.complete(&action.key, &token, completion, clock()).await;
+                outcomes.push((action.key, outcome));
+            }
+            if again_actions.is_empty() {
+                break;
+            }
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+            actions = again_actions;
+            tokens = again_tokens;
+        }
+        outcomes
+    }
+
+    async fn complete(&self, key: &ActionKey, token: &ClaimToken, completion: Completion, now: Timestamp) -> Outcome {
+        let outcome = match &completion {
+            Completion::Done { detail } => Outcome::Done { detail: detail.clone() },
+            Completion::Failed { reason } => Outcome::Failed { reason: reason.clone() },
+        };
+        match &outcome {
+            Outcome::Done { detail } => tracing::info!(key = %key, %detail, "done"),
+            Outcome::Failed { reason } => tracing::error!(key = %key, %reason, "failed permanently; recorded, not retried"),
+            _ => {}
+        }
+        match self.ledger.complete(key, token, completion, now).await {
+            Ok(()) => outcome,
+            Err(LedgerError::LostClaim { .. }) => {
+                tracing::warn!(key = %key, "our claim expired and another worker took the key; its result stands");
+                Outcome::LostClaim { detail: outcome.label().to_string() }
+            }
+            // The action ran but is not recorded: the retry will call the adapter again, and
+            // the adapter's own check finds this run's work.
+            Err(e) => ledger_outcome(e),
+        }
+    }
+
+    async fn release(&self, key: &ActionKey, token: &ClaimToken, outcome: Outcome) -> Outcome {
+        match self.ledger.release(key, token).await {
+            Ok(()) | Err(LedgerError::LostClaim { .. }) => outcome,
+            Err(e) => {
+                // The claim stays until its lease ends; a retry after that takes it over.
+                tracing::warn!(key = %key, error = %e, "could not release the claim; it expires with its lease");
+                match e {
+                    LedgerError::Corrupt(reason) => Outcome::LedgerBroken { reason },
+                    _ => outcome,
+                }
+            }
+        }
+    }
+}
+
+fn ledger_outcome(e: LedgerError) -> Outcome {
+    match e {
+        LedgerError::Unavailable(m) => Outcome::NeedsRetry { reason: format!("ledger unavailable: {m}") },
+        LedgerError::LostClaim { key } => Outcome::NeedsRetry { reason: format!("claim on {key} lost") },
+        LedgerError::Corrupt(reason) => Outcome::LedgerBroken { reason },
+    }
+}

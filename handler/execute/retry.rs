@@ -1,1 +1,140 @@
-//! The one retry policy (house rule 7).
+//! The one retry policy (house rule 7): a pure function of the error's classification and the
+//! attempt number. Adapters turn their library's retries off (octocrab, azure_core) and
+//! classify errors where they are born; the executor asks [`decide`] whether to try again
+//! within the same invocation.
+//!
+//! The budget is small on purpose. Event Grid waits 30 s for an answer; anything that needs
+//! longer than a few seconds is better left to the platform's own retry (10 s, 30 s, 1 min, …),
+//! which the executor triggers by reporting `needs_retry` so the invocation answers non-2xx.
+//! With [`RetryPolicy::DEFAULT`] the executor sleeps at most
+//! [`RetryPolicy::max_total_wait`] = 2 × 4 s = 8 s per batch.
+
+use std::time::Duration;
+
+use crate::error::ActionError;
+
+/// What to do after a failed attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryDecision {
+    /// Try again after this delay, in this invocation.
+    RetryIn(Duration),
+    /// Stop trying here: record a permanent failure, or (for retryable errors) release the
+    /// claim and let the platform deliver again later.
+    GiveUp,
+}
+
+/// Bounded exponential backoff with a cap. Deterministic (no jitter): the attempts are few and
+/// the platform spreads its own retries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in total, the first one included.
+    pub max_attempts: u32,
+    /// Delay after the first failure; doubled after each further one.
+    pub base: Duration,
+    /// No single delay is longer. A server asking for more (`Retry-After`) is left to the
+    /// platform's retry instead.
+    pub cap: Duration,
+}
+
+impl RetryPolicy {
+    /// 3 attempts, 0.5 s then 1 s backoff, at most 4 s for a server-requested wait.
+    pub const DEFAULT: Self = Self { max_attempts: 3, base: Duration::from_millis(500), cap: Duration::from_secs(4) };
+
+    /// Decides after attempt number `attempt` (1 = the first try) failed with `err`.
+    pub fn decide(&self, err: &ActionError, attempt: u32) -> RetryDecision {
+        if attempt >= self.max_attempts {
+            return RetryDecision::GiveUp;
+        }
+        match err {
+            ActionError::Transient(_) | ActionError::Throttled { retry_after: None, .. } => RetryDecision::RetryIn(self.backoff(attempt)),
+            ActionError::Throttled { retry_after: Some(wait), .. } if *wait <= self.cap => RetryDecision::RetryIn(*wait),
+            // The server wants a longer pause than an invocation can afford.
+            ActionError::Throttled { .. } => RetryDecision::GiveUp,
+            // Retrying cannot change these: they are recorded (permanent), counted as done
+            // (already done) or left for the next opportunity (deferred).
+            ActionError::Permanent(_) | ActionError::AlreadyDone(_) | ActionError::Deferred(_) => RetryDecision::GiveUp,
+        }
+    }
+
+    /// `base × 2^(attempt-1)`, capped.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let factor = 1u32.checked_shl(attempt.saturating_sub(1)).unwrap_or(u32::MAX);
+        self.base.saturating_mul(factor).min(self.cap)
+    }
+
+    /// The longest the executor can sleep on one batch under this policy.
+    pub fn max_total_wait(&self) -> Duration {
+        self.cap.saturating_mul(self.max_attempts.saturating_sub(1))
+    }
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// [`RetryPolicy::DEFAULT`]`.decide(err, attempt)`.
+pub fn decide(err: &ActionError, attempt: u32) -> RetryDecision {
+    RetryPolicy::DEFAULT.decide(err, attempt)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use RetryDecision::{GiveUp, RetryIn};
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+    fn throttled(after: Option<u64>) -> ActionError {
+        ActionError::Throttled { retry_after: after.map(Duration::from_secs), message: "slow down".into() }
+    }
+
+    #[test]
+    fn decisions_follow_the_classification_table() {
+        let transient = ActionError::Transient("timeout".into());
+        let cases: Vec<(&str, ActionError, u32, RetryDecision)> = vec![
+            ("transient, first failure", transient.clone(), 1, RetryIn(ms(500))),
+            ("transient, second failure doubles", transient.clone(), 2, RetryIn(ms(1000))),
+            ("transient, attempts exhausted", transient.clone(), 3, GiveUp),
+            ("transient, far past the limit", transient, 40, GiveUp),
+            ("throttled without retry-after backs off", throttled(None), 1, RetryIn(ms(500))),
+            ("throttled honours retry-after", throttled(Some(3)), 1, RetryIn(ms(3000))),
+            ("throttled at the cap still waits", throttled(Some(4)), 2, RetryIn(ms(4000))),
+            ("throttled longer than the cap goes to the platform", throttled(Some(60)), 1, GiveUp),
+            ("throttled, attempts exhausted", throttled(Some(1)), 3, GiveUp),
+            ("permanent never retries", ActionError::Permanent("404".into()), 1, GiveUp),
+            ("already done never retries", ActionError::AlreadyDone("exists".into()), 1, GiveUp),
+            ("deferred waits for the next opportunity", ActionError::Deferred("409".into()), 1, GiveUp),
+        ];
+        for (name, err, attempt, want) in cases {
+            assert_eq!(decide(&err, attempt), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn backoff_is_capped() {
+        let p = RetryPolicy { max_attempts: 10, base: ms(500), cap: Duration::from_secs(4) };
+        let delays: Vec<RetryDecision> = (1..10).map(|a| p.decide(&ActionError::Transient("x".into()), a)).collect();
+        assert_eq!(
+            delays,
+            vec![RetryIn(ms(500)), RetryIn(ms(1000)), RetryIn(ms(2000)), RetryIn(ms(4000)), RetryIn(ms(4000)), RetryIn(ms(4000)), RetryIn(ms(4000)), RetryIn(ms(4000)), RetryIn(ms(4000))]
+        );
+        let unbounded = RetryPolicy { max_attempts: u32::MAX, ..p };
+        assert_eq!(unbounded.decide(&ActionError::Transient("x".into()), u32::MAX - 1), RetryIn(ms(4000)), "no overflow on huge attempt numbers");
+    }
+
+    #[test]
+    fn default_budget_stays_well_inside_event_grids_thirty_seconds() {
+        assert!(RetryPolicy::DEFAULT.max_total_wait() <= Duration::from_secs(10));
+        // Every possible sequence of decisions sums to at most max_total_wait.
+        let worst: Duration = (1..RetryPolicy::DEFAULT.max_attempts)
+            .map(|a| match decide(&throttled(Some(4)), a) {
+                RetryIn(d) => d,
+                GiveUp => Duration::ZERO,
+            })
+            .sum();
+        assert!(worst <= RetryPolicy::DEFAULT.max_total_wait(), "{worst:?}");
+    }
+}

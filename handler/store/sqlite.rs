@@ -1,5 +1,367 @@
-//! The embedded ledger on a SQLite file.
+//! The embedded ledger on a SQLite file (`CADENCE_STATE=sqlite:PATH`).
+//!
+//! One file holds four tables:
+//!
+//! | table        | key                    | what                                                      |
+//! |--------------|------------------------|-----------------------------------------------------------|
+//! | `events`     | `event_id`             | Event Grid ids fully processed, with when                 |
+//! | `first_seen` | `concern_key`          | when a concern was first seen (never moves once written)  |
+//! | `actions`    | `key`                  | `claimed` (owner, token, until) / `done` / `failed`       |
+//! | `refs`       | `concern_key, channel` | adapter references (GitHub issue number, PR branch)       |
+//!
+//! Times are stored as integer nanoseconds since the Unix epoch, so they round-trip exactly and
+//! compare correctly inside SQL (`until <= now`).
+//!
+//! Several processes may share the file: the journal is WAL (readers never block the writer),
+//! every connection waits up to [`BUSY_TIMEOUT`] for a lock instead of failing at once, and
+//! [`SqliteLedger::claim`] runs in a `BEGIN IMMEDIATE` transaction, so the read-decide-write
+//! of a claim is serialised across processes, not only across tasks. WAL needs a local disk
+//! (it uses shared memory): on a network share such as the Functions `/home` (Azure Files),
+//! use the blob ledger for more than one instance.
 
-/// SQLite-backed [`super::Ledger`].
-#[derive(Debug)]
-pub struct SqliteLedger {}
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use jiff::{SignedDuration, Timestamp};
+use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
+
+use super::{ActionState, Claim, ClaimToken, Completion, Ledger, LedgerError};
+use crate::action::ActionKey;
+
+/// How long a connection waits for another process's lock before answering "unavailable".
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The schema version this code writes (`PRAGMA user_version`).
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS events (
+    event_id     TEXT PRIMARY KEY NOT NULL,
+    processed_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS first_seen (
+    concern_key TEXT PRIMARY KEY NOT NULL,
+    at          INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS actions (
+    key        TEXT PRIMARY KEY NOT NULL,
+    status     TEXT NOT NULL CHECK (status IN ('claimed', 'done', 'failed')),
+    owner      TEXT,
+    token      TEXT,
+    until      INTEGER,
+    detail     TEXT,
+    updated_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS refs (
+    concern_key TEXT NOT NULL,
+    channel     TEXT NOT NULL,
+    value       TEXT NOT NULL,
+    PRIMARY KEY (concern_key, channel)
+);
+";
+
+/// SQLite-backed [`Ledger`].
+///
+/// The connection sits behind a `std::sync::Mutex`, not a tokio one: the lock is taken only
+/// inside `spawn_blocking` closures and never held across an `.await`, which is exactly the
+/// case the tokio docs recommend a std mutex for. A single connection per process is enough:
+/// SQLite admits one writer at a time anyway, and every call is short. `rusqlite::Connection`
+/// is `Send` but not `Sync`, so the mutex is also what lets the ledger be shared by tasks.
+#[derive(Clone)]
+pub struct SqliteLedger {
+    conn: Arc<Mutex<Connection>>,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for SqliteLedger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteLedger").field("path", &self.path).finish()
+    }
+}
+
+impl SqliteLedger {
+    /// Opens (creating if needed) the ledger file and its schema. Blocking: call it at start-up
+    /// (or inside `spawn_blocking`).
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, LedgerError> {
+        let path = path.as_ref().to_path_buf();
+        let conn = Connection::open(&path).map_err(|e| {
+            LedgerError::Unavailable(format!("cannot open SQLite ledger {}: {e}", path.display()))
+        })?;
+        init(&conn).map_err(|e| match e {
+            LedgerError::Unavailable(m) => LedgerError::Unavailable(format!("{}: {m}", path.display())),
+            LedgerError::Corrupt(m) => LedgerError::Corrupt(format!("{}: {m}", path.display())),
+            other => other,
+        })?;
+        Ok(Self { conn: Arc::new(Mutex::new(conn)), path })
+    }
+
+    /// The file this ledger lives in.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` with the connection on the blocking pool.
+    async fn with_conn<T, F>(&self, f: F) -> Result<T, LedgerError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, LedgerError> + Send + 'static,
+    {
+        let conn = Arc::clone(&self.conn);
+        tokio::task::spawn_blocking(move || {
+            // A panic while the lock was held cannot leave a half-done write behind: every
+            // multi-statement change runs in a transaction that rolls back when dropped.
+            let mut guard = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            f(&mut guard)
+        })
+        .await
+        .map_err(|e| LedgerError::Unavailable(format!("ledger task failed: {e}")))?
+    }
+}
+
+fn init(conn: &Connection) -> Result<(), LedgerError> {
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(sql)?;
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(sql)?;
+    if version > SCHEMA_VERSION {
+        return Err(LedgerError::Corrupt(format!(
+            "the ledger was written by a newer aks-cadence (schema {version}, this build knows {SCHEMA_VERSION}); upgrade the handler or point CADENCE_STATE at a new file"
+        )));
+    }
+    // `journal_mode` answers with the mode in force; a file system without shared memory
+    // support keeps its old mode, which is still correct (only slower under concurrency).
+    let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0)).map_err(sql)?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        tracing::warn!(journal_mode = %mode, "SQLite ledger is not in WAL mode; concurrent processes will wait on each other");
+    }
+    conn.pragma_update(None, "synchronous", "NORMAL").map_err(sql)?;
+    conn.execute_batch(SCHEMA).map_err(sql)?;
+    conn.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(sql)?;
+    Ok(())
+}
+
+/// Classifies a SQLite error where it is born: lock contention and IO are worth a retry,
+/// everything else needs a person.
+fn sql(e: rusqlite::Error) -> LedgerError {
+    match e.sqlite_error_code() {
+        Some(
+            ErrorCode::DatabaseBusy
+            | ErrorCode::DatabaseLocked
+            | ErrorCode::CannotOpen
+            | ErrorCode::SystemIoFailure
+            | ErrorCode::DiskFull
+            | ErrorCode::OutOfMemory
+            | ErrorCode::OperationInterrupted
+            | ErrorCode::FileLockingProtocolFailed,
+        ) => LedgerError::Unavailable(e.to_string()),
+        _ => LedgerError::Corrupt(e.to_string()),
+    }
+}
+
+fn to_nanos(t: Timestamp) -> Result<i64, LedgerError> {
+    i64::try_from(t.as_nanosecond()).map_err(|_| LedgerError::Corrupt(format!("timestamp {t} is out of the ledger's range")))
+}
+
+fn from_nanos(n: i64) -> Result<Timestamp, LedgerError> {
+    Timestamp::from_nanosecond(i128::from(n)).map_err(|e| LedgerError::Corrupt(format!("stored time {n} is invalid: {e}")))
+}
+
+/// One row of `actions`, as stored.
+struct Row {
+    status: String,
+    owner: Option<String>,
+    until: Option<i64>,
+    detail: Option<String>,
+    updated_at: i64,
+}
+
+impl Row {
+    fn state(self, key: &str) -> Result<ActionState, LedgerError> {
+        match self.status.as_str() {
+            "claimed" => Ok(ActionState::Claimed {
+                owner: self.owner.unwrap_or_default(),
+                until: from_nanos(self.until.ok_or_else(|| LedgerError::Corrupt(format!("claimed key {key} has no expiry")))?)?,
+            }),
+            "done" => Ok(ActionState::Done { detail: self.detail.unwrap_or_default(), at: from_nanos(self.updated_at)? }),
+            "failed" => Ok(ActionState::Failed { reason: self.detail.unwrap_or_default(), at: from_nanos(self.updated_at)? }),
+            other => Err(LedgerError::Corrupt(format!("key {key} has unknown status `{other}`"))),
+        }
+    }
+}
+
+fn read_row(conn: &Connection, key: &str) -> Result<Option<Row>, LedgerError> {
+    conn.query_row(
+        "SELECT status, owner, until, detail, updated_at FROM actions WHERE key = ?1",
+        params![key],
+        |r| Ok(Row { status: r.get(0)?, owner: r.get(1)?, until: r.get(2)?, detail: r.get(3)?, updated_at: r.get(4)? }),
+    )
+    .optional()
+    .map_err(sql)
+}
+
+#[async_trait]
+impl Ledger for SqliteLedger {
+    async fn mark_event_processed(&self, event_id: &str, at: Timestamp) -> Result<bool, LedgerError> {
+        let (id, at) = (event_id.to_string(), to_nanos(at)?);
+        self.with_conn(move |c| {
+            let n = c
+                .execute("INSERT INTO events (event_id, processed_at) VALUES (?1, ?2) ON CONFLICT (event_id) DO NOTHING", params![id, at])
+                .map_err(sql)?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn event_processed(&self, event_id: &str) -> Result<bool, LedgerError> {
+        let id = event_id.to_string();
+        self.with_conn(move |c| {
+            c.query_row("SELECT 1 FROM events WHERE event_id = ?1", params![id], |_| Ok(()))
+                .optional()
+                .map(|r| r.is_some())
+                .map_err(sql)
+        })
+        .await
+    }
+
+    async fn first_seen(&self, concern_key: &str, at: Timestamp) -> Result<Timestamp, LedgerError> {
+        let (key, at) = (concern_key.to_string(), to_nanos(at)?);
+        self.with_conn(move |c| {
+            // Insert-if-absent then read, in one statement: whoever wrote first wins, and every
+            // caller (in any process) gets that first value back.
+            let stored: i64 = c
+                .query_row(
+                    "INSERT INTO first_seen (concern_key, at) VALUES (?1, ?2)
+                     ON CONFLICT (concern_key) DO UPDATE SET at = first_seen.at
+                     RETURNING at",
+                    params![key, at],
+                    |r| r.get(0),
+                )
+                .map_err(sql)?;
+            from_nanos(stored)
+        })
+        .await
+    }
+
+    async fn action_state(&self, key: &ActionKey) -> Result<Option<ActionState>, LedgerError> {
+        let key = key.as_str().to_string();
+        self.with_conn(move |c| read_row(c, &key)?.map(|r| r.state(&key)).transpose()).await
+    }
+
+    async fn claim(&self, key: &ActionKey, owner: &str, now: Timestamp, lease: SignedDuration) -> Result<Claim, LedgerError> {
+        let key = key.as_str().to_string();
+        let owner = owner.to_string();
+        let until_ts = now
+            .checked_add(lease)
+            .map_err(|e| LedgerError::Corrupt(format!("lease {lease} from {now} overflows: {e}")))?;
+        let (now, until) = (to_nanos(now)?, to_nanos(until_ts)?);
+        let token = uuid::Uuid::new_v4().simple().to_string();
+        self.with_conn(move |c| {
+            // IMMEDIATE takes the write lock up front, so no other process can slip in between
+            // the upsert and the read-back below.
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
+            // Insert a fresh claim, or take over a claim whose lease has run out. Done and
+            // failed rows, and live claims, are left alone (the WHERE makes the update a no-op).
+            let taken = tx
+                .execute(
+                    "INSERT INTO actions (key, status, owner, token, until, detail, updated_at)
+                     VALUES (?1, 'claimed', ?2, ?3, ?4, NULL, ?5)
+                     ON CONFLICT (key) DO UPDATE SET
+                         owner = excluded.owner, token = excluded.token,
+                         until = excluded.until, updated_at = excluded.updated_at
+                     WHERE actions.status = 'claimed' AND actions.until <= excluded.updated_at",
+                    params![key, owner, token, until, now],
+                )
+                .map_err(sql)?;
+            let outcome = if taken == 1 {
+                Claim::Acquired(ClaimToken(token))
+            } else {
+                let row = read_row(&tx, &key)?.ok_or_else(|| LedgerError::Corrupt(format!("key {key} vanished during a claim")))?;
+                match row.state(&key)? {
+                    ActionState::Claimed { owner, until } => Claim::HeldElsewhere { owner, until },
+                    finished => Claim::Finished(finished),
+                }
+            };
+            tx.commit().map_err(sql)?;
+            Ok(outcome)
+        })
+        .await
+    }
+
+    async fn complete(&self, key: &ActionKey, token: &ClaimToken, completion: Completion, now: Timestamp) -> Result<(), LedgerError> {
+        let key = key.as_str().to_string();
+        let token = token.0.clone();
+        let now = to_nanos(now)?;
+        let (status, detail) = match completion {
+            Completion::Done { detail } => ("done", detail),
+            Completion::Failed { reason } => ("failed", reason),
+        };
+        self.with_conn(move |c| {
+            // The token check makes a stale worker (whose claim expired and was taken over)
+            // unable to overwrite the new holder's row.
+            let n = c
+                .execute(
+                    "UPDATE actions SET status = ?3, detail = ?4, updated_at = ?5, token = NULL, until = NULL
+                     WHERE key = ?1 AND token = ?2 AND status = 'claimed'",
+                    params![key, token, status, detail, now],
+                )
+                .map_err(sql)?;
+            if n == 1 { Ok(()) } else { Err(LedgerError::LostClaim { key }) }
+        })
+        .await
+    }
+
+    async fn release(&self, key: &ActionKey, token: &ClaimToken) -> Result<(), LedgerError> {
+        let key = key.as_str().to_string();
+        let token = token.0.clone();
+        self.with_conn(move |c| {
+            let n = c
+                .execute("DELETE FROM actions WHERE key = ?1 AND token = ?2 AND status = 'claimed'", params![key, token])
+                .map_err(sql)?;
+            if n == 1 { Ok(()) } else { Err(LedgerError::LostClaim { key }) }
+        })
+        .await
+    }
+
+    async fn get_ref(&self, concern_key: &str, channel: &str) -> Result<Option<String>, LedgerError> {
+        let (k, ch) = (concern_key.to_string(), channel.to_string());
+        self.with_conn(move |c| {
+            c.query_row("SELECT value FROM refs WHERE concern_key = ?1 AND channel = ?2", params![k, ch], |r| r.get(0))
+                .optional()
+                .map_err(sql)
+        })
+        .await
+    }
+
+    async fn put_ref(&self, concern_key: &str, channel: &str, value: &str) -> Result<(), LedgerError> {
+        let (k, ch, v) = (concern_key.to_string(), channel.to_string(), value.to_string());
+        self.with_conn(move |c| {
+            c.execute(
+                "INSERT INTO refs (concern_key, channel, value) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (concern_key, channel) DO UPDATE SET value = excluded.value",
+                params![k, ch, v],
+            )
+            .map_err(sql)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_actions(&self) -> Result<Vec<(ActionKey, ActionState)>, LedgerError> {
+        self.with_conn(|c| {
+            let mut stmt = c.prepare("SELECT key, status, owner, until, detail, updated_at FROM actions ORDER BY key").map_err(sql)?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok((r.get::<_, String>(0)?, Row { status: r.get(1)?, owner: r.get(2)?, until: r.get(3)?, detail: r.get(4)?, updated_at: r.get(5)? }))
+                })
+                .map_err(sql)?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (key, row) = row.map_err(sql)?;
+                let state = row.state(&key)?;
+                out.push((ActionKey::from_raw(key), state));
+            }
+            Ok(out)
+        })
+        .await
+    }
+}

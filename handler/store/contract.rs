@@ -1,0 +1,291 @@
+//! The ledger contract as a test suite every [`Ledger`] implementation runs.
+//!
+//! An implementation provides an [`OpenLedger`] function: given a store *name*, it opens the
+//! store with that name, creating it empty the first time. Opening the same name again must
+//! reach the same data (that is how the suite checks "survives a restart" and "two processes
+//! share one store"); different names must not share data. For SQLite a name is a file in a
+//! temporary directory; for a blob ledger it can be a container or a prefix.
+//!
+//! ```no_run
+//! # async fn demo() {
+//! use std::sync::Arc;
+//! use aks_cadence::store::{contract, sqlite::SqliteLedger, Ledger};
+//! let dir = tempfile::tempdir().unwrap();
+//! let root = dir.path().to_path_buf();
+//! contract::run_contract_suite(Arc::new(move |name: String| {
+//!     let path = root.join(format!("{name}.db"));
+//!     Box::pin(async move { Arc::new(SqliteLedger::open(path).unwrap()) as Arc<dyn Ledger> })
+//! }))
+//! .await;
+//! # }
+//! ```
+//!
+//! Each case is also public, so a test file can give every case its own test (and name).
+
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use jiff::{SignedDuration, Timestamp};
+
+use super::{ActionState, Claim, ClaimToken, Completion, Ledger, LedgerError};
+use crate::action::ActionKey;
+
+/// Opens (or reopens) the store with the given name.
+pub type OpenLedger = Arc<dyn Fn(String) -> BoxFuture<'static, Arc<dyn Ledger>> + Send + Sync>;
+
+type Case = fn(OpenLedger) -> BoxFuture<'static, ()>;
+
+/// Every case, by name.
+pub const CASES: &[(&str, Case)] = &[
+    ("events_are_marked_processed_once", |o| Box::pin(events_are_marked_processed_once(o))),
+    ("concurrent_event_marks_succeed_once", |o| Box::pin(concurrent_event_marks_succeed_once(o))),
+    ("first_seen_keeps_the_first_time", |o| Box::pin(first_seen_keeps_the_first_time(o))),
+    ("a_new_key_is_acquired_and_shows_as_claimed", |o| Box::pin(a_new_key_is_acquired_and_shows_as_claimed(o))),
+    ("a_live_claim_is_held_elsewhere", |o| Box::pin(a_live_claim_is_held_elsewhere(o))),
+    ("an_expired_claim_is_taken_over_and_the_stale_token_loses", |o| Box::pin(an_expired_claim_is_taken_over_and_the_stale_token_loses(o))),
+    ("done_is_finished_for_every_later_claim", |o| Box::pin(done_is_finished_for_every_later_claim(o))),
+    ("failed_is_finished_and_keeps_the_reason", |o| Box::pin(failed_is_finished_and_keeps_the_reason(o))),
+    ("release_frees_the_key_for_a_retry", |o| Box::pin(release_frees_the_key_for_a_retry(o))),
+    ("wrong_or_spent_tokens_are_lost_claims", |o| Box::pin(wrong_or_spent_tokens_are_lost_claims(o))),
+    ("concurrent_claims_acquire_exactly_once", |o| Box::pin(concurrent_claims_acquire_exactly_once(o))),
+    ("two_instances_on_one_store_acquire_exactly_once", |o| Box::pin(two_instances_on_one_store_acquire_exactly_once(o))),
+    ("refs_are_stored_and_replaced", |o| Box::pin(refs_are_stored_and_replaced(o))),
+    ("list_actions_is_sorted_by_key", |o| Box::pin(list_actions_is_sorted_by_key(o))),
+    ("everything_survives_a_restart", |o| Box::pin(everything_survives_a_restart(o))),
+];
+
+/// Runs every case, each on its own store name.
+pub async fn run_contract_suite(open: OpenLedger) {
+    for (name, case) in CASES {
+        tracing::info!(case = name, "ledger contract");
+        case(Arc::clone(&open)).await;
+    }
+}
+
+fn t0() -> Timestamp {
+    // Sub-second digits on purpose: stored times must round-trip exactly.
+    "2026-03-01T10:00:00.123456789Z".parse().expect("valid timestamp")
+}
+fn secs(n: i64) -> SignedDuration {
+    SignedDuration::from_secs(n)
+}
+fn key(name: &str) -> ActionKey {
+    ActionKey::from_raw(format!("/subscriptions/s/resourcegroups/rg/providers/microsoft.containerservice/managedclusters/c#kubernetes-upgrade#1.31/{name}/notice"))
+}
+async fn acquire(l: &dyn Ledger, k: &ActionKey, owner: &str, now: Timestamp, lease: SignedDuration) -> ClaimToken {
+    match l.claim(k, owner, now, lease).await.expect("claim") {
+        Claim::Acquired(t) => t,
+        other => panic!("expected to acquire {k}, got {other:?}"),
+    }
+}
+
+pub async fn events_are_marked_processed_once(open: OpenLedger) {
+    let l = open("events".into()).await;
+    assert!(!l.event_processed("e-1").await.unwrap(), "unknown event is not processed");
+    assert!(l.mark_event_processed("e-1", t0()).await.unwrap(), "first mark returns true");
+    assert!(!l.mark_event_processed("e-1", t0() + secs(5)).await.unwrap(), "second mark returns false");
+    assert!(l.event_processed("e-1").await.unwrap());
+    assert!(!l.event_processed("e-2").await.unwrap(), "other ids are untouched");
+}
+
+pub async fn concurrent_event_marks_succeed_once(open: OpenLedger) {
+    let l = open("events-concurrent".into()).await;
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let l = Arc::clone(&l);
+            tokio::spawn(async move { l.mark_event_processed("dup", t0()).await.unwrap() })
+        })
+        .collect();
+    let mut firsts = 0;
+    for t in tasks {
+        firsts += usize::from(t.await.unwrap());
+    }
+    assert_eq!(firsts, 1, "exactly one concurrent mark is the first");
+}
+
+pub async fn first_seen_keeps_the_first_time(open: OpenLedger) {
+    let l = open("first-seen".into()).await;
+    assert_eq!(l.first_seen("c#support#1.30", t0()).await.unwrap(), t0());
+    assert_eq!(l.first_seen("c#support#1.30", t0() + secs(3600)).await.unwrap(), t0(), "a later sighting keeps the first time");
+    assert_eq!(l.first_seen("c#support#1.30", t0() - secs(3600)).await.unwrap(), t0(), "the first recorded time never moves");
+    assert_eq!(l.first_seen("c#support#1.31", t0() + secs(7)).await.unwrap(), t0() + secs(7), "keys are independent");
+}
+
+pub async fn a_new_key_is_acquired_and_shows_as_claimed(open: OpenLedger) {
+    let l = open("claim-new".into()).await;
+    let k = key("a");
+    assert_eq!(l.action_state(&k).await.unwrap(), None);
+    acquire(&*l, &k, "worker-a", t0(), secs(60)).await;
+    assert_eq!(l.action_state(&k).await.unwrap(), Some(ActionState::Claimed { owner: "worker-a".into(), until: t0() + secs(60) }));
+}
+
+pub async fn a_live_claim_is_held_elsewhere(open: OpenLedger) {
+    let l = open("claim-live".into()).await;
+    let k = key("a");
+    acquire(&*l, &k, "worker-a", t0(), secs(60)).await;
+    let again = l.claim(&k, "worker-b", t0() + secs(59), secs(60)).await.unwrap();
+    assert_eq!(again, Claim::HeldElsewhere { owner: "worker-a".into(), until: t0() + secs(60) });
+    // The same owner asking again is not special: a claim is held by its token, not its name.
+    let same = l.claim(&k, "worker-a", t0() + secs(1), secs(60)).await.unwrap();
+    assert!(matches!(same, Claim::HeldElsewhere { .. }), "{same:?}");
+}
+
+pub async fn an_expired_claim_is_taken_over_and_the_stale_token_loses(open: OpenLedger) {
+    let l = open("claim-expired".into()).await;
+    let k = key("a");
+    let stale = acquire(&*l, &k, "worker-a", t0(), secs(10)).await;
+    // The lease ends at t0+10s: from then on the key may be taken over.
+    let fresh = acquire(&*l, &k, "worker-b", t0() + secs(10), secs(10)).await;
+    assert_ne!(stale, fresh, "tokens are unique per claim");
+    let lost = l.complete(&k, &stale, Completion::Done { detail: "late".into() }, t0() + secs(11)).await;
+    assert!(matches!(lost, Err(LedgerError::LostClaim { .. })), "{lost:?}");
+    let lost = l.release(&k, &stale).await;
+    assert!(matches!(lost, Err(LedgerError::LostClaim { .. })), "{lost:?}");
+    assert_eq!(l.action_state(&k).await.unwrap(), Some(ActionState::Claimed { owner: "worker-b".into(), until: t0() + secs(20) }));
+    l.complete(&k, &fresh, Completion::Done { detail: "issue #7".into() }, t0() + secs(12)).await.unwrap();
+    assert_eq!(l.action_state(&k).await.unwrap(), Some(ActionState::Done { detail: "issue #7".into(), at: t0() + secs(12) }));
+}
+
+pub async fn done_is_finished_for_every_later_claim(open: OpenLedger) {
+    let l = open("done".into()).await;
+    let k = key("a");
+    let t = acquire(&*l, &k, "worker-a", t0(), secs(60)).await;
+    l.complete(&k, &t, Completion::Done { detail: "https://github.example/o/r/issues/1".into() }, t0() + secs(1)).await.unwrap();
+    let done = ActionState::Done { detail: "https://github.example/o/r/issues/1".into(), at: t0() + secs(1) };
+    assert_eq!(l.claim(&k, "worker-b", t0() + secs(2), secs(60)).await.unwrap(), Claim::Finished(done.clone()));
+    // Long after any lease: still finished.
+    assert_eq!(l.claim(&k, "worker-b", t0() + secs(86_400 * 365), secs(60)).await.unwrap(), Claim::Finished(done));
+}
+
+pub async fn failed_is_finished_and_keeps_the_reason(open: OpenLedger) {
+    let l = open("failed".into()).await;
+    let k = key("a");
+    let t = acquire(&*l, &k, "worker-a", t0(), secs(60)).await;
+    l.complete(&k, &t, Completion::Failed { reason: "HTTP 404: repo not found".into() }, t0() + secs(1)).await.unwrap();
+    let failed = ActionState::Failed { reason: "HTTP 404: repo not found".into(), at: t0() + secs(1) };
+    assert_eq!(l.action_state(&k).await.unwrap(), Some(failed.clone()));
+    assert_eq!(l.claim(&k, "worker-b", t0() + secs(3600), secs(60)).await.unwrap(), Claim::Finished(failed));
+}
+
+pub async fn release_frees_the_key_for_a_retry(open: OpenLedger) {
+    let l = open("release".into()).await;
+    let k = key("a");
+    let first = acquire(&*l, &k, "worker-a", t0(), secs(60)).await;
+    l.release(&k, &first).await.unwrap();
+    assert_eq!(l.action_state(&k).await.unwrap(), None, "a released key looks never tried");
+    let second = acquire(&*l, &k, "worker-b", t0() + secs(1), secs(60)).await;
+    assert_ne!(first, second);
+    let spent = l.complete(&k, &first, Completion::Done { detail: "x".into() }, t0() + secs(2)).await;
+    assert!(matches!(spent, Err(LedgerError::LostClaim { .. })), "a released token is spent: {spent:?}");
+}
+
+pub async fn wrong_or_spent_tokens_are_lost_claims(open: OpenLedger) {
+    let l = open("tokens".into()).await;
+    let k = key("a");
+    let forged = ClaimToken("not-a-real-token".into());
+    assert!(matches!(l.complete(&k, &forged, Completion::Done { detail: "x".into() }, t0()).await, Err(LedgerError::LostClaim { .. })), "completing an unclaimed key");
+    assert!(matches!(l.release(&k, &forged).await, Err(LedgerError::LostClaim { .. })), "releasing an unclaimed key");
+    let t = acquire(&*l, &k, "worker-a", t0(), secs(60)).await;
+    assert!(matches!(l.complete(&k, &forged, Completion::Done { detail: "x".into() }, t0()).await, Err(LedgerError::LostClaim { .. })));
+    l.complete(&k, &t, Completion::Done { detail: "first".into() }, t0() + secs(1)).await.unwrap();
+    let twice = l.complete(&k, &t, Completion::Failed { reason: "second".into() }, t0() + secs(2)).await;
+    assert!(matches!(twice, Err(LedgerError::LostClaim { .. })), "a token completes once: {twice:?}");
+    assert!(matches!(l.release(&k, &t).await, Err(LedgerError::LostClaim { .. })), "a done key cannot be released");
+    assert_eq!(l.action_state(&k).await.unwrap(), Some(ActionState::Done { detail: "first".into(), at: t0() + secs(1) }));
+}
+
+async fn race(ledgers: Vec<Arc<dyn Ledger>>, k: ActionKey, tasks: usize, now: Timestamp) -> (usize, usize) {
+    let handles: Vec<_> = (0..tasks)
+        .map(|i| {
+            let l = Arc::clone(&ledgers[i % ledgers.len()]);
+            let k = k.clone();
+            tokio::spawn(async move { l.claim(&k, &format!("worker-{i}"), now, secs(60)).await.expect("claim") })
+        })
+        .collect();
+    let (mut acquired, mut held) = (0, 0);
+    for h in handles {
+        match h.await.unwrap() {
+            Claim::Acquired(_) => acquired += 1,
+            Claim::HeldElsewhere { .. } => held += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    (acquired, held)
+}
+
+pub async fn concurrent_claims_acquire_exactly_once(open: OpenLedger) {
+    let l = open("race".into()).await;
+    assert_eq!(race(vec![Arc::clone(&l)], key("a"), 24, t0()).await, (1, 23));
+    // Racing for an expired claim: again exactly one wins.
+    assert_eq!(race(vec![l], key("a"), 24, t0() + secs(61)).await, (1, 23));
+}
+
+pub async fn two_instances_on_one_store_acquire_exactly_once(open: OpenLedger) {
+    let a = open("shared".into()).await;
+    let b = open("shared".into()).await;
+    assert_eq!(race(vec![Arc::clone(&a), Arc::clone(&b)], key("a"), 24, t0()).await, (1, 23));
+    // What one instance writes, the other reads.
+    assert!(a.mark_event_processed("from-a", t0()).await.unwrap());
+    assert!(b.event_processed("from-a").await.unwrap());
+    assert!(!b.mark_event_processed("from-a", t0()).await.unwrap());
+}
+
+pub async fn refs_are_stored_and_replaced(open: OpenLedger) {
+    let l = open("refs".into()).await;
+    assert_eq!(l.get_ref("c#support#1.30", "github-issue:o/r").await.unwrap(), None);
+    l.put_ref("c#support#1.30", "github-issue:o/r", "17").await.unwrap();
+    l.put_ref("c#support#1.30", "github-pr:o/r:main.bicep", "cadence/c-1.31").await.unwrap();
+    assert_eq!(l.get_ref("c#support#1.30", "github-issue:o/r").await.unwrap().as_deref(), Some("17"));
+    l.put_ref("c#support#1.30", "github-issue:o/r", "18").await.unwrap();
+    assert_eq!(l.get_ref("c#support#1.30", "github-issue:o/r").await.unwrap().as_deref(), Some("18"), "put replaces");
+    assert_eq!(l.get_ref("c#support#1.30", "github-pr:o/r:main.bicep").await.unwrap().as_deref(), Some("cadence/c-1.31"), "channels are independent");
+    assert_eq!(l.get_ref("c#support#1.31", "github-issue:o/r").await.unwrap(), None, "concerns are independent");
+}
+
+pub async fn list_actions_is_sorted_by_key(open: OpenLedger) {
+    let l = open("list".into()).await;
+    assert!(l.list_actions().await.unwrap().is_empty());
+    let (kc, ka, kb) = (key("c"), key("a"), key("b"));
+    let tc = acquire(&*l, &kc, "w", t0(), secs(60)).await;
+    let ta = acquire(&*l, &ka, "w", t0(), secs(60)).await;
+    let tb = acquire(&*l, &kb, "w", t0(), secs(60)).await;
+    l.complete(&kc, &tc, Completion::Done { detail: "d".into() }, t0()).await.unwrap();
+    l.complete(&ka, &ta, Completion::Failed { reason: "r".into() }, t0()).await.unwrap();
+    l.release(&kb, &tb).await.unwrap();
+    let kd = key("d");
+    acquire(&*l, &kd, "w", t0(), secs(60)).await;
+    let listed = l.list_actions().await.unwrap();
+    assert_eq!(
+        listed,
+        vec![
+            (ka, ActionState::Failed { reason: "r".into(), at: t0() }),
+            (kc, ActionState::Done { detail: "d".into(), at: t0() }),
+            (kd, ActionState::Claimed { owner: "w".into(), until: t0() + secs(60) }),
+        ],
+        "released keys are gone; the rest sorted by key"
+    );
+}
+
+pub async fn everything_survives_a_restart(open: OpenLedger) {
+    let (done, failed, live) = (key("done"), key("failed"), key("live"));
+    {
+        let l = open("restart".into()).await;
+        l.mark_event_processed("e-restart", t0()).await.unwrap();
+        l.first_seen("c#node-image#pool1", t0()).await.unwrap();
+        let t = acquire(&*l, &done, "before", t0(), secs(60)).await;
+        l.complete(&done, &t, Completion::Done { detail: "issue #3".into() }, t0()).await.unwrap();
+        let t = acquire(&*l, &failed, "before", t0(), secs(60)).await;
+        l.complete(&failed, &t, Completion::Failed { reason: "404".into() }, t0()).await.unwrap();
+        acquire(&*l, &live, "before", t0(), secs(600)).await;
+        l.put_ref("c#node-image#pool1", "github-issue:o/r", "3").await.unwrap();
+        // `l` is dropped here: the process "restarts".
+    }
+    let l = open("restart".into()).await;
+    assert!(l.event_processed("e-restart").await.unwrap());
+    assert!(!l.mark_event_processed("e-restart", t0()).await.unwrap());
+    assert_eq!(l.first_seen("c#node-image#pool1", t0() + secs(99)).await.unwrap(), t0());
+    assert_eq!(l.claim(&done, "after", t0() + secs(1), secs(60)).await.unwrap(), Claim::Finished(ActionState::Done { detail: "issue #3".into(), at: t0() }));
+    assert_eq!(l.claim(&failed, "after", t0() + secs(1), secs(60)).await.unwrap(), Claim::Finished(ActionState::Failed { reason: "404".into(), at: t0() }));
+    assert_eq!(l.claim(&live, "after", t0() + secs(1), secs(60)).await.unwrap(), Claim::HeldElsewhere { owner: "before".into(), until: t0() + secs(600) });
+    assert_eq!(l.get_ref("c#node-image#pool1", "github-issue:o/r").await.unwrap().as_deref(), Some("3"));
+}

@@ -1,0 +1,81 @@
+//! The real `handler` binary: settings errors, `config check` exit codes, and replay input
+//! errors. Every run gets an empty environment and its own working directory.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn handler(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_handler"))
+        .current_dir(dir)
+        .env_clear()
+        .envs(env.iter().copied())
+        .args(args)
+        .output()
+        .expect("run handler")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn a_bad_setting_exits_2_naming_the_setting_and_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, value, args) in [
+        ("CADENCE_STATE", "postgres://db", vec!["replay", "x.json"]),
+        ("CADENCE_DRY_RUN", "maybe", vec!["config", "check"]),
+        ("FUNCTIONS_CUSTOMHANDLER_PORT", "eighty", vec!["serve"]),
+        ("CADENCE_LOG_FORMAT", "xml", vec![]),
+    ] {
+        let out = handler(dir.path(), &[(name, value)], &args);
+        assert_eq!(out.status.code(), Some(2), "{name}={value}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.starts_with(&format!("error: setting {name}: ")), "{err}");
+        assert!(err.contains("Fix: "), "{err}");
+    }
+}
+
+#[test]
+fn config_check_without_a_policy_file_reports_the_builtin_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = handler(dir.path(), &[], &["config", "check"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("built-in"), "{}", stdout(&out));
+}
+
+#[test]
+fn config_check_of_a_named_file_that_does_not_exist_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = handler(dir.path(), &[], &["config", "check", "missing.toml"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("missing.toml: no such file"), "{}", stderr(&out));
+}
+
+#[test]
+fn replay_of_malformed_json_fails_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("broken.json"), "{\"id\": ").unwrap();
+    let out = handler(dir.path(), &[], &["replay", "broken.json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("broken.json: malformed JSON"), "{err}");
+    assert!(stdout(&out).is_empty(), "nothing planned is printed: {}", stdout(&out));
+}
+
+#[test]
+fn replay_of_a_missing_file_fails_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = handler(dir.path(), &[], &["replay", "nope.json"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("nope.json: cannot read"), "{}", stderr(&out));
+}
+
+#[test]
+fn replay_needs_at_least_one_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = handler(dir.path(), &[], &["replay"]);
+    assert_eq!(out.status.code(), Some(2), "a usage error: {}", stderr(&out));
+}

@@ -1,0 +1,124 @@
+//! `handler replay` through the real binary on the bundled samples — the README's quick start.
+//!
+//! NOTE: these tests need real ingestion (`ingest::ingest_value`, ingest-host branch) and the
+//! built-in policy's planner (`plan::concerns`/`plan::plan`, policy-plan branch). On the
+//! pipeline branch alone, where both are stubs, they fail: ingestion rejects every event.
+//! The assertions that need the built-in policy to plan something are marked `[policy]`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+
+use aks_cadence::store::sqlite::SqliteLedger;
+use aks_cadence::store::{ActionState, Ledger};
+
+const NOW: &str = "2026-03-02T12:00:00Z";
+
+fn samples() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/events");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "json")).collect();
+    files.sort();
+    assert_eq!(files.len(), 5, "the quick start replays five sample files");
+    files
+}
+
+fn replay(dir: &Path, env: &[(&str, &str)], extra: &[&str], files: &[PathBuf]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_handler"))
+        .current_dir(dir)
+        .env_clear()
+        .envs(env.iter().copied())
+        .arg("replay")
+        .args(["--now", NOW])
+        .args(extra)
+        .args(files)
+        .output()
+        .expect("run handler replay")
+}
+
+fn lines(o: &Output) -> Vec<serde_json::Value> {
+    assert!(o.status.success(), "exit {:?}: {}", o.status.code(), String::from_utf8_lossy(&o.stderr));
+    String::from_utf8(o.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}")))
+        .collect()
+}
+
+async fn ledger_actions(dir: &Path) -> Vec<(String, ActionState)> {
+    let ledger: Arc<dyn Ledger> = Arc::new(SqliteLedger::open(dir.join("cadence.db")).unwrap());
+    ledger.list_actions().await.unwrap().into_iter().map(|(k, s)| (k.to_string(), s)).collect()
+}
+
+#[test]
+fn replaying_the_samples_prints_one_json_line_per_planned_action() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = replay(dir.path(), &[], &[], &samples());
+    let planned = lines(&out);
+    assert!(!planned.is_empty(), "[policy] the built-in policy plans a notice for the sample signals");
+    for line in &planned {
+        for field in ["action", "cluster", "key", "signal", "summary"] {
+            assert!(line[field].as_str().is_some_and(|s| !s.is_empty()), "`{field}` missing in {line}");
+        }
+        let cluster = line["cluster"].as_str().unwrap();
+        assert!(cluster.contains("/managedClusters/aks-"), "the samples' clusters: {cluster}");
+    }
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("replayed 6 event(s) from 5 input(s)"), "{err}");
+    assert!(err.contains("dry-run"), "the default is dry-run: {err}");
+    assert!(dir.path().join("cadence.db").exists(), "the ledger file lands in the working directory");
+}
+
+#[tokio::test]
+async fn dry_run_replay_is_repeatable_and_acts_on_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = lines(&replay(dir.path(), &[], &[], &samples()));
+    let second = lines(&replay(dir.path(), &[], &[], &samples()));
+    assert_eq!(first, second, "same inputs, same clock, same plan");
+    assert!(!first.is_empty(), "[policy]");
+    assert!(ledger_actions(dir.path()).await.is_empty(), "dry-run claims nothing");
+}
+
+#[test]
+fn replay_reads_standard_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = &samples()[0];
+    let from_file = lines(&replay(dir.path(), &[], &[], std::slice::from_ref(file)));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_handler"))
+        .current_dir(dir.path())
+        .env_clear()
+        .args(["replay", "--now", NOW, "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), &std::fs::read(file).unwrap()).unwrap();
+    let from_stdin = lines(&child.wait_with_output().unwrap());
+    assert_eq!(from_stdin, from_file);
+    assert!(!from_stdin.is_empty(), "[policy]");
+}
+
+#[tokio::test]
+async fn a_live_replay_acts_once_and_a_second_replay_finds_everything_done() {
+    let dir = tempfile::tempdir().unwrap();
+    let live = [("CADENCE_DRY_RUN", "false")];
+    let first = lines(&replay(dir.path(), &live, &[], &samples()));
+    assert!(!first.is_empty(), "[policy]");
+    let recorded = ledger_actions(dir.path()).await;
+    let mut keys: Vec<&str> = first.iter().map(|l| l["key"].as_str().unwrap()).collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(recorded.len(), keys.len(), "every planned key is recorded once");
+    assert!(recorded.iter().all(|(_, s)| matches!(s, ActionState::Done { .. })), "the built-in notices are done: {recorded:?}");
+
+    let second = lines(&replay(dir.path(), &live, &[], &samples()));
+    assert!(second.is_empty(), "a duplicate delivery plans nothing new: {second:?}");
+}
+
+#[tokio::test]
+async fn the_dry_run_flag_wins_over_the_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let planned = lines(&replay(dir.path(), &[("CADENCE_DRY_RUN", "false")], &["--dry-run"], &samples()));
+    assert!(!planned.is_empty(), "[policy]");
+    assert!(ledger_actions(dir.path()).await.is_empty());
+}

@@ -1,0 +1,110 @@
+//! The ledger contract suite (`store::contract`) on a real SQLite file, plus what is specific
+//! to the file: the schema on disk, reopening after a restart, a second process on the same
+//! file, and a file written by a newer version.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use aks_cadence::store::contract::{self, OpenLedger};
+use aks_cadence::store::sqlite::SqliteLedger;
+use aks_cadence::store::{Ledger, LedgerError};
+
+/// Store names become files in one temporary directory that lives as long as the opener.
+fn sqlite_opener() -> (OpenLedger, Arc<tempfile::TempDir>) {
+    let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+    let root: PathBuf = dir.path().to_path_buf();
+    let open: OpenLedger = Arc::new(move |name: String| {
+        let path = root.join(format!("{name}.db"));
+        Box::pin(async move { Arc::new(SqliteLedger::open(path).expect("open sqlite ledger")) as Arc<dyn Ledger> })
+    });
+    (open, dir)
+}
+
+macro_rules! contract_case {
+    ($($name:ident),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn $name() {
+            let (open, _dir) = sqlite_opener();
+            contract::$name(open).await;
+        }
+    )*};
+}
+
+contract_case!(
+    events_are_marked_processed_once,
+    concurrent_event_marks_succeed_once,
+    first_seen_keeps_the_first_time,
+    a_new_key_is_acquired_and_shows_as_claimed,
+    a_live_claim_is_held_elsewhere,
+    an_expired_claim_is_taken_over_and_the_stale_token_loses,
+    done_is_finished_for_every_later_claim,
+    failed_is_finished_and_keeps_the_reason,
+    release_frees_the_key_for_a_retry,
+    wrong_or_spent_tokens_are_lost_claims,
+    concurrent_claims_acquire_exactly_once,
+    two_instances_on_one_store_acquire_exactly_once,
+    refs_are_stored_and_replaced,
+    list_actions_is_sorted_by_key,
+    everything_survives_a_restart,
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_whole_contract_suite_runs_against_one_directory() {
+    let (open, _dir) = sqlite_opener();
+    contract::run_contract_suite(open).await;
+}
+
+#[test]
+fn every_contract_case_has_its_own_test_here() {
+    let source = include_str!("ledger_sqlite.rs");
+    for (name, _) in contract::CASES {
+        assert!(source.contains(&format!("    {name},")), "add {name} to contract_case! in tests/ledger_sqlite.rs");
+    }
+}
+
+#[test]
+fn open_creates_the_four_tables_in_wal_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cadence.db");
+    drop(SqliteLedger::open(&path).unwrap());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let mut tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    tables.sort();
+    assert_eq!(tables, ["actions", "events", "first_seen", "refs"]);
+    let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+    assert_eq!(mode, "wal");
+    // Opening again (a restart) keeps the file as it is.
+    drop(SqliteLedger::open(&path).unwrap());
+}
+
+#[test]
+fn a_file_from_a_newer_version_is_refused_with_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("newer.db");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.pragma_update(None, "user_version", 99).unwrap();
+    drop(conn);
+    match SqliteLedger::open(&path) {
+        Err(LedgerError::Corrupt(msg)) => {
+            assert!(msg.contains("newer"), "{msg}");
+            assert!(msg.contains("CADENCE_STATE"), "the message says how to fix it: {msg}");
+        }
+        other => panic!("expected a corrupt-ledger error, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_missing_directory_is_unavailable_and_names_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("no-such-dir").join("cadence.db");
+    match SqliteLedger::open(&path) {
+        Err(LedgerError::Unavailable(msg)) => assert!(msg.contains("no-such-dir"), "{msg}"),
+        other => panic!("expected unavailable, got {other:?}"),
+    }
+}
