@@ -13,6 +13,9 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use jiff::Timestamp;
 
+use aks_cadence::actions::chat::ChatActuator;
+use aks_cadence::actions::email::EmailActuator;
+use aks_cadence::actions::github::GithubActuator;
 use aks_cadence::actions::log::LogActuator;
 use aks_cadence::actions::Actuator;
 use aks_cadence::execute::{DEFAULT_LEASE, Executor};
@@ -203,8 +206,17 @@ fn open_ledger(settings: &Settings) -> Result<Arc<dyn Ledger>, Failure> {
 ///
 /// The first adapter that handles an action kind carries it out.
 fn build_actuators(settings: &Settings, ledger: &Arc<dyn Ledger>) -> Result<Vec<Arc<dyn Actuator>>, Failure> {
-    let _ = (settings, ledger);
-    let actuators: Vec<Arc<dyn Actuator>> = vec![Arc::new(LogActuator)];
+    let mut actuators: Vec<Arc<dyn Actuator>> = vec![Arc::new(LogActuator)];
+    // An adapter exists only when its credentials are set; an action whose adapter is missing is
+    // reported and left unclaimed, so it runs once the setting is added.
+    if settings.github_auth.is_some() {
+        actuators.push(Arc::new(GithubActuator::new(settings, Arc::clone(ledger))?));
+    }
+    if let Some(email) = EmailActuator::from_settings(settings)? {
+        actuators.push(Arc::new(email));
+    }
+    let chat = ChatActuator::new(settings.clone()).context("building the chat webhook client")?;
+    actuators.push(Arc::new(chat));
     Ok(actuators)
 }
 
