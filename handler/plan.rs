@@ -60,8 +60,8 @@ use sha2::{Digest, Sha256};
 
 use crate::action::{Action, ActionKey, ActionKind, Hold, Stage, UpgradeScope};
 use crate::domain::{
-    CertificateKind, ClusterId, Concern, ConcernKind, MaintenanceKind, MaintenanceStatus, OfferedVersion, OperationStatus,
-    Origin, RollingPhase, Signal, SignalKind,
+    CertificateKind, ClusterId, Concern, ConcernKind, MaintenanceKind, MaintenanceStatus, OfferedVersion,
+    OperationStatus, Origin, RollingPhase, Signal, SignalKind,
 };
 use crate::policy::versions::{self, AksVersion, MinorLine};
 use crate::policy::{Cadence, Policy, Rule, UpgradeMode};
@@ -143,16 +143,46 @@ enum Scope {
 
 #[derive(Debug)]
 enum What {
-    Upgrade { scope: Scope, current: AksVersion, target: AksVersion },
+    Upgrade {
+        scope: Scope,
+        current: AksVersion,
+        target: AksVersion,
+    },
     /// An event announced versions but the cluster's version is not known yet.
-    NewestVersion { newest: AksVersion },
-    SupportEnding { version: String, eol: Option<Timestamp>, support_type: Option<String> },
-    SupportEnded { version: String },
-    NodeImage { pool: String, current: String, latest: String },
-    Certificate { certificate: CertificateKind, not_after: Timestamp },
-    Roll { pool: String, phase: RollingPhase, error: Option<String> },
-    Maintenance { upgrade: MaintenanceKind, status: MaintenanceStatus, scheduled: Option<Timestamp>, details: Option<String> },
-    Operation { status: OperationStatus },
+    NewestVersion {
+        newest: AksVersion,
+    },
+    SupportEnding {
+        version: String,
+        eol: Option<Timestamp>,
+        support_type: Option<String>,
+    },
+    SupportEnded {
+        version: String,
+    },
+    NodeImage {
+        pool: String,
+        current: String,
+        latest: String,
+    },
+    Certificate {
+        certificate: CertificateKind,
+        not_after: Timestamp,
+    },
+    Roll {
+        pool: String,
+        phase: RollingPhase,
+        error: Option<String>,
+    },
+    Maintenance {
+        upgrade: MaintenanceKind,
+        status: MaintenanceStatus,
+        scheduled: Option<Timestamp>,
+        details: Option<String>,
+    },
+    Operation {
+        status: OperationStatus,
+    },
     Resolved,
 }
 
@@ -187,7 +217,11 @@ fn analyse(signal: &Signal, cadence: &Cadence) -> Vec<Finding> {
                         .max();
                     newest
                         .map(|newest| {
-                            make(ConcernKind::KubernetesUpgrade, minor_target(newest.minor_line()), What::NewestVersion { newest })
+                            make(
+                                ConcernKind::KubernetesUpgrade,
+                                minor_target(newest.minor_line()),
+                                What::NewestVersion { newest },
+                            )
                         })
                         .into_iter()
                         .collect()
@@ -201,7 +235,11 @@ fn analyse(signal: &Signal, cadence: &Cadence) -> Vec<Finding> {
         SignalKind::SupportEnding { kubernetes_version, eol_date, support_type } => vec![make(
             ConcernKind::Support,
             support_target(kubernetes_version),
-            What::SupportEnding { version: kubernetes_version.clone(), eol: *eol_date, support_type: support_type.clone() },
+            What::SupportEnding {
+                version: kubernetes_version.clone(),
+                eol: *eol_date,
+                support_type: support_type.clone(),
+            },
         )],
         SignalKind::SupportEnded { kubernetes_version } => vec![make(
             ConcernKind::Support,
@@ -289,6 +327,18 @@ fn upgrade_findings(
 // Planning: findings → actions.
 // ---------------------------------------------------------------------------------------------
 
+/// A cluster change to plan as an Execute action.
+struct Change<'v> {
+    kind: ActionKind,
+    /// "upgrade Kubernetes 1.30.4 → 1.30.7 (patch)", for the summary.
+    what: String,
+    mode: UpgradeMode,
+    /// The version to check against the region's offer (version upgrades only).
+    target: Option<&'v AksVersion>,
+    min_minutes: u32,
+    deadline: Option<Timestamp>,
+}
+
 struct Planner<'a> {
     signal: &'a Signal,
     facts: &'a PlanFacts,
@@ -350,7 +400,9 @@ fn describe_hold(h: &Hold) -> String {
     match h {
         Hold::PolicyNotifyOnly => "policy is notify-only for this change".into(),
         Hold::NotBefore { at } => format!("policy allows it from {}", minute(*at)),
-        Hold::OutsideWindow { next: Some(next) } => format!("outside the maintenance window; next opens {}", minute(*next)),
+        Hold::OutsideWindow { next: Some(next) } => {
+            format!("outside the maintenance window; next opens {}", minute(*next))
+        }
         Hold::OutsideWindow { next: None } => {
             "no maintenance window is known (define one in AKS or in policy [rule.upgrade.window])".into()
         }
@@ -443,7 +495,14 @@ impl Planner<'_> {
     }
 
     /// One message per channel.
-    fn tell(&mut self, concern: &Concern, stage: Stage, summary: &str, fact: Option<&str>, deadline: Option<Timestamp>) {
+    fn tell(
+        &mut self,
+        concern: &Concern,
+        stage: Stage,
+        summary: &str,
+        fact: Option<&str>,
+        deadline: Option<Timestamp>,
+    ) {
         let kinds = if stage == Stage::Resolve { self.close_kinds() } else { self.message_kinds() };
         for kind in kinds {
             self.push(concern, stage, kind, summary.to_string(), fact, deadline, None);
@@ -451,7 +510,13 @@ impl Planner<'_> {
     }
 
     /// The first gate that holds a cluster change back, or `None` when it may run now.
-    fn gate(&self, mode: UpgradeMode, first_seen: Timestamp, target: Option<&AksVersion>, min_minutes: u32) -> Option<Hold> {
+    fn gate(
+        &self,
+        mode: UpgradeMode,
+        first_seen: Timestamp,
+        target: Option<&AksVersion>,
+        min_minutes: u32,
+    ) -> Option<Hold> {
         if mode == UpgradeMode::Notify {
             return Some(Hold::PolicyNotifyOnly);
         }
@@ -483,14 +548,17 @@ impl Planner<'_> {
         match &self.facts.window {
             WindowStatus::Unknown => Some(Hold::OutsideWindow { next: None }),
             WindowStatus::Closed { next } => Some(Hold::OutsideWindow { next: *next }),
-            WindowStatus::Open { until } if until.duration_since(self.now) < SignedDuration::from_mins(i64::from(min_minutes)) => {
+            WindowStatus::Open { until }
+                if until.duration_since(self.now) < SignedDuration::from_mins(i64::from(min_minutes)) =>
+            {
                 Some(Hold::WindowTooShort { closes: *until })
             }
             WindowStatus::Open { .. } => None,
         }
     }
 
-    fn execute(&mut self, concern: &Concern, kind: ActionKind, what: &str, mode: UpgradeMode, target: Option<&AksVersion>, min_minutes: u32, deadline: Option<Timestamp>) {
+    fn execute(&mut self, concern: &Concern, change: Change<'_>) {
+        let Change { kind, what, mode, target, min_minutes, deadline } = change;
         let hold = self.gate(mode, self.first_seen(concern), target, min_minutes);
         let status = match (&hold, &self.facts.window) {
             (None, WindowStatus::Open { until }) => format!("would start now (window open until {})", minute(*until)),
@@ -507,13 +575,26 @@ impl Planner<'_> {
         match what {
             What::Upgrade { scope, current, mut target } => {
                 if target.patch.is_none()
-                    && let Some(exact) = self.facts.offered_in_region.as_ref().and_then(|o| newest_of_line(o, target.minor_line()))
+                    && let Some(exact) =
+                        self.facts.offered_in_region.as_ref().and_then(|o| newest_of_line(o, target.minor_line()))
                 {
                     target = exact;
                 }
                 let (label, within, mode, min, upgrade) = match scope {
-                    Scope::Patch => ("patch", self.cadence.patch_within_days, self.cadence.patch, self.cadence.min_window_minutes.patch, UpgradeScope::Patch),
-                    Scope::Minor => ("minor", self.cadence.minor_within_days, self.cadence.minor, self.cadence.min_window_minutes.minor, UpgradeScope::Minor),
+                    Scope::Patch => (
+                        "patch",
+                        self.cadence.patch_within_days,
+                        self.cadence.patch,
+                        self.cadence.min_window_minutes.patch,
+                        UpgradeScope::Patch,
+                    ),
+                    Scope::Minor => (
+                        "minor",
+                        self.cadence.minor_within_days,
+                        self.cadence.minor,
+                        self.cadence.min_window_minutes.minor,
+                        UpgradeScope::Minor,
+                    ),
                 };
                 let deadline = self.first_seen(&concern) + days(within);
                 let stage = ladder(self.now, deadline, self.cadence.reminder_days_before);
@@ -533,12 +614,21 @@ impl Planner<'_> {
                         base: pr.base,
                         version: target.to_string(),
                     };
-                    let summary = format!("{name}: pull request: Kubernetes {current} → {target} ({label}); {}", due(stage, deadline));
+                    let summary = format!(
+                        "{name}: pull request: Kubernetes {current} → {target} ({label}); {}",
+                        due(stage, deadline)
+                    );
                     self.push(&concern, Stage::Notice, kind, summary, Some(&target.to_string()), Some(deadline), None);
                 }
-                let kind = ActionKind::Upgrade { upgrade, target: target.to_string() };
-                let what = format!("upgrade Kubernetes {current} → {target} ({label})");
-                self.execute(&concern, kind, &what, mode, Some(&target), min, Some(deadline));
+                let change = Change {
+                    kind: ActionKind::Upgrade { upgrade, target: target.to_string() },
+                    what: format!("upgrade Kubernetes {current} → {target} ({label})"),
+                    mode,
+                    target: Some(&target),
+                    min_minutes: min,
+                    deadline: Some(deadline),
+                };
+                self.execute(&concern, change);
             }
             What::NewestVersion { newest } => {
                 let summary = format!(
@@ -554,14 +644,26 @@ impl Planner<'_> {
                     Some(eol) => {
                         let stage = ladder(self.now, eol, self.cadence.reminder_days_before);
                         let verb = if stage == Stage::Overdue { "left" } else { "leaves" };
-                        (stage, format!("{name}: {}Kubernetes {version} {verb} AKS support on {}{kind}; {next}", stage_prefix(stage), day(eol)))
+                        (
+                            stage,
+                            format!(
+                                "{name}: {}Kubernetes {version} {verb} AKS support on {}{kind}; {next}",
+                                stage_prefix(stage),
+                                day(eol)
+                            ),
+                        )
                     }
-                    None => (Stage::Notice, format!("{name}: Kubernetes {version} is leaving AKS support{kind}; {next}")),
+                    None => {
+                        (Stage::Notice, format!("{name}: Kubernetes {version} is leaving AKS support{kind}; {next}"))
+                    }
                 };
                 if self.known_before(&concern) && self.is_news() {
                     let eol_s = eol.map(day).unwrap_or_default();
                     let fact = digest(&[&version, &eol_s, support_type.as_deref().unwrap_or("")]);
-                    let update = format!("{name}: update: AKS says Kubernetes {version} is leaving support{}{kind}; {next}", eol.map(|e| format!(" on {}", day(e))).unwrap_or_default());
+                    let update = format!(
+                        "{name}: update: AKS says Kubernetes {version} is leaving support{}{kind}; {next}",
+                        eol.map(|e| format!(" on {}", day(e))).unwrap_or_default()
+                    );
                     self.tell(&concern, Stage::Update, &update, Some(&fact), eol);
                 }
                 self.tell(&concern, stage, &summary, None, eol);
@@ -582,9 +684,18 @@ impl Planner<'_> {
                     due(stage, deadline)
                 );
                 self.tell(&concern, stage, &summary, None, Some(deadline));
-                let kind = ActionKind::Upgrade { upgrade: UpgradeScope::NodeImage { pool: pool.clone() }, target: latest.clone() };
-                let what = format!("upgrade node pool {pool} image to {latest}");
-                self.execute(&concern, kind, &what, self.cadence.node_image, None, self.cadence.min_window_minutes.node_image, Some(deadline));
+                let change = Change {
+                    kind: ActionKind::Upgrade {
+                        upgrade: UpgradeScope::NodeImage { pool: pool.clone() },
+                        target: latest.clone(),
+                    },
+                    what: format!("upgrade node pool {pool} image to {latest}"),
+                    mode: self.cadence.node_image,
+                    target: None,
+                    min_minutes: self.cadence.min_window_minutes.node_image,
+                    deadline: Some(deadline),
+                };
+                self.execute(&concern, change);
             }
             What::Certificate { certificate, not_after } => {
                 let warn = &self.cadence.certificate_warn_days;
@@ -611,20 +722,19 @@ impl Planner<'_> {
                     certificate.as_str()
                 );
                 self.tell(&concern, stage, &summary, fact.as_deref(), Some(not_after));
-                let what = format!(
-                    "rotate cluster certificates ({} certificate {}) — up to 30 minutes of downtime",
-                    certificate.as_str(),
-                    day(not_after)
-                );
-                self.execute(
-                    &concern,
-                    ActionKind::RotateCertificates,
-                    &what,
-                    self.cadence.certificate_rotation,
-                    None,
-                    self.cadence.min_window_minutes.certificate_rotation,
-                    Some(not_after),
-                );
+                let change = Change {
+                    kind: ActionKind::RotateCertificates,
+                    what: format!(
+                        "rotate cluster certificates ({} certificate {}) — up to 30 minutes of downtime",
+                        certificate.as_str(),
+                        day(not_after)
+                    ),
+                    mode: self.cadence.certificate_rotation,
+                    target: None,
+                    min_minutes: self.cadence.min_window_minutes.certificate_rotation,
+                    deadline: Some(not_after),
+                };
+                self.execute(&concern, change);
             }
             What::Roll { pool, phase, error } => {
                 let told = match (phase, &error) {
@@ -633,7 +743,11 @@ impl Planner<'_> {
                     (RollingPhase::Failed, Some(e)) => format!("failed: {e}"),
                     (RollingPhase::Failed, None) => "failed".to_string(),
                 };
-                let fact = digest(&[&format!("{phase:?}"), error.as_deref().unwrap_or(""), &self.signal.observed_at.to_string()]);
+                let fact = digest(&[
+                    &format!("{phase:?}"),
+                    error.as_deref().unwrap_or(""),
+                    &self.signal.observed_at.to_string(),
+                ]);
                 let stage = if self.known_before(&concern) { Stage::Update } else { Stage::Notice };
                 let summary = format!("{name}: {}node pool {pool} roll {told}", stage_prefix(stage));
                 let fact_key = (stage == Stage::Update).then_some(fact.as_str());
@@ -685,7 +799,11 @@ impl Planner<'_> {
                     }
                     OperationStatus::Canceled => ("was canceled".to_string(), digest(&["canceled"])),
                 };
-                let summary = format!("{name}: update: {} {}: the operation aks-cadence started {told}", concern.kind.as_str(), concern.target);
+                let summary = format!(
+                    "{name}: update: {} {}: the operation aks-cadence started {told}",
+                    concern.kind.as_str(),
+                    concern.target
+                );
                 self.tell(&concern, Stage::Update, &summary, Some(&fact), None);
             }
             What::Resolved => {

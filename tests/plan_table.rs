@@ -10,8 +10,8 @@ use aks_cadence::domain::{
     OperationStatus, Origin, RollingPhase, Signal, SignalKind,
 };
 use aks_cadence::plan::{self, PlanFacts, WindowStatus};
-use aks_cadence::policy::versions::{self, AksVersion, MinorLine, RegionMinor, SupportStatus};
 use aks_cadence::policy::Policy;
+use aks_cadence::policy::versions::{self, AksVersion, MinorLine, RegionMinor, SupportStatus};
 use jiff::{SignedDuration, Timestamp};
 
 // ---------------------------------------------------------------------------------------------
@@ -159,7 +159,8 @@ fn every_signal_kind_under_the_builtin_policy_is_a_log_notice_and_changes_nothin
     use Stage::*;
     let expiring = certificate(plus_days(t0(), 45));
     let img = "nodepool1@AKSUbuntu-2204gen2containerd-202410.15.0";
-    let table: Vec<(Signal, Vec<(Stage, &str, &str)>)> = vec![
+    type Row = (Signal, Vec<(Stage, &'static str, &'static str)>);
+    let table: Vec<Row> = vec![
         (event(new_version("1.31.2", "1.31.2", None)), vec![(Notice, "log", "1.31")]),
         (
             sweep(upgrades("1.30.4", &["1.30.7", "1.31.2"])),
@@ -171,7 +172,11 @@ fn every_signal_kind_under_the_builtin_policy_is_a_log_notice_and_changes_nothin
             ],
         ),
         (
-            event(SignalKind::SupportEnding { kubernetes_version: "1.29.9".into(), eol_date: None, support_type: None }),
+            event(SignalKind::SupportEnding {
+                kubernetes_version: "1.29.9".into(),
+                eol_date: None,
+                support_type: None,
+            }),
             vec![(Notice, "log", "1.29")],
         ),
         (event(SignalKind::SupportEnded { kubernetes_version: "1.29.9".into() }), vec![(Overdue, "log", "1.29")]),
@@ -207,7 +212,12 @@ fn every_signal_kind_under_the_builtin_policy_is_a_log_notice_and_changes_nothin
         assert_eq!(got, want, "{}", signal.kind.name());
         for a in &actions {
             if a.kind.changes_cluster() {
-                assert_eq!(a.hold, Some(Hold::PolicyNotifyOnly), "{}: the built-in policy never changes a cluster", a.summary);
+                assert_eq!(
+                    a.hold,
+                    Some(Hold::PolicyNotifyOnly),
+                    "{}: the built-in policy never changes a cluster",
+                    a.summary
+                );
             } else {
                 assert_eq!(a.hold, None);
             }
@@ -228,7 +238,8 @@ fn concerns_name_exactly_the_concerns_the_plan_is_about() {
             Concern::new(prod(), ConcernKind::KubernetesUpgrade, "1.31"),
         ]
     );
-    let planned: std::collections::BTreeSet<_> = run(&signal, &builtin(), t0()).into_iter().map(|a| a.concern).collect();
+    let planned: std::collections::BTreeSet<_> =
+        run(&signal, &builtin(), t0()).into_iter().map(|a| a.concern).collect();
     assert_eq!(planned, concerns.into_iter().collect());
 }
 
@@ -315,7 +326,8 @@ fn a_rule_hears_only_the_signals_it_lists_plus_outcomes_of_its_concerns() {
     });
     let actions = run(&op, &p, t0());
     assert_eq!(actions.len(), 3, "{:#?}", brief(&actions));
-    let resolved = sweep(SignalKind::Resolved { concern: ConcernKind::KubernetesUpgrade, target: "patch:1.30.4".into() });
+    let resolved =
+        sweep(SignalKind::Resolved { concern: ConcernKind::KubernetesUpgrade, target: "patch:1.30.4".into() });
     let actions = run(&resolved, &p, t0());
     assert_eq!(brief(&actions), [(Stage::Resolve, "github_close", "patch:1.30.4".to_string())]);
 }
@@ -379,7 +391,8 @@ fn upgrade_targets(actions: &[Action]) -> Vec<String> {
 
 #[test]
 fn upgrade_choice_table() {
-    let table: Vec<(&str, Vec<&str>, Option<&str>, Vec<&str>)> = vec![
+    type Row = (&'static str, Vec<&'static str>, Option<&'static str>, Vec<&'static str>);
+    let table: Vec<Row> = vec![
         // (current, offered, support plan, upgrades planned)
         ("1.30.4", vec!["1.30.5", "1.30.7", "1.31.1", "1.31.2"], None, vec!["patch 1.30.7", "minor 1.31.2"]),
         ("1.30.4", vec!["1.31.2", "1.32.0"], None, vec!["minor 1.31.2"]),
@@ -503,7 +516,11 @@ fn the_ladder_uses_the_cadence_of_the_applicable_rule() {
     assert_eq!(stages, [Stage::Notice, Stage::Notice, Stage::Reminder, Stage::Overdue]);
     let img = sweep(node_image());
     let stages: Vec<Stage> = [0, 1, 2].iter().map(|d| ladder_at(&img, &p, plus_days(t0(), *d))[0].0).collect();
-    assert_eq!(stages, [Stage::Reminder, Stage::Reminder, Stage::Overdue], "a 2-day target is inside the 7-day reminder");
+    assert_eq!(
+        stages,
+        [Stage::Reminder, Stage::Reminder, Stage::Overdue],
+        "a 2-day target is inside the 7-day reminder"
+    );
 }
 
 #[test]
@@ -545,7 +562,11 @@ fn support_ending_climbs_towards_the_eol_date_and_support_ended_is_overdue() {
     let at = |now: Timestamp| ladder_at(&s, &builtin(), now);
     assert_eq!(
         at(plus_days(eol, -30)),
-        [(Stage::Notice, "aks-prod-weu: Kubernetes 1.29.9 leaves AKS support on 2027-03-01 (Community support); upgrade to 1.30".to_string())]
+        [(
+            Stage::Notice,
+            "aks-prod-weu: Kubernetes 1.29.9 leaves AKS support on 2027-03-01 (Community support); upgrade to 1.30"
+                .to_string()
+        )]
     );
     assert_eq!(at(plus_days(eol, -2))[0].0, Stage::Reminder);
     assert_eq!(
@@ -623,7 +644,10 @@ fn an_event_and_a_sweep_finding_about_the_same_thing_share_their_keys() {
     };
     let grid = SignalKind::SupportEnding { kubernetes_version: "1.29.9".into(), eol_date: None, support_type: None };
     assert_eq!(plan::concerns(&event(eol), &p), plan::concerns(&event(grid), &p));
-    assert_eq!(plan::concerns(&event(SignalKind::SupportEnded { kubernetes_version: "1.29.2".into() }), &p)[0].target, "1.29");
+    assert_eq!(
+        plan::concerns(&event(SignalKind::SupportEnded { kubernetes_version: "1.29.2".into() }), &p)[0].target,
+        "1.29"
+    );
 }
 
 #[test]
@@ -706,7 +730,10 @@ fn an_operation_outcome_is_reported_with_arms_code_and_message() {
     let s = sweep(SignalKind::Operation {
         concern: ConcernKind::NodeImage,
         target: "nodepool1@AKSUbuntu-2204gen2containerd-202410.15.0".into(),
-        status: OperationStatus::Failed { code: "UpgradeFailed".into(), message: "Drain of node aks-1 did not complete".into() },
+        status: OperationStatus::Failed {
+            code: "UpgradeFailed".into(),
+            message: "Drain of node aks-1 did not complete".into(),
+        },
     });
     let a = &run(&s, &builtin(), t0())[0];
     assert_eq!(a.stage, Stage::Update);
@@ -788,7 +815,14 @@ fn every_gate_holds_an_upgrade_back_and_says_which() {
         want: Option<Hold>,
     }
     let mut cases = vec![
-        Case { name: "all clear", policy: auto.clone(), signal: healthy(), facts: facts(open_3h.clone()), now, want: None },
+        Case {
+            name: "all clear",
+            policy: auto.clone(),
+            signal: healthy(),
+            facts: facts(open_3h.clone()),
+            now,
+            want: None,
+        },
         Case {
             name: "policy notify-only",
             policy: builtin(),
@@ -841,7 +875,10 @@ fn every_gate_holds_an_upgrade_back_and_says_which() {
             name: "target not offered",
             policy: auto.clone(),
             signal: healthy(),
-            facts: PlanFacts { offered_in_region: Some(vec!["1.30.5".into(), "1.31.2".into()]), ..facts(open_3h.clone()) },
+            facts: PlanFacts {
+                offered_in_region: Some(vec!["1.30.5".into(), "1.31.2".into()]),
+                ..facts(open_3h.clone())
+            },
             now,
             want: Some(Hold::TargetNotOffered { target: "1.30.7".into() }),
         },
@@ -934,7 +971,8 @@ fn dry_run_says_what_would_be_upgraded_when_and_what_holds_it() {
 fn dry_run_lines_snapshot() {
     let p = policy(TEAM_POLICY);
     let s = sweep(upgrades("1.30.4", &["1.30.7"]));
-    let facts = PlanFacts { window: WindowStatus::Closed { next: Some(ts("2026-12-08T21:00:00Z")) }, ..seen(&s, &p, t0()) };
+    let facts =
+        PlanFacts { window: WindowStatus::Closed { next: Some(ts("2026-12-08T21:00:00Z")) }, ..seen(&s, &p, t0()) };
     let lines: Vec<String> = plan::plan(&s, &p, &facts, plus_days(t0(), 12))
         .iter()
         .filter(|a| matches!(a.kind.name(), "github_issue" | "github_pull_request" | "upgrade"))

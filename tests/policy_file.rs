@@ -25,7 +25,8 @@ fn upgrades_offered() -> SignalKind {
 #[test]
 fn the_example_policy_checks_clean() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("cadence.example.toml");
-    let p = policy::check(&path).unwrap_or_else(|errs| panic!("{}", errs.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")));
+    let p = policy::check(&path)
+        .unwrap_or_else(|errs| panic!("{}", errs.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")));
     let names: Vec<&str> = p.rules.iter().map(|r| r.name.as_str()).collect();
     assert_eq!(names, ["prod", "prod-chat", "nonprod", "sandbox"]);
 
@@ -110,7 +111,9 @@ fn inline_webhook_urls_are_refused_as_secrets() {
     assert!(e.problem.contains("secret"), "{e}");
     assert!(e.fix.contains("app setting"), "{e}");
 
-    let e = one_error("[[rule]]\nname = \"x\"\n[[rule.chat]]\nkind = \"slack\"\nurl = \"https://hooks.slack.com/services/T/B/X\"\n");
+    let e = one_error(
+        "[[rule]]\nname = \"x\"\n[[rule.chat]]\nkind = \"slack\"\nurl = \"https://hooks.slack.com/services/T/B/X\"\n",
+    );
     assert_eq!((e.line, e.field.as_str()), (5, "rule[0].chat[0].url"));
     assert!(e.problem.contains("secret") && e.fix.contains("url_setting"), "{e}");
 
@@ -150,11 +153,14 @@ fn repositories_emails_globs_and_signals_are_validated() {
     let e = one_error("[[rule]]\nname = \"x\"\n[rule.email]\nto = [\"ops@contoso.example\", \"not-an-address\"]\n");
     assert_eq!((e.line, e.field.as_str()), (4, "rule[0].email.to[1]"));
 
-    let e = one_error("[[rule]]\nname = \"x\"\nclusters = [\"aks-[prod\"]\n[rule.email]\nto = \"ops@contoso.example\"\n");
+    let e =
+        one_error("[[rule]]\nname = \"x\"\nclusters = [\"aks-[prod\"]\n[rule.email]\nto = \"ops@contoso.example\"\n");
     assert_eq!((e.line, e.field.as_str()), (3, "rule[0].clusters[0]"));
     assert!(e.problem.contains("never closed"), "{e}");
 
-    let e = one_error("[[rule]]\nname = \"x\"\nsignals = [\"node-image-availabel\"]\n[rule.email]\nto = \"ops@contoso.example\"\n");
+    let e = one_error(
+        "[[rule]]\nname = \"x\"\nsignals = [\"node-image-availabel\"]\n[rule.email]\nto = \"ops@contoso.example\"\n",
+    );
     assert_eq!(e.field, "rule[0].signals[0]");
     assert!(e.fix.contains("\"node-image-available\""), "{e}");
 }
@@ -168,7 +174,9 @@ fn upgrade_modes_and_windows_are_validated() {
     let e = one_error("[defaults.upgrade.window]\ndurationHours = 4\n");
     assert!(e.problem.contains("no `schedule`"), "{e}");
 
-    let e = one_error("[defaults.upgrade.window]\nschedule = { weekly = { dayOfWeek = \"Sunday\" }, daily = { intervalDays = 1 } }\n");
+    let e = one_error(
+        "[defaults.upgrade.window]\nschedule = { weekly = { dayOfWeek = \"Sunday\" }, daily = { intervalDays = 1 } }\n",
+    );
     assert_eq!(e.field, "defaults.upgrade.window.schedule");
 
     let e = one_error("[defaults.upgrade.window]\nschedule = { wekly = { dayOfWeek = \"Sunday\" } }\n");
@@ -215,9 +223,7 @@ fn a_rule_that_does_nothing_or_repeats_a_name_is_an_error() {
     let e = one_error("[[rule]]\nname = \"idle\"\nclusters = [\"aks-*\"]\n");
     assert!(e.problem.contains("does nothing"), "{e}");
 
-    let e = one_error(
-        "[[rule]]\nname = \"a\"\npatch_within_days = 3\n[[rule]]\nname = \"A\"\npatch_within_days = 4\n",
-    );
+    let e = one_error("[[rule]]\nname = \"a\"\npatch_within_days = 3\n[[rule]]\nname = \"A\"\npatch_within_days = 4\n");
     assert_eq!((e.line, e.field.as_str()), (4, "rule[1].name"));
 }
 

@@ -150,9 +150,20 @@ impl Overrides {
             ($($f:ident),*) => { $( if self.$f.is_none() { self.$f = base.$f.clone(); } )* };
         }
         fill!(
-            patch_within_days, minor_within_days, node_image_within_days, reminder_days_before,
-            certificate_warn_days, include_preview, node_image, patch, minor, certificate_rotation,
-            auto_after_days, min_window_node_image, min_window_patch, min_window_minor,
+            patch_within_days,
+            minor_within_days,
+            node_image_within_days,
+            reminder_days_before,
+            certificate_warn_days,
+            include_preview,
+            node_image,
+            patch,
+            minor,
+            certificate_rotation,
+            auto_after_days,
+            min_window_node_image,
+            min_window_patch,
+            min_window_minor,
             min_window_certificate_rotation
         );
     }
@@ -163,7 +174,10 @@ impl Overrides {
             minor_within_days: self.minor_within_days.unwrap_or(d.minor_within_days),
             node_image_within_days: self.node_image_within_days.unwrap_or(d.node_image_within_days),
             reminder_days_before: self.reminder_days_before.unwrap_or(d.reminder_days_before),
-            certificate_warn_days: self.certificate_warn_days.clone().unwrap_or_else(|| d.certificate_warn_days.clone()),
+            certificate_warn_days: self
+                .certificate_warn_days
+                .clone()
+                .unwrap_or_else(|| d.certificate_warn_days.clone()),
             include_preview: self.include_preview.unwrap_or(d.include_preview),
             node_image: self.node_image.unwrap_or(d.node_image),
             patch: self.patch.unwrap_or(d.patch),
@@ -222,9 +236,9 @@ impl Selector {
         if facts.tags.is_empty() {
             return self.when_tags_unknown == WhenTagsUnknown::Match;
         }
-        self.tags.iter().all(|(name, value)| {
-            facts.tags.iter().any(|(k, v)| k.eq_ignore_ascii_case(name) && value.is_match(v))
-        })
+        self.tags
+            .iter()
+            .all(|(name, value)| facts.tags.iter().any(|(k, v)| k.eq_ignore_ascii_case(name) && value.is_match(v)))
     }
 }
 
@@ -273,8 +287,9 @@ pub struct Rule {
 impl Rule {
     /// The signal names this rule listed (`None` = all).
     pub fn signals(&self) -> Option<Vec<&'static str>> {
-        self.signals
-            .map(|mask| SIGNAL_NAMES.iter().enumerate().filter(|(i, _)| mask & (1 << i) != 0).map(|(_, n)| *n).collect())
+        self.signals.map(|mask| {
+            SIGNAL_NAMES.iter().enumerate().filter(|(i, _)| mask & (1 << i) != 0).map(|(_, n)| *n).collect()
+        })
     }
 
     /// Whether this rule wants to hear about `kind`. `operation` and `resolved` signals are
@@ -426,7 +441,12 @@ mod tests {
     fn signal_names_cover_every_signal_kind() {
         let t = jiff::Timestamp::UNIX_EPOCH;
         let kinds = [
-            SignalKind::NewKubernetesVersion { latest_supported: None, latest_stable: None, lowest_minor: None, latest_preview: None },
+            SignalKind::NewKubernetesVersion {
+                latest_supported: None,
+                latest_stable: None,
+                lowest_minor: None,
+                latest_preview: None,
+            },
             SignalKind::UpgradesOffered { current: "1.30.1".into(), offered: vec![] },
             SignalKind::SupportEnding { kubernetes_version: "1.29".into(), eol_date: None, support_type: None },
             SignalKind::SupportEnded { kubernetes_version: "1.29".into() },
@@ -440,7 +460,11 @@ mod tests {
                 scheduled_time: None,
                 details: None,
             },
-            SignalKind::Operation { concern: ConcernKind::NodeImage, target: "p".into(), status: OperationStatus::InProgress },
+            SignalKind::Operation {
+                concern: ConcernKind::NodeImage,
+                target: "p".into(),
+                status: OperationStatus::InProgress,
+            },
             SignalKind::Resolved { concern: ConcernKind::NodeImage, target: "p".into() },
         ];
         let names: BTreeSet<&str> = kinds.iter().map(|k| k.name()).collect();

@@ -11,7 +11,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::{
-    ChatTarget, Glob, GithubIssueTarget, GithubPrTarget, Overrides, Policy, PolicyError, Rule, SIGNAL_NAMES, Selector,
+    ChatTarget, GithubIssueTarget, GithubPrTarget, Glob, Overrides, Policy, PolicyError, Rule, SIGNAL_NAMES, Selector,
     UpgradeMode, WhenTagsUnknown, signal_bit,
 };
 use crate::action::{ChatKind, VersionLocator};
@@ -52,7 +52,12 @@ pub(super) fn parse(text: &str, path: &str) -> Result<Policy, Vec<PolicyError>> 
         Err(e) => {
             let span = e.span().unwrap_or(0..0);
             let problem = e.message().trim().replace('\n', " ");
-            c.err(span, "(syntax)", format!("the file is not valid TOML: {problem}"), "correct the TOML syntax on that line");
+            c.err(
+                span,
+                "(syntax)",
+                format!("the file is not valid TOML: {problem}"),
+                "correct the TOML syntax on that line",
+            );
             return Err(c.errors);
         }
     };
@@ -171,7 +176,13 @@ impl<'s> Checker<'s> {
         self.line_starts.partition_point(|&s| s <= offset)
     }
 
-    fn err(&mut self, span: Range<usize>, field: impl Into<String>, problem: impl Into<String>, fix: impl Into<String>) {
+    fn err(
+        &mut self,
+        span: Range<usize>,
+        field: impl Into<String>,
+        problem: impl Into<String>,
+        fix: impl Into<String>,
+    ) {
         self.errors.push(PolicyError {
             path: self.path.to_string(),
             line: self.line(span.start),
@@ -213,7 +224,12 @@ impl<'s> Checker<'s> {
         match v.get_ref() {
             DeValue::Table(t) => Some(t),
             _ => {
-                self.type_err(v, field, "a table", &format!("write it as a [{field}] section or an inline {{ ... }} table"));
+                self.type_err(
+                    v,
+                    field,
+                    "a table",
+                    &format!("write it as a [{field}] section or an inline {{ ... }} table"),
+                );
                 None
             }
         }
@@ -418,7 +434,9 @@ impl<'s> Checker<'s> {
                 format!("the schedule has {}", kinds.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", "))
             };
             let fix = match kinds.iter().find(|k| !SCHEDULES.contains(k)).and_then(|k| suggest(k, &SCHEDULES)) {
-                Some(s) => format!("did you mean `{s}`? A schedule has exactly one of daily, weekly, absoluteMonthly, relativeMonthly"),
+                Some(s) => format!(
+                    "did you mean `{s}`? A schedule has exactly one of daily, weekly, absoluteMonthly, relativeMonthly"
+                ),
                 None => "give exactly one of daily, weekly, absoluteMonthly, relativeMonthly".into(),
             };
             self.err(schedule.span(), sfield, problem, fix);
@@ -440,7 +458,11 @@ impl<'s> Checker<'s> {
             field,
             &allowed,
             &[
-                ("match", "selectors are written directly in the rule", "use subscriptions, resource_groups, clusters or tags keys"),
+                (
+                    "match",
+                    "selectors are written directly in the rule",
+                    "use subscriptions, resource_groups, clusters or tags keys",
+                ),
                 (
                     "repository",
                     "channels are tables inside the rule",
@@ -459,7 +481,12 @@ impl<'s> Checker<'s> {
                 ok
             }),
             None => {
-                self.err(item.span(), join(field, "name"), "the rule has no name", "add name = \"…\" (it appears in plans and errors)");
+                self.err(
+                    item.span(),
+                    join(field, "name"),
+                    "the rule has no name",
+                    "add name = \"…\" (it appears in plans and errors)",
+                );
                 None
             }
         };
@@ -604,14 +631,24 @@ impl<'s> Checker<'s> {
 
     fn github_issue(&mut self, v: &Val<'_>, field: &str) -> Option<GithubIssueTarget> {
         let t = self.table(v, field)?;
-        self.keys(t, field, &["repo", "labels", "assignees"], &[("label", "unknown key `label`", "did you mean `labels`?")]);
+        self.keys(
+            t,
+            field,
+            &["repo", "labels", "assignees"],
+            &[("label", "unknown key `label`", "did you mean `labels`?")],
+        );
         let repo = self.repo(t, v, field);
         let mut labels = Vec::new();
         if let Some(lv) = get(t, "labels") {
             let f = join(field, "labels");
             for (i, (label, span)) in self.strings(lv, &f).unwrap_or_default().into_iter().enumerate() {
                 if label.trim().is_empty() || label.chars().count() > 50 {
-                    self.err(span, format!("{f}[{i}]"), format!("\"{label}\" is not a usable label"), "labels are 1 to 50 characters");
+                    self.err(
+                        span,
+                        format!("{f}[{i}]"),
+                        format!("\"{label}\" is not a usable label"),
+                        "labels are 1 to 50 characters",
+                    );
                 } else {
                     labels.push(label);
                 }
@@ -639,11 +676,21 @@ impl<'s> Checker<'s> {
 
     fn github_pr(&mut self, v: &Val<'_>, field: &str) -> Option<GithubPrTarget> {
         let t = self.table(v, field)?;
-        self.keys(t, field, &["repo", "path", "key", "pattern", "base"], &[("file", "unknown key `file`", "did you mean `path`?")]);
+        self.keys(
+            t,
+            field,
+            &["repo", "path", "key", "pattern", "base"],
+            &[("file", "unknown key `file`", "did you mean `path`?")],
+        );
         let repo = self.repo(t, v, field);
         let path = match get(t, "path") {
             None => {
-                self.err(v.span(), join(field, "path"), "no file given", "add path = \"infra/aks.bicep\" (relative to the repository root)");
+                self.err(
+                    v.span(),
+                    join(field, "path"),
+                    "no file given",
+                    "add path = \"infra/aks.bicep\" (relative to the repository root)",
+                );
                 None
             }
             Some(pv) => {
@@ -654,7 +701,12 @@ impl<'s> Checker<'s> {
                         && !p.contains('\\')
                         && !p.split('/').any(|seg| seg == ".." || seg.is_empty());
                     if !ok {
-                        self.err(pv.span(), &f, format!("\"{p}\" is not a file path inside the repository"), "use a relative path with / separators, like infra/aks.bicep");
+                        self.err(
+                            pv.span(),
+                            &f,
+                            format!("\"{p}\" is not a file path inside the repository"),
+                            "use a relative path with / separators, like infra/aks.bicep",
+                        );
                     }
                     ok
                 })
@@ -662,7 +714,12 @@ impl<'s> Checker<'s> {
         };
         let locator = match (get(t, "key"), get(t, "pattern")) {
             (Some(_), Some(pv)) => {
-                self.err(pv.span(), join(field, "pattern"), "both `key` and `pattern` are given", "keep one: `key` for a simple key = value line, `pattern` for a regular expression");
+                self.err(
+                    pv.span(),
+                    join(field, "pattern"),
+                    "both `key` and `pattern` are given",
+                    "keep one: `key` for a simple key = value line, `pattern` for a regular expression",
+                );
                 None
             }
             (None, None) => {
@@ -678,7 +735,12 @@ impl<'s> Checker<'s> {
                 let f = join(field, "key");
                 self.string(kv, &f).and_then(|key| {
                     if key.trim().is_empty() {
-                        self.err(kv.span(), f, "the key is empty", "give the name written before the version, e.g. kubernetesVersion");
+                        self.err(
+                            kv.span(),
+                            f,
+                            "the key is empty",
+                            "give the name written before the version, e.g. kubernetesVersion",
+                        );
                         None
                     } else {
                         Some(VersionLocator::Key { key })
@@ -711,7 +773,12 @@ impl<'s> Checker<'s> {
             self.string(bv, &f).filter(|b| {
                 let ok = !b.is_empty() && !b.contains(char::is_whitespace) && !b.contains("..") && !b.starts_with('-');
                 if !ok {
-                    self.err(bv.span(), &f, format!("\"{b}\" is not a branch name"), "give the branch to open the pull request against, e.g. main");
+                    self.err(
+                        bv.span(),
+                        &f,
+                        format!("\"{b}\" is not a branch name"),
+                        "give the branch to open the pull request against, e.g. main",
+                    );
                 }
                 ok
             })
@@ -753,8 +820,7 @@ impl<'s> Checker<'s> {
     fn chat(&mut self, v: &Val<'_>, field: &str) -> Option<ChatTarget> {
         let t = self.table(v, field)?;
         const SECRET: &str = "a webhook URL is a secret and must not be written in the policy";
-        const SECRET_FIX: &str =
-            "store the URL in an app setting (a Key Vault reference in Azure) and name it: url_setting = \"TEAMS_WEBHOOK_URL\"";
+        const SECRET_FIX: &str = "store the URL in an app setting (a Key Vault reference in Azure) and name it: url_setting = \"TEAMS_WEBHOOK_URL\"";
         self.keys(
             t,
             field,
@@ -763,7 +829,12 @@ impl<'s> Checker<'s> {
         );
         let kind = match get(t, "kind") {
             None => {
-                self.err(v.span(), join(field, "kind"), "no chat kind", "add kind = \"teams\", \"slack\" or \"webhook\"");
+                self.err(
+                    v.span(),
+                    join(field, "kind"),
+                    "no chat kind",
+                    "add kind = \"teams\", \"slack\" or \"webhook\"",
+                );
                 None
             }
             Some(kv) => {
@@ -788,14 +859,28 @@ impl<'s> Checker<'s> {
         let url_setting = match get(t, "url_setting") {
             None => {
                 if get(t, "url").is_none() && get(t, "webhook_url").is_none() && get(t, "webhook").is_none() {
-                    self.err(v.span(), f, "no setting named for the webhook URL", "add url_setting = \"TEAMS_WEBHOOK_URL\" and put the URL in that app setting");
+                    self.err(
+                        v.span(),
+                        f,
+                        "no setting named for the webhook URL",
+                        "add url_setting = \"TEAMS_WEBHOOK_URL\" and put the URL in that app setting",
+                    );
                 }
                 None
             }
             Some(sv) => self.string(sv, &f).and_then(|s| {
                 let lower = s.to_ascii_lowercase();
-                if lower.contains("://") || lower.starts_with("http") || lower.contains(".webhook.office.com") || lower.contains("hooks.slack.com") {
-                    self.err(sv.span(), f, format!("{SECRET}: url_setting holds the NAME of an app setting, not the URL"), SECRET_FIX);
+                if lower.contains("://")
+                    || lower.starts_with("http")
+                    || lower.contains(".webhook.office.com")
+                    || lower.contains("hooks.slack.com")
+                {
+                    self.err(
+                        sv.span(),
+                        f,
+                        format!("{SECRET}: url_setting holds the NAME of an app setting, not the URL"),
+                        SECRET_FIX,
+                    );
                     None
                 } else if is_setting_name(&s) {
                     Some(s)
@@ -875,7 +960,9 @@ fn to_json(v: &DeValue<'_>) -> serde_json::Value {
         DeValue::Boolean(b) => Value::Bool(*b),
         DeValue::Datetime(d) => Value::String(d.to_string()),
         DeValue::Array(items) => Value::Array(items.iter().map(|i| to_json(i.get_ref())).collect()),
-        DeValue::Table(t) => Value::Object(t.iter().map(|(k, v)| (k.get_ref().to_string(), to_json(v.get_ref()))).collect()),
+        DeValue::Table(t) => {
+            Value::Object(t.iter().map(|(k, v)| (k.get_ref().to_string(), to_json(v.get_ref()))).collect())
+        }
     }
 }
 
@@ -896,7 +983,15 @@ mod tests {
         for ok in ["ops@example.com", "a.b+c@mail.example.co.uk", "Ops Team <ops@example.com>"] {
             assert!(is_email(ok), "{ok}");
         }
-        for bad in ["ops", "ops@", "@example.com", "ops@example", "ops@@example.com", "a b@example.com", "Ops <ops@example.com"] {
+        for bad in [
+            "ops",
+            "ops@",
+            "@example.com",
+            "ops@example",
+            "ops@@example.com",
+            "a b@example.com",
+            "Ops <ops@example.com",
+        ] {
             assert!(!is_email(bad), "{bad}");
         }
     }

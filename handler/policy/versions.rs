@@ -179,7 +179,12 @@ pub struct UpgradeChoice {
 
 /// Chooses the patch and minor upgrade from the offered versions (invalid strings are
 /// ignored; previews only with `include_preview`).
-pub fn upgrade_choice(current: &AksVersion, offered: &[OfferedVersion], include_preview: bool, lts: bool) -> UpgradeChoice {
+pub fn upgrade_choice(
+    current: &AksVersion,
+    offered: &[OfferedVersion],
+    include_preview: bool,
+    lts: bool,
+) -> UpgradeChoice {
     let candidates = offered
         .iter()
         .filter(|o| include_preview || !o.is_preview)
@@ -191,16 +196,8 @@ pub fn upgrade_choice(current: &AksVersion, offered: &[OfferedVersion], include_
     let mut lts_step: Option<AksVersion> = None;
     for v in candidates {
         match classify(current, &v) {
-            UpgradeKind::Patch => {
-                if patch.as_ref().is_none_or(|p| v > *p) {
-                    patch = Some(v);
-                }
-            }
-            UpgradeKind::Minor => {
-                if minor.as_ref().is_none_or(|m| v > *m) {
-                    minor = Some(v);
-                }
-            }
+            UpgradeKind::Patch if patch.as_ref().is_none_or(|p| v > *p) => patch = Some(v),
+            UpgradeKind::Minor if minor.as_ref().is_none_or(|m| v > *m) => minor = Some(v),
             UpgradeKind::SkipsMinors if lts && v.major == line.major => {
                 // Smallest minor step; within it, the newest patch.
                 let better = match &lts_step {
@@ -339,7 +336,8 @@ mod tests {
 
     #[test]
     fn upgrade_choice_takes_newest_patch_and_only_the_next_minor() {
-        let o = offered(&[("1.29.9", false), ("1.29.11", false), ("1.30.3", false), ("1.30.7", false), ("1.31.2", false)]);
+        let o =
+            offered(&[("1.29.9", false), ("1.29.11", false), ("1.30.3", false), ("1.30.7", false), ("1.31.2", false)]);
         let c = upgrade_choice(&v("1.29.4"), &o, false, false);
         assert_eq!(c.patch, Some(v("1.29.11")));
         assert_eq!(c.minor, Some(v("1.30.7")), "never skips to 1.31");
