@@ -154,7 +154,7 @@ fn suggest<'a>(word: &str, allowed: &[&'a str]) -> Option<&'a str> {
         .iter()
         .filter(|a| !a.is_empty())
         .map(|a| (distance(&lower, &a.replace('-', "_")), *a))
-        .filter(|(d, a)| *d <= 2.max(a.len() / 4))
+        .filter(|(d, a)| *d <= 2.max(a.len() / 4) || (a.len() >= 3 && lower.starts_with(&a.replace('-', "_"))))
         .min_by_key(|(d, _)| *d)
         .map(|(_, a)| a)
 }
@@ -976,6 +976,7 @@ mod tests {
         assert_eq!(suggest("asignees", &["repo", "labels", "assignees"]), Some("assignees"));
         assert_eq!(suggest("colour", &["repo", "labels", "assignees"]), None);
         assert_eq!(suggest("rules", &["defaults", "rule"]), Some("rule"));
+        assert_eq!(suggest("automatic", &["notify", "auto"]), Some("auto"));
     }
 
     #[test]
