@@ -2,15 +2,69 @@
 //! clients (house rule 1). Every decision here is a table test.
 //!
 //! The orchestrator calls [`concerns`] first, looks up what the ledger knows about those
-//! concerns (first-seen times) and the cluster's maintenance-window status, then calls [`plan`].
+//! concerns (first-seen times: `Ledger::first_seen(concern.key(), signal.observed_at)`) and the
+//! cluster's maintenance-window status, then calls [`plan`].
+//!
+//! # Concerns and their targets
+//!
+//! A target names what resolves the concern, chosen so that newer facts about the same thing
+//! land on the same concern (same key, same GitHub issue) while a *new* occurrence after the old
+//! one is resolved gets a fresh concern (and a fresh first-seen time and deadline):
+//!
+//! | concern | target | example |
+//! |---|---|---|
+//! | kubernetes-upgrade, patch | `patch:<current version>` — newer patches while the cluster is still on it update in place | `patch:1.30.4` |
+//! | kubernetes-upgrade, minor | the next minor line | `1.31` |
+//! | support | the running minor line | `1.29` |
+//! | node-image | `<pool>@<current image>` | `nodepool1@AKSUbuntu-2204gen2containerd-202405.03.0` |
+//! | certificate | `<certificate>@<expiry date>` | `api-server@2026-05-01` |
+//! | node-pool-roll | the pool | `nodepool1` |
+//! | maintenance | the scheduled event id | `8a1b…` |
+//!
+//! The helper functions ([`patch_target`], [`minor_target`], …) build these, so a sweep can emit
+//! a matching `Resolved` signal.
+//!
+//! # The escalation ladder
+//!
+//! For concerns with a cadence (upgrades, node images), `deadline = first_seen + N days`
+//! (`patch_within_days`, `minor_within_days`, `node_image_within_days`); support uses the EOL
+//! date when known; certificates their expiry. Only the highest stage reached is planned:
+//! **Notice** when first known; **Reminder** once `now ≥ deadline − reminder_days_before`;
+//! **Overdue** once `now ≥ deadline`. Certificates use `certificate_warn_days` instead: a
+//! notice at the first (largest) threshold, a reminder at each later one (one key per
+//! threshold), overdue once expired. Each stage has its own key per channel, so each is sent
+//! once however often the fact is seen; an adapter that receives a reminder for a concern it
+//! never opened opens it then.
+//!
+//! **Update** tells news about a concern already known (first seen before this signal): a node
+//! pool roll's phase, a planned-maintenance status, an AKS support notice, the outcome of an
+//! operation aks-cadence started. The channel part of its key carries a short digest of the
+//! fact (`…/teams:URL_SETTING~1a2b3c4d/update`), so each distinct fact is told once. Sweeps
+//! restate state rather than report news, so sweep findings climb the ladder but do not update.
+//!
+//! **Resolve** (`resolved` signals, a succeeded roll, a completed or cancelled maintenance)
+//! closes the concern's GitHub issues (or logs, when no rule opens issues).
+//!
+//! **Execute** is planned for every upgrade, node image and certificate concern, with the
+//! first gate that holds it back in `hold` (in this order: policy notify-only, `auto_after_days`
+//! not yet passed, cluster not `Succeeded`/`Running` (unknown counts as not ready: events carry
+//! no state), another operation running, target not offered in the region, no open window,
+//! window closing too soon). `hold: None` means "may run now". Held actions are only reported
+//! — dry-run shows what would be upgraded, when, and what holds it back; the executor must
+//! skip them without claiming their key.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
+use sha2::{Digest, Sha256};
 
-use crate::action::Action;
-use crate::domain::{Concern, Signal};
-use crate::policy::Policy;
+use crate::action::{Action, ActionKey, ActionKind, Hold, Stage, UpgradeScope};
+use crate::domain::{
+    CertificateKind, ClusterId, Concern, ConcernKind, MaintenanceKind, MaintenanceStatus, OfferedVersion,
+    OperationStatus, Origin, RollingPhase, Signal, SignalKind,
+};
+use crate::policy::versions::{self, AksVersion, MinorLine};
+use crate::policy::{Cadence, Policy, Rule, UpgradeMode};
 
 /// The maintenance-window status of the cluster at `now`, computed by the orchestrator from
 /// `policy::windows` so that the planner stays pure.
@@ -39,14 +93,747 @@ pub struct PlanFacts {
     pub offered_in_region: Option<Vec<String>>,
 }
 
+/// Target of a patch-upgrade concern: patches *from* `current`.
+pub fn patch_target(current: &AksVersion) -> String {
+    format!("patch:{current}")
+}
+/// Target of a minor-upgrade concern: the minor line to reach.
+pub fn minor_target(line: MinorLine) -> String {
+    line.to_string()
+}
+/// Target of a support concern: the running minor line (the raw version if it does not parse).
+pub fn support_target(kubernetes_version: &str) -> String {
+    MinorLine::parse(kubernetes_version).map_or_else(|_| kubernetes_version.trim().to_string(), |l| l.to_string())
+}
+/// Target of a node-image concern.
+pub fn node_image_target(pool: &str, current_image: &str) -> String {
+    format!("{pool}@{current_image}")
+}
+/// Target of a certificate concern.
+pub fn certificate_target(certificate: CertificateKind, not_after: Timestamp) -> String {
+    format!("{}@{}", certificate.as_str(), day(not_after))
+}
+
 /// The concerns a signal is about (so the orchestrator can look up their first-seen times).
 pub fn concerns(signal: &Signal, policy: &Policy) -> Vec<Concern> {
-    let _ = (signal, policy);
-    Vec::new()
+    let cadence = policy.cadence_for(&signal.cluster, &signal.facts, &signal.kind);
+    analyse(signal, &cadence).into_iter().map(|f| f.concern).collect()
 }
 
 /// Plans the actions for one signal.
 pub fn plan(signal: &Signal, policy: &Policy, facts: &PlanFacts, now: Timestamp) -> Vec<Action> {
-    let _ = (signal, policy, facts, now);
-    Vec::new()
+    let rules: Vec<&Rule> = policy.applicable(&signal.cluster, &signal.facts, &signal.kind).collect();
+    let cadence = policy.cadence_for(&signal.cluster, &signal.facts, &signal.kind);
+    let mut p = Planner { signal, facts, now, cadence: &cadence, rules, out: Vec::new(), keys: BTreeSet::new() };
+    for finding in analyse(signal, &cadence) {
+        p.finding(finding);
+    }
+    p.out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Analysis: signal → findings (concern + what is known about it).
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    Patch,
+    Minor,
+}
+
+#[derive(Debug)]
+enum What {
+    Upgrade {
+        scope: Scope,
+        current: AksVersion,
+        target: AksVersion,
+    },
+    /// An event announced versions but the cluster's version is not known yet.
+    NewestVersion {
+        newest: AksVersion,
+    },
+    SupportEnding {
+        version: String,
+        eol: Option<Timestamp>,
+        support_type: Option<String>,
+    },
+    SupportEnded {
+        version: String,
+    },
+    NodeImage {
+        pool: String,
+        current: String,
+        latest: String,
+    },
+    Certificate {
+        certificate: CertificateKind,
+        not_after: Timestamp,
+    },
+    Roll {
+        pool: String,
+        phase: RollingPhase,
+        error: Option<String>,
+    },
+    Maintenance {
+        upgrade: MaintenanceKind,
+        status: MaintenanceStatus,
+        scheduled: Option<Timestamp>,
+        details: Option<String>,
+    },
+    Operation {
+        status: OperationStatus,
+    },
+    Resolved,
+}
+
+#[derive(Debug)]
+struct Finding {
+    concern: Concern,
+    what: What,
+}
+
+fn analyse(signal: &Signal, cadence: &Cadence) -> Vec<Finding> {
+    let cluster = &signal.cluster;
+    let make = |kind, target: String, what| Finding { concern: Concern::new(cluster.clone(), kind, target), what };
+    let lts = versions::is_lts(signal.facts.support_plan.as_deref());
+    match &signal.kind {
+        SignalKind::NewKubernetesVersion { latest_supported, latest_stable, latest_preview, .. } => {
+            let mut offered: Vec<OfferedVersion> = [latest_supported, latest_stable]
+                .into_iter()
+                .flatten()
+                .map(|v| OfferedVersion { version: v.clone(), is_preview: false })
+                .collect();
+            if let Some(p) = latest_preview {
+                offered.push(OfferedVersion { version: p.clone(), is_preview: true });
+            }
+            let current = signal.facts.kubernetes_version.as_deref().and_then(|v| AksVersion::parse(v).ok());
+            match current {
+                Some(current) => upgrade_findings(cluster, &current, &offered, cadence.include_preview, lts, true),
+                None => {
+                    let newest = offered
+                        .iter()
+                        .filter(|o| cadence.include_preview || !o.is_preview)
+                        .filter_map(|o| AksVersion::parse(&o.version).ok())
+                        .max();
+                    newest
+                        .map(|newest| {
+                            make(
+                                ConcernKind::KubernetesUpgrade,
+                                minor_target(newest.minor_line()),
+                                What::NewestVersion { newest },
+                            )
+                        })
+                        .into_iter()
+                        .collect()
+                }
+            }
+        }
+        SignalKind::UpgradesOffered { current, offered } => match AksVersion::parse(current) {
+            Ok(current) => upgrade_findings(cluster, &current, offered, cadence.include_preview, lts, false),
+            Err(_) => Vec::new(),
+        },
+        SignalKind::SupportEnding { kubernetes_version, eol_date, support_type } => vec![make(
+            ConcernKind::Support,
+            support_target(kubernetes_version),
+            What::SupportEnding {
+                version: kubernetes_version.clone(),
+                eol: *eol_date,
+                support_type: support_type.clone(),
+            },
+        )],
+        SignalKind::SupportEnded { kubernetes_version } => vec![make(
+            ConcernKind::Support,
+            support_target(kubernetes_version),
+            What::SupportEnded { version: kubernetes_version.clone() },
+        )],
+        SignalKind::NodeImageAvailable { pool, current, latest } => {
+            if current.eq_ignore_ascii_case(latest) {
+                return Vec::new();
+            }
+            vec![make(
+                ConcernKind::NodeImage,
+                node_image_target(pool, current),
+                What::NodeImage { pool: pool.clone(), current: current.clone(), latest: latest.clone() },
+            )]
+        }
+        SignalKind::CertificateExpiring { certificate, not_after } => vec![make(
+            ConcernKind::Certificate,
+            certificate_target(*certificate, *not_after),
+            What::Certificate { certificate: *certificate, not_after: *not_after },
+        )],
+        SignalKind::NodePoolRolling { pool, phase, error } => vec![make(
+            ConcernKind::NodePoolRoll,
+            pool.clone(),
+            What::Roll { pool: pool.clone(), phase: *phase, error: error.clone() },
+        )],
+        SignalKind::Maintenance { event_id, upgrade, status, scheduled_time, details } => vec![make(
+            ConcernKind::Maintenance,
+            event_id.clone(),
+            What::Maintenance {
+                upgrade: upgrade.clone(),
+                status: status.clone(),
+                scheduled: *scheduled_time,
+                details: details.clone(),
+            },
+        )],
+        SignalKind::Operation { concern, target, status } => {
+            vec![make(*concern, target.clone(), What::Operation { status: status.clone() })]
+        }
+        SignalKind::Resolved { concern, target } => vec![make(*concern, target.clone(), What::Resolved)],
+    }
+}
+
+/// Patch and minor upgrade findings from `current` given what is offered. `sparse` = the list is
+/// an event's "latest" versions only, so a newer minor beyond the next one still tells us the
+/// next minor exists (its exact patch is then unknown: the target is the minor line, which ARM
+/// accepts as "latest patch of that minor").
+fn upgrade_findings(
+    cluster: &ClusterId,
+    current: &AksVersion,
+    offered: &[OfferedVersion],
+    include_preview: bool,
+    lts: bool,
+    sparse: bool,
+) -> Vec<Finding> {
+    let choice = versions::upgrade_choice(current, offered, include_preview, lts);
+    let mut out = Vec::new();
+    if let Some(target) = choice.patch {
+        out.push(Finding {
+            concern: Concern::new(cluster.clone(), ConcernKind::KubernetesUpgrade, patch_target(current)),
+            what: What::Upgrade { scope: Scope::Patch, current: current.clone(), target },
+        });
+    }
+    let minor = choice.minor.or_else(|| {
+        let next = current.minor_line().next();
+        let beyond = sparse
+            && !lts
+            && offered
+                .iter()
+                .filter(|o| include_preview || !o.is_preview)
+                .filter_map(|o| AksVersion::parse(&o.version).ok())
+                .any(|v| v.minor_line() > next);
+        beyond.then_some(AksVersion { major: next.major, minor: next.minor, patch: None })
+    });
+    if let Some(target) = minor {
+        out.push(Finding {
+            concern: Concern::new(cluster.clone(), ConcernKind::KubernetesUpgrade, minor_target(target.minor_line())),
+            what: What::Upgrade { scope: Scope::Minor, current: current.clone(), target },
+        });
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Planning: findings → actions.
+// ---------------------------------------------------------------------------------------------
+
+/// A cluster change to plan as an Execute action.
+struct Change<'v> {
+    kind: ActionKind,
+    /// "upgrade Kubernetes 1.30.4 → 1.30.7 (patch)", for the summary.
+    what: String,
+    mode: UpgradeMode,
+    /// The version to check against the region's offer (version upgrades only).
+    target: Option<&'v AksVersion>,
+    min_minutes: u32,
+    deadline: Option<Timestamp>,
+}
+
+struct Planner<'a> {
+    signal: &'a Signal,
+    facts: &'a PlanFacts,
+    now: Timestamp,
+    cadence: &'a Cadence,
+    rules: Vec<&'a Rule>,
+    out: Vec<Action>,
+    keys: BTreeSet<ActionKey>,
+}
+
+fn days(n: u32) -> SignedDuration {
+    SignedDuration::from_hours(i64::from(n) * 24)
+}
+
+fn day(t: Timestamp) -> String {
+    t.strftime("%Y-%m-%d").to_string()
+}
+
+fn minute(t: Timestamp) -> String {
+    t.strftime("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// A short digest of a fact, for update keys.
+fn digest(parts: &[&str]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p.as_bytes());
+        h.update([0u8]);
+    }
+    h.finalize()[..4].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn stage_prefix(stage: Stage) -> &'static str {
+    match stage {
+        Stage::Reminder => "reminder: ",
+        Stage::Overdue => "overdue: ",
+        Stage::Update => "update: ",
+        Stage::Resolve => "resolved: ",
+        Stage::Notice | Stage::Execute => "",
+    }
+}
+
+/// Notice → Reminder → Overdue by the clock.
+fn ladder(now: Timestamp, deadline: Timestamp, reminder_days_before: u32) -> Stage {
+    if now >= deadline {
+        Stage::Overdue
+    } else if now >= deadline - days(reminder_days_before) {
+        Stage::Reminder
+    } else {
+        Stage::Notice
+    }
+}
+
+fn due(stage: Stage, deadline: Timestamp) -> String {
+    if stage == Stage::Overdue { format!("was due {}", day(deadline)) } else { format!("due {}", day(deadline)) }
+}
+
+fn describe_hold(h: &Hold) -> String {
+    match h {
+        Hold::PolicyNotifyOnly => "policy is notify-only for this change".into(),
+        Hold::NotBefore { at } => format!("policy allows it from {}", minute(*at)),
+        Hold::OutsideWindow { next: Some(next) } => {
+            format!("outside the maintenance window; next opens {}", minute(*next))
+        }
+        Hold::OutsideWindow { next: None } => {
+            "no maintenance window is known (define one in AKS or in policy [rule.upgrade.window])".into()
+        }
+        Hold::WindowTooShort { closes } => format!("the open window closes at {}, too soon to start", minute(*closes)),
+        Hold::ClusterNotReady { state } => format!("the cluster is not ready ({state})"),
+        Hold::Busy => "another operation is running on the cluster".into(),
+        Hold::TargetNotOffered { target } => format!("{target} is not offered in the region"),
+    }
+}
+
+impl Planner<'_> {
+    fn name(&self) -> &str {
+        self.signal.cluster.name()
+    }
+
+    fn first_seen(&self, concern: &Concern) -> Timestamp {
+        self.facts.first_seen.get(&concern.key()).copied().unwrap_or(self.signal.observed_at)
+    }
+
+    /// The concern was seen before this signal: news about it is an update.
+    fn known_before(&self, concern: &Concern) -> bool {
+        self.facts.first_seen.get(&concern.key()).is_some_and(|t| *t < self.signal.observed_at)
+    }
+
+    /// Whether the signal reports news (events, replays) rather than restating state (sweeps).
+    fn is_news(&self) -> bool {
+        !matches!(self.signal.origin, Origin::Sweep { .. })
+    }
+
+    /// Message channels of the applicable rules; a log line when no rule names any.
+    fn message_kinds(&self) -> Vec<ActionKind> {
+        let mut kinds = Vec::new();
+        for rule in &self.rules {
+            if let Some(i) = &rule.github_issue {
+                kinds.push(ActionKind::GithubIssue {
+                    repo: i.repo.clone(),
+                    labels: i.labels.clone(),
+                    assignees: i.assignees.clone(),
+                });
+            }
+            if let Some(to) = &rule.email {
+                kinds.push(ActionKind::Email { to: to.clone() });
+            }
+            for c in &rule.chat {
+                kinds.push(ActionKind::Chat { chat: c.kind, url_setting: c.url_setting.clone() });
+            }
+        }
+        if kinds.is_empty() {
+            kinds.push(ActionKind::Log);
+        }
+        kinds
+    }
+
+    fn close_kinds(&self) -> Vec<ActionKind> {
+        let mut kinds: Vec<ActionKind> = self
+            .rules
+            .iter()
+            .filter_map(|r| r.github_issue.as_ref())
+            .map(|i| ActionKind::GithubClose { repo: i.repo.clone() })
+            .collect();
+        if kinds.is_empty() {
+            kinds.push(ActionKind::Log);
+        }
+        kinds
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn push(
+        &mut self,
+        concern: &Concern,
+        stage: Stage,
+        kind: ActionKind,
+        summary: String,
+        fact: Option<&str>,
+        deadline: Option<Timestamp>,
+        hold: Option<Hold>,
+    ) {
+        let mut action = Action::new(concern.clone(), stage, kind, summary, self.signal.clone());
+        if let Some(fact) = fact {
+            action.key = ActionKey::new(concern, &format!("{}~{fact}", action.kind.channel()), stage);
+        }
+        if !self.keys.insert(action.key.clone()) {
+            return;
+        }
+        action.first_seen = Some(self.first_seen(concern));
+        action.deadline = deadline;
+        action.hold = hold;
+        action.window = Some(self.facts.window.clone());
+        self.out.push(action);
+    }
+
+    /// One message per channel.
+    fn tell(
+        &mut self,
+        concern: &Concern,
+        stage: Stage,
+        summary: &str,
+        fact: Option<&str>,
+        deadline: Option<Timestamp>,
+    ) {
+        let kinds = if stage == Stage::Resolve { self.close_kinds() } else { self.message_kinds() };
+        for kind in kinds {
+            self.push(concern, stage, kind, summary.to_string(), fact, deadline, None);
+        }
+    }
+
+    /// The first gate that holds a cluster change back, or `None` when it may run now.
+    fn gate(
+        &self,
+        mode: UpgradeMode,
+        first_seen: Timestamp,
+        target: Option<&AksVersion>,
+        min_minutes: u32,
+    ) -> Option<Hold> {
+        if mode == UpgradeMode::Notify {
+            return Some(Hold::PolicyNotifyOnly);
+        }
+        let allowed_from = first_seen + days(self.cadence.auto_after_days);
+        if self.now < allowed_from {
+            return Some(Hold::NotBefore { at: allowed_from });
+        }
+        let f = &self.signal.facts;
+        let provisioning = f.provisioning_state.as_deref();
+        let power = f.power_state.as_deref();
+        let ready = provisioning.is_some_and(|s| s.eq_ignore_ascii_case("Succeeded"))
+            && power.is_some_and(|s| s.eq_ignore_ascii_case("Running"));
+        if !ready {
+            let state = format!(
+                "provisioningState {}, powerState {}",
+                provisioning.unwrap_or("unknown"),
+                power.unwrap_or("unknown")
+            );
+            return Some(Hold::ClusterNotReady { state });
+        }
+        if self.facts.cluster_busy {
+            return Some(Hold::Busy);
+        }
+        if let (Some(target), Some(offered)) = (target, &self.facts.offered_in_region)
+            && !versions::is_offered(target, offered)
+        {
+            return Some(Hold::TargetNotOffered { target: target.to_string() });
+        }
+        match &self.facts.window {
+            WindowStatus::Unknown => Some(Hold::OutsideWindow { next: None }),
+            WindowStatus::Closed { next } => Some(Hold::OutsideWindow { next: *next }),
+            WindowStatus::Open { until }
+                if until.duration_since(self.now) < SignedDuration::from_mins(i64::from(min_minutes)) =>
+            {
+                Some(Hold::WindowTooShort { closes: *until })
+            }
+            WindowStatus::Open { .. } => None,
+        }
+    }
+
+    fn execute(&mut self, concern: &Concern, change: Change<'_>) {
+        let Change { kind, what, mode, target, min_minutes, deadline } = change;
+        let hold = self.gate(mode, self.first_seen(concern), target, min_minutes);
+        let status = match (&hold, &self.facts.window) {
+            (None, WindowStatus::Open { until }) => format!("would start now (window open until {})", minute(*until)),
+            (None, _) => "would start now".to_string(),
+            (Some(h), _) => format!("held: {}", describe_hold(h)),
+        };
+        let summary = format!("{}: {what} — {status}", self.name());
+        self.push(concern, Stage::Execute, kind, summary, None, deadline, hold);
+    }
+
+    fn finding(&mut self, f: Finding) {
+        let Finding { concern, what } = f;
+        let name = self.name().to_string();
+        match what {
+            What::Upgrade { scope, current, mut target } => {
+                if target.patch.is_none()
+                    && let Some(exact) =
+                        self.facts.offered_in_region.as_ref().and_then(|o| newest_of_line(o, target.minor_line()))
+                {
+                    target = exact;
+                }
+                let (label, within, mode, min, upgrade) = match scope {
+                    Scope::Patch => (
+                        "patch",
+                        self.cadence.patch_within_days,
+                        self.cadence.patch,
+                        self.cadence.min_window_minutes.patch,
+                        UpgradeScope::Patch,
+                    ),
+                    Scope::Minor => (
+                        "minor",
+                        self.cadence.minor_within_days,
+                        self.cadence.minor,
+                        self.cadence.min_window_minutes.minor,
+                        UpgradeScope::Minor,
+                    ),
+                };
+                let deadline = self.first_seen(&concern) + days(within);
+                let stage = ladder(self.now, deadline, self.cadence.reminder_days_before);
+                let summary = format!(
+                    "{name}: {}Kubernetes {current} → {target} ({label}) available; {}",
+                    stage_prefix(stage),
+                    due(stage, deadline)
+                );
+                self.tell(&concern, stage, &summary, None, Some(deadline));
+                // One pull request per target version: a newer patch of the same concern updates it.
+                let prs: Vec<_> = self.rules.iter().filter_map(|r| r.github_pr.clone()).collect();
+                for pr in prs {
+                    let kind = ActionKind::GithubPullRequest {
+                        repo: pr.repo,
+                        path: pr.path,
+                        locator: pr.locator,
+                        base: pr.base,
+                        version: target.to_string(),
+                    };
+                    let summary = format!(
+                        "{name}: pull request: Kubernetes {current} → {target} ({label}); {}",
+                        due(stage, deadline)
+                    );
+                    self.push(&concern, Stage::Notice, kind, summary, Some(&target.to_string()), Some(deadline), None);
+                }
+                let change = Change {
+                    kind: ActionKind::Upgrade { upgrade, target: target.to_string() },
+                    what: format!("upgrade Kubernetes {current} → {target} ({label})"),
+                    mode,
+                    target: Some(&target),
+                    min_minutes: min,
+                    deadline: Some(deadline),
+                };
+                self.execute(&concern, change);
+            }
+            What::NewestVersion { newest } => {
+                let summary = format!(
+                    "{name}: Kubernetes {newest} is now the newest version offered in the region; \
+                     the cluster's current version is unknown until the next sweep"
+                );
+                self.tell(&concern, Stage::Notice, &summary, None, None);
+            }
+            What::SupportEnding { version, eol, support_type } => {
+                let next = next_minor_hint(&version);
+                let kind = support_type.as_deref().map(|t| format!(" ({t} support)")).unwrap_or_default();
+                let (stage, summary) = match eol {
+                    Some(eol) => {
+                        let stage = ladder(self.now, eol, self.cadence.reminder_days_before);
+                        let verb = if stage == Stage::Overdue { "left" } else { "leaves" };
+                        (
+                            stage,
+                            format!(
+                                "{name}: {}Kubernetes {version} {verb} AKS support on {}{kind}; {next}",
+                                stage_prefix(stage),
+                                day(eol)
+                            ),
+                        )
+                    }
+                    None => {
+                        (Stage::Notice, format!("{name}: Kubernetes {version} is leaving AKS support{kind}; {next}"))
+                    }
+                };
+                if self.known_before(&concern) && self.is_news() {
+                    let eol_s = eol.map(day).unwrap_or_default();
+                    let fact = digest(&[&version, &eol_s, support_type.as_deref().unwrap_or("")]);
+                    let update = format!(
+                        "{name}: update: AKS says Kubernetes {version} is leaving support{}{kind}; {next}",
+                        eol.map(|e| format!(" on {}", day(e))).unwrap_or_default()
+                    );
+                    self.tell(&concern, Stage::Update, &update, Some(&fact), eol);
+                }
+                self.tell(&concern, stage, &summary, None, eol);
+            }
+            What::SupportEnded { version } => {
+                let summary = format!(
+                    "{name}: overdue: Kubernetes {version} is out of AKS support; {}",
+                    next_minor_hint(&version)
+                );
+                self.tell(&concern, Stage::Overdue, &summary, None, None);
+            }
+            What::NodeImage { pool, current, latest } => {
+                let deadline = self.first_seen(&concern) + days(self.cadence.node_image_within_days);
+                let stage = ladder(self.now, deadline, self.cadence.reminder_days_before);
+                let summary = format!(
+                    "{name}: {}node pool {pool} image {current} → {latest} available; {}",
+                    stage_prefix(stage),
+                    due(stage, deadline)
+                );
+                self.tell(&concern, stage, &summary, None, Some(deadline));
+                let change = Change {
+                    kind: ActionKind::Upgrade {
+                        upgrade: UpgradeScope::NodeImage { pool: pool.clone() },
+                        target: latest.clone(),
+                    },
+                    what: format!("upgrade node pool {pool} image to {latest}"),
+                    mode: self.cadence.node_image,
+                    target: None,
+                    min_minutes: self.cadence.min_window_minutes.node_image,
+                    deadline: Some(deadline),
+                };
+                self.execute(&concern, change);
+            }
+            What::Certificate { certificate, not_after } => {
+                let warn = &self.cadence.certificate_warn_days;
+                let (stage, fact) = if self.now >= not_after {
+                    (Stage::Overdue, None)
+                } else {
+                    let crossed = warn.iter().copied().filter(|t| self.now >= not_after - days(*t)).min();
+                    match crossed {
+                        None => return, // not yet within any warning threshold
+                        Some(t) if Some(&t) == warn.first() => (Stage::Notice, None),
+                        Some(t) => (Stage::Reminder, Some(format!("{t}d"))),
+                    }
+                };
+                let left = not_after.duration_since(self.now).as_secs();
+                let when = if stage == Stage::Overdue {
+                    format!("expired on {}", day(not_after))
+                } else {
+                    let d = (left + 86_399) / 86_400;
+                    format!("expires on {} (in {d} day{})", day(not_after), if d == 1 { "" } else { "s" })
+                };
+                let summary = format!(
+                    "{name}: {}{} certificate {when}; rotating cluster certificates recreates the nodes: up to 30 minutes of downtime",
+                    stage_prefix(stage),
+                    certificate.as_str()
+                );
+                self.tell(&concern, stage, &summary, fact.as_deref(), Some(not_after));
+                let change = Change {
+                    kind: ActionKind::RotateCertificates,
+                    what: format!(
+                        "rotate cluster certificates ({} certificate {}) — up to 30 minutes of downtime",
+                        certificate.as_str(),
+                        day(not_after)
+                    ),
+                    mode: self.cadence.certificate_rotation,
+                    target: None,
+                    min_minutes: self.cadence.min_window_minutes.certificate_rotation,
+                    deadline: Some(not_after),
+                };
+                self.execute(&concern, change);
+            }
+            What::Roll { pool, phase, error } => {
+                let told = match (phase, &error) {
+                    (RollingPhase::Started, _) => "started".to_string(),
+                    (RollingPhase::Succeeded, _) => "succeeded".to_string(),
+                    (RollingPhase::Failed, Some(e)) => format!("failed: {e}"),
+                    (RollingPhase::Failed, None) => "failed".to_string(),
+                };
+                let fact = digest(&[
+                    &format!("{phase:?}"),
+                    error.as_deref().unwrap_or(""),
+                    &self.signal.observed_at.to_string(),
+                ]);
+                let stage = if self.known_before(&concern) { Stage::Update } else { Stage::Notice };
+                let summary = format!("{name}: {}node pool {pool} roll {told}", stage_prefix(stage));
+                let fact_key = (stage == Stage::Update).then_some(fact.as_str());
+                self.tell(&concern, stage, &summary, fact_key, None);
+                if phase == RollingPhase::Succeeded {
+                    let summary = format!("{name}: resolved: node pool {pool} roll succeeded");
+                    self.tell(&concern, Stage::Resolve, &summary, Some(&fact), None);
+                }
+            }
+            What::Maintenance { upgrade, status, scheduled, details } => {
+                let what = match upgrade {
+                    MaintenanceKind::KubernetesVersion => "Kubernetes version upgrade",
+                    MaintenanceKind::NodeOs => "node OS upgrade",
+                    MaintenanceKind::Unknown => "maintenance",
+                };
+                let status_s = match &status {
+                    MaintenanceStatus::Scheduled => match scheduled {
+                        Some(t) => format!("scheduled for {}", minute(t)),
+                        None => "scheduled".into(),
+                    },
+                    MaintenanceStatus::Started => "started".into(),
+                    MaintenanceStatus::Completed => "completed".into(),
+                    MaintenanceStatus::Canceled => "canceled".into(),
+                    MaintenanceStatus::Failed => "failed".into(),
+                    MaintenanceStatus::Other(s) => s.clone(),
+                };
+                let details = details
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|d| !d.is_empty())
+                    .map(|d| format!(" ({})", truncate(d, 160)))
+                    .unwrap_or_default();
+                let stage = if self.known_before(&concern) { Stage::Update } else { Stage::Notice };
+                let summary = format!("{name}: {}planned {what} by AKS {status_s}{details}", stage_prefix(stage));
+                let fact = digest(&[&status_s]);
+                let fact_key = (stage == Stage::Update).then_some(fact.as_str());
+                self.tell(&concern, stage, &summary, fact_key, scheduled);
+                if matches!(status, MaintenanceStatus::Completed | MaintenanceStatus::Canceled) {
+                    let summary = format!("{name}: resolved: planned {what} by AKS {status_s}");
+                    self.tell(&concern, Stage::Resolve, &summary, None, None);
+                }
+            }
+            What::Operation { status } => {
+                let (told, fact) = match &status {
+                    OperationStatus::InProgress => ("is in progress".to_string(), digest(&["in-progress"])),
+                    OperationStatus::Succeeded => ("succeeded".to_string(), digest(&["succeeded"])),
+                    OperationStatus::Failed { code, message } => {
+                        (format!("failed: {code}: {}", truncate(message, 300)), digest(&["failed", code, message]))
+                    }
+                    OperationStatus::Canceled => ("was canceled".to_string(), digest(&["canceled"])),
+                };
+                let summary = format!(
+                    "{name}: update: {} {}: the operation aks-cadence started {told}",
+                    concern.kind.as_str(),
+                    concern.target
+                );
+                self.tell(&concern, Stage::Update, &summary, Some(&fact), None);
+            }
+            What::Resolved => {
+                let summary = format!("{name}: resolved: {} {}", concern.kind.as_str(), concern.target);
+                self.tell(&concern, Stage::Resolve, &summary, None, None);
+            }
+        }
+    }
+}
+
+fn newest_of_line(offered: &[String], line: MinorLine) -> Option<AksVersion> {
+    offered
+        .iter()
+        .filter_map(|o| AksVersion::parse(o).ok())
+        .filter(|v| v.minor_line() == line && v.patch.is_some())
+        .max()
+}
+
+fn next_minor_hint(version: &str) -> String {
+    match MinorLine::parse(version) {
+        Ok(line) => format!("upgrade to {}", line.next()),
+        Err(_) => "upgrade to a supported minor".into(),
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let cut: String = s.chars().take(max).collect();
+        format!("{cut}…")
+    }
 }

@@ -1,13 +1,336 @@
 //! Policy: which clusters, which signals, which actions, and the cadence targets. Loaded from
 //! TOML (`CADENCE_CONFIG`), or the built-in notify-only default when no file exists.
+//!
+//! The format is documented in `docs/policy.md` and shown in `cadence.example.toml`. In short:
+//! `[defaults]` holds cadence targets and upgrade settings; each `[[rule]]` selects clusters
+//! (subscription, resource group and cluster name globs, tags) and signals, may override any
+//! default, and names the channels to tell (GitHub issue/PR, email, chat).
+//!
+//! **How rules combine.** A rule *applies* to a signal when its selectors match the cluster and
+//! its `signals` list (default: all) includes the signal. Every applicable rule contributes its
+//! channels (the same channel named twice is planned once). Each setting (a cadence target, an
+//! upgrade mode, a window) comes from the first applicable rule, in file order, that sets it, and
+//! otherwise from `[defaults]`. A signal no rule applies to is still planned, as a log line.
+//!
+//! Everything is validated and compiled (globs, signal names) once at load, so matching a signal
+//! against the policy is a few comparisons.
 
-use std::path::Path;
-
+mod glob;
+mod parse;
+pub mod versions;
 pub mod windows;
 
+use std::collections::BTreeSet;
+use std::path::Path;
+
+pub use glob::{Glob, GlobError};
+
+use crate::action::{ChatKind, VersionLocator};
+use crate::domain::{ClusterFacts, ClusterId, ConcernKind, SignalKind};
+
+/// Every signal name a rule's `signals = [...]` may list: the values of [`SignalKind::name`].
+pub const SIGNAL_NAMES: [&str; 10] = [
+    "new-kubernetes-version",
+    "upgrades-offered",
+    "support-ending",
+    "support-ended",
+    "node-image-available",
+    "certificate-expiring",
+    "node-pool-rolling",
+    "maintenance",
+    "operation",
+    "resolved",
+];
+
+fn signal_bit(name: &str) -> u16 {
+    SIGNAL_NAMES.iter().position(|n| *n == name).map_or(0, |i| 1 << i)
+}
+
+/// The signals that open a concern of this kind (a rule listing any of them also hears about
+/// that concern's `operation` and `resolved` signals).
+fn concern_signal_mask(kind: ConcernKind) -> u16 {
+    match kind {
+        ConcernKind::KubernetesUpgrade => signal_bit("new-kubernetes-version") | signal_bit("upgrades-offered"),
+        ConcernKind::Support => signal_bit("support-ending") | signal_bit("support-ended"),
+        ConcernKind::NodeImage => signal_bit("node-image-available"),
+        ConcernKind::Certificate => signal_bit("certificate-expiring"),
+        ConcernKind::NodePoolRoll => signal_bit("node-pool-rolling"),
+        ConcernKind::Maintenance => signal_bit("maintenance"),
+    }
+}
+
+/// Whether a cluster change is only announced or also carried out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpgradeMode {
+    /// Tell the channels; never change the cluster (the default).
+    Notify,
+    /// Also carry the change out, inside a maintenance window, once every gate allows it.
+    Auto,
+}
+
+impl UpgradeMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Notify => "notify",
+            Self::Auto => "auto",
+        }
+    }
+}
+
+/// Minimum minutes left in an open maintenance window for a change to start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MinWindow {
+    pub node_image: u32,
+    pub patch: u32,
+    pub minor: u32,
+    pub certificate_rotation: u32,
+}
+
+/// The effective settings for one cluster and signal (defaults overlaid by applicable rules).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cadence {
+    pub patch_within_days: u32,
+    pub minor_within_days: u32,
+    pub node_image_within_days: u32,
+    pub reminder_days_before: u32,
+    /// Days before a certificate's expiry at which to warn, largest first.
+    pub certificate_warn_days: Vec<u32>,
+    pub include_preview: bool,
+    pub node_image: UpgradeMode,
+    pub patch: UpgradeMode,
+    pub minor: UpgradeMode,
+    pub certificate_rotation: UpgradeMode,
+    /// Days after a concern is first seen before `auto` may act.
+    pub auto_after_days: u32,
+    pub min_window_minutes: MinWindow,
+}
+
+impl Default for Cadence {
+    fn default() -> Self {
+        Self {
+            patch_within_days: 14,
+            minor_within_days: 60,
+            node_image_within_days: 7,
+            reminder_days_before: 3,
+            certificate_warn_days: vec![60, 30, 7],
+            include_preview: false,
+            node_image: UpgradeMode::Notify,
+            patch: UpgradeMode::Notify,
+            minor: UpgradeMode::Notify,
+            certificate_rotation: UpgradeMode::Notify,
+            auto_after_days: 0,
+            min_window_minutes: MinWindow { node_image: 60, patch: 120, minor: 120, certificate_rotation: 60 },
+        }
+    }
+}
+
+/// Settings as written in `[defaults]` or in a rule: each one optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Overrides {
+    pub patch_within_days: Option<u32>,
+    pub minor_within_days: Option<u32>,
+    pub node_image_within_days: Option<u32>,
+    pub reminder_days_before: Option<u32>,
+    pub certificate_warn_days: Option<Vec<u32>>,
+    pub include_preview: Option<bool>,
+    pub node_image: Option<UpgradeMode>,
+    pub patch: Option<UpgradeMode>,
+    pub minor: Option<UpgradeMode>,
+    pub certificate_rotation: Option<UpgradeMode>,
+    pub auto_after_days: Option<u32>,
+    pub min_window_node_image: Option<u32>,
+    pub min_window_patch: Option<u32>,
+    pub min_window_minor: Option<u32>,
+    pub min_window_certificate_rotation: Option<u32>,
+}
+
+impl Overrides {
+    /// Fills what `self` leaves unset from `base`.
+    fn or(&mut self, base: &Overrides) {
+        macro_rules! fill {
+            ($($f:ident),*) => { $( if self.$f.is_none() { self.$f = base.$f.clone(); } )* };
+        }
+        fill!(
+            patch_within_days,
+            minor_within_days,
+            node_image_within_days,
+            reminder_days_before,
+            certificate_warn_days,
+            include_preview,
+            node_image,
+            patch,
+            minor,
+            certificate_rotation,
+            auto_after_days,
+            min_window_node_image,
+            min_window_patch,
+            min_window_minor,
+            min_window_certificate_rotation
+        );
+    }
+
+    fn resolve(&self, d: &Cadence) -> Cadence {
+        Cadence {
+            patch_within_days: self.patch_within_days.unwrap_or(d.patch_within_days),
+            minor_within_days: self.minor_within_days.unwrap_or(d.minor_within_days),
+            node_image_within_days: self.node_image_within_days.unwrap_or(d.node_image_within_days),
+            reminder_days_before: self.reminder_days_before.unwrap_or(d.reminder_days_before),
+            certificate_warn_days: self
+                .certificate_warn_days
+                .clone()
+                .unwrap_or_else(|| d.certificate_warn_days.clone()),
+            include_preview: self.include_preview.unwrap_or(d.include_preview),
+            node_image: self.node_image.unwrap_or(d.node_image),
+            patch: self.patch.unwrap_or(d.patch),
+            minor: self.minor.unwrap_or(d.minor),
+            certificate_rotation: self.certificate_rotation.unwrap_or(d.certificate_rotation),
+            auto_after_days: self.auto_after_days.unwrap_or(d.auto_after_days),
+            min_window_minutes: MinWindow {
+                node_image: self.min_window_node_image.unwrap_or(d.min_window_minutes.node_image),
+                patch: self.min_window_patch.unwrap_or(d.min_window_minutes.patch),
+                minor: self.min_window_minor.unwrap_or(d.min_window_minutes.minor),
+                certificate_rotation: self
+                    .min_window_certificate_rotation
+                    .unwrap_or(d.min_window_minutes.certificate_rotation),
+            },
+        }
+    }
+}
+
+/// What a rule does when a cluster's tags are unknown (event signals carry none; sweeps do).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WhenTagsUnknown {
+    /// The rule does not apply until tags are known (the default: a `tags` selector is a
+    /// promise about the cluster, and an unknown cluster has not kept it).
+    #[default]
+    Skip,
+    /// The rule applies as if its `tags` matched.
+    Match,
+}
+
+/// Which clusters a rule selects. Empty lists select everything; a non-empty list matches when
+/// any of its globs does; all given lists must match.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Selector {
+    pub subscriptions: Vec<Glob>,
+    pub resource_groups: Vec<Glob>,
+    pub clusters: Vec<Glob>,
+    /// Tag name (matched ignoring case) → value glob.
+    pub tags: Vec<(String, Glob)>,
+    pub when_tags_unknown: WhenTagsUnknown,
+}
+
+impl Selector {
+    pub fn matches(&self, cluster: &ClusterId, facts: &ClusterFacts) -> bool {
+        let any = |globs: &[Glob], text: &str| globs.is_empty() || globs.iter().any(|g| g.is_match(text));
+        if !any(&self.subscriptions, cluster.subscription())
+            || !any(&self.resource_groups, cluster.resource_group())
+            || !any(&self.clusters, cluster.name())
+        {
+            return false;
+        }
+        if self.tags.is_empty() {
+            return true;
+        }
+        // An empty tag map is "unknown": events carry no tags, and a cluster without tags
+        // could not match a tag selector anyway.
+        if facts.tags.is_empty() {
+            return self.when_tags_unknown == WhenTagsUnknown::Match;
+        }
+        self.tags
+            .iter()
+            .all(|(name, value)| facts.tags.iter().any(|(k, v)| k.eq_ignore_ascii_case(name) && value.is_match(v)))
+    }
+}
+
+/// `[rule.github_issue]`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GithubIssueTarget {
+    pub repo: String,
+    pub labels: Vec<String>,
+    pub assignees: Vec<String>,
+}
+
+/// `[rule.github_pr]`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GithubPrTarget {
+    pub repo: String,
+    pub path: String,
+    pub locator: VersionLocator,
+    pub base: Option<String>,
+}
+
+/// `[[rule.chat]]`: the webhook URL lives in the app setting named `url_setting`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatTarget {
+    pub kind: ChatKind,
+    pub url_setting: String,
+}
+
+/// One `[[rule]]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rule {
+    pub name: String,
+    /// Line of the rule in the policy file (for messages).
+    pub line: usize,
+    pub selector: Selector,
+    /// Bit set over [`SIGNAL_NAMES`]; `None` = every signal.
+    signals: Option<u16>,
+    pub settings: Overrides,
+    pub github_issue: Option<GithubIssueTarget>,
+    pub github_pr: Option<GithubPrTarget>,
+    pub email: Option<Vec<String>>,
+    pub chat: Vec<ChatTarget>,
+    /// A maintenance window (ARM `maintenanceWindow` shape) for clusters that define none.
+    pub window: Option<serde_json::Value>,
+}
+
+impl Rule {
+    /// The signal names this rule listed (`None` = all).
+    pub fn signals(&self) -> Option<Vec<&'static str>> {
+        self.signals.map(|mask| {
+            SIGNAL_NAMES.iter().enumerate().filter(|(i, _)| mask & (1 << i) != 0).map(|(_, n)| *n).collect()
+        })
+    }
+
+    /// Whether this rule wants to hear about `kind`. `operation` and `resolved` signals are
+    /// heard by a rule that lists them, or that lists a signal opening the same concern kind.
+    pub fn wants(&self, kind: &SignalKind) -> bool {
+        let Some(mask) = self.signals else { return true };
+        if mask & signal_bit(kind.name()) != 0 {
+            return true;
+        }
+        match kind {
+            SignalKind::Operation { concern, .. } | SignalKind::Resolved { concern, .. } => {
+                mask & concern_signal_mask(*concern) != 0
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether the rule has any channel.
+    pub fn has_channels(&self) -> bool {
+        self.github_issue.is_some() || self.github_pr.is_some() || self.email.is_some() || !self.chat.is_empty()
+    }
+}
+
 /// The validated policy.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Policy {}
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    /// Where it was loaded from (`None` for the built-in policy).
+    pub source: Option<String>,
+    /// `[defaults]` over the built-in defaults.
+    pub defaults: Cadence,
+    /// The default window (`[defaults.upgrade.window]`), if any.
+    pub default_window: Option<serde_json::Value>,
+    pub rules: Vec<Rule>,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self::builtin()
+    }
+}
 
 /// A policy problem, with where it is and how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -21,13 +344,151 @@ pub struct PolicyError {
 }
 
 impl Policy {
-    /// The built-in default: notify-only, every signal planned as a log notice.
+    /// The built-in default: notify-only, every signal planned as a log notice, the default
+    /// cadence targets.
     pub fn builtin() -> Self {
-        Self {}
+        Self { source: None, defaults: Cadence::default(), default_window: None, rules: Vec::new() }
     }
+
+    /// Whether this is the built-in policy (no file).
+    pub fn is_builtin(&self) -> bool {
+        self.source.is_none()
+    }
+
     /// Loads a policy file. A missing file is not an error: `Ok(None)`.
     pub fn load(path: &Path) -> Result<Option<Self>, Vec<PolicyError>> {
-        let _ = path;
-        Ok(None)
+        match std::fs::read_to_string(path) {
+            Ok(text) => Self::parse(&text, &path.display().to_string()).map(Some),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(vec![PolicyError {
+                path: path.display().to_string(),
+                line: 0,
+                field: "(file)".into(),
+                problem: format!("cannot be read: {e}"),
+                fix: "check the path in CADENCE_CONFIG and the file's permissions".into(),
+            }]),
+        }
+    }
+
+    /// Parses and validates policy text; `path` is only used in error messages.
+    pub fn parse(text: &str, path: &str) -> Result<Self, Vec<PolicyError>> {
+        parse::parse(text, path)
+    }
+
+    /// Loads `path` or, when there is no file, the built-in policy.
+    pub fn load_or_builtin(path: &Path) -> Result<Self, Vec<PolicyError>> {
+        Ok(Self::load(path)?.unwrap_or_else(Self::builtin))
+    }
+
+    /// The rules that apply to a signal of `kind` about `cluster`, in file order.
+    pub fn applicable<'p>(
+        &'p self,
+        cluster: &'p ClusterId,
+        facts: &'p ClusterFacts,
+        kind: &'p SignalKind,
+    ) -> impl Iterator<Item = &'p Rule> + 'p {
+        self.rules.iter().filter(move |r| r.wants(kind) && r.selector.matches(cluster, facts))
+    }
+
+    /// The effective settings for a signal of `kind` about `cluster`.
+    pub fn cadence_for(&self, cluster: &ClusterId, facts: &ClusterFacts, kind: &SignalKind) -> Cadence {
+        let mut acc = Overrides::default();
+        for rule in self.applicable(cluster, facts, kind) {
+            acc.or(&rule.settings);
+        }
+        acc.resolve(&self.defaults)
+    }
+
+    /// The maintenance window policy defines for `cluster` (ARM `maintenanceWindow` JSON), for
+    /// clusters that have none of their own: the first rule selecting the cluster that sets one
+    /// (whatever its `signals`), else `[defaults.upgrade.window]`. Parse it with
+    /// `policy::windows::MaintenanceWindow::from_arm_json`.
+    pub fn window_for(&self, cluster: &ClusterId, facts: &ClusterFacts) -> Option<&serde_json::Value> {
+        self.rules
+            .iter()
+            .filter(|r| r.window.is_some() && r.selector.matches(cluster, facts))
+            .find_map(|r| r.window.as_ref())
+            .or(self.default_window.as_ref())
+    }
+
+    /// Names of every app setting the policy refers to (chat webhook URLs), so start-up can
+    /// check they exist.
+    pub fn referenced_settings(&self) -> BTreeSet<&str> {
+        self.rules.iter().flat_map(|r| r.chat.iter().map(|c| c.url_setting.as_str())).collect()
+    }
+}
+
+/// Validates a policy file for `handler config check [PATH]`. Unlike [`Policy::load`], a
+/// missing file is an error.
+pub fn check(path: &Path) -> Result<Policy, Vec<PolicyError>> {
+    match Policy::load(path)? {
+        Some(p) => Ok(p),
+        None => Err(vec![PolicyError {
+            path: path.display().to_string(),
+            line: 0,
+            field: "(file)".into(),
+            problem: "does not exist".into(),
+            fix: "pass the path of your policy file, or copy cadence.example.toml to cadence.toml".into(),
+        }]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{CertificateKind, MaintenanceKind, MaintenanceStatus, OperationStatus, RollingPhase};
+
+    #[test]
+    fn signal_names_cover_every_signal_kind() {
+        let t = jiff::Timestamp::UNIX_EPOCH;
+        let kinds = [
+            SignalKind::NewKubernetesVersion {
+                latest_supported: None,
+                latest_stable: None,
+                lowest_minor: None,
+                latest_preview: None,
+            },
+            SignalKind::UpgradesOffered { current: "1.30.1".into(), offered: vec![] },
+            SignalKind::SupportEnding { kubernetes_version: "1.29".into(), eol_date: None, support_type: None },
+            SignalKind::SupportEnded { kubernetes_version: "1.29".into() },
+            SignalKind::NodeImageAvailable { pool: "p".into(), current: "a".into(), latest: "b".into() },
+            SignalKind::CertificateExpiring { certificate: CertificateKind::ApiServer, not_after: t },
+            SignalKind::NodePoolRolling { pool: "p".into(), phase: RollingPhase::Started, error: None },
+            SignalKind::Maintenance {
+                event_id: "e".into(),
+                upgrade: MaintenanceKind::Unknown,
+                status: MaintenanceStatus::Scheduled,
+                scheduled_time: None,
+                details: None,
+            },
+            SignalKind::Operation {
+                concern: ConcernKind::NodeImage,
+                target: "p".into(),
+                status: OperationStatus::InProgress,
+            },
+            SignalKind::Resolved { concern: ConcernKind::NodeImage, target: "p".into() },
+        ];
+        let names: BTreeSet<&str> = kinds.iter().map(|k| k.name()).collect();
+        assert_eq!(names, SIGNAL_NAMES.iter().copied().collect::<BTreeSet<_>>());
+    }
+
+    #[test]
+    fn selector_globs_ignore_case_and_tags_unknown_skip_by_default() {
+        let id = ClusterId::from_parts("sub-1", "RG-Prod-WEU", "aks-prod-weu");
+        let mut s = Selector {
+            resource_groups: vec![Glob::new("rg-prod-*").unwrap()],
+            clusters: vec![Glob::new("aks-*-weu").unwrap(), Glob::new("other").unwrap()],
+            ..Selector::default()
+        };
+        assert!(s.matches(&id, &ClusterFacts::default()));
+        s.tags = vec![("env".into(), Glob::new("prod").unwrap())];
+        assert!(!s.matches(&id, &ClusterFacts::default()), "unknown tags: skip");
+        let mut facts = ClusterFacts::default();
+        facts.tags.insert("Env".into(), "Prod".into());
+        assert!(s.matches(&id, &facts));
+        facts.tags.insert("Env".into(), "dev".into());
+        assert!(!s.matches(&id, &facts));
+        s.when_tags_unknown = WhenTagsUnknown::Match;
+        assert!(s.matches(&id, &ClusterFacts::default()));
     }
 }

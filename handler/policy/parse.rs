@@ -1,0 +1,1011 @@
+//! Reading and validating the policy file.
+//!
+//! The TOML is parsed into `toml`'s spanned document tree and walked by hand rather than
+//! deserialised with serde: that way every problem is found in one pass (not just the first),
+//! each carries the line it is on, the dotted field path (`rule[2].email.to`) and a fix, and an
+//! unknown key can be answered with "did you mean".
+
+use std::ops::Range;
+
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use super::{
+    ChatTarget, GithubIssueTarget, GithubPrTarget, Glob, Overrides, Policy, PolicyError, Rule, SIGNAL_NAMES, Selector,
+    UpgradeMode, WhenTagsUnknown, signal_bit,
+};
+use crate::action::{ChatKind, VersionLocator};
+
+type Val<'i> = Spanned<DeValue<'i>>;
+
+const SETTINGS_KEYS: [&str; 7] = [
+    "patch_within_days",
+    "minor_within_days",
+    "node_image_within_days",
+    "reminder_days_before",
+    "certificate_warn_days",
+    "include_preview",
+    "upgrade",
+];
+const UPGRADE_KEYS: [&str; 7] =
+    ["node_image", "patch", "minor", "certificate_rotation", "auto_after_days", "min_window_minutes", "window"];
+const MIN_WINDOW_KEYS: [&str; 4] = ["node_image", "patch", "minor", "certificate_rotation"];
+const RULE_KEYS: [&str; 11] = [
+    "name",
+    "subscriptions",
+    "resource_groups",
+    "clusters",
+    "tags",
+    "when_tags_unknown",
+    "signals",
+    "github_issue",
+    "github_pr",
+    "email",
+    "chat",
+];
+const MAX_DAYS: i64 = 3650;
+
+pub(super) fn parse(text: &str, path: &str) -> Result<Policy, Vec<PolicyError>> {
+    let mut c = Checker::new(text, path);
+    let doc = match DeTable::parse(text) {
+        Ok(doc) => doc,
+        Err(e) => {
+            let span = e.span().unwrap_or(0..0);
+            let problem = e.message().trim().replace('\n', " ");
+            c.err(
+                span,
+                "(syntax)",
+                format!("the file is not valid TOML: {problem}"),
+                "correct the TOML syntax on that line",
+            );
+            return Err(c.errors);
+        }
+    };
+    let root = doc.get_ref();
+    c.keys(root, "", &["defaults", "rule"], &[]);
+
+    let mut policy = Policy::builtin();
+    policy.source = Some(path.to_string());
+
+    if let Some(v) = get(root, "defaults")
+        && let Some(t) = c.table(v, "defaults")
+    {
+        c.keys(t, "defaults", &SETTINGS_KEYS, &[]);
+        let (o, window) = c.settings(t, "defaults");
+        policy.defaults = o.resolve(&policy.defaults);
+        policy.default_window = window;
+    }
+
+    if let Some(v) = get(root, "rule") {
+        match v.get_ref() {
+            DeValue::Array(items) => {
+                let mut names: Vec<(String, usize)> = Vec::new();
+                for (i, item) in items.iter().enumerate() {
+                    let field = format!("rule[{i}]");
+                    if let Some(rule) = c.rule(item, &field) {
+                        if let Some((_, line)) = names.iter().find(|(n, _)| n.eq_ignore_ascii_case(&rule.name)) {
+                            c.err(
+                                item.span(),
+                                format!("{field}.name"),
+                                format!("the name `{}` is already used by the rule on line {line}", rule.name),
+                                "give every rule its own name",
+                            );
+                        }
+                        names.push((rule.name.clone(), rule.line));
+                        policy.rules.push(rule);
+                    }
+                }
+            }
+            other => c.err(
+                v.span(),
+                "rule",
+                format!("expected rules written as [[rule]] tables, found {}", kind(other)),
+                "write each rule as a [[rule]] section (double brackets)",
+            ),
+        }
+    }
+
+    if c.errors.is_empty() {
+        Ok(policy)
+    } else {
+        c.errors.sort_by_key(|e| e.line);
+        Err(c.errors)
+    }
+}
+
+fn get<'t, 'i>(t: &'t DeTable<'i>, key: &str) -> Option<&'t Val<'i>> {
+    t.iter().find(|(k, _)| k.get_ref() == key).map(|(_, v)| v)
+}
+
+fn kind(v: &DeValue<'_>) -> &'static str {
+    match v {
+        DeValue::String(_) => "a string",
+        DeValue::Integer(_) => "an integer",
+        DeValue::Float(_) => "a float",
+        DeValue::Boolean(_) => "a boolean",
+        DeValue::Datetime(_) => "a date/time",
+        DeValue::Array(_) => "an array",
+        DeValue::Table(_) => "a table",
+    }
+}
+
+fn join(prefix: &str, key: &str) -> String {
+    if prefix.is_empty() { key.to_string() } else { format!("{prefix}.{key}") }
+}
+
+/// Levenshtein distance, for "did you mean".
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// The closest allowed word, if close enough to be a likely typo.
+fn suggest<'a>(word: &str, allowed: &[&'a str]) -> Option<&'a str> {
+    let lower = word.to_ascii_lowercase().replace('-', "_");
+    allowed
+        .iter()
+        .filter(|a| !a.is_empty())
+        .map(|a| (distance(&lower, &a.replace('-', "_")), *a))
+        .filter(|(d, a)| *d <= 2.max(a.len() / 4) || (a.len() >= 3 && lower.starts_with(&a.replace('-', "_"))))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, a)| a)
+}
+
+struct Checker<'s> {
+    path: &'s str,
+    line_starts: Vec<usize>,
+    errors: Vec<PolicyError>,
+}
+
+impl<'s> Checker<'s> {
+    fn new(text: &'s str, path: &'s str) -> Self {
+        let mut line_starts = vec![0];
+        line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        Self { path, line_starts, errors: Vec::new() }
+    }
+
+    fn line(&self, offset: usize) -> usize {
+        self.line_starts.partition_point(|&s| s <= offset)
+    }
+
+    fn err(
+        &mut self,
+        span: Range<usize>,
+        field: impl Into<String>,
+        problem: impl Into<String>,
+        fix: impl Into<String>,
+    ) {
+        self.errors.push(PolicyError {
+            path: self.path.to_string(),
+            line: self.line(span.start),
+            field: field.into(),
+            problem: problem.into(),
+            fix: fix.into(),
+        });
+    }
+
+    fn type_err(&mut self, v: &Val<'_>, field: &str, expected: &str, fix: &str) {
+        self.err(v.span(), field, format!("expected {expected}, found {}", kind(v.get_ref())), fix);
+    }
+
+    /// Reports keys of `t` not in `allowed`. `hints` gives a tailored problem and fix for keys
+    /// people commonly get wrong.
+    fn keys(&mut self, t: &DeTable<'_>, prefix: &str, allowed: &[&str], hints: &[(&str, &str, &str)]) {
+        for (k, _) in t.iter() {
+            let key = k.get_ref().as_ref();
+            if allowed.contains(&key) {
+                continue;
+            }
+            let field = join(prefix, key);
+            if let Some((_, problem, fix)) = hints.iter().find(|(h, _, _)| h.eq_ignore_ascii_case(key)) {
+                self.err(k.span(), field, *problem, *fix);
+                continue;
+            }
+            let fix = match suggest(key, allowed) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => {
+                    let list: Vec<&str> = allowed.iter().copied().filter(|a| !a.is_empty()).collect();
+                    format!("remove it; allowed here: {}", list.join(", "))
+                }
+            };
+            self.err(k.span(), field, format!("unknown key `{key}`"), fix);
+        }
+    }
+
+    fn table<'t, 'i>(&mut self, v: &'t Val<'i>, field: &str) -> Option<&'t DeTable<'i>> {
+        match v.get_ref() {
+            DeValue::Table(t) => Some(t),
+            _ => {
+                self.type_err(
+                    v,
+                    field,
+                    "a table",
+                    &format!("write it as a [{field}] section or an inline {{ ... }} table"),
+                );
+                None
+            }
+        }
+    }
+
+    fn string(&mut self, v: &Val<'_>, field: &str) -> Option<String> {
+        match v.get_ref() {
+            DeValue::String(s) => Some(s.to_string()),
+            _ => {
+                self.type_err(v, field, "a string", "put the value in double quotes");
+                None
+            }
+        }
+    }
+
+    fn boolean(&mut self, v: &Val<'_>, field: &str) -> Option<bool> {
+        match v.get_ref() {
+            DeValue::Boolean(b) => Some(*b),
+            _ => {
+                self.type_err(v, field, "true or false", "write true or false, without quotes");
+                None
+            }
+        }
+    }
+
+    fn integer(&mut self, v: &Val<'_>, field: &str, min: i64, max: i64, unit: &str) -> Option<u32> {
+        let n = match v.get_ref() {
+            DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix()).ok(),
+            _ => {
+                self.type_err(v, field, &format!("a whole number of {unit}"), "write a number without quotes, like 14");
+                return None;
+            }
+        };
+        match n {
+            Some(n) if (min..=max).contains(&n) => Some(n as u32),
+            _ => {
+                let shown = match v.get_ref() {
+                    DeValue::Integer(i) => i.as_str().to_string(),
+                    _ => String::new(),
+                };
+                let problem = if min > 0 && n.is_some_and(|n| n <= 0) {
+                    format!("{shown} {unit} must be more than 0")
+                } else {
+                    format!("{shown} {unit} is out of range")
+                };
+                self.err(v.span(), field, problem, format!("use a number from {min} to {max}"));
+                None
+            }
+        }
+    }
+
+    /// A list of strings (a single string is taken as a list of one).
+    fn strings(&mut self, v: &Val<'_>, field: &str) -> Option<Vec<(String, Range<usize>)>> {
+        match v.get_ref() {
+            DeValue::String(s) => Some(vec![(s.to_string(), v.span())]),
+            DeValue::Array(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                let mut ok = true;
+                for (i, item) in items.iter().enumerate() {
+                    match item.get_ref() {
+                        DeValue::String(s) => out.push((s.to_string(), item.span())),
+                        _ => {
+                            self.type_err(item, &format!("{field}[{i}]"), "a string", "put the value in double quotes");
+                            ok = false;
+                        }
+                    }
+                }
+                ok.then_some(out)
+            }
+            _ => {
+                self.type_err(v, field, "a list of strings", "write a list like [\"a\", \"b\"]");
+                None
+            }
+        }
+    }
+
+    fn globs(&mut self, v: &Val<'_>, field: &str) -> Vec<Glob> {
+        let mut out = Vec::new();
+        for (i, (pattern, span)) in self.strings(v, field).unwrap_or_default().into_iter().enumerate() {
+            match Glob::new(&pattern) {
+                Ok(g) => out.push(g),
+                Err(e) => self.err(
+                    span,
+                    format!("{field}[{i}]"),
+                    format!("`{pattern}` is not a valid pattern: {e}"),
+                    "use * for any run of characters, ? for one, [abc] for one of a set",
+                ),
+            }
+        }
+        out
+    }
+
+    fn mode(&mut self, v: &Val<'_>, field: &str) -> Option<UpgradeMode> {
+        let s = self.string(v, field)?;
+        match s.as_str() {
+            "notify" => Some(UpgradeMode::Notify),
+            "auto" => Some(UpgradeMode::Auto),
+            other => {
+                let fix = match suggest(other, &["notify", "auto"]) {
+                    Some(s) => format!("did you mean \"{s}\"? (allowed: \"notify\", \"auto\")"),
+                    None => "use \"notify\" (tell only) or \"auto\" (also carry it out in a window)".into(),
+                };
+                self.err(v.span(), field, format!("unknown upgrade mode \"{other}\""), fix);
+                None
+            }
+        }
+    }
+
+    /// Reads the settings keys of a `[defaults]` or `[[rule]]` table.
+    fn settings(&mut self, t: &DeTable<'_>, prefix: &str) -> (Overrides, Option<serde_json::Value>) {
+        let mut o = Overrides::default();
+        let mut window = None;
+        let days = |c: &mut Self, key: &str, min: i64| {
+            get(t, key).and_then(|v| c.integer(v, &join(prefix, key), min, MAX_DAYS, "days"))
+        };
+        o.patch_within_days = days(self, "patch_within_days", 1);
+        o.minor_within_days = days(self, "minor_within_days", 1);
+        o.node_image_within_days = days(self, "node_image_within_days", 1);
+        o.reminder_days_before = days(self, "reminder_days_before", 0);
+        if let Some(v) = get(t, "include_preview") {
+            o.include_preview = self.boolean(v, &join(prefix, "include_preview"));
+        }
+        if let Some(v) = get(t, "certificate_warn_days") {
+            let field = join(prefix, "certificate_warn_days");
+            match v.get_ref() {
+                DeValue::Array(items) if !items.is_empty() => {
+                    let mut list: Vec<u32> = items
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(i, item)| self.integer(item, &format!("{field}[{i}]"), 1, MAX_DAYS, "days"))
+                        .collect();
+                    if list.len() == items.len() {
+                        list.sort_unstable_by(|a, b| b.cmp(a));
+                        list.dedup();
+                        o.certificate_warn_days = Some(list);
+                    }
+                }
+                DeValue::Array(_) => self.err(
+                    v.span(),
+                    field,
+                    "the list is empty, so no certificate would ever be warned about",
+                    "list the days before expiry to warn at, like [60, 30, 7]",
+                ),
+                _ => self.type_err(v, &field, "a list of days", "write a list like [60, 30, 7]"),
+            }
+        }
+        if let Some(v) = get(t, "upgrade") {
+            let prefix = join(prefix, "upgrade");
+            if let Some(u) = self.table(v, &prefix) {
+                self.keys(u, &prefix, &UPGRADE_KEYS, &[]);
+                let mode = |c: &mut Self, key: &str| get(u, key).and_then(|v| c.mode(v, &join(&prefix, key)));
+                o.node_image = mode(self, "node_image");
+                o.patch = mode(self, "patch");
+                o.minor = mode(self, "minor");
+                o.certificate_rotation = mode(self, "certificate_rotation");
+                if let Some(v) = get(u, "auto_after_days") {
+                    o.auto_after_days = self.integer(v, &join(&prefix, "auto_after_days"), 0, MAX_DAYS, "days");
+                }
+                if let Some(v) = get(u, "min_window_minutes") {
+                    let field = join(&prefix, "min_window_minutes");
+                    if let Some(m) = self.table(v, &field) {
+                        self.keys(m, &field, &MIN_WINDOW_KEYS, &[]);
+                        let mins = |c: &mut Self, key: &str| {
+                            get(m, key).and_then(|v| c.integer(v, &join(&field, key), 1, 24 * 60, "minutes"))
+                        };
+                        o.min_window_node_image = mins(self, "node_image");
+                        o.min_window_patch = mins(self, "patch");
+                        o.min_window_minor = mins(self, "minor");
+                        o.min_window_certificate_rotation = mins(self, "certificate_rotation");
+                    }
+                }
+                if let Some(v) = get(u, "window") {
+                    window = self.window(v, &join(&prefix, "window"));
+                }
+            }
+        }
+        (o, window)
+    }
+
+    /// A maintenance window in the ARM `maintenanceWindow` shape; only its outline is checked
+    /// here (the window maths parses the rest).
+    fn window(&mut self, v: &Val<'_>, field: &str) -> Option<serde_json::Value> {
+        let t = self.table(v, field)?;
+        const SCHEDULES: [&str; 4] = ["daily", "weekly", "absoluteMonthly", "relativeMonthly"];
+        let Some(schedule) = get(t, "schedule") else {
+            self.err(
+                v.span(),
+                field,
+                "the window has no `schedule`",
+                "add a schedule, e.g. schedule = { weekly = { intervalWeeks = 1, dayOfWeek = \"Sunday\" } }",
+            );
+            return None;
+        };
+        let sfield = join(field, "schedule");
+        let s = self.table(schedule, &sfield)?;
+        let kinds: Vec<&str> = s.iter().map(|(k, _)| k.get_ref().as_ref()).collect();
+        let known = kinds.iter().filter(|k| SCHEDULES.contains(k)).count();
+        if known != 1 || kinds.len() != 1 {
+            let problem = if kinds.is_empty() {
+                "the schedule is empty".to_string()
+            } else {
+                format!("the schedule has {}", kinds.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", "))
+            };
+            let fix = match kinds.iter().find(|k| !SCHEDULES.contains(k)).and_then(|k| suggest(k, &SCHEDULES)) {
+                Some(s) => format!(
+                    "did you mean `{s}`? A schedule has exactly one of daily, weekly, absoluteMonthly, relativeMonthly"
+                ),
+                None => "give exactly one of daily, weekly, absoluteMonthly, relativeMonthly".into(),
+            };
+            self.err(schedule.span(), sfield, problem, fix);
+            return None;
+        }
+        if let Some(d) = get(t, "durationHours") {
+            self.integer(d, &join(field, "durationHours"), 4, 24, "hours")?;
+        }
+        Some(to_json(v.get_ref()))
+    }
+
+    fn rule(&mut self, item: &Val<'_>, field: &str) -> Option<Rule> {
+        let line = self.line(item.span().start);
+        let t = self.table(item, field)?;
+        let mut allowed: Vec<&str> = RULE_KEYS.to_vec();
+        allowed.extend(SETTINGS_KEYS);
+        self.keys(
+            t,
+            field,
+            &allowed,
+            &[
+                (
+                    "match",
+                    "selectors are written directly in the rule",
+                    "use subscriptions, resource_groups, clusters or tags keys",
+                ),
+                (
+                    "repository",
+                    "channels are tables inside the rule",
+                    "write [rule.github_issue] with repo = \"owner/name\"",
+                ),
+            ],
+        );
+        let errors_before = self.errors.len();
+
+        let name = match get(t, "name") {
+            Some(v) => self.string(v, &join(field, "name")).filter(|n| {
+                let ok = !n.trim().is_empty();
+                if !ok {
+                    self.err(v.span(), join(field, "name"), "the name is empty", "name the rule, e.g. name = \"prod\"");
+                }
+                ok
+            }),
+            None => {
+                self.err(
+                    item.span(),
+                    join(field, "name"),
+                    "the rule has no name",
+                    "add name = \"…\" (it appears in plans and errors)",
+                );
+                None
+            }
+        };
+
+        let mut selector = Selector::default();
+        if let Some(v) = get(t, "subscriptions") {
+            selector.subscriptions = self.globs(v, &join(field, "subscriptions"));
+        }
+        if let Some(v) = get(t, "resource_groups") {
+            selector.resource_groups = self.globs(v, &join(field, "resource_groups"));
+        }
+        if let Some(v) = get(t, "clusters") {
+            selector.clusters = self.globs(v, &join(field, "clusters"));
+        }
+        if let Some(v) = get(t, "tags") {
+            let tfield = join(field, "tags");
+            if let Some(tags) = self.table(v, &tfield) {
+                for (k, val) in tags.iter() {
+                    let f = join(&tfield, k.get_ref());
+                    if let Some(s) = self.string(val, &f) {
+                        match Glob::new(&s) {
+                            Ok(g) => selector.tags.push((k.get_ref().to_string(), g)),
+                            Err(e) => self.err(
+                                val.span(),
+                                f,
+                                format!("`{s}` is not a valid pattern: {e}"),
+                                "use * for any run of characters, ? for one, [abc] for one of a set",
+                            ),
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(v) = get(t, "when_tags_unknown") {
+            let f = join(field, "when_tags_unknown");
+            match self.string(v, &f).as_deref() {
+                Some("skip") => selector.when_tags_unknown = WhenTagsUnknown::Skip,
+                Some("match") => selector.when_tags_unknown = WhenTagsUnknown::Match,
+                Some(other) => self.err(
+                    v.span(),
+                    f,
+                    format!("unknown value \"{other}\""),
+                    "use \"skip\" (wait for a sweep to read the tags) or \"match\" (apply as if the tags matched)",
+                ),
+                None => {}
+            }
+        }
+
+        let mut signals = None;
+        if let Some(v) = get(t, "signals") {
+            let f = join(field, "signals");
+            if let Some(list) = self.strings(v, &f) {
+                if list.is_empty() {
+                    self.err(
+                        v.span(),
+                        &f,
+                        "the list is empty, so the rule would hear nothing",
+                        "remove `signals` to hear every signal, or list the ones you want",
+                    );
+                }
+                let mut mask = 0u16;
+                for (i, (name, span)) in list.iter().enumerate() {
+                    let bit = signal_bit(name);
+                    if bit == 0 {
+                        let fix = match suggest(name, &SIGNAL_NAMES) {
+                            Some(s) => format!("did you mean \"{s}\"?"),
+                            None => format!("use one of: {}", SIGNAL_NAMES.join(", ")),
+                        };
+                        self.err(span.clone(), format!("{f}[{i}]"), format!("unknown signal \"{name}\""), fix);
+                    }
+                    mask |= bit;
+                }
+                signals = Some(mask);
+            }
+        }
+
+        let (settings, window) = self.settings(t, field);
+
+        let github_issue = get(t, "github_issue").and_then(|v| self.github_issue(v, &join(field, "github_issue")));
+        let github_pr = get(t, "github_pr").and_then(|v| self.github_pr(v, &join(field, "github_pr")));
+        let email = get(t, "email").and_then(|v| self.email(v, &join(field, "email")));
+        let mut chat = Vec::new();
+        if let Some(v) = get(t, "chat") {
+            let f = join(field, "chat");
+            match v.get_ref() {
+                DeValue::Array(items) => {
+                    for (i, item) in items.iter().enumerate() {
+                        chat.extend(self.chat(item, &format!("{f}[{i}]")));
+                    }
+                }
+                DeValue::Table(_) => chat.extend(self.chat(v, &f)),
+                _ => self.type_err(v, &f, "[[rule.chat]] tables", "write each destination as a [[rule.chat]] section"),
+            }
+        }
+
+        let rule = Rule {
+            name: name.unwrap_or_default(),
+            line,
+            selector,
+            signals,
+            settings,
+            github_issue,
+            github_pr,
+            email,
+            chat,
+            window,
+        };
+        if self.errors.len() == errors_before
+            && !rule.has_channels()
+            && rule.settings == Overrides::default()
+            && rule.window.is_none()
+        {
+            self.err(
+                item.span(),
+                field,
+                format!("the rule `{}` has no channel and no setting, so it does nothing", rule.name),
+                "add a channel ([rule.github_issue], [rule.github_pr], [rule.email], [[rule.chat]]) or a setting, or remove the rule",
+            );
+        }
+        (self.errors.len() == errors_before).then_some(rule)
+    }
+
+    fn repo(&mut self, t: &DeTable<'_>, table: &Val<'_>, field: &str) -> Option<String> {
+        let f = join(field, "repo");
+        let Some(v) = get(t, "repo") else {
+            self.err(table.span(), f, "no repository given", "add repo = \"owner/name\"");
+            return None;
+        };
+        let repo = self.string(v, &f)?;
+        if is_repo(&repo) {
+            Some(repo)
+        } else {
+            let fix = if repo.contains("github.com") {
+                "give only owner/name, not the URL (the GitHub host comes from the GITHUB_API_URL setting)"
+            } else {
+                "write the repository as owner/name, e.g. contoso/platform-infra"
+            };
+            self.err(v.span(), f, format!("\"{repo}\" is not an owner/name repository"), fix);
+            None
+        }
+    }
+
+    fn github_issue(&mut self, v: &Val<'_>, field: &str) -> Option<GithubIssueTarget> {
+        let t = self.table(v, field)?;
+        self.keys(
+            t,
+            field,
+            &["repo", "labels", "assignees"],
+            &[("label", "unknown key `label`", "did you mean `labels`?")],
+        );
+        let repo = self.repo(t, v, field);
+        let mut labels = Vec::new();
+        if let Some(lv) = get(t, "labels") {
+            let f = join(field, "labels");
+            for (i, (label, span)) in self.strings(lv, &f).unwrap_or_default().into_iter().enumerate() {
+                if label.trim().is_empty() || label.chars().count() > 50 {
+                    self.err(
+                        span,
+                        format!("{f}[{i}]"),
+                        format!("\"{label}\" is not a usable label"),
+                        "labels are 1 to 50 characters",
+                    );
+                } else {
+                    labels.push(label);
+                }
+            }
+        }
+        let mut assignees = Vec::new();
+        if let Some(av) = get(t, "assignees") {
+            let f = join(field, "assignees");
+            for (i, (login, span)) in self.strings(av, &f).unwrap_or_default().into_iter().enumerate() {
+                let login = login.strip_prefix('@').unwrap_or(&login).to_string();
+                if is_github_login(&login) {
+                    assignees.push(login);
+                } else {
+                    self.err(
+                        span,
+                        format!("{f}[{i}]"),
+                        format!("\"{login}\" is not a GitHub user name"),
+                        "use GitHub logins (letters, digits and single hyphens), e.g. \"octocat\"",
+                    );
+                }
+            }
+        }
+        Some(GithubIssueTarget { repo: repo?, labels, assignees })
+    }
+
+    fn github_pr(&mut self, v: &Val<'_>, field: &str) -> Option<GithubPrTarget> {
+        let t = self.table(v, field)?;
+        self.keys(
+            t,
+            field,
+            &["repo", "path", "key", "pattern", "base"],
+            &[("file", "unknown key `file`", "did you mean `path`?")],
+        );
+        let repo = self.repo(t, v, field);
+        let path = match get(t, "path") {
+            None => {
+                self.err(
+                    v.span(),
+                    join(field, "path"),
+                    "no file given",
+                    "add path = \"infra/aks.bicep\" (relative to the repository root)",
+                );
+                None
+            }
+            Some(pv) => {
+                let f = join(field, "path");
+                self.string(pv, &f).filter(|p| {
+                    let ok = !p.is_empty()
+                        && !p.starts_with('/')
+                        && !p.contains('\\')
+                        && !p.split('/').any(|seg| seg == ".." || seg.is_empty());
+                    if !ok {
+                        self.err(
+                            pv.span(),
+                            &f,
+                            format!("\"{p}\" is not a file path inside the repository"),
+                            "use a relative path with / separators, like infra/aks.bicep",
+                        );
+                    }
+                    ok
+                })
+            }
+        };
+        let locator = match (get(t, "key"), get(t, "pattern")) {
+            (Some(_), Some(pv)) => {
+                self.err(
+                    pv.span(),
+                    join(field, "pattern"),
+                    "both `key` and `pattern` are given",
+                    "keep one: `key` for a simple key = value line, `pattern` for a regular expression",
+                );
+                None
+            }
+            (None, None) => {
+                self.err(
+                    v.span(),
+                    field,
+                    "no way to find the version in the file",
+                    "add key = \"kubernetesVersion\" (the name before the version) or pattern = \"...(\\\\d+\\\\.\\\\d+(?:\\\\.\\\\d+)?)...\"",
+                );
+                None
+            }
+            (Some(kv), None) => {
+                let f = join(field, "key");
+                self.string(kv, &f).and_then(|key| {
+                    if key.trim().is_empty() {
+                        self.err(
+                            kv.span(),
+                            f,
+                            "the key is empty",
+                            "give the name written before the version, e.g. kubernetesVersion",
+                        );
+                        None
+                    } else {
+                        Some(VersionLocator::Key { key })
+                    }
+                })
+            }
+            (None, Some(pv)) => {
+                let f = join(field, "pattern");
+                self.string(pv, &f).and_then(|pattern| match regex::Regex::new(&pattern) {
+                    Ok(re) if re.captures_len() == 2 => Some(VersionLocator::Pattern { pattern }),
+                    Ok(re) => {
+                        self.err(
+                            pv.span(),
+                            f,
+                            format!("the pattern has {} capture groups; it needs exactly one, around the version", re.captures_len() - 1),
+                            "wrap only the version in ( ); make other groups non-capturing with (?: )",
+                        );
+                        None
+                    }
+                    Err(e) => {
+                        let msg = e.to_string().lines().last().unwrap_or("").trim().to_string();
+                        self.err(pv.span(), f, format!("the pattern is not a valid regular expression: {msg}"), "fix the expression (Rust regex syntax; in TOML use '...' literal strings to avoid doubling backslashes)");
+                        None
+                    }
+                })
+            }
+        };
+        let base = get(t, "base").and_then(|bv| {
+            let f = join(field, "base");
+            self.string(bv, &f).filter(|b| {
+                let ok = !b.is_empty() && !b.contains(char::is_whitespace) && !b.contains("..") && !b.starts_with('-');
+                if !ok {
+                    self.err(
+                        bv.span(),
+                        &f,
+                        format!("\"{b}\" is not a branch name"),
+                        "give the branch to open the pull request against, e.g. main",
+                    );
+                }
+                ok
+            })
+        });
+        Some(GithubPrTarget { repo: repo?, path: path?, locator: locator?, base })
+    }
+
+    fn email(&mut self, v: &Val<'_>, field: &str) -> Option<Vec<String>> {
+        let t = self.table(v, field)?;
+        self.keys(t, field, &["to"], &[("recipients", "unknown key `recipients`", "did you mean `to`?")]);
+        let f = join(field, "to");
+        let Some(tv) = get(t, "to") else {
+            self.err(v.span(), f, "no recipients", "add to = [\"platform-team@example.com\"]");
+            return None;
+        };
+        let list = self.strings(tv, &f)?;
+        if list.is_empty() {
+            self.err(tv.span(), f, "the recipient list is empty", "add at least one address");
+            return None;
+        }
+        let mut out = Vec::new();
+        let mut ok = true;
+        for (i, (addr, span)) in list.into_iter().enumerate() {
+            if is_email(&addr) {
+                out.push(addr);
+            } else {
+                ok = false;
+                self.err(
+                    span,
+                    format!("{f}[{i}]"),
+                    format!("\"{addr}\" is not an email address"),
+                    "write addresses like ops@example.com or \"Ops <ops@example.com>\"",
+                );
+            }
+        }
+        ok.then_some(out)
+    }
+
+    fn chat(&mut self, v: &Val<'_>, field: &str) -> Option<ChatTarget> {
+        let t = self.table(v, field)?;
+        const SECRET: &str = "a webhook URL is a secret and must not be written in the policy";
+        const SECRET_FIX: &str = "store the URL in an app setting (a Key Vault reference in Azure) and name it: url_setting = \"TEAMS_WEBHOOK_URL\"";
+        self.keys(
+            t,
+            field,
+            &["kind", "url_setting"],
+            &[("url", SECRET, SECRET_FIX), ("webhook_url", SECRET, SECRET_FIX), ("webhook", SECRET, SECRET_FIX)],
+        );
+        let kind = match get(t, "kind") {
+            None => {
+                self.err(
+                    v.span(),
+                    join(field, "kind"),
+                    "no chat kind",
+                    "add kind = \"teams\", \"slack\" or \"webhook\"",
+                );
+                None
+            }
+            Some(kv) => {
+                let f = join(field, "kind");
+                match self.string(kv, &f).as_deref() {
+                    Some("teams") => Some(ChatKind::Teams),
+                    Some("slack") => Some(ChatKind::Slack),
+                    Some("webhook") => Some(ChatKind::Webhook),
+                    Some(other) => {
+                        let fix = match suggest(other, &["teams", "slack", "webhook"]) {
+                            Some(s) => format!("did you mean \"{s}\"?"),
+                            None => "use \"teams\", \"slack\" or \"webhook\"".into(),
+                        };
+                        self.err(kv.span(), f, format!("unknown chat kind \"{other}\""), fix);
+                        None
+                    }
+                    None => None,
+                }
+            }
+        };
+        let f = join(field, "url_setting");
+        let url_setting = match get(t, "url_setting") {
+            None => {
+                if get(t, "url").is_none() && get(t, "webhook_url").is_none() && get(t, "webhook").is_none() {
+                    self.err(
+                        v.span(),
+                        f,
+                        "no setting named for the webhook URL",
+                        "add url_setting = \"TEAMS_WEBHOOK_URL\" and put the URL in that app setting",
+                    );
+                }
+                None
+            }
+            Some(sv) => self.string(sv, &f).and_then(|s| {
+                let lower = s.to_ascii_lowercase();
+                if lower.contains("://")
+                    || lower.starts_with("http")
+                    || lower.contains(".webhook.office.com")
+                    || lower.contains("hooks.slack.com")
+                {
+                    self.err(
+                        sv.span(),
+                        f,
+                        format!("{SECRET}: url_setting holds the NAME of an app setting, not the URL"),
+                        SECRET_FIX,
+                    );
+                    None
+                } else if is_setting_name(&s) {
+                    Some(s)
+                } else {
+                    self.err(
+                        sv.span(),
+                        f,
+                        format!("\"{s}\" is not an app setting name"),
+                        "use letters, digits and underscores, starting with a letter, e.g. TEAMS_WEBHOOK_URL",
+                    );
+                    None
+                }
+            }),
+        };
+        Some(ChatTarget { kind: kind?, url_setting: url_setting? })
+    }
+}
+
+fn is_repo(s: &str) -> bool {
+    let Some((owner, name)) = s.split_once('/') else { return false };
+    is_github_login(owner)
+        && !name.is_empty()
+        && name.len() <= 100
+        && name != "."
+        && name != ".."
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+}
+
+fn is_github_login(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 39
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+        && !s.contains("--")
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+fn is_setting_name(s: &str) -> bool {
+    let mut bytes = s.bytes();
+    bytes.next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// A plain address (`ops@example.com`) or a mailbox (`Ops Team <ops@example.com>`).
+fn is_email(s: &str) -> bool {
+    let s = s.trim();
+    let addr = match (s.rfind('<'), s.ends_with('>')) {
+        (Some(i), true) => &s[i + 1..s.len() - 1],
+        (None, false) => s,
+        _ => return false,
+    };
+    let Some((local, domain)) = addr.rsplit_once('@') else { return false };
+    let local_ok = !local.is_empty()
+        && local.len() <= 64
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains("..")
+        && local.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~.".contains(&b));
+    let labels: Vec<&str> = domain.split('.').collect();
+    let domain_ok = labels.len() >= 2
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        });
+    local_ok && domain_ok
+}
+
+fn to_json(v: &DeValue<'_>) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        DeValue::String(s) => Value::String(s.to_string()),
+        DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix()).map_or(Value::Null, Value::from),
+        DeValue::Float(f) => f.as_str().replace('_', "").parse::<f64>().ok().map_or(Value::Null, Value::from),
+        DeValue::Boolean(b) => Value::Bool(*b),
+        DeValue::Datetime(d) => Value::String(d.to_string()),
+        DeValue::Array(items) => Value::Array(items.iter().map(|i| to_json(i.get_ref())).collect()),
+        DeValue::Table(t) => {
+            Value::Object(t.iter().map(|(k, v)| (k.get_ref().to_string(), to_json(v.get_ref()))).collect())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestions_catch_typos_but_not_strangers() {
+        assert_eq!(suggest("patch_within_day", &SETTINGS_KEYS), Some("patch_within_days"));
+        assert_eq!(suggest("asignees", &["repo", "labels", "assignees"]), Some("assignees"));
+        assert_eq!(suggest("colour", &["repo", "labels", "assignees"]), None);
+        assert_eq!(suggest("rules", &["defaults", "rule"]), Some("rule"));
+        assert_eq!(suggest("automatic", &["notify", "auto"]), Some("auto"));
+    }
+
+    #[test]
+    fn email_addresses_are_checked() {
+        for ok in ["ops@example.com", "a.b+c@mail.example.co.uk", "Ops Team <ops@example.com>"] {
+            assert!(is_email(ok), "{ok}");
+        }
+        for bad in [
+            "ops",
+            "ops@",
+            "@example.com",
+            "ops@example",
+            "ops@@example.com",
+            "a b@example.com",
+            "Ops <ops@example.com",
+        ] {
+            assert!(!is_email(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn repositories_and_setting_names_are_checked() {
+        assert!(is_repo("contoso/platform-infra"));
+        assert!(is_repo("Contoso/infra.bicep_1"));
+        for bad in ["contoso", "/x", "contoso/", "-a/b", "a/b/c", "https://github.com/a/b"] {
+            assert!(!is_repo(bad), "{bad}");
+        }
+        assert!(is_setting_name("TEAMS_WEBHOOK_URL"));
+        assert!(!is_setting_name("1URL"));
+        assert!(!is_setting_name("TEAMS-URL"));
+    }
+}

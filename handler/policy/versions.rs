@@ -1,0 +1,430 @@
+//! AKS Kubernetes versions: parsing, comparison, upgrade choice and support reasoning.
+//!
+//! AKS writes versions as `1.29` (a minor line, also accepted by ARM as "latest patch of 1.29")
+//! or `1.29.2`; people and tools sometimes add a `v`. Comparison is semver's (a bare minor
+//! sorts as `.0`).
+//!
+//! The rules encoded here (AKS "supported Kubernetes versions" and "long-term support"):
+//! - a patch upgrade stays in the current minor; a minor upgrade goes to the **next** minor only
+//!   (AKS refuses skipping minors on supported clusters). LTS clusters take the smallest minor
+//!   step the cluster's upgrade profile offers (AKS decides which LTS-to-LTS jumps exist).
+//! - preview versions are never chosen unless policy sets `include_preview`.
+//! - AKS supports three GA minors, N, N-1 and N-2 (N = newest GA minor in the region). When a new
+//!   minor arrives, the oldest keeps 30 days of grace (it is still listed by the region).
+//! - LTS (`supportPlan: AKSLongTermSupport`) adds a year after community support for the minors
+//!   the region marks as LTS-capable; without that data, a year is about three minors.
+
+use std::cmp::Ordering;
+use std::fmt;
+
+use crate::domain::OfferedVersion;
+
+/// The `supportPlan` value that turns on long-term support.
+pub const LTS_SUPPORT_PLAN: &str = "AKSLongTermSupport";
+
+/// When the region gives no LTS data, LTS is taken to cover this many minors past community
+/// support (one year at Kubernetes' four-month cadence).
+pub const LTS_FALLBACK_EXTRA_MINORS: u64 = 3;
+
+/// A parsed AKS version. `patch` is `None` for a bare minor line (`1.29`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AksVersion {
+    pub major: u64,
+    pub minor: u64,
+    pub patch: Option<u64>,
+}
+
+/// A minor line such as `1.29`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MinorLine {
+    pub major: u64,
+    pub minor: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{input}` is not a Kubernetes version: {why}; expected MAJOR.MINOR or MAJOR.MINOR.PATCH, like 1.30 or 1.30.4")]
+pub struct VersionError {
+    pub input: String,
+    pub why: String,
+}
+
+impl AksVersion {
+    /// Parses `1.29`, `1.29.2` or `v1.29.2` (surrounding spaces ignored). Pre-release or build
+    /// suffixes are rejected: AKS does not use them.
+    pub fn parse(input: &str) -> Result<Self, VersionError> {
+        let err = |why: &str| VersionError { input: input.to_string(), why: why.to_string() };
+        let s = input.trim();
+        let s = s.strip_prefix(['v', 'V']).unwrap_or(s);
+        if s.is_empty() {
+            return Err(err("it is empty"));
+        }
+        let parts: Vec<&str> = s.split('.').collect();
+        if parts.len() < 2 || parts.len() > 3 {
+            return Err(err("it needs two or three dot-separated numbers"));
+        }
+        let num = |p: &str| -> Result<u64, VersionError> {
+            if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(err(&format!("`{p}` is not a number")));
+            }
+            if p.len() > 1 && p.starts_with('0') {
+                return Err(err(&format!("`{p}` has a leading zero")));
+            }
+            p.parse::<u64>().map_err(|_| err(&format!("`{p}` is too large")))
+        };
+        let major = num(parts[0])?;
+        let minor = num(parts[1])?;
+        let patch = parts.get(2).map(|p| num(p)).transpose()?;
+        Ok(Self { major, minor, patch })
+    }
+
+    /// The semver form (`1.29` → `1.29.0`), used for ordering.
+    pub fn to_semver(&self) -> semver::Version {
+        semver::Version::new(self.major, self.minor, self.patch.unwrap_or(0))
+    }
+
+    pub fn minor_line(&self) -> MinorLine {
+        MinorLine { major: self.major, minor: self.minor }
+    }
+}
+
+impl fmt::Display for AksVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.patch {
+            Some(p) => write!(f, "{}.{}.{}", self.major, self.minor, p),
+            None => write!(f, "{}.{}", self.major, self.minor),
+        }
+    }
+}
+
+impl PartialOrd for AksVersion {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for AksVersion {
+    fn cmp(&self, other: &Self) -> Ordering {
+        // semver order; a bare minor sorts before its `.0` only to keep the order total.
+        self.to_semver().cmp(&other.to_semver()).then(self.patch.is_some().cmp(&other.patch.is_some()))
+    }
+}
+
+impl MinorLine {
+    pub fn new(major: u64, minor: u64) -> Self {
+        Self { major, minor }
+    }
+    /// Parses `1.29` (a patch, if given, is dropped).
+    pub fn parse(input: &str) -> Result<Self, VersionError> {
+        AksVersion::parse(input).map(|v| v.minor_line())
+    }
+    /// The minor after this one.
+    pub fn next(self) -> Self {
+        Self { major: self.major, minor: self.minor + 1 }
+    }
+    /// How many minors `self` is behind `newer` (0 if not behind; majors never change in
+    /// practice, a different major counts as far behind).
+    pub fn minors_behind(self, newer: MinorLine) -> u64 {
+        if self.major == newer.major {
+            newer.minor.saturating_sub(self.minor)
+        } else if self.major < newer.major {
+            u64::MAX
+        } else {
+            0
+        }
+    }
+}
+
+impl fmt::Display for MinorLine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.major, self.minor)
+    }
+}
+
+/// What moving from one version to another is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpgradeKind {
+    /// Same minor, newer patch.
+    Patch,
+    /// Exactly the next minor.
+    Minor,
+    /// More than one minor ahead (AKS allows this only for LTS jumps or out-of-support clusters).
+    SkipsMinors,
+    /// Same or older: not an upgrade.
+    None,
+}
+
+/// Classifies `current → target`.
+pub fn classify(current: &AksVersion, target: &AksVersion) -> UpgradeKind {
+    if target <= current || target.to_semver() <= current.to_semver() {
+        return UpgradeKind::None;
+    }
+    let (c, t) = (current.minor_line(), target.minor_line());
+    if c == t {
+        UpgradeKind::Patch
+    } else if c.next() == t {
+        UpgradeKind::Minor
+    } else {
+        UpgradeKind::SkipsMinors
+    }
+}
+
+/// The upgrades to recommend from `current`, given what AKS offers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UpgradeChoice {
+    /// The newest offered patch of the current minor, if newer than `current`.
+    pub patch: Option<AksVersion>,
+    /// The newest offered patch of the next minor (non-LTS), or of the smallest offered minor
+    /// step (LTS).
+    pub minor: Option<AksVersion>,
+}
+
+/// Chooses the patch and minor upgrade from the offered versions (invalid strings are
+/// ignored; previews only with `include_preview`).
+pub fn upgrade_choice(
+    current: &AksVersion,
+    offered: &[OfferedVersion],
+    include_preview: bool,
+    lts: bool,
+) -> UpgradeChoice {
+    let candidates = offered
+        .iter()
+        .filter(|o| include_preview || !o.is_preview)
+        .filter_map(|o| AksVersion::parse(&o.version).ok())
+        .filter(|v| v.to_semver() > current.to_semver());
+    let line = current.minor_line();
+    let mut patch: Option<AksVersion> = None;
+    let mut minor: Option<AksVersion> = None;
+    let mut lts_step: Option<AksVersion> = None;
+    for v in candidates {
+        match classify(current, &v) {
+            UpgradeKind::Patch if patch.as_ref().is_none_or(|p| v > *p) => patch = Some(v),
+            UpgradeKind::Minor if minor.as_ref().is_none_or(|m| v > *m) => minor = Some(v),
+            UpgradeKind::SkipsMinors if lts && v.major == line.major => {
+                // Smallest minor step; within it, the newest patch.
+                let better = match &lts_step {
+                    None => true,
+                    Some(s) => v.minor < s.minor || (v.minor == s.minor && v > *s),
+                };
+                if better {
+                    lts_step = Some(v);
+                }
+            }
+            _ => {}
+        }
+    }
+    if minor.is_none() && lts {
+        minor = lts_step;
+    }
+    UpgradeChoice { patch, minor }
+}
+
+/// One GA minor the region lists (`kubernetesVersions`), with its support plans
+/// (`capabilities.supportPlan`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RegionMinor {
+    pub line: MinorLine,
+    /// Listed with `KubernetesOfficial` (community support).
+    pub community: bool,
+    /// Listed with `AKSLongTermSupport`.
+    pub lts: bool,
+}
+
+impl RegionMinor {
+    /// A minor with community support only (the common case).
+    pub fn community(line: MinorLine) -> Self {
+        Self { line, community: true, lts: false }
+    }
+}
+
+/// Where a version stands against the AKS support window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SupportStatus {
+    /// Within N..N-2. `oldest` = it is N-2: it leaves support 30 days after the next minor.
+    Supported { newest: MinorLine, oldest: bool },
+    /// N-3 and still listed by the region: the 30-day grace after a new minor; leaving support.
+    LeavingSupport { newest: MinorLine },
+    /// Past community support but covered by LTS (LTS cluster, LTS-capable minor).
+    LongTermSupport { newest: MinorLine },
+    /// Not supported: upgrade to `upgrade_to` (the next minor; AKS allows skipping minors only
+    /// from an unsupported version, to the oldest supported one).
+    OutOfSupport { newest: MinorLine, oldest_supported: MinorLine },
+    /// The region listed no GA minor: nothing can be said.
+    Unknown,
+}
+
+impl SupportStatus {
+    pub fn is_supported(&self) -> bool {
+        matches!(self, Self::Supported { .. } | Self::LeavingSupport { .. } | Self::LongTermSupport { .. })
+    }
+}
+
+/// N-2 reasoning: the support status of `version` given the GA minors the region lists.
+/// `cluster_lts` is `supportPlan == AKSLongTermSupport`.
+pub fn support_status(version: &AksVersion, region: &[RegionMinor], cluster_lts: bool) -> SupportStatus {
+    let Some(newest) = region.iter().filter(|m| m.community).map(|m| m.line).max() else {
+        return SupportStatus::Unknown;
+    };
+    let line = version.minor_line();
+    let behind = line.minors_behind(newest);
+    let oldest_supported = MinorLine::new(newest.major, newest.minor.saturating_sub(2));
+    if behind <= 2 {
+        return SupportStatus::Supported { newest, oldest: behind == 2 };
+    }
+    if cluster_lts {
+        let region_has_lts_data = region.iter().any(|m| m.lts);
+        let covered = if region_has_lts_data {
+            region.iter().any(|m| m.lts && m.line == line)
+        } else {
+            behind <= 2 + LTS_FALLBACK_EXTRA_MINORS
+        };
+        if covered {
+            return SupportStatus::LongTermSupport { newest };
+        }
+    }
+    if behind == 3 && region.iter().any(|m| m.community && m.line == line) {
+        return SupportStatus::LeavingSupport { newest };
+    }
+    SupportStatus::OutOfSupport { newest, oldest_supported }
+}
+
+/// Whether `support_plan` (the cluster's `supportPlan`) is LTS.
+pub fn is_lts(support_plan: Option<&str>) -> bool {
+    support_plan.is_some_and(|p| p.eq_ignore_ascii_case(LTS_SUPPORT_PLAN))
+}
+
+/// Whether `target` is offered: an exact version must be listed; a bare minor line is offered
+/// when any version of that minor is.
+pub fn is_offered(target: &AksVersion, offered: &[String]) -> bool {
+    offered.iter().filter_map(|o| AksVersion::parse(o).ok()).any(|o| match target.patch {
+        Some(_) => o.to_semver() == target.to_semver(),
+        None => o.minor_line() == target.minor_line(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(s: &str) -> AksVersion {
+        AksVersion::parse(s).unwrap()
+    }
+    fn offered(list: &[(&str, bool)]) -> Vec<OfferedVersion> {
+        list.iter().map(|(v, p)| OfferedVersion { version: v.to_string(), is_preview: *p }).collect()
+    }
+
+    #[test]
+    fn parses_minor_lines_patches_and_a_leading_v() {
+        assert_eq!(v("1.29"), AksVersion { major: 1, minor: 29, patch: None });
+        assert_eq!(v("1.29.2"), AksVersion { major: 1, minor: 29, patch: Some(2) });
+        assert_eq!(v("v1.29.2"), v("1.29.2"));
+        assert_eq!(v(" 1.30.10 ").to_string(), "1.30.10");
+        for bad in ["", "1", "1.2.3.4", "1.x", "1.29.2-rc.1", "01.2", "v"] {
+            assert!(AksVersion::parse(bad).is_err(), "{bad} should not parse");
+        }
+    }
+
+    #[test]
+    fn compares_with_semver_not_as_strings() {
+        assert!(v("1.30.10") > v("1.30.9"));
+        assert!(v("1.100.0") > v("1.99.9"));
+        assert!(v("1.30") < v("1.30.1"));
+        assert_eq!(classify(&v("1.30.4"), &v("1.30.7")), UpgradeKind::Patch);
+        assert_eq!(classify(&v("1.30.4"), &v("1.31.1")), UpgradeKind::Minor);
+        assert_eq!(classify(&v("1.30.4"), &v("1.32.0")), UpgradeKind::SkipsMinors);
+        assert_eq!(classify(&v("1.30.4"), &v("1.30.4")), UpgradeKind::None);
+        assert_eq!(classify(&v("1.30.4"), &v("1.29.9")), UpgradeKind::None);
+    }
+
+    #[test]
+    fn upgrade_choice_takes_newest_patch_and_only_the_next_minor() {
+        let o =
+            offered(&[("1.29.9", false), ("1.29.11", false), ("1.30.3", false), ("1.30.7", false), ("1.31.2", false)]);
+        let c = upgrade_choice(&v("1.29.4"), &o, false, false);
+        assert_eq!(c.patch, Some(v("1.29.11")));
+        assert_eq!(c.minor, Some(v("1.30.7")), "never skips to 1.31");
+    }
+
+    #[test]
+    fn upgrade_choice_never_skips_a_minor_even_when_only_a_later_one_is_offered() {
+        let o = offered(&[("1.31.2", false)]);
+        assert_eq!(upgrade_choice(&v("1.29.4"), &o, false, false), UpgradeChoice::default());
+    }
+
+    #[test]
+    fn upgrade_choice_excludes_previews_unless_asked() {
+        let o = offered(&[("1.29.5", true), ("1.30.0", true)]);
+        assert_eq!(upgrade_choice(&v("1.29.4"), &o, false, false), UpgradeChoice::default());
+        let c = upgrade_choice(&v("1.29.4"), &o, true, false);
+        assert_eq!(c.patch, Some(v("1.29.5")));
+        assert_eq!(c.minor, Some(v("1.30.0")));
+    }
+
+    #[test]
+    fn lts_clusters_take_the_smallest_minor_step_offered() {
+        let o = offered(&[("1.30.5", false), ("1.31.1", false)]);
+        let c = upgrade_choice(&v("1.27.100"), &o, false, true);
+        assert_eq!(c.minor, Some(v("1.30.5")));
+        let c = upgrade_choice(&v("1.27.100"), &o, false, false);
+        assert_eq!(c.minor, None);
+    }
+
+    #[test]
+    fn support_window_is_n_minus_two() {
+        let region: Vec<RegionMinor> =
+            ["1.31", "1.32", "1.33"].iter().map(|m| RegionMinor::community(MinorLine::parse(m).unwrap())).collect();
+        let newest = MinorLine::new(1, 33);
+        assert_eq!(support_status(&v("1.33.1"), &region, false), SupportStatus::Supported { newest, oldest: false });
+        assert_eq!(support_status(&v("1.32.1"), &region, false), SupportStatus::Supported { newest, oldest: false });
+        assert_eq!(support_status(&v("1.31.1"), &region, false), SupportStatus::Supported { newest, oldest: true });
+        assert_eq!(
+            support_status(&v("1.30.9"), &region, false),
+            SupportStatus::OutOfSupport { newest, oldest_supported: MinorLine::new(1, 31) }
+        );
+        assert_eq!(support_status(&v("1.30.9"), &[], false), SupportStatus::Unknown);
+    }
+
+    #[test]
+    fn the_oldest_minor_keeps_a_grace_period_while_the_region_lists_it() {
+        let region: Vec<RegionMinor> = ["1.30", "1.31", "1.32", "1.33"]
+            .iter()
+            .map(|m| RegionMinor::community(MinorLine::parse(m).unwrap()))
+            .collect();
+        assert_eq!(
+            support_status(&v("1.30.9"), &region, false),
+            SupportStatus::LeavingSupport { newest: MinorLine::new(1, 33) }
+        );
+        assert!(!support_status(&v("1.29.9"), &region, false).is_supported());
+    }
+
+    #[test]
+    fn lts_adds_a_year_for_lts_capable_minors() {
+        let mut region: Vec<RegionMinor> =
+            ["1.31", "1.32", "1.33"].iter().map(|m| RegionMinor::community(MinorLine::parse(m).unwrap())).collect();
+        region.push(RegionMinor { line: MinorLine::new(1, 30), community: false, lts: true });
+        let newest = MinorLine::new(1, 33);
+        assert_eq!(support_status(&v("1.30.9"), &region, true), SupportStatus::LongTermSupport { newest });
+        // The same version without the LTS plan is out of support.
+        assert!(!support_status(&v("1.30.9"), &region, false).is_supported());
+        // 1.29 is not LTS-capable here.
+        assert!(!support_status(&v("1.29.9"), &region, true).is_supported());
+    }
+
+    #[test]
+    fn lts_without_region_data_assumes_about_three_minors() {
+        let region: Vec<RegionMinor> =
+            ["1.31", "1.32", "1.33"].iter().map(|m| RegionMinor::community(MinorLine::parse(m).unwrap())).collect();
+        assert!(support_status(&v("1.28.1"), &region, true).is_supported());
+        assert!(!support_status(&v("1.27.1"), &region, true).is_supported());
+        assert!(is_lts(Some("AKSLongTermSupport")));
+        assert!(!is_lts(Some("KubernetesOfficial")));
+        assert!(!is_lts(None));
+    }
+
+    #[test]
+    fn offered_accepts_minor_lines_and_exact_versions() {
+        let list = vec!["1.30.7".to_string(), "1.31.1".to_string()];
+        assert!(is_offered(&v("1.30.7"), &list));
+        assert!(!is_offered(&v("1.30.8"), &list));
+        assert!(is_offered(&v("1.31"), &list));
+        assert!(!is_offered(&v("1.32"), &list));
+    }
+}
