@@ -91,6 +91,18 @@ async fn a_completion_replayed_after_a_lost_answer_is_accepted() {
 }
 
 #[tokio::test]
+async fn a_token_completes_once_and_a_different_second_outcome_is_a_lost_claim() {
+    let (l, _) = fresh_ledger("completeonce").await;
+    let k = key("c/log/notice");
+    let tok = acquired(l.claim(&k, "w", t(NOW), LEASE).await.unwrap());
+    l.complete(&k, &tok, Completion::Done { detail: "first".into() }, t(NOW)).await.unwrap();
+    let twice = l.complete(&k, &tok, Completion::Failed { reason: "second".into() }, t("2026-03-01T10:00:01Z")).await;
+    assert!(matches!(twice, Err(LedgerError::LostClaim { .. })), "{twice:?}");
+    assert!(matches!(l.release(&k, &tok).await, Err(LedgerError::LostClaim { .. })), "a done key cannot be released");
+    assert_eq!(l.action_state(&k).await.unwrap(), Some(ActionState::Done { detail: "first".into(), at: t(NOW) }));
+}
+
+#[tokio::test]
 async fn a_live_claim_is_held_elsewhere() {
     let (l, _) = fresh_ledger("held").await;
     let k = key("c/log/notice");

@@ -31,8 +31,9 @@
 //!
 //! The claim token is `<nonce>:<etag>`. The nonce is also stored in the record so that when a
 //! request's answer is lost and the client retries, we recognise our own earlier write (a 409
-//! on create or a 412 on complete whose record carries our nonce) instead of mistaking it for
-//! someone else's.
+//! on create, or a 412 on complete whose record carries our nonce and exactly the outcome we
+//! are sending) instead of mistaking it for someone else's. A token still completes once: a
+//! second, different outcome with the same token is a lost claim.
 //!
 //! Lease expiry compares the `until` written by the claimer (its clock) with the reader's
 //! `now`; Functions instances are NTP-synchronised, and the lease (minutes) dwarfs their skew.
@@ -168,6 +169,12 @@ impl BlobLedger {
         let container = BlobContainerClient::new(url, credential, Some(options))
             .map_err(|e| misconfigured(&shown, &e.to_string()))?;
         Ok(Self { container, shown, list_page_size: None })
+    }
+
+    /// Whether `container_url` needs an Azure credential (no SAS in it). `main` uses this to
+    /// decide whether to build the managed identity for `CADENCE_STATE=blob:…`.
+    pub fn needs_credential(container_url: &str) -> bool {
+        Url::parse(container_url).map(|u| !u.query_pairs().any(|(k, _)| k == "sig")).unwrap_or(true)
     }
 
     /// Lists at most `n` names per page in `list_actions` (tests exercise paging with it).
@@ -366,8 +373,10 @@ impl Ledger for BlobLedger {
         match self.write(&blob, &record, Some(&etag), false).await? {
             Written::Ok(_) => Ok(()),
             Written::ConditionFailed | Written::Missing => match self.read::<ActionRecord>(&blob).await? {
-                // Our completion landed; a retry of the same request found the etag changed.
-                Some((found, _)) if found.token == nonce && !matches!(found.state, ActionState::Claimed { .. }) => Ok(()),
+                // This very completion landed and its answer was lost: the retried request found
+                // the etag changed. Anything else (another outcome, another claim) is lost: a
+                // token completes once.
+                Some((found, _)) if found.token == nonce && found.state == record.state => Ok(()),
                 _ => Err(LedgerError::LostClaim { key: key.to_string() }),
             },
         }
@@ -498,6 +507,12 @@ mod tests {
     fn a_sas_url_shows_without_its_signature_and_needs_no_credential() {
         let l = BlobLedger::new("http://127.0.0.1:10000/devstoreaccount1/ledger?sv=2021-08-06&sig=SECRET", None).unwrap();
         assert_eq!(l.shown, "http://127.0.0.1:10000/devstoreaccount1/ledger");
+    }
+
+    #[test]
+    fn only_urls_without_a_sas_need_a_credential() {
+        assert!(BlobLedger::needs_credential("https://acct.blob.core.windows.net/ledger"));
+        assert!(!BlobLedger::needs_credential("http://127.0.0.1:10000/devstoreaccount1/ledger?sv=1&sig=x"));
     }
 
     #[test]
