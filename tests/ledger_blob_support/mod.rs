@@ -65,3 +65,70 @@ pub async fn fresh_ledger(prefix: &str) -> (BlobLedger, String) {
     ledger.ensure_container().await.expect("container is created in Azurite");
     (ledger, url)
 }
+
+/// Several `handler` processes serving the custom-handler protocol, each on its own loopback
+/// port, all with the same environment (e.g. one shared `CADENCE_STATE=blob:…` container): the
+/// harness for the scale-out proof. Processes are killed on drop.
+pub struct HandlerFleet {
+    pub ports: Vec<u16>,
+    children: Vec<std::process::Child>,
+}
+
+impl HandlerFleet {
+    /// Starts `n` processes of `binary` with `env` (plus `FUNCTIONS_CUSTOMHANDLER_PORT`) and waits
+    /// until each answers `GET /` (any HTTP answer, the Functions host's readiness rule).
+    pub fn start(binary: &std::path::Path, n: usize, env: &[(&str, String)]) -> Self {
+        let mut fleet = Self { ports: Vec::new(), children: Vec::new() };
+        for _ in 0..n {
+            let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+            let mut cmd = std::process::Command::new(binary);
+            cmd.env("FUNCTIONS_CUSTOMHANDLER_PORT", port.to_string())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::inherit());
+            for (k, v) in env {
+                cmd.env(k, v);
+            }
+            fleet.children.push(cmd.spawn().expect("handler starts"));
+            fleet.ports.push(port);
+        }
+        for i in 0..n {
+            fleet.wait_ready(i, std::time::Duration::from_secs(30));
+        }
+        fleet
+    }
+
+    /// `http://127.0.0.1:<port>` of process `i`.
+    pub fn base_url(&self, i: usize) -> String {
+        format!("http://127.0.0.1:{}", self.ports[i])
+    }
+
+    fn wait_ready(&mut self, i: usize, within: std::time::Duration) {
+        use std::io::{Read, Write};
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.ports[i])) {
+                s.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+                let _ = s.write_all(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+                let mut buf = Vec::new();
+                let _ = s.read_to_end(&mut buf);
+                if buf.starts_with(b"HTTP/1.") {
+                    return;
+                }
+            }
+            if let Some(status) = self.children[i].try_wait().unwrap() {
+                panic!("handler {i} exited during start-up: {status}");
+            }
+            assert!(std::time::Instant::now() < deadline, "handler {i} did not answer GET / within {within:?}");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for HandlerFleet {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
