@@ -12,6 +12,7 @@
 //!    a non-2xx answer is delivered again (as Event Grid would), bounded.
 //! 4. Assert wiremock saw exactly 200 issue creations and `BlobLedger::list_actions` shows 200
 //!    `Done` github-issue keys; print both counts.
+//!
 //! What exists today: the fleet harness, checked below against the binary of this build.
 
 mod ledger_blob_support;
