@@ -174,7 +174,7 @@ var secretReferences = json('{${join(secretReferencePairs, ',')}}')
 
 var plainSettings = {
   CADENCE_STATE: 'blob:${dataStorage.outputs.blobEndpoint}${ledgerContainer}'
-  CADENCE_DRY_RUN: string(dryRun)
+  CADENCE_DRY_RUN: dryRun ? 'true' : 'false'
   CADENCE_CONFIG: 'cadence.toml'
   CADENCE_SUBSCRIPTIONS: join(concat([subscription().subscriptionId], extraSubscriptionIds), ',')
   CADENCE_SWEEP_SCHEDULE: sweepSchedule
@@ -255,12 +255,19 @@ module scheduledEvents 'modules/resource-notifications.bicep' = if (createResour
   dependsOn: [access]
 }
 
+// The clusters themselves, for their region (a system topic lives in its source's region).
+resource clusters 'Microsoft.ContainerService/managedClusters@2024-09-01' existing = [for clusterId in clusterIds: {
+  name: last(split(clusterId, '/'))
+  scope: resourceGroup(split(clusterId, '/')[2], split(clusterId, '/')[4])
+}]
+
 module clusterEvents 'modules/cluster-events.bicep' = [for (clusterId, i) in clusterIds: {
   name: 'cadence-cluster-events-${i}'
   scope: resourceGroup(split(clusterId, '/')[2], split(clusterId, '/')[4])
   params: {
     tags: tags
-    clusterName: last(split(clusterId, '/'))
+    clusterId: clusterId
+    clusterLocation: clusters[i].location
     topicName: 'aks-cadence-${last(split(clusterId, '/'))}'
     deployEventSubscription: deployEventSubscriptions
     delivery: delivery

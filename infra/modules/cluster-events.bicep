@@ -2,19 +2,17 @@
 // cluster's resource group, in the cluster's region) with an event subscription to the
 // `aks-events` function: new Kubernetes versions, support ending/ended, node pool rolling.
 param tags object
-param clusterName string
+param clusterId string
+@description('The cluster\'s region (the topic must be in its source\'s region).')
+param clusterLocation string
 param topicName string
 param deployEventSubscription bool
 @description('functionResourceId, eventGridIdentityId, deadLetterStorageId, deadLetterContainer, maxDeliveryAttempts, eventTimeToLiveInMinutes')
 param delivery object
 
-resource cluster 'Microsoft.ContainerService/managedClusters@2024-09-01' existing = {
-  name: clusterName
-}
-
 resource topic 'Microsoft.EventGrid/systemTopics@2025-02-15' = {
   name: topicName
-  location: cluster.location
+  location: clusterLocation
   tags: tags
   identity: {
     type: 'UserAssigned'
@@ -23,7 +21,7 @@ resource topic 'Microsoft.EventGrid/systemTopics@2025-02-15' = {
     }
   }
   properties: {
-    source: cluster.id
+    source: clusterId
     topicType: 'Microsoft.ContainerService.ManagedClusters'
   }
 }
