@@ -25,6 +25,7 @@ use aks_cadence::pipeline::{self, Clock, EventSink, Pipeline};
 use aks_cadence::policy::Policy;
 use aks_cadence::settings::{Settings, SettingsError, StateLocation};
 use aks_cadence::store::Ledger;
+use aks_cadence::store::blob::BlobLedger;
 use aks_cadence::store::sqlite::SqliteLedger;
 
 /// Keeps AKS clusters on a healthy upgrade cadence (Azure Functions custom handler).
@@ -182,17 +183,31 @@ fn load_policy(path: &Path) -> anyhow::Result<Policy> {
 }
 
 /// The ledger named by `CADENCE_STATE`.
+/// The Azure credential chosen by `AZURE_CREDENTIAL`, for the blob ledger and ARM.
+fn azure_credential(settings: &Settings) -> Result<Arc<dyn azure_core::credentials::TokenCredential>, Failure> {
+    let _ = settings;
+    Err(Failure::Settings(SettingsError {
+        name: "AZURE_CREDENTIAL",
+        problem: "identity-based blob access is wired with the Azure identity module".into(),
+        fix: "use a container URL with a SAS for now".into(),
+    }))
+}
+
 fn open_ledger(settings: &Settings) -> Result<Arc<dyn Ledger>, Failure> {
     match &settings.state {
         StateLocation::Sqlite(path) => {
             let ledger = SqliteLedger::open(path).with_context(|| format!("opening the ledger (CADENCE_STATE=sqlite:{})", path.display()))?;
             Ok(Arc::new(ledger))
         }
-        StateLocation::Blob(_) => Err(Failure::Settings(SettingsError {
-            name: "CADENCE_STATE",
-            problem: "the blob ledger is not part of this build".into(),
-            fix: "use sqlite:PATH".into(),
-        })),
+        StateLocation::Blob(url) => {
+            let credential = if BlobLedger::needs_credential(url) { Some(azure_credential(settings)?) } else { None };
+            let ledger = BlobLedger::new(url, credential).map_err(|e| Failure::Settings(SettingsError {
+                name: "CADENCE_STATE",
+                problem: e.to_string(),
+                fix: "use blob:https://<account>.blob.core.windows.net/<container> (managed identity) or a container URL with a SAS".into(),
+            }))?;
+            Ok(Arc::new(ledger))
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 //! [`sqlite::SqliteLedger`] (embedded default, `CADENCE_STATE=sqlite:PATH`) and, for scale-out,
 //! a blob-backed ledger on Azure Storage.
 
+pub mod blob;
 pub mod contract;
 pub mod sqlite;
 

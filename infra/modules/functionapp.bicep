@@ -1,0 +1,122 @@
+// The Function App on a Flex Consumption plan (Linux, custom handler runtime), running as the
+// user-assigned identity for everything: host storage, deployment package, Key Vault references,
+// Application Insights, ARM.
+param location string
+param tags object
+param planName string
+param appName string
+param identityId string
+param identityClientId string
+param hostStorageName string
+param hostBlobEndpoint string
+param appInsightsConnectionString string
+param maximumInstanceCount int
+param appSettings object
+
+@description('Memory per instance (MB). The handler needs little; 2048 is the smallest size offered for every runtime.')
+param instanceMemoryMB int = 2048
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  //checkov:skip=CKV_AZURE_225: Zone redundancy is offered for Flex Consumption in some regions only; a zone outage delays work (Event Grid retries for 24 h, the timer sweep catches up) without losing it.
+  name: planName
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: {
+    name: 'FC1'
+    tier: 'FlexConsumption'
+  }
+  properties: {
+    reserved: true
+  }
+}
+
+resource site 'Microsoft.Web/sites@2024-04-01' = {
+  //checkov:skip=CKV_AZURE_17: Client certificates do not apply: the only callers are Event Grid (system key) and the Functions host's triggers.
+  //checkov:skip=CKV_AZURE_212: Flex Consumption scales instances itself; there is no fixed instance count to raise.
+  //checkov:skip=CKV_AZURE_222: Event Grid delivers to the Functions endpoint over the public network (no VNet in this baseline); function keys protect it. EasyAuth is not supported on Flex Consumption.
+  //checkov:skip=CKV_AZURE_213: App Service health checks do not apply to Functions: the host itself probes the custom handler (GET /) and restarts it.
+  name: appName
+  location: location
+  tags: tags
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identityId}': {}
+    }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    clientCertEnabled: false
+    keyVaultReferenceIdentity: identityId
+    siteConfig: {
+      minTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+      http20Enabled: true
+      remoteDebuggingEnabled: false
+    }
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${hostBlobEndpoint}app-package'
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: identityId
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        maximumInstanceCount: maximumInstanceCount
+        instanceMemoryMB: instanceMemoryMB
+      }
+      runtime: {
+        name: 'custom'
+        version: '1.0'
+      }
+    }
+  }
+}
+
+resource settings 'Microsoft.Web/sites/config@2024-04-01' = {
+  // checkov reads every sites/config as web-server settings; this one is the app settings.
+  //checkov:skip=CKV_AZURE_13: Authentication is per function (system key / Entra token); EasyAuth is not supported on Flex Consumption.
+  //checkov:skip=CKV_AZURE_63: App Service HTTP logs do not exist for Functions; requests and traces go to Application Insights.
+  //checkov:skip=CKV_AZURE_65: Same as CKV_AZURE_63 (detailed error pages are an App Service web-server feature).
+  //checkov:skip=CKV_AZURE_66: Same as CKV_AZURE_63 (failed request tracing is an IIS/App Service feature).
+  //checkov:skip=CKV_AZURE_80: No .NET Framework: the app is a native custom handler.
+  //checkov:skip=CKV_AZURE_88: Flex Consumption runs the package from blob storage, not Azure Files.
+  //checkov:skip=CKV_AZURE_222: Event Grid must reach the function endpoint (no VNet in this baseline); function keys protect it.
+  parent: site
+  name: 'appsettings'
+  properties: union(appSettings, {
+    // Host storage with the user-assigned identity (no connection string, no keys).
+    AzureWebJobsStorage__accountName: hostStorageName
+    AzureWebJobsStorage__credential: 'managedidentity'
+    AzureWebJobsStorage__clientId: identityClientId
+    APPLICATIONINSIGHTS_CONNECTION_STRING: appInsightsConnectionString
+    APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+  })
+}
+
+resource ftpPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: site
+  name: 'ftp'
+  properties: {
+    allow: false
+  }
+}
+
+resource scmPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: site
+  name: 'scm'
+  properties: {
+    allow: false
+  }
+}
+
+output id string = site.id
+output name string = site.name
+output defaultHostName string = site.properties.defaultHostName
