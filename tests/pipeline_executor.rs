@@ -354,3 +354,27 @@ async fn an_adapter_that_returns_too_few_results_leaves_its_actions_for_a_retry(
     assert!(report.needs_retry(), "{report:?}");
     assert_eq!(ledger.action_state(&a.key).await.unwrap(), None);
 }
+
+#[tokio::test]
+async fn a_held_action_is_neither_claimed_nor_carried_out() {
+    let store = TempLedger::new();
+    let ledger = store.open();
+    let adapter = Arc::new(FakeAdapter::logs());
+    let exec = executor(&ledger, adapters(&adapter), "w1");
+    let mut held = log_action("prod-weu");
+    held.hold = Some(aks_cadence::action::Hold::OutsideWindow { next: None });
+    let free = log_action("prod-neu");
+
+    let report = exec.execute(vec![held.clone(), free.clone()], t0()).await;
+    assert_eq!(report.count(|o| matches!(o, Outcome::Deferred { .. })), 1, "{report:?}");
+    assert!(!report.needs_retry(), "a hold is not a failure: {report:?}");
+    assert_eq!(adapter.performed(&held), 0);
+    assert_eq!(adapter.performed(&free), 1);
+    assert_eq!(ledger.action_state(&held.key).await.unwrap(), None, "the held key must stay unclaimed");
+
+    // Once the gate opens, the same key runs.
+    held.hold = None;
+    let report = exec.execute(vec![held.clone()], t0()).await;
+    assert_eq!(report.count(|o| matches!(o, Outcome::Done { .. })), 1, "{report:?}");
+    assert_eq!(adapter.performed(&held), 1);
+}

@@ -195,6 +195,14 @@ impl Executor {
         // runs once its adapter is configured.
         let mut pending: Vec<(usize, Action)> = Vec::new();
         for action in plan {
+            // A gate holds this action back (policy, window, cluster state): it is not claimed,
+            // so the first plan without a hold carries it out.
+            if let Some(hold) = &action.hold {
+                let reason = format!("held back: {}", serde_json::to_string(hold).unwrap_or_else(|_| format!("{hold:?}")));
+                tracing::info!(key = %action.key, %reason, "not carried out now");
+                outcomes.push((action.key.clone(), Outcome::Deferred { reason }));
+                continue;
+            }
             match self.actuators.iter().position(|a| a.handles(&action.kind)) {
                 Some(i) => pending.push((i, action)),
                 None => {
