@@ -130,3 +130,36 @@ impl ArmCall {
         !matches!(self, Self::UpgradeNodeImageVersion | Self::RotateClusterCertificates)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An exhaustive match: adding a variant fails to compile until it is placed here, and the
+    /// test then fails until it is in [`ArmCall::ALL`] too (the role check walks `ALL`).
+    fn position(c: ArmCall) -> usize {
+        match c {
+            ArmCall::ResourceGraphQuery => 0,
+            ArmCall::ListSubscriptions => 1,
+            ArmCall::ListClusters => 2,
+            ArmCall::GetCluster => 3,
+            ArmCall::PutCluster => 4,
+            ArmCall::GetUpgradeProfile => 5,
+            ArmCall::GetAgentPoolUpgradeProfile => 6,
+            ArmCall::UpgradeNodeImageVersion => 7,
+            ArmCall::RotateClusterCertificates => 8,
+            ArmCall::ListMaintenanceConfigurations => 9,
+            ArmCall::ListKubernetesVersions => 10,
+            ArmCall::ListClusterUserCredential => 11,
+            ArmCall::PollOperationStatus => 12,
+            ArmCall::PollOperationResult => 13,
+        }
+    }
+
+    #[test]
+    fn all_lists_every_call_once() {
+        for (i, c) in ArmCall::ALL.iter().enumerate() {
+            assert_eq!(position(*c), i, "{c:?}");
+        }
+    }
+}
