@@ -64,3 +64,55 @@ pub fn client(server_uri: &str) -> ArmClient {
     cfg.lro_timeout = Duration::from_secs(20);
     ArmClient::new(cfg, Arc::new(StaticToken::new(TOKEN))).expect("client")
 }
+
+/// The `managedclusters_get` cluster, varied: name (and id), control-plane version, the first
+/// pool's node image.
+pub fn cluster_variant(name: &str, version: &str, node_image: &str) -> Value {
+    let mut c = running_cluster();
+    let id = CLUSTER.replace("clustername1", name);
+    c["id"] = serde_json::json!(id);
+    c["name"] = serde_json::json!(name);
+    c["properties"]["currentKubernetesVersion"] = serde_json::json!(version);
+    c["properties"]["kubernetesVersion"] = serde_json::json!(version);
+    c["properties"]["agentPoolProfiles"][0]["nodeImageVersion"] = serde_json::json!(node_image);
+    c["properties"]["agentPoolProfiles"][0]["orchestratorVersion"] = serde_json::json!(version);
+    c["properties"]["agentPoolProfiles"][0]["currentOrchestratorVersion"] = serde_json::json!(version);
+    c
+}
+
+/// What `sweep::inventory::RESOURCE_GRAPH_QUERY` projects for an ARM cluster resource.
+pub fn graph_row(cluster: &Value) -> Value {
+    let p = &cluster["properties"];
+    let s = |v: &Value| serde_json::json!(v.as_str().unwrap_or(""));
+    let id = cluster["id"].as_str().unwrap();
+    let rg = id.split('/').nth(4).unwrap();
+    let sub = id.split('/').nth(2).unwrap();
+    serde_json::json!({
+        "id": id, "name": cluster["name"], "type": "microsoft.containerservice/managedclusters",
+        "resourceGroup": rg, "subscriptionId": sub,
+        "location": cluster["location"], "tags": cluster["tags"],
+        "currentKubernetesVersion": s(&p["currentKubernetesVersion"]),
+        "kubernetesVersion": s(&p["kubernetesVersion"]),
+        "provisioningState": s(&p["provisioningState"]),
+        "powerState": s(&p["powerState"]["code"]),
+        "supportPlan": s(&p["supportPlan"]),
+        "autoUpgradeProfile": p["autoUpgradeProfile"],
+        "fqdn": s(&p["fqdn"]),
+        "privateFqdn": s(&p["privateFQDN"]),
+        "agentPoolProfiles": p["agentPoolProfiles"],
+    })
+}
+
+/// A Resource Graph response body from a spec example with its `data` replaced by `rows`
+/// (`count` follows); everything else — `$skipToken`, `resultTruncated`, `totalRecords` — as it is.
+pub fn graph_page(example: &str, rows: Vec<Value>) -> Value {
+    let mut body = fixture(&format!("resourcegraph/{example}"))["responses"]["200"]["body"].clone();
+    body["count"] = serde_json::json!(rows.len());
+    body["data"] = Value::Array(rows);
+    body
+}
+
+/// The record the sweep gets for a cluster resource.
+pub fn record_of(cluster: &Value) -> aks_cadence::sweep::ClusterRecord {
+    aks_cadence::sweep::ClusterRecord::from_arm_resource(cluster).unwrap()
+}
