@@ -87,7 +87,7 @@ impl Fake {
             .enumerate()
             .map(|(j, name)| {
                 let (family, sku) = Self::family(i, j);
-                let date = if (i + j) % 2 == 0 { LATEST } else { OLDER };
+                let date = if (i + j).is_multiple_of(2) { LATEST } else { OLDER };
                 json!({"name": name, "mode": if j == 0 {"System"} else {"User"}, "osSKU": sku, "osType": "Linux",
                        "orchestratorVersion": version, "currentOrchestratorVersion": version,
                        "nodeImageVersion": format!("{family}-{date}"), "provisioningState": "Succeeded"})

@@ -227,10 +227,10 @@ fn scope_of(url: &url::Url, call: ArmCall) -> String {
     }
     let mut segs = url.path_segments().into_iter().flatten();
     while let Some(s) = segs.next() {
-        if s.eq_ignore_ascii_case("subscriptions") {
-            if let Some(id) = segs.next() {
-                return id.to_ascii_lowercase();
-            }
+        if s.eq_ignore_ascii_case("subscriptions")
+            && let Some(id) = segs.next()
+        {
+            return id.to_ascii_lowercase();
         }
     }
     "tenant".into()
@@ -310,10 +310,10 @@ impl ArmClient {
             let path = if target.starts_with('/') { target.to_string() } else { format!("/{target}") };
             url::Url::parse(&format!("{}{}", self.inner.config.endpoint, path)).map_err(|e| bad(format!("bad ARM path `{target}`: {e}")))?
         };
-        if let Some(v) = api_version {
-            if !url.query_pairs().any(|(k, _)| k == "api-version") {
-                url.query_pairs_mut().append_pair("api-version", v);
-            }
+        if let Some(v) = api_version
+            && !url.query_pairs().any(|(k, _)| k == "api-version")
+        {
+            url.query_pairs_mut().append_pair("api-version", v);
         }
         Ok(url)
     }
@@ -519,27 +519,27 @@ impl ArmClient {
                 }
             }
         }
-        if initial.status == 202 {
-            if let Some(url) = initial.location().map(str::to_string) {
-                let operation_id = operation_id_of(&url);
-                let mut wait = initial.retry_after().unwrap_or(default_wait);
-                loop {
-                    if started.elapsed() + wait > timeout {
-                        return Ok(LroOutcome::StillRunning { operation_id, status_url: url });
+        if initial.status == 202
+            && let Some(url) = initial.location().map(str::to_string)
+        {
+            let operation_id = operation_id_of(&url);
+            let mut wait = initial.retry_after().unwrap_or(default_wait);
+            loop {
+                if started.elapsed() + wait > timeout {
+                    return Ok(LroOutcome::StillRunning { operation_id, status_url: url });
+                }
+                tokio::time::sleep(wait).await;
+                match self.send(ArmCall::PollOperationResult, Method::GET, &url, None, None, None).await {
+                    Ok(resp) if resp.status == 202 => wait = resp.retry_after().unwrap_or(default_wait),
+                    Ok(resp) => return Ok(LroOutcome::Succeeded { operation_id, body: resp.body }),
+                    Err(e) if matches!(e.kind, ArmErrorKind::Permanent | ArmErrorKind::Conflict | ArmErrorKind::NotFound) => {
+                        return Ok(LroOutcome::Failed {
+                            operation_id,
+                            code: e.code.clone().unwrap_or_else(|| format!("HTTP{}", e.status.unwrap_or(0))),
+                            message: e.message,
+                        });
                     }
-                    tokio::time::sleep(wait).await;
-                    match self.send(ArmCall::PollOperationResult, Method::GET, &url, None, None, None).await {
-                        Ok(resp) if resp.status == 202 => wait = resp.retry_after().unwrap_or(default_wait),
-                        Ok(resp) => return Ok(LroOutcome::Succeeded { operation_id, body: resp.body }),
-                        Err(e) if matches!(e.kind, ArmErrorKind::Permanent | ArmErrorKind::Conflict | ArmErrorKind::NotFound) => {
-                            return Ok(LroOutcome::Failed {
-                                operation_id,
-                                code: e.code.clone().unwrap_or_else(|| format!("HTTP{}", e.status.unwrap_or(0))),
-                                message: e.message,
-                            });
-                        }
-                        Err(e) => return Err(e),
-                    }
+                    Err(e) => return Err(e),
                 }
             }
         }

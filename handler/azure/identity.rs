@@ -123,7 +123,6 @@ impl AzureCredentialSource {
             AzureCredentialKind::ManagedIdentity => ManagedIdentityCredential::new(Some(ManagedIdentityCredentialOptions {
                 user_assigned_id: settings.azure_client_id.clone().map(UserAssignedId::ClientId),
                 client_options,
-                ..Default::default()
             }))
             .map_err(err)?,
             AzureCredentialKind::WorkloadIdentity => WorkloadIdentityCredential::new(Some(WorkloadIdentityCredentialOptions {
@@ -131,7 +130,6 @@ impl AzureCredentialSource {
                 client_id: settings.azure_client_id.clone(),
                 tenant_id: settings.azure_tenant_id.clone(),
                 token_file_path: None,
-                ..Default::default()
             }))
             .map_err(err)?,
             AzureCredentialKind::ClientSecret => {
@@ -171,10 +169,10 @@ impl TokenSource for AzureCredentialSource {
         // each asking the identity endpoint.
         let mut cached = self.cached.lock().await;
         let margin = azure_core::time::Duration::minutes(5);
-        if let Some((token, expires)) = cached.as_ref() {
-            if *expires - margin > OffsetDateTime::now_utc() {
-                return Ok(token.clone());
-            }
+        if let Some((token, expires)) = cached.as_ref()
+            && *expires - margin > OffsetDateTime::now_utc()
+        {
+            return Ok(token.clone());
         }
         let scopes = [self.scope.as_str()];
         let token = self

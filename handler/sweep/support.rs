@@ -112,7 +112,7 @@ impl RegionVersions {
                 })
             })
             .collect();
-        minors.sort_by(|a, b| b.minor.cmp(&a.minor));
+        minors.sort_by_key(|m| std::cmp::Reverse(m.minor));
         Self { minors }
     }
 
