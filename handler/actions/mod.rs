@@ -8,6 +8,7 @@
 //! previous attempt crashed after acting but before the ledger recorded it. Adapters that create
 //! things keep their own check for that (GitHub: a hidden marker looked up before creating).
 
+pub mod azure;
 pub mod chat;
 pub mod digest;
 pub mod email;

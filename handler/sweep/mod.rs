@@ -1,3 +1,89 @@
-//! Fleet sweeps: inventory and per-cluster findings → signals.
+//! Fleet sweeps: inventory + per-cluster findings → signals.
+//!
+//! ```text
+//! inventory  Resource Graph (paged by $skipToken) → ClusterRecord; fallback: ARM list per subscription
+//! cluster    sweep_cluster: one record → ClusterSnapshot (signals, maintenance configs, region offer)
+//! support    a region's kubernetesVersions → support status (N-2 window, LTS)
+//! fanout     timer → one queue message per cluster; queue trigger → sweep_cluster; run_local
+//! ```
+//!
+//! Wire types (Resource Graph rows, ARM bodies) stop here: what leaves is [`crate::domain::Signal`]
+//! plus raw maintenance-configuration JSON for `policy::windows`.
 
 pub mod certs;
+pub mod cluster;
+pub mod fanout;
+pub mod inventory;
+pub mod support;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+
+pub use cluster::{ClusterSnapshot, SweepOptions, SweepRun, TrackedOperation, UpgradeSource, sweep_cluster};
+pub use fanout::{handle_cluster_message, handle_timer, plan_fanout, run_cluster_message, run_local};
+pub use inventory::{ClusterRecord, Inventory, InventorySource};
+
+use crate::azure::{ArmClient, ArmError};
+
+/// Why a sweep (or one cluster's sweep) failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SweepError {
+    /// Neither Resource Graph nor the ARM listing gave an inventory.
+    #[error("inventory failed: Resource Graph: {graph}; listing clusters: {fallback}")]
+    Inventory { graph: String, fallback: ArmError },
+    /// A read that retrying may fix failed (after the client's own retries).
+    #[error(transparent)]
+    Arm(#[from] ArmError),
+    /// A queue message that is not ours or does not parse: acknowledge it, it will never work.
+    #[error("bad sweep-cluster message: {0}")]
+    BadMessage(String),
+}
+
+impl SweepError {
+    /// Whether the invocation should fail so that the platform delivers again.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Inventory { fallback, .. } => fallback.is_retryable(),
+            Self::Arm(e) => e.is_retryable(),
+            Self::BadMessage(_) => false,
+        }
+    }
+}
+
+/// What the sweep functions need, built once at start-up.
+#[derive(Debug)]
+pub struct SweepContext {
+    pub arm: ArmClient,
+    /// `CADENCE_SUBSCRIPTIONS` (empty = every subscription the identity can read).
+    pub subscriptions: Vec<String>,
+    /// `CADENCE_SWEEP_CONCURRENCY`, for [`run_local`].
+    pub concurrency: usize,
+    pub options: SweepOptions,
+    /// Caches of recent runs, so that the queue messages of one run handled by this instance
+    /// share region and node-image reads.
+    runs: Mutex<HashMap<String, (Instant, Arc<cluster::SweepCache>)>>,
+}
+
+/// How long a run's cache is kept for queue messages arriving late.
+const RUN_CACHE_TTL: Duration = Duration::from_secs(2 * 3600);
+
+impl SweepContext {
+    pub fn new(arm: ArmClient, subscriptions: Vec<String>, concurrency: usize) -> Self {
+        Self { arm, subscriptions, concurrency: concurrency.max(1), options: SweepOptions::default(), runs: Mutex::new(HashMap::new()) }
+    }
+
+    pub fn from_settings(settings: &crate::settings::Settings, arm: ArmClient) -> Self {
+        Self::new(arm, settings.subscriptions.clone(), settings.sweep_concurrency)
+    }
+
+    /// The run `run_id` on this instance (its cache is shared by every message of the run).
+    pub fn run(&self, run_id: &str, now: Timestamp) -> SweepRun {
+        let mut runs = self.runs.lock().expect("runs lock");
+        runs.retain(|_, (at, _)| at.elapsed() < RUN_CACHE_TTL);
+        let cache = runs.entry(run_id.to_string()).or_insert_with(|| (Instant::now(), Arc::default())).1.clone();
+        SweepRun { run_id: run_id.to_string(), now, cache }
+    }
+}

@@ -1,0 +1,469 @@
+//! The per-cluster sweep: one inventory record in, a [`ClusterSnapshot`] (signals + raw facts
+//! for the planner) out.
+//!
+//! ARM reads per cluster, with what is shared:
+//!
+//! | read | per | signal |
+//! |---|---|---|
+//! | `…/upgradeProfiles/default` | cluster (or none with [`UpgradeSource::Region`]) | `UpgradesOffered`, `Resolved{KubernetesUpgrade}` |
+//! | `…/locations/{l}/kubernetesVersions` | region, once per sweep | `SupportEnding` / `SupportEnded` / `Resolved{Support}` |
+//! | `…/agentPools/{p}/upgradeProfiles/default` | [`NodeImageKey`], once per sweep | `NodeImageAvailable` / `Resolved{NodeImage}` |
+//! | `…/maintenanceConfigurations` | cluster | (raw JSON for the window parser) |
+//! | operation status URL | tracked operation | `Operation` |
+//!
+//! The cluster itself is never read again: [`ClusterFacts`] come from the inventory record.
+//!
+//! ## The node-image cache and its risk
+//!
+//! `latestNodeImageVersion` is asked once per (region, image family, OS SKU, orchestrator
+//! minor) per sweep, through whichever pool of that key comes first, and reused for every other
+//! pool with the same key. The image family is the node image version without its date part
+//! (`AKSUbuntu-2204gen2containerd-202405.03.0` → `AKSUbuntu-2204gen2containerd`): it already
+//! encodes OS, release, VM generation, architecture, runtime and FIPS. The risk: AKS rolls a new
+//! image out region by region and, within a region, may offer it to some clusters before
+//! others, so a pool can be told of an image it is not offered yet. That is a premature notice
+//! at worst, never a wrong upgrade — the upgrade adapter re-reads the pool's own upgrade
+//! profile before acting, and `upgradeNodeImageVersion` takes no target version.
+//!
+//! ## `Resolved` convention
+//!
+//! `Resolved { concern, target }` says "the cluster is at `target` now": for `kubernetes-upgrade`
+//! and `support` the target is the cluster's current minor (`1.30`), and concerns of that kind
+//! whose target minor is at or below it are met; for `node-image` the target is the pool name.
+//! `Resolved{KubernetesUpgrade}` is sent only when no newer patch of the current minor is
+//! offered; `Resolved{Support}` names the current minor when it is supported, else the minor
+//! below it (older concerns are met even while the current one is ending).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use base64::Engine as _;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::sync::OnceCell;
+
+use super::inventory::{ClusterRecord, PoolRecord};
+use super::support::{RegionVersions, SupportStatus, compare_versions, minor_of, minor_str};
+use super::SweepError;
+use crate::azure::{AKS_API_VERSION, ArmCall, ArmClient, ArmError, ArmErrorKind};
+use crate::domain::{ClusterFacts, ClusterId, ConcernKind, OfferedVersion, OperationStatus, Origin, Signal, SignalKind};
+
+/// Where the control-plane upgrades offered come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UpgradeSource {
+    /// Each cluster's `upgradeProfiles/default` (authoritative; one read per cluster).
+    #[default]
+    ClusterProfile,
+    /// The region's `kubernetesVersions` patch table (no read per cluster; the same table AKS
+    /// derives upgrade profiles from, but blind to per-cluster restrictions).
+    Region,
+}
+
+/// Knobs of a sweep.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SweepOptions {
+    pub upgrades_from: UpgradeSource,
+}
+
+/// The node-image cache key (see the module docs for its risk).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct NodeImageKey {
+    pub region: String,
+    pub family: String,
+    pub os_sku: String,
+    pub orchestrator_minor: String,
+}
+
+impl NodeImageKey {
+    pub fn of(location: &str, pool: &PoolRecord) -> Option<Self> {
+        let image = pool.node_image_version.as_deref()?;
+        let version = pool.current_orchestrator_version.as_deref().or(pool.orchestrator_version.as_deref()).unwrap_or("");
+        Some(Self {
+            region: location.to_ascii_lowercase().replace(' ', ""),
+            family: image_family(image).to_ascii_lowercase(),
+            os_sku: pool.os_sku.as_deref().or(pool.os_type.as_deref()).unwrap_or("").to_ascii_lowercase(),
+            orchestrator_minor: minor_of(version).map(minor_str).unwrap_or_default(),
+        })
+    }
+}
+
+/// The node image version without its trailing version part: everything before the last `-`
+/// or `:` (`AKSUbuntu-2204gen2containerd-202405.03.0` → `AKSUbuntu-2204gen2containerd`,
+/// `AKSUbuntu:1604:2020.03.11` → `AKSUbuntu:1604`).
+pub fn image_family(image: &str) -> &str {
+    match image.rfind(['-', ':']) {
+        Some(i) => &image[..i],
+        None => image,
+    }
+}
+
+/// What one sweep run shares between clusters: region version lists and node-image answers.
+/// Concurrent clusters asking for the same key wait for one read (single flight); errors are
+/// not cached, so the next cluster tries again.
+#[derive(Debug, Default)]
+pub struct SweepCache {
+    regions: Mutex<HashMap<String, Arc<OnceCell<Arc<RegionVersions>>>>>,
+    node_images: Mutex<HashMap<NodeImageKey, Arc<OnceCell<Option<String>>>>>,
+}
+
+impl SweepCache {
+    fn region_cell(&self, region: &str) -> Arc<OnceCell<Arc<RegionVersions>>> {
+        self.regions.lock().expect("cache lock").entry(region.to_string()).or_default().clone()
+    }
+    fn image_cell(&self, key: &NodeImageKey) -> Arc<OnceCell<Option<String>>> {
+        self.node_images.lock().expect("cache lock").entry(key.clone()).or_default().clone()
+    }
+
+    /// The region's `kubernetesVersions`, read through `subscription` the first time.
+    pub async fn region_versions(&self, arm: &ArmClient, subscription: &str, location: &str) -> Result<Arc<RegionVersions>, ArmError> {
+        let region = location.to_ascii_lowercase().replace(' ', "");
+        let cell = self.region_cell(&region);
+        cell.get_or_try_init(|| async {
+            let path = format!("/subscriptions/{subscription}/providers/Microsoft.ContainerService/locations/{region}/kubernetesVersions");
+            let body = arm.get(ArmCall::ListKubernetesVersions, &path, AKS_API_VERSION).await?;
+            Ok(Arc::new(RegionVersions::from_arm(&body)))
+        })
+        .await
+        .cloned()
+    }
+
+    /// `latestNodeImageVersion` for `key`, read through this cluster's pool the first time.
+    pub async fn latest_node_image(&self, arm: &ArmClient, key: &NodeImageKey, cluster: &ClusterId, pool: &str) -> Result<Option<String>, ArmError> {
+        let cell = self.image_cell(key);
+        cell.get_or_try_init(|| async {
+            let path = format!("{}/agentPools/{pool}/upgradeProfiles/default", cluster.as_str());
+            let body = arm.get(ArmCall::GetAgentPoolUpgradeProfile, &path, AKS_API_VERSION).await?;
+            Ok(body.pointer("/properties/latestNodeImageVersion").and_then(Value::as_str).map(str::to_string))
+        })
+        .await
+        .cloned()
+    }
+
+    /// (regions, node-image keys) held.
+    pub fn sizes(&self) -> (usize, usize) {
+        (self.regions.lock().expect("cache lock").len(), self.node_images.lock().expect("cache lock").len())
+    }
+}
+
+/// One sweep run: its id (for `Origin::Sweep`), its clock, its cache.
+#[derive(Debug, Clone)]
+pub struct SweepRun {
+    pub run_id: String,
+    pub now: Timestamp,
+    pub cache: Arc<SweepCache>,
+}
+
+impl SweepRun {
+    pub fn new(run_id: impl Into<String>, now: Timestamp) -> Self {
+        Self { run_id: run_id.into(), now, cache: Arc::new(SweepCache::default()) }
+    }
+}
+
+/// An operation aks-cadence started on the cluster, to report on (from the ledger: the
+/// outcome detail of an `Execute` action).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackedOperation {
+    pub concern: ConcernKind,
+    pub target: String,
+    /// The `Azure-AsyncOperation` URL, when known; without it the cluster's provisioning state
+    /// is the best evidence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_url: Option<String>,
+}
+
+/// Where the certificate checks of `sweep::certs` look for this cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateProbe {
+    /// The public API server host (`fqdn`); private-only clusters have none (not reachable from
+    /// the Functions app unless it is in their network — the kubeconfig check still works).
+    pub host: String,
+    pub port: u16,
+}
+
+/// What a per-cluster sweep found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterSnapshot {
+    pub cluster: ClusterId,
+    pub facts: ClusterFacts,
+    pub fqdn: Option<String>,
+    /// The findings, as signals with `Origin::Sweep { run_id }`.
+    pub signals: Vec<Signal>,
+    /// `maintenanceConfigurations` as ARM returned them (each a `{name, id, properties}`),
+    /// for `policy::windows::MaintenanceWindow::from_arm_json`.
+    pub maintenance_configurations: Vec<Value>,
+    /// Every version the region offers (for the "target offered" gate), when read.
+    pub offered_in_region: Option<Vec<String>>,
+    /// Whether an operation is running on the cluster or one of its pools.
+    pub busy: bool,
+    /// Reads that failed without failing the sweep (a missing role action, a deleted pool).
+    pub notes: Vec<String>,
+}
+
+impl ClusterSnapshot {
+    /// The certificate hook: `Some` for clusters with a public API server. Wired by the lead:
+    /// `sweep::certs::api_server_certificate(&probe.host, probe.port, timeout)` and
+    /// `sweep::certs::kubeconfig_certificates(&bytes)` for each of [`user_kubeconfigs`].
+    pub fn certificate_probe(&self) -> Option<CertificateProbe> {
+        self.fqdn.as_ref().map(|h| CertificateProbe { host: h.clone(), port: 443 })
+    }
+}
+
+fn terminal(state: &str) -> bool {
+    ["succeeded", "failed", "canceled", "cancelled"].contains(&state.to_ascii_lowercase().as_str())
+}
+
+/// Whether ARM reports an operation in progress on the cluster or any pool.
+pub fn is_busy(record: &ClusterRecord) -> bool {
+    record.provisioning_state.as_deref().is_some_and(|s| !terminal(s))
+        || record.pools.iter().any(|p| p.provisioning_state.as_deref().is_some_and(|s| !terminal(s)))
+}
+
+/// Keeps going after a read that cannot succeed by retrying (noted), fails the sweep of this
+/// cluster on one that can (the queue delivers the message again).
+fn soft<T>(r: Result<T, ArmError>, notes: &mut Vec<String>, what: &str) -> Result<Option<T>, SweepError> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.is_retryable() => Err(e.into()),
+        Err(e) => {
+            notes.push(format!("{what}: {e}"));
+            Ok(None)
+        }
+    }
+}
+
+/// Sweeps one cluster.
+pub async fn sweep_cluster(
+    arm: &ArmClient,
+    options: &SweepOptions,
+    run: &SweepRun,
+    record: &ClusterRecord,
+    tracked: &[TrackedOperation],
+) -> Result<ClusterSnapshot, SweepError> {
+    let facts = record.facts();
+    let make = |kind: SignalKind| Signal {
+        cluster: record.id.clone(),
+        facts: facts.clone(),
+        kind,
+        observed_at: run.now,
+        origin: Origin::Sweep { run_id: run.run_id.clone() },
+    };
+    let mut snap = ClusterSnapshot {
+        cluster: record.id.clone(),
+        facts: facts.clone(),
+        fqdn: record.fqdn.clone(),
+        signals: Vec::new(),
+        maintenance_configurations: Vec::new(),
+        offered_in_region: None,
+        busy: is_busy(record),
+        notes: Vec::new(),
+    };
+    let cluster_path = record.id.as_str();
+
+    // Operations aks-cadence started.
+    for op in tracked {
+        let status = operation_status(arm, record, op, &mut snap.notes).await?;
+        snap.signals.push(make(SignalKind::Operation { concern: op.concern, target: op.target.clone(), status }));
+    }
+
+    // The region's versions (shared).
+    let region = if record.location.is_empty() {
+        snap.notes.push("no location in inventory: support status not checked".into());
+        None
+    } else {
+        soft(run.cache.region_versions(arm, record.id.subscription(), &record.location).await, &mut snap.notes, "kubernetesVersions")?
+    };
+    if let Some(r) = &region {
+        snap.offered_in_region = Some(r.all_patch_versions());
+    }
+
+    // Control-plane upgrades.
+    if let Some(current) = record.current_version() {
+        let offered: Option<(String, Vec<OfferedVersion>)> = match options.upgrades_from {
+            UpgradeSource::ClusterProfile => {
+                let path = format!("{cluster_path}/upgradeProfiles/default");
+                match arm.get(ArmCall::GetUpgradeProfile, &path, AKS_API_VERSION).await {
+                    Err(e) if e.kind == ArmErrorKind::NotFound => {
+                        snap.notes.push("the cluster no longer exists".into());
+                        snap.signals.clear();
+                        return Ok(snap);
+                    }
+                    r => soft(r, &mut snap.notes, "upgrade profile")?.map(|body| parse_upgrade_profile(&body, current)),
+                }
+            }
+            UpgradeSource::Region => region.as_ref().and_then(|r| r.upgrades_from(current)).map(|o| (current.to_string(), o)),
+        };
+        if let Some((current, offered)) = offered {
+            let cm = minor_of(&current);
+            let newer_patch = offered.iter().any(|o| minor_of(&o.version) == cm && compare_versions(&o.version, &current).is_gt());
+            if !offered.is_empty() {
+                snap.signals.push(make(SignalKind::UpgradesOffered { current: current.clone(), offered }));
+            }
+            if let (false, Some(cm)) = (newer_patch, cm) {
+                snap.signals.push(make(SignalKind::Resolved { concern: ConcernKind::KubernetesUpgrade, target: minor_str(cm) }));
+            }
+        }
+
+        // Support status against the region's window.
+        if let (Some(r), Some(cm)) = (&region, minor_of(current)) {
+            match r.support_status(current, record.support_plan.as_deref()) {
+                SupportStatus::Supported => {
+                    snap.signals.push(make(SignalKind::Resolved { concern: ConcernKind::Support, target: minor_str(cm) }));
+                }
+                SupportStatus::Ending { support_type } => {
+                    snap.signals.push(make(SignalKind::SupportEnding {
+                        kubernetes_version: current.to_string(),
+                        eol_date: None,
+                        support_type: Some(support_type),
+                    }));
+                    if cm.1 > 0 {
+                        snap.signals.push(make(SignalKind::Resolved { concern: ConcernKind::Support, target: minor_str((cm.0, cm.1 - 1)) }));
+                    }
+                }
+                SupportStatus::Ended => snap.signals.push(make(SignalKind::SupportEnded { kubernetes_version: current.to_string() })),
+                SupportStatus::Unknown => snap.notes.push(format!("support status of {current} unknown in {}", record.location)),
+            }
+        }
+    } else {
+        snap.notes.push("no Kubernetes version in inventory: upgrades and support not checked".into());
+    }
+
+    // Node images, per pool (shared per key).
+    for pool in &record.pools {
+        let Some(key) = NodeImageKey::of(&record.location, pool) else {
+            snap.notes.push(format!("pool {}: no nodeImageVersion in inventory; node image not checked", pool.name));
+            continue;
+        };
+        let current = pool.node_image_version.clone().unwrap_or_default();
+        let latest = soft(
+            run.cache.latest_node_image(arm, &key, &record.id, &pool.name).await,
+            &mut snap.notes,
+            &format!("pool {} upgrade profile", pool.name),
+        )?
+        .flatten();
+        match latest {
+            Some(latest) if latest != current => {
+                snap.signals.push(make(SignalKind::NodeImageAvailable { pool: pool.name.clone(), current, latest }));
+            }
+            Some(_) => snap.signals.push(make(SignalKind::Resolved { concern: ConcernKind::NodeImage, target: pool.name.clone() })),
+            None => {}
+        }
+    }
+
+    // Maintenance configurations (raw; parsed by policy::windows).
+    let path = format!("{cluster_path}/maintenanceConfigurations");
+    if let Some(list) = soft(arm.list_all(ArmCall::ListMaintenanceConfigurations, &path, AKS_API_VERSION).await, &mut snap.notes, "maintenance configurations")? {
+        snap.maintenance_configurations = list;
+    }
+
+    Ok(snap)
+}
+
+/// Reads a cluster upgrade profile body: (current version, offered control-plane upgrades).
+pub fn parse_upgrade_profile(body: &Value, fallback_current: &str) -> (String, Vec<OfferedVersion>) {
+    let cp = body.pointer("/properties/controlPlaneProfile");
+    let current = cp
+        .and_then(|c| c.get("kubernetesVersion"))
+        .and_then(Value::as_str)
+        .unwrap_or(fallback_current)
+        .to_string();
+    let offered = cp
+        .and_then(|c| c.get("upgrades"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|u| {
+            Some(OfferedVersion {
+                version: u.get("kubernetesVersion")?.as_str()?.to_string(),
+                is_preview: u.get("isPreview").and_then(Value::as_bool).unwrap_or(false),
+            })
+        })
+        .collect();
+    (current, offered)
+}
+
+async fn operation_status(arm: &ArmClient, record: &ClusterRecord, op: &TrackedOperation, notes: &mut Vec<String>) -> Result<OperationStatus, SweepError> {
+    if let Some(url) = &op.status_url {
+        let r = arm.send(ArmCall::PollOperationStatus, http::Method::GET, url, None, None, None).await;
+        if let Some(resp) = soft(r, notes, "operation status")? {
+            let status = resp.body.get("status").and_then(Value::as_str).unwrap_or("").to_ascii_lowercase();
+            return Ok(match status.as_str() {
+                "succeeded" => OperationStatus::Succeeded,
+                "failed" => OperationStatus::Failed {
+                    code: resp.body.pointer("/error/code").and_then(Value::as_str).unwrap_or("Unknown").to_string(),
+                    message: resp.body.pointer("/error/message").and_then(Value::as_str).unwrap_or("(no message)").to_string(),
+                },
+                "canceled" | "cancelled" => OperationStatus::Canceled,
+                _ => OperationStatus::InProgress,
+            });
+        }
+    }
+    let state = record.provisioning_state.as_deref().unwrap_or("").to_ascii_lowercase();
+    Ok(match state.as_str() {
+        "succeeded" => OperationStatus::Succeeded,
+        "failed" => OperationStatus::Failed { code: "ProvisioningFailed".into(), message: "the cluster's provisioningState is Failed".into() },
+        "canceled" | "cancelled" => OperationStatus::Canceled,
+        _ => OperationStatus::InProgress,
+    })
+}
+
+/// The cluster's user kubeconfigs (`listClusterUserCredential`), decoded from base64 — input for
+/// `sweep::certs::kubeconfig_certificates`.
+pub async fn user_kubeconfigs(arm: &ArmClient, cluster: &ClusterId) -> Result<Vec<Vec<u8>>, ArmError> {
+    let path = format!("{}/listClusterUserCredential", cluster.as_str());
+    let body = arm.post(ArmCall::ListClusterUserCredential, &path, AKS_API_VERSION, None).await?.body;
+    Ok(body
+        .get("kubeconfigs")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|k| k.get("value")?.as_str())
+        .filter_map(|b64| base64::engine::general_purpose::STANDARD.decode(b64.trim()).ok())
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_families_drop_the_version() {
+        assert_eq!(image_family("AKSUbuntu-2204gen2containerd-202405.03.0"), "AKSUbuntu-2204gen2containerd");
+        assert_eq!(image_family("AKSUbuntu:1604:2020.03.11"), "AKSUbuntu:1604");
+        assert_eq!(image_family("AKSWindows-2022-containerd-20348.2113.231115"), "AKSWindows-2022-containerd");
+    }
+
+    #[test]
+    fn pools_with_the_same_image_family_in_a_region_share_a_key() {
+        let pool = |img: &str, sku: &str, v: &str| PoolRecord {
+            name: "p".into(),
+            node_image_version: Some(img.into()),
+            os_sku: Some(sku.into()),
+            orchestrator_version: Some(v.into()),
+            ..Default::default()
+        };
+        let a = NodeImageKey::of("West Europe", &pool("AKSUbuntu-2204gen2containerd-202405.03.0", "Ubuntu", "1.30.4"));
+        let b = NodeImageKey::of("westeurope", &pool("AKSUbuntu-2204gen2containerd-202401.09.0", "Ubuntu", "1.30.1"));
+        let c = NodeImageKey::of("westeurope", &pool("AKSAzureLinux-V2gen2-202405.03.0", "AzureLinux", "1.30.1"));
+        let d = NodeImageKey::of("northeurope", &pool("AKSUbuntu-2204gen2containerd-202405.03.0", "Ubuntu", "1.30.4"));
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert_ne!(a, d);
+    }
+
+    #[test]
+    fn upgrade_profiles_list_control_plane_targets_with_preview_flags() {
+        let raw = include_str!("../../tests/fixtures/arm/managedclusters_get_upgrade_profile.2026-06-01.json");
+        let v: Value = serde_json::from_str(raw).unwrap();
+        let (current, offered) = parse_upgrade_profile(&v["responses"]["200"]["body"], "x");
+        assert_eq!(current, "1.7.7");
+        assert_eq!(
+            offered,
+            vec![
+                OfferedVersion { version: "1.7.9".into(), is_preview: true },
+                OfferedVersion { version: "1.7.11".into(), is_preview: false }
+            ]
+        );
+    }
+}

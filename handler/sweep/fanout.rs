@@ -1,0 +1,209 @@
+//! Fan-out: the `sweep` timer takes the inventory and emits one queue message per cluster
+//! through its queue output binding `clusters`; the `sweep-cluster` queueTrigger (binding
+//! `cluster`) runs the per-cluster sweep, so many Function instances share a large fleet.
+//! Locally, [`run_local`] runs the very same per-cluster code in-process with bounded
+//! concurrency.
+//!
+//! Messages are JSON objects, never strings: the Functions host turns a string output that
+//! happens to be valid base64 into bytes. A queue output given an array writes one message per
+//! element. Each message carries the cluster's inventory record (≈1 KB, far under the 64 KB
+//! queue limit), so the per-cluster sweep needs no further inventory read.
+
+use std::collections::BTreeMap;
+
+use futures::StreamExt as _;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::cluster::{ClusterSnapshot, SweepRun, TrackedOperation, sweep_cluster};
+use super::inventory::{ClusterRecord, Inventory, InventorySource, inventory};
+use super::{SweepContext, SweepError};
+use crate::domain::ClusterId;
+
+/// The timer function's queue output binding.
+pub const CLUSTERS_OUTPUT_BINDING: &str = "clusters";
+/// The `sweep-cluster` function's queue trigger binding.
+pub const CLUSTER_TRIGGER_BINDING: &str = "cluster";
+/// `kind` of a fan-out message (so a stray message on the queue is recognised).
+pub const MESSAGE_KIND: &str = "aks-cadence.sweep-cluster";
+
+/// One fan-out queue message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterMessage {
+    pub kind: String,
+    pub version: u32,
+    pub run_id: String,
+    /// When the timer ran: the observation time of every signal of this run.
+    pub swept_at: Timestamp,
+    pub cluster: ClusterRecord,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tracked: Vec<TrackedOperation>,
+}
+
+/// A run id for a sweep started at `now` (`sweep-20260115T020000Z`).
+pub fn run_id_at(now: Timestamp) -> String {
+    format!("sweep-{}", now.strftime("%Y%m%dT%H%M%SZ"))
+}
+
+/// One queue message (a JSON object) per cluster of the inventory. `tracked` holds the
+/// operations aks-cadence started, per cluster (from the ledger).
+pub fn plan_fanout(inventory: &Inventory, run_id: &str, now: Timestamp, tracked: &BTreeMap<ClusterId, Vec<TrackedOperation>>) -> Vec<Value> {
+    inventory
+        .clusters
+        .iter()
+        .map(|c| {
+            let m = ClusterMessage {
+                kind: MESSAGE_KIND.into(),
+                version: 1,
+                run_id: run_id.to_string(),
+                swept_at: now,
+                cluster: c.clone(),
+                tracked: tracked.get(&c.id).cloned().unwrap_or_default(),
+            };
+            serde_json::to_value(m).expect("a message serializes")
+        })
+        .collect()
+}
+
+/// The custom-handler response for a non-HTTP invocation.
+pub fn custom_handler_response(outputs: serde_json::Map<String, Value>, logs: Vec<String>) -> Value {
+    json!({ "Outputs": outputs, "Logs": logs, "ReturnValue": null })
+}
+
+/// Decodes a binding value the host may have delivered as JSON text, possibly twice.
+pub fn decode_json_value(v: &Value) -> Value {
+    let mut cur = v.clone();
+    for _ in 0..4 {
+        match &cur {
+            Value::String(s) => match serde_json::from_str::<Value>(s) {
+                Ok(inner) => cur = inner,
+                Err(_) => break,
+            },
+            _ => break,
+        }
+    }
+    cur
+}
+
+/// Reads a fan-out message (object, or JSON text of one).
+pub fn parse_cluster_message(v: &Value) -> Result<ClusterMessage, SweepError> {
+    let v = decode_json_value(v);
+    let kind = v.get("kind").and_then(Value::as_str).unwrap_or("");
+    if kind != MESSAGE_KIND {
+        return Err(SweepError::BadMessage(format!("`kind` is `{kind}`, expected `{MESSAGE_KIND}`")));
+    }
+    serde_json::from_value(v).map_err(|e| SweepError::BadMessage(e.to_string()))
+}
+
+/// `POST /sweep` (timerTrigger): inventory → one queue message per cluster.
+///
+/// `body` is the custom-handler request (`{"Data": {<timer>: {...}}, "Metadata": {...}}`); the
+/// timer payload is only logged (`IsPastDue`). Answers the custom-handler response with the
+/// messages in `Outputs.clusters`. A failed inventory is an `Err` (the timer is not retried;
+/// the next tick tries again).
+pub async fn handle_timer(ctx: &SweepContext, body: &Value, tracked: &BTreeMap<ClusterId, Vec<TrackedOperation>>) -> Result<Value, SweepError> {
+    let now = Timestamp::now();
+    let run_id = run_id_at(now);
+    let past_due = body
+        .get("Data")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flat_map(|d| d.values())
+        .map(decode_json_value)
+        .any(|t| t.get("IsPastDue").and_then(Value::as_bool).unwrap_or(false));
+    let inv = inventory(&ctx.arm, &ctx.subscriptions).await?;
+    let messages = plan_fanout(&inv, &run_id, now, tracked);
+    let mut logs = vec![format!(
+        "{run_id}: {} clusters from {}{}",
+        inv.clusters.len(),
+        match inv.source {
+            InventorySource::ResourceGraph => "Resource Graph",
+            InventorySource::ArmList => "ARM listing",
+        },
+        if past_due { " (timer was past due)" } else { "" }
+    )];
+    logs.extend(inv.notes.iter().cloned());
+    let mut outputs = serde_json::Map::new();
+    outputs.insert(CLUSTERS_OUTPUT_BINDING.into(), Value::Array(messages));
+    Ok(custom_handler_response(outputs, logs))
+}
+
+/// Runs the per-cluster sweep for one fan-out message.
+pub async fn run_cluster_message(ctx: &SweepContext, message: &Value) -> Result<ClusterSnapshot, SweepError> {
+    let m = parse_cluster_message(message)?;
+    let run = ctx.run(&m.run_id, m.swept_at);
+    sweep_cluster(&ctx.arm, &ctx.options, &run, &m.cluster, &m.tracked).await
+}
+
+/// `POST /sweep-cluster` (queueTrigger): the custom-handler request carries the message in
+/// `Data.cluster`. An `Err` that [`SweepError::is_retryable`] should answer non-2xx so the
+/// message returns to the queue; a `BadMessage` should be acknowledged (it will never parse).
+pub async fn handle_cluster_message(ctx: &SweepContext, body: &Value) -> Result<ClusterSnapshot, SweepError> {
+    let body = decode_json_value(body);
+    let message = body
+        .get("Data")
+        .and_then(|d| d.get(CLUSTER_TRIGGER_BINDING))
+        .ok_or_else(|| SweepError::BadMessage(format!("no Data.{CLUSTER_TRIGGER_BINDING} in the invocation")))?;
+    run_cluster_message(ctx, message).await
+}
+
+/// What a local (in-process) sweep did.
+#[derive(Debug)]
+pub struct LocalSweep {
+    pub run_id: String,
+    pub source: InventorySource,
+    pub snapshots: Vec<ClusterSnapshot>,
+    pub failures: Vec<(ClusterId, SweepError)>,
+    pub notes: Vec<String>,
+}
+
+/// `handler sweep` locally: inventory, then the per-cluster sweep of every cluster with at most
+/// `concurrency` in flight (the ARM client's own semaphore bounds requests further).
+pub async fn run_local(ctx: &SweepContext, concurrency: usize, tracked: &BTreeMap<ClusterId, Vec<TrackedOperation>>) -> Result<LocalSweep, SweepError> {
+    let now = Timestamp::now();
+    let run_id = run_id_at(now);
+    let inv = inventory(&ctx.arm, &ctx.subscriptions).await?;
+    let run = SweepRun::new(run_id.clone(), now);
+    let empty = Vec::new();
+    let results: Vec<(ClusterId, Result<ClusterSnapshot, SweepError>)> = futures::stream::iter(inv.clusters.iter())
+        .map(|record| {
+            let run = &run;
+            let ops = tracked.get(&record.id).unwrap_or(&empty);
+            async move { (record.id.clone(), sweep_cluster(&ctx.arm, &ctx.options, run, record, ops).await) }
+        })
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+    let mut snapshots = Vec::new();
+    let mut failures = Vec::new();
+    for (id, r) in results {
+        match r {
+            Ok(s) => snapshots.push(s),
+            Err(e) => failures.push((id, e)),
+        }
+    }
+    snapshots.sort_by(|a, b| a.cluster.cmp(&b.cluster));
+    Ok(LocalSweep { run_id, source: inv.source, snapshots, failures, notes: inv.notes })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_text_is_decoded_even_when_encoded_twice() {
+        let inner = json!({"kind": MESSAGE_KIND});
+        let once = Value::String(inner.to_string());
+        let twice = Value::String(once.to_string());
+        assert_eq!(decode_json_value(&twice), inner);
+        assert_eq!(decode_json_value(&Value::String("plain".into())), Value::String("plain".into()));
+    }
+
+    #[test]
+    fn run_ids_are_sortable_timestamps() {
+        let t: Timestamp = "2026-01-15T02:00:00Z".parse().unwrap();
+        assert_eq!(run_id_at(t), "sweep-20260115T020000Z");
+    }
+}

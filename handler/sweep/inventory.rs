@@ -1,0 +1,372 @@
+//! Fleet inventory: which clusters exist, with what the per-cluster sweep needs to know about
+//! them (so the sweep never GETs a cluster again).
+//!
+//! First choice is Azure Resource Graph — one query for the whole fleet, pages of 1000 followed
+//! by `$skipToken`, sorted by `id` so that pages are stable. When Resource Graph fails (after
+//! the client's retries) or reports a truncated result without a way to page on, the sweep falls
+//! back to `GET /subscriptions/{s}/providers/Microsoft.ContainerService/managedClusters` per
+//! subscription (following `nextLink`), listing the subscriptions first when
+//! `CADENCE_SUBSCRIPTIONS` is empty.
+//!
+//! The query projects the agent pool profiles as a whole: KQL in Resource Graph cannot map over an
+//! array without `mv-expand` + `summarize`, which caps rows and does not page stably. The five
+//! fields we keep per pool are picked here.
+
+use std::collections::{BTreeMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::azure::{AKS_API_VERSION, ArmCall, ArmClient, ArmError, RESOURCE_GRAPH_API_VERSION, SUBSCRIPTIONS_API_VERSION};
+use crate::domain::{ClusterFacts, ClusterId, NodePoolFacts};
+
+/// The Resource Graph query of the inventory.
+pub const RESOURCE_GRAPH_QUERY: &str = "resources
+| where type =~ 'microsoft.containerservice/managedclusters'
+| project id, name, resourceGroup, subscriptionId, location, tags,
+    currentKubernetesVersion = tostring(properties.currentKubernetesVersion),
+    kubernetesVersion = tostring(properties.kubernetesVersion),
+    provisioningState = tostring(properties.provisioningState),
+    powerState = tostring(properties.powerState.code),
+    supportPlan = tostring(properties.supportPlan),
+    autoUpgradeProfile = properties.autoUpgradeProfile,
+    fqdn = tostring(properties.fqdn),
+    privateFqdn = tostring(properties.privateFQDN),
+    agentPoolProfiles = properties.agentPoolProfiles
+| order by id asc";
+
+/// Rows per Resource Graph page (the service's maximum).
+pub const PAGE_SIZE: u64 = 1000;
+/// Subscriptions per Resource Graph request.
+const SUBSCRIPTIONS_PER_QUERY: usize = 1000;
+
+/// One agent pool as inventory saw it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PoolRecord {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub orchestrator_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_orchestrator_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_image_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub os_sku: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub os_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provisioning_state: Option<String>,
+}
+
+/// One cluster as inventory saw it. Also the payload of a fan-out queue message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterRecord {
+    pub id: ClusterId,
+    pub location: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_kubernetes_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubernetes_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provisioning_state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub power_state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub support_plan: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upgrade_channel: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_os_upgrade_channel: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fqdn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_fqdn: Option<String>,
+    #[serde(default)]
+    pub pools: Vec<PoolRecord>,
+}
+
+fn s(v: Option<&Value>) -> Option<String> {
+    v.and_then(Value::as_str).map(str::trim).filter(|x| !x.is_empty()).map(str::to_string)
+}
+
+fn tags_of(v: Option<&Value>) -> BTreeMap<String, String> {
+    v.and_then(Value::as_object)
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn pools_of(v: Option<&Value>) -> Vec<PoolRecord> {
+    v.and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|p| {
+            Some(PoolRecord {
+                name: s(p.get("name"))?,
+                orchestrator_version: s(p.get("orchestratorVersion")),
+                current_orchestrator_version: s(p.get("currentOrchestratorVersion")),
+                node_image_version: s(p.get("nodeImageVersion")),
+                os_sku: s(p.get("osSKU")),
+                os_type: s(p.get("osType")),
+                mode: s(p.get("mode")),
+                provisioning_state: s(p.get("provisioningState")),
+            })
+        })
+        .collect()
+}
+
+impl ClusterRecord {
+    /// From an ARM managed cluster resource (`GET` / list): properties are nested.
+    pub fn from_arm_resource(v: &Value) -> Result<Self, String> {
+        let id = s(v.get("id")).ok_or("no id")?;
+        let id = ClusterId::parse(&id).map_err(|e| e.to_string())?;
+        let p = v.get("properties").cloned().unwrap_or(Value::Null);
+        Ok(Self {
+            id,
+            location: s(v.get("location")).unwrap_or_default(),
+            tags: tags_of(v.get("tags")),
+            current_kubernetes_version: s(p.get("currentKubernetesVersion")),
+            kubernetes_version: s(p.get("kubernetesVersion")),
+            provisioning_state: s(p.get("provisioningState")),
+            power_state: s(p.pointer("/powerState/code")),
+            support_plan: s(p.get("supportPlan")),
+            upgrade_channel: s(p.pointer("/autoUpgradeProfile/upgradeChannel")),
+            node_os_upgrade_channel: s(p.pointer("/autoUpgradeProfile/nodeOSUpgradeChannel")),
+            fqdn: s(p.get("fqdn")),
+            private_fqdn: s(p.get("privateFQDN")),
+            pools: pools_of(p.get("agentPoolProfiles")),
+        })
+    }
+
+    /// From a row of [`RESOURCE_GRAPH_QUERY`]: projected columns are flat.
+    pub fn from_graph_row(v: &Value) -> Result<Self, String> {
+        let id = s(v.get("id")).ok_or("no id")?;
+        let id = ClusterId::parse(&id).map_err(|e| e.to_string())?;
+        Ok(Self {
+            id,
+            location: s(v.get("location")).unwrap_or_default(),
+            tags: tags_of(v.get("tags")),
+            current_kubernetes_version: s(v.get("currentKubernetesVersion")),
+            kubernetes_version: s(v.get("kubernetesVersion")),
+            provisioning_state: s(v.get("provisioningState")),
+            power_state: s(v.get("powerState")),
+            support_plan: s(v.get("supportPlan")),
+            upgrade_channel: s(v.pointer("/autoUpgradeProfile/upgradeChannel")),
+            node_os_upgrade_channel: s(v.pointer("/autoUpgradeProfile/nodeOSUpgradeChannel")),
+            fqdn: s(v.get("fqdn")),
+            private_fqdn: s(v.get("privateFqdn")),
+            pools: pools_of(v.get("agentPoolProfiles")),
+        })
+    }
+
+    /// The control plane's running version (`currentKubernetesVersion`, else `kubernetesVersion`).
+    pub fn current_version(&self) -> Option<&str> {
+        self.current_kubernetes_version.as_deref().or(self.kubernetes_version.as_deref())
+    }
+
+    /// The domain facts signals carry.
+    pub fn facts(&self) -> ClusterFacts {
+        ClusterFacts {
+            location: Some(self.location.clone()).filter(|l| !l.is_empty()),
+            tags: self.tags.clone(),
+            kubernetes_version: self.current_version().map(str::to_string),
+            support_plan: self.support_plan.clone(),
+            provisioning_state: self.provisioning_state.clone(),
+            power_state: self.power_state.clone(),
+            upgrade_channel: self.upgrade_channel.clone(),
+            node_os_upgrade_channel: self.node_os_upgrade_channel.clone(),
+            node_pools: self
+                .pools
+                .iter()
+                .map(|p| NodePoolFacts {
+                    name: p.name.clone(),
+                    orchestrator_version: p.current_orchestrator_version.clone().or_else(|| p.orchestrator_version.clone()),
+                    node_image_version: p.node_image_version.clone(),
+                    os_sku: p.os_sku.clone(),
+                    mode: p.mode.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Where an inventory came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InventorySource {
+    ResourceGraph,
+    ArmList,
+}
+
+/// The fleet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inventory {
+    pub source: InventorySource,
+    pub clusters: Vec<ClusterRecord>,
+    /// Rows skipped, fallbacks taken — for the invocation's logs.
+    pub notes: Vec<String>,
+}
+
+/// Why Resource Graph could not give the inventory.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GraphError {
+    #[error(transparent)]
+    Arm(#[from] ArmError),
+    #[error("Resource Graph truncated the result and gave no $skipToken to page on")]
+    Truncated,
+}
+
+/// Inventory through Resource Graph, falling back to ARM listing.
+pub async fn inventory(arm: &ArmClient, subscriptions: &[String]) -> Result<Inventory, super::SweepError> {
+    match query_resource_graph(arm, subscriptions).await {
+        Ok((clusters, notes)) => Ok(Inventory { source: InventorySource::ResourceGraph, clusters, notes }),
+        Err(graph) => {
+            tracing::warn!(error = %graph, "Resource Graph inventory failed; listing clusters per subscription");
+            match list_via_arm(arm, subscriptions).await {
+                Ok((clusters, mut notes)) => {
+                    notes.insert(0, format!("Resource Graph failed ({graph}); listed clusters per subscription instead"));
+                    Ok(Inventory { source: InventorySource::ArmList, clusters, notes })
+                }
+                Err(fallback) => Err(super::SweepError::Inventory { graph: graph.to_string(), fallback }),
+            }
+        }
+    }
+}
+
+/// Runs [`RESOURCE_GRAPH_QUERY`] over `subscriptions` (all the identity can read when empty),
+/// following `$skipToken` to the last page.
+pub async fn query_resource_graph(arm: &ArmClient, subscriptions: &[String]) -> Result<(Vec<ClusterRecord>, Vec<String>), GraphError> {
+    let mut out = Vec::new();
+    let mut notes = Vec::new();
+    let mut seen = HashSet::new();
+    let chunks: Vec<Option<&[String]>> =
+        if subscriptions.is_empty() { vec![None] } else { subscriptions.chunks(SUBSCRIPTIONS_PER_QUERY).map(Some).collect() };
+    for chunk in chunks {
+        let mut skip_token: Option<String> = None;
+        loop {
+            let mut options = json!({ "$top": PAGE_SIZE });
+            if let Some(t) = &skip_token {
+                options["$skipToken"] = json!(t);
+            }
+            let mut body = json!({ "query": RESOURCE_GRAPH_QUERY, "options": options });
+            if let Some(subs) = chunk {
+                body["subscriptions"] = json!(subs);
+            }
+            let resp = arm
+                .post(ArmCall::ResourceGraphQuery, "/providers/Microsoft.ResourceGraph/resources", RESOURCE_GRAPH_API_VERSION, Some(&body))
+                .await?
+                .body;
+            for row in resp.get("data").and_then(Value::as_array).into_iter().flatten() {
+                match ClusterRecord::from_graph_row(row) {
+                    Ok(r) => {
+                        if seen.insert(r.id.key()) {
+                            out.push(r);
+                        }
+                    }
+                    Err(e) => notes.push(format!("skipped a Resource Graph row: {e}")),
+                }
+            }
+            skip_token = resp.get("$skipToken").and_then(Value::as_str).filter(|t| !t.is_empty()).map(str::to_string);
+            // `resultTruncated` is a string ("true"/"false") in this API; accept a bool too.
+            let truncated = match resp.get("resultTruncated") {
+                Some(Value::String(t)) => t.eq_ignore_ascii_case("true"),
+                Some(Value::Bool(b)) => *b,
+                _ => false,
+            };
+            if skip_token.is_none() {
+                if truncated {
+                    return Err(GraphError::Truncated);
+                }
+                break;
+            }
+        }
+    }
+    Ok((out, notes))
+}
+
+/// Lists clusters per subscription through ARM (the fallback).
+pub async fn list_via_arm(arm: &ArmClient, subscriptions: &[String]) -> Result<(Vec<ClusterRecord>, Vec<String>), ArmError> {
+    let subs: Vec<String> = if subscriptions.is_empty() {
+        arm.list_all(ArmCall::ListSubscriptions, "/subscriptions", SUBSCRIPTIONS_API_VERSION)
+            .await?
+            .iter()
+            .filter_map(|s| s.get("subscriptionId").and_then(Value::as_str).map(str::to_string))
+            .collect()
+    } else {
+        subscriptions.to_vec()
+    };
+    let mut out = Vec::new();
+    let mut notes = Vec::new();
+    let mut seen = HashSet::new();
+    for sub in subs {
+        let path = format!("/subscriptions/{sub}/providers/Microsoft.ContainerService/managedClusters");
+        for item in arm.list_all(ArmCall::ListClusters, &path, AKS_API_VERSION).await? {
+            match ClusterRecord::from_arm_resource(&item) {
+                Ok(r) => {
+                    if seen.insert(r.id.key()) {
+                        out.push(r);
+                    }
+                }
+                Err(e) => notes.push(format!("skipped a cluster in subscription {sub}: {e}")),
+            }
+        }
+    }
+    Ok((out, notes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arm_resources_and_graph_rows_read_alike() {
+        let raw = include_str!("../../tests/fixtures/arm/managedclusters_get.2026-04-01.json");
+        let v: Value = serde_json::from_str(raw).unwrap();
+        let r = ClusterRecord::from_arm_resource(&v["responses"]["200"]["body"]).unwrap();
+        assert_eq!(r.id.name(), "clustername1");
+        assert_eq!(r.current_version(), Some("1.9.6"));
+        assert_eq!(r.fqdn.as_deref(), Some("dnsprefix1-abcd1234.hcp.eastus.azmk8s.io"));
+        assert_eq!(r.pools[0].node_image_version.as_deref(), Some("AKSUbuntu:1604:2020.03.11"));
+        assert_eq!(r.tags.get("tier").map(String::as_str), Some("production"));
+
+        let row = json!({
+            "id": r.id.as_str(), "name": "clustername1", "location": "location1", "tags": {"tier": "production", "archv2": ""},
+            "currentKubernetesVersion": "1.9.6", "kubernetesVersion": "1.9.6", "provisioningState": "Succeeded",
+            "powerState": "", "supportPlan": "", "autoUpgradeProfile": null, "fqdn": "dnsprefix1-abcd1234.hcp.eastus.azmk8s.io",
+            "privateFqdn": "",
+            "agentPoolProfiles": v["responses"]["200"]["body"]["properties"]["agentPoolProfiles"],
+        });
+        let g = ClusterRecord::from_graph_row(&row).unwrap();
+        assert_eq!(g, r);
+    }
+
+    #[test]
+    fn a_record_round_trips_through_json() {
+        let r = ClusterRecord {
+            id: ClusterId::from_parts("s", "rg", "c"),
+            location: "westeurope".into(),
+            tags: BTreeMap::new(),
+            current_kubernetes_version: Some("1.30.4".into()),
+            kubernetes_version: Some("1.30".into()),
+            provisioning_state: Some("Succeeded".into()),
+            power_state: Some("Running".into()),
+            support_plan: None,
+            upgrade_channel: Some("patch".into()),
+            node_os_upgrade_channel: None,
+            fqdn: None,
+            private_fqdn: None,
+            pools: vec![PoolRecord { name: "system".into(), ..Default::default() }],
+        };
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(serde_json::from_value::<ClusterRecord>(v).unwrap(), r);
+    }
+}

@@ -1,0 +1,129 @@
+//! Fan-out through the Functions host: the timer's queue output and the queue trigger.
+
+mod arm_common;
+
+use std::collections::BTreeMap;
+
+use aks_cadence::domain::{ClusterId, ConcernKind, Origin};
+use aks_cadence::sweep::fanout::{CLUSTERS_OUTPUT_BINDING, MESSAGE_KIND};
+use aks_cadence::sweep::{SweepContext, SweepError, TrackedOperation, handle_cluster_message, handle_timer};
+use arm_common::*;
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path, path_regex};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+async fn mount_inventory(server: &MockServer, clusters: &[Value]) {
+    Mock::given(method("POST"))
+        .and(path("/providers/Microsoft.ResourceGraph/resources"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(graph_page("resources_basic_query.2024-04-01.json", clusters.iter().map(graph_row).collect())))
+        .expect(1)
+        .mount(server)
+        .await;
+}
+
+fn timer_invocation() -> Value {
+    json!({"Data": {"timer": fixture("functions-host/timer_info_object.docs.json")}, "Metadata": {}})
+}
+
+async fn timer_response(server: &MockServer, tracked: &BTreeMap<ClusterId, Vec<TrackedOperation>>) -> Value {
+    let ctx = SweepContext::new(client(&server.uri()), vec![SUB.into()], 4);
+    handle_timer(&ctx, &timer_invocation(), tracked).await.unwrap()
+}
+
+#[tokio::test]
+async fn the_timer_emits_one_queue_message_object_per_cluster() {
+    let server = MockServer::start().await;
+    let a = cluster_variant("a", "1.24.9", "AKSUbuntu:1604:2020.03.11");
+    let b = cluster_variant("b", "1.25.5", "AKSUbuntu:1604:2020.03.11");
+    mount_inventory(&server, &[a.clone(), b]).await;
+    let mut tracked = BTreeMap::new();
+    tracked.insert(
+        ClusterId::parse(a["id"].as_str().unwrap()).unwrap(),
+        vec![TrackedOperation { concern: ConcernKind::NodeImage, target: "nodepool1".into(), status_url: None }],
+    );
+    let resp = timer_response(&server, &tracked).await;
+
+    // The custom-handler response shape, as in the documented example.
+    let documented = fixture("functions-host/customhandler_response_payload.docs.json");
+    let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(&resp), keys(&documented));
+    assert_eq!(resp["ReturnValue"], Value::Null);
+    assert!(resp["Logs"][0].as_str().unwrap().contains("2 clusters from Resource Graph"), "{}", resp["Logs"]);
+
+    let messages = resp["Outputs"][CLUSTERS_OUTPUT_BINDING].as_array().unwrap();
+    assert_eq!(messages.len(), 2);
+    for m in messages {
+        assert!(m.is_object(), "queue messages are JSON objects, never strings (the host base64-decodes strings): {m}");
+        assert_eq!(m["kind"], MESSAGE_KIND);
+        assert!(m["runId"].as_str().unwrap().starts_with("sweep-"));
+        assert!(serde_json::to_vec(m).unwrap().len() < 64 * 1024, "fits a queue message");
+    }
+    assert_eq!(messages[0]["cluster"]["id"], a["id"]);
+    assert_eq!(messages[0]["cluster"]["pools"][0]["nodeImageVersion"], "AKSUbuntu:1604:2020.03.11");
+    assert_eq!(messages[0]["tracked"][0]["concern"], "node-image");
+    assert!(messages[1].get("tracked").is_none());
+}
+
+async fn mount_cluster_reads(server: &MockServer) {
+    Mock::given(method("GET"))
+        .and(path_regex(r"/kubernetesVersions$"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(example_body("kubernetes_versions_list.2025-10-01.json", "200")))
+        .mount(server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path_regex(r"/managedClusters/[^/]+/upgradeProfiles/default$"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(example_body("managedclusters_get_upgrade_profile.2026-06-01.json", "200")))
+        .mount(server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path_regex(r"/agentPools/[^/]+/upgradeProfiles/default$"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(example_body("agentpools_get_upgrade_profile.2026-06-01.json", "200")))
+        .mount(server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path_regex(r"/maintenanceConfigurations$"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(example_body("maintenance_configurations_list_maintenance_window.2026-06-01.json", "200")))
+        .mount(server)
+        .await;
+}
+
+/// The documented queue-trigger request, with our binding name and our message as its value.
+fn queue_invocation(message: Value) -> Value {
+    let mut inv = fixture("functions-host/customhandler_request_queue_trigger.docs.json");
+    inv["Data"] = json!({ "cluster": message });
+    inv
+}
+
+#[tokio::test]
+async fn a_queue_message_runs_the_cluster_sweep_whether_it_arrives_as_object_or_text() {
+    let server = MockServer::start().await;
+    mount_inventory(&server, &[cluster_variant("a", "1.7.7", "AKSUbuntu:1604:2020.01.01")]).await;
+    mount_cluster_reads(&server).await;
+    let resp = timer_response(&server, &BTreeMap::new()).await;
+    let message = resp["Outputs"]["clusters"][0].clone();
+    let ctx = SweepContext::new(client(&server.uri()), vec![SUB.into()], 4);
+
+    for delivered in [message.clone(), Value::String(message.to_string()), Value::String(Value::String(message.to_string()).to_string())] {
+        let snap = handle_cluster_message(&ctx, &queue_invocation(delivered)).await.unwrap();
+        assert_eq!(snap.cluster.name(), "a");
+        assert_eq!(snap.signals.len(), 3, "{:?}", snap.signals);
+        for s in &snap.signals {
+            assert_eq!(s.origin, Origin::Sweep { run_id: message["runId"].as_str().unwrap().into() });
+            assert_eq!(s.observed_at.to_string(), message["sweptAt"].as_str().unwrap());
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_foreign_queue_message_is_rejected_without_retry() {
+    let server = MockServer::start().await;
+    let ctx = SweepContext::new(client(&server.uri()), vec![SUB.into()], 4);
+    // The documented example's own queue item is not ours.
+    let documented = fixture("functions-host/customhandler_request_queue_trigger.docs.json");
+    let err = handle_cluster_message(&ctx, &queue_invocation(documented["Data"]["myQueueItem"].clone())).await.unwrap_err();
+    assert!(matches!(err, SweepError::BadMessage(_)), "{err}");
+    assert!(!err.is_retryable());
+    let err = handle_cluster_message(&ctx, &documented).await.unwrap_err();
+    assert!(err.to_string().contains("Data.cluster"), "{err}");
+    assert!(server.received_requests().await.unwrap().is_empty());
+}

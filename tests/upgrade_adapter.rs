@@ -1,0 +1,286 @@
+//! The upgrade/rotation adapter against a fake ARM serving the real examples: holds, live gates,
+//! idempotency, If-Match, long-running operations, 409 and 412.
+
+mod arm_common;
+
+use aks_cadence::action::{Action, ActionKind, Hold, Stage, UpgradeScope};
+use aks_cadence::actions::Actuator;
+use aks_cadence::actions::azure::AzureActuator;
+use aks_cadence::domain::{ClusterFacts, ClusterId, Concern, ConcernKind, Origin, Signal, SignalKind};
+use aks_cadence::error::ActionError;
+use arm_common::*;
+use serde_json::{Value, json};
+use wiremock::matchers::{body_partial_json, header, method, path, path_regex};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const OLD_IMAGE: &str = "AKSUbuntu:1604:2020.01.01";
+const LATEST_IMAGE: &str = "AKSUbuntu:1604:2020.03.11";
+const OP_PATH: &str = "/providers/Microsoft.ContainerService/locations/westus/operations/00000000-0000-0000-0000-000000000000";
+const OP_NAME: &str = "9a062a88-e463-4697-bef2-fe039df73a02";
+
+fn action(kind: ActionKind, concern: ConcernKind, target: &str) -> Action {
+    let cluster = ClusterId::parse(CLUSTER).unwrap();
+    let signal = Signal {
+        cluster: cluster.clone(),
+        facts: ClusterFacts::default(),
+        kind: SignalKind::Resolved { concern, target: target.into() },
+        observed_at: "2026-03-01T00:00:00Z".parse().unwrap(),
+        origin: Origin::Manual,
+    };
+    Action::new(Concern::new(cluster, concern, target), Stage::Execute, kind, format!("test {target}"), signal)
+}
+
+fn node_image() -> Action {
+    action(ActionKind::Upgrade { upgrade: UpgradeScope::NodeImage { pool: "nodepool1".into() }, target: LATEST_IMAGE.into() }, ConcernKind::NodeImage, "nodepool1")
+}
+fn patch(target: &str) -> Action {
+    action(ActionKind::Upgrade { upgrade: UpgradeScope::Patch, target: target.into() }, ConcernKind::KubernetesUpgrade, target)
+}
+fn minor(target: &str) -> Action {
+    action(ActionKind::Upgrade { upgrade: UpgradeScope::Minor, target: target.into() }, ConcernKind::KubernetesUpgrade, target)
+}
+fn rotate() -> Action {
+    action(ActionKind::RotateCertificates, ConcernKind::Certificate, "api-server")
+}
+
+async fn perform(server: &MockServer, a: Action) -> Result<String, ActionError> {
+    AzureActuator::new(client(&server.uri())).perform(&[a]).await.remove(0)
+}
+
+async fn mount_cluster(server: &MockServer, cluster: Value) {
+    Mock::given(method("GET")).and(path(CLUSTER)).respond_with(ResponseTemplate::new(200).set_body_json(cluster)).mount(server).await;
+}
+async fn mount_profiles(server: &MockServer) {
+    Mock::given(method("GET"))
+        .and(path(format!("{CLUSTER}/upgradeProfiles/default")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(example_body("managedclusters_get_upgrade_profile.2026-06-01.json", "200")))
+        .mount(server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path_regex(r"/agentPools/nodepool1/upgradeProfiles/default$"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(example_body("agentpools_get_upgrade_profile.2026-06-01.json", "200")))
+        .mount(server)
+        .await;
+}
+/// Every write the adapter could make, expected `times` times in total per kind.
+async fn expect_no_writes(server: &MockServer) {
+    for m in ["POST", "PUT", "PATCH", "DELETE"] {
+        Mock::given(method(m)).respond_with(ResponseTemplate::new(500)).expect(0).named(format!("no {m}")).mount(server).await;
+    }
+}
+/// The operation status: InProgress (the docs example) once, then `last`.
+async fn mount_operation(server: &MockServer, last: Value) {
+    let in_progress = fixture("arm/async_operation_status_inprogress.docs.json");
+    Mock::given(method("GET"))
+        .and(path(OP_PATH))
+        .respond_with(ResponseTemplate::new(200).insert_header("Retry-After", "0").set_body_json(in_progress))
+        .up_to_n_times(1)
+        .mount(server)
+        .await;
+    Mock::given(method("GET")).and(path(OP_PATH)).respond_with(ResponseTemplate::new(200).set_body_json(last)).mount(server).await;
+}
+fn op_status(status: &str) -> Value {
+    let mut v = fixture("arm/async_operation_status_inprogress.docs.json");
+    v["status"] = json!(status);
+    v
+}
+fn async_op_url(server: &MockServer) -> String {
+    on_server(&example_header("agentpools_upgrade_node_image_version.2025-10-01.json", "202", "Azure-AsyncOperation"), &server.uri())
+}
+
+#[tokio::test]
+async fn a_held_action_is_deferred_without_a_single_arm_call() {
+    let server = MockServer::start().await;
+    let mut a = node_image();
+    a.hold = Some(Hold::OutsideWindow { next: Some("2026-03-07T01:00:00Z".parse().unwrap()) });
+    let err = perform(&server, a).await.unwrap_err();
+    assert!(matches!(&err, ActionError::Deferred(m) if m.contains("no maintenance window is open")), "{err}");
+    assert!(server.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_node_image_upgrade_follows_its_async_operation_to_success() {
+    let server = MockServer::start().await;
+    mount_cluster(&server, cluster_variant("clustername1", "1.7.7", OLD_IMAGE)).await;
+    mount_profiles(&server).await;
+    let file = "agentpools_upgrade_node_image_version.2025-10-01.json";
+    Mock::given(method("POST"))
+        .and(path(format!("{CLUSTER}/agentPools/nodepool1/upgradeNodeImageVersion")))
+        .respond_with(ResponseTemplate::new(202).insert_header("Azure-AsyncOperation", async_op_url(&server).as_str()).set_body_json(example_body(file, "202")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    mount_operation(&server, op_status("Succeeded")).await;
+    assert_eq!(perform(&server, node_image()).await, Ok(format!("succeeded: {OP_NAME}")));
+}
+
+#[tokio::test]
+async fn a_pool_already_on_the_latest_image_is_already_done() {
+    let server = MockServer::start().await;
+    mount_cluster(&server, cluster_variant("clustername1", "1.7.7", LATEST_IMAGE)).await;
+    mount_profiles(&server).await;
+    expect_no_writes(&server).await;
+    let mut a = node_image();
+    // The planner's target may be older than what the pool runs now: the live profile decides.
+    a.kind = ActionKind::Upgrade { upgrade: UpgradeScope::NodeImage { pool: "nodepool1".into() }, target: OLD_IMAGE.into() };
+    assert!(matches!(perform(&server, a).await, Err(ActionError::AlreadyDone(_))));
+}
+
+#[tokio::test]
+async fn every_live_gate_defers_the_change_with_its_reason() {
+    type Vary = fn(&mut Value);
+    let rows: Vec<(&str, Action, Vary, &str)> = vec![
+        ("cluster busy", patch("1.7.11"), |c| c["properties"]["provisioningState"] = json!("Upgrading"), "another operation is in progress"),
+        ("cluster failed", rotate(), |c| c["properties"]["provisioningState"] = json!("Failed"), "not ready (provisioningState Failed)"),
+        ("cluster stopped", node_image(), |c| c["properties"]["powerState"]["code"] = json!("Stopped"), "not ready (powerState Stopped)"),
+        (
+            "pool busy",
+            node_image(),
+            |c| c["properties"]["agentPoolProfiles"][0]["provisioningState"] = json!("UpgradingNodeImageVersion"),
+            "another operation is in progress",
+        ),
+        ("target not offered", patch("1.7.10"), |_| {}, "1.7.10 is not offered"),
+    ];
+    for (name, a, vary, reason) in rows {
+        let server = MockServer::start().await;
+        let mut cluster = cluster_variant("clustername1", "1.7.7", OLD_IMAGE);
+        vary(&mut cluster);
+        mount_cluster(&server, cluster).await;
+        mount_profiles(&server).await;
+        expect_no_writes(&server).await;
+        let got = perform(&server, a).await;
+        assert!(matches!(&got, Err(ActionError::Deferred(m)) if m.contains(reason)), "{name}: {got:?}");
+        server.verify().await;
+    }
+}
+
+#[tokio::test]
+async fn a_patch_upgrade_puts_the_cluster_with_if_match_and_the_pools_follow() {
+    let server = MockServer::start().await;
+    mount_cluster(&server, cluster_variant("clustername1", "1.7.7", LATEST_IMAGE)).await;
+    mount_profiles(&server).await;
+    Mock::given(method("PUT"))
+        .and(path(CLUSTER))
+        .and(header("if-match", "beywbwei")) // the example's eTag
+        .and(body_partial_json(json!({"properties": {"kubernetesVersion": "1.7.11"}})))
+        .respond_with(ResponseTemplate::new(200).insert_header("Azure-AsyncOperation", async_op_url(&server).as_str()))
+        .expect(1)
+        .mount(&server)
+        .await;
+    mount_operation(&server, op_status("Succeeded")).await;
+    assert_eq!(perform(&server, patch("1.7.11")).await, Ok(format!("succeeded: {OP_NAME}")));
+
+    let put = server.received_requests().await.unwrap().into_iter().find(|r| r.method.as_str() == "PUT").unwrap();
+    let body: Value = serde_json::from_slice(&put.body).unwrap();
+    assert_eq!(body["properties"]["agentPoolProfiles"][0]["orchestratorVersion"], "1.7.11");
+    assert!(body["properties"].get("currentKubernetesVersion").is_none(), "read-only properties are not sent");
+    assert!(body["properties"].get("provisioningState").is_none());
+    assert_eq!(body["properties"]["dnsPrefix"], "dnsprefix1");
+}
+
+#[tokio::test]
+async fn a_failed_upgrade_reports_arms_code_and_message() {
+    let server = MockServer::start().await;
+    mount_cluster(&server, cluster_variant("clustername1", "1.7.7", LATEST_IMAGE)).await;
+    mount_profiles(&server).await;
+    Mock::given(method("PUT"))
+        .and(path(CLUSTER))
+        .respond_with(ResponseTemplate::new(201).insert_header("Azure-AsyncOperation", async_op_url(&server).as_str()))
+        .mount(&server)
+        .await;
+    let mut failed = op_status("Failed");
+    failed["error"] = json!({"code": "UpgradeFailed", "message": "Drain of node aks-nodepool1-0 did not complete: PodDisruptionBudget"});
+    mount_operation(&server, failed).await;
+    assert_eq!(
+        perform(&server, patch("1.7.11")).await,
+        Err(ActionError::Permanent("ARM UpgradeFailed: Drain of node aks-nodepool1-0 did not complete: PodDisruptionBudget".into()))
+    );
+}
+
+#[tokio::test]
+async fn a_cluster_changed_between_read_and_write_is_retried_later() {
+    let server = MockServer::start().await;
+    mount_cluster(&server, cluster_variant("clustername1", "1.7.7", LATEST_IMAGE)).await;
+    mount_profiles(&server).await;
+    Mock::given(method("PUT"))
+        .and(path(CLUSTER))
+        .respond_with(ResponseTemplate::new(412).set_body_json(json!({"error": {"code": "PreconditionFailed", "message": "etag mismatch"}})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let got = perform(&server, patch("1.7.11")).await;
+    assert!(matches!(&got, Err(ActionError::Transient(m)) if m.contains("412")), "{got:?}");
+}
+
+#[tokio::test]
+async fn a_conflict_means_not_now() {
+    let server = MockServer::start().await;
+    mount_cluster(&server, running_cluster()).await;
+    Mock::given(method("POST"))
+        .and(path(format!("{CLUSTER}/rotateClusterCertificates")))
+        .respond_with(ResponseTemplate::new(409).set_body_json(json!({"error": {"code": "OperationNotAllowed", "message": "another operation is in progress"}})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let got = perform(&server, rotate()).await;
+    assert!(matches!(&got, Err(ActionError::Deferred(m)) if m.starts_with("another operation is in progress")), "{got:?}");
+}
+
+#[tokio::test]
+async fn a_rotation_follows_its_location_to_the_end() {
+    let server = MockServer::start().await;
+    mount_cluster(&server, running_cluster()).await;
+    let file = "managedclusters_rotate_cluster_certificates.2025-10-01.json";
+    let location = on_server(&example_header(file, "202", "location"), &server.uri());
+    Mock::given(method("POST"))
+        .and(path(format!("{CLUSTER}/rotateClusterCertificates")))
+        .respond_with(ResponseTemplate::new(202).insert_header("Location", location.as_str()))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let result_path = url::Url::parse(&location).unwrap().path().to_string();
+    Mock::given(method("GET"))
+        .and(path(result_path.as_str()))
+        .respond_with(ResponseTemplate::new(202).insert_header("Retry-After", "0"))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET")).and(path(result_path.as_str())).respond_with(ResponseTemplate::new(204)).expect(1).mount(&server).await;
+    assert_eq!(perform(&server, rotate()).await, Ok("succeeded: 00000000-0000-0000-0000-000000000000".into()));
+}
+
+#[tokio::test]
+async fn a_minor_upgrade_may_not_skip_a_minor() {
+    let server = MockServer::start().await;
+    mount_cluster(&server, cluster_variant("clustername1", "1.7.7", LATEST_IMAGE)).await;
+    mount_profiles(&server).await;
+    expect_no_writes(&server).await;
+    let got = perform(&server, minor("1.9.0")).await;
+    assert!(matches!(&got, Err(ActionError::Permanent(m)) if m.contains("one minor at a time")), "{got:?}");
+}
+
+#[tokio::test]
+async fn a_cluster_already_at_the_target_is_already_done_before_any_gate() {
+    let server = MockServer::start().await;
+    let mut c = cluster_variant("clustername1", "1.7.11", LATEST_IMAGE);
+    c["properties"]["powerState"]["code"] = json!("Stopped"); // a gate would hold it; idempotency comes first
+    mount_cluster(&server, c).await;
+    expect_no_writes(&server).await;
+    assert!(matches!(perform(&server, patch("1.7.11")).await, Err(ActionError::AlreadyDone(_))));
+}
+
+#[tokio::test]
+async fn a_batch_answers_in_order_and_only_for_azure_actions() {
+    let server = MockServer::start().await;
+    mount_cluster(&server, cluster_variant("clustername1", "1.7.11", LATEST_IMAGE)).await;
+    mount_profiles(&server).await;
+    let adapter = AzureActuator::new(client(&server.uri()));
+    assert!(adapter.handles(&ActionKind::RotateCertificates));
+    assert!(!adapter.handles(&ActionKind::Log));
+    let mut held = rotate();
+    held.hold = Some(Hold::PolicyNotifyOnly);
+    let results = adapter.perform(&[patch("1.7.11"), held, node_image()]).await;
+    assert!(matches!(results[0], Err(ActionError::AlreadyDone(_))));
+    assert!(matches!(&results[1], Err(ActionError::Deferred(m)) if m.contains("notify-only")));
+    assert!(matches!(results[2], Err(ActionError::AlreadyDone(_))));
+}
