@@ -34,12 +34,8 @@ fn functions() -> BTreeMap<String, Value> {
 }
 
 fn trigger(function: &Value) -> &Value {
-    let triggers: Vec<&Value> = function["bindings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|b| b["type"].as_str().unwrap().ends_with("Trigger"))
-        .collect();
+    let triggers: Vec<&Value> =
+        function["bindings"].as_array().unwrap().iter().filter(|b| b["type"].as_str().unwrap().ends_with("Trigger")).collect();
     assert_eq!(triggers.len(), 1, "a function has exactly one trigger: {function}");
     triggers[0]
 }

@@ -67,7 +67,13 @@ fn invocation(event: Value) -> Value {
     })
 }
 
-async fn send(state: AppState, method: Method, uri: &str, headers: &[(&str, &str)], body: impl Into<Body>) -> (StatusCode, axum::http::HeaderMap, Value) {
+async fn send(
+    state: AppState,
+    method: Method,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: impl Into<Body>,
+) -> (StatusCode, axum::http::HeaderMap, Value) {
     let mut req = Request::builder().method(method).uri(uri);
     for (k, v) in headers {
         req = req.header(*k, *v);
@@ -172,7 +178,8 @@ async fn aks_events_acknowledges_a_body_that_is_not_an_event_and_says_why() {
     ];
     for (what, body) in cases {
         let sink = RecordingSink::new(Reply::Ok);
-        let (status, _, reply) = send(state(sink.clone()), Method::POST, "/aks-events", &[("content-type", "application/json")], body).await;
+        let (status, _, reply) =
+            send(state(sink.clone()), Method::POST, "/aks-events", &[("content-type", "application/json")], body).await;
         assert_eq!(status, StatusCode::OK, "{what}: a retry would bring the same bytes back");
         assert_invocation_shape(&reply);
         let logs = logs(&reply);
@@ -236,7 +243,8 @@ async fn the_subscription_validation_handshake_echoes_the_code() {
 #[tokio::test]
 async fn a_validation_header_without_a_validation_event_is_a_400_naming_the_problem() {
     let body = json!([fixture("eventgrid/aks_cluster_support_ending.eventgrid.json")]);
-    let (status, _, reply) = post_json(state(RecordingSink::new(Reply::Ok)), "/api/eventgrid", &[("aeg-event-type", "SubscriptionValidation")], &body).await;
+    let (status, _, reply) =
+        post_json(state(RecordingSink::new(Reply::Ok)), "/api/eventgrid", &[("aeg-event-type", "SubscriptionValidation")], &body).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(reply["error"]["code"], "validation_event_missing");
     assert!(reply["error"]["message"].as_str().unwrap().contains("validationCode"));
@@ -260,7 +268,8 @@ async fn the_cloudevents_options_handshake_allows_the_asking_origin() {
 #[tokio::test]
 async fn unsubscribe_is_acknowledged() {
     let sink = RecordingSink::new(Reply::Ok);
-    let (status, _, _) = send(state(sink.clone()), Method::POST, "/api/eventgrid", &[("aeg-event-type", "Unsubscribe")], Body::from("{}")).await;
+    let (status, _, _) =
+        send(state(sink.clone()), Method::POST, "/api/eventgrid", &[("aeg-event-type", "Unsubscribe")], Body::from("{}")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(sink.calls().is_empty());
 }
@@ -295,15 +304,27 @@ async fn an_event_grid_array_is_delivered_to_the_sink_in_order() {
 async fn a_single_cloudevent_and_a_cloudevents_batch_are_delivered() {
     let ce = fixture("eventgrid/aks_node_pool_rolling_failed.cloudevent.json");
     let sink = RecordingSink::new(Reply::Ok);
-    let (status, _, reply) =
-        send(state(sink.clone()), Method::POST, "/api/eventgrid", &[("content-type", "application/cloudevents+json; charset=utf-8")], ce.to_string()).await;
+    let (status, _, reply) = send(
+        state(sink.clone()),
+        Method::POST,
+        "/api/eventgrid",
+        &[("content-type", "application/cloudevents+json; charset=utf-8")],
+        ce.to_string(),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(reply["signals"], 1);
 
     let batch = json!([ce, fixture("eventgrid/aks_cluster_support_ended.cloudevent.json")]);
     let sink = RecordingSink::new(Reply::Ok);
-    let (status, _, reply) =
-        send(state(sink.clone()), Method::POST, "/api/eventgrid", &[("content-type", "application/cloudevents-batch+json")], batch.to_string()).await;
+    let (status, _, reply) = send(
+        state(sink.clone()),
+        Method::POST,
+        "/api/eventgrid",
+        &[("content-type", "application/cloudevents-batch+json")],
+        batch.to_string(),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(reply["events"], 2);
     assert_eq!(sink.calls()[0].len(), 2);

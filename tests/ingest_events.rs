@@ -35,14 +35,19 @@ fn ts(s: &str) -> Timestamp {
     s.parse().unwrap()
 }
 
-const CLUSTER: &str = "/subscriptions/{subscription-id}/resourceGroups/{resource-group}/providers/Microsoft.ContainerService/managedClusters/{cluster}";
+const CLUSTER: &str =
+    "/subscriptions/{subscription-id}/resourceGroups/{resource-group}/providers/Microsoft.ContainerService/managedClusters/{cluster}";
 
 /// What each fixture must become. Every file in the folder is listed (checked below), so a new
 /// fixture cannot be added without saying what it means.
 #[derive(Debug)]
 enum Expect {
     /// One event yielding signals of this kind for this cluster.
-    Signal { cluster: &'static str, kind: SignalKind, at: &'static str },
+    Signal {
+        cluster: &'static str,
+        kind: SignalKind,
+        at: &'static str,
+    },
     Unknown,
     Validation(&'static str),
     /// Not an event payload; checked by its own test below.
@@ -92,9 +97,18 @@ fn expectations() -> Vec<(&'static str, Expect)> {
         ("aks_node_pool_rolling_succeeded.eventgrid.json", Signal { cluster: CLUSTER, kind: rolling(RollingPhase::Succeeded), at: t2023 }),
         // Only the `properties` object of a notice: wrapped into a full envelope below.
         ("aks_scheduled_event_properties_eol_notification.docs.json", NotAnEvent),
-        ("resourcenotifications_aks_scheduled_event_emitted.cloudevent.json", Signal { cluster: arn_name, kind: maintenance.clone(), at: t2024 }),
-        ("resourcenotifications_aks_scheduled_event_emitted.eventgrid.json", Signal { cluster: arn_id, kind: maintenance.clone(), at: t2024 }),
-        ("resourcenotifications_aks_scheduled_event_emitted.eventgrid.variant_wrong_eventtype.json", Signal { cluster: arn_id, kind: maintenance, at: t2024 }),
+        (
+            "resourcenotifications_aks_scheduled_event_emitted.cloudevent.json",
+            Signal { cluster: arn_name, kind: maintenance.clone(), at: t2024 },
+        ),
+        (
+            "resourcenotifications_aks_scheduled_event_emitted.eventgrid.json",
+            Signal { cluster: arn_id, kind: maintenance.clone(), at: t2024 },
+        ),
+        (
+            "resourcenotifications_aks_scheduled_event_emitted.eventgrid.variant_wrong_eventtype.json",
+            Signal { cluster: arn_id, kind: maintenance, at: t2024 },
+        ),
         ("subscription_validation_event.eventgrid.docs.json", Validation("512d38b6-c7b8-40c8-89fe-f46f9e9622b6")),
         // The expected answer to the handshake (used by the host tests), not an event.
         ("subscription_validation_response.docs.json", NotAnEvent),
@@ -123,10 +137,8 @@ fn forms(v: &Value) -> Vec<(&'static str, Value)> {
 
 #[test]
 fn every_fixture_file_has_an_expectation() {
-    let on_disk: BTreeSet<String> = std::fs::read_dir(fixture_dir())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
+    let on_disk: BTreeSet<String> =
+        std::fs::read_dir(fixture_dir()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     let listed: BTreeSet<String> = expectations().iter().map(|(n, _)| n.to_string()).collect();
     assert_eq!(on_disk, listed);
 }
@@ -218,7 +230,10 @@ fn the_unconfirmed_types_are_unknown() {
         "aks_cluster_out_of_support.cloudevent.json",
     ] {
         let got = one(&fixture(name));
-        assert!(matches!(&got, Ingested::Unknown { event_type, .. } if event_type.starts_with("Microsoft.ContainerService.")), "{name}: {got:?}");
+        assert!(
+            matches!(&got, Ingested::Unknown { event_type, .. } if event_type.starts_with("Microsoft.ContainerService.")),
+            "{name}: {got:?}"
+        );
     }
 }
 
@@ -378,7 +393,10 @@ fn a_topic_that_is_not_a_cluster_is_ignored_with_a_reason_not_a_crash() {
     let mut v = fixture("aks_cluster_support_ending.eventgrid.json");
     v["topic"] = json!("/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm");
     let got = one(&v);
-    assert!(matches!(&got, Ingested::Ignored { reason, event_id, .. } if reason.contains("Microsoft.ContainerService") && event_id == "1234567890abcdef1234567890abcdef12345678"), "{got:?}");
+    assert!(
+        matches!(&got, Ingested::Ignored { reason, event_id, .. } if reason.contains("Microsoft.ContainerService") && event_id == "1234567890abcdef1234567890abcdef12345678"),
+        "{got:?}"
+    );
 }
 
 #[test]

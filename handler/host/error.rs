@@ -37,7 +37,9 @@ pub enum ApiError {
 impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::MalformedJson(_) | Self::NotAnEvent(_) | Self::ValidationEventMissing(_) | Self::UnreadableBody(_) => StatusCode::BAD_REQUEST,
+            Self::MalformedJson(_) | Self::NotAnEvent(_) | Self::ValidationEventMissing(_) | Self::UnreadableBody(_) => {
+                StatusCode::BAD_REQUEST
+            }
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::RetryLater => StatusCode::SERVICE_UNAVAILABLE,
@@ -65,8 +67,8 @@ impl ApiError {
             Self::MalformedJson(detail) => format!(
                 "the body is not valid JSON ({detail}); send an Event Grid event array (application/json) or a CloudEvent / CloudEvents batch (application/cloudevents+json, application/cloudevents-batch+json)"
             ),
-            Self::NotAnEvent(detail) => format!("{detail}"),
-            Self::ValidationEventMissing(detail) => format!("{detail}"),
+            Self::NotAnEvent(detail) => detail.clone(),
+            Self::ValidationEventMissing(detail) => detail.clone(),
             Self::UnreadableBody(detail) => format!("the body could not be read ({detail}); send it again"),
             Self::PayloadTooLarge { limit } => format!(
                 "the body is larger than {limit} bytes; Event Grid delivers at most 1 MB per event, so send smaller batches (raise CADENCE_MAX_BODY_BYTES only if you must)"

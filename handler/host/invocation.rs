@@ -110,7 +110,8 @@ fn unreadable(rejection: &BytesRejection, state: &AppState) -> String {
 
 /// Invocation body → ingested events; `Err` is the reason, for the log.
 fn read_event(body: &[u8]) -> Result<Vec<ingest::Ingested>, String> {
-    let raw: Value = serde_json::from_slice(body).map_err(|e| format!("the invocation body is not JSON: {}", ingest::describe_json_error(&e)))?;
+    let raw: Value =
+        serde_json::from_slice(body).map_err(|e| format!("the invocation body is not JSON: {}", ingest::describe_json_error(&e)))?;
     let mut raw = ingest::decode_nested(&raw).map_err(|e| e.to_string())?.into_owned();
     if let Some(data) = raw.get_mut("Data").filter(|d| d.is_string()) {
         *data = ingest::decode_nested(data).map_err(|e| e.to_string())?.into_owned();

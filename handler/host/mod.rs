@@ -80,7 +80,12 @@ async fn not_found(method: axum::http::Method, uri: axum::http::Uri) -> ApiError
 /// Logs what each ingested event became, then hands the deliverable ones to the sink.
 /// Validation events are answered by the caller and never reach the sink. Returns the sink's
 /// report (empty when nothing needed it). `logs` collects one line per event.
-async fn deliver(state: &AppState, route: &'static str, ingested: Vec<Ingested>, logs: &mut Vec<String>) -> Result<RunReport, PipelineError> {
+async fn deliver(
+    state: &AppState,
+    route: &'static str,
+    ingested: Vec<Ingested>,
+    logs: &mut Vec<String>,
+) -> Result<RunReport, PipelineError> {
     let mut deliverable = Vec::with_capacity(ingested.len());
     for item in ingested {
         let line = item.describe();

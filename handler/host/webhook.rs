@@ -40,9 +40,7 @@ impl FromRequest<AppState> for JsonPayload {
                 ApiError::UnreadableBody(rejection.body_text())
             }
         })?;
-        serde_json::from_slice(&bytes)
-            .map(JsonPayload)
-            .map_err(|e| ApiError::MalformedJson(ingest::describe_json_error(&e)))
+        serde_json::from_slice(&bytes).map(JsonPayload).map_err(|e| ApiError::MalformedJson(ingest::describe_json_error(&e)))
     }
 }
 
@@ -75,9 +73,9 @@ pub(crate) async fn deliver_events(
     let JsonPayload(value) = body?;
     let ingested = ingest::ingest_value(&value).map_err(|e| match e {
         IngestError::MalformedJson(m) => ApiError::MalformedJson(m),
-        IngestError::NotAnEvent(m) => ApiError::NotAnEvent(format!(
-            "{m}. This endpoint takes an Event Grid event array, a CloudEvent, or a CloudEvents batch"
-        )),
+        IngestError::NotAnEvent(m) => {
+            ApiError::NotAnEvent(format!("{m}. This endpoint takes an Event Grid event array, a CloudEvent, or a CloudEvents batch"))
+        }
     })?;
 
     let validation = ingested.iter().find_map(|i| match i {

@@ -100,7 +100,8 @@ fn build(envelope: &Envelope, kind: Kind) -> Result<Ingested, String> {
     let data = |what: &str| format!("data does not fit the {what} schema");
     let signal_kind = match kind {
         Kind::NewVersion => {
-            let d = NewKubernetesVersionAvailableData::deserialize(&envelope.data).map_err(|e| format!("{}: {e}", data("NewKubernetesVersionAvailable")))?;
+            let d = NewKubernetesVersionAvailableData::deserialize(&envelope.data)
+                .map_err(|e| format!("{}: {e}", data("NewKubernetesVersionAvailable")))?;
             SignalKind::NewKubernetesVersion {
                 latest_supported: non_empty(d.latest_supported_kubernetes_version),
                 latest_stable: non_empty(d.latest_stable_kubernetes_version),
@@ -139,7 +140,8 @@ mod tests {
 
     #[test]
     fn rolling_failure_error_reads_code_and_message_from_any_shape() {
-        let d: NodePoolRollingData = serde_json::from_value(json!({"nodePoolName": "p", "error": {"code": "QuotaExceeded", "message": "no cores"}})).unwrap();
+        let d: NodePoolRollingData =
+            serde_json::from_value(json!({"nodePoolName": "p", "error": {"code": "QuotaExceeded", "message": "no cores"}})).unwrap();
         assert_eq!(d.error_text().as_deref(), Some("QuotaExceeded: no cores"));
         let d: NodePoolRollingData = serde_json::from_value(json!({"nodePoolName": "p", "errorMessage": "drain timed out"})).unwrap();
         assert_eq!(d.error_text().as_deref(), Some("drain timed out"));

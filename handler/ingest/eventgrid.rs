@@ -32,19 +32,16 @@ pub struct EventGridEvent {
 impl EventGridEvent {
     pub(crate) fn into_envelope(self) -> Result<Envelope, IngestError> {
         let data = decode_nested(&self.data)?.into_owned();
-        Ok(Envelope {
-            id: self.id,
-            event_type: self.event_type,
-            source: self.topic,
-            subject: self.subject,
-            time: self.event_time,
-            data,
-        })
+        Ok(Envelope { id: self.id, event_type: self.event_type, source: self.topic, subject: self.subject, time: self.event_time, data })
     }
 }
 
 pub(crate) fn parse(value: &Value) -> Result<Envelope, IngestError> {
     EventGridEvent::deserialize(value)
-        .map_err(|e| IngestError::NotAnEvent(format!("an Event Grid schema event (it has `eventType`) that does not fit the schema: {e}; `id` and `eventType` must be strings")))?
+        .map_err(|e| {
+            IngestError::NotAnEvent(format!(
+                "an Event Grid schema event (it has `eventType`) that does not fit the schema: {e}; `id` and `eventType` must be strings"
+            ))
+        })?
         .into_envelope()
 }

@@ -64,9 +64,7 @@ impl Ingested {
 
     pub fn event_type(&self) -> &str {
         match self {
-            Self::Signals { event_type, .. } | Self::Unknown { event_type, .. } | Self::Ignored { event_type, .. } => {
-                event_type
-            }
+            Self::Signals { event_type, .. } | Self::Unknown { event_type, .. } | Self::Ignored { event_type, .. } => event_type,
             Self::SubscriptionValidation { .. } => SUBSCRIPTION_VALIDATION_EVENT,
         }
     }
@@ -145,7 +143,9 @@ pub fn decode_nested(value: &Value) -> Result<std::borrow::Cow<'_, Value>, Inges
         }
     }
     match current.as_ref() {
-        Value::String(_) => Err(IngestError::MalformedJson(format!("a string still encodes JSON after {MAX_DECODE_DEPTH} rounds of decoding"))),
+        Value::String(_) => {
+            Err(IngestError::MalformedJson(format!("a string still encodes JSON after {MAX_DECODE_DEPTH} rounds of decoding")))
+        }
         _ => Ok(current),
     }
 }
@@ -207,7 +207,8 @@ fn ingest_one(value: &Value) -> Result<Ingested, IngestError> {
     };
     let envelope = if map.contains_key("eventType") {
         eventgrid::parse(value)?
-    } else if map.contains_key("specversion") || map.contains_key("specVersion") || (map.contains_key("type") && map.contains_key("source")) {
+    } else if map.contains_key("specversion") || map.contains_key("specVersion") || (map.contains_key("type") && map.contains_key("source"))
+    {
         cloudevents::parse(value)?
     } else {
         return Err(IngestError::NotAnEvent(

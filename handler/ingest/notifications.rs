@@ -98,7 +98,8 @@ pub(crate) fn is_scheduled_event(envelope: &Envelope) -> bool {
 
 fn has_container_service_shape(data: &Value) -> bool {
     let info = &data["resourceInfo"];
-    let type_is_aks = info["type"].as_str().is_some_and(|t| t.to_ascii_lowercase().starts_with("microsoft.containerservice/managedclusters"));
+    let type_is_aks =
+        info["type"].as_str().is_some_and(|t| t.to_ascii_lowercase().starts_with("microsoft.containerservice/managedclusters"));
     let props_is_aks = info["properties"]["resourceType"].as_str().is_some_and(|t| t.eq_ignore_ascii_case("ManagedCluster"));
     type_is_aks || props_is_aks
 }
@@ -119,7 +120,8 @@ fn build(envelope: &Envelope) -> Result<Ingested, String> {
     if !envelope.data.is_object() {
         return Err(format!("data is not a JSON object (found {})", super::kind_of(&envelope.data)));
     }
-    let data = ScheduledEventData::deserialize(&envelope.data).map_err(|e| format!("data does not fit the ScheduledEventEmitted schema: {e}"))?;
+    let data =
+        ScheduledEventData::deserialize(&envelope.data).map_err(|e| format!("data does not fit the ScheduledEventEmitted schema: {e}"))?;
     let mut info = data.resource_info.unwrap_or_default();
     let props = info.properties.take().unwrap_or_default();
 
@@ -133,15 +135,11 @@ fn build(envelope: &Envelope) -> Result<Ingested, String> {
 
     let observed_at = match envelope.observed_at() {
         Ok(t) => t,
-        Err(reason) => data
-            .operational_info
-            .and_then(|o| o.resource_event_time)
-            .as_deref()
-            .and_then(parse_time)
-            .ok_or(reason)?,
+        Err(reason) => data.operational_info.and_then(|o| o.resource_event_time).as_deref().and_then(parse_time).ok_or(reason)?,
     };
 
-    let details = props.event_details.as_ref().map(|d| super::decode_nested(d).map(|c| c.into_owned())).transpose().map_err(|e| e.to_string())?;
+    let details =
+        props.event_details.as_ref().map(|d| super::decode_nested(d).map(|c| c.into_owned())).transpose().map_err(|e| e.to_string())?;
     let mut facts = ClusterFacts { location: info.location.clone(), ..ClusterFacts::default() };
 
     let kind = match source {
@@ -163,8 +161,12 @@ fn build(envelope: &Envelope) -> Result<Ingested, String> {
         }
         Source::EolNotification => {
             let eol = match &details {
-                Some(v @ Value::Object(_)) => EolDetails::deserialize(v).map_err(|e| format!("eventDetails does not fit the EOL notification schema: {e}"))?,
-                Some(Value::String(s)) => return Err(format!("an EOL notification whose eventDetails is text, not the version details: `{s}`")),
+                Some(v @ Value::Object(_)) => {
+                    EolDetails::deserialize(v).map_err(|e| format!("eventDetails does not fit the EOL notification schema: {e}"))?
+                }
+                Some(Value::String(s)) => {
+                    return Err(format!("an EOL notification whose eventDetails is text, not the version details: `{s}`"));
+                }
                 _ => return Err("an EOL notification without eventDetails".into()),
             };
             if facts.location.is_none() {
@@ -201,11 +203,8 @@ fn clusters(props: &ScheduledEventProperties, info: &ResourceInfo, envelope: &En
     let mut out: Vec<ClusterId> = Vec::new();
     let mut rejected = Vec::new();
     let listed: Vec<&str> = props.resources.iter().flatten().map(String::as_str).collect();
-    let candidates: Vec<&str> = if listed.is_empty() {
-        info.id.as_deref().into_iter().chain(envelope.subject.as_deref()).take(1).collect()
-    } else {
-        listed
-    };
+    let candidates: Vec<&str> =
+        if listed.is_empty() { info.id.as_deref().into_iter().chain(envelope.subject.as_deref()).take(1).collect() } else { listed };
     for id in candidates {
         match ClusterId::parse(id) {
             Ok(c) if !out.contains(&c) => out.push(c),
