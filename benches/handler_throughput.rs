@@ -144,8 +144,8 @@ fn main() {
             bodies.len()
         );
         // Warm both up (connections, allocator, caches).
-        drive(&bare_url, &bodies, 1_000, concurrency).await;
-        drive(&handler_url, &bodies, 1_000, concurrency).await;
+        drive(&bare_url, &bodies, 3_000, concurrency).await;
+        drive(&handler_url, &bodies, 3_000, concurrency).await;
 
         let (mut bare_runs, mut handler_runs) = (Vec::new(), Vec::new());
         for round in 1..=rounds {

@@ -34,7 +34,7 @@ pub(crate) fn body_limit(max_body_bytes: usize) -> usize {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct InvocationRequest {
     /// Binding name → value. Values may be JSON, or JSON strings holding JSON (sometimes
-    /// encoded twice): decode with [`crate::ingest::decode_nested`].
+    /// encoded twice): decode with [`crate::ingest::decode_owned`].
     #[serde(rename = "Data", default)]
     pub data: Map<String, Value>,
     #[serde(rename = "Metadata", default)]
@@ -108,29 +108,32 @@ fn unreadable(rejection: &BytesRejection, state: &AppState) -> String {
     }
 }
 
-/// Invocation body → ingested events; `Err` is the reason, for the log.
+/// Invocation body → ingested events; `Err` is the reason, for the log. Works on owned values
+/// throughout: the body is parsed once and nothing is copied.
 fn read_event(body: &[u8]) -> Result<Vec<ingest::Ingested>, String> {
     let raw: Value =
         serde_json::from_slice(body).map_err(|e| format!("the invocation body is not JSON: {}", ingest::describe_json_error(&e)))?;
-    let mut raw = ingest::decode_nested(&raw).map_err(|e| e.to_string())?.into_owned();
-    if let Some(data) = raw.get_mut("Data").filter(|d| d.is_string()) {
-        *data = ingest::decode_nested(data).map_err(|e| e.to_string())?.into_owned();
-    }
-    let request = InvocationRequest::deserialize(&raw)
-        .map_err(|e| format!("the invocation body is not {{\"Data\": {{...}}, \"Metadata\": {{...}}}}: {e}"))?;
-    let event = match request.data.get(EVENT_BINDING) {
+    let raw = ingest::decode_owned(raw).map_err(|e| e.to_string())?;
+    let Value::Object(mut envelope) = raw else {
+        return Err("the invocation body is not {\"Data\": {...}, \"Metadata\": {...}}: it is not a JSON object".into());
+    };
+    let data = ingest::decode_owned(envelope.remove("Data").unwrap_or(Value::Null)).map_err(|e| e.to_string())?;
+    let Value::Object(mut data) = data else {
+        return Err("the invocation body's `Data` is not an object of binding names".into());
+    };
+    let event = match data.remove(EVENT_BINDING) {
         Some(v) => v,
         // A renamed binding still carries the event when it is the only one.
-        None if request.data.len() == 1 => request.data.values().next().expect("one entry"),
+        None if data.len() == 1 => data.into_iter().next().expect("one entry").1,
         None => {
-            let names: Vec<&str> = request.data.keys().map(String::as_str).collect();
+            let names: Vec<&str> = data.keys().map(String::as_str).collect();
             return Err(format!(
                 "Data has no `{EVENT_BINDING}` binding (found: [{}]); the eventGridTrigger in function-definitions/aks-events/function.json must be named `{EVENT_BINDING}`",
                 names.join(", ")
             ));
         }
     };
-    ingest::ingest_value(event).map_err(|e| match e {
+    ingest::ingest_owned(event).map_err(|e| match e {
         IngestError::MalformedJson(m) => format!("Data.{EVENT_BINDING} holds malformed JSON: {m}"),
         IngestError::NotAnEvent(m) => format!("Data.{EVENT_BINDING} is not an event: {m}"),
     })

@@ -71,7 +71,7 @@ pub(crate) async fn deliver_events(
         return Ok(Json(json!({"status": "unsubscribed"})).into_response());
     }
     let JsonPayload(value) = body?;
-    let ingested = ingest::ingest_value(&value).map_err(|e| match e {
+    let ingested = ingest::ingest_owned(value).map_err(|e| match e {
         IngestError::MalformedJson(m) => ApiError::MalformedJson(m),
         IngestError::NotAnEvent(m) => {
             ApiError::NotAnEvent(format!("{m}. This endpoint takes an Event Grid event array, a CloudEvent, or a CloudEvents batch"))

@@ -6,7 +6,7 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{Envelope, IngestError, decode_nested};
+use super::{Envelope, IngestError, decode_owned};
 
 /// One CloudEvent, as delivered in structured mode (`application/cloudevents+json`, or an
 /// element of `application/cloudevents-batch+json`).
@@ -41,7 +41,7 @@ impl CloudEvent {
             return Err(IngestError::NotAnEvent(format!("CloudEvents specversion `{v}` is not 1.x; only CloudEvents 1.0 is supported")));
         }
         let data = match (self.data, self.data_base64) {
-            (Some(data), _) => decode_nested(&data)?.into_owned(),
+            (Some(data), _) => decode_owned(data)?,
             (None, Some(b64)) => {
                 let bytes = base64::engine::general_purpose::STANDARD
                     .decode(b64.trim())
@@ -56,8 +56,8 @@ impl CloudEvent {
     }
 }
 
-pub(crate) fn parse(value: &Value) -> Result<Envelope, IngestError> {
-    CloudEvent::deserialize(value)
+pub(crate) fn parse(value: Value) -> Result<Envelope, IngestError> {
+    serde_json::from_value::<CloudEvent>(value)
         .map_err(|e| {
             IngestError::NotAnEvent(format!(
                 "a CloudEvent that does not fit CloudEvents 1.0: {e}; `id`, `source` and `type` must be strings"

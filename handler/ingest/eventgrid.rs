@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{Envelope, IngestError, decode_nested};
+use super::{Envelope, IngestError, decode_owned};
 
 /// One Event Grid schema event, as delivered.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -31,13 +31,13 @@ pub struct EventGridEvent {
 
 impl EventGridEvent {
     pub(crate) fn into_envelope(self) -> Result<Envelope, IngestError> {
-        let data = decode_nested(&self.data)?.into_owned();
+        let data = decode_owned(self.data)?;
         Ok(Envelope { id: self.id, event_type: self.event_type, source: self.topic, subject: self.subject, time: self.event_time, data })
     }
 }
 
-pub(crate) fn parse(value: &Value) -> Result<Envelope, IngestError> {
-    EventGridEvent::deserialize(value)
+pub(crate) fn parse(value: Value) -> Result<Envelope, IngestError> {
+    serde_json::from_value::<EventGridEvent>(value)
         .map_err(|e| {
             IngestError::NotAnEvent(format!(
                 "an Event Grid schema event (it has `eventType`) that does not fit the schema: {e}; `id` and `eventType` must be strings"

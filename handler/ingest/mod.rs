@@ -107,14 +107,17 @@ pub enum IngestError {
 /// whole payload an error: Event Grid itself never produces such a batch, so it is a caller's
 /// mistake worth reporting rather than half-processing.
 pub fn ingest_value(value: &Value) -> Result<Vec<Ingested>, IngestError> {
-    let decoded = decode_nested(value)?;
-    match decoded.as_ref() {
+    ingest_owned(value.clone())
+}
+
+/// [`ingest_value`] for a value the caller no longer needs (the host's request bodies): no copy.
+pub fn ingest_owned(value: Value) -> Result<Vec<Ingested>, IngestError> {
+    match decode_owned(value)? {
         Value::Array(items) => items
-            .iter()
+            .into_iter()
             .enumerate()
             .map(|(i, item)| {
-                let item = decode_nested(item)?;
-                ingest_one(item.as_ref()).map_err(|e| match e {
+                decode_owned(item).and_then(ingest_one).map_err(|e| match e {
                     IngestError::NotAnEvent(m) => IngestError::NotAnEvent(format!("batch element {i}: {m}")),
                     IngestError::MalformedJson(m) => IngestError::MalformedJson(format!("batch element {i}: {m}")),
                 })
@@ -127,26 +130,33 @@ pub fn ingest_value(value: &Value) -> Result<Vec<Ingested>, IngestError> {
 /// Parses raw bytes (a request body) and ingests them.
 pub fn ingest_bytes(body: &[u8]) -> Result<Vec<Ingested>, IngestError> {
     let value: Value = serde_json::from_slice(body).map_err(|e| IngestError::MalformedJson(describe_json_error(&e)))?;
-    ingest_value(&value)
+    ingest_owned(value)
 }
 
 /// Decodes a value that may be a JSON string holding JSON (possibly encoded again), as the
 /// Functions host sometimes delivers binding data. Stops at the first value that is not a
 /// string, or at a string that does not parse as JSON (a plain string is returned as is).
-pub fn decode_nested(value: &Value) -> Result<std::borrow::Cow<'_, Value>, IngestError> {
-    let mut current = std::borrow::Cow::Borrowed(value);
+pub fn decode_owned(mut value: Value) -> Result<Value, IngestError> {
     for _ in 0..MAX_DECODE_DEPTH {
-        let Value::String(s) = current.as_ref() else { return Ok(current) };
+        let Value::String(s) = &value else { return Ok(value) };
         match serde_json::from_str::<Value>(s) {
-            Ok(inner) => current = std::borrow::Cow::Owned(inner),
-            Err(_) => return Ok(current),
+            Ok(inner) => value = inner,
+            Err(_) => return Ok(value),
         }
     }
-    match current.as_ref() {
+    match value {
         Value::String(_) => {
             Err(IngestError::MalformedJson(format!("a string still encodes JSON after {MAX_DECODE_DEPTH} rounds of decoding")))
         }
-        _ => Ok(current),
+        other => Ok(other),
+    }
+}
+
+/// [`decode_owned`] for a borrowed value; copies only when there is something to decode.
+pub fn decode_nested(value: &Value) -> Result<std::borrow::Cow<'_, Value>, IngestError> {
+    match value {
+        Value::String(_) => decode_owned(value.clone()).map(std::borrow::Cow::Owned),
+        other => Ok(std::borrow::Cow::Borrowed(other)),
     }
 }
 
@@ -198,17 +208,19 @@ impl Envelope {
 }
 
 /// Reads one decoded JSON value as one event.
-fn ingest_one(value: &Value) -> Result<Ingested, IngestError> {
-    let Value::Object(map) = value else {
+fn ingest_one(value: Value) -> Result<Ingested, IngestError> {
+    let Value::Object(map) = &value else {
         return Err(IngestError::NotAnEvent(format!(
             "expected a JSON object (one event) or an array of them, found {}; send an Event Grid event, an array of them, or a CloudEvent",
-            kind_of(value)
+            kind_of(&value)
         )));
     };
-    let envelope = if map.contains_key("eventType") {
+    let is_event_grid = map.contains_key("eventType");
+    let is_cloudevent =
+        map.contains_key("specversion") || map.contains_key("specVersion") || (map.contains_key("type") && map.contains_key("source"));
+    let envelope = if is_event_grid {
         eventgrid::parse(value)?
-    } else if map.contains_key("specversion") || map.contains_key("specVersion") || (map.contains_key("type") && map.contains_key("source"))
-    {
+    } else if is_cloudevent {
         cloudevents::parse(value)?
     } else {
         return Err(IngestError::NotAnEvent(
