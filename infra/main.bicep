@@ -34,9 +34,6 @@ param extraSubscriptionIds array = []
 @description('Plan and print only (CADENCE_DRY_RUN). Start with true; set false when the plans look right.')
 param dryRun bool = true
 
-@description('NCRONTAB schedule of the fleet sweep (six fields, UTC).')
-param sweepSchedule string = '0 17 */6 * * *'
-
 @description('Maximum instances of the Flex Consumption app (40-1000).')
 @minValue(40)
 @maxValue(1000)
@@ -83,7 +80,8 @@ var functionAppName = 'func-${name}-${token}'
 var vaultName = take('kv-${name}-${token}', 24)
 var ledgerContainer = 'ledger'
 var deadLetterContainer = 'deadletter'
-var sweepQueue = 'cadence-sweep'
+// Must match function-definitions/sweep (queue output) and sweep-cluster (queue trigger).
+var sweepQueue = 'sweep-clusters'
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: resourceGroupName
@@ -177,8 +175,6 @@ var plainSettings = {
   CADENCE_DRY_RUN: dryRun ? 'true' : 'false'
   CADENCE_CONFIG: 'cadence.toml'
   CADENCE_SUBSCRIPTIONS: join(concat([subscription().subscriptionId], extraSubscriptionIds), ',')
-  CADENCE_SWEEP_SCHEDULE: sweepSchedule
-  CADENCE_SWEEP_QUEUE: sweepQueue
   AZURE_CREDENTIAL: 'managed_identity'
   AZURE_CLIENT_ID: identities.outputs.functionClientId
   GITHUB_API_URL: githubApiUrl

@@ -1,13 +1,35 @@
 //! The Azure Functions custom-handler protocol and the Event Grid webhook.
-//! (Filled in by the host work; the signatures below are the contract `main` uses.)
+//!
+//! ```text
+//! GET  /                 readiness probe of the Functions host: 200 at once
+//! POST /aks-events       function `aks-events` (eventGridTrigger, binding `event`):
+//!                        {"Data":{"event":…},"Metadata":{…}} → {"Outputs":{},"Logs":[…],"ReturnValue":null}
+//! POST /api/eventgrid    function `eventgrid` (httpTrigger, forwarded verbatim): a direct
+//! OPTIONS /api/eventgrid Event Grid webhook — handshakes, Event Grid arrays, CloudEvents
+//! ```
+//!
+//! Status codes are chosen for what the sender does with them (see `docs/host.md`): Event
+//! Grid retries 5xx and never retries 400/413, and the Functions host turns any non-2xx from
+//! `/aks-events` into a failed invocation that Event Grid retries. So a non-2xx means "try
+//! again" and is sent only when the sink says a retry can help.
+
+mod error;
+pub mod invocation;
+mod webhook;
 
 use std::future::Future;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
-use crate::pipeline::EventSink;
+pub use error::ApiError;
+
+use crate::ingest::Ingested;
+use crate::pipeline::{EventSink, PipelineError, RunReport};
 
 /// Everything the routes need.
 #[derive(Clone)]
@@ -19,11 +41,75 @@ pub struct AppState {
 
 /// The router: `GET /`, `POST /aks-events`, `POST|OPTIONS /api/eventgrid`.
 pub fn app(state: AppState) -> Router {
-    let _ = state;
+    // The invocation envelope wraps the event and may repeat parts of it in `Metadata`, so
+    // `/aks-events` accepts a few times the webhook's limit (see `invocation`).
+    let invocation_limit = invocation::body_limit(state.max_body_bytes);
     Router::new()
+        .route("/", get(ready))
+        .route("/aks-events", post(invocation::aks_events).layer(DefaultBodyLimit::max(invocation_limit)))
+        .route(
+            "/api/eventgrid",
+            post(webhook::deliver_events).options(webhook::handshake).layer(DefaultBodyLimit::max(state.max_body_bytes)),
+        )
+        .fallback(not_found)
+        .with_state(state)
 }
 
 /// Serves `app(state)` on `listener` until `shutdown` resolves.
 pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    // Small request/response exchanges on kept-alive connections: without TCP_NODELAY, Nagle
+    // and delayed ACKs can add tens of milliseconds to a reply.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+}
+
+/// The Functions host probes `GET /` until it gets any answer; answer at once.
+async fn ready() -> &'static str {
+    "ok"
+}
+
+async fn not_found(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    // Only the path: a forwarded query string may hold the function key (`?code=`).
+    ApiError::NotFound(format!("no function is served at {method} {}", uri.path()))
+}
+
+/// Logs what each ingested event became, then hands the deliverable ones to the sink.
+/// Validation events are answered by the caller and never reach the sink. Returns the sink's
+/// report (empty when nothing needed it). `logs` collects one line per event.
+async fn deliver(
+    state: &AppState,
+    route: &'static str,
+    ingested: Vec<Ingested>,
+    logs: &mut Vec<String>,
+) -> Result<RunReport, PipelineError> {
+    let mut deliverable = Vec::with_capacity(ingested.len());
+    for item in ingested {
+        let line = item.describe();
+        match &item {
+            Ingested::Signals { event_id, event_type, signals } => {
+                tracing::info!(route, event_id = %event_id, event_type = %event_type, signals = signals.len(), "event ingested");
+            }
+            Ingested::Unknown { event_id, event_type } => {
+                tracing::info!(route, event_id = %event_id, event_type = %event_type, "event type not handled; acknowledged");
+            }
+            Ingested::Ignored { event_id, event_type, reason } => {
+                tracing::warn!(route, event_id = %event_id, event_type = %event_type, reason = %reason, "event ignored");
+            }
+            Ingested::SubscriptionValidation { event_id, .. } => {
+                tracing::info!(route, event_id = %event_id, "subscription validation event");
+            }
+        }
+        logs.push(line);
+        if !matches!(item, Ingested::SubscriptionValidation { .. }) {
+            deliverable.push(item);
+        }
+    }
+    if deliverable.is_empty() {
+        return Ok(RunReport::default());
+    }
+    state.sink.handle(deliverable).await
 }

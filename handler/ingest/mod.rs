@@ -1,6 +1,41 @@
 //! Ingestion: Event Grid and CloudEvents wire types → [`Signal`]. Wire types stop here.
+//!
+//! ```text
+//! ingest_value(json)           decode strings-holding-JSON, split batches
+//!   ├─ eventgrid::parse        Event Grid schema envelope  ┐
+//!   ├─ cloudevents::parse      CloudEvents 1.0 envelope    ┘→ Envelope (schema-neutral)
+//!   └─ classify(Envelope)
+//!        ├─ aks::ingest            Microsoft.ContainerService.*           → Signal
+//!        ├─ notifications::ingest  ResourceNotifications ScheduledEventEmitted → Signal per cluster
+//!        ├─ SubscriptionValidationEvent                                    → SubscriptionValidation
+//!        └─ anything else                                                  → Unknown
+//! ```
+//!
+//! Two kinds of "no": a payload that is not an event at all is an [`IngestError`] (the caller
+//! decides the status code); an event we read but cannot use (a type we do not handle, a
+//! topic that is not a cluster id, a required field missing) is a successful
+//! [`Ingested::Unknown`] / [`Ingested::Ignored`] with the reason, because Event Grid must get a
+//! success for it — a retry would bring the same bytes back.
 
-use crate::domain::Signal;
+mod aks;
+mod cloudevents;
+mod eventgrid;
+mod notifications;
+
+use jiff::Timestamp;
+use serde_json::Value;
+
+use crate::domain::{ClusterFacts, ClusterId, Origin, Signal, SignalKind};
+
+pub use cloudevents::CloudEvent;
+pub use eventgrid::EventGridEvent;
+
+/// The Event Grid type of the webhook validation handshake.
+pub const SUBSCRIPTION_VALIDATION_EVENT: &str = "Microsoft.EventGrid.SubscriptionValidationEvent";
+
+/// How many times a string holding JSON is decoded before we give up (the Functions host
+/// encodes at most twice in practice; the bound keeps hostile input cheap).
+const MAX_DECODE_DEPTH: usize = 8;
 
 /// What one delivered event turned into.
 #[derive(Debug, Clone, PartialEq)]
@@ -11,6 +46,49 @@ pub enum Ingested {
     Unknown { event_id: String, event_type: String },
     /// `SubscriptionValidationEvent` (only meaningful on the webhook path).
     SubscriptionValidation { event_id: String, validation_code: String, validation_url: Option<String> },
+    /// A type we handle, but this event cannot become a signal (its topic is not a cluster id,
+    /// a required field is missing or unreadable). Acknowledged with success like `Unknown`:
+    /// a redelivery would carry the same bytes. `reason` says what was wrong.
+    Ignored { event_id: String, event_type: String, reason: String },
+}
+
+impl Ingested {
+    pub fn event_id(&self) -> &str {
+        match self {
+            Self::Signals { event_id, .. }
+            | Self::Unknown { event_id, .. }
+            | Self::SubscriptionValidation { event_id, .. }
+            | Self::Ignored { event_id, .. } => event_id,
+        }
+    }
+
+    pub fn event_type(&self) -> &str {
+        match self {
+            Self::Signals { event_type, .. } | Self::Unknown { event_type, .. } | Self::Ignored { event_type, .. } => event_type,
+            Self::SubscriptionValidation { .. } => SUBSCRIPTION_VALIDATION_EVENT,
+        }
+    }
+
+    /// One human line for logs (and the Functions host `Logs` array). Never contains secrets:
+    /// only ids, types, cluster ids and reasons derived from the payload's shape.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Signals { event_id, event_type, signals } => {
+                let clusters: Vec<&str> = signals.iter().map(|s| s.cluster.as_str()).collect();
+                let kind = signals.first().map(|s| s.kind.name()).unwrap_or("none");
+                format!("event {event_id} ({event_type}): {} {kind} signal(s) for {}", signals.len(), clusters.join(", "))
+            }
+            Self::Unknown { event_id, event_type } => {
+                format!("event {event_id}: type {event_type} is not handled; acknowledged and ignored")
+            }
+            Self::SubscriptionValidation { event_id, .. } => {
+                format!("event {event_id}: Event Grid subscription validation")
+            }
+            Self::Ignored { event_id, event_type, reason } => {
+                format!("event {event_id} ({event_type}) ignored: {reason}")
+            }
+        }
+    }
 }
 
 /// Why a payload could not be read.
@@ -24,7 +102,235 @@ pub enum IngestError {
 
 /// Parses one event or a batch (JSON value: object or array; strings holding JSON are decoded,
 /// repeatedly) in Event Grid schema or CloudEvents 1.0.
-pub fn ingest_value(value: &serde_json::Value) -> Result<Vec<Ingested>, IngestError> {
-    let _ = value;
-    Err(IngestError::NotAnEvent("not implemented yet".into()))
+///
+/// An empty array is an empty batch (`Ok(vec![])`). Any element that is not an event makes the
+/// whole payload an error: Event Grid itself never produces such a batch, so it is a caller's
+/// mistake worth reporting rather than half-processing.
+pub fn ingest_value(value: &Value) -> Result<Vec<Ingested>, IngestError> {
+    ingest_owned(value.clone())
+}
+
+/// [`ingest_value`] for a value the caller no longer needs (the host's request bodies): no copy.
+pub fn ingest_owned(value: Value) -> Result<Vec<Ingested>, IngestError> {
+    match decode_owned(value)? {
+        Value::Array(items) => items
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| {
+                decode_owned(item).and_then(ingest_one).map_err(|e| match e {
+                    IngestError::NotAnEvent(m) => IngestError::NotAnEvent(format!("batch element {i}: {m}")),
+                    IngestError::MalformedJson(m) => IngestError::MalformedJson(format!("batch element {i}: {m}")),
+                })
+            })
+            .collect(),
+        other => ingest_one(other).map(|one| vec![one]),
+    }
+}
+
+/// Parses raw bytes (a request body) and ingests them.
+pub fn ingest_bytes(body: &[u8]) -> Result<Vec<Ingested>, IngestError> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| IngestError::MalformedJson(describe_json_error(&e)))?;
+    ingest_owned(value)
+}
+
+/// Decodes a value that may be a JSON string holding JSON (possibly encoded again), as the
+/// Functions host sometimes delivers binding data. Stops at the first value that is not a
+/// string, or at a string that does not parse as JSON (a plain string is returned as is).
+pub fn decode_owned(mut value: Value) -> Result<Value, IngestError> {
+    for _ in 0..MAX_DECODE_DEPTH {
+        let Value::String(s) = &value else { return Ok(value) };
+        match serde_json::from_str::<Value>(s) {
+            Ok(inner) => value = inner,
+            Err(_) => return Ok(value),
+        }
+    }
+    match value {
+        Value::String(_) => {
+            Err(IngestError::MalformedJson(format!("a string still encodes JSON after {MAX_DECODE_DEPTH} rounds of decoding")))
+        }
+        other => Ok(other),
+    }
+}
+
+/// [`decode_owned`] for a borrowed value; copies only when there is something to decode.
+pub fn decode_nested(value: &Value) -> Result<std::borrow::Cow<'_, Value>, IngestError> {
+    match value {
+        Value::String(_) => decode_owned(value.clone()).map(std::borrow::Cow::Owned),
+        other => Ok(std::borrow::Cow::Borrowed(other)),
+    }
+}
+
+/// A description of a serde_json error with its line and column, for 400 bodies and logs.
+pub fn describe_json_error(e: &serde_json::Error) -> String {
+    // serde_json's Display already ends with "at line L column C".
+    e.to_string()
+}
+
+/// The schema-neutral envelope both wire formats are read into.
+#[derive(Debug, Clone)]
+pub(crate) struct Envelope {
+    pub id: String,
+    pub event_type: String,
+    /// Event Grid `topic` / CloudEvents `source`: for AKS events the cluster id; for Resource
+    /// Notifications the subscription.
+    pub source: Option<String>,
+    pub subject: Option<String>,
+    /// Event Grid `eventTime` / CloudEvents `time`, unparsed.
+    pub time: Option<String>,
+    /// The payload, already decoded if it arrived as a string or as `data_base64`.
+    pub data: Value,
+}
+
+impl Envelope {
+    fn unknown(&self) -> Ingested {
+        Ingested::Unknown { event_id: self.id.clone(), event_type: self.event_type.clone() }
+    }
+
+    fn ignored(&self, reason: impl Into<String>) -> Ingested {
+        Ingested::Ignored { event_id: self.id.clone(), event_type: self.event_type.clone(), reason: reason.into() }
+    }
+
+    fn origin(&self) -> Origin {
+        Origin::EventGrid { event_id: self.id.clone(), event_type: self.event_type.clone() }
+    }
+
+    /// The event time; `Err` carries the reason for an `Ignored`.
+    fn observed_at(&self) -> Result<Timestamp, String> {
+        match self.time.as_deref() {
+            None => Err("the event has no time (eventTime / time)".into()),
+            Some(t) => parse_time(t).ok_or_else(|| format!("the event time `{t}` is not an RFC 3339 timestamp")),
+        }
+    }
+
+    fn signal(&self, cluster: ClusterId, facts: ClusterFacts, kind: SignalKind, observed_at: Timestamp) -> Signal {
+        Signal { cluster, facts, kind, observed_at, origin: self.origin() }
+    }
+}
+
+/// Reads one decoded JSON value as one event.
+fn ingest_one(value: Value) -> Result<Ingested, IngestError> {
+    let Value::Object(map) = &value else {
+        return Err(IngestError::NotAnEvent(format!(
+            "expected a JSON object (one event) or an array of them, found {}; send an Event Grid event, an array of them, or a CloudEvent",
+            kind_of(&value)
+        )));
+    };
+    let is_event_grid = map.contains_key("eventType");
+    let is_cloudevent =
+        map.contains_key("specversion") || map.contains_key("specVersion") || (map.contains_key("type") && map.contains_key("source"));
+    let envelope = if is_event_grid {
+        eventgrid::parse(value)?
+    } else if is_cloudevent {
+        cloudevents::parse(value)?
+    } else {
+        return Err(IngestError::NotAnEvent(
+            "the object has neither `eventType` (Event Grid schema) nor `specversion`/`type`/`source` (CloudEvents 1.0); send an Event Grid event or a CloudEvent"
+                .into(),
+        ));
+    };
+    Ok(classify(envelope))
+}
+
+/// Routes a parsed envelope by its type.
+fn classify(envelope: Envelope) -> Ingested {
+    let t = envelope.event_type.as_str();
+    if t.eq_ignore_ascii_case(SUBSCRIPTION_VALIDATION_EVENT) {
+        let code = envelope.data.get("validationCode").and_then(Value::as_str);
+        return match code {
+            Some(code) => Ingested::SubscriptionValidation {
+                event_id: envelope.id.clone(),
+                validation_code: code.to_string(),
+                validation_url: envelope.data.get("validationUrl").and_then(Value::as_str).map(str::to_string),
+            },
+            None => envelope.ignored("a SubscriptionValidationEvent without data.validationCode"),
+        };
+    }
+    if let Some(short) = strip_prefix_ignore_case(t, aks::TYPE_PREFIX) {
+        return aks::ingest(&envelope, short);
+    }
+    if notifications::is_scheduled_event(&envelope) {
+        return notifications::ingest(&envelope);
+    }
+    envelope.unknown()
+}
+
+fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+    if s.len() >= prefix.len() && s.is_char_boundary(prefix.len()) && s[..prefix.len()].eq_ignore_ascii_case(prefix) {
+        Some(&s[prefix.len()..])
+    } else {
+        None
+    }
+}
+
+/// Parses an RFC 3339 timestamp (Event Grid uses 7 fractional digits). A time without an
+/// offset (ARN `resourceEventTime`) is taken as UTC, which is what ARM emits.
+pub(crate) fn parse_time(s: &str) -> Option<Timestamp> {
+    let s = s.trim();
+    if let Ok(t) = s.parse::<Timestamp>() {
+        return Some(t);
+    }
+    let civil: jiff::civil::DateTime = s.parse().ok()?;
+    jiff::tz::TimeZone::UTC.to_timestamp(civil).ok()
+}
+
+/// A time that is really a .NET "no value" (`0001-01-01T00:00:00`) reads as absent.
+pub(crate) fn parse_meaningful_time(s: &str) -> Option<Timestamp> {
+    parse_time(s).filter(|t| t.as_second() > 0)
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string that is not JSON",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn strings_holding_json_are_decoded_until_they_are_not() {
+        let inner = json!({"a": 1});
+        let once = Value::String(inner.to_string());
+        let twice = Value::String(once.to_string());
+        assert_eq!(decode_nested(&twice).unwrap().as_ref(), &inner);
+        let plain = Value::String("hello".into());
+        assert_eq!(decode_nested(&plain).unwrap().as_ref(), &plain);
+    }
+
+    #[test]
+    fn decoding_is_bounded() {
+        let mut v = json!({"a": 1});
+        for _ in 0..(MAX_DECODE_DEPTH + 2) {
+            v = Value::String(v.to_string());
+        }
+        assert!(matches!(decode_nested(&v), Err(IngestError::MalformedJson(_))));
+    }
+
+    #[test]
+    fn times_with_seven_fraction_digits_and_without_offset_parse() {
+        assert!(parse_time("2023-03-29T18:00:00.0000000Z").is_some());
+        assert_eq!(parse_time("2024-04-16T22:17:12.1032748"), parse_time("2024-04-16T22:17:12.1032748Z"));
+        assert!(parse_meaningful_time("0001-01-01T00:00:00.0000000Z").is_none());
+        assert!(parse_time("yesterday").is_none());
+    }
+
+    #[test]
+    fn non_objects_are_not_events() {
+        assert!(matches!(ingest_value(&json!(42)), Err(IngestError::NotAnEvent(_))));
+        assert!(matches!(ingest_value(&json!({"hello": "world"})), Err(IngestError::NotAnEvent(_))));
+        let err = ingest_value(&json!([{"hello": 1}])).unwrap_err();
+        assert!(err.to_string().contains("batch element 0"), "{err}");
+    }
+
+    #[test]
+    fn an_empty_batch_is_empty() {
+        assert_eq!(ingest_value(&json!([])).unwrap(), vec![]);
+    }
 }
