@@ -274,3 +274,15 @@ minor_within_days = 1
     let c = p.cadence_for(&other, &ClusterFacts::default(), &upgrades_offered());
     assert_eq!((c.patch_within_days, c.minor_within_days, c.node_image), (20, 90, UpgradeMode::Notify));
 }
+
+#[test]
+fn the_worked_example_in_the_readme_checks_clean() {
+    let readme = include_str!("../README.md");
+    let start = readme.find("```toml\n").expect("README has a TOML policy example") + "```toml\n".len();
+    let end = start + readme[start..].find("```").expect("the TOML block is closed");
+    let p = Policy::parse(&readme[start..end], "README.md")
+        .unwrap_or_else(|errs| panic!("{}", errs.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")));
+    let names: Vec<&str> = p.rules.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["prod", "nonprod"]);
+    assert!(p.window_for(&ClusterId::from_parts("s", "rg-dev-a", "aks-dev"), &ClusterFacts::default()).is_some(), "the nonprod rule defines a window");
+}
