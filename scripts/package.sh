@@ -14,7 +14,7 @@
 #   PACKAGE_GLIBC=2.28      the glibc version to target and to check against
 #   HANDLER_BIN=path        package this already-built binary instead of building (tests)
 #   PACKAGE_OUT=dist        output directory
-#   PACKAGE_POLICY=file     policy to ship as cadence.toml (default: cadence.toml, else cadence.example.toml)
+#   PACKAGE_POLICY=file     policy to ship as cadence.toml (default: cadence.toml when present)
 # cargo-zigbuild and ziglang come from PyPI into .tools/venv-zig (idempotent).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -71,18 +71,20 @@ for def in function-definitions/*/function.json; do
 done
 install -m 0755 "$bin" "$app/handler"
 # The policy the app starts with (CADENCE_CONFIG=cadence.toml): PACKAGE_POLICY, else your
-# cadence.toml, else the repository's cadence.example.toml. None = the built-in notify-only policy.
+# cadence.toml. Without one the app runs the built-in notify-only policy. The commented example
+# always ships as cadence.example.toml for reference; it is never made active (its rules name
+# example repositories and settings).
 policy="${PACKAGE_POLICY:-}"
-if [ -z "$policy" ]; then
-  for candidate in cadence.toml cadence.example.toml; do
-    if [ -f "$candidate" ]; then policy="$candidate"; break; fi
-  done
-fi
+if [ -z "$policy" ] && [ -f cadence.toml ]; then policy=cadence.toml; fi
 if [ -n "$policy" ]; then
   [ -f "$policy" ] || fail "PACKAGE_POLICY=$policy does not exist"
+  "$app/handler" config check "$policy" >&2 || fail "the policy $policy does not check clean (see above)"
   cp "$policy" "$app/cadence.toml"
   echo "package: policy from $policy" >&2
+else
+  echo "package: no cadence.toml: the app starts with the built-in notify-only policy" >&2
 fi
+[ -f cadence.example.toml ] && install -m 0644 cadence.example.toml "$app/cadence.example.toml"
 
 # The glibc symbol versions the binary needs (the newest one decides where it runs).
 needed="$(objdump -T "$app/handler" | grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/GLIBC_//' | sort -V | uniq | tail -1)"

@@ -104,12 +104,12 @@ fn the_zip_has_the_functions_layout_and_the_packaged_handler_answers_get_root() 
     package(out.path());
     let zip = out.path().join("aks-cadence.zip");
 
-    // Layout: exactly host.json, the handler, one <function>/function.json per definition, and
-    // the policy (cadence.toml, else cadence.example.toml) when the repository has one.
+    // Layout: exactly host.json, the handler, one <function>/function.json per definition, the
+    // commented example (inactive), and the team's cadence.toml when the repository has one.
     let entries = zip_entries(&zip);
-    let mut expected: Vec<String> = vec!["handler".into(), "host.json".into()];
+    let mut expected: Vec<String> = vec!["cadence.example.toml".into(), "handler".into(), "host.json".into()];
     expected.extend(expected_functions().iter().map(|f| format!("{f}/function.json")));
-    let policy = ["cadence.toml", "cadence.example.toml"].into_iter().map(|f| repo().join(f)).find(|p| p.is_file());
+    let policy = Some(repo().join("cadence.toml")).filter(|p| p.is_file());
     if policy.is_some() {
         expected.push("cadence.toml".into());
     }
@@ -137,7 +137,7 @@ fn the_zip_has_the_functions_layout_and_the_packaged_handler_answers_get_root() 
     assert_eq!(host["customHandler"]["description"]["defaultExecutablePath"], "handler");
 
     // Start it the way the Functions host does: from the app root, with a port to listen on.
-    // The host's readiness contract is "any HTTP answer to GET /".
+    // The host's readiness contract is "any HTTP answer to GET /"; ours is a 200 at once.
     let port = free_port();
     let child = Command::new(app.path().join("handler"))
         .current_dir(app.path())
@@ -150,7 +150,7 @@ fn the_zip_has_the_functions_layout_and_the_packaged_handler_answers_get_root() 
     let mut running = Running(child);
     let answer = first_http_answer(port, &mut running.0, Duration::from_secs(30));
     println!("packaged handler answered GET / with `{answer}`");
-    assert!(answer.starts_with("HTTP/1.1 "), "{answer}");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 }
 
 #[test]
