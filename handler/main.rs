@@ -246,8 +246,39 @@ fn owner() -> String {
     format!("{host}:{}", std::process::id())
 }
 
+/// A live run checks at start-up that every channel the policy uses can be served, so a missing
+/// token or webhook URL is one clear error now rather than a failure per action later.
+fn check_policy_settings(policy: &Policy, settings: &Settings) -> Result<(), SettingsError> {
+    for name in policy.referenced_settings() {
+        settings.named_secret(name)?;
+    }
+    let uses = |f: fn(&aks_cadence::policy::Rule) -> bool| policy.rules.iter().find(|r| f(r)).map(|r| r.name.clone());
+    if settings.github_auth.is_none() {
+        if let Some(rule) = uses(|r| r.github_issue.is_some() || r.github_pr.is_some()) {
+            return Err(SettingsError {
+                name: "GITHUB_TOKEN",
+                problem: format!("policy rule `{rule}` opens GitHub issues or pull requests, but no GitHub credentials are set"),
+                fix: "set GITHUB_TOKEN, or GITHUB_APP_ID + GITHUB_APP_PRIVATE_KEY + GITHUB_APP_INSTALLATION_ID (or run with CADENCE_DRY_RUN=true)".into(),
+            });
+        }
+    }
+    if settings.smtp_url.is_none() {
+        if let Some(rule) = uses(|r| r.email.is_some()) {
+            return Err(SettingsError {
+                name: "SMTP_URL",
+                problem: format!("policy rule `{rule}` sends email, but SMTP_URL is not set"),
+                fix: "set SMTP_URL and SMTP_FROM (or run with CADENCE_DRY_RUN=true)".into(),
+            });
+        }
+    }
+    Ok(())
+}
+
 fn build_pipeline(settings: &Settings, dry_run: bool, clock: Clock) -> Result<Pipeline, Failure> {
     let policy = Arc::new(load_policy(&settings.config_path)?);
+    if !dry_run {
+        check_policy_settings(&policy, settings)?;
+    }
     let ledger = open_ledger(settings)?;
     let actuators = build_actuators(settings, &ledger)?;
     let executor = Executor::new(Arc::clone(&ledger), actuators, owner(), DEFAULT_LEASE);

@@ -79,3 +79,24 @@ fn replay_needs_at_least_one_input() {
     let out = handler(dir.path(), &[], &["replay"]);
     assert_eq!(out.status.code(), Some(2), "a usage error: {}", stderr(&out));
 }
+
+#[test]
+fn a_live_run_refuses_to_start_when_the_policy_needs_a_setting_that_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let event = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/eventgrid/aks_cluster_support_ending.eventgrid.json");
+    let event = event.to_str().unwrap();
+    for (policy, missing) in [
+        ("[[rule]]\nname = \"all\"\n[rule.github_issue]\nrepo = \"o/r\"\n", "GITHUB_TOKEN"),
+        ("[[rule]]\nname = \"all\"\n[rule.email]\nto = [\"ops@example.com\"]\n", "SMTP_URL"),
+        ("[[rule]]\nname = \"all\"\n[[rule.chat]]\nkind = \"slack\"\nurl_setting = \"SLACK_OPS_URL\"\n", "SLACK_OPS_URL"),
+    ] {
+        std::fs::write(dir.path().join("cadence.toml"), policy).unwrap();
+        let out = handler(dir.path(), &[("CADENCE_DRY_RUN", "false")], &["replay", event]);
+        assert_eq!(out.status.code(), Some(2), "{missing}: {}", stderr(&out));
+        assert!(stderr(&out).contains(missing), "{}", stderr(&out));
+        assert!(stderr(&out).contains("Fix: "), "{}", stderr(&out));
+        // Dry-run needs none of them.
+        let out = handler(dir.path(), &[], &["replay", "--dry-run", event]);
+        assert_eq!(out.status.code(), Some(0), "dry-run with {missing} unset: {}", stderr(&out));
+    }
+}
