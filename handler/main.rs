@@ -253,23 +253,23 @@ fn check_policy_settings(policy: &Policy, settings: &Settings) -> Result<(), Set
         settings.named_secret(name)?;
     }
     let uses = |f: fn(&aks_cadence::policy::Rule) -> bool| policy.rules.iter().find(|r| f(r)).map(|r| r.name.clone());
-    if settings.github_auth.is_none() {
-        if let Some(rule) = uses(|r| r.github_issue.is_some() || r.github_pr.is_some()) {
-            return Err(SettingsError {
-                name: "GITHUB_TOKEN",
-                problem: format!("policy rule `{rule}` opens GitHub issues or pull requests, but no GitHub credentials are set"),
-                fix: "set GITHUB_TOKEN, or GITHUB_APP_ID + GITHUB_APP_PRIVATE_KEY + GITHUB_APP_INSTALLATION_ID (or run with CADENCE_DRY_RUN=true)".into(),
-            });
-        }
+    if settings.github_auth.is_none()
+        && let Some(rule) = uses(|r| r.github_issue.is_some() || r.github_pr.is_some())
+    {
+        return Err(SettingsError {
+            name: "GITHUB_TOKEN",
+            problem: format!("policy rule `{rule}` opens GitHub issues or pull requests, but no GitHub credentials are set"),
+            fix: "set GITHUB_TOKEN, or GITHUB_APP_ID + GITHUB_APP_PRIVATE_KEY + GITHUB_APP_INSTALLATION_ID (or run with CADENCE_DRY_RUN=true)".into(),
+        });
     }
-    if settings.smtp_url.is_none() {
-        if let Some(rule) = uses(|r| r.email.is_some()) {
-            return Err(SettingsError {
-                name: "SMTP_URL",
-                problem: format!("policy rule `{rule}` sends email, but SMTP_URL is not set"),
-                fix: "set SMTP_URL and SMTP_FROM (or run with CADENCE_DRY_RUN=true)".into(),
-            });
-        }
+    if settings.smtp_url.is_none()
+        && let Some(rule) = uses(|r| r.email.is_some())
+    {
+        return Err(SettingsError {
+            name: "SMTP_URL",
+            problem: format!("policy rule `{rule}` sends email, but SMTP_URL is not set"),
+            fix: "set SMTP_URL and SMTP_FROM (or run with CADENCE_DRY_RUN=true)".into(),
+        });
     }
     Ok(())
 }
