@@ -231,13 +231,17 @@ pub struct Action {
     /// The cluster's maintenance window as known when planning (for messages).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window: Option<crate::plan::WindowStatus>,
+    /// An extra line for the message that does not change what the concern is called (the
+    /// title stays the summary): e.g. why another action for this concern failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 impl Action {
     /// Builds an action with its key derived from concern, channel and stage.
     pub fn new(concern: Concern, stage: Stage, kind: ActionKind, summary: String, signal: Signal) -> Self {
         let key = ActionKey::new(&concern, &kind.channel(), stage);
-        Self { key, concern, stage, kind, summary, signal, first_seen: None, deadline: None, hold: None, window: None }
+        Self { key, concern, stage, kind, summary, signal, first_seen: None, deadline: None, hold: None, window: None, note: None }
     }
 
     /// The dry-run line: at least `action`, `cluster`, `key`, `signal`, `summary`.
@@ -262,6 +266,9 @@ impl Action {
         }
         if let Some(h) = &self.hold {
             obj.insert("held_by".into(), serde_json::to_value(h).expect("hold serializes"));
+        }
+        if let Some(n) = &self.note {
+            obj.insert("note".into(), n.clone().into());
         }
         v
     }

@@ -21,6 +21,7 @@ pub mod azure;
 pub mod domain;
 pub mod error;
 pub mod execute;
+pub mod followup;
 pub mod host;
 pub mod ingest;
 pub mod pipeline;

@@ -98,7 +98,10 @@ impl Entry {
             target_version,
             deadline: a.deadline,
             window: a.window.clone(),
-            summary: a.summary.clone(),
+            summary: match &a.note {
+                Some(note) => format!("{} — {note}", a.summary),
+                None => a.summary.clone(),
+            },
             key: a.key.as_str().to_string(),
         }
     }

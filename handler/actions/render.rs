@@ -272,6 +272,9 @@ pub fn comment_markdown(action: &Action) -> String {
         Stage::Resolve => "**Resolved**",
     };
     let mut s = format!("{lead}: {}\n\n", text(summary_without_cluster(action)));
+    if let Some(note) = &action.note {
+        s.push_str(&format!("{}\n\n", text(note)));
+    }
     match action.stage {
         Stage::Overdue => {
             let d = action.deadline.map(|d| format!(" ({})", day(d))).unwrap_or_default();
