@@ -86,6 +86,11 @@ async fn one_event_invoked_three_times_at_once_opens_one_issue_sends_one_email_a
         assert!(a.json()["Outputs"].is_object(), "the invocation response shape: {}", a.body);
     }
     assert_one_issue_one_email_one_card(&w).await;
+    // The marker is looked up (label listing, then search) before the issue is created.
+    let calls: Vec<String> = w.github.requests().await.iter().map(|r| format!("{} {}", r.method, r.url.path())).collect();
+    let create = calls.iter().position(|c| c == "POST /repos/o/r/issues").expect("an issue was created");
+    assert!(calls[..create].iter().any(|c| c == "GET /repos/o/r/issues"), "listed the labelled issues first: {calls:?}");
+    assert!(calls[..create].iter().any(|c| c == "GET /search/issues"), "searched for the marker first: {calls:?}");
     for kind in ["github_issue", "email", "teams"] {
         assert_eq!(done_lines(&answers, kind), 1, "one delivery carried out the {kind} action; the others found it finished:\n{answers:#?}");
     }
@@ -390,6 +395,7 @@ async fn canary_secrets_reach_only_the_authorization_header_the_smtp_login_and_t
         }
     }
     assert!(h.output().contains("\"level\":\"TRACE\""), "TRACE logging was on, so the search covered every log line");
+    assert!(!h.json_logs().is_empty(), "every stdout line is a JSON log line, TRACE included");
 }
 
 async fn verify_fakes(github: &FakeGithub, chat: &FakeChat) {
