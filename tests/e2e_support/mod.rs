@@ -1,0 +1,607 @@
+//! Shared by the end-to-end tests (`tests/e2e_*.rs`): the real `handler` binary started as the
+//! Functions host starts it, a stateful fake GitHub and a fake chat webhook on wiremock, the
+//! policy of `tests/fixtures/e2e/`, and the real event fixtures.
+//!
+//! Everything listens on 127.0.0.1. Mail goes to MailDev (started by `scripts/test.sh`); the
+//! tests that read mail fail, with the fix in the message, when it is not running
+//! (`email_support::maildev`).
+//!
+//! Waits are bounded polls on a condition (the port logged, a message arrived), never fixed
+//! sleeps; the one exception is the short grace period after which "no further mail arrived"
+//! is believed (MailDev stores a message a moment after accepting it).
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path, path_regex};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+/// The repository the e2e policy opens issues in.
+pub const REPO: &str = "o/r";
+/// The setting the e2e policy names for its Teams webhook URL.
+pub const TEAMS_SETTING: &str = "TEAMS_PLATFORM_WEBHOOK_URL";
+/// The recipient written in `tests/fixtures/e2e/notify-all.toml`; each test replaces it.
+const POLICY_RECIPIENT: &str = "platform-team@e2e.example";
+
+pub fn manifest_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A real event fixture from `tests/fixtures/eventgrid/`, unchanged.
+pub fn fixture(name: &str) -> Value {
+    let p = manifest_dir().join("tests/fixtures/eventgrid").join(name);
+    let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// The Event Grid schema event every exactly-once test delivers: AKS says the cluster's
+/// Kubernetes 1.24.10 is leaving support.
+pub fn support_ending_event() -> Value {
+    fixture("aks_cluster_support_ending.eventgrid.json")
+}
+
+/// The same notice as a CloudEvent.
+pub fn support_ending_cloudevent() -> Value {
+    fixture("aks_cluster_support_ending.cloudevent.json")
+}
+
+/// What the Functions host posts to `/aks-events` for one Event Grid trigger invocation.
+pub fn invocation(event: &Value) -> Value {
+    json!({"Data": {"event": event}, "Metadata": {"sys": {"MethodName": "aks-events", "UtcNow": "2026-03-02T12:00:00Z", "RandGuid": "0f0e0d0c-0b0a-0908-0706-050403020100"}}})
+}
+
+/// A unique, lower-case mailbox for one test (tests share one MailDev).
+pub fn unique_recipient(tag: &str) -> String {
+    let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    format!("e2e-{tag}-{n}@e2e.example")
+}
+
+/// Writes `tests/fixtures/e2e/notify-all.toml` into `dir` with its recipient replaced by
+/// `recipient`, and returns the copy's path.
+pub fn policy_for(dir: &Path, recipient: &str) -> PathBuf {
+    let src = manifest_dir().join("tests/fixtures/e2e/notify-all.toml");
+    let text = std::fs::read_to_string(&src).unwrap();
+    assert_eq!(text.matches(POLICY_RECIPIENT).count(), 1, "{} names the recipient {POLICY_RECIPIENT} once", src.display());
+    let out = dir.join("cadence.toml");
+    std::fs::write(&out, text.replace(POLICY_RECIPIENT, recipient)).unwrap();
+    out
+}
+
+// ---------------------------------------------------------------- HTTP
+
+/// A plain HTTP client (reqwest is built without a default crypto provider).
+pub fn http() -> reqwest::Client {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap()
+}
+
+/// A handler answer: status, headers and the body as text (kept so tests can search it).
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+}
+
+impl Answer {
+    pub async fn from(r: reqwest::Response) -> Self {
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let body = r.text().await.expect("read the handler's answer");
+        Self { status, headers, body }
+    }
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("the answer is not JSON ({e}): {}", self.body))
+    }
+    /// The invocation response's `Logs`, joined by newlines.
+    pub fn logs(&self) -> String {
+        let v = self.json();
+        let logs = v["Logs"].as_array().unwrap_or_else(|| panic!("no Logs array in {}", self.body));
+        logs.iter().map(|l| l.as_str().expect("each log line is a string")).collect::<Vec<_>>().join("\n")
+    }
+}
+
+// ---------------------------------------------------------------- the handler process
+
+/// Settings for one handler process (its whole environment: nothing is inherited).
+#[derive(Debug, Clone, Default)]
+pub struct Env(pub BTreeMap<String, String>);
+
+impl Env {
+    pub fn set(mut self, k: &str, v: impl Into<String>) -> Self {
+        self.0.insert(k.to_string(), v.into());
+        self
+    }
+}
+
+/// A free loopback port, as the Functions host picks one for `FUNCTIONS_CUSTOMHANDLER_PORT`.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// `handler serve` running as the Functions host runs it: the port in
+/// `FUNCTIONS_CUSTOMHANDLER_PORT`, JSON logs on stdout, started in `dir`.
+pub struct Handler {
+    child: Child,
+    pub port: u16,
+    stdout: Arc<Mutex<Vec<String>>>,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Handler {
+    /// Starts the binary and waits (bounded) until it logs that it listens on the port.
+    pub async fn start(dir: &Path, env: &Env) -> Self {
+        let port = free_port();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_handler"))
+            .arg("serve")
+            .current_dir(dir)
+            .env_clear()
+            .envs(&env.0)
+            .env("FUNCTIONS_CUSTOMHANDLER_PORT", port.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn the handler binary");
+        let stdout = Arc::new(Mutex::new(Vec::new()));
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let (out, err) = (Arc::clone(&stdout), Arc::clone(&stderr));
+        let pipe = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                out.lock().unwrap().push(line);
+            }
+        });
+        let mut pipe = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = pipe.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                err.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        let mut h = Self { child, port, stdout, stderr };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let logged = h.stdout.lock().unwrap().iter().any(|l| {
+                serde_json::from_str::<Value>(l).is_ok_and(|v| v.pointer("/fields/port").and_then(Value::as_u64) == Some(u64::from(port)))
+            });
+            if logged {
+                return h;
+            }
+            if let Some(status) = h.child.try_wait().unwrap() {
+                // Let the reader threads drain the pipes.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                panic!("the handler exited during start-up ({status}):\n{}", h.output());
+            }
+            assert!(Instant::now() < deadline, "the handler did not log its port within 30 s:\n{}", h.output());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// Everything the process wrote so far: stdout (JSON log lines), then stderr.
+    pub fn output(&self) -> String {
+        let out = self.stdout.lock().unwrap().join("\n");
+        format!("{out}\n{}", self.stderr.lock().unwrap())
+    }
+
+    /// The JSON log lines on stdout; panics on a line that is not JSON (the host expects JSON).
+    pub fn json_logs(&self) -> Vec<Value> {
+        self.stdout
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("a stdout line is not JSON ({e}): {l}")))
+            .collect()
+    }
+
+    /// Posts one invocation of `aks-events` carrying `event`.
+    pub async fn invoke(&self, event: &Value) -> Answer {
+        let r = http().post(self.url("/aks-events")).json(&invocation(event)).send().await.expect("POST /aks-events");
+        Answer::from(r).await
+    }
+
+    /// Posts `body` to `/api/eventgrid` with a content type.
+    pub async fn webhook(&self, content_type: &str, body: &Value) -> Answer {
+        let r = http()
+            .post(self.url("/api/eventgrid"))
+            .header("content-type", content_type)
+            .header("aeg-event-type", "Notification")
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("POST /api/eventgrid");
+        Answer::from(r).await
+    }
+
+    /// Kills the process at once (SIGKILL: no shutdown work, like a crashed or recycled host).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Handler {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Sends the same request `n` times at once and returns every answer.
+pub async fn concurrently<F, Fut>(n: usize, f: F) -> Vec<Answer>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Answer>,
+{
+    futures::future::join_all((0..n).map(|_| f())).await
+}
+
+// ---------------------------------------------------------------- fake GitHub
+
+/// An issue the fake GitHub holds.
+#[derive(Debug, Clone)]
+pub struct FakeIssue {
+    pub number: u64,
+    pub title: String,
+    pub body: String,
+    pub labels: Vec<String>,
+    pub state: String,
+}
+
+impl FakeIssue {
+    fn to_json(&self) -> Value {
+        json!({
+            "number": self.number,
+            "html_url": format!("https://github.example/{REPO}/issues/{}", self.number),
+            "state": self.state,
+            "title": self.title,
+            "body": self.body,
+            "labels": self.labels.iter().map(|l| json!({"name": l})).collect::<Vec<_>>(),
+        })
+    }
+}
+
+type Issues = Arc<Mutex<Vec<FakeIssue>>>;
+
+/// `GET /repos/o/r/issues?state=open&labels=…`: the open issues carrying every asked label,
+/// newest first.
+struct ListIssues(Issues);
+impl Respond for ListIssues {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let q: BTreeMap<String, String> = req.url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+        let want: Vec<&str> = q.get("labels").map(|l| l.split(',').collect()).unwrap_or_default();
+        let mut hits: Vec<FakeIssue> = self
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|i| q.get("state").is_none_or(|s| s == "all" || *s == i.state))
+            .filter(|i| want.iter().all(|w| i.labels.iter().any(|l| l.eq_ignore_ascii_case(w))))
+            .cloned()
+            .collect();
+        hits.sort_by_key(|i| std::cmp::Reverse(i.number));
+        ResponseTemplate::new(200).set_body_json(hits.iter().map(FakeIssue::to_json).collect::<Vec<_>>())
+    }
+}
+
+/// `GET /search/issues?q=…"term"`: issues whose body holds the quoted term.
+struct SearchIssues(Issues);
+impl Respond for SearchIssues {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let q = req.url.query_pairs().find(|(k, _)| k == "q").map(|(_, v)| v.into_owned()).unwrap_or_default();
+        let term = q.split('"').nth(1).unwrap_or("").to_string();
+        let items: Vec<Value> = self.0.lock().unwrap().iter().filter(|i| !term.is_empty() && i.body.contains(&term)).map(FakeIssue::to_json).collect();
+        ResponseTemplate::new(200).set_body_json(json!({"total_count": items.len(), "incomplete_results": false, "items": items}))
+    }
+}
+
+/// `POST /repos/o/r/issues`: stores the issue and answers 201 with it.
+struct CreateIssue(Issues);
+impl Respond for CreateIssue {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let v: Value = serde_json::from_slice(&req.body).expect("the issue is JSON");
+        let mut issues = self.0.lock().unwrap();
+        let issue = FakeIssue {
+            number: issues.len() as u64 + 1,
+            title: v["title"].as_str().unwrap_or_default().to_string(),
+            body: v["body"].as_str().unwrap_or_default().to_string(),
+            labels: v["labels"].as_array().map(|a| a.iter().filter_map(|l| l.as_str().map(String::from)).collect()).unwrap_or_default(),
+            state: "open".into(),
+        };
+        issues.push(issue.clone());
+        ResponseTemplate::new(201).set_body_json(issue.to_json())
+    }
+}
+
+fn issue_number(req: &Request) -> Option<u64> {
+    req.url.path().rsplit('/').next()?.parse().ok()
+}
+
+/// `GET /repos/o/r/issues/N`.
+struct GetIssue(Issues);
+impl Respond for GetIssue {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        match issue_number(req).and_then(|n| self.0.lock().unwrap().iter().find(|i| i.number == n).cloned()) {
+            Some(i) => ResponseTemplate::new(200).set_body_json(i.to_json()),
+            None => ResponseTemplate::new(404).set_body_json(json!({"message": "Not Found"})),
+        }
+    }
+}
+
+/// `PATCH /repos/o/r/issues/N`: title, body, state.
+struct EditIssue(Issues);
+impl Respond for EditIssue {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let v: Value = serde_json::from_slice(&req.body).expect("the edit is JSON");
+        let mut issues = self.0.lock().unwrap();
+        let Some(i) = issue_number(req).and_then(|n| issues.iter_mut().find(|i| i.number == n)) else {
+            return ResponseTemplate::new(404).set_body_json(json!({"message": "Not Found"}));
+        };
+        if let Some(t) = v["title"].as_str() {
+            i.title = t.into();
+        }
+        if let Some(b) = v["body"].as_str() {
+            i.body = b.into();
+        }
+        if let Some(s) = v["state"].as_str() {
+            i.state = s.into();
+        }
+        ResponseTemplate::new(200).set_body_json(i.to_json())
+    }
+}
+
+/// A fake GitHub REST API holding issues of `o/r`, serving exactly the endpoints the issue
+/// adapter calls for a notice: the labelled open-issue listing, the search API, create, get
+/// and edit (`handler/actions/github/issues.rs`). Creating is mounted by each test, with the
+/// number of calls it expects.
+pub struct FakeGithub {
+    pub server: MockServer,
+    issues: Issues,
+}
+
+impl FakeGithub {
+    pub async fn start() -> Self {
+        let server = MockServer::start().await;
+        let issues: Issues = Arc::default();
+        let issues_path = format!("/repos/{REPO}/issues");
+        Mock::given(method("GET")).and(path(issues_path.as_str())).respond_with(ListIssues(Arc::clone(&issues))).named("list issues").mount(&server).await;
+        Mock::given(method("GET")).and(path("/search/issues")).respond_with(SearchIssues(Arc::clone(&issues))).named("search issues").mount(&server).await;
+        let one = format!("^/repos/{REPO}/issues/[0-9]+$");
+        Mock::given(method("GET")).and(path_regex(one.as_str())).respond_with(GetIssue(Arc::clone(&issues))).named("get issue").mount(&server).await;
+        Mock::given(method("PATCH")).and(path_regex(one.as_str())).respond_with(EditIssue(Arc::clone(&issues))).named("edit issue").mount(&server).await;
+        Self { server, issues }
+    }
+
+    pub fn uri(&self) -> String {
+        self.server.uri()
+    }
+
+    /// Mounts issue creation, verified to be called exactly `n` times.
+    pub async fn expect_creates(&self, n: u64) {
+        Mock::given(method("POST"))
+            .and(path(format!("/repos/{REPO}/issues")))
+            .respond_with(CreateIssue(Arc::clone(&self.issues)))
+            .expect(n)
+            .named(format!("POST /repos/{REPO}/issues (create)"))
+            .mount(&self.server)
+            .await;
+    }
+
+    /// The next `times` creations answer `status` (ahead of the creating mock), verified.
+    pub async fn fail_creates(&self, status: u16, times: u64) {
+        Mock::given(method("POST"))
+            .and(path(format!("/repos/{REPO}/issues")))
+            .respond_with(ResponseTemplate::new(status).set_body_string("<html><body>bad gateway</body></html>"))
+            .up_to_n_times(times)
+            .expect(times)
+            .with_priority(1)
+            .named(format!("POST /repos/{REPO}/issues answering {status}"))
+            .mount(&self.server)
+            .await;
+    }
+
+    /// Puts an issue on the fake as if someone (a crashed earlier attempt) had opened it.
+    pub fn seed(&self, title: &str, body: &str, labels: &[&str]) -> u64 {
+        let mut issues = self.issues.lock().unwrap();
+        let number = issues.len() as u64 + 1;
+        issues.push(FakeIssue { number, title: title.into(), body: body.into(), labels: labels.iter().map(|l| l.to_string()).collect(), state: "open".into() });
+        number
+    }
+
+    pub fn issues(&self) -> Vec<FakeIssue> {
+        self.issues.lock().unwrap().clone()
+    }
+
+    pub async fn requests(&self) -> Vec<Request> {
+        self.server.received_requests().await.expect("request recording is on")
+    }
+
+    /// How many issue creations were attempted (failed ones included).
+    pub async fn create_calls(&self) -> usize {
+        let p = format!("/repos/{REPO}/issues");
+        self.requests().await.iter().filter(|r| r.method.as_str() == "POST" && r.url.path() == p).count()
+    }
+
+    /// Every request went to an endpoint the fake serves (a request to anything else would be
+    /// a new call the adapter makes that these tests do not know about).
+    pub async fn assert_only_known_endpoints(&self) {
+        let one = regex::Regex::new(&format!("^/repos/{REPO}/issues/[0-9]+$")).unwrap();
+        for r in self.requests().await {
+            let p = r.url.path();
+            let known = matches!((r.method.as_str(), p), ("GET", _) if p == format!("/repos/{REPO}/issues") || p == "/search/issues" || one.is_match(p))
+                || (r.method.as_str() == "POST" && p == format!("/repos/{REPO}/issues"))
+                || (r.method.as_str() == "PATCH" && one.is_match(p));
+            assert!(known, "unexpected GitHub call {} {}", r.method, r.url);
+        }
+    }
+}
+
+// ---------------------------------------------------------------- fake chat webhook
+
+/// A Teams Workflows webhook on wiremock. Its URL carries a secret path and a `sig` query, as
+/// real Workflows URLs do.
+pub struct FakeChat {
+    pub server: MockServer,
+    pub secret_path: String,
+    pub sig: String,
+}
+
+impl FakeChat {
+    pub async fn start(secret_path: &str, sig: &str) -> Self {
+        Self { server: MockServer::start().await, secret_path: secret_path.into(), sig: sig.into() }
+    }
+
+    /// The webhook URL (the value of the chat setting).
+    pub fn url(&self) -> String {
+        format!("{}/workflows/{}/triggers/manual/paths/invoke?api-version=1&sig={}", self.server.uri(), self.secret_path, self.sig)
+    }
+
+    fn path(&self) -> String {
+        format!("/workflows/{}/triggers/manual/paths/invoke", self.secret_path)
+    }
+
+    /// Mounts the webhook answering 202 (as Workflows do), verified to be called `n` times.
+    pub async fn expect_posts(&self, n: u64) {
+        Mock::given(method("POST"))
+            .and(path(self.path()))
+            .respond_with(ResponseTemplate::new(202))
+            .expect(n)
+            .named("POST teams webhook")
+            .mount(&self.server)
+            .await;
+    }
+
+    /// The next `times` posts answer `status` with a body echoing the URL it was called on (as
+    /// some proxies do), ahead of the accepting mock.
+    pub async fn fail_posts(&self, status: u16, times: u64) {
+        struct Echo(u16);
+        impl Respond for Echo {
+            fn respond(&self, req: &Request) -> ResponseTemplate {
+                ResponseTemplate::new(self.0).set_body_string(format!("upstream failed for {}", req.url))
+            }
+        }
+        Mock::given(method("POST"))
+            .and(path(self.path()))
+            .respond_with(Echo(status))
+            .up_to_n_times(times)
+            .expect(times)
+            .with_priority(1)
+            .named(format!("POST teams webhook answering {status}"))
+            .mount(&self.server)
+            .await;
+    }
+
+    pub async fn requests(&self) -> Vec<Request> {
+        self.server.received_requests().await.expect("request recording is on")
+    }
+
+    /// The JSON payloads received.
+    pub async fn payloads(&self) -> Vec<Value> {
+        self.requests().await.iter().map(|r| serde_json::from_slice(&r.body).expect("a chat payload is JSON")).collect()
+    }
+}
+
+// ---------------------------------------------------------------- mail
+
+/// Waits (bounded, 5 s) until MailDev holds at least `n` messages to `address`, then a short
+/// grace period so an unexpected extra one is seen too.
+pub async fn mail_to(api: &str, address: &str, n: usize) -> Vec<Value> {
+    crate::email_support::wait_for_messages(api, address, n).await
+}
+
+// ---------------------------------------------------------------- the ledger file
+
+/// Every byte of the SQLite ledger (main file and WAL), lossily as text, for secret searches.
+pub fn ledger_bytes(db: &Path) -> String {
+    let mut all = Vec::new();
+    for suffix in ["", "-wal", "-journal"] {
+        let mut p = db.as_os_str().to_owned();
+        p.push(suffix);
+        if let Ok(b) = std::fs::read(PathBuf::from(p)) {
+            all.extend(b);
+        }
+    }
+    String::from_utf8_lossy(&all).into_owned()
+}
+
+// ---------------------------------------------------------------- one test's world
+
+/// The token the e2e tests give the handler (a canary: the secret tests search for it).
+pub const GITHUB_TOKEN: &str = "ghp_E2ECANARY0token0000000000000000000000";
+
+/// Everything one exactly-once test needs: a working directory with the policy copy and the
+/// ledger file, a fake GitHub, a fake Teams webhook, MailDev and a recipient of its own.
+pub struct World {
+    pub dir: tempfile::TempDir,
+    pub github: FakeGithub,
+    pub chat: FakeChat,
+    pub recipient: String,
+    pub smtp_url: String,
+    pub smtp_api: String,
+    pub policy: PathBuf,
+    pub db: PathBuf,
+}
+
+impl World {
+    /// Fails (does not skip) when MailDev is not running.
+    pub async fn new(tag: &str) -> Self {
+        let (smtp_url, smtp_api) = crate::email_support::maildev();
+        let dir = tempfile::tempdir().unwrap();
+        let recipient = unique_recipient(tag);
+        let policy = policy_for(dir.path(), &recipient);
+        let db = dir.path().join("ledger").join("cadence.db");
+        std::fs::create_dir_all(db.parent().unwrap()).unwrap();
+        let github = FakeGithub::start().await;
+        let chat = FakeChat::start("2f6b0c1e9a8d4e7fb3c5a1d2e4f60718", "sigE2Ecanary0000").await;
+        Self { dir, github, chat, recipient, smtp_url, smtp_api, policy, db }
+    }
+
+    /// The handler's whole environment: live (not dry-run), this world's ledger, policy and fakes.
+    pub fn env(&self) -> Env {
+        Env::default()
+            .set("CADENCE_DRY_RUN", "false")
+            .set("CADENCE_STATE", format!("sqlite:{}", self.db.display()))
+            .set("CADENCE_CONFIG", self.policy.display().to_string())
+            .set("GITHUB_TOKEN", GITHUB_TOKEN)
+            .set("GITHUB_API_URL", self.github.uri())
+            .set("SMTP_URL", self.smtp_url.clone())
+            .set("SMTP_FROM", "aks-cadence <cadence@e2e.example>")
+            .set(TEAMS_SETTING, self.chat.url())
+    }
+
+    pub async fn start(&self) -> Handler {
+        Handler::start(self.dir.path(), &self.env()).await
+    }
+
+    /// The messages MailDev holds for this world's recipient, once at least `n` arrived (5 s at
+    /// most) plus a short grace period for extras.
+    pub async fn mail(&self, n: usize) -> Vec<Value> {
+        mail_to(&self.smtp_api, &self.recipient, n).await
+    }
+
+    /// How many messages this world's recipient has after a short grace period (400 ms, ended
+    /// early when more than `expected` show up): for "nothing new arrived".
+    pub async fn mail_count_settled(&self, expected: usize) -> usize {
+        let mut got = 0;
+        for _ in 0..8 {
+            got = crate::email_support::messages_to(&self.smtp_api, &self.recipient).await.len();
+            if got > expected {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        got
+    }
+}
