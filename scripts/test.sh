@@ -7,6 +7,22 @@
 # them). Benchmarks are not tests: they are built and run on their own (see README).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Tools the tests use besides Rust: Node.js + npm (MailDev, Azurite), Python 3 (packaging and
+# static checks), curl (service readiness) and strace (the dry-run test proves no connection is
+# attempted). The machine image has them; install any that is missing (Debian, as root).
+missing=()
+for tool in node:nodejs npm:npm python3:python3 curl:curl strace:strace objdump:binutils; do
+  command -v "${tool%%:*}" >/dev/null 2>&1 || missing+=("${tool#*:}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "test.sh: installing ${missing[*]}" >&2
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "test.sh: missing ${missing[*]}; install them (Debian: apt-get install ${missing[*]})" >&2
+    exit 1
+  fi
+fi
 source scripts/services.sh
 start_services
 status=0
