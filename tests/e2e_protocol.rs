@@ -245,7 +245,9 @@ async fn the_network_trace_does_see_a_live_run_call_github() {
     let dir = tempfile::tempdir().unwrap();
     let github = FakeGithub::start().await;
     github.expect_creates(1).await;
-    let policy = policy_for(dir.path(), "control@e2e.example");
+    // GitHub only: a live run refuses to start while a channel its policy uses has no settings.
+    let policy = dir.path().join("cadence.toml");
+    std::fs::write(&policy, "[[rule]]\nname = \"platform\"\n[rule.github_issue]\nrepo = \"o/r\"\nlabels = [\"platform\"]\n").unwrap();
     let env = Env::default()
         .set("CADENCE_DRY_RUN", "false")
         .set("CADENCE_CONFIG", policy.display().to_string())
