@@ -118,7 +118,7 @@ mod tests {
         let reports = failure_reports(&plan, &[(chat.key.clone(), "HTTP 410".into())]);
         assert_eq!(reports.len(), 1);
         assert!(matches!(reports[0].kind, ActionKind::Email { .. }));
-        assert!(failure_reports(&[chat.clone()], &[(chat.key.clone(), "x".into())]).is_empty());
+        assert!(failure_reports(std::slice::from_ref(&chat), &[(chat.key.clone(), "x".into())]).is_empty());
     }
 
     #[test]
