@@ -28,7 +28,7 @@ use aks_cadence::action::ActionKey;
 use aks_cadence::store::blob::BlobLedger;
 use aks_cadence::store::{ActionState, Ledger};
 
-use ledger_blob_support::{HandlerFleet, fresh_ledger};
+use ledger_blob_support::{HandlerFleet, delete_container, fresh_ledger};
 use scaleout_support::{
     DeliveryReport, FakeGithub, FakeOptions, POLICY_LABEL, REPO, Redelivery, TOKEN, Targets, deliver_all, expected_concern,
     new_version_events, schedule,
@@ -75,7 +75,7 @@ async fn start_fleet(env_of: impl Fn(usize) -> Vec<(String, String)> + Send + 's
 
 async fn deliver(targets: Arc<Targets>, events: usize) -> (DeliveryReport, Duration) {
     let started = Instant::now();
-    let deliveries = schedule(&new_version_events(events), COPIES, PROCESSES);
+    let deliveries = schedule(&new_version_events(events), COPIES);
     let report = tokio::time::timeout(DEADLINE, deliver_all(targets, deliveries, IN_FLIGHT, Redelivery::default()))
         .await
         .unwrap_or_else(|_| panic!("the deliveries did not finish within {DEADLINE:?}"));
@@ -127,7 +127,15 @@ async fn assert_exactly_once(fake: &FakeGithub, ledger: &BlobLedger, events: usi
     github_done.len()
 }
 
-fn print_figures(what: &str, fake: &FakeGithub, done: usize, d: &DeliveryReport, wall: Duration) {
+/// How many GitHub actions the ledger shows as done.
+async fn completed_github_actions(ledger: &BlobLedger) -> usize {
+    let actions = ledger.list_actions().await.expect("the ledger lists its actions");
+    actions.iter().filter(|(k, s)| k.as_str().contains("/github-issue:") && matches!(s, ActionState::Done { .. })).count()
+}
+
+/// Prints the run's figures (before the assertions, so a failing run shows them too).
+async fn print_figures(what: &str, fake: &FakeGithub, ledger: &BlobLedger, d: &DeliveryReport, wall: Duration) {
+    let done = completed_github_actions(ledger).await;
     let c = fake.counts();
     println!(
         "{what}: {} issue creations (per process {:?}), {done} completed GitHub concerns in the ledger; \
@@ -152,24 +160,28 @@ fn print_figures(what: &str, fake: &FakeGithub, done: usize, d: &DeliveryReport,
 
 /// 200 clusters, each event delivered 3 times at once to 3 of the 4 processes, 32 in flight,
 /// with the production GitHub budget (≤ 80 creations a minute per process: 200 over 4 processes
-/// exceeds the burst, so some invocations are throttled, fail, and are delivered again).
+/// exceeds the burst of 20 each, so actions wait for the budget in place, or — when the wait
+/// would exceed 5 s — are throttled, fail their invocation and are delivered again).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_processes_on_one_blob_ledger_open_each_of_200_issues_exactly_once() {
     const EVENTS: usize = 200;
     let (ledger, url) = fresh_ledger("scaleout").await;
     let fake = Arc::new(FakeGithub::start(FakeOptions::default()).await);
     let env_fake = Arc::clone(&fake);
-    let mut fleet = start_fleet(move |i| env_for(&env_fake, &url, i, &[])).await;
+    let state = url.clone();
+    let mut fleet = start_fleet(move |i| env_for(&env_fake, &state, i, &[])).await;
     let targets = Targets::new((0..PROCESSES).map(|i| fleet.base_url(i)).collect());
 
     let (report, wall) = deliver(targets, EVENTS).await;
     fleet.assert_running(&[]);
     // With 200 creations over 4 processes the budget alone takes (200 − 4 × 20) / (4 × 1/s) = 30 s.
-    print_figures("scale-out proof, 4 processes on one container, GitHub budget 80/min per process", &fake, fake.counts().creations, &report, wall);
+    print_figures("scale-out proof, 4 processes on one container, GitHub budget 80/min per process", &fake, &ledger, &report, wall).await;
     let done = assert_exactly_once(&fake, &ledger, EVENTS, &report).await;
     assert_eq!(done, EVENTS);
     let c = fake.counts();
     assert_eq!((c.reads_by_number, c.edits), (0, 0), "no action ran again after its issue existed (the ledger let one execution through per key)");
+    drop(fleet);
+    delete_container(&url).await;
 }
 
 /// Process 0 is killed (SIGKILL) the moment GitHub has created its 10th issue and before the
@@ -191,7 +203,8 @@ async fn a_process_killed_after_creating_an_issue_but_before_recording_it_loses_
     let held = fake.hold_creation(0, 10);
     let env_fake = Arc::clone(&fake);
     let extra = [("CADENCE_CLAIM_LEASE_SECONDS", LEASE_SECONDS), ("GITHUB_CONTENT_PER_MINUTE", "4000"), ("GITHUB_CONTENT_PER_HOUR", "20000")];
-    let mut fleet = start_fleet(move |i| env_for(&env_fake, &url, i, &extra)).await;
+    let state = url.clone();
+    let mut fleet = start_fleet(move |i| env_for(&env_fake, &state, i, &extra)).await;
     let victim_owner_suffix = format!(":{}", fleet.pid(0));
     let targets = Targets::new((0..PROCESSES).map(|i| fleet.base_url(i)).collect());
 
@@ -218,7 +231,7 @@ async fn a_process_killed_after_creating_an_issue_but_before_recording_it_loses_
 
     let (report, wall) = run.await.expect("delivery task");
     fleet.assert_running(&[0]);
-    print_figures("scale-out proof, process 0 killed mid-run", &fake, fake.counts().creations, &report, wall);
+    print_figures("scale-out proof, process 0 killed mid-run", &fake, &ledger, &report, wall).await;
     let done = assert_exactly_once(&fake, &ledger, EVENTS, &report).await;
     assert_eq!(done, EVENTS);
 
@@ -236,6 +249,8 @@ async fn a_process_killed_after_creating_an_issue_but_before_recording_it_loses_
     );
     assert!(orphaned >= 1);
     assert!(report.no_answer >= 1, "the deliveries in flight to the killed process got no answer and were redelivered");
+    drop(fleet);
+    delete_container(&url).await;
 }
 
 /// The control: the same fleet, deliveries and fake GitHub, but each process with its own
@@ -253,7 +268,8 @@ async fn without_a_shared_ledger_the_same_deliveries_do_open_duplicate_issues() 
     let fake = Arc::new(FakeGithub::start(FakeOptions { create_latency: Duration::from_millis(300), ..FakeOptions::default() }).await);
     let env_fake = Arc::clone(&fake);
     let extra = [("GITHUB_CONTENT_PER_MINUTE", "4000"), ("GITHUB_CONTENT_PER_HOUR", "20000")];
-    let mut fleet = start_fleet(move |i| env_for(&env_fake, &urls[i], i, &extra)).await;
+    let states = urls.clone();
+    let mut fleet = start_fleet(move |i| env_for(&env_fake, &states[i], i, &extra)).await;
     let targets = Targets::new((0..PROCESSES).map(|i| fleet.base_url(i)).collect());
 
     let (report, wall) = deliver(targets, EVENTS).await;
@@ -269,4 +285,8 @@ async fn without_a_shared_ledger_the_same_deliveries_do_open_duplicate_issues() 
     );
     assert_eq!(per_concern.len(), EVENTS, "every cluster got at least one issue");
     assert!(c.creations > EVENTS && doubled > 0, "without a shared ledger, concurrent deliveries must create duplicates ({} creations)", c.creations);
+    drop(fleet);
+    for url in &urls {
+        delete_container(url).await;
+    }
 }

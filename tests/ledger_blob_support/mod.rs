@@ -66,6 +66,22 @@ pub async fn fresh_ledger(prefix: &str) -> (BlobLedger, String) {
     (ledger, url)
 }
 
+/// Deletes the container at `container_url` (a URL from [`container_url`]/[`fresh_ledger`]) with
+/// its blobs. Azurite scans every blob of the account on many operations, so tests that write
+/// thousands of records delete them when done to keep the emulator fast for the others.
+pub async fn delete_container(container_url: &str) {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let mut url = url::Url::parse(container_url).expect("container URL");
+    url.query_pairs_mut().append_pair("restype", "container");
+    let response = reqwest::Client::new()
+        .delete(url)
+        .header("x-ms-version", "2021-08-06")
+        .send()
+        .await
+        .expect("Azurite answers the container deletion");
+    assert_eq!(response.status().as_u16(), 202, "deleting the test container: {}", response.text().await.unwrap_or_default());
+}
+
 /// Several `handler` processes serving the custom-handler protocol, each on its own loopback
 /// port, all with the same environment (e.g. one shared `CADENCE_STATE=blob:…` container): the
 /// harness for the scale-out proof (`tests/scaleout_proof.rs`). Processes are killed on drop.

@@ -455,19 +455,20 @@ pub fn invocation(event: &Value) -> Vec<u8> {
 pub struct Delivery {
     pub event: usize,
     pub copy: usize,
-    /// The process the first attempt goes to; a redelivery goes to the next live one.
-    pub first_target: usize,
+    /// `event + copy`: attempt `a` goes to live process `(slot + a) mod live`, so the copies of
+    /// one event start on different processes and each redelivery goes to another one.
+    pub slot: usize,
     pub body: Arc<Vec<u8>>,
 }
 
-/// Every event `copies` times, copy `c` of event `e` first to process `(e + c) % processes`
+/// Every event `copies` times, copy `c` of event `e` first to process `(e + c) mod processes`
 /// (distinct processes), in event order: the copies of one event are in flight together.
-pub fn schedule(events: &[Value], copies: usize, processes: usize) -> Vec<Delivery> {
+pub fn schedule(events: &[Value], copies: usize) -> Vec<Delivery> {
     let mut out = Vec::with_capacity(events.len() * copies);
     for (e, event) in events.iter().enumerate() {
         let body = Arc::new(invocation(event));
         for c in 0..copies {
-            out.push(Delivery { event: e, copy: c, first_target: (e + c) % processes, body: Arc::clone(&body) });
+            out.push(Delivery { event: e, copy: c, slot: e + c, body: Arc::clone(&body) });
         }
     }
     out
@@ -490,12 +491,12 @@ impl Targets {
         self.alive[i].store(false, Ordering::SeqCst);
     }
 
-    /// The process for attempt `attempt` of a delivery first sent to `start`: round-robin over
-    /// the live ones, so a redelivery goes elsewhere and a dead process's share is spread.
-    fn pick(&self, start: usize, attempt: usize) -> usize {
+    /// The process for attempt `attempt` of a delivery in `slot`: round-robin over the live
+    /// ones, so a redelivery goes elsewhere and a dead process's share is spread evenly.
+    fn pick(&self, slot: usize, attempt: usize) -> usize {
         let live: Vec<usize> = (0..self.urls.len()).filter(|&i| self.alive[i].load(Ordering::SeqCst)).collect();
         assert!(!live.is_empty(), "at least one process is alive");
-        live[(start + attempt) % live.len()]
+        live[(slot + attempt) % live.len()]
     }
 }
 
@@ -567,7 +568,7 @@ pub async fn deliver_all(targets: Arc<Targets>, deliveries: Vec<Delivery>, concu
                         delay = (delay * 2).min(policy.max_delay);
                     }
                     attempts.fetch_add(1, Ordering::SeqCst);
-                    let target = targets.pick(done.delivery.first_target, attempt);
+                    let target = targets.pick(done.delivery.slot, attempt);
                     let sent = client
                         .post(format!("{}/aks-events", targets.urls[target]))
                         .header("content-type", "application/json")
