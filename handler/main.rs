@@ -18,7 +18,7 @@ use aks_cadence::actions::email::EmailActuator;
 use aks_cadence::actions::github::GithubActuator;
 use aks_cadence::actions::log::LogActuator;
 use aks_cadence::actions::Actuator;
-use aks_cadence::execute::{DEFAULT_LEASE, Executor};
+use aks_cadence::execute::Executor;
 use aks_cadence::host::{self, AppState};
 use aks_cadence::ingest;
 use aks_cadence::pipeline::{self, Clock, EventSink, Pipeline};
@@ -281,7 +281,7 @@ fn build_pipeline(settings: &Settings, dry_run: bool, clock: Clock) -> Result<Pi
     }
     let ledger = open_ledger(settings)?;
     let actuators = build_actuators(settings, &ledger)?;
-    let executor = Executor::new(Arc::clone(&ledger), actuators, owner(), DEFAULT_LEASE);
+    let executor = Executor::new(Arc::clone(&ledger), actuators, owner(), settings.claim_lease);
     Ok(Pipeline::new(policy, ledger, executor, dry_run, clock))
 }
 

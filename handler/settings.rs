@@ -89,6 +89,11 @@ pub struct Settings {
     pub subscriptions: Vec<String>,
     /// `CADENCE_SWEEP_CONCURRENCY` (default 16): per-cluster sweeps run at once in-process.
     pub sweep_concurrency: usize,
+    /// `CADENCE_CLAIM_LEASE_SECONDS` (default 300, 5–3600): how long a claim on an action stays
+    /// live. A claim left by an instance that died is taken over once it ends, so it bounds how
+    /// long that instance's work waits; it must outlast the slowest action (retries and the
+    /// GitHub budget's in-place waits included), or a slow action can be taken over and run twice.
+    pub claim_lease: jiff::SignedDuration,
     /// `ARM_ENDPOINT` (default `https://management.azure.com`).
     pub arm_endpoint: String,
     /// `AZURE_CREDENTIAL` (default `managed_identity` under the host, else `azure_cli`).
@@ -102,6 +107,12 @@ pub struct Settings {
     pub github_api_url: String,
     /// `GITHUB_TOKEN`, or `GITHUB_APP_ID` + `GITHUB_APP_PRIVATE_KEY` + `GITHUB_APP_INSTALLATION_ID`.
     pub github_auth: Option<GithubAuth>,
+    /// `GITHUB_CONTENT_PER_MINUTE` (default 80) and `GITHUB_CONTENT_PER_HOUR` (default 500): this
+    /// process's client-side budget for content-creating GitHub requests (GitHub.com's secondary
+    /// limits). Lower them when several instances share one token (each keeps its own budget);
+    /// GitHub Enterprise Server administrators can set other limits, or none.
+    pub github_content_per_minute: u32,
+    pub github_content_per_hour: u32,
     /// `SMTP_URL` (`smtp://host:25` STARTTLS, `smtps://host:465` implicit TLS,
     /// `smtp://host:1025?tls=none` plain for a local relay).
     pub smtp_url: Option<String>,
@@ -148,6 +159,15 @@ impl Settings {
         if sweep_concurrency == 0 {
             return Err(bad("CADENCE_SWEEP_CONCURRENCY", "0 would never sweep", "use a number from 1 to 256"));
         }
+        let lease_seconds = parse_num("CADENCE_CLAIM_LEASE_SECONDS", get("CADENCE_CLAIM_LEASE_SECONDS"), 300)?;
+        if !(5..=3600).contains(&lease_seconds) {
+            return Err(bad(
+                "CADENCE_CLAIM_LEASE_SECONDS",
+                format!("{lease_seconds} is outside 5–3600"),
+                "use the default 300, or a number of seconds that outlasts the slowest action (a crashed instance's work waits this long)",
+            ));
+        }
+        let claim_lease = jiff::SignedDuration::from_secs(lease_seconds as i64);
         let arm_endpoint = get("ARM_ENDPOINT").unwrap_or_else(|| "https://management.azure.com".into());
         check_url("ARM_ENDPOINT", &arm_endpoint)?;
         let azure_credential = match get("AZURE_CREDENTIAL").as_deref() {
@@ -191,6 +211,9 @@ impl Settings {
             (None, None) => None,
         };
 
+        let github_content_per_minute = parse_limit("GITHUB_CONTENT_PER_MINUTE", get("GITHUB_CONTENT_PER_MINUTE"), 80)?;
+        let github_content_per_hour = parse_limit("GITHUB_CONTENT_PER_HOUR", get("GITHUB_CONTENT_PER_HOUR"), 500)?;
+
         let smtp_url = get("SMTP_URL");
         if let Some(u) = &smtp_url {
             let parsed = url::Url::parse(u).map_err(|e| bad("SMTP_URL", format!("not a URL ({e})"), "use smtp://host:587 (STARTTLS) or smtps://host:465"))?;
@@ -213,6 +236,7 @@ impl Settings {
             log_json,
             subscriptions,
             sweep_concurrency,
+            claim_lease,
             arm_endpoint: arm_endpoint.trim_end_matches('/').to_string(),
             azure_credential,
             azure_client_id,
@@ -220,6 +244,8 @@ impl Settings {
             azure_client_secret,
             github_api_url: github_api_url.trim_end_matches('/').to_string(),
             github_auth,
+            github_content_per_minute,
+            github_content_per_hour,
             smtp_url,
             smtp_username: get("SMTP_USERNAME"),
             smtp_password: get("SMTP_PASSWORD").map(Secret::new),
@@ -286,6 +312,15 @@ fn parse_num(name: &'static str, v: Option<String>, default: usize) -> Result<us
     }
 }
 
+/// A GitHub request budget: a whole number from 1 to 100,000.
+fn parse_limit(name: &'static str, v: Option<String>, default: u32) -> Result<u32, SettingsError> {
+    let n = parse_num(name, v, default as usize)?;
+    if !(1..=100_000).contains(&n) {
+        return Err(bad(name, format!("{n} is outside 1–100000"), "use GitHub's limit for your instance (GitHub.com: 80 a minute, 500 an hour), divided by the number of instances sharing the token"));
+    }
+    Ok(n as u32)
+}
+
 fn check_url(name: &'static str, v: &str) -> Result<(), SettingsError> {
     let u = url::Url::parse(v).map_err(|e| bad(name, format!("`{v}` is not a URL ({e})"), "use an absolute http(s) URL"))?;
     if !matches!(u.scheme(), "http" | "https") {
@@ -318,6 +353,28 @@ mod tests {
         assert!(e.to_string().contains("Fix:"));
         let e = Settings::from_map(env(&[("GITHUB_APP_ID", "12")])).unwrap_err();
         assert_eq!(e.name, "GITHUB_APP_PRIVATE_KEY");
+    }
+
+    #[test]
+    fn the_claim_lease_defaults_to_five_minutes_and_is_bounded() {
+        assert_eq!(Settings::from_map(env(&[])).unwrap().claim_lease, crate::execute::DEFAULT_LEASE);
+        let s = Settings::from_map(env(&[("CADENCE_CLAIM_LEASE_SECONDS", "30")])).unwrap();
+        assert_eq!(s.claim_lease, jiff::SignedDuration::from_secs(30));
+        for bad in ["0", "4", "3601", "-5", "5m"] {
+            let e = Settings::from_map(env(&[("CADENCE_CLAIM_LEASE_SECONDS", bad)])).unwrap_err();
+            assert_eq!(e.name, "CADENCE_CLAIM_LEASE_SECONDS", "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_github_budget_defaults_to_github_com_limits_and_is_bounded() {
+        let s = Settings::from_map(env(&[])).unwrap();
+        assert_eq!((s.github_content_per_minute, s.github_content_per_hour), (80, 500));
+        let s = Settings::from_map(env(&[("GITHUB_CONTENT_PER_MINUTE", "20"), ("GITHUB_CONTENT_PER_HOUR", "125")])).unwrap();
+        assert_eq!((s.github_content_per_minute, s.github_content_per_hour), (20, 125));
+        for (name, bad) in [("GITHUB_CONTENT_PER_MINUTE", "0"), ("GITHUB_CONTENT_PER_HOUR", "100001"), ("GITHUB_CONTENT_PER_HOUR", "lots")] {
+            assert_eq!(Settings::from_map(env(&[(name, bad)])).unwrap_err().name, name);
+        }
     }
 
     #[test]

@@ -23,6 +23,11 @@ if [ ${#missing[@]} -gt 0 ]; then
     exit 1
   fi
 fi
+# Build first, then start the services, so they are fresh when the tests start: Azurite's blob
+# garbage collector runs 10 minutes after it starts and blocks the emulator while it deletes what
+# the tests left behind (tens of seconds after the scale-out proof); a long cold build must not
+# use up that window.
+cargo test --locked --no-run --lib --bins --tests
 source scripts/services.sh
 start_services
 status=0

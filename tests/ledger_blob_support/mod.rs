@@ -66,9 +66,25 @@ pub async fn fresh_ledger(prefix: &str) -> (BlobLedger, String) {
     (ledger, url)
 }
 
+/// Deletes the container at `container_url` (a URL from [`container_url`]/[`fresh_ledger`]) with
+/// its blobs. Azurite scans every blob of the account on many operations, so tests that write
+/// thousands of records delete them when done to keep the emulator fast for the others.
+pub async fn delete_container(container_url: &str) {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let mut url = url::Url::parse(container_url).expect("container URL");
+    url.query_pairs_mut().append_pair("restype", "container");
+    let response = reqwest::Client::new()
+        .delete(url)
+        .header("x-ms-version", "2021-08-06")
+        .send()
+        .await
+        .expect("Azurite answers the container deletion");
+    assert_eq!(response.status().as_u16(), 202, "deleting the test container: {}", response.text().await.unwrap_or_default());
+}
+
 /// Several `handler` processes serving the custom-handler protocol, each on its own loopback
 /// port, all with the same environment (e.g. one shared `CADENCE_STATE=blob:…` container): the
-/// harness for the scale-out proof. Processes are killed on drop.
+/// harness for the scale-out proof (`tests/scaleout_proof.rs`). Processes are killed on drop.
 pub struct HandlerFleet {
     pub ports: Vec<u16>,
     children: Vec<std::process::Child>,
@@ -78,14 +94,21 @@ impl HandlerFleet {
     /// Starts `n` processes of `binary` with `env` (plus `FUNCTIONS_CUSTOMHANDLER_PORT`) and waits
     /// until each answers `GET /` (any HTTP answer, the Functions host's readiness rule).
     pub fn start(binary: &std::path::Path, n: usize, env: &[(&str, String)]) -> Self {
+        let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+        Self::start_each(binary, n, |_| env.clone())
+    }
+
+    /// Like [`HandlerFleet::start`], with each process's environment from `env_of(i)` (e.g. a
+    /// different `GITHUB_API_URL` per process, so a fake GitHub can tell who called).
+    pub fn start_each(binary: &std::path::Path, n: usize, env_of: impl Fn(usize) -> Vec<(String, String)>) -> Self {
         let mut fleet = Self { ports: Vec::new(), children: Vec::new() };
-        for _ in 0..n {
+        for i in 0..n {
             let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
             let mut cmd = std::process::Command::new(binary);
             cmd.env("FUNCTIONS_CUSTOMHANDLER_PORT", port.to_string())
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::inherit());
-            for (k, v) in env {
+            for (k, v) in env_of(i) {
                 cmd.env(k, v);
             }
             fleet.children.push(cmd.spawn().expect("handler starts"));
@@ -100,6 +123,31 @@ impl HandlerFleet {
     /// `http://127.0.0.1:<port>` of process `i`.
     pub fn base_url(&self, i: usize) -> String {
         format!("http://127.0.0.1:{}", self.ports[i])
+    }
+
+    /// The OS process id of process `i` (it names the process in ledger claims: `<host>:<pid>`).
+    pub fn pid(&self, i: usize) -> u32 {
+        self.children[i].id()
+    }
+
+    /// Kills process `i` at once (SIGKILL: no shutdown, no cleanup — a crashed instance) and
+    /// reaps it.
+    pub fn kill(&mut self, i: usize) {
+        self.children[i].kill().expect("the handler process can be killed");
+        let status = self.children[i].wait().expect("the killed handler is reaped");
+        assert!(!status.success(), "handler {i} was killed, not stopped cleanly: {status}");
+    }
+
+    /// Panics if any process has exited (a crash the test did not cause).
+    pub fn assert_running(&mut self, except: &[usize]) {
+        for (i, c) in self.children.iter_mut().enumerate() {
+            if except.contains(&i) {
+                continue;
+            }
+            if let Some(status) = c.try_wait().unwrap() {
+                panic!("handler {i} exited on its own: {status}");
+            }
+        }
     }
 
     fn wait_ready(&mut self, i: usize, within: std::time::Duration) {

@@ -65,18 +65,34 @@ impl TokenBucket {
 pub struct ContentBudget {
     buckets: Mutex<Vec<TokenBucket>>,
     max_wait: Duration,
+    /// What the limits are, for the `Throttled` message.
+    describe: String,
 }
 
 impl ContentBudget {
     /// GitHub.com's secondary limits: ≤ 80 a minute and ≤ 500 an hour; waits of up to 5 s.
     pub fn github_defaults() -> Self {
+        Self::with_limits(80, 500)
+    }
+
+    /// At most `per_minute` requests in any minute and `per_hour` in any hour (settings
+    /// `GITHUB_CONTENT_PER_MINUTE`, `GITHUB_CONTENT_PER_HOUR`); waits of up to 5 s. A quarter of
+    /// the minute's allowance (a fifth of the hour's) may go at once, the rest refills evenly:
+    /// `c + r·T` = the limit, so 80/min is 20 at once + 1/s and 500/h is 100 at once + 400/h.
+    pub fn with_limits(per_minute: u32, per_hour: u32) -> Self {
         let now = Instant::now();
-        Self::new(vec![TokenBucket::new(20, 1.0, now), TokenBucket::new(100, 400.0 / 3600.0, now)], Duration::from_secs(5))
+        let bucket = |limit: u32, burst_share: u32, window_secs: f64| {
+            let burst = (limit / burst_share).max(1);
+            TokenBucket::new(burst, f64::from(limit.saturating_sub(burst)) / window_secs, now)
+        };
+        let mut budget = Self::new(vec![bucket(per_minute, 4, 60.0), bucket(per_hour, 5, 3600.0)], Duration::from_secs(5));
+        budget.describe = format!("≤ {per_minute} per minute, ≤ {per_hour} per hour");
+        budget
     }
 
     /// A custom budget (tests, GitHub Enterprise Server instances with other limits).
     pub fn new(buckets: Vec<TokenBucket>, max_wait: Duration) -> Self {
-        Self { buckets: Mutex::new(buckets), max_wait }
+        Self { buckets: Mutex::new(buckets), max_wait, describe: "custom limits".into() }
     }
 
     /// Reserves a token in every bucket at `now`: `Ok(wait)` to go ahead after `wait`, or
@@ -103,7 +119,7 @@ impl ContentBudget {
             }
             Err(wait) => Err(ActionError::Throttled {
                 retry_after: Some(Duration::from_secs(wait.as_secs().max(1) + 1).min(Duration::from_secs(3600))),
-                message: "client-side GitHub content budget exhausted (≤ 80 per minute, ≤ 500 per hour)".into(),
+                message: format!("client-side GitHub content budget exhausted ({})", self.describe),
             }),
         }
     }
@@ -135,6 +151,21 @@ mod tests {
         let n = admitted(&b, start, Duration::from_secs(60), Duration::from_millis(50));
         assert!(n <= 80, "{n} admitted in a minute");
         assert!(n >= 75, "the budget should not starve either: {n}");
+    }
+
+    #[test]
+    fn limits_from_settings_reproduce_the_defaults_and_scale() {
+        let start = Instant::now();
+        let d = ContentBudget::with_limits(80, 500);
+        assert_eq!(d.describe, "≤ 80 per minute, ≤ 500 per hour");
+        let n = admitted(&d, start, Duration::from_secs(60), Duration::from_millis(50));
+        assert!((75..=80).contains(&n), "{n} admitted in a minute");
+        let small = ContentBudget::with_limits(20, 125);
+        let n = admitted(&small, start, Duration::from_secs(60), Duration::from_millis(50));
+        assert!((17..=20).contains(&n), "{n} admitted in a minute");
+        let one = ContentBudget::with_limits(1, 1);
+        assert_eq!(one.reserve_at(start), Ok(Duration::ZERO));
+        assert!(one.reserve_at(start).is_err(), "a limit of 1 admits one at once");
     }
 
     #[test]

@@ -64,10 +64,12 @@ impl std::fmt::Debug for GithubActuator {
 }
 
 impl GithubActuator {
-    /// Builds the adapter from validated settings (`GITHUB_API_URL`, and `GITHUB_TOKEN` or the
-    /// `GITHUB_APP_*` trio). Call it inside the tokio runtime.
+    /// Builds the adapter from validated settings (`GITHUB_API_URL`, `GITHUB_TOKEN` or the
+    /// `GITHUB_APP_*` trio, and the content budget `GITHUB_CONTENT_PER_MINUTE`/`_PER_HOUR`).
+    /// Call it inside the tokio runtime.
     pub fn new(settings: &Settings, ledger: Arc<dyn Ledger>) -> Result<Self, SettingsError> {
-        Self::with_budget(settings, ledger, ContentBudget::github_defaults())
+        let budget = ContentBudget::with_limits(settings.github_content_per_minute, settings.github_content_per_hour);
+        Self::with_budget(settings, ledger, budget)
     }
 
     /// Like [`GithubActuator::new`] with a custom content budget (tests; GHES with other limits).
