@@ -163,8 +163,20 @@ pub struct LocalSweep {
 /// `concurrency` in flight (the ARM client's own semaphore bounds requests further).
 pub async fn run_local(ctx: &SweepContext, concurrency: usize, tracked: &BTreeMap<ClusterId, Vec<TrackedOperation>>) -> Result<LocalSweep, SweepError> {
     let now = Timestamp::now();
-    let run_id = run_id_at(now);
     let inv = inventory(&ctx.arm, &ctx.subscriptions).await?;
+    Ok(sweep_inventory(ctx, inv, concurrency, tracked, now).await)
+}
+
+/// The per-cluster sweep of every cluster of an inventory already taken, as of `now` (the
+/// observation time of every signal), with at most `concurrency` clusters in flight.
+pub async fn sweep_inventory(
+    ctx: &SweepContext,
+    inv: Inventory,
+    concurrency: usize,
+    tracked: &BTreeMap<ClusterId, Vec<TrackedOperation>>,
+    now: Timestamp,
+) -> LocalSweep {
+    let run_id = run_id_at(now);
     let run = SweepRun::new(run_id.clone(), now);
     let empty = Vec::new();
     let results: Vec<(ClusterId, Result<ClusterSnapshot, SweepError>)> = futures::stream::iter(inv.clusters.iter())
@@ -185,7 +197,8 @@ pub async fn run_local(ctx: &SweepContext, concurrency: usize, tracked: &BTreeMa
         }
     }
     snapshots.sort_by(|a, b| a.cluster.cmp(&b.cluster));
-    Ok(LocalSweep { run_id, source: inv.source, snapshots, failures, notes: inv.notes })
+    failures.sort_by(|a, b| a.0.cmp(&b.0));
+    LocalSweep { run_id, source: inv.source, snapshots, failures, notes: inv.notes }
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ pub mod certs;
 pub mod cluster;
 pub mod fanout;
 pub mod inventory;
+pub mod memory;
 pub mod support;
 
 use std::collections::HashMap;
@@ -22,8 +23,8 @@ use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 
-pub use cluster::{ClusterSnapshot, SweepOptions, SweepRun, TrackedOperation, UpgradeSource, sweep_cluster};
-pub use fanout::{handle_cluster_message, handle_timer, plan_fanout, run_cluster_message, run_local};
+pub use cluster::{CertificateChecks, ClusterSnapshot, SweepOptions, SweepRun, TrackedOperation, UpgradeSource, sweep_cluster};
+pub use fanout::{handle_cluster_message, handle_timer, plan_fanout, run_cluster_message, run_local, sweep_inventory};
 pub use inventory::{ClusterRecord, Inventory, InventorySource};
 
 use crate::azure::{ArmClient, ArmError};
