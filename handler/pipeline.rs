@@ -151,12 +151,12 @@ impl Pipeline {
 
     /// Plans one sweep (one or many clusters) as one plan, executes it, follows up the
     /// operations it started, and remembers what each cluster looked like. See the module docs.
-    pub async fn handle_snapshots(&self, snapshots: Vec<ClusterSnapshot>) -> Result<RunReport, PipelineError> {
+    pub async fn handle_snapshots(&self, snapshots: &[ClusterSnapshot]) -> Result<RunReport, PipelineError> {
         let now = (self.clock)();
         let mut report = RunReport::default();
         let mut groups: Vec<(Vec<Signal>, PlanFacts)> = Vec::with_capacity(snapshots.len());
         let mut memories: Vec<ClusterMemory> = Vec::with_capacity(snapshots.len());
-        for snap in &snapshots {
+        for snap in snapshots {
             for note in &snap.notes {
                 report.log.push(format!("{}: {note}", snap.cluster.name()));
             }

@@ -212,7 +212,7 @@ async fn an_auto_patch_runs_inside_the_open_auto_upgrade_window() {
     let ledger = temp.open();
     let adapter = Recorder::answering(Ok("succeeded: op-1".into()));
     let p = pipeline(&ledger, AUTO_PATCH_WITH_ISSUES, &adapter, IN_AUTO_WINDOW, false);
-    let report = p.handle_snapshots(vec![snapshot("a", "1.30.4", &["1.30.7"], ts(IN_AUTO_WINDOW))]).await.unwrap();
+    let report = p.handle_snapshots(&[snapshot("a", "1.30.4", &["1.30.7"], ts(IN_AUTO_WINDOW))]).await.unwrap();
 
     let exec = execute_of(&report.planned);
     assert_eq!(exec.len(), 1);
@@ -227,7 +227,7 @@ async fn an_auto_patch_outside_its_window_is_held_with_the_next_opening() {
     let ledger = temp.open();
     let adapter = Recorder::answering(Ok("succeeded: op-1".into()));
     let p = pipeline(&ledger, AUTO_PATCH_WITH_ISSUES, &adapter, AFTER_AUTO_WINDOW, false);
-    let report = p.handle_snapshots(vec![snapshot("a", "1.30.4", &["1.30.7"], ts(AFTER_AUTO_WINDOW))]).await.unwrap();
+    let report = p.handle_snapshots(&[snapshot("a", "1.30.4", &["1.30.7"], ts(AFTER_AUTO_WINDOW))]).await.unwrap();
 
     let exec = execute_of(&report.planned);
     assert_eq!(exec[0].hold, Some(Hold::OutsideWindow { next: Some(ts("2026-04-15T08:30:00Z")) }));
@@ -243,7 +243,7 @@ async fn a_busy_cluster_holds_its_upgrade() {
     let p = pipeline(&ledger, AUTO_PATCH_WITH_ISSUES, &adapter, IN_AUTO_WINDOW, true);
     let mut snap = snapshot("a", "1.30.4", &["1.30.7"], ts(IN_AUTO_WINDOW));
     snap.busy = true;
-    let report = p.handle_snapshots(vec![snap]).await.unwrap();
+    let report = p.handle_snapshots(&[snap]).await.unwrap();
     assert_eq!(execute_of(&report.planned)[0].hold, Some(Hold::Busy));
 }
 
@@ -259,7 +259,7 @@ async fn one_sweep_of_many_clusters_is_one_plan_and_one_batch() {
     let p = pipeline(&ledger, "[[rule]]\nname = \"all\"\n[rule.email]\nto = [\"ops@example.com\"]\n", &adapter, AFTER_AUTO_WINDOW, false);
     let at = ts(AFTER_AUTO_WINDOW);
     let snaps: Vec<ClusterSnapshot> = (0..12).map(|i| snapshot(&format!("c{i}"), "1.30.4", &["1.30.7"], at)).collect();
-    let report = p.handle_snapshots(snaps).await.unwrap();
+    let report = p.handle_snapshots(&snaps).await.unwrap();
     let emails = report.planned.iter().filter(|a| matches!(a.kind, ActionKind::Email { .. })).count();
     assert_eq!(emails, 12);
     let batches = adapter.batches.lock().unwrap();
@@ -275,14 +275,14 @@ async fn a_concern_noticed_at_1_30_4_is_closed_when_a_later_sweep_sees_1_30_7() 
     let notify = AUTO_PATCH_WITH_ISSUES.replace("patch = \"auto\"", "patch = \"notify\"");
 
     let first = pipeline(&ledger, &notify, &adapter, AFTER_AUTO_WINDOW, false);
-    let report = first.handle_snapshots(vec![snapshot("a", "1.30.4", &["1.30.7"], ts(AFTER_AUTO_WINDOW))]).await.unwrap();
+    let report = first.handle_snapshots(&[snapshot("a", "1.30.4", &["1.30.7"], ts(AFTER_AUTO_WINDOW))]).await.unwrap();
     let issue = report.planned.iter().find(|a| matches!(a.kind, ActionKind::GithubIssue { .. })).unwrap();
     assert_eq!(issue.concern.target, "patch:1.30.4");
 
     // A week later the cluster runs 1.30.7 and nothing newer is offered.
     let later = "2026-01-22T14:00:00Z";
     let second = pipeline(&ledger, &notify, &adapter, later, false);
-    let report = second.handle_snapshots(vec![snapshot("a", "1.30.7", &[], ts(later))]).await.unwrap();
+    let report = second.handle_snapshots(&[snapshot("a", "1.30.7", &[], ts(later))]).await.unwrap();
     let closes: Vec<&Action> = report.planned.iter().filter(|a| a.stage == Stage::Resolve).collect();
     assert_eq!(closes.len(), 1, "{:#?}", report.planned);
     assert_eq!(closes[0].concern, issue.concern, "the very concern the issue was opened for");
@@ -294,7 +294,7 @@ async fn a_concern_noticed_at_1_30_4_is_closed_when_a_later_sweep_sees_1_30_7() 
 
     // The next sweep has nothing more to close.
     let third = pipeline(&ledger, &notify, &adapter, "2026-01-29T14:00:00Z", false);
-    let report = third.handle_snapshots(vec![snapshot("a", "1.30.7", &[], ts("2026-01-29T14:00:00Z"))]).await.unwrap();
+    let report = third.handle_snapshots(&[snapshot("a", "1.30.7", &[], ts("2026-01-29T14:00:00Z"))]).await.unwrap();
     assert!(report.planned.iter().all(|a| a.stage != Stage::Resolve), "{:#?}", report.planned);
 }
 
@@ -310,7 +310,7 @@ async fn an_upgrade_still_running_is_followed_by_the_next_sweep_and_its_end_is_t
     let adapter = Recorder::answering(Ok(started_detail("op-9", url)));
     let p = pipeline(&ledger, AUTO_PATCH_WITH_ISSUES, &adapter, IN_AUTO_WINDOW, false);
     let snap = snapshot("a", "1.30.4", &["1.30.7"], ts(IN_AUTO_WINDOW));
-    p.handle_snapshots(vec![snap.clone()]).await.unwrap();
+    p.handle_snapshots(&[snap.clone()]).await.unwrap();
 
     let tracked = p.tracked_operations(&cluster("a")).await.unwrap();
     assert_eq!(tracked, vec![TrackedOperation { concern: ConcernKind::KubernetesUpgrade, target: "patch:1.30.4".into(), status_url: Some(url.into()) }]);
@@ -323,7 +323,7 @@ async fn an_upgrade_still_running_is_followed_by_the_next_sweep_and_its_end_is_t
         ..next.signals[0].clone()
     });
     let p = pipeline(&ledger, AUTO_PATCH_WITH_ISSUES, &adapter, later, false);
-    let report = p.handle_snapshots(vec![next]).await.unwrap();
+    let report = p.handle_snapshots(&[next]).await.unwrap();
     let told: Vec<&Action> = report.planned.iter().filter(|a| a.stage == Stage::Update).collect();
     assert_eq!(told.len(), 1, "{:#?}", report.planned);
     assert_eq!(told[0].kind, ActionKind::GithubIssue { repo: "contoso/platform-infra".into(), labels: vec![], assignees: vec![] });
@@ -337,7 +337,7 @@ async fn a_failed_upgrade_is_told_at_once_with_arms_code_and_message() {
     let ledger = temp.open();
     let adapter = Recorder::answering(Err(ActionError::Permanent("ARM UpgradeFailed: drain of node aks-1 timed out".into())));
     let p = pipeline(&ledger, AUTO_PATCH_WITH_ISSUES, &adapter, IN_AUTO_WINDOW, false);
-    let report = p.handle_snapshots(vec![snapshot("a", "1.30.4", &["1.30.7"], ts(IN_AUTO_WINDOW))]).await.unwrap();
+    let report = p.handle_snapshots(&[snapshot("a", "1.30.4", &["1.30.7"], ts(IN_AUTO_WINDOW))]).await.unwrap();
 
     let told = report.planned.iter().find(|a| a.stage == Stage::Update).expect("an update about the failure");
     assert!(told.summary.contains("failed: UpgradeFailed: drain of node aks-1 timed out"), "{}", told.summary);
@@ -352,7 +352,7 @@ async fn dry_run_plans_a_sweep_and_remembers_nothing() {
     let ledger = temp.open();
     let adapter = Recorder::answering(Ok(started_detail("op-1", "https://m/op")));
     let p = pipeline(&ledger, AUTO_PATCH_WITH_ISSUES, &adapter, IN_AUTO_WINDOW, true);
-    let report = p.handle_snapshots(vec![snapshot("a", "1.30.4", &["1.30.7"], ts(IN_AUTO_WINDOW))]).await.unwrap();
+    let report = p.handle_snapshots(&[snapshot("a", "1.30.4", &["1.30.7"], ts(IN_AUTO_WINDOW))]).await.unwrap();
     assert_eq!(execute_of(&report.planned)[0].hold, None, "would run now");
     assert!(adapter.performed().is_empty());
     assert_eq!(ledger.get_ref(&cluster("a").key(), "sweep").await.unwrap(), None);
@@ -365,7 +365,7 @@ async fn a_run_that_needs_a_retry_resolves_the_same_concerns_again() {
     let ok = Recorder::answering(Ok("succeeded: op-1".into()));
     let notify = AUTO_PATCH_WITH_ISSUES.replace("patch = \"auto\"", "patch = \"notify\"");
     pipeline(&ledger, &notify, &ok, AFTER_AUTO_WINDOW, false)
-        .handle_snapshots(vec![snapshot("a", "1.30.4", &["1.30.7"], ts(AFTER_AUTO_WINDOW))])
+        .handle_snapshots(&[snapshot("a", "1.30.4", &["1.30.7"], ts(AFTER_AUTO_WINDOW))])
         .await
         .unwrap();
 
@@ -386,10 +386,10 @@ async fn a_run_that_needs_a_retry_resolves_the_same_concerns_again() {
     let later = "2026-01-22T14:00:00Z";
     let exec = executor(&ledger, vec![Arc::new(Down) as Arc<dyn Actuator>], "w1");
     let down = Pipeline::new(Arc::new(Policy::parse(&notify, "t").unwrap()), Arc::clone(&ledger), exec, false, fixed_clock(ts(later)));
-    let err = down.handle_snapshots(vec![snapshot("a", "1.30.7", &[], ts(later))]).await.unwrap_err();
+    let err = down.handle_snapshots(&[snapshot("a", "1.30.7", &[], ts(later))]).await.unwrap_err();
     assert!(matches!(err, PipelineError::Retryable(_)), "{err}");
 
     // The retry (the queue delivers the message again) still sees 1.30.4 → 1.30.7 and closes.
-    let report = pipeline(&ledger, &notify, &ok, later, false).handle_snapshots(vec![snapshot("a", "1.30.7", &[], ts(later))]).await.unwrap();
+    let report = pipeline(&ledger, &notify, &ok, later, false).handle_snapshots(&[snapshot("a", "1.30.7", &[], ts(later))]).await.unwrap();
     assert!(report.planned.iter().any(|a| a.stage == Stage::Resolve && a.concern.target == "patch:1.30.4"), "{:#?}", report.planned);
 }

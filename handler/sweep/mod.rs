@@ -5,6 +5,9 @@
 //! cluster    sweep_cluster: one record → ClusterSnapshot (signals, maintenance configs, region offer)
 //! support    a region's kubernetesVersions → support status (N-2 window, LTS)
 //! fanout     timer → one queue message per cluster; queue trigger → sweep_cluster; run_local
+//! memory     what a sweep remembers per cluster (observed facts, followed operations)
+//! runner     Sweeper: the sweep functions end to end, findings planned through the pipeline
+//! certs      certificate expiry readers (API server TLS, kubeconfigs)
 //! ```
 //!
 //! Wire types (Resource Graph rows, ARM bodies) stop here: what leaves is [`crate::domain::Signal`]
@@ -15,6 +18,7 @@ pub mod cluster;
 pub mod fanout;
 pub mod inventory;
 pub mod memory;
+pub mod runner;
 pub mod support;
 
 use std::collections::HashMap;
