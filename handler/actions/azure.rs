@@ -44,6 +44,13 @@ use crate::domain::{ClusterId, OperationStatus};
 use crate::error::ActionError;
 use crate::sweep::support::{compare_versions, minor_of, minor_str};
 
+/// How long the adapter follows an operation it started before answering
+/// `"started: …; still running"` (the client's `ArmConfig::lro_timeout` in production). Upgrades
+/// take far longer than an invocation should: this stays under the executor's claim lease
+/// (5 minutes) and the Functions timeout (10 minutes), and the next sweeps follow the
+/// operation to its end and tell its outcome (`sweep::memory`).
+pub const FOLLOW_FOR: std::time::Duration = std::time::Duration::from_secs(3 * 60);
+
 /// Carries out `Upgrade` and `RotateCertificates` actions through ARM.
 #[derive(Debug, Clone)]
 pub struct AzureActuator {
