@@ -73,10 +73,15 @@ pub async fn mount_identity(server: &MockServer) {
 /// Inventory and every read a sweep makes of `clusters`. Resource Graph requires the managed
 /// identity's token.
 pub async fn mount_fleet(server: &MockServer, clusters: &[FleetCluster]) {
+    mount_fleet_for(server, clusters, MI_TOKEN).await
+}
+
+/// [`mount_fleet`] for a client holding `token` (`arm_common::TOKEN` for in-process clients).
+pub async fn mount_fleet_for(server: &MockServer, clusters: &[FleetCluster], token: &str) {
     let rows: Vec<Value> = clusters.iter().map(|c| graph_row(&c.resource)).collect();
     Mock::given(method("POST"))
         .and(path("/providers/Microsoft.ResourceGraph/resources"))
-        .and(header("authorization", format!("Bearer {MI_TOKEN}").as_str()))
+        .and(header("authorization", format!("Bearer {token}").as_str()))
         .respond_with(ResponseTemplate::new(200).set_body_json(graph_page("resources_basic_query.2024-04-01.json", rows)))
         .mount(server)
         .await;
