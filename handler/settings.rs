@@ -89,6 +89,10 @@ pub struct Settings {
     pub subscriptions: Vec<String>,
     /// `CADENCE_SWEEP_CONCURRENCY` (default 16): per-cluster sweeps run at once in-process.
     pub sweep_concurrency: usize,
+    /// `CADENCE_SWEEP_INLINE_MAX` (default 0): fleets of at most this many clusters are swept
+    /// inside the timer invocation as ONE plan (one digest per recipient); larger fleets fan
+    /// out one queue message per cluster (each cluster its own plan, retried by the queue).
+    pub sweep_inline_max: usize,
     /// `ARM_ENDPOINT` (default `https://management.azure.com`).
     pub arm_endpoint: String,
     /// `AZURE_CREDENTIAL` (default `managed_identity` under the host, else `azure_cli`).
@@ -148,6 +152,7 @@ impl Settings {
         if sweep_concurrency == 0 {
             return Err(bad("CADENCE_SWEEP_CONCURRENCY", "0 would never sweep", "use a number from 1 to 256"));
         }
+        let sweep_inline_max = parse_num("CADENCE_SWEEP_INLINE_MAX", get("CADENCE_SWEEP_INLINE_MAX"), 0)?;
         let arm_endpoint = get("ARM_ENDPOINT").unwrap_or_else(|| "https://management.azure.com".into());
         check_url("ARM_ENDPOINT", &arm_endpoint)?;
         let azure_credential = match get("AZURE_CREDENTIAL").as_deref() {
@@ -213,6 +218,7 @@ impl Settings {
             log_json,
             subscriptions,
             sweep_concurrency,
+            sweep_inline_max,
             arm_endpoint: arm_endpoint.trim_end_matches('/').to_string(),
             azure_credential,
             azure_client_id,

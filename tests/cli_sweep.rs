@@ -178,3 +178,21 @@ async fn without_a_usable_identity_the_sweep_names_the_setting() {
     assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("setting AZURE_CREDENTIAL"), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn the_blob_ledger_gets_its_credential_from_the_same_identity_setting() {
+    // No IO happens before the credential is built, so a broken identity setting stops the
+    // start with the setting's name (exit 2) instead of a placeholder refusal.
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_handler"))
+        .current_dir(dir.path())
+        .env_clear()
+        .envs([("AZURE_CREDENTIAL", "workload_identity"), ("CADENCE_STATE", "blob:https://cadence.blob.core.windows.net/ledger")])
+        .args(["replay", "--dry-run", "-"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("setting AZURE_CREDENTIAL") && stderr.contains("workload_identity"), "{stderr}");
+}

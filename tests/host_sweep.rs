@@ -34,6 +34,11 @@ struct Host {
 }
 
 fn host(server: &MockServer, dry_run: bool) -> Host {
+    host_inline(server, dry_run, 0)
+}
+
+/// `inline_max` = `CADENCE_SWEEP_INLINE_MAX`.
+fn host_inline(server: &MockServer, dry_run: bool, inline_max: usize) -> Host {
     let dir = tempfile::tempdir().unwrap();
     let ledger: Arc<dyn Ledger> = Arc::new(SqliteLedger::open(dir.path().join("cadence.db")).unwrap());
     let executor = Executor::new(Arc::clone(&ledger), vec![Arc::new(LogActuator) as Arc<dyn Actuator>], "w1", DEFAULT_LEASE);
@@ -41,6 +46,7 @@ fn host(server: &MockServer, dry_run: bool) -> Host {
     let pipeline = Arc::new(Pipeline::new(Arc::new(policy), Arc::clone(&ledger), executor, dry_run, fixed_clock(NOW.parse().unwrap())));
     let mut ctx = SweepContext::new(client(&server.uri()), vec![SUB.into()], 4);
     ctx.options.certificates = CertificateChecks::off();
+    ctx.inline_max = inline_max;
     let sweeper = Arc::new(Sweeper::new(ctx, Arc::clone(&pipeline)));
     let state = AppState { sink: pipeline as Arc<dyn EventSink>, max_body_bytes: 1024 * 1024, sweep: SweepRoutes::Ready(sweeper) };
     Host { state, ledger, _dir: dir }
@@ -159,4 +165,31 @@ async fn a_failed_inventory_fails_the_timer_invocation_visibly() {
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{answer}");
     assert!(answer["Logs"][0].as_str().unwrap().contains("AuthorizationFailed"), "{answer}");
     assert_eq!(answer["Outputs"], json!({}));
+}
+
+#[tokio::test]
+async fn a_small_fleet_is_swept_inside_the_timer_as_one_plan_and_only_failed_clusters_are_queued() {
+    let server = MockServer::start().await;
+    let mut clusters = fleet();
+    clusters.push(FleetCluster::new("flaky", "1.24.6", OLD_IMAGE, vec!["1.24.9"]));
+    Mock::given(method("GET"))
+        .and(path(format!("{}/upgradeProfiles/default", clusters[2].id())))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&server)
+        .await;
+    mount_fleet_for(&server, &clusters, TOKEN).await;
+    let h = host_inline(&server, false, 3);
+
+    let (status, answer) = post(&h.state, "/sweep", timer_invocation()).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let logs = answer["Logs"].to_string();
+    assert!(logs.contains("3 clusters from Resource Graph, swept in this invocation as one plan"), "{logs}");
+    // The one cluster that may work later goes to the queue; the others were planned and done here.
+    let queued = answer["Outputs"]["clusters"].as_array().unwrap();
+    assert_eq!(queued.len(), 1, "{answer}");
+    assert!(queued[0]["cluster"]["id"].as_str().unwrap().ends_with("/flaky"));
+    assert!(logs.contains("(queued to be swept again)"), "{logs}");
+    let done = h.ledger.list_actions().await.unwrap();
+    assert!(done.iter().any(|(k, _)| k.as_str().contains("/managedclusters/prod#node-image#")), "{done:?}");
+    assert!(!done.iter().any(|(k, _)| k.as_str().contains("/managedclusters/flaky#")), "{done:?}");
 }

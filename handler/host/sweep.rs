@@ -49,7 +49,7 @@ pub(crate) async fn timer(State(state): State<AppState>, body: Result<Bytes, Byt
             (StatusCode::OK, Json(response)).into_response()
         }
         Err(e) => {
-            tracing::error!(route = "/sweep", error = %e, "inventory failed; the next timer tick tries again");
+            tracing::error!(route = "/sweep", error = %e, "sweep failed; the next timer tick tries again");
             InvocationResponse::with_logs(vec![format!("sweep failed, the next timer tick tries again: {e}")])
                 .into_response_with(StatusCode::INTERNAL_SERVER_ERROR)
         }

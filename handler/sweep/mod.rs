@@ -66,6 +66,9 @@ pub struct SweepContext {
     pub subscriptions: Vec<String>,
     /// `CADENCE_SWEEP_CONCURRENCY`, for [`run_local`].
     pub concurrency: usize,
+    /// `CADENCE_SWEEP_INLINE_MAX`: the timer sweeps fleets up to this size itself (one plan)
+    /// instead of fanning out (0 = always fan out).
+    pub inline_max: usize,
     pub options: SweepOptions,
     /// Caches of recent runs, so that the queue messages of one run handled by this instance
     /// share region and node-image reads.
@@ -77,11 +80,13 @@ const RUN_CACHE_TTL: Duration = Duration::from_secs(2 * 3600);
 
 impl SweepContext {
     pub fn new(arm: ArmClient, subscriptions: Vec<String>, concurrency: usize) -> Self {
-        Self { arm, subscriptions, concurrency: concurrency.max(1), options: SweepOptions::default(), runs: Mutex::new(HashMap::new()) }
+        Self { arm, subscriptions, concurrency: concurrency.max(1), inline_max: 0, options: SweepOptions::default(), runs: Mutex::new(HashMap::new()) }
     }
 
     pub fn from_settings(settings: &crate::settings::Settings, arm: ArmClient) -> Self {
-        Self::new(arm, settings.subscriptions.clone(), settings.sweep_concurrency)
+        let mut ctx = Self::new(arm, settings.subscriptions.clone(), settings.sweep_concurrency);
+        ctx.inline_max = settings.sweep_inline_max;
+        ctx
     }
 
     /// The run `run_id` on this instance (its cache is shared by every message of the run).

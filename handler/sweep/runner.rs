@@ -57,10 +57,50 @@ impl Sweeper {
         Self { ctx, pipeline }
     }
 
-    /// `POST /sweep`: inventory → one queue message per cluster (the custom-handler response
-    /// with `Outputs.clusters`).
-    pub async fn timer(&self, body: &Value) -> Result<Value, SweepError> {
-        super::handle_timer(&self.ctx, body, &BTreeMap::new()).await
+    /// `POST /sweep`: inventory, then the custom-handler response.
+    ///
+    /// - More clusters than `CADENCE_SWEEP_INLINE_MAX` (0 by default): one queue message per
+    ///   cluster in `Outputs.clusters`; each `sweep-cluster` invocation is its own plan, and its
+    ///   own retry.
+    /// - Otherwise the whole fleet is swept here, at `CADENCE_SWEEP_CONCURRENCY`, as ONE plan
+    ///   (one digest per recipient for the sweep). Clusters whose sweep failed in a way a retry
+    ///   can fix go out as queue messages, so the queue retries them; a pipeline failure fails
+    ///   the invocation (the next tick sweeps again).
+    pub async fn timer(&self, body: &Value) -> Result<Value, SweepFailure> {
+        let now = Timestamp::now();
+        let past_due = super::fanout::timer_past_due(body);
+        let inv = inventory(&self.ctx.arm, &self.ctx.subscriptions).await?;
+        if inv.clusters.is_empty() || inv.clusters.len() > self.ctx.inline_max {
+            return Ok(super::fanout::fanout_response(&inv, now, past_due, &BTreeMap::new()));
+        }
+        let tracked = self.tracked(inv.clusters.iter().map(|c| c.id.clone()).collect()).await?;
+        let records = inv.clusters.clone();
+        let source = inv.source;
+        let local = sweep_inventory(&self.ctx, inv, self.ctx.concurrency, &tracked, now).await;
+        let report = self.pipeline.handle_snapshots(&local.snapshots).await?;
+        let mut logs = vec![format!(
+            "{}: {} clusters from {}{}, swept in this invocation as one plan: {} action(s) planned",
+            local.run_id,
+            records.len(),
+            super::fanout::source_name(source),
+            if past_due { " (timer was past due)" } else { "" },
+            report.planned.len()
+        )];
+        logs.extend(local.notes.iter().cloned());
+        let mut retry = super::Inventory { source, clusters: Vec::new(), notes: Vec::new() };
+        for (id, e) in &local.failures {
+            logs.push(format!("{id}: {e}{}", if e.is_retryable() { " (queued to be swept again)" } else { "" }));
+            if e.is_retryable()
+                && let Some(record) = records.iter().find(|r| r.id == *id)
+            {
+                retry.clusters.push(record.clone());
+            }
+        }
+        logs.extend(report.log);
+        let messages = super::plan_fanout(&retry, &local.run_id, now, &tracked);
+        let mut outputs = serde_json::Map::new();
+        outputs.insert(super::fanout::CLUSTERS_OUTPUT_BINDING.into(), Value::Array(messages));
+        Ok(super::fanout::custom_handler_response(outputs, logs))
     }
 
     /// `POST /sweep-cluster`: the message in `Data.cluster` → the cluster's sweep → its plan,
