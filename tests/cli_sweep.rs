@@ -69,7 +69,7 @@ fn lines(o: &Output) -> Vec<Value> {
         .collect()
 }
 
-fn find<'a>(lines: &'a [Value], f: impl Fn(&Value) -> bool) -> Vec<&'a Value> {
+fn find(lines: &[Value], f: impl Fn(&Value) -> bool) -> Vec<&Value> {
     lines.iter().filter(|l| f(l)).collect()
 }
 

@@ -167,7 +167,8 @@ fn sweep_windows_follow_each_kind_of_change_and_fall_back_to_policy_only_for_clu
         (WindowScope::CertificateRotation, WindowStatus::Open { until: ts("2026-01-15T13:30:00Z") }),
     ]);
     // (row, snapshot, policy, default window, windows per scope, log lines)
-    let rows: Vec<(&str, &ClusterSnapshot, &Policy, WindowStatus, BTreeMap<WindowScope, WindowStatus>, usize)> = vec![
+    type Row<'a> = (&'a str, &'a ClusterSnapshot, &'a Policy, WindowStatus, BTreeMap<WindowScope, WindowStatus>, usize);
+    let rows: Vec<Row> = vec![
         ("the cluster's own schedules, per kind; policy's window unused", &own, &with_window, WindowStatus::Unknown, own_windows.clone(), 0),
         ("no configuration: the policy's window for every change", &no_configs, &with_window, policy_open.clone(), BTreeMap::new(), 0),
         ("no configuration and no policy window: unknown", &no_configs, &none, WindowStatus::Unknown, BTreeMap::new(), 0),
@@ -310,7 +311,7 @@ async fn an_upgrade_still_running_is_followed_by_the_next_sweep_and_its_end_is_t
     let adapter = Recorder::answering(Ok(started_detail("op-9", url)));
     let p = pipeline(&ledger, AUTO_PATCH_WITH_ISSUES, &adapter, IN_AUTO_WINDOW, false);
     let snap = snapshot("a", "1.30.4", &["1.30.7"], ts(IN_AUTO_WINDOW));
-    p.handle_snapshots(&[snap.clone()]).await.unwrap();
+    p.handle_snapshots(std::slice::from_ref(&snap)).await.unwrap();
 
     let tracked = p.tracked_operations(&cluster("a")).await.unwrap();
     assert_eq!(tracked, vec![TrackedOperation { concern: ConcernKind::KubernetesUpgrade, target: "patch:1.30.4".into(), status_url: Some(url.into()) }]);

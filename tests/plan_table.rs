@@ -949,7 +949,8 @@ fn each_change_is_gated_by_the_window_of_its_own_kind() {
     let closed_auto = WindowStatus::Closed { next: Some(ts("2026-12-06T01:00:00Z")) };
     let windows = |pairs: &[(WindowScope, WindowStatus)]| pairs.iter().cloned().collect::<BTreeMap<_, _>>();
     // (row, signal, default window, per-scope windows, expected hold, expected window shown)
-    let rows: Vec<(&str, SignalKind, WindowStatus, BTreeMap<WindowScope, WindowStatus>, Option<Hold>, WindowStatus)> = vec![
+    type Row = (&'static str, SignalKind, WindowStatus, BTreeMap<WindowScope, WindowStatus>, Option<Hold>, WindowStatus);
+    let rows: Vec<Row> = vec![
         (
             "node image: the node OS schedule is closed, the auto-upgrade one open",
             node_image(),
