@@ -314,17 +314,14 @@ async fn serve(settings: Settings, args: ServeArgs) -> Result<ExitCode, Failure>
     };
     // The host's readiness never waits for Azure: building the ARM client does no IO, and
     // when it cannot be built the event routes still serve and the sweep routes say why.
-    let arm = match arm_client(&settings) {
-        Ok(arm) => Some(arm),
-        Err(e) => {
-            tracing::warn!(setting = e.name, error = %e, "ARM is not usable: sweeps and upgrades are off");
-            None
-        }
-    };
-    let pipeline = build_pipeline(&settings, settings.dry_run, pipeline::system_clock(), arm.as_ref())?;
+    let arm = arm_client(&settings);
+    if let Err(e) = &arm {
+        tracing::warn!(setting = e.name, error = %e, "ARM is not usable: sweeps and upgrades are off");
+    }
+    let pipeline = build_pipeline(&settings, settings.dry_run, pipeline::system_clock(), arm.as_ref().ok())?;
     let sweep = match arm {
-        Some(arm) => SweepRoutes::Ready(Arc::new(Sweeper::new(SweepContext::from_settings(&settings, arm), Arc::clone(&pipeline)))),
-        None => SweepRoutes::NotConfigured { reason: arm_client(&settings).err().map(|e| e.to_string()).unwrap_or_default() },
+        Ok(arm) => SweepRoutes::Ready(Arc::new(Sweeper::new(SweepContext::from_settings(&settings, arm), Arc::clone(&pipeline)))),
+        Err(e) => SweepRoutes::NotConfigured { reason: e.to_string() },
     };
     let shutdown = shutdown_signal().context("installing the SIGTERM handler")?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.with_context(|| format!("binding 127.0.0.1:{port}"))?;
