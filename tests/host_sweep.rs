@@ -193,3 +193,57 @@ async fn a_small_fleet_is_swept_inside_the_timer_as_one_plan_and_only_failed_clu
     assert!(done.iter().any(|(k, _)| k.as_str().contains("/managedclusters/prod#node-image#")), "{done:?}");
     assert!(!done.iter().any(|(k, _)| k.as_str().contains("/managedclusters/flaky#")), "{done:?}");
 }
+
+#[tokio::test]
+async fn an_upgrade_left_running_is_polled_by_the_next_per_cluster_sweep_and_its_end_told() {
+    use aks_cadence::actions::azure::AzureActuator;
+    let server = MockServer::start().await;
+    let clusters = fleet();
+    let op_url = format!("{}{OP_PATH}?api-version=2017-08-31", server.uri());
+    Mock::given(method("PUT"))
+        .and(path(clusters[0].id()))
+        .and(wiremock::matchers::header("if-match", ETAG))
+        .respond_with(ResponseTemplate::new(201).insert_header("Azure-AsyncOperation", op_url.as_str()).insert_header("Retry-After", "0").set_body_json(clusters[0].resource.clone()))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let in_progress = fixture("arm/async_operation_status_inprogress.docs.json");
+    // While the first invocation follows it: in progress (it gives up after 50 ms).
+    Mock::given(method("GET")).and(path(OP_PATH)).respond_with(ResponseTemplate::new(200).set_body_json(in_progress)).up_to_n_times(20).mount(&server).await;
+    mount_fleet_for(&server, &clusters, TOKEN).await;
+
+    // A live host whose Azure adapter follows an operation for 50 ms only.
+    let dir = tempfile::tempdir().unwrap();
+    let ledger: Arc<dyn Ledger> = Arc::new(SqliteLedger::open(dir.path().join("cadence.db")).unwrap());
+    let mut cfg = aks_cadence::azure::ArmConfig::new(server.uri());
+    cfg.lro_timeout = std::time::Duration::from_millis(50);
+    cfg.lro_poll_default = std::time::Duration::from_millis(10);
+    let upgrader = aks_cadence::azure::ArmClient::new(cfg, Arc::new(aks_cadence::azure::StaticToken::new(TOKEN))).unwrap();
+    let adapters: Vec<Arc<dyn Actuator>> = vec![Arc::new(LogActuator), Arc::new(AzureActuator::new(upgrader))];
+    let executor = Executor::new(Arc::clone(&ledger), adapters, "w1", DEFAULT_LEASE);
+    let policy = Policy::parse("[defaults.upgrade]\npatch = \"auto\"\n", "test.toml").unwrap();
+    let pipeline = Arc::new(Pipeline::new(Arc::new(policy), Arc::clone(&ledger), executor, false, fixed_clock(NOW.parse().unwrap())));
+    let mut ctx = SweepContext::new(client(&server.uri()), vec![SUB.into()], 4);
+    ctx.options.certificates = CertificateChecks::off();
+    let state = AppState { sink: pipeline.clone() as Arc<dyn EventSink>, max_body_bytes: 1 << 20, sweep: SweepRoutes::Ready(Arc::new(Sweeper::new(ctx, Arc::clone(&pipeline)))) };
+
+    let (_, timer) = post(&state, "/sweep", timer_invocation()).await;
+    let prod = timer["Outputs"]["clusters"].as_array().unwrap().iter().find(|m| m["cluster"]["id"].as_str().unwrap().ends_with("/prod")).unwrap().clone();
+    let (status, answer) = post(&state, "/sweep-cluster", queue_invocation(&prod)).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let id = aks_cadence::domain::ClusterId::parse(&clusters[0].id()).unwrap();
+    let followed = pipeline.tracked_operations(&id).await.unwrap();
+    assert_eq!(followed.len(), 1, "{answer}");
+    assert_eq!(followed[0].status_url.as_deref(), Some(op_url.as_str()));
+    assert_eq!(followed[0].target, "patch:1.24.6");
+
+    // The operation ends; the next timer's message for the cluster polls it and tells the outcome.
+    let mut failed = fixture("arm/async_operation_status_inprogress.docs.json");
+    failed["status"] = json!("Failed");
+    failed["error"] = json!({"code": "UpgradeFailed", "message": "drain timed out"});
+    Mock::given(method("GET")).and(path(OP_PATH)).respond_with(ResponseTemplate::new(200).set_body_json(failed)).mount(&server).await;
+    let (status, answer) = post(&state, "/sweep-cluster", queue_invocation(&prod)).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert!(answer["Logs"].to_string().contains("the operation aks-cadence started failed: UpgradeFailed: drain timed out"), "{answer}");
+    assert!(pipeline.tracked_operations(&id).await.unwrap().is_empty(), "an ended operation is no longer followed");
+}

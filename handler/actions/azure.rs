@@ -181,7 +181,8 @@ pub fn report_of_detail(detail: &str) -> Option<OperationReport> {
 }
 
 /// Reads the reason of a `failed` upgrade or rotation: `ARM <code>: <message>` keeps ARM's
-/// words; any other refusal (a minor skipped, a pool that does not exist) is `NotStarted`.
+/// words; anything else (a minor skipped, a pool that does not exist, an ARM error without a
+/// code) is code `Error` with the reason as the message.
 pub fn report_of_failure(reason: &str) -> OperationReport {
     if let Some(rest) = reason.strip_prefix("ARM operation ")
         && rest.ends_with(CANCELED)
@@ -195,7 +196,7 @@ pub fn report_of_failure(reason: &str) -> OperationReport {
     {
         return OperationReport::Ended(OperationStatus::Failed { code: code.to_string(), message: message.to_string() });
     }
-    OperationReport::Ended(OperationStatus::Failed { code: "NotStarted".into(), message: reason.to_string() })
+    OperationReport::Ended(OperationStatus::Failed { code: "Error".into(), message: reason.to_string() })
 }
 
 impl AzureActuator {
@@ -375,7 +376,7 @@ mod tests {
         );
         assert_eq!(
             report_of_failure("minor upgrades go one minor at a time: from 1.29 the next is 1.30, not 1.31"),
-            OperationReport::Ended(OperationStatus::Failed { code: "NotStarted".into(), message: "minor upgrades go one minor at a time: from 1.29 the next is 1.30, not 1.31".into() })
+            OperationReport::Ended(OperationStatus::Failed { code: "Error".into(), message: "minor upgrades go one minor at a time: from 1.29 the next is 1.30, not 1.31".into() })
         );
     }
 
