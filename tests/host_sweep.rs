@@ -241,7 +241,7 @@ async fn an_upgrade_left_running_is_polled_by_the_next_per_cluster_sweep_and_its
     let mut failed = fixture("arm/async_operation_status_inprogress.docs.json");
     failed["status"] = json!("Failed");
     failed["error"] = json!({"code": "UpgradeFailed", "message": "drain timed out"});
-    Mock::given(method("GET")).and(path(OP_PATH)).respond_with(ResponseTemplate::new(200).set_body_json(failed)).mount(&server).await;
+    Mock::given(method("GET")).and(path(OP_PATH)).respond_with(ResponseTemplate::new(200).set_body_json(failed)).with_priority(1).mount(&server).await;
     let (status, answer) = post(&state, "/sweep-cluster", queue_invocation(&prod)).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert!(answer["Logs"].to_string().contains("the operation aks-cadence started failed: UpgradeFailed: drain timed out"), "{answer}");
