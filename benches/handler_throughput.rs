@@ -122,7 +122,7 @@ fn main() {
 
     runtime.block_on(async move {
         let sink = Arc::new(CountingSink(AtomicUsize::new(0)));
-        let state = AppState { sink: sink.clone(), max_body_bytes: 1024 * 1024 };
+        let state = AppState::events_only(sink.clone(), 1024 * 1024);
         let handler_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let handler_url = format!("http://{}/aks-events", handler_listener.local_addr().unwrap());
         tokio::spawn(serve(handler_listener, state, std::future::pending()));

@@ -242,7 +242,7 @@ pub enum MaintenanceKind {
 }
 
 /// Which certificate a certificate finding is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CertificateKind {
     /// The API server's serving certificate (read over TLS).

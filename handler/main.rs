@@ -1,5 +1,5 @@
 //! The `handler` binary: the Azure Functions custom handler (`handler` / `handler serve`), and
-//! the local tools `handler replay` and `handler config check`.
+//! the local tools `handler sweep`, `handler replay` and `handler config check`.
 //!
 //! Exit codes: 0 success, 1 failure (bad input, invalid policy, a run that failed), 2 a
 //! setting is wrong (the message names it and the fix) or the command line is.
@@ -13,15 +13,20 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use jiff::Timestamp;
 
+use aks_cadence::actions::azure::{AzureActuator, FOLLOW_FOR};
 use aks_cadence::actions::chat::ChatActuator;
 use aks_cadence::actions::email::EmailActuator;
 use aks_cadence::actions::github::GithubActuator;
 use aks_cadence::actions::log::LogActuator;
 use aks_cadence::actions::Actuator;
+use aks_cadence::azure::{ArmClient, ArmConfig, identity};
 use aks_cadence::execute::Executor;
-use aks_cadence::host::{self, AppState};
+use aks_cadence::host::{self, AppState, SweepRoutes};
 use aks_cadence::ingest;
 use aks_cadence::pipeline::{self, Clock, EventSink, Pipeline};
+use aks_cadence::sweep::SweepContext;
+use aks_cadence::sweep::inventory::InventorySource;
+use aks_cadence::sweep::runner::Sweeper;
 use aks_cadence::policy::Policy;
 use aks_cadence::settings::{Settings, SettingsError, StateLocation};
 use aks_cadence::store::Ledger;
@@ -43,6 +48,9 @@ struct Cli {
 enum Command {
     /// Serve the custom-handler protocol (what the Functions host runs).
     Serve(ServeArgs),
+    /// Sweep the fleet in-process (inventory, every cluster, one plan) and print one JSON line
+    /// per planned action, held ones included with the gate that holds them.
+    Sweep(SweepArgs),
     /// Feed Event Grid / CloudEvents JSON through the full pipeline and print one JSON line per
     /// planned action.
     Replay(ReplayArgs),
@@ -74,6 +82,17 @@ struct ReplayArgs {
     files: Vec<String>,
 }
 
+#[derive(Debug, Args)]
+struct SweepArgs {
+    /// Only plan, whatever CADENCE_DRY_RUN says.
+    #[arg(long)]
+    dry_run: bool,
+    /// Sweep and plan as if it were this instant (RFC 3339): windows, deadlines and the
+    /// signals' observation time. Default: now.
+    #[arg(long, value_name = "TIMESTAMP")]
+    now: Option<Timestamp>,
+}
+
 #[derive(Debug, Subcommand)]
 enum ConfigCommand {
     /// Validate a policy file and print every problem with its line and fix.
@@ -92,6 +111,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         None => run_async(serve(settings, cli.serve)),
         Some(Command::Serve(args)) => run_async(serve(settings, args)),
+        Some(Command::Sweep(args)) => run_async(sweep(settings, args)),
         Some(Command::Replay(args)) => run_async(replay(settings, args)),
         Some(Command::Config { command: ConfigCommand::Check { path } }) => {
             init_logging(&settings, Output::Stderr);
@@ -182,17 +202,32 @@ fn load_policy(path: &Path) -> anyhow::Result<Policy> {
     }
 }
 
-/// The ledger named by `CADENCE_STATE`.
-/// The Azure credential chosen by `AZURE_CREDENTIAL`, for the blob ledger and ARM.
+/// The Azure credential chosen by `AZURE_CREDENTIAL`, for the blob ledger.
 fn azure_credential(settings: &Settings) -> Result<Arc<dyn azure_core::credentials::TokenCredential>, Failure> {
-    let _ = settings;
-    Err(Failure::Settings(SettingsError {
-        name: "AZURE_CREDENTIAL",
-        problem: "identity-based blob access is wired with the Azure identity module".into(),
-        fix: "use a container URL with a SAS for now".into(),
-    }))
+    identity::credential(settings).map_err(|e| {
+        Failure::Settings(SettingsError {
+            name: "AZURE_CREDENTIAL",
+            problem: e.to_string(),
+            fix: "set AZURE_CREDENTIAL to managed_identity (Functions), workload_identity, client_secret or azure_cli, with the settings it needs".into(),
+        })
+    })
 }
 
+/// The ARM client (sweeps and the upgrade adapter), with the identity `AZURE_CREDENTIAL`
+/// names. Building it does no IO. `Err` names the setting to fix.
+fn arm_client(settings: &Settings) -> Result<ArmClient, SettingsError> {
+    let tokens = identity::from_settings(settings).map_err(|e| SettingsError {
+        name: "AZURE_CREDENTIAL",
+        problem: e.to_string(),
+        fix: "set AZURE_CREDENTIAL to managed_identity (Functions), workload_identity, client_secret or azure_cli, with the settings it needs".into(),
+    })?;
+    let mut config = ArmConfig::from_settings(settings);
+    // The adapter follows an operation this long, then leaves it to the sweeps.
+    config.lro_timeout = FOLLOW_FOR;
+    ArmClient::new(config, tokens).map_err(|e| SettingsError { name: "ARM_ENDPOINT", problem: e.to_string(), fix: "use an absolute https URL such as https://management.azure.com".into() })
+}
+
+/// The ledger named by `CADENCE_STATE`.
 fn open_ledger(settings: &Settings) -> Result<Arc<dyn Ledger>, Failure> {
     match &settings.state {
         StateLocation::Sqlite(path) => {
@@ -220,7 +255,13 @@ fn open_ledger(settings: &Settings) -> Result<Arc<dyn Ledger>, Failure> {
 /// ```
 ///
 /// The first adapter that handles an action kind carries it out.
-fn build_actuators(settings: &Settings, ledger: &Arc<dyn Ledger>) -> Result<Vec<Arc<dyn Actuator>>, Failure> {
+///
+/// The Azure adapter (upgrades, certificate rotation) is there when ARM is usable (`arm` is
+/// `Some`: a credential could be built) and the run is not a dry run. It carries out only what
+/// the plan lets through: policy `auto` for that change, and every gate open (window, state,
+/// offer). In dry-run it is never built, so nothing that changes a cluster exists in the
+/// process at all; without ARM, upgrade actions are reported "no adapter" and left unclaimed.
+fn build_actuators(settings: &Settings, ledger: &Arc<dyn Ledger>, arm: Option<&ArmClient>, dry_run: bool) -> Result<Vec<Arc<dyn Actuator>>, Failure> {
     let mut actuators: Vec<Arc<dyn Actuator>> = vec![Arc::new(LogActuator)];
     // An adapter exists only when its credentials are set; an action whose adapter is missing is
     // reported and left unclaimed, so it runs once the setting is added.
@@ -232,6 +273,9 @@ fn build_actuators(settings: &Settings, ledger: &Arc<dyn Ledger>) -> Result<Vec<
     }
     let chat = ChatActuator::new(settings.clone()).context("building the chat webhook client")?;
     actuators.push(Arc::new(chat));
+    if let (Some(arm), false) = (arm, dry_run) {
+        actuators.push(Arc::new(AzureActuator::new(arm.clone())));
+    }
     Ok(actuators)
 }
 
@@ -274,15 +318,18 @@ fn check_policy_settings(policy: &Policy, settings: &Settings) -> Result<(), Set
     Ok(())
 }
 
-fn build_pipeline(settings: &Settings, dry_run: bool, clock: Clock) -> Result<Pipeline, Failure> {
+fn build_pipeline(settings: &Settings, dry_run: bool, clock: Clock, arm: Option<&ArmClient>) -> Result<Arc<Pipeline>, Failure> {
     let policy = Arc::new(load_policy(&settings.config_path)?);
     if !dry_run {
         check_policy_settings(&policy, settings)?;
     }
     let ledger = open_ledger(settings)?;
-    let actuators = build_actuators(settings, &ledger)?;
+    let actuators = build_actuators(settings, &ledger, arm, dry_run)?;
+    for a in &actuators {
+        tracing::info!(adapter = a.name(), "adapter ready");
+    }
     let executor = Executor::new(Arc::clone(&ledger), actuators, owner(), settings.claim_lease);
-    Ok(Pipeline::new(policy, ledger, executor, dry_run, clock))
+    Ok(Arc::new(Pipeline::new(policy, ledger, executor, dry_run, clock)))
 }
 
 async fn serve(settings: Settings, args: ServeArgs) -> Result<ExitCode, Failure> {
@@ -296,12 +343,22 @@ async fn serve(settings: Settings, args: ServeArgs) -> Result<ExitCode, Failure>
         (None, Some(flag)) => flag,
         (None, None) => 8080,
     };
-    let pipeline = build_pipeline(&settings, settings.dry_run, pipeline::system_clock())?;
+    // The host's readiness never waits for Azure: building the ARM client does no IO, and
+    // when it cannot be built the event routes still serve and the sweep routes say why.
+    let arm = arm_client(&settings);
+    if let Err(e) = &arm {
+        tracing::warn!(setting = e.name, error = %e, "ARM is not usable: sweeps and upgrades are off");
+    }
+    let pipeline = build_pipeline(&settings, settings.dry_run, pipeline::system_clock(), arm.as_ref().ok())?;
+    let sweep = match arm {
+        Ok(arm) => SweepRoutes::Ready(Arc::new(Sweeper::new(SweepContext::from_settings(&settings, arm), Arc::clone(&pipeline)))),
+        Err(e) => SweepRoutes::NotConfigured { reason: e.to_string() },
+    };
     let shutdown = shutdown_signal().context("installing the SIGTERM handler")?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.with_context(|| format!("binding 127.0.0.1:{port}"))?;
     let port = listener.local_addr().context("reading the bound address")?.port();
     tracing::info!(port, dry_run = settings.dry_run, "aks-cadence handler listening on 127.0.0.1");
-    let state = AppState { sink: Arc::new(pipeline), max_body_bytes: settings.max_body_bytes };
+    let state = AppState { sink: pipeline, max_body_bytes: settings.max_body_bytes, sweep };
     host::serve(listener, state, shutdown).await.context("serving")?;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
@@ -338,7 +395,7 @@ async fn replay(settings: Settings, args: ReplayArgs) -> Result<ExitCode, Failur
         Some(at) => pipeline::fixed_clock(at),
         None => pipeline::system_clock(),
     };
-    let pipeline = build_pipeline(&settings, dry_run, clock)?;
+    let pipeline = build_pipeline(&settings, dry_run, clock, None)?;
     let mut stdout = std::io::stdout().lock();
     let (mut events, mut planned) = (0usize, 0usize);
     for file in &args.files {
@@ -369,6 +426,57 @@ async fn replay(settings: Settings, args: ReplayArgs) -> Result<ExitCode, Failur
         if dry_run { " (dry-run: nothing was carried out)" } else { "" }
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// `handler sweep`: inventory, every cluster in-process (`CADENCE_SWEEP_CONCURRENCY` at once),
+/// one plan. Prints one dry-run line per planned action on stdout — held upgrades too, with
+/// `held_by` naming the gate — and a summary on stderr. Exit 1 when a cluster's sweep or the
+/// run failed (the rest is still planned and printed).
+async fn sweep(settings: Settings, args: SweepArgs) -> Result<ExitCode, Failure> {
+    init_logging(&settings, Output::Stderr);
+    let dry_run = args.dry_run || settings.dry_run;
+    let now = args.now.unwrap_or_else(Timestamp::now);
+    let clock = match args.now {
+        Some(at) => pipeline::fixed_clock(at),
+        None => pipeline::system_clock(),
+    };
+    let arm = arm_client(&settings)?;
+    let pipeline = build_pipeline(&settings, dry_run, clock, Some(&arm))?;
+    let sweeper = Sweeper::new(SweepContext::from_settings(&settings, arm), pipeline);
+    let (local, report) = match sweeper.local(settings.sweep_concurrency, now).await {
+        Ok(done) => done,
+        Err(e) => return Err(anyhow::Error::from(e).context("the sweep failed").into()),
+    };
+    for line in local.notes.iter().chain(&report.log) {
+        tracing::info!(run = %local.run_id, "{line}");
+    }
+    let mut stdout = std::io::stdout().lock();
+    for action in &report.planned {
+        if let Err(e) = writeln!(stdout, "{}", action.dry_run_line()) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                return Ok(ExitCode::SUCCESS);
+            }
+            return Err(anyhow::Error::from(e).context("writing to stdout").into());
+        }
+    }
+    let _ = stdout.flush();
+    for (cluster, e) in &local.failures {
+        eprintln!("error: {cluster}: {e}");
+    }
+    let held = report.planned.iter().filter(|a| a.hold.is_some()).count();
+    eprintln!(
+        "{}: swept {} cluster(s) from {}{}: {} action(s) planned, {held} held{}",
+        local.run_id,
+        local.snapshots.len() + local.failures.len(),
+        match local.source {
+            InventorySource::ResourceGraph => "Resource Graph",
+            InventorySource::ArmList => "the ARM cluster listing",
+        },
+        if local.failures.is_empty() { String::new() } else { format!(" ({} failed)", local.failures.len()) },
+        report.planned.len(),
+        if dry_run { " (dry-run: nothing was carried out)" } else { "" }
+    );
+    Ok(if local.failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 fn read_input(file: &str) -> anyhow::Result<String> {

@@ -15,19 +15,47 @@
 //!
 //! Dry-run records first-seen times (they are observations, and they make dry-run deadlines
 //! real) but no event or action state, so switching dry-run off later loses nothing.
+//!
+//! # Sweeps ([`Pipeline::handle_snapshots`])
+//!
+//! A sweep brings, per cluster, its signals and its live facts ([`ClusterSnapshot`]). Each
+//! cluster's signals are planned with that cluster's [`PlanFacts`]:
+//! - the window of each kind of change at `now` ([`sweep_plan_facts`]): from the cluster's own
+//!   maintenance configurations (node image → `aksManagedNodeOSUpgradeSchedule`, versions and
+//!   rotation → `aksManagedAutoUpgradeSchedule`, each falling back to `default`); from the
+//!   policy's window (`Policy::window_for`) when the cluster has none; unknown — every change
+//!   held — when the configurations could not be read or do not parse;
+//! - `cluster_busy` and the versions the region offers;
+//! - `Resolved` signals for the concerns the move since the previous sweep met
+//!   (`sweep::memory`), added to the cluster's own. A `Resolved` is planned only for a concern
+//!   the ledger has seen ([`Ledger::seen`]): restating "met" for targets that never were a
+//!   concern leaves no trace.
+//!
+//! Every cluster's actions form ONE plan for the executor, so mail and chat send one digest
+//! for the whole sweep. Then the outcome of every upgrade or rotation of the plan is followed
+//! up: one still running is remembered for the next sweep to poll (`sweep::memory`), one that
+//! ended (or that ARM refused) is told at once through the concern's channels as an
+//! `Operation` signal, in a second, smaller plan. Last, each cluster's memory is written: the
+//! operations always, the observed facts only when the run needs no retry (so a retried run
+//! resolves the same concerns again).
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
 use jiff::Timestamp;
+use serde_json::Value;
 
-use crate::action::Action;
-use crate::domain::Signal;
-use crate::execute::Executor;
+use crate::action::{Action, ActionKind, Stage, UpgradeScope};
+use crate::actions::azure::{OperationReport, report_of_detail, report_of_failure};
+use crate::domain::{ClusterId, OperationStatus, Origin, Signal, SignalKind};
+use crate::execute::{ExecutionReport, Executor, Outcome};
 use crate::ingest::Ingested;
-use crate::plan::{self, PlanFacts};
+use crate::plan::{self, PlanFacts, WindowScope, WindowStatus};
 use crate::policy::Policy;
+use crate::policy::windows::{MaintenanceSchedules, MaintenanceWindow};
 use crate::store::{ActionState, Ledger, LedgerError};
+use crate::sweep::memory::{self, ClusterMemory, MEMORY_CHANNEL};
+use crate::sweep::{ClusterSnapshot, TrackedOperation};
 
 /// What one run of the pipeline did, for the invocation's `Logs`/`ReturnValue` and for dry-run.
 #[derive(Debug, Clone, Default)]
@@ -100,30 +128,140 @@ impl Pipeline {
         self.dry_run
     }
 
-    /// Plans and runs signals that did not come from an event (sweeps). All signals form one
-    /// plan, so a sweep's notifications group into digests.
+    /// Plans and runs signals that did not come from an event and carry no live facts. All
+    /// signals form one plan, so notifications group into digests. Sweeps use
+    /// [`Pipeline::handle_snapshots`], which adds each cluster's windows and state.
     pub async fn handle_signals(&self, signals: Vec<Signal>) -> Result<RunReport, PipelineError> {
         let now = (self.clock)();
         let mut report = RunReport::default();
-        let plan = self.plan(&signals, now, &mut report).await?;
+        let plan = self.plan(&[(&signals[..], PlanFacts::default())], now, &mut report).await?;
         self.run(plan, now, &mut report).await?;
         Ok(report)
     }
 
-    /// Concerns → first-seen facts → plan, for every signal; finished keys and repeated keys
-    /// dropped.
-    async fn plan(&self, signals: &[Signal], now: Timestamp, report: &mut RunReport) -> Result<Vec<Action>, PipelineError> {
+    /// The operations aks-cadence is following on `cluster` (from its sweep memory), for the
+    /// per-cluster sweep to poll.
+    pub async fn tracked_operations(&self, cluster: &ClusterId) -> Result<Vec<TrackedOperation>, PipelineError> {
+        Ok(self.memory(cluster).await?.operations)
+    }
+
+    async fn memory(&self, cluster: &ClusterId) -> Result<ClusterMemory, LedgerError> {
+        Ok(ClusterMemory::from_stored(self.ledger.get_ref(&cluster.key(), MEMORY_CHANNEL).await?.as_deref()))
+    }
+
+    /// Plans one sweep (one or many clusters) as one plan, executes it, follows up the
+    /// operations it started, and remembers what each cluster looked like. See the module docs.
+    pub async fn handle_snapshots(&self, snapshots: &[ClusterSnapshot]) -> Result<RunReport, PipelineError> {
+        let now = (self.clock)();
+        let mut report = RunReport::default();
+        let mut groups: Vec<(Vec<Signal>, PlanFacts)> = Vec::with_capacity(snapshots.len());
+        let mut memories: Vec<ClusterMemory> = Vec::with_capacity(snapshots.len());
+        for snap in snapshots {
+            for note in &snap.notes {
+                report.log.push(format!("{}: {note}", snap.cluster.name()));
+            }
+            let memory = self.memory(&snap.cluster).await?;
+            let mut signals = snap.signals.clone();
+            if let Some(previous) = &memory.observed {
+                for (concern, target) in memory::resolutions(previous, &snap.observed) {
+                    signals.push(snapshot_signal(snap, SignalKind::Resolved { concern, target }));
+                }
+            }
+            let facts = sweep_plan_facts(snap, &self.policy, now, &mut report.log);
+            groups.push((signals, facts));
+            memories.push(memory);
+        }
+        let borrowed: Vec<(&[Signal], PlanFacts)> = groups.iter().map(|(s, f)| (&s[..], f.clone())).collect();
+        let plan = self.plan(&borrowed, now, &mut report).await?;
+        if self.dry_run {
+            // Nothing runs: nothing to follow up, and memory stays as it was (dry-run leaves no
+            // state but first sightings).
+            self.run(plan, now, &mut report).await?;
+            return Ok(report);
+        }
+        report.planned = plan.clone();
+        let executed = self.executor.execute(plan.clone(), now).await;
+        report.log.extend(executed.log_lines());
+
+        // Follow up what the plan's upgrades and rotations did.
+        let mut started: Vec<(ClusterId, TrackedOperation)> = Vec::new();
+        let mut ended: Vec<Signal> = Vec::new();
+        for action in plan.iter().filter(|a| a.stage == Stage::Execute && a.kind.changes_cluster()) {
+            let report_of = match executed.outcome(&action.key) {
+                Some(Outcome::Done { detail }) => report_of_detail(detail),
+                Some(Outcome::Failed { reason }) => Some(report_of_failure(reason)),
+                _ => None,
+            };
+            match report_of {
+                Some(OperationReport::Started { status_url, .. }) => started.push((
+                    action.concern.cluster.clone(),
+                    TrackedOperation { concern: action.concern.kind, target: action.concern.target.clone(), status_url: Some(status_url) },
+                )),
+                Some(OperationReport::Ended(status)) => ended.push(Signal {
+                    kind: SignalKind::Operation { concern: action.concern.kind, target: action.concern.target.clone(), status },
+                    observed_at: now,
+                    ..action.signal.clone()
+                }),
+                None => {}
+            }
+        }
+        let mut verdict = verdict(&executed);
+        if !ended.is_empty() {
+            let plan = self.plan(&[(&ended[..], PlanFacts::default())], now, &mut report).await?;
+            let told = self.executor.execute(plan.clone(), now).await;
+            report.log.extend(told.log_lines());
+            report.planned.extend(plan);
+            if verdict.is_ok() {
+                verdict = self::verdict(&told);
+            }
+        }
+
+        // Remember each cluster: operations always (one started now must be followed even if
+        // something else needs a retry), observed facts only after a clean run.
+        for (snap, memory) in snapshots.iter().zip(memories) {
+            let mut next = memory.clone();
+            if verdict.is_ok() {
+                next.operations.retain(|op| !ended_in(snap, op));
+                next.observed = Some(snap.observed.clone());
+            }
+            for (_, op) in started.iter().filter(|(c, _)| *c == snap.cluster) {
+                next.operations.retain(|o| !(o.concern == op.concern && o.target == op.target));
+                next.operations.push(op.clone());
+            }
+            if next != memory {
+                self.ledger.put_ref(&snap.cluster.key(), MEMORY_CHANNEL, &next.to_stored()).await?;
+            }
+        }
+        verdict?;
+        Ok(report)
+    }
+
+    /// Concerns → first-seen facts → plan, for every signal with its group's live facts;
+    /// finished keys and repeated keys dropped.
+    async fn plan(&self, groups: &[(&[Signal], PlanFacts)], now: Timestamp, report: &mut RunReport) -> Result<Vec<Action>, PipelineError> {
         let mut plan = Vec::new();
         let mut keys = HashSet::new();
-        for signal in signals {
-            let mut facts = PlanFacts::default();
+        // Flattened before the loop: the loop awaits, and a borrowing iterator chain held
+        // across an await trips the Send check of the async fn.
+        let items: Vec<(&Signal, &PlanFacts)> = groups.iter().flat_map(|(signals, base)| signals.iter().map(move |s| (s, base))).collect();
+        for (signal, base) in items {
+            let mut facts = base.clone();
             // A fact is first seen when it was observed (events can arrive late), never in
             // the future of our clock.
             let observed = signal.observed_at.min(now);
+            let resolved = matches!(signal.kind, SignalKind::Resolved { .. });
+            let mut known = false;
             for concern in plan::concerns(signal, &self.policy) {
                 let key = concern.key();
-                let at = self.ledger.first_seen(&key, observed).await?;
-                facts.first_seen.insert(key, at);
+                // "Resolved" closes what is open: it never opens (or records) a concern.
+                let at = if resolved { self.ledger.seen(&key).await? } else { Some(self.ledger.first_seen(&key, observed).await?) };
+                if let Some(at) = at {
+                    known = true;
+                    facts.first_seen.insert(key, at);
+                }
+            }
+            if resolved && !known {
+                continue;
             }
             for action in plan::plan(signal, &self.policy, &facts, now) {
                 if !keys.insert(action.key.clone()) {
@@ -153,23 +291,89 @@ impl Pipeline {
         report.planned = plan.clone();
         let executed = self.executor.execute(plan, now).await;
         report.log.extend(executed.log_lines());
-        if let Some(reason) = executed.ledger_broken() {
-            return Err(PipelineError::Permanent(format!("ledger error: {reason}")));
-        }
-        if executed.needs_retry() {
-            let waiting: Vec<String> = executed
-                .executed
-                .iter()
-                .filter(|e| e.outcome.needs_retry())
-                .map(|e| match &e.outcome {
-                    crate::execute::Outcome::NeedsRetry { reason } => format!("{}: {reason}", e.key),
-                    _ => e.key.to_string(),
-                })
-                .collect();
-            return Err(PipelineError::Retryable(format!("{} action(s) need a retry: {}", waiting.len(), waiting.join("; "))));
-        }
-        Ok(())
+        verdict(&executed)
     }
+}
+
+/// What an execution means for the invocation.
+fn verdict(executed: &ExecutionReport) -> Result<(), PipelineError> {
+    if let Some(reason) = executed.ledger_broken() {
+        return Err(PipelineError::Permanent(format!("ledger error: {reason}")));
+    }
+    if executed.needs_retry() {
+        let waiting: Vec<String> = executed
+            .executed
+            .iter()
+            .filter(|e| e.outcome.needs_retry())
+            .map(|e| match &e.outcome {
+                Outcome::NeedsRetry { reason } => format!("{}: {reason}", e.key),
+                _ => e.key.to_string(),
+            })
+            .collect();
+        return Err(PipelineError::Retryable(format!("{} action(s) need a retry: {}", waiting.len(), waiting.join("; "))));
+    }
+    Ok(())
+}
+
+/// A signal about `snap`'s cluster as of its sweep.
+fn snapshot_signal(snap: &ClusterSnapshot, kind: SignalKind) -> Signal {
+    Signal {
+        cluster: snap.cluster.clone(),
+        facts: snap.facts.clone(),
+        kind,
+        observed_at: snap.swept_at,
+        origin: Origin::Sweep { run_id: snap.run_id.clone() },
+    }
+}
+
+/// Whether the sweep saw `op` end (its `Operation` signal has a final status).
+fn ended_in(snap: &ClusterSnapshot, op: &TrackedOperation) -> bool {
+    snap.signals.iter().any(|s| {
+        matches!(&s.kind, SignalKind::Operation { concern, target, status }
+            if *concern == op.concern && *target == op.target && *status != OperationStatus::InProgress)
+    })
+}
+
+/// The live facts a sweep gives the planner for one cluster at `now` (pure). Notes about
+/// windows that could not be read go to `log`.
+///
+/// Windows, per kind of change ([`WindowScope`]):
+/// - the configurations were not read (a failed read) → unknown: every change held, rather
+///   than falling back to the policy's window for a cluster whose own window we did not see;
+/// - the cluster has none of the three configurations AKS honours → the policy's window
+///   (`Policy::window_for`) for every kind, when policy defines one; else unknown;
+/// - otherwise each kind's window as `MaintenanceSchedules::for_action` picks it; a
+///   configuration that does not parse leaves the changes it governs unknown (held).
+pub fn sweep_plan_facts(snap: &ClusterSnapshot, policy: &Policy, now: Timestamp, log: &mut Vec<String>) -> PlanFacts {
+    let mut facts = PlanFacts { cluster_busy: snap.busy, offered_in_region: snap.offered_in_region.clone(), ..PlanFacts::default() };
+    let name = snap.cluster.name();
+    if !snap.maintenance_read {
+        log.push(format!("{name}: maintenance configurations unknown; cluster changes are held"));
+        return facts;
+    }
+    let (schedules, errors) = MaintenanceSchedules::from_arm_list(&Value::Array(snap.maintenance_configurations.clone()));
+    for e in &errors {
+        log.push(format!("{name}: maintenance configuration ignored, the changes it governs are held: {e}"));
+    }
+    if schedules == MaintenanceSchedules::default() && errors.is_empty() {
+        match policy.window_for(&snap.cluster, &snap.facts).map(MaintenanceWindow::from_arm_json) {
+            Some(Ok(window)) => facts.window = window.status_at(now),
+            Some(Err(e)) => log.push(format!("{name}: the policy's maintenance window does not parse, changes are held: {e}")),
+            None => {}
+        }
+        return facts;
+    }
+    for scope in WindowScope::ALL {
+        // A representative action of each scope, for `MaintenanceSchedules::for_action`.
+        let kind = match scope {
+            WindowScope::NodeImage => ActionKind::Upgrade { upgrade: UpgradeScope::NodeImage { pool: String::new() }, target: String::new() },
+            WindowScope::KubernetesVersion => ActionKind::Upgrade { upgrade: UpgradeScope::Patch, target: String::new() },
+            WindowScope::CertificateRotation => ActionKind::RotateCertificates,
+        };
+        facts.windows.insert(scope, schedules.status_for(&kind, now));
+    }
+    facts.window = WindowStatus::Unknown;
+    facts
 }
 
 #[async_trait::async_trait]
@@ -208,7 +412,7 @@ impl EventSink for Pipeline {
                 }
             }
         }
-        let plan = self.plan(&signals, now, &mut report).await?;
+        let plan = self.plan(&[(&signals[..], PlanFacts::default())], now, &mut report).await?;
         self.run(plan, now, &mut report).await?;
         if !self.dry_run {
             for event_id in fresh {

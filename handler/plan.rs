@@ -49,7 +49,9 @@
 //! first gate that holds it back in `hold` (in this order: policy notify-only, `auto_after_days`
 //! not yet passed, cluster not `Succeeded`/`Running` (unknown counts as not ready: events carry
 //! no state), another operation running, target not offered in the region, no open window,
-//! window closing too soon). `hold: None` means "may run now". Held actions are only reported
+//! window closing too soon). The window is the one of the change's kind ([`WindowScope`]: node
+//! image, Kubernetes version, certificate rotation — [`PlanFacts::window_for`]), since AKS keeps
+//! a separate schedule for node OS upgrades. `hold: None` means "may run now". Held actions are only reported
 //! — dry-run shows what would be upgraded, when, and what holds it back; the executor must
 //! skip them without claiming their key.
 
@@ -80,17 +82,77 @@ pub enum WindowStatus {
     Closed { next: Option<Timestamp> },
 }
 
+/// Which maintenance window governs a kind of cluster change. AKS keeps separate schedules:
+/// node image upgrades follow `aksManagedNodeOSUpgradeSchedule`, version upgrades
+/// `aksManagedAutoUpgradeSchedule`, and certificate rotation (it restarts the control plane and
+/// every node) the auto-upgrade one too — each falling back to `default` (see
+/// `policy::windows::MaintenanceSchedules::for_action`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WindowScope {
+    /// `upgradeNodeImageVersion` on a pool.
+    NodeImage,
+    /// Patch and minor upgrades of the control plane (pools following).
+    KubernetesVersion,
+    /// `rotateClusterCertificates`.
+    CertificateRotation,
+}
+
+impl WindowScope {
+    /// The scope of a cluster-changing action; `None` for messages.
+    pub fn of_action(kind: &ActionKind) -> Option<Self> {
+        match kind {
+            ActionKind::Upgrade { upgrade: UpgradeScope::NodeImage { .. }, .. } => Some(Self::NodeImage),
+            ActionKind::Upgrade { .. } => Some(Self::KubernetesVersion),
+            ActionKind::RotateCertificates => Some(Self::CertificateRotation),
+            _ => None,
+        }
+    }
+
+    /// The scope whose window a concern's messages mention (the change that would resolve it).
+    pub fn of_concern(kind: ConcernKind) -> Option<Self> {
+        match kind {
+            ConcernKind::NodeImage => Some(Self::NodeImage),
+            ConcernKind::KubernetesUpgrade | ConcernKind::Support => Some(Self::KubernetesVersion),
+            ConcernKind::Certificate => Some(Self::CertificateRotation),
+            ConcernKind::NodePoolRoll | ConcernKind::Maintenance => None,
+        }
+    }
+
+    pub const ALL: [WindowScope; 3] = [Self::NodeImage, Self::KubernetesVersion, Self::CertificateRotation];
+}
+
 /// What the ledger and the cluster's live state say, gathered before planning.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PlanFacts {
     /// Concern key → when the concern was first seen for this cluster.
     pub first_seen: BTreeMap<String, Timestamp>,
-    /// The window status for cluster-changing actions.
+    /// The window status for cluster-changing actions whose scope has no entry in `windows`
+    /// (events and tests that know one window for everything).
     pub window: WindowStatus,
+    /// The window status per kind of change, when the cluster's schedules differ by kind (a
+    /// sweep fills all three from the cluster's maintenance configurations).
+    pub windows: BTreeMap<WindowScope, WindowStatus>,
     /// Whether an operation is already running on the cluster (`provisioningState` not final).
     pub cluster_busy: bool,
     /// Versions the region offers (from `kubernetesVersions`), when known.
     pub offered_in_region: Option<Vec<String>>,
+}
+
+impl PlanFacts {
+    /// The window that governs changes of `scope`: its own entry, else [`PlanFacts::window`].
+    pub fn window_for(&self, scope: WindowScope) -> &WindowStatus {
+        self.windows.get(&scope).unwrap_or(&self.window)
+    }
+
+    /// The window to show with an action: the one governing its change, or for messages the
+    /// one governing the change that would resolve its concern.
+    pub fn window_for_action(&self, kind: &ActionKind, concern: ConcernKind) -> &WindowStatus {
+        match WindowScope::of_action(kind).or_else(|| WindowScope::of_concern(concern)) {
+            Some(scope) => self.window_for(scope),
+            None => &self.window,
+        }
+    }
 }
 
 /// Target of a patch-upgrade concern: patches *from* `current`.
@@ -490,7 +552,7 @@ impl Planner<'_> {
         action.first_seen = Some(self.first_seen(concern));
         action.deadline = deadline;
         action.hold = hold;
-        action.window = Some(self.facts.window.clone());
+        action.window = Some(self.facts.window_for_action(&action.kind, concern.kind).clone());
         self.out.push(action);
     }
 
@@ -516,6 +578,7 @@ impl Planner<'_> {
         first_seen: Timestamp,
         target: Option<&AksVersion>,
         min_minutes: u32,
+        scope: WindowScope,
     ) -> Option<Hold> {
         if mode == UpgradeMode::Notify {
             return Some(Hold::PolicyNotifyOnly);
@@ -545,7 +608,7 @@ impl Planner<'_> {
         {
             return Some(Hold::TargetNotOffered { target: target.to_string() });
         }
-        match &self.facts.window {
+        match self.facts.window_for(scope) {
             WindowStatus::Unknown => Some(Hold::OutsideWindow { next: None }),
             WindowStatus::Closed { next } => Some(Hold::OutsideWindow { next: *next }),
             WindowStatus::Open { until }
@@ -559,8 +622,9 @@ impl Planner<'_> {
 
     fn execute(&mut self, concern: &Concern, change: Change<'_>) {
         let Change { kind, what, mode, target, min_minutes, deadline } = change;
-        let hold = self.gate(mode, self.first_seen(concern), target, min_minutes);
-        let status = match (&hold, &self.facts.window) {
+        let scope = WindowScope::of_action(&kind).unwrap_or(WindowScope::KubernetesVersion);
+        let hold = self.gate(mode, self.first_seen(concern), target, min_minutes, scope);
+        let status = match (&hold, self.facts.window_for(scope)) {
             (None, WindowStatus::Open { until }) => format!("would start now (window open until {})", minute(*until)),
             (None, _) => "would start now".to_string(),
             (Some(h), _) => format!("held: {}", describe_hold(h)),

@@ -52,7 +52,7 @@ impl EventSink for RecordingSink {
 }
 
 fn state(sink: Arc<RecordingSink>) -> AppState {
-    AppState { sink, max_body_bytes: LIMIT }
+    AppState::events_only(sink, LIMIT)
 }
 
 fn fixture(path: &str) -> Value {

@@ -39,6 +39,7 @@ contract_case!(
     events_are_marked_processed_once,
     concurrent_event_marks_succeed_once,
     first_seen_keeps_the_first_time,
+    seen_reads_first_seen_without_recording,
     a_new_key_is_acquired_and_shows_as_claimed,
     a_live_claim_is_held_elsewhere,
     an_expired_claim_is_taken_over_and_the_stale_token_loses,

@@ -97,6 +97,9 @@ impl Ledger for BrokenLedger {
     async fn first_seen(&self, _: &str, _: Timestamp) -> Result<Timestamp, LedgerError> {
         Err((self.0)())
     }
+    async fn seen(&self, _: &str) -> Result<Option<Timestamp>, LedgerError> {
+        Err((self.0)())
+    }
     async fn action_state(&self, _: &ActionKey) -> Result<Option<ActionState>, LedgerError> {
         Err((self.0)())
     }

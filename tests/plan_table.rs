@@ -9,7 +9,7 @@ use aks_cadence::domain::{
     CertificateKind, ClusterFacts, ClusterId, Concern, ConcernKind, MaintenanceKind, MaintenanceStatus, OfferedVersion,
     OperationStatus, Origin, RollingPhase, Signal, SignalKind,
 };
-use aks_cadence::plan::{self, PlanFacts, WindowStatus};
+use aks_cadence::plan::{self, PlanFacts, WindowScope, WindowStatus};
 use aks_cadence::policy::Policy;
 use aks_cadence::policy::versions::{self, AksVersion, MinorLine, RegionMinor, SupportStatus};
 use jiff::{SignedDuration, Timestamp};
@@ -938,6 +938,81 @@ fn minimum_window_lengths_depend_on_the_change_and_are_configurable() {
     assert!(matches!(hold(&auto, upgrades("1.30.4", &["1.30.7"])), Some(Hold::WindowTooShort { .. })));
     let strict = policy(&format!("{AUTO}min_window_minutes = {{ node_image = 120 }}\n"));
     assert!(matches!(hold(&strict, node_image()), Some(Hold::WindowTooShort { .. })));
+}
+
+#[test]
+fn each_change_is_gated_by_the_window_of_its_own_kind() {
+    let auto = policy(AUTO);
+    let now = plus_days(t0(), 3);
+    let open = WindowStatus::Open { until: now + SignedDuration::from_hours(4) };
+    let closed_node_os = WindowStatus::Closed { next: Some(ts("2026-12-05T22:00:00Z")) };
+    let closed_auto = WindowStatus::Closed { next: Some(ts("2026-12-06T01:00:00Z")) };
+    let windows = |pairs: &[(WindowScope, WindowStatus)]| pairs.iter().cloned().collect::<BTreeMap<_, _>>();
+    // (row, signal, default window, per-scope windows, expected hold, expected window shown)
+    type Row = (&'static str, SignalKind, WindowStatus, BTreeMap<WindowScope, WindowStatus>, Option<Hold>, WindowStatus);
+    let rows: Vec<Row> = vec![
+        (
+            "node image: the node OS schedule is closed, the auto-upgrade one open",
+            node_image(),
+            WindowStatus::Unknown,
+            windows(&[(WindowScope::NodeImage, closed_node_os.clone()), (WindowScope::KubernetesVersion, open.clone())]),
+            Some(Hold::OutsideWindow { next: Some(ts("2026-12-05T22:00:00Z")) }),
+            closed_node_os.clone(),
+        ),
+        (
+            "patch: the auto-upgrade schedule is open, the node OS one closed",
+            upgrades("1.30.4", &["1.30.7"]),
+            WindowStatus::Unknown,
+            windows(&[(WindowScope::NodeImage, closed_node_os.clone()), (WindowScope::KubernetesVersion, open.clone())]),
+            None,
+            open.clone(),
+        ),
+        (
+            "patch: the auto-upgrade schedule is closed",
+            upgrades("1.30.4", &["1.30.7"]),
+            open.clone(),
+            windows(&[(WindowScope::KubernetesVersion, closed_auto.clone())]),
+            Some(Hold::OutsideWindow { next: Some(ts("2026-12-06T01:00:00Z")) }),
+            closed_auto.clone(),
+        ),
+        (
+            "rotation: its own scope is closed even though upgrades may run",
+            certificate(plus_days(t0(), 20)),
+            WindowStatus::Unknown,
+            windows(&[(WindowScope::KubernetesVersion, open.clone()), (WindowScope::CertificateRotation, closed_auto.clone())]),
+            Some(Hold::OutsideWindow { next: Some(ts("2026-12-06T01:00:00Z")) }),
+            closed_auto.clone(),
+        ),
+        (
+            "node image: no entry for its scope falls back to the default window",
+            node_image(),
+            open.clone(),
+            windows(&[(WindowScope::KubernetesVersion, closed_auto.clone())]),
+            None,
+            open.clone(),
+        ),
+        (
+            "node image: no window of its kind is known",
+            node_image(),
+            WindowStatus::Unknown,
+            windows(&[(WindowScope::KubernetesVersion, open.clone())]),
+            Some(Hold::OutsideWindow { next: None }),
+            WindowStatus::Unknown,
+        ),
+    ];
+    for (row, kind, window, by_scope, want_hold, want_window) in rows {
+        let s = sweep(kind);
+        let facts = PlanFacts { window, windows: by_scope, ..seen(&s, &auto, t0()) };
+        let actions = plan::plan(&s, &auto, &facts, now);
+        let exec = only(&actions, Stage::Execute);
+        assert_eq!(exec.len(), 1, "{row}");
+        assert_eq!(exec[0].hold, want_hold, "{row}: {}", exec[0].summary);
+        assert_eq!(exec[0].window.as_ref(), Some(&want_window), "{row}: the execute action shows its own window");
+        // The notices of the concern mention the window that governs the change resolving it.
+        for a in actions.iter().filter(|a| a.stage != Stage::Execute) {
+            assert_eq!(a.window.as_ref(), Some(&want_window), "{row}: {} shows the concern's window", a.kind.name());
+        }
+    }
 }
 
 #[test]

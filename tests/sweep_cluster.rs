@@ -5,7 +5,7 @@ mod arm_common;
 use std::collections::BTreeMap;
 
 use aks_cadence::domain::{ConcernKind, OfferedVersion, OperationStatus, Origin, SignalKind};
-use aks_cadence::sweep::{ClusterSnapshot, SweepContext, SweepOptions, SweepRun, TrackedOperation, UpgradeSource, run_local, sweep_cluster};
+use aks_cadence::sweep::{CertificateChecks, ClusterSnapshot, SweepContext, SweepOptions, SweepRun, TrackedOperation, UpgradeSource, run_local, sweep_cluster};
 use arm_common::*;
 use serde_json::json;
 use wiremock::matchers::{method, path, path_regex};
@@ -55,6 +55,16 @@ async fn mount_maintenance(server: &MockServer, times: u64) {
         .await;
 }
 
+/// The fixtures' API servers are real-looking public names: these tests read no certificates
+/// (nothing may resolve a name on the internet); `tests/sweep_certificates.rs` does, on loopback.
+fn opts() -> SweepOptions {
+    SweepOptions { certificates: CertificateChecks::off(), ..SweepOptions::default() }
+}
+
+fn region_opts() -> SweepOptions {
+    SweepOptions { upgrades_from: UpgradeSource::Region, ..opts() }
+}
+
 fn run() -> SweepRun {
     SweepRun::new("sweep-test", "2026-03-01T02:00:00Z".parse().unwrap())
 }
@@ -68,7 +78,7 @@ async fn a_cluster_sweep_reports_upgrades_support_and_node_images_from_the_real_
     mount_maintenance(&server, 1).await;
     // The upgrade profile example is for a cluster on 1.7.7; the node image is one behind.
     let record = record_of(&cluster_variant("clustername1", "1.7.7", OLD_IMAGE));
-    let snap = sweep_cluster(&client(&server.uri()), &SweepOptions::default(), &run(), &record, &[]).await.unwrap();
+    let snap = sweep_cluster(&client(&server.uri()), &opts(), &run(), &record, &[]).await.unwrap();
 
     assert_eq!(
         kinds(&snap),
@@ -80,6 +90,8 @@ async fn a_cluster_sweep_reports_upgrades_support_and_node_images_from_the_real_
                     OfferedVersion { version: "1.7.11".into(), is_preview: false }
                 ]
             },
+            // A minor concern raised from 1.6 named the line 1.7: met. `patch:1.7.7` is not (1.7.11 is offered).
+            SignalKind::Resolved { concern: ConcernKind::KubernetesUpgrade, target: "1.7".into() },
             SignalKind::SupportEnded { kubernetes_version: "1.7.7".into() },
             SignalKind::NodeImageAvailable { pool: "nodepool1".into(), current: OLD_IMAGE.into(), latest: LATEST_IMAGE.into() },
         ]
@@ -94,6 +106,10 @@ async fn a_cluster_sweep_reports_upgrades_support_and_node_images_from_the_real_
     assert!(snap.offered_in_region.as_ref().unwrap().contains(&"1.25.5".to_string()));
     assert_eq!(snap.certificate_probe().unwrap().host, "dnsprefix1-abcd1234.hcp.eastus.azmk8s.io");
     assert!(!snap.busy);
+    assert!(snap.maintenance_read);
+    assert_eq!(snap.observed.kubernetes_version.as_deref(), Some("1.7.7"));
+    assert_eq!(snap.observed.node_images.get("nodepool1"), Some(&Some(OLD_IMAGE.to_string())));
+    assert!(snap.observed.certificates.is_empty(), "no certificate source was read");
     assert!(snap.notes.is_empty(), "{:?}", snap.notes);
 }
 
@@ -104,7 +120,7 @@ async fn the_oldest_supported_minor_is_told_its_support_is_ending() {
     mount_upgrade_profiles(&server, 0).await; // upgrades from the region's table: no per-cluster read
     mount_pool_profiles(&server, 1).await;
     mount_maintenance(&server, 1).await;
-    let options = SweepOptions { upgrades_from: UpgradeSource::Region };
+    let options = region_opts();
     let record = record_of(&cluster_variant("clustername1", "1.23.12", LATEST_IMAGE));
     let snap = sweep_cluster(&client(&server.uri()), &options, &run(), &record, &[]).await.unwrap();
     assert_eq!(
@@ -114,9 +130,10 @@ async fn the_oldest_supported_minor_is_told_its_support_is_ending() {
                 current: "1.23.12".into(),
                 offered: ["1.23.15", "1.24.6", "1.24.9"].iter().map(|v| OfferedVersion { version: (*v).into(), is_preview: false }).collect()
             },
+            SignalKind::Resolved { concern: ConcernKind::KubernetesUpgrade, target: "1.23".into() },
             SignalKind::SupportEnding { kubernetes_version: "1.23.12".into(), eol_date: None, support_type: Some("KubernetesOfficial".into()) },
             SignalKind::Resolved { concern: ConcernKind::Support, target: "1.22".into() },
-            SignalKind::Resolved { concern: ConcernKind::NodeImage, target: "nodepool1".into() },
+            SignalKind::Resolved { concern: ConcernKind::NodeImage, target: format!("nodepool1@{LATEST_IMAGE}") },
         ]
     );
 }
@@ -127,16 +144,17 @@ async fn a_cluster_on_the_latest_patch_of_a_supported_minor_resolves_its_concern
     mount_region(&server, 1).await;
     mount_pool_profiles(&server, 1).await;
     mount_maintenance(&server, 1).await;
-    let options = SweepOptions { upgrades_from: UpgradeSource::Region };
+    let options = region_opts();
     let record = record_of(&cluster_variant("clustername1", "1.25.5", LATEST_IMAGE));
     let snap = sweep_cluster(&client(&server.uri()), &options, &run(), &record, &[]).await.unwrap();
     assert_eq!(
         kinds(&snap),
         vec![
             SignalKind::UpgradesOffered { current: "1.25.5".into(), offered: vec![OfferedVersion { version: "1.26.0".into(), is_preview: true }] },
+            SignalKind::Resolved { concern: ConcernKind::KubernetesUpgrade, target: "patch:1.25.5".into() },
             SignalKind::Resolved { concern: ConcernKind::KubernetesUpgrade, target: "1.25".into() },
             SignalKind::Resolved { concern: ConcernKind::Support, target: "1.25".into() },
-            SignalKind::Resolved { concern: ConcernKind::NodeImage, target: "nodepool1".into() },
+            SignalKind::Resolved { concern: ConcernKind::NodeImage, target: format!("nodepool1@{LATEST_IMAGE}") },
         ]
     );
 }
@@ -161,7 +179,8 @@ async fn clusters_of_one_region_share_the_region_and_node_image_reads() {
     mount_pool_profiles(&server, 2).await; // two image families: two reads for three pools
     mount_maintenance(&server, 3).await; // per cluster
 
-    let ctx = SweepContext::new(client(&server.uri()), vec![SUB.into()], 3);
+    let mut ctx = SweepContext::new(client(&server.uri()), vec![SUB.into()], 3);
+    ctx.options = opts();
     let local = run_local(&ctx, 3, &BTreeMap::new()).await.unwrap();
     assert!(local.failures.is_empty(), "{:?}", local.failures);
     let by_name = |n: &str| local.snapshots.iter().find(|s| s.cluster.name() == n).unwrap();
@@ -170,7 +189,7 @@ async fn clusters_of_one_region_share_the_region_and_node_image_reads() {
         current: OLD_IMAGE.into(),
         latest: LATEST_IMAGE.into()
     }));
-    assert!(kinds(by_name("same-b")).contains(&SignalKind::Resolved { concern: ConcernKind::NodeImage, target: "nodepool1".into() }));
+    assert!(kinds(by_name("same-b")).contains(&SignalKind::Resolved { concern: ConcernKind::NodeImage, target: format!("nodepool1@{LATEST_IMAGE}") }));
     for s in &local.snapshots {
         assert_eq!(s.signals[0].origin, Origin::Sweep { run_id: local.run_id.clone() });
     }
@@ -188,7 +207,7 @@ async fn a_cluster_deleted_since_inventory_yields_no_signals() {
         .mount(&server)
         .await;
     let record = record_of(&running_cluster());
-    let snap = sweep_cluster(&client(&server.uri()), &SweepOptions::default(), &run(), &record, &[]).await.unwrap();
+    let snap = sweep_cluster(&client(&server.uri()), &opts(), &run(), &record, &[]).await.unwrap();
     assert!(snap.signals.is_empty());
     assert_eq!(snap.notes, ["the cluster no longer exists"]);
 }
@@ -205,9 +224,10 @@ async fn a_missing_permission_is_noted_and_the_rest_of_the_sweep_goes_on() {
         .mount(&server)
         .await;
     let record = record_of(&cluster_variant("clustername1", "1.7.7", OLD_IMAGE));
-    let snap = sweep_cluster(&client(&server.uri()), &SweepOptions::default(), &run(), &record, &[]).await.unwrap();
-    assert_eq!(snap.signals.len(), 3);
+    let snap = sweep_cluster(&client(&server.uri()), &opts(), &run(), &record, &[]).await.unwrap();
+    assert_eq!(snap.signals.len(), 4);
     assert!(snap.maintenance_configurations.is_empty());
+    assert!(!snap.maintenance_read, "a failed read is not \"no window\"");
     assert!(snap.notes[0].starts_with("maintenance configurations") && snap.notes[0].contains("AuthorizationFailed"), "{:?}", snap.notes);
 }
 
@@ -217,7 +237,7 @@ async fn a_read_that_may_work_later_fails_the_cluster_so_the_queue_retries() {
     mount_region(&server, 1).await;
     Mock::given(method("GET")).and(path_regex(r"/managedClusters/[^/]+/upgradeProfiles/default$")).respond_with(ResponseTemplate::new(503)).mount(&server).await;
     let record = record_of(&running_cluster());
-    let err = sweep_cluster(&client(&server.uri()), &SweepOptions::default(), &run(), &record, &[]).await.unwrap_err();
+    let err = sweep_cluster(&client(&server.uri()), &opts(), &run(), &record, &[]).await.unwrap_err();
     assert!(err.is_retryable(), "{err}");
 }
 
@@ -239,7 +259,7 @@ async fn an_operation_aks_cadence_started_is_reported_with_arms_outcome() {
         status_url: Some(format!("{}{op_path}?api-version=2016-03-30", server.uri())),
     }];
     let record = record_of(&cluster_variant("clustername1", "1.7.7", LATEST_IMAGE));
-    let snap = sweep_cluster(&client(&server.uri()), &SweepOptions::default(), &run(), &record, &tracked).await.unwrap();
+    let snap = sweep_cluster(&client(&server.uri()), &opts(), &run(), &record, &tracked).await.unwrap();
     assert_eq!(
         snap.signals[0].kind,
         SignalKind::Operation {

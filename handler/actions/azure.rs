@@ -40,9 +40,16 @@ use serde_json::Value;
 use super::{Actuator, Performed};
 use crate::action::{Action, ActionKind, Hold, UpgradeScope};
 use crate::azure::{AKS_API_VERSION, ArmCall, ArmClient, LroOutcome};
-use crate::domain::ClusterId;
+use crate::domain::{ClusterId, OperationStatus};
 use crate::error::ActionError;
 use crate::sweep::support::{compare_versions, minor_of, minor_str};
+
+/// How long the adapter follows an operation it started before answering
+/// `"started: …; still running"` (the client's `ArmConfig::lro_timeout` in production). Upgrades
+/// take far longer than an invocation should: this stays under the executor's claim lease
+/// (5 minutes) and the Functions timeout (10 minutes), and the next sweeps follow the
+/// operation to its end and tell its outcome (`sweep::memory`).
+pub const FOLLOW_FOR: std::time::Duration = std::time::Duration::from_secs(3 * 60);
 
 /// Carries out `Upgrade` and `RotateCertificates` actions through ARM.
 #[derive(Debug, Clone)]
@@ -135,13 +142,61 @@ pub fn upgrade_body(cluster: &Value, target: &str) -> Value {
 
 fn outcome(o: LroOutcome) -> Performed {
     match o {
-        LroOutcome::Succeeded { operation_id, .. } => Ok(format!("succeeded: {operation_id}")),
+        LroOutcome::Succeeded { operation_id, .. } => Ok(format!("{SUCCEEDED}{operation_id}")),
         LroOutcome::Failed { code, message, .. } => Err(ActionError::Permanent(format!("ARM {code}: {message}"))),
-        LroOutcome::Canceled { operation_id } => Err(ActionError::Permanent(format!("ARM operation {operation_id} was canceled"))),
-        LroOutcome::StillRunning { operation_id, status_url } => {
-            Ok(format!("started: {operation_id}; still running, status at {status_url}"))
-        }
+        LroOutcome::Canceled { operation_id } => Err(ActionError::Permanent(format!("ARM operation {operation_id}{CANCELED}"))),
+        LroOutcome::StillRunning { operation_id, status_url } => Ok(started_detail(&operation_id, &status_url)),
     }
+}
+
+const SUCCEEDED: &str = "succeeded: ";
+const STARTED: &str = "started: ";
+const STATUS_AT: &str = "; still running, status at ";
+const CANCELED: &str = " was canceled";
+
+/// The detail recorded for an operation still running when the adapter stopped following it.
+pub fn started_detail(operation_id: &str, status_url: &str) -> String {
+    format!("{STARTED}{operation_id}{STATUS_AT}{status_url}")
+}
+
+/// What the recorded outcome of an upgrade or rotation says about its operation, read back by
+/// the pipeline so the sweep can follow an operation that is still running and the concern's
+/// channels hear how it ended. The texts are this adapter's (see [`outcome`]); `None` means no
+/// operation was started (`already done`, a detail of another adapter).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OperationReport {
+    /// Still running: the sweep polls `status_url` until it ends.
+    Started { operation_id: String, status_url: String },
+    /// Ended (or never started because ARM refused it), with ARM's code and message.
+    Ended(OperationStatus),
+}
+
+/// Reads the detail of a `done` upgrade or rotation.
+pub fn report_of_detail(detail: &str) -> Option<OperationReport> {
+    if let Some(rest) = detail.strip_prefix(STARTED) {
+        let (id, url) = rest.split_once(STATUS_AT)?;
+        return Some(OperationReport::Started { operation_id: id.to_string(), status_url: url.to_string() });
+    }
+    detail.strip_prefix(SUCCEEDED).map(|_| OperationReport::Ended(OperationStatus::Succeeded))
+}
+
+/// Reads the reason of a `failed` upgrade or rotation: `ARM <code>: <message>` keeps ARM's
+/// words; anything else (a minor skipped, a pool that does not exist, an ARM error without a
+/// code) is code `Error` with the reason as the message.
+pub fn report_of_failure(reason: &str) -> OperationReport {
+    if let Some(rest) = reason.strip_prefix("ARM operation ")
+        && rest.ends_with(CANCELED)
+    {
+        return OperationReport::Ended(OperationStatus::Canceled);
+    }
+    if let Some(rest) = reason.strip_prefix("ARM ")
+        && let Some((code, message)) = rest.split_once(": ")
+        && !code.is_empty()
+        && !code.contains(char::is_whitespace)
+    {
+        return OperationReport::Ended(OperationStatus::Failed { code: code.to_string(), message: message.to_string() });
+    }
+    OperationReport::Ended(OperationStatus::Failed { code: "Error".into(), message: reason.to_string() })
 }
 
 impl AzureActuator {
@@ -296,6 +351,33 @@ mod tests {
         let mut v = ok;
         v["properties"]["agentPoolProfiles"][0]["provisioningState"] = json!("UpgradingNodeImageVersion");
         assert_eq!(live_gates(&v), Err(Hold::Busy));
+    }
+
+    #[test]
+    fn recorded_outcomes_read_back_as_operation_reports() {
+        let url = "https://management.azure.com/subscriptions/s/providers/Microsoft.ContainerService/locations/westus/operations/op-1?api-version=2017-08-31";
+        let still = outcome(LroOutcome::StillRunning { operation_id: "op-1".into(), status_url: url.into() }).unwrap();
+        assert_eq!(report_of_detail(&still), Some(OperationReport::Started { operation_id: "op-1".into(), status_url: url.into() }));
+        let done = outcome(LroOutcome::Succeeded { operation_id: "op-2".into(), body: Value::Null }).unwrap();
+        assert_eq!(report_of_detail(&done), Some(OperationReport::Ended(OperationStatus::Succeeded)));
+        assert_eq!(report_of_detail("already done: the cluster already runs 1.30.7 (target 1.30.7)"), None);
+
+        let reason = |o| match outcome(o) {
+            Err(ActionError::Permanent(r)) => r,
+            other => panic!("{other:?}"),
+        };
+        let failed = reason(LroOutcome::Failed { operation_id: "op-3".into(), code: "UpgradeFailed".into(), message: "drain timed out: pod x".into() });
+        assert_eq!(report_of_failure(&failed), OperationReport::Ended(OperationStatus::Failed { code: "UpgradeFailed".into(), message: "drain timed out: pod x".into() }));
+        assert_eq!(report_of_failure(&reason(LroOutcome::Canceled { operation_id: "op-4".into() })), OperationReport::Ended(OperationStatus::Canceled));
+        // A refused PUT keeps ARM's words (ArmError → ActionError::Permanent("ARM <code>: <message>")).
+        assert_eq!(
+            report_of_failure("ARM InvalidVersion: no such version"),
+            OperationReport::Ended(OperationStatus::Failed { code: "InvalidVersion".into(), message: "no such version".into() })
+        );
+        assert_eq!(
+            report_of_failure("minor upgrades go one minor at a time: from 1.29 the next is 1.30, not 1.31"),
+            OperationReport::Ended(OperationStatus::Failed { code: "Error".into(), message: "minor upgrades go one minor at a time: from 1.29 the next is 1.30, not 1.31".into() })
+        );
     }
 
     #[test]

@@ -396,7 +396,7 @@ impl ArmClient {
             let idempotent = call.idempotent() || !sent;
             match throttle::retry_decision(&inner.config.retry, attempts, &err.kind, idempotent) {
                 RetryDecision::GiveUp => return Err(err),
-                RetryDecision::RetryAfter(d) => {
+                RetryDecision::RetryIn(d) => {
                     inner.counters.retries.fetch_add(1, Ordering::Relaxed);
                     tracing::debug!(call = call.name(), attempt = attempts, wait_ms = d.as_millis() as u64, error = %err, "ARM retry");
                     // After a 429 the whole scope is paused too (see `interpret`), so other

@@ -108,58 +108,68 @@ impl fmt::Debug for AzureCredentialSource {
 impl AzureCredentialSource {
     /// Builds the credential `settings.azure_credential` names. Errors name the setting.
     pub fn from_settings(settings: &Settings) -> Result<Self, IdentityError> {
-        use azure_core::http::{ClientOptions, RetryOptions, Transport};
-        use azure_identity::*;
-
-        let kind = settings.azure_credential;
-        let err = |e: azure_core::Error| IdentityError { credential: kind_name(kind), message: e.to_string() };
-        let client_options = ClientOptions {
-            transport: Some(Transport::new(Arc::new(super::http_client()))),
-            retry: RetryOptions::none(),
-            cloud: cloud_for(&settings.arm_endpoint).map(Arc::new),
-            ..Default::default()
-        };
-        let credential: Arc<dyn TokenCredential> = match kind {
-            AzureCredentialKind::ManagedIdentity => ManagedIdentityCredential::new(Some(ManagedIdentityCredentialOptions {
-                user_assigned_id: settings.azure_client_id.clone().map(UserAssignedId::ClientId),
-                client_options,
-            }))
-            .map_err(err)?,
-            AzureCredentialKind::WorkloadIdentity => WorkloadIdentityCredential::new(Some(WorkloadIdentityCredentialOptions {
-                credential_options: ClientAssertionCredentialOptions { client_options },
-                client_id: settings.azure_client_id.clone(),
-                tenant_id: settings.azure_tenant_id.clone(),
-                token_file_path: None,
-            }))
-            .map_err(err)?,
-            AzureCredentialKind::ClientSecret => {
-                let missing = |name: &str| IdentityError {
-                    credential: kind_name(kind),
-                    message: format!("{name} is not set; client_secret needs AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET"),
-                };
-                let tenant = settings.azure_tenant_id.as_deref().ok_or_else(|| missing("AZURE_TENANT_ID"))?;
-                let client = settings.azure_client_id.clone().ok_or_else(|| missing("AZURE_CLIENT_ID"))?;
-                let secret = settings.azure_client_secret.as_ref().ok_or_else(|| missing("AZURE_CLIENT_SECRET"))?;
-                ClientSecretCredential::new(
-                    tenant,
-                    client,
-                    azure_core::credentials::Secret::new(secret.expose().to_string()),
-                    Some(ClientSecretCredentialOptions { client_options }),
-                )
-                .map_err(err)?
-            }
-            AzureCredentialKind::AzureCli => AzureCliCredential::new(Some(AzureCliCredentialOptions {
-                tenant_id: settings.azure_tenant_id.clone(),
-                ..Default::default()
-            }))
-            .map_err(err)?,
-        };
-        Ok(Self { kind, scope: arm_scope(&settings.arm_endpoint), credential, cached: Mutex::new(None) })
+        let credential = credential(settings)?;
+        Ok(Self { kind: settings.azure_credential, scope: arm_scope(&settings.arm_endpoint), credential, cached: Mutex::new(None) })
     }
 
     pub fn scope(&self) -> &str {
         &self.scope
     }
+}
+
+/// The `azure_identity` credential `AZURE_CREDENTIAL` names, without a scope: ARM wraps it in
+/// an [`AzureCredentialSource`]; the blob ledger (`CADENCE_STATE=blob:https://…`) hands it to
+/// the storage client, which asks for its own scope. Building it does no IO (a token is first
+/// asked for when a request needs one), so a misconfiguration shows at the first call, not at
+/// start-up.
+pub fn credential(settings: &Settings) -> Result<Arc<dyn TokenCredential>, IdentityError> {
+    use azure_core::http::{ClientOptions, RetryOptions, Transport};
+    use azure_identity::*;
+
+    let kind = settings.azure_credential;
+    let err = |e: azure_core::Error| IdentityError { credential: kind_name(kind), message: e.to_string() };
+    let client_options = ClientOptions {
+        transport: Some(Transport::new(Arc::new(super::http_client()))),
+        retry: RetryOptions::none(),
+        cloud: cloud_for(&settings.arm_endpoint).map(Arc::new),
+        ..Default::default()
+    };
+    let credential: Arc<dyn TokenCredential> = match kind {
+        AzureCredentialKind::ManagedIdentity => ManagedIdentityCredential::new(Some(ManagedIdentityCredentialOptions {
+            user_assigned_id: settings.azure_client_id.clone().map(UserAssignedId::ClientId),
+            client_options,
+        }))
+        .map_err(err)?,
+        AzureCredentialKind::WorkloadIdentity => WorkloadIdentityCredential::new(Some(WorkloadIdentityCredentialOptions {
+            credential_options: ClientAssertionCredentialOptions { client_options },
+            client_id: settings.azure_client_id.clone(),
+            tenant_id: settings.azure_tenant_id.clone(),
+            token_file_path: None,
+        }))
+        .map_err(err)?,
+        AzureCredentialKind::ClientSecret => {
+            let missing = |name: &str| IdentityError {
+                credential: kind_name(kind),
+                message: format!("{name} is not set; client_secret needs AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET"),
+            };
+            let tenant = settings.azure_tenant_id.as_deref().ok_or_else(|| missing("AZURE_TENANT_ID"))?;
+            let client = settings.azure_client_id.clone().ok_or_else(|| missing("AZURE_CLIENT_ID"))?;
+            let secret = settings.azure_client_secret.as_ref().ok_or_else(|| missing("AZURE_CLIENT_SECRET"))?;
+            ClientSecretCredential::new(
+                tenant,
+                client,
+                azure_core::credentials::Secret::new(secret.expose().to_string()),
+                Some(ClientSecretCredentialOptions { client_options }),
+            )
+            .map_err(err)?
+        }
+        AzureCredentialKind::AzureCli => AzureCliCredential::new(Some(AzureCliCredentialOptions {
+            tenant_id: settings.azure_tenant_id.clone(),
+            ..Default::default()
+        }))
+        .map_err(err)?,
+    };
+    Ok(credential)
 }
 
 #[async_trait]

@@ -13,9 +13,8 @@
 //!   remaining budget drops under a low-water mark, requests are spaced at the refill rate so the
 //!   bucket is never run dry by a burst of concurrent workers.
 //!
-//! Note for the lead: this is the ARM side's one retry policy. When `execute::retry` grows a
-//! shared policy, [`retry_decision`] is the function to fold into it (same inputs: attempt count,
-//! classified error, idempotency).
+//! Retries follow the one policy in `execute::retry` ([`crate::execute::retry::next_attempt`]),
+//! with the ARM client's own limits ([`RetryPolicy`]).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -75,17 +74,25 @@ impl Default for RetryPolicy {
     }
 }
 
-/// What to do after a failed attempt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RetryDecision {
-    /// Wait this long, then try again.
-    RetryAfter(Duration),
-    /// Return the error to the caller.
-    GiveUp,
+pub use crate::execute::retry::RetryDecision;
+use crate::execute::retry::{FailureClass, RetryLimits, next_attempt};
+
+impl RetryPolicy {
+    /// These limits in the shared form of `execute::retry`.
+    pub fn limits(&self) -> RetryLimits {
+        RetryLimits {
+            transient_attempts: self.max_attempts_transient,
+            throttled_attempts: self.max_attempts_throttled,
+            base: self.base_backoff,
+            max_backoff: self.max_backoff,
+            max_server_wait: self.max_retry_after,
+        }
+    }
 }
 
-/// The one retry policy of the ARM client: a pure function of the attempt count (attempts made
-/// so far, ≥ 1), the classified error and whether the request may be repeated safely.
+/// The ARM client's retry decision: the one policy (`execute::retry::next_attempt`) applied to
+/// the attempt count (attempts made so far, ≥ 1), the classified error and whether the request
+/// may be repeated safely.
 ///
 /// - Throttled: wait the server's `Retry-After` (or the backoff when it gave none), up to
 ///   `max_attempts_throttled`; a `Retry-After` beyond `max_retry_after` gives up at once.
@@ -94,28 +101,13 @@ pub enum RetryDecision {
 /// - Everything else (permanent, conflict, not found, precondition failed): give up; retrying
 ///   cannot change the answer.
 pub fn retry_decision(policy: &RetryPolicy, attempts: u32, kind: &ArmErrorKind, idempotent: bool) -> RetryDecision {
-    let backoff = backoff(policy, attempts);
-    match kind {
-        ArmErrorKind::Throttled { retry_after } => {
-            if attempts >= policy.max_attempts_throttled {
-                return RetryDecision::GiveUp;
-            }
-            match retry_after {
-                Some(d) if *d > policy.max_retry_after => RetryDecision::GiveUp,
-                Some(d) => RetryDecision::RetryAfter(*d),
-                None => RetryDecision::RetryAfter(backoff),
-            }
-        }
-        ArmErrorKind::Transient if idempotent && attempts < policy.max_attempts_transient => {
-            RetryDecision::RetryAfter(backoff)
-        }
-        _ => RetryDecision::GiveUp,
-    }
-}
-
-fn backoff(policy: &RetryPolicy, attempts: u32) -> Duration {
-    let factor = 1u32 << attempts.saturating_sub(1).min(16);
-    policy.base_backoff.saturating_mul(factor).min(policy.max_backoff)
+    let class = match kind {
+        // A 429 means the request was not executed: any method may be repeated.
+        ArmErrorKind::Throttled { retry_after } => FailureClass::Throttled { retry_after: *retry_after },
+        ArmErrorKind::Transient if idempotent => FailureClass::Transient,
+        _ => FailureClass::Final,
+    };
+    next_attempt(&policy.limits(), class, attempts)
 }
 
 /// The spacing to apply between requests of one scope, given what the server says remains in
@@ -228,7 +220,7 @@ mod tests {
     #[test]
     fn retry_decisions_follow_the_classification() {
         use ArmErrorKind as K;
-        use RetryDecision::*;
+        use RetryDecision::{GiveUp, RetryIn as RetryAfter};
         let s = Duration::from_secs;
         let table: Vec<(u32, K, bool, RetryDecision)> = vec![
             // 429: the server's Retry-After, for any method
@@ -255,7 +247,9 @@ mod tests {
 
     #[test]
     fn backoff_is_capped() {
-        assert_eq!(backoff(&p(), 30), Duration::from_secs(30));
+        let throttled = ArmErrorKind::Throttled { retry_after: None };
+        let many = RetryPolicy { max_attempts_throttled: 100, ..p() };
+        assert_eq!(retry_decision(&many, 30, &throttled, true), RetryDecision::RetryIn(Duration::from_secs(30)));
     }
 
     #[test]

@@ -1,7 +1,15 @@
-//! The one retry policy (house rule 7): a pure function of the error's classification and the
-//! attempt number. Adapters turn their library's retries off (octocrab, azure_core) and
-//! classify errors where they are born; the executor asks [`decide`] whether to try again
-//! within the same invocation.
+//! The one retry policy (house rule 7): a pure function of the failure's classification and the
+//! attempt number, [`next_attempt`]. Two places retry, each with its own limits, through it:
+//!
+//! | who | limits | classification |
+//! |---|---|---|
+//! | the executor, per action batch ([`RetryPolicy::decide`]) | [`RetryPolicy::DEFAULT`]: 3 attempts, 0.5 s doubling to 4 s, a server wait up to 4 s | [`ActionError`] |
+//! | the ARM client, per request (`azure::throttle::retry_decision`) | 3 attempts for transient failures, 6 for 429, 1 s doubling to 30 s, a `Retry-After` up to 2 min | `ArmErrorKind`, and whether the request may be repeated (a POST that may have started an operation may not) |
+//!
+//! The limits differ because the budgets do: the executor answers Event Grid within 30 s, an
+//! ARM request inside a sweep may wait out ARM's bucket. The attempts do not multiply: the ARM
+//! client gives up with a classified error that the executor only retries when the wait is
+//! short, and adapters turn their library's retries off (octocrab, azure_core).
 //!
 //! The budget is small on purpose. Event Grid waits 30 s for an answer; anything that needs
 //! longer than a few seconds is better left to the platform's own retry (10 s, 30 s, 1 min, …),
@@ -23,6 +31,53 @@ pub enum RetryDecision {
     GiveUp,
 }
 
+/// How a failure may be retried: what each retrying site maps its own errors to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureClass {
+    /// May work if repeated (timeouts, 5xx, connection errors) and repeating is safe.
+    Transient,
+    /// The server said "slow down", with the wait it asked for, if any.
+    Throttled { retry_after: Option<Duration> },
+    /// Retrying cannot change the answer (or repeating is not safe).
+    Final,
+}
+
+/// The limits of one retrying site.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryLimits {
+    /// Attempts in total (the first included) for transient failures.
+    pub transient_attempts: u32,
+    /// Attempts in total for throttled ones.
+    pub throttled_attempts: u32,
+    /// Delay after the first failure; doubled after each further one.
+    pub base: Duration,
+    /// No backoff delay is longer.
+    pub max_backoff: Duration,
+    /// A server asking for a longer wait is not waited for here: give up, and let the caller
+    /// (the platform's retry, the queue, the next sweep) come back later.
+    pub max_server_wait: Duration,
+}
+
+/// THE retry policy: after attempt number `attempt` (1 = the first try) failed as `class`.
+pub fn next_attempt(limits: &RetryLimits, class: FailureClass, attempt: u32) -> RetryDecision {
+    match class {
+        FailureClass::Transient if attempt < limits.transient_attempts => RetryDecision::RetryIn(backoff(limits, attempt)),
+        FailureClass::Throttled { retry_after } if attempt < limits.throttled_attempts => match retry_after {
+            None => RetryDecision::RetryIn(backoff(limits, attempt)),
+            Some(wait) if wait <= limits.max_server_wait => RetryDecision::RetryIn(wait),
+            // The server wants a longer pause than this site can afford.
+            Some(_) => RetryDecision::GiveUp,
+        },
+        _ => RetryDecision::GiveUp,
+    }
+}
+
+/// `base × 2^(attempt-1)`, capped; never overflows.
+fn backoff(limits: &RetryLimits, attempt: u32) -> Duration {
+    let factor = 1u32.checked_shl(attempt.saturating_sub(1)).unwrap_or(u32::MAX);
+    limits.base.saturating_mul(factor).min(limits.max_backoff)
+}
+
 /// Bounded exponential backoff with a cap. Deterministic (no jitter): the attempts are few and
 /// the platform spreads its own retries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,24 +97,25 @@ impl RetryPolicy {
 
     /// Decides after attempt number `attempt` (1 = the first try) failed with `err`.
     pub fn decide(&self, err: &ActionError, attempt: u32) -> RetryDecision {
-        if attempt >= self.max_attempts {
-            return RetryDecision::GiveUp;
-        }
-        match err {
-            ActionError::Transient(_) | ActionError::Throttled { retry_after: None, .. } => RetryDecision::RetryIn(self.backoff(attempt)),
-            ActionError::Throttled { retry_after: Some(wait), .. } if *wait <= self.cap => RetryDecision::RetryIn(*wait),
-            // The server wants a longer pause than an invocation can afford.
-            ActionError::Throttled { .. } => RetryDecision::GiveUp,
+        let class = match err {
+            ActionError::Transient(_) => FailureClass::Transient,
+            ActionError::Throttled { retry_after, .. } => FailureClass::Throttled { retry_after: *retry_after },
             // Retrying cannot change these: they are recorded (permanent), counted as done
             // (already done) or left for the next opportunity (deferred).
-            ActionError::Permanent(_) | ActionError::AlreadyDone(_) | ActionError::Deferred(_) => RetryDecision::GiveUp,
-        }
+            ActionError::Permanent(_) | ActionError::AlreadyDone(_) | ActionError::Deferred(_) => FailureClass::Final,
+        };
+        next_attempt(&self.limits(), class, attempt)
     }
 
-    /// `base × 2^(attempt-1)`, capped.
-    fn backoff(&self, attempt: u32) -> Duration {
-        let factor = 1u32.checked_shl(attempt.saturating_sub(1)).unwrap_or(u32::MAX);
-        self.base.saturating_mul(factor).min(self.cap)
+    /// These limits in the shared form.
+    pub fn limits(&self) -> RetryLimits {
+        RetryLimits {
+            transient_attempts: self.max_attempts,
+            throttled_attempts: self.max_attempts,
+            base: self.base,
+            max_backoff: self.cap,
+            max_server_wait: self.cap,
+        }
     }
 
     /// The longest the executor can sleep on one batch under this policy.
@@ -110,6 +166,21 @@ mod tests {
         ];
         for (name, err, attempt, want) in cases {
             assert_eq!(decide(&err, attempt), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn the_executor_and_the_arm_client_share_the_policy_and_differ_only_in_limits() {
+        let arm = crate::azure::throttle::RetryPolicy::default().limits();
+        let exec = RetryPolicy::DEFAULT.limits();
+        let minute = FailureClass::Throttled { retry_after: Some(Duration::from_secs(60)) };
+        assert_eq!(next_attempt(&exec, minute, 1), GiveUp, "an invocation leaves a minute's wait to the platform");
+        assert_eq!(next_attempt(&arm, minute, 1), RetryIn(Duration::from_secs(60)), "a sweep waits out ARM's bucket");
+        assert_eq!(next_attempt(&arm, FailureClass::Throttled { retry_after: None }, 5), RetryIn(Duration::from_secs(16)));
+        assert_eq!(next_attempt(&exec, FailureClass::Throttled { retry_after: None }, 3), GiveUp);
+        for limits in [arm, exec] {
+            assert_eq!(next_attempt(&limits, FailureClass::Final, 1), GiveUp);
+            assert_eq!(next_attempt(&limits, FailureClass::Transient, limits.transient_attempts), GiveUp);
         }
     }
 

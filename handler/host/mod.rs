@@ -6,6 +6,9 @@
 //!                        {"Data":{"event":…},"Metadata":{…}} → {"Outputs":{},"Logs":[…],"ReturnValue":null}
 //! POST /api/eventgrid    function `eventgrid` (httpTrigger, forwarded verbatim): a direct
 //! OPTIONS /api/eventgrid Event Grid webhook — handshakes, Event Grid arrays, CloudEvents
+//! POST /sweep            function `sweep` (timerTrigger `timer`): inventory → Outputs.clusters
+//! POST /sweep-cluster    function `sweep-cluster` (queueTrigger `cluster`): one cluster swept,
+//!                        planned and (unless dry-run) carried out
 //! ```
 //!
 //! Status codes are chosen for what the sender does with them (see `docs/host.md`): Event
@@ -15,6 +18,7 @@
 
 mod error;
 pub mod invocation;
+mod sweep;
 mod webhook;
 
 use std::future::Future;
@@ -30,6 +34,7 @@ pub use error::ApiError;
 
 use crate::ingest::Ingested;
 use crate::pipeline::{EventSink, PipelineError, RunReport};
+use crate::sweep::runner::Sweeper;
 
 /// Everything the routes need.
 #[derive(Clone)]
@@ -37,9 +42,28 @@ pub struct AppState {
     pub sink: Arc<dyn EventSink>,
     /// Bodies larger than this get 413.
     pub max_body_bytes: usize,
+    /// What the sweep routes use.
+    pub sweep: SweepRoutes,
 }
 
-/// The router: `GET /`, `POST /aks-events`, `POST|OPTIONS /api/eventgrid`.
+impl AppState {
+    /// The event routes only: the sweep routes answer that ARM is not configured.
+    pub fn events_only(sink: Arc<dyn EventSink>, max_body_bytes: usize) -> Self {
+        Self { sink, max_body_bytes, sweep: SweepRoutes::NotConfigured { reason: "no ARM client in this process".into() } }
+    }
+}
+
+/// Whether the sweep routes can work. The host's readiness never depends on it: without ARM
+/// (no credential could be built) the event routes serve as usual and the sweep routes say
+/// which setting is missing.
+#[derive(Clone)]
+pub enum SweepRoutes {
+    Ready(Arc<Sweeper>),
+    NotConfigured { reason: String },
+}
+
+/// The router: `GET /`, `POST /aks-events`, `POST|OPTIONS /api/eventgrid`, `POST /sweep`,
+/// `POST /sweep-cluster`.
 pub fn app(state: AppState) -> Router {
     // The invocation envelope wraps the event and may repeat parts of it in `Metadata`, so
     // `/aks-events` accepts a few times the webhook's limit (see `invocation`).
@@ -47,6 +71,8 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/", get(ready))
         .route("/aks-events", post(invocation::aks_events).layer(DefaultBodyLimit::max(invocation_limit)))
+        .route("/sweep", post(sweep::timer).layer(DefaultBodyLimit::max(invocation_limit)))
+        .route("/sweep-cluster", post(sweep::cluster).layer(DefaultBodyLimit::max(invocation_limit)))
         .route(
             "/api/eventgrid",
             post(webhook::deliver_events).options(webhook::handshake).layer(DefaultBodyLimit::max(state.max_body_bytes)),

@@ -351,6 +351,11 @@ impl Ledger for BlobLedger {
         Err(LedgerError::Unavailable(format!("blob ledger {}: first-seen record for {concern_key} keeps vanishing", self.shown)))
     }
 
+    async fn seen(&self, concern_key: &str) -> Result<Option<Timestamp>, LedgerError> {
+        let blob = self.blob("first-seen", concern_key);
+        Ok(self.read::<FirstSeenRecord>(&blob).await?.map(|(r, _)| r.at))
+    }
+
     async fn action_state(&self, key: &ActionKey) -> Result<Option<ActionState>, LedgerError> {
         let blob = self.blob("actions", key.as_str());
         Ok(self.read::<ActionRecord>(&blob).await?.map(|(r, _)| r.state))

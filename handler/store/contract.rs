@@ -40,6 +40,7 @@ pub const CASES: &[(&str, Case)] = &[
     ("events_are_marked_processed_once", |o| Box::pin(events_are_marked_processed_once(o))),
     ("concurrent_event_marks_succeed_once", |o| Box::pin(concurrent_event_marks_succeed_once(o))),
     ("first_seen_keeps_the_first_time", |o| Box::pin(first_seen_keeps_the_first_time(o))),
+    ("seen_reads_first_seen_without_recording", |o| Box::pin(seen_reads_first_seen_without_recording(o))),
     ("a_new_key_is_acquired_and_shows_as_claimed", |o| Box::pin(a_new_key_is_acquired_and_shows_as_claimed(o))),
     ("a_live_claim_is_held_elsewhere", |o| Box::pin(a_live_claim_is_held_elsewhere(o))),
     ("an_expired_claim_is_taken_over_and_the_stale_token_loses", |o| Box::pin(an_expired_claim_is_taken_over_and_the_stale_token_loses(o))),
@@ -101,6 +102,15 @@ pub async fn concurrent_event_marks_succeed_once(open: OpenLedger) {
         firsts += usize::from(t.await.unwrap());
     }
     assert_eq!(firsts, 1, "exactly one concurrent mark is the first");
+}
+
+pub async fn seen_reads_first_seen_without_recording(open: OpenLedger) {
+    let l = open("seen".into()).await;
+    assert_eq!(l.seen("c#kubernetes-upgrade#patch:1.30.4").await.unwrap(), None, "never seen");
+    assert_eq!(l.seen("c#kubernetes-upgrade#patch:1.30.4").await.unwrap(), None, "asking records nothing");
+    assert_eq!(l.first_seen("c#kubernetes-upgrade#patch:1.30.4", t0()).await.unwrap(), t0(), "so the first sighting is still the first");
+    assert_eq!(l.seen("c#kubernetes-upgrade#patch:1.30.4").await.unwrap(), Some(t0()));
+    assert_eq!(l.seen("c#kubernetes-upgrade#patch:1.30.7").await.unwrap(), None, "keys are independent");
 }
 
 pub async fn first_seen_keeps_the_first_time(open: OpenLedger) {

@@ -74,6 +74,10 @@ pub trait Ledger: Send + Sync {
 
     /// Returns when `(concern key)` was first seen, recording `at` if this is the first time.
     async fn first_seen(&self, concern_key: &str, at: Timestamp) -> Result<Timestamp, LedgerError>;
+    /// When `(concern key)` was first seen, recording nothing (`None` = never seen). Used to
+    /// close only concerns that exist: a sweep restates "resolved" for targets that were
+    /// usually never a concern, and those must leave no trace.
+    async fn seen(&self, concern_key: &str) -> Result<Option<Timestamp>, LedgerError>;
 
     /// The state of an action key, if any.
     async fn action_state(&self, key: &ActionKey) -> Result<Option<ActionState>, LedgerError>;

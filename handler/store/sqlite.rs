@@ -242,6 +242,18 @@ impl Ledger for SqliteLedger {
         .await
     }
 
+    async fn seen(&self, concern_key: &str) -> Result<Option<Timestamp>, LedgerError> {
+        let key = concern_key.to_string();
+        self.with_conn(move |c| {
+            let stored: Option<i64> = c
+                .query_row("SELECT at FROM first_seen WHERE concern_key = ?1", params![key], |r| r.get(0))
+                .optional()
+                .map_err(sql)?;
+            stored.map(from_nanos).transpose()
+        })
+        .await
+    }
+
     async fn action_state(&self, key: &ActionKey) -> Result<Option<ActionState>, LedgerError> {
         let key = key.as_str().to_string();
         self.with_conn(move |c| read_row(c, &key)?.map(|r| r.state(&key)).transpose()).await

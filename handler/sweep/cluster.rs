@@ -10,8 +10,11 @@
 //! | `…/agentPools/{p}/upgradeProfiles/default` | [`NodeImageKey`], once per sweep | `NodeImageAvailable` / `Resolved{NodeImage}` |
 //! | `…/maintenanceConfigurations` | cluster | (raw JSON for the window parser) |
 //! | operation status URL | tracked operation | `Operation` |
+//! | `POST …/listClusterUserCredential` | cluster | `CertificateExpiring` (cluster CA, client certificate) |
+//! | TLS handshake with the public API server (no ARM) | cluster | `CertificateExpiring` (API server) |
 //!
 //! The cluster itself is never read again: [`ClusterFacts`] come from the inventory record.
+//! Certificates that cannot be read are notes, never a failed sweep.
 //!
 //! ## The node-image cache and its risk
 //!
@@ -25,14 +28,24 @@
 //! at worst, never a wrong upgrade — the upgrade adapter re-reads the pool's own upgrade
 //! profile before acting, and `upgradeNodeImageVersion` takes no target version.
 //!
-//! ## `Resolved` convention
+//! ## `Resolved` targets
 //!
-//! `Resolved { concern, target }` says "the cluster is at `target` now": for `kubernetes-upgrade`
-//! and `support` the target is the cluster's current minor (`1.30`), and concerns of that kind
-//! whose target minor is at or below it are met; for `node-image` the target is the pool name.
-//! `Resolved{KubernetesUpgrade}` is sent only when no newer patch of the current minor is
-//! offered; `Resolved{Support}` names the current minor when it is supported, else the minor
-//! below it (older concerns are met even while the current one is ending).
+//! `Resolved { concern, target }` names a concern exactly as the planner named it (built with
+//! the same `plan::*_target` functions), so it closes the issue that concern opened. From the
+//! current state alone a sweep knows these are met:
+//!
+//! | state | resolved |
+//! |---|---|
+//! | on `1.30.7`, no newer patch of 1.30 offered | `kubernetes-upgrade patch:1.30.7` |
+//! | on minor 1.30 | `kubernetes-upgrade 1.30` (the minor concern raised from 1.29) |
+//! | 1.30 supported | `support 1.30`; while 1.30's support is ending: `support 1.29` |
+//! | pool on image X, X is the latest | `node-image <pool>@X` |
+//!
+//! Concerns about a state the cluster has left (`patch:1.30.4` once it runs 1.30.7, the old
+//! image of a pool, a rotated certificate) need the previous run's facts: the snapshot carries
+//! [`ClusterSnapshot::observed`] and the pipeline compares it with the memory it keeps per
+//! cluster (`sweep::memory`). The pipeline plans a `Resolved` only for concerns the ledger has
+//! seen, so restating these every run costs nothing.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -44,10 +57,13 @@ use serde_json::Value;
 use tokio::sync::OnceCell;
 
 use super::inventory::{ClusterRecord, PoolRecord};
+use super::memory::Observed;
 use super::support::{RegionVersions, SupportStatus, compare_versions, minor_of, minor_str};
 use super::SweepError;
 use crate::azure::{AKS_API_VERSION, ArmCall, ArmClient, ArmError, ArmErrorKind};
-use crate::domain::{ClusterFacts, ClusterId, ConcernKind, OfferedVersion, OperationStatus, Origin, Signal, SignalKind};
+use crate::domain::{CertificateKind, ClusterFacts, ClusterId, ConcernKind, OfferedVersion, OperationStatus, Origin, Signal, SignalKind};
+use crate::plan;
+use crate::policy::versions::AksVersion;
 
 /// Where the control-plane upgrades offered come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -65,6 +81,36 @@ pub enum UpgradeSource {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SweepOptions {
     pub upgrades_from: UpgradeSource,
+    pub certificates: CertificateChecks,
+}
+
+/// Which certificate sources a sweep reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateChecks {
+    /// A TLS handshake with the public API server (`fqdn`) to read its certificate: no
+    /// credentials, no ARM call. Private clusters are skipped (not reachable from outside
+    /// their network).
+    pub api_server: bool,
+    /// `POST …/listClusterUserCredential` (one ARM *write* per cluster: ARM meters POSTs in the
+    /// write bucket, 200 refilling 10/s) for the cluster CA and the client certificate.
+    pub kubeconfig: bool,
+    /// The API server's port (443; tests point it at a local TLS server).
+    pub api_server_port: u16,
+    /// Connect + handshake time limit per API server.
+    pub timeout: std::time::Duration,
+}
+
+impl Default for CertificateChecks {
+    fn default() -> Self {
+        Self { api_server: true, kubeconfig: true, api_server_port: 443, timeout: std::time::Duration::from_secs(5) }
+    }
+}
+
+impl CertificateChecks {
+    /// No certificate reads (benchmarks, tests about other findings).
+    pub fn off() -> Self {
+        Self { api_server: false, kubeconfig: false, ..Self::default() }
+    }
 }
 
 /// The node-image cache key (see the module docs for its risk).
@@ -188,11 +234,20 @@ pub struct ClusterSnapshot {
     pub cluster: ClusterId,
     pub facts: ClusterFacts,
     pub fqdn: Option<String>,
+    /// The run's id and time (every signal's origin and observation time).
+    pub run_id: String,
+    pub swept_at: Timestamp,
     /// The findings, as signals with `Origin::Sweep { run_id }`.
     pub signals: Vec<Signal>,
     /// `maintenanceConfigurations` as ARM returned them (each a `{name, id, properties}`),
-    /// for `policy::windows::MaintenanceWindow::from_arm_json`.
+    /// for `policy::windows::MaintenanceSchedules::from_arm_list`.
     pub maintenance_configurations: Vec<Value>,
+    /// Whether the configurations were read. `false` (the read failed) is not "the cluster has
+    /// none": the planner then knows no window and holds every change, rather than falling
+    /// back to the policy's window for a cluster whose own window it could not see.
+    pub maintenance_read: bool,
+    /// The facts this run's concern targets were made from, for the next run to compare with.
+    pub observed: Observed,
     /// Every version the region offers (for the "target offered" gate), when read.
     pub offered_in_region: Option<Vec<String>>,
     /// Whether an operation is running on the cluster or one of its pools.
@@ -202,9 +257,8 @@ pub struct ClusterSnapshot {
 }
 
 impl ClusterSnapshot {
-    /// The certificate hook: `Some` for clusters with a public API server. Wired by the lead:
-    /// `sweep::certs::api_server_certificate(&probe.host, probe.port, timeout)` and
-    /// `sweep::certs::kubeconfig_certificates(&bytes)` for each of [`user_kubeconfigs`].
+    /// Where the API server certificate is read: `Some` for clusters with a public API server
+    /// (port 443; [`CertificateChecks::api_server_port`] overrides it in a sweep).
     pub fn certificate_probe(&self) -> Option<CertificateProbe> {
         self.fqdn.as_ref().map(|h| CertificateProbe { host: h.clone(), port: 443 })
     }
@@ -253,8 +307,16 @@ pub async fn sweep_cluster(
         cluster: record.id.clone(),
         facts: facts.clone(),
         fqdn: record.fqdn.clone(),
+        run_id: run.run_id.clone(),
+        swept_at: run.now,
         signals: Vec::new(),
         maintenance_configurations: Vec::new(),
+        maintenance_read: false,
+        observed: Observed {
+            kubernetes_version: record.current_version().map(str::to_string),
+            node_images: record.pools.iter().map(|p| (p.name.clone(), p.node_image_version.clone())).collect(),
+            certificates: Default::default(),
+        },
         offered_in_region: None,
         busy: is_busy(record),
         notes: Vec::new(),
@@ -297,11 +359,15 @@ pub async fn sweep_cluster(
         if let Some((current, offered)) = offered {
             let cm = minor_of(&current);
             let newer_patch = offered.iter().any(|o| minor_of(&o.version) == cm && compare_versions(&o.version, &current).is_gt());
+            snap.observed.kubernetes_version = Some(current.clone());
             if !offered.is_empty() {
                 snap.signals.push(make(SignalKind::UpgradesOffered { current: current.clone(), offered }));
             }
-            if let (false, Some(cm)) = (newer_patch, cm) {
-                snap.signals.push(make(SignalKind::Resolved { concern: ConcernKind::KubernetesUpgrade, target: minor_str(cm) }));
+            if let Ok(v) = AksVersion::parse(&current) {
+                if !newer_patch {
+                    snap.signals.push(make(SignalKind::Resolved { concern: ConcernKind::KubernetesUpgrade, target: plan::patch_target(&v) }));
+                }
+                snap.signals.push(make(SignalKind::Resolved { concern: ConcernKind::KubernetesUpgrade, target: plan::minor_target(v.minor_line()) }));
             }
         }
 
@@ -309,7 +375,7 @@ pub async fn sweep_cluster(
         if let (Some(r), Some(cm)) = (&region, minor_of(current)) {
             match r.support_status(current, record.support_plan.as_deref()) {
                 SupportStatus::Supported => {
-                    snap.signals.push(make(SignalKind::Resolved { concern: ConcernKind::Support, target: minor_str(cm) }));
+                    snap.signals.push(make(SignalKind::Resolved { concern: ConcernKind::Support, target: plan::support_target(&minor_str(cm)) }));
                 }
                 SupportStatus::Ending { support_type } => {
                     snap.signals.push(make(SignalKind::SupportEnding {
@@ -318,7 +384,8 @@ pub async fn sweep_cluster(
                         support_type: Some(support_type),
                     }));
                     if cm.1 > 0 {
-                        snap.signals.push(make(SignalKind::Resolved { concern: ConcernKind::Support, target: minor_str((cm.0, cm.1 - 1)) }));
+                        let below = plan::support_target(&minor_str((cm.0, cm.1 - 1)));
+                        snap.signals.push(make(SignalKind::Resolved { concern: ConcernKind::Support, target: below }));
                     }
                 }
                 SupportStatus::Ended => snap.signals.push(make(SignalKind::SupportEnded { kubernetes_version: current.to_string() })),
@@ -346,7 +413,10 @@ pub async fn sweep_cluster(
             Some(latest) if latest != current => {
                 snap.signals.push(make(SignalKind::NodeImageAvailable { pool: pool.name.clone(), current, latest }));
             }
-            Some(_) => snap.signals.push(make(SignalKind::Resolved { concern: ConcernKind::NodeImage, target: pool.name.clone() })),
+            Some(_) => {
+                let target = plan::node_image_target(&pool.name, &current);
+                snap.signals.push(make(SignalKind::Resolved { concern: ConcernKind::NodeImage, target }));
+            }
             None => {}
         }
     }
@@ -355,9 +425,80 @@ pub async fn sweep_cluster(
     let path = format!("{cluster_path}/maintenanceConfigurations");
     if let Some(list) = soft(arm.list_all(ArmCall::ListMaintenanceConfigurations, &path, AKS_API_VERSION).await, &mut snap.notes, "maintenance configurations")? {
         snap.maintenance_configurations = list;
+        snap.maintenance_read = true;
+    }
+
+    // Certificates: read failures are notes (the planner just learns nothing new).
+    let found = certificates(arm, &options.certificates, record, &mut snap.observed, &mut snap.notes).await;
+    for (certificate, not_after) in found {
+        snap.signals.push(make(SignalKind::CertificateExpiring { certificate, not_after }));
     }
 
     Ok(snap)
+}
+
+/// Reads the certificate sources `checks` enables: the public API server's TLS certificate and
+/// the certificates in the user kubeconfig. Records each source that answered in `observed`
+/// (so the next run can tell a rotated certificate) and returns every distinct
+/// (kind, expiry) found.
+async fn certificates(
+    arm: &ArmClient,
+    checks: &CertificateChecks,
+    record: &ClusterRecord,
+    observed: &mut Observed,
+    notes: &mut Vec<String>,
+) -> Vec<(CertificateKind, Timestamp)> {
+    let mut found: Vec<(CertificateKind, Timestamp)> = Vec::new();
+    // `observe`: the source was read completely, so its dates are what the cluster has.
+    let mut add = |kind: CertificateKind, at: Timestamp, observed: &mut Observed, observe: bool| {
+        if !found.contains(&(kind, at)) {
+            found.push((kind, at));
+        }
+        if observe {
+            let dates = observed.certificates.entry(kind).or_default();
+            if !dates.contains(&at) {
+                dates.push(at);
+            }
+        }
+    };
+    if checks.api_server {
+        match (&record.fqdn, &record.private_fqdn) {
+            (_, Some(_)) => notes.push("private cluster: the API server certificate is not read over TLS (the kubeconfig check still runs)".into()),
+            (None, None) => notes.push("no API server fqdn in inventory: its certificate is not read".into()),
+            (Some(host), None) => match super::certs::api_server_certificate(host, checks.api_server_port, checks.timeout).await {
+                Ok(cert) => add(CertificateKind::ApiServer, cert.not_after, observed, true),
+                Err(e) => notes.push(format!("API server certificate: {e}")),
+            },
+        }
+    }
+    if checks.kubeconfig {
+        match user_kubeconfigs(arm, &record.id).await {
+            Ok(configs) => {
+                let mut read_all = true;
+                let mut certs = Vec::new();
+                for (i, config) in configs.iter().enumerate() {
+                    match super::certs::kubeconfig_certificates(config) {
+                        Ok(c) => certs.extend(c),
+                        Err(e) => {
+                            read_all = false;
+                            notes.push(format!("user kubeconfig {i}: {e}"));
+                        }
+                    }
+                }
+                // A source counts as read only when every kubeconfig parsed: a certificate we
+                // could not see is not a rotated one.
+                if read_all && !configs.is_empty() {
+                    observed.certificates.entry(CertificateKind::ClusterCa).or_default();
+                    observed.certificates.entry(CertificateKind::KubeconfigClient).or_default();
+                }
+                for (kind, cert) in certs {
+                    add(kind, cert.not_after, observed, read_all);
+                }
+            }
+            Err(e) => notes.push(format!("user kubeconfig (listClusterUserCredential): {e}")),
+        }
+    }
+    found
 }
 
 /// Reads a cluster upgrade profile body: (current version, offered control-plane upgrades).

@@ -105,29 +105,37 @@ pub fn parse_cluster_message(v: &Value) -> Result<ClusterMessage, SweepError> {
 /// the next tick tries again).
 pub async fn handle_timer(ctx: &SweepContext, body: &Value, tracked: &BTreeMap<ClusterId, Vec<TrackedOperation>>) -> Result<Value, SweepError> {
     let now = Timestamp::now();
-    let run_id = run_id_at(now);
-    let past_due = body
-        .get("Data")
+    let inv = inventory(&ctx.arm, &ctx.subscriptions).await?;
+    Ok(fanout_response(&inv, now, timer_past_due(body), tracked))
+}
+
+/// Whether the timer invocation says the tick is late (`IsPastDue`).
+pub fn timer_past_due(body: &Value) -> bool {
+    body.get("Data")
         .and_then(Value::as_object)
         .into_iter()
         .flat_map(|d| d.values())
         .map(decode_json_value)
-        .any(|t| t.get("IsPastDue").and_then(Value::as_bool).unwrap_or(false));
-    let inv = inventory(&ctx.arm, &ctx.subscriptions).await?;
-    let messages = plan_fanout(&inv, &run_id, now, tracked);
-    let mut logs = vec![format!(
-        "{run_id}: {} clusters from {}{}",
-        inv.clusters.len(),
-        match inv.source {
-            InventorySource::ResourceGraph => "Resource Graph",
-            InventorySource::ArmList => "ARM listing",
-        },
-        if past_due { " (timer was past due)" } else { "" }
-    )];
+        .any(|t| t.get("IsPastDue").and_then(Value::as_bool).unwrap_or(false))
+}
+
+/// The timer's custom-handler response for an inventory: one queue message per cluster.
+pub fn fanout_response(inv: &Inventory, now: Timestamp, past_due: bool, tracked: &BTreeMap<ClusterId, Vec<TrackedOperation>>) -> Value {
+    let run_id = run_id_at(now);
+    let messages = plan_fanout(inv, &run_id, now, tracked);
+    let mut logs = vec![format!("{run_id}: {} clusters from {}{}", inv.clusters.len(), source_name(inv.source), if past_due { " (timer was past due)" } else { "" })];
     logs.extend(inv.notes.iter().cloned());
     let mut outputs = serde_json::Map::new();
     outputs.insert(CLUSTERS_OUTPUT_BINDING.into(), Value::Array(messages));
-    Ok(custom_handler_response(outputs, logs))
+    custom_handler_response(outputs, logs)
+}
+
+/// Where an inventory came from, for logs.
+pub fn source_name(source: InventorySource) -> &'static str {
+    match source {
+        InventorySource::ResourceGraph => "Resource Graph",
+        InventorySource::ArmList => "ARM listing",
+    }
 }
 
 /// Runs the per-cluster sweep for one fan-out message.
@@ -163,15 +171,29 @@ pub struct LocalSweep {
 /// `concurrency` in flight (the ARM client's own semaphore bounds requests further).
 pub async fn run_local(ctx: &SweepContext, concurrency: usize, tracked: &BTreeMap<ClusterId, Vec<TrackedOperation>>) -> Result<LocalSweep, SweepError> {
     let now = Timestamp::now();
-    let run_id = run_id_at(now);
     let inv = inventory(&ctx.arm, &ctx.subscriptions).await?;
+    Ok(sweep_inventory(ctx, inv, concurrency, tracked, now).await)
+}
+
+/// The per-cluster sweep of every cluster of an inventory already taken, as of `now` (the
+/// observation time of every signal), with at most `concurrency` clusters in flight.
+pub async fn sweep_inventory(
+    ctx: &SweepContext,
+    inv: Inventory,
+    concurrency: usize,
+    tracked: &BTreeMap<ClusterId, Vec<TrackedOperation>>,
+    now: Timestamp,
+) -> LocalSweep {
+    let run_id = run_id_at(now);
     let run = SweepRun::new(run_id.clone(), now);
-    let empty = Vec::new();
-    let results: Vec<(ClusterId, Result<ClusterSnapshot, SweepError>)> = futures::stream::iter(inv.clusters.iter())
-        .map(|record| {
-            let run = &run;
-            let ops = tracked.get(&record.id).unwrap_or(&empty);
-            async move { (record.id.clone(), sweep_cluster(&ctx.arm, &ctx.options, run, record, ops).await) }
+    // Owned inputs per cluster: the futures borrow nothing from the stream's closure, so the
+    // whole sweep is `Send` (an HTTP route can await it).
+    let work: Vec<(ClusterRecord, Vec<TrackedOperation>, SweepRun)> =
+        inv.clusters.into_iter().map(|r| { let ops = tracked.get(&r.id).cloned().unwrap_or_default(); (r, ops, run.clone()) }).collect();
+    let results: Vec<(ClusterId, Result<ClusterSnapshot, SweepError>)> = futures::stream::iter(work)
+        .map(|(record, ops, run)| async move {
+            let r = sweep_cluster(&ctx.arm, &ctx.options, &run, &record, &ops).await;
+            (record.id, r)
         })
         .buffer_unordered(concurrency.max(1))
         .collect()
@@ -185,7 +207,8 @@ pub async fn run_local(ctx: &SweepContext, concurrency: usize, tracked: &BTreeMa
         }
     }
     snapshots.sort_by(|a, b| a.cluster.cmp(&b.cluster));
-    Ok(LocalSweep { run_id, source: inv.source, snapshots, failures, notes: inv.notes })
+    failures.sort_by(|a, b| a.0.cmp(&b.0));
+    LocalSweep { run_id, source: inv.source, snapshots, failures, notes: inv.notes }
 }
 
 #[cfg(test)]

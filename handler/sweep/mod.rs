@@ -5,6 +5,9 @@
 //! cluster    sweep_cluster: one record → ClusterSnapshot (signals, maintenance configs, region offer)
 //! support    a region's kubernetesVersions → support status (N-2 window, LTS)
 //! fanout     timer → one queue message per cluster; queue trigger → sweep_cluster; run_local
+//! memory     what a sweep remembers per cluster (observed facts, followed operations)
+//! runner     Sweeper: the sweep functions end to end, findings planned through the pipeline
+//! certs      certificate expiry readers (API server TLS, kubeconfigs)
 //! ```
 //!
 //! Wire types (Resource Graph rows, ARM bodies) stop here: what leaves is [`crate::domain::Signal`]
@@ -14,6 +17,8 @@ pub mod certs;
 pub mod cluster;
 pub mod fanout;
 pub mod inventory;
+pub mod memory;
+pub mod runner;
 pub mod support;
 
 use std::collections::HashMap;
@@ -22,8 +27,8 @@ use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 
-pub use cluster::{ClusterSnapshot, SweepOptions, SweepRun, TrackedOperation, UpgradeSource, sweep_cluster};
-pub use fanout::{handle_cluster_message, handle_timer, plan_fanout, run_cluster_message, run_local};
+pub use cluster::{CertificateChecks, ClusterSnapshot, SweepOptions, SweepRun, TrackedOperation, UpgradeSource, sweep_cluster};
+pub use fanout::{handle_cluster_message, handle_timer, plan_fanout, run_cluster_message, run_local, sweep_inventory};
 pub use inventory::{ClusterRecord, Inventory, InventorySource};
 
 use crate::azure::{ArmClient, ArmError};
@@ -61,6 +66,9 @@ pub struct SweepContext {
     pub subscriptions: Vec<String>,
     /// `CADENCE_SWEEP_CONCURRENCY`, for [`run_local`].
     pub concurrency: usize,
+    /// `CADENCE_SWEEP_INLINE_MAX`: the timer sweeps fleets up to this size itself (one plan)
+    /// instead of fanning out (0 = always fan out).
+    pub inline_max: usize,
     pub options: SweepOptions,
     /// Caches of recent runs, so that the queue messages of one run handled by this instance
     /// share region and node-image reads.
@@ -72,11 +80,13 @@ const RUN_CACHE_TTL: Duration = Duration::from_secs(2 * 3600);
 
 impl SweepContext {
     pub fn new(arm: ArmClient, subscriptions: Vec<String>, concurrency: usize) -> Self {
-        Self { arm, subscriptions, concurrency: concurrency.max(1), options: SweepOptions::default(), runs: Mutex::new(HashMap::new()) }
+        Self { arm, subscriptions, concurrency: concurrency.max(1), inline_max: 0, options: SweepOptions::default(), runs: Mutex::new(HashMap::new()) }
     }
 
     pub fn from_settings(settings: &crate::settings::Settings, arm: ArmClient) -> Self {
-        Self::new(arm, settings.subscriptions.clone(), settings.sweep_concurrency)
+        let mut ctx = Self::new(arm, settings.subscriptions.clone(), settings.sweep_concurrency);
+        ctx.inline_max = settings.sweep_inline_max;
+        ctx
     }
 
     /// The run `run_id` on this instance (its cache is shared by every message of the run).

@@ -53,6 +53,9 @@ impl Ledger for MemLedger {
     async fn first_seen(&self, concern_key: &str, at: Timestamp) -> Result<Timestamp, LedgerError> {
         Ok(*self.first.lock().unwrap().entry(concern_key.to_string()).or_insert(at))
     }
+    async fn seen(&self, concern_key: &str) -> Result<Option<Timestamp>, LedgerError> {
+        Ok(self.first.lock().unwrap().get(concern_key).copied())
+    }
     async fn action_state(&self, key: &ActionKey) -> Result<Option<ActionState>, LedgerError> {
         Ok(self.actions.lock().unwrap().get(key).cloned())
     }

@@ -1,0 +1,157 @@
+//! The sweep end to end: inventory and fan-out (the `sweep` timer), one cluster from a queue
+//! message (`sweep-cluster`), or the whole fleet in-process (`handler sweep`) — each swept
+//! cluster planned, and unless dry-run carried out, through [`Pipeline::handle_snapshots`].
+//!
+//! The operations aks-cadence follows on a cluster live in the pipeline's per-cluster memory
+//! (`sweep::memory`); the per-cluster sweep reads them before it polls. The timer does not read
+//! them: that would be one ledger read per cluster inside one invocation, while each
+//! `sweep-cluster` invocation reads its own cluster's for the same cost, spread out.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use futures::StreamExt as _;
+use jiff::Timestamp;
+use serde_json::Value;
+
+use super::fanout::{LocalSweep, decode_json_value, parse_cluster_message, sweep_inventory};
+use super::inventory::inventory;
+use super::{ClusterSnapshot, SweepContext, SweepError, TrackedOperation, sweep_cluster};
+use crate::domain::ClusterId;
+use crate::pipeline::{Pipeline, PipelineError, RunReport};
+
+/// Why a sweep invocation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SweepFailure {
+    #[error(transparent)]
+    Sweep(#[from] SweepError),
+    #[error(transparent)]
+    Pipeline(#[from] PipelineError),
+}
+
+impl SweepFailure {
+    /// Whether delivering the same invocation again can help (queue: answer non-2xx).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Sweep(e) => e.is_retryable(),
+            Self::Pipeline(e) => matches!(e, PipelineError::Retryable(_)),
+        }
+    }
+}
+
+/// What one `sweep-cluster` invocation did.
+#[derive(Debug)]
+pub struct ClusterRun {
+    pub snapshot: ClusterSnapshot,
+    pub report: RunReport,
+}
+
+/// The sweep's clients and the pipeline its findings go to. Built once at start-up (no IO).
+pub struct Sweeper {
+    pub ctx: SweepContext,
+    pub pipeline: Arc<Pipeline>,
+}
+
+impl Sweeper {
+    pub fn new(ctx: SweepContext, pipeline: Arc<Pipeline>) -> Self {
+        Self { ctx, pipeline }
+    }
+
+    /// `POST /sweep`: inventory, then the custom-handler response.
+    ///
+    /// - More clusters than `CADENCE_SWEEP_INLINE_MAX` (0 by default): one queue message per
+    ///   cluster in `Outputs.clusters`; each `sweep-cluster` invocation is its own plan, and its
+    ///   own retry.
+    /// - Otherwise the whole fleet is swept here, at `CADENCE_SWEEP_CONCURRENCY`, as ONE plan
+    ///   (one digest per recipient for the sweep). Clusters whose sweep failed in a way a retry
+    ///   can fix go out as queue messages, so the queue retries them; a pipeline failure fails
+    ///   the invocation (the next tick sweeps again).
+    pub async fn timer(&self, body: &Value) -> Result<Value, SweepFailure> {
+        let now = Timestamp::now();
+        let past_due = super::fanout::timer_past_due(body);
+        let inv = inventory(&self.ctx.arm, &self.ctx.subscriptions).await?;
+        if inv.clusters.is_empty() || inv.clusters.len() > self.ctx.inline_max {
+            return Ok(super::fanout::fanout_response(&inv, now, past_due, &BTreeMap::new()));
+        }
+        let tracked = self.tracked(inv.clusters.iter().map(|c| c.id.clone()).collect()).await?;
+        let records = inv.clusters.clone();
+        let source = inv.source;
+        let local = sweep_inventory(&self.ctx, inv, self.ctx.concurrency, &tracked, now).await;
+        let report = self.pipeline.handle_snapshots(&local.snapshots).await?;
+        let mut logs = vec![format!(
+            "{}: {} clusters from {}{}, swept in this invocation as one plan: {} action(s) planned",
+            local.run_id,
+            records.len(),
+            super::fanout::source_name(source),
+            if past_due { " (timer was past due)" } else { "" },
+            report.planned.len()
+        )];
+        logs.extend(local.notes.iter().cloned());
+        let mut retry = super::Inventory { source, clusters: Vec::new(), notes: Vec::new() };
+        for (id, e) in &local.failures {
+            logs.push(format!("{id}: {e}{}", if e.is_retryable() { " (queued to be swept again)" } else { "" }));
+            if e.is_retryable()
+                && let Some(record) = records.iter().find(|r| r.id == *id)
+            {
+                retry.clusters.push(record.clone());
+            }
+        }
+        logs.extend(report.log);
+        let messages = super::plan_fanout(&retry, &local.run_id, now, &tracked);
+        let mut outputs = serde_json::Map::new();
+        outputs.insert(super::fanout::CLUSTERS_OUTPUT_BINDING.into(), Value::Array(messages));
+        Ok(super::fanout::custom_handler_response(outputs, logs))
+    }
+
+    /// `POST /sweep-cluster`: the message in `Data.cluster` → the cluster's sweep → its plan,
+    /// carried out unless dry-run.
+    pub async fn cluster(&self, body: &Value) -> Result<ClusterRun, SweepFailure> {
+        let body = decode_json_value(body);
+        let message = body
+            .get("Data")
+            .and_then(|d| d.get(super::fanout::CLUSTER_TRIGGER_BINDING))
+            .ok_or_else(|| SweepError::BadMessage(format!("no Data.{} in the invocation", super::fanout::CLUSTER_TRIGGER_BINDING)))?;
+        let m = parse_cluster_message(message)?;
+        let mut tracked = m.tracked.clone();
+        for op in self.pipeline.tracked_operations(&m.cluster.id).await? {
+            if !tracked.iter().any(|t| t.concern == op.concern && t.target == op.target) {
+                tracked.push(op);
+            }
+        }
+        let run = self.ctx.run(&m.run_id, m.swept_at);
+        let snapshot = sweep_cluster(&self.ctx.arm, &self.ctx.options, &run, &m.cluster, &tracked).await?;
+        let report = self.pipeline.handle_snapshots(std::slice::from_ref(&snapshot)).await?;
+        Ok(ClusterRun { snapshot, report })
+    }
+
+    /// `handler sweep`: the whole fleet in-process, at most `concurrency` clusters at once, as
+    /// of `now`, planned as ONE plan (one digest per recipient). Clusters whose sweep failed
+    /// are in [`LocalSweep::failures`]; the others are planned regardless.
+    pub async fn local(&self, concurrency: usize, now: Timestamp) -> Result<(LocalSweep, RunReport), SweepFailure> {
+        let inv = inventory(&self.ctx.arm, &self.ctx.subscriptions).await?;
+        let tracked = self.tracked(inv.clusters.iter().map(|c| c.id.clone()).collect()).await?;
+        let local = sweep_inventory(&self.ctx, inv, concurrency, &tracked, now).await;
+        let report = self.pipeline.handle_snapshots(&local.snapshots).await?;
+        Ok((local, report))
+    }
+
+    /// The followed operations of each cluster, read from the ledger 16 at a time.
+    async fn tracked(&self, clusters: Vec<ClusterId>) -> Result<BTreeMap<ClusterId, Vec<TrackedOperation>>, PipelineError> {
+        let read: Vec<(ClusterId, Result<Vec<TrackedOperation>, PipelineError>)> = futures::stream::iter(clusters)
+            .map(|id| async move {
+                let ops = self.pipeline.tracked_operations(&id).await;
+                (id, ops)
+            })
+            .buffer_unordered(16)
+            .collect()
+            .await;
+        let mut out = BTreeMap::new();
+        for (id, ops) in read {
+            let ops = ops?;
+            if !ops.is_empty() {
+                out.insert(id, ops);
+            }
+        }
+        Ok(out)
+    }
+}

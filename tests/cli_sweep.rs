@@ -1,0 +1,198 @@
+//! `handler sweep` through the real binary against a fake ARM on loopback, with the managed
+//! identity path of production (`AZURE_CREDENTIAL=managed_identity`, `IDENTITY_ENDPOINT` and
+//! `IDENTITY_HEADER` pointing at the fake): no test-only credential exists.
+
+mod arm_common;
+mod fleet_support;
+
+use std::path::Path;
+use std::process::Output;
+use std::sync::Arc;
+
+use aks_cadence::store::sqlite::SqliteLedger;
+use aks_cadence::store::{ActionState, Ledger};
+use fleet_support::*;
+use serde_json::Value;
+use wiremock::MockServer;
+
+/// 2026-01-15 (a Thursday) is a 15th of the example's auto-upgrade schedule: open 08:30–13:30
+/// UTC; its node OS window that day opens at 20:30 UTC.
+const IN_AUTO_WINDOW: &str = "2026-01-15T09:00:00Z";
+
+const POLICY_AUTO: &str = r#"
+[defaults.upgrade]
+patch = "auto"
+node_image = "auto"
+"#;
+
+/// Patch upgrades automatic; clusters without windows of their own may change on Thursdays
+/// 08:00–14:00 UTC.
+const POLICY_AUTO_WITH_WINDOW: &str = r#"
+[defaults.upgrade]
+patch = "auto"
+
+[defaults.upgrade.window]
+schedule = { weekly = { intervalWeeks = 1, dayOfWeek = "Thursday" } }
+durationHours = 6
+startTime = "08:00"
+utcOffset = "+00:00"
+"#;
+
+fn sweep(dir: &Path, server: &MockServer, policy: &str, extra_env: &[(&str, &str)], args: &[&str]) -> Output {
+    std::fs::write(dir.join("cadence.toml"), policy).unwrap();
+    let identity = format!("{}/msi/token", server.uri());
+    std::process::Command::new(env!("CARGO_BIN_EXE_handler"))
+        .current_dir(dir)
+        .env_clear()
+        .envs([
+            ("ARM_ENDPOINT", server.uri().as_str()),
+            ("AZURE_CREDENTIAL", "managed_identity"),
+            ("IDENTITY_ENDPOINT", identity.as_str()),
+            ("IDENTITY_HEADER", IDENTITY_HEADER),
+            ("CADENCE_SUBSCRIPTIONS", arm_common::SUB),
+            ("CADENCE_CONFIG", "cadence.toml"),
+            ("CADENCE_STATE", "sqlite:cadence.db"),
+        ])
+        .envs(extra_env.iter().copied())
+        .arg("sweep")
+        .args(args)
+        .output()
+        .expect("run handler sweep")
+}
+
+fn lines(o: &Output) -> Vec<Value> {
+    assert!(o.status.success(), "exit {:?}: {}", o.status.code(), String::from_utf8_lossy(&o.stderr));
+    String::from_utf8(o.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}")))
+        .collect()
+}
+
+fn find(lines: &[Value], f: impl Fn(&Value) -> bool) -> Vec<&Value> {
+    lines.iter().filter(|l| f(l)).collect()
+}
+
+async fn ledger(dir: &Path) -> Arc<dyn Ledger> {
+    Arc::new(SqliteLedger::open(dir.join("cadence.db")).unwrap())
+}
+
+#[tokio::test]
+async fn a_dry_run_sweep_prints_node_image_upgrade_and_support_lines_and_changes_nothing() {
+    let server = MockServer::start().await;
+    mount_identity(&server).await;
+    let prod = FleetCluster::new("prod", "1.24.6", OLD_IMAGE, vec!["1.24.9", "1.25.5"]);
+    let legacy = FleetCluster::new("legacy", "1.23.12", LATEST_IMAGE, vec!["1.23.15", "1.24.6", "1.24.9"]);
+    mount_fleet(&server, &[prod, legacy]).await;
+    expect_no_cluster_writes(&server).await;
+    let dir = tempfile::tempdir().unwrap();
+
+    let out = sweep(dir.path(), &server, POLICY_AUTO, &[("CADENCE_DRY_RUN", "false")], &["--dry-run", "--now", IN_AUTO_WINDOW]);
+    let planned = lines(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("swept 2 cluster(s) from Resource Graph") && stderr.contains("(dry-run: nothing was carried out)"), "{stderr}");
+
+    // Node image: told, and its upgrade held by the node OS window with its next opening.
+    let image = find(&planned, |l| l["signal"] == "node-image-available" && l["cluster"].as_str().unwrap().ends_with("/prod"));
+    assert!(image.iter().any(|l| l["stage"] == "notice" && l["action"] == "log"), "{image:#?}");
+    let held = image.iter().find(|l| l["action"] == "upgrade").expect("a node image upgrade line");
+    assert_eq!(held["target"], format!("nodepool1@{OLD_IMAGE}"));
+    assert_eq!(held["held_by"], serde_json::json!({"gate": "outside_window", "next": "2026-01-15T20:30:00Z"}));
+
+    // Patch: the auto-upgrade window is open now, so it would start; the minor is notify-only.
+    let patch = find(&planned, |l| l["action"] == "upgrade" && l["detail"]["upgrade"]["scope"] == "patch");
+    assert_eq!(patch.len(), 2, "one patch upgrade per cluster: {planned:#?}");
+    let patch = find(&planned, |l| l["action"] == "upgrade" && l["detail"]["upgrade"]["scope"] == "patch" && l["cluster"].as_str().unwrap().ends_with("/prod"));
+    assert_eq!(patch[0]["detail"]["target"], "1.24.9");
+    assert_eq!(patch[0]["target"], "patch:1.24.6");
+    assert!(patch[0].get("held_by").is_none(), "{}", patch[0]);
+    assert!(patch[0]["summary"].as_str().unwrap().contains("would start now (window open until 2026-01-15 13:30 UTC)"), "{}", patch[0]);
+    let minor = find(&planned, |l| l["action"] == "upgrade" && l["detail"]["upgrade"]["scope"] == "minor" && l["cluster"].as_str().unwrap().ends_with("/prod"));
+    assert_eq!(minor[0]["held_by"], serde_json::json!({"gate": "policy_notify_only"}));
+
+    // Support: 1.23 is the oldest supported minor of the region.
+    let support = find(&planned, |l| l["signal"] == "support-ending");
+    assert!(support.iter().any(|l| l["cluster"].as_str().unwrap().ends_with("/legacy") && l["target"] == "1.23"), "{planned:#?}");
+
+    // Nothing was claimed or remembered; the same dry run plans the same again.
+    assert!(ledger(dir.path()).await.list_actions().await.unwrap().is_empty());
+    let again = sweep(dir.path(), &server, POLICY_AUTO, &[], &["--dry-run", "--now", IN_AUTO_WINDOW]);
+    assert_eq!(lines(&again).len(), planned.len());
+}
+
+#[tokio::test]
+async fn an_auto_patch_inside_an_open_policy_window_is_put_with_if_match_and_its_success_told() {
+    let server = MockServer::start().await;
+    mount_identity(&server).await;
+    let prod = FleetCluster::new("prod", "1.24.6", LATEST_IMAGE, vec!["1.24.9", "1.25.5"]).without_maintenance_configurations();
+    expect_version_upgrade(&server, &prod, "1.24.9", 1).await;
+    mount_fleet(&server, std::slice::from_ref(&prod)).await;
+    expect_no_cluster_writes(&server).await;
+    let dir = tempfile::tempdir().unwrap();
+
+    let out = sweep(dir.path(), &server, POLICY_AUTO_WITH_WINDOW, &[("CADENCE_DRY_RUN", "false")], &["--now", IN_AUTO_WINDOW]);
+    let planned = lines(&out);
+    let upgrade = find(&planned, |l| l["action"] == "upgrade" && l["detail"]["upgrade"]["scope"] == "patch");
+    assert!(upgrade[0].get("held_by").is_none(), "{}", upgrade[0]);
+    assert!(upgrade[0]["summary"].as_str().unwrap().contains("window open until 2026-01-15 14:00 UTC"), "{}", upgrade[0]);
+    let told = find(&planned, |l| l["stage"] == "update" && l["concern"] == "kubernetes-upgrade");
+    assert!(told.iter().any(|l| l["summary"].as_str().unwrap().contains("the operation aks-cadence started succeeded")), "{planned:#?}");
+
+    let key = upgrade[0]["key"].as_str().unwrap();
+    let state = ledger(dir.path()).await.action_state(&aks_cadence::action::ActionKey::from_raw(key)).await.unwrap();
+    assert!(matches!(state, Some(ActionState::Done { ref detail, .. }) if detail == "succeeded: op-e2e"), "{state:?}");
+
+    // A second sweep finds the upgrade done and does not PUT again (expect(1) above).
+    let again = sweep(dir.path(), &server, POLICY_AUTO_WITH_WINDOW, &[("CADENCE_DRY_RUN", "false")], &["--now", "2026-01-15T09:30:00Z"]);
+    assert!(find(&lines(&again), |l| l["key"] == key).is_empty(), "a finished upgrade is not planned again");
+}
+
+#[tokio::test]
+async fn an_auto_patch_outside_the_policy_window_is_held_until_the_next_opening() {
+    let server = MockServer::start().await;
+    mount_identity(&server).await;
+    let prod = FleetCluster::new("prod", "1.24.6", LATEST_IMAGE, vec!["1.24.9", "1.25.5"]).without_maintenance_configurations();
+    expect_version_upgrade(&server, &prod, "1.24.9", 0).await;
+    mount_fleet(&server, std::slice::from_ref(&prod)).await;
+    expect_no_cluster_writes(&server).await;
+    let dir = tempfile::tempdir().unwrap();
+
+    let out = sweep(dir.path(), &server, POLICY_AUTO_WITH_WINDOW, &[("CADENCE_DRY_RUN", "false")], &["--now", "2026-01-15T15:00:00Z"]);
+    let planned = lines(&out);
+    let upgrade = find(&planned, |l| l["action"] == "upgrade" && l["detail"]["upgrade"]["scope"] == "patch");
+    assert_eq!(upgrade[0]["held_by"], serde_json::json!({"gate": "outside_window", "next": "2026-01-22T08:00:00Z"}));
+    let key = upgrade[0]["key"].as_str().unwrap();
+    assert_eq!(ledger(dir.path()).await.action_state(&aks_cadence::action::ActionKey::from_raw(key)).await.unwrap(), None, "a held action is never claimed");
+}
+
+#[tokio::test]
+async fn without_a_usable_identity_the_sweep_names_the_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_handler"))
+        .current_dir(dir.path())
+        .env_clear()
+        .envs([("AZURE_CREDENTIAL", "workload_identity"), ("ARM_ENDPOINT", "http://127.0.0.1:9")])
+        .args(["sweep", "--dry-run"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("setting AZURE_CREDENTIAL"), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn the_blob_ledger_gets_its_credential_from_the_same_identity_setting() {
+    // No IO happens before the credential is built, so a broken identity setting stops the
+    // start with the setting's name (exit 2) instead of a placeholder refusal.
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_handler"))
+        .current_dir(dir.path())
+        .env_clear()
+        .envs([("AZURE_CREDENTIAL", "workload_identity"), ("CADENCE_STATE", "blob:https://cadence.blob.core.windows.net/ledger")])
+        .args(["replay", "--dry-run", "-"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("setting AZURE_CREDENTIAL") && stderr.contains("workload_identity"), "{stderr}");
+}

@@ -1,0 +1,162 @@
+//! A fake ARM fleet on loopback for the end-to-end sweep tests: Resource Graph inventory, the
+//! region's versions, upgrade profiles, maintenance configurations, the managed identity
+//! endpoint of App Service, and the writes an upgrade makes — from the real examples in
+//! `tests/fixtures/`, varied only where a test needs it.
+#![allow(dead_code)]
+
+use serde_json::{Value, json};
+use wiremock::matchers::{header, method, path, path_regex, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::arm_common::*;
+
+pub const OLD_IMAGE: &str = "AKSUbuntu:1604:2020.01.01";
+/// The agent pool upgrade profile example's `latestNodeImageVersion`.
+pub const LATEST_IMAGE: &str = "AKSUbuntu:1604:2020.03.11";
+pub const IDENTITY_HEADER: &str = "identity-header-secret";
+pub const MI_TOKEN: &str = "mi-token-for-arm";
+pub const ETAG: &str = "\"0f5b2b2a-0000-0100-0000-65a5e9a10000\"";
+pub const OP_PATH: &str = "/providers/Microsoft.ContainerService/locations/location1/operations/op-e2e";
+
+/// One cluster of the fleet: its resource (as ARM GETs it) and what its upgrade profile offers.
+pub struct FleetCluster {
+    pub resource: Value,
+    pub upgrades: Vec<&'static str>,
+    /// The `maintenanceConfigurations` list body.
+    pub maintenance: Value,
+}
+
+impl FleetCluster {
+    /// `name` on `version`, running, its only pool on `image`, no public API server name (so no
+    /// certificate handshake leaves this machine), with Microsoft's maintenance list example.
+    pub fn new(name: &str, version: &str, image: &str, upgrades: Vec<&'static str>) -> Self {
+        let mut resource = cluster_variant(name, version, image);
+        resource["properties"]["fqdn"] = json!("");
+        Self { resource, upgrades, maintenance: example_body("maintenance_configurations_list_maintenance_window.2026-06-01.json", "200") }
+    }
+    pub fn without_maintenance_configurations(mut self) -> Self {
+        self.maintenance = json!({"value": []});
+        self
+    }
+    pub fn id(&self) -> String {
+        self.resource["id"].as_str().unwrap().to_string()
+    }
+    /// The upgrade profile example with this cluster's version and offers.
+    fn upgrade_profile(&self) -> Value {
+        let mut body = example_body("managedclusters_get_upgrade_profile.2026-06-01.json", "200");
+        let version = self.resource["properties"]["currentKubernetesVersion"].clone();
+        body["id"] = json!(format!("{}/upgradeprofiles/default", self.id()));
+        body["properties"]["controlPlaneProfile"]["kubernetesVersion"] = version.clone();
+        body["properties"]["controlPlaneProfile"]["upgrades"] = json!(self.upgrades.iter().map(|v| json!({"kubernetesVersion": v})).collect::<Vec<_>>());
+        body["properties"]["agentPoolProfiles"][0]["kubernetesVersion"] = version;
+        body
+    }
+}
+
+/// The App Service managed identity endpoint (`IDENTITY_ENDPOINT` = `<server>/msi/token`): the
+/// documented response with a usable token and a future expiry.
+pub async fn mount_identity(server: &MockServer) {
+    let mut token = fixture("functions-host/managed_identity_token_response.app_service.docs.json");
+    token["access_token"] = json!(MI_TOKEN);
+    token["expires_on"] = json!((jiff::Timestamp::now().as_second() + 3600).to_string());
+    token["resource"] = json!(server.uri());
+    Mock::given(method("GET"))
+        .and(path("/msi/token"))
+        .and(query_param("api-version", "2019-08-01"))
+        .and(query_param("resource", server.uri().as_str()))
+        .and(header("x-identity-header", IDENTITY_HEADER))
+        .respond_with(ResponseTemplate::new(200).set_body_json(token))
+        .mount(server)
+        .await;
+}
+
+/// Inventory and every read a sweep makes of `clusters`. Resource Graph requires the managed
+/// identity's token.
+pub async fn mount_fleet(server: &MockServer, clusters: &[FleetCluster]) {
+    mount_fleet_for(server, clusters, MI_TOKEN).await
+}
+
+/// [`mount_fleet`] for a client holding `token` (`arm_common::TOKEN` for in-process clients).
+pub async fn mount_fleet_for(server: &MockServer, clusters: &[FleetCluster], token: &str) {
+    let rows: Vec<Value> = clusters.iter().map(|c| graph_row(&c.resource)).collect();
+    Mock::given(method("POST"))
+        .and(path("/providers/Microsoft.ResourceGraph/resources"))
+        .and(header("authorization", format!("Bearer {token}").as_str()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(graph_page("resources_basic_query.2024-04-01.json", rows)))
+        .mount(server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path_regex(r"/locations/[^/]+/kubernetesVersions$"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(example_body("kubernetes_versions_list.2025-10-01.json", "200")))
+        .mount(server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path_regex(r"/agentPools/[^/]+/upgradeProfiles/default$"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(example_body("agentpools_get_upgrade_profile.2026-06-01.json", "200")))
+        .mount(server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path_regex(r"/listClusterUserCredential$"))
+        .respond_with(ResponseTemplate::new(403).set_body_json(json!({"error": {"code": "AuthorizationFailed", "message": "not granted in this test"}})))
+        .mount(server)
+        .await;
+    for c in clusters {
+        let id = c.id();
+        Mock::given(method("GET"))
+            .and(path(format!("{id}/upgradeProfiles/default")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(c.upgrade_profile()))
+            .mount(server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path(format!("{id}/maintenanceConfigurations")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(c.maintenance.clone()))
+            .mount(server)
+            .await;
+        // The adapter's GET (gates, ETag) before a version upgrade.
+        Mock::given(method("GET"))
+            .and(path(id.as_str()))
+            .respond_with(ResponseTemplate::new(200).insert_header("ETag", ETAG).set_body_json(c.resource.clone()))
+            .mount(server)
+            .await;
+    }
+}
+
+/// A version upgrade of `cluster` to `target`: the PUT must carry `If-Match` with the ETag the
+/// GET gave; ARM answers 201 with an `Azure-AsyncOperation` that reports success.
+pub async fn expect_version_upgrade(server: &MockServer, cluster: &FleetCluster, target: &str, times: u64) {
+    let op_url = format!("{}{OP_PATH}?api-version=2017-08-31", server.uri());
+    Mock::given(method("PUT"))
+        .and(path(cluster.id()))
+        .and(header("if-match", ETAG))
+        .and(wiremock::matchers::body_partial_json(json!({"properties": {"kubernetesVersion": target}})))
+        .respond_with(
+            ResponseTemplate::new(201)
+                .insert_header("Azure-AsyncOperation", op_url.as_str())
+                .insert_header("Retry-After", "0")
+                .set_body_json(cluster.resource.clone()),
+        )
+        .expect(times)
+        .named("the upgrade PUT")
+        .mount(server)
+        .await;
+    let mut done = fixture("arm/async_operation_status_inprogress.docs.json");
+    done["status"] = json!("Succeeded");
+    done["name"] = json!("op-e2e");
+    Mock::given(method("GET")).and(path(OP_PATH)).respond_with(ResponseTemplate::new(200).set_body_json(done)).mount(server).await;
+}
+
+/// Any write other than the ones a test expects fails the test.
+pub async fn expect_no_cluster_writes(server: &MockServer) {
+    for m in ["PUT", "PATCH", "DELETE"] {
+        Mock::given(method(m)).respond_with(ResponseTemplate::new(500)).expect(0).named(format!("no {m}")).mount(server).await;
+    }
+    for action in ["upgradeNodeImageVersion", "rotateClusterCertificates"] {
+        Mock::given(method("POST"))
+            .and(path_regex(format!("/{action}$")))
+            .respond_with(ResponseTemplate::new(500))
+            .expect(0)
+            .named(format!("no {action}"))
+            .mount(server)
+            .await;
+    }
+}
