@@ -45,10 +45,11 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use serde_json::Value;
 
-use crate::action::{Action, ActionKind, Stage, UpgradeScope};
+use crate::action::{Action, ActionKey, ActionKind, Stage, UpgradeScope};
 use crate::actions::azure::{OperationReport, report_of_detail, report_of_failure};
 use crate::domain::{ClusterId, OperationStatus, Origin, Signal, SignalKind};
 use crate::execute::{ExecutionReport, Executor, Outcome};
+use crate::followup;
 use crate::ingest::Ingested;
 use crate::plan::{self, PlanFacts, WindowScope, WindowStatus};
 use crate::policy::Policy;
@@ -64,6 +65,9 @@ pub struct RunReport {
     pub planned: Vec<Action>,
     /// One line per notable step, also sent to the Functions host `Logs` array.
     pub log: Vec<String>,
+    /// Actions planned whose keys the ledger had already finished (done or failed): not run
+    /// again, but a failure report may go through their channel.
+    pub finished: Vec<Action>,
 }
 
 /// Why a run failed.
@@ -182,6 +186,7 @@ impl Pipeline {
         report.planned = plan.clone();
         let executed = self.executor.execute(plan.clone(), now).await;
         report.log.extend(executed.log_lines());
+        let reported = self.report_failures(&plan, &executed, now, &mut report).await;
 
         // Follow up what the plan's upgrades and rotations did.
         let mut started: Vec<(ClusterId, TrackedOperation)> = Vec::new();
@@ -205,7 +210,7 @@ impl Pipeline {
                 None => {}
             }
         }
-        let mut verdict = verdict(&executed);
+        let mut verdict = verdict(&executed).and(reported);
         if !ended.is_empty() {
             let plan = self.plan(&[(&ended[..], PlanFacts::default())], now, &mut report).await?;
             let told = self.executor.execute(plan.clone(), now).await;
@@ -241,6 +246,8 @@ impl Pipeline {
     async fn plan(&self, groups: &[(&[Signal], PlanFacts)], now: Timestamp, report: &mut RunReport) -> Result<Vec<Action>, PipelineError> {
         let mut plan = Vec::new();
         let mut keys = HashSet::new();
+        let mut finished: Vec<Action> = Vec::new();
+        let mut failed_before: Vec<(ActionKey, String)> = Vec::new();
         // Flattened before the loop: the loop awaits, and a borrowing iterator chain held
         // across an await trips the Send check of the async fn.
         let items: Vec<(&Signal, &PlanFacts)> = groups.iter().flat_map(|(signals, base)| signals.iter().map(move |s| (s, base))).collect();
@@ -268,14 +275,57 @@ impl Pipeline {
                     continue;
                 }
                 match self.ledger.action_state(&action.key).await? {
-                    Some(ActionState::Done { .. } | ActionState::Failed { .. }) => {
+                    Some(ActionState::Done { .. }) => {
                         report.log.push(format!("{} {} already finished", action.kind.name(), action.key));
+                        finished.push(action);
+                    }
+                    Some(ActionState::Failed { reason, .. }) => {
+                        report.log.push(format!("{} {} failed earlier: {reason}", action.kind.name(), action.key));
+                        failed_before.push((action.key.clone(), reason));
+                        finished.push(action);
                     }
                     _ => plan.push(action),
                 }
             }
         }
+        // A failure recorded earlier is reported until its report is done (a report that
+        // could not be sent then is retried with every later plan of the concern).
+        if !failed_before.is_empty() {
+            let candidates: Vec<Action> = plan.iter().chain(&finished).cloned().collect();
+            for followup in followup::failure_reports(&candidates, &failed_before) {
+                if keys.insert(followup.key.clone()) && self.ledger.action_state(&followup.key).await?.is_none() {
+                    plan.push(followup);
+                }
+            }
+        }
+        report.finished.extend(finished);
         Ok(plan)
+    }
+
+    /// Reports the permanent failures of `executed` through the concern's other channels (see
+    /// [`followup`]). A report that cannot be sent now fails the verdict, so the delivery comes
+    /// again and planning (which sees the recorded failure) tries the report again.
+    async fn report_failures(&self, plan: &[Action], executed: &ExecutionReport, now: Timestamp, report: &mut RunReport) -> Result<(), PipelineError> {
+        let failed: Vec<(ActionKey, String)> = executed
+            .executed
+            .iter()
+            .filter_map(|e| match &e.outcome {
+                Outcome::Failed { reason } => Some((e.key.clone(), reason.clone())),
+                _ => None,
+            })
+            .collect();
+        if failed.is_empty() {
+            return Ok(());
+        }
+        let candidates: Vec<Action> = plan.iter().chain(&report.finished).cloned().collect();
+        let reports = followup::failure_reports(&candidates, &failed);
+        if reports.is_empty() {
+            return Ok(());
+        }
+        let told = self.executor.execute(reports.clone(), now).await;
+        report.log.extend(told.log_lines());
+        report.planned.extend(reports);
+        verdict(&told)
     }
 
     /// Dry-run: log the plan. Otherwise execute it and turn the outcome into the answer.
@@ -289,9 +339,10 @@ impl Pipeline {
             return Ok(());
         }
         report.planned = plan.clone();
-        let executed = self.executor.execute(plan, now).await;
+        let executed = self.executor.execute(plan.clone(), now).await;
         report.log.extend(executed.log_lines());
-        verdict(&executed)
+        let reported = self.report_failures(&plan, &executed, now, report).await;
+        verdict(&executed).and(reported)
     }
 }
 

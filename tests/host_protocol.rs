@@ -44,7 +44,7 @@ impl EventSink for RecordingSink {
         let n = events.len();
         self.calls.lock().unwrap().push(events);
         match self.reply {
-            Reply::Ok => Ok(RunReport { planned: vec![], log: vec![format!("sink saw {n} event(s)")] }),
+            Reply::Ok => Ok(RunReport { log: vec![format!("sink saw {n} event(s)")], ..RunReport::default() }),
             Reply::Retryable => Err(PipelineError::Retryable("ledger locked".into())),
             Reply::Permanent => Err(PipelineError::Permanent("policy refers to a missing setting".into())),
         }
