@@ -16,7 +16,9 @@ pub fn failure_reports(plan: &[Action], failed: &[(ActionKey, String)]) -> Vec<A
     let mut reports = Vec::new();
     for (key, reason) in failed {
         let Some(failed_action) = plan.iter().find(|a| &a.key == key) else { continue };
-        if is_report(failed_action) {
+        // Reports are not reported again; upgrades and rotations have their own follow-up (the
+        // operation's outcome is told as an `Operation` signal with ARM's code and message).
+        if is_report(failed_action) || failed_action.kind.changes_cluster() {
             continue;
         }
         let same_concern = |a: &&Action| a.concern == failed_action.concern && a.key != failed_action.key;
@@ -50,8 +52,6 @@ fn describe(action: &Action) -> String {
         ActionKind::GithubPullRequest { repo, path, .. } => format!("The pull request on {repo}:{path}"),
         ActionKind::Email { to } => format!("Email to {}", to.join(", ")),
         ActionKind::Chat { chat, url_setting } => format!("The {chat:?} message (setting {url_setting})"),
-        ActionKind::Upgrade { upgrade, target } => format!("The upgrade ({upgrade:?}) to {target}"),
-        ActionKind::RotateCertificates => "The certificate rotation".to_string(),
         other => format!("The {} action", other.name()),
     }
 }
@@ -119,6 +119,13 @@ mod tests {
         assert_eq!(reports.len(), 1);
         assert!(matches!(reports[0].kind, ActionKind::Email { .. }));
         assert!(failure_reports(std::slice::from_ref(&chat), &[(chat.key.clone(), "x".into())]).is_empty());
+    }
+
+    #[test]
+    fn failed_upgrades_are_left_to_the_operation_follow_up() {
+        let upgrade = action(ActionKind::Upgrade { upgrade: crate::action::UpgradeScope::Patch, target: "1.30.7".into() });
+        let plan = vec![issue(), upgrade.clone()];
+        assert!(failure_reports(&plan, &[(upgrade.key.clone(), "ARM UpgradeFailed".into())]).is_empty());
     }
 
     #[test]
