@@ -94,7 +94,7 @@ pub struct Settings {
     /// long that instance's work waits; it must outlast the slowest action (retries and the
     /// GitHub budget's in-place waits included), or a slow action can be taken over and run twice.
     pub claim_lease: jiff::SignedDuration,
-    /// `CADENCE_SWEEP_INLINE_MAX` (default 0): fleets of at most this many clusters are swept
+    /// `CADENCE_SWEEP_INLINE_MAX` (default 1000): fleets of at most this many clusters are swept
     /// inside the timer invocation as ONE plan (one digest per recipient); larger fleets fan
     /// out one queue message per cluster (each cluster its own plan, retried by the queue).
     pub sweep_inline_max: usize,
@@ -172,7 +172,7 @@ impl Settings {
             ));
         }
         let claim_lease = jiff::SignedDuration::from_secs(lease_seconds as i64);
-        let sweep_inline_max = parse_num("CADENCE_SWEEP_INLINE_MAX", get("CADENCE_SWEEP_INLINE_MAX"), 0)?;
+        let sweep_inline_max = parse_num("CADENCE_SWEEP_INLINE_MAX", get("CADENCE_SWEEP_INLINE_MAX"), 1000)?;
         let arm_endpoint = get("ARM_ENDPOINT").unwrap_or_else(|| "https://management.azure.com".into());
         check_url("ARM_ENDPOINT", &arm_endpoint)?;
         let azure_credential = match get("AZURE_CREDENTIAL").as_deref() {

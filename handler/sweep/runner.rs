@@ -59,7 +59,7 @@ impl Sweeper {
 
     /// `POST /sweep`: inventory, then the custom-handler response.
     ///
-    /// - More clusters than `CADENCE_SWEEP_INLINE_MAX` (0 by default): one queue message per
+    /// - More clusters than `CADENCE_SWEEP_INLINE_MAX` (1000 by default): one queue message per
     ///   cluster in `Outputs.clusters`; each `sweep-cluster` invocation is its own plan, and its
     ///   own retry.
     /// - Otherwise the whole fleet is swept here, at `CADENCE_SWEEP_CONCURRENCY`, as ONE plan
