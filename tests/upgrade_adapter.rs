@@ -2,6 +2,7 @@
 //! idempotency, If-Match, long-running operations, 409 and 412.
 
 mod arm_common;
+mod certs_support;
 
 use aks_cadence::action::{Action, ActionKind, Hold, Stage, UpgradeScope};
 use aks_cadence::actions::Actuator;
@@ -9,6 +10,8 @@ use aks_cadence::actions::azure::AzureActuator;
 use aks_cadence::domain::{ClusterFacts, ClusterId, Concern, ConcernKind, Origin, Signal, SignalKind};
 use aks_cadence::error::ActionError;
 use arm_common::*;
+use base64::Engine as _;
+use certs_support::{Ca, leaf, tls_server};
 use serde_json::{Value, json};
 use wiremock::matchers::{body_partial_json, header, method, path, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -39,8 +42,44 @@ fn patch(target: &str) -> Action {
 fn minor(target: &str) -> Action {
     action(ActionKind::Upgrade { upgrade: UpgradeScope::Minor, target: target.into() }, ConcernKind::KubernetesUpgrade, target)
 }
+/// The cluster CA of the sweep's finding expires 2026-05-01.
 fn rotate() -> Action {
-    action(ActionKind::RotateCertificates, ConcernKind::Certificate, "api-server")
+    rotate_for("cluster-ca@2026-05-01")
+}
+fn rotate_for(target: &str) -> Action {
+    action(ActionKind::RotateCertificates, ConcernKind::Certificate, target)
+}
+
+/// `listClusterUserCredential` answers a kubeconfig whose cluster CA expires `ca_not_after`.
+async fn mount_user_kubeconfig(server: &MockServer, ca_not_after: certs_support::Utc) {
+    let ca = Ca::new("ca", (2024, 5, 1, 0), ca_not_after);
+    let client = leaf("masterclient", (2024, 5, 1, 0), ca_not_after, &ca);
+    let b64 = |b: &str| base64::engine::general_purpose::STANDARD.encode(b);
+    let yaml = format!(
+        "apiVersion: v1\nclusters:\n- cluster:\n    certificate-authority-data: {}\n    server: https://x:443\n  name: c\nusers:\n- name: u\n  user:\n    client-certificate-data: {}\n",
+        b64(&ca.pem()),
+        b64(&client.pem)
+    );
+    Mock::given(method("POST"))
+        .and(path(format!("{CLUSTER}/listClusterUserCredential")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"kubeconfigs": [{"name": "clusterUser", "value": b64(&yaml)}]})))
+        .mount(server)
+        .await;
+}
+
+/// The rotate endpoint, expected `times` times; answers 202 with a location ending in 204.
+async fn mount_rotation(server: &MockServer, times: u64) {
+    let file = "managedclusters_rotate_cluster_certificates.2025-10-01.json";
+    let location = on_server(&example_header(file, "202", "location"), &server.uri());
+    Mock::given(method("POST"))
+        .and(path(format!("{CLUSTER}/rotateClusterCertificates")))
+        .respond_with(ResponseTemplate::new(202).insert_header("Location", location.as_str()))
+        .expect(times)
+        .named("rotateClusterCertificates")
+        .mount(server)
+        .await;
+    let result_path = url::Url::parse(&location).unwrap().path().to_string();
+    Mock::given(method("GET")).and(path(result_path.as_str())).respond_with(ResponseTemplate::new(204)).mount(server).await;
 }
 
 async fn perform(server: &MockServer, a: Action) -> Result<String, ActionError> {
@@ -216,6 +255,7 @@ async fn a_cluster_changed_between_read_and_write_is_retried_later() {
 async fn a_conflict_means_not_now() {
     let server = MockServer::start().await;
     mount_cluster(&server, running_cluster()).await;
+    mount_user_kubeconfig(&server, (2026, 5, 1, 3600)).await;
     Mock::given(method("POST"))
         .and(path(format!("{CLUSTER}/rotateClusterCertificates")))
         .respond_with(ResponseTemplate::new(409).set_body_json(json!({"error": {"code": "OperationNotAllowed", "message": "another operation is in progress"}})))
@@ -230,6 +270,7 @@ async fn a_conflict_means_not_now() {
 async fn a_rotation_follows_its_location_to_the_end() {
     let server = MockServer::start().await;
     mount_cluster(&server, running_cluster()).await;
+    mount_user_kubeconfig(&server, (2026, 5, 1, 3600)).await;
     let file = "managedclusters_rotate_cluster_certificates.2025-10-01.json";
     let location = on_server(&example_header(file, "202", "location"), &server.uri());
     Mock::given(method("POST"))
@@ -283,4 +324,68 @@ async fn a_batch_answers_in_order_and_only_for_azure_actions() {
     assert!(matches!(results[0], Err(ActionError::AlreadyDone(_))));
     assert!(matches!(&results[1], Err(ActionError::Deferred(m)) if m.contains("notify-only")));
     assert!(matches!(results[2], Err(ActionError::AlreadyDone(_))));
+}
+
+#[tokio::test]
+async fn a_rotation_replayed_after_it_completed_does_not_rotate_again() {
+    // The first attempt: the CA still expires on the concern's date → one POST.
+    let first = MockServer::start().await;
+    mount_cluster(&first, running_cluster()).await;
+    mount_user_kubeconfig(&first, (2026, 5, 1, 3600)).await;
+    mount_rotation(&first, 1).await;
+    assert_eq!(perform(&first, rotate()).await, Ok("succeeded: 00000000-0000-0000-0000-000000000000".into()));
+
+    // The process crashed before the ledger recorded it; the claim expired and the action comes
+    // again. The cluster now has the rotated CA (30 years): already done, NO second POST.
+    let replay = MockServer::start().await;
+    mount_cluster(&replay, running_cluster()).await;
+    mount_user_kubeconfig(&replay, (2056, 11, 29, 0)).await;
+    mount_rotation(&replay, 0).await;
+    let got = perform(&replay, rotate()).await;
+    assert!(matches!(&got, Err(ActionError::AlreadyDone(m)) if m.contains("already rotated") && m.contains("2056-11-29")), "{got:?}");
+    let client_concern = perform(&replay, rotate_for("kubeconfig-client@2026-05-01")).await;
+    assert!(matches!(&client_concern, Err(ActionError::AlreadyDone(_))), "{client_concern:?}");
+}
+
+#[tokio::test]
+async fn an_api_server_rotation_is_guarded_by_the_served_certificate() {
+    let ca = Ca::new("ca", (2024, 5, 1, 0), (2054, 5, 1, 0));
+    let old = leaf("apiserver", (2024, 5, 1, 0), (2026, 5, 1, 3600), &ca);
+    let new = leaf("apiserver", (2026, 4, 20, 0), (2028, 4, 20, 0), &ca);
+    let (old_addr, _) = tls_server(vec![old.der.clone(), ca.der()], old.key_der(), &[&rustls::version::TLS13]).await;
+    let (new_addr, _) = tls_server(vec![new.der.clone(), ca.der()], new.key_der(), &[&rustls::version::TLS13]).await;
+    let mut cluster = running_cluster();
+    cluster["properties"]["fqdn"] = json!("127.0.0.1");
+    let adapter = |server: &MockServer, port: u16| {
+        let checks = aks_cadence::sweep::CertificateChecks { api_server_port: port, ..Default::default() };
+        AzureActuator::new(client(&server.uri())).with_certificate_checks(checks)
+    };
+
+    let first = MockServer::start().await;
+    mount_cluster(&first, cluster.clone()).await;
+    mount_rotation(&first, 1).await;
+    let got = adapter(&first, old_addr.port()).perform(&[rotate_for("api-server@2026-05-01")]).await.remove(0);
+    assert_eq!(got, Ok("succeeded: 00000000-0000-0000-0000-000000000000".into()));
+
+    let replay = MockServer::start().await;
+    mount_cluster(&replay, cluster).await;
+    mount_rotation(&replay, 0).await;
+    let got = adapter(&replay, new_addr.port()).perform(&[rotate_for("api-server@2026-05-01")]).await.remove(0);
+    assert!(matches!(&got, Err(ActionError::AlreadyDone(m)) if m.contains("2028-04-20")), "{got:?}");
+}
+
+#[tokio::test]
+async fn a_rotation_that_cannot_see_the_certificate_does_not_rotate() {
+    let server = MockServer::start().await;
+    mount_cluster(&server, running_cluster()).await;
+    Mock::given(method("POST"))
+        .and(path(format!("{CLUSTER}/listClusterUserCredential")))
+        .respond_with(ResponseTemplate::new(403).set_body_json(json!({"error": {"code": "AuthorizationFailed", "message": "no listClusterUserCredential/action"}})))
+        .mount(&server)
+        .await;
+    mount_rotation(&server, 0).await;
+    let got = perform(&server, rotate()).await;
+    assert!(matches!(&got, Err(ActionError::Transient(m)) if m.contains("cannot tell")), "{got:?}");
+    let got = perform(&server, rotate_for("api-server")).await;
+    assert!(matches!(&got, Err(ActionError::Permanent(m)) if m.contains("no `<certificate>@<date>`")), "{got:?}");
 }

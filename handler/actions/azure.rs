@@ -26,11 +26,22 @@
 //! A replayed action (a crash after acting, before the ledger recorded it) meets one of: the
 //! cluster or pool still upgrading → the busy gate defers it; the upgrade done → `AlreadyDone`;
 //! the PUT racing another writer → 412. Node image upgrades take no version, so a second start
-//! can only move a pool to the latest image. Rotation has no such evidence on the cluster (the
-//! certificate check that would show fresh certificates lives in `sweep::certs`): a replay after
-//! a crash between the POST and the ledger write could rotate twice. The ledger claim makes that
-//! window small; the lead can close it by checking the API server certificate's `notBefore` here
-//! once `sweep::certs` is merged.
+//! can only move a pool to the latest image.
+//!
+//! Certificate rotation (`POST …/rotateClusterCertificates`, up to 30 minutes of downtime) is
+//! guarded by the certificate itself, since ARM keeps no record of past rotations. The concern's
+//! target is `<certificate>@<expiry date>` (`plan::certificate_target`): the certificate that
+//! was about to expire. Before rotating, after the live gates (a rotation still running holds
+//! the cluster `Busy`), the adapter reads the current certificate of that kind from the same
+//! source the sweep read it from — the public API server's TLS certificate
+//! (`sweep::certs::api_server_certificate`, port and timeout from [`CertificateChecks`]) for
+//! `api-server`, the user kubeconfig (`POST …/listClusterUserCredential`, an ARM read that also
+//! works for private clusters) for `cluster-ca` and `kubeconfig-client`. A rotation reissues
+//! all three, so when every current certificate of that kind expires after the target's date
+//! the rotation already happened: `AlreadyDone`, no second POST. When the certificate cannot be
+//! read (or none of that kind is there any more) the adapter cannot tell and answers
+//! `Transient` rather than risk a second outage; the next attempt reads again. A target without
+//! a date is refused (`Permanent`) for the same reason.
 
 use std::collections::BTreeMap;
 
@@ -42,6 +53,8 @@ use crate::action::{Action, ActionKind, Hold, UpgradeScope};
 use crate::azure::{AKS_API_VERSION, ArmCall, ArmClient, LroOutcome};
 use crate::domain::{ClusterId, OperationStatus};
 use crate::error::ActionError;
+use crate::domain::CertificateKind;
+use crate::sweep::CertificateChecks;
 use crate::sweep::support::{compare_versions, minor_of, minor_str};
 
 /// How long the adapter follows an operation it started before answering
@@ -55,12 +68,36 @@ pub const FOLLOW_FOR: std::time::Duration = std::time::Duration::from_secs(3 * 6
 #[derive(Debug, Clone)]
 pub struct AzureActuator {
     arm: ArmClient,
+    /// Where the rotation guard reads the API server certificate (port, timeout); the
+    /// `api_server`/`kubeconfig` switches of the sweep do not apply: the guard always reads.
+    certificates: CertificateChecks,
 }
 
 impl AzureActuator {
     pub fn new(arm: ArmClient) -> Self {
-        Self { arm }
+        Self { arm, certificates: CertificateChecks::default() }
     }
+
+    /// The API server port and handshake timeout of the rotation guard (tests: a local server).
+    pub fn with_certificate_checks(mut self, checks: CertificateChecks) -> Self {
+        self.certificates = checks;
+        self
+    }
+}
+
+/// Reads a certificate concern's target `<certificate>@<YYYY-MM-DD>` (`plan::certificate_target`).
+pub fn parse_certificate_target(target: &str) -> Option<(CertificateKind, jiff::civil::Date)> {
+    let (kind, date) = target.split_once('@')?;
+    let kind = [CertificateKind::ApiServer, CertificateKind::KubeconfigClient, CertificateKind::ClusterCa]
+        .into_iter()
+        .find(|k| k.as_str() == kind)?;
+    Some((kind, date.parse().ok()?))
+}
+
+/// Whether the certificates read now show the rotation done: at least one certificate of the
+/// target's kind, and every one of them expiring after the target's date.
+pub fn rotated_already(expiring: jiff::civil::Date, current: &[jiff::Timestamp]) -> bool {
+    !current.is_empty() && current.iter().all(|t| jiff::tz::Offset::UTC.to_datetime(*t).date() > expiring)
 }
 
 /// A human line for a hold (dry-run and `Deferred` reasons).
@@ -213,7 +250,7 @@ impl AzureActuator {
         match &action.kind {
             ActionKind::Upgrade { upgrade: UpgradeScope::NodeImage { pool }, target } => self.node_image(cluster, pool, target).await,
             ActionKind::Upgrade { upgrade, target } => self.version(cluster, upgrade, target).await,
-            ActionKind::RotateCertificates => self.rotate(cluster).await,
+            ActionKind::RotateCertificates => self.rotate(cluster, &action.concern.target).await,
             other => Err(ActionError::Permanent(format!("the Azure adapter does not carry out `{}` actions", other.name()))),
         }
     }
@@ -285,12 +322,53 @@ impl AzureActuator {
         outcome(self.arm.follow(started).await?)
     }
 
-    async fn rotate(&self, cluster: &ClusterId) -> Performed {
+    async fn rotate(&self, cluster: &ClusterId, target: &str) -> Performed {
+        let (kind, expiring) = parse_certificate_target(target).ok_or_else(|| {
+            ActionError::Permanent(format!(
+                "certificate target `{target}` names no `<certificate>@<date>`: cannot tell whether the certificates were already rotated"
+            ))
+        })?;
         let resp = self.get_cluster(cluster).await?;
         live_gates(&resp.body).map_err(deferred)?;
+        let current = self.current_certificates(cluster, &resp.body, kind).await?;
+        if rotated_already(expiring, &current) {
+            let latest = current.iter().max().map(|t| t.strftime("%Y-%m-%d").to_string()).unwrap_or_default();
+            return Err(ActionError::AlreadyDone(format!(
+                "the {} certificate now expires {latest} (was {expiring}): the cluster certificates were already rotated",
+                kind.as_str()
+            )));
+        }
         let path = format!("{}/rotateClusterCertificates", cluster.as_str());
         let started = self.arm.post(ArmCall::RotateClusterCertificates, &path, AKS_API_VERSION, None).await?;
         outcome(self.arm.follow(started).await?)
+    }
+
+    /// The expiries of the cluster's current certificates of `kind` (see the module docs).
+    async fn current_certificates(&self, cluster: &ClusterId, body: &Value, kind: CertificateKind) -> Result<Vec<jiff::Timestamp>, ActionError> {
+        let unknown = |why: String| ActionError::Transient(format!("cannot tell whether the certificates were already rotated: {why}"));
+        match kind {
+            CertificateKind::ApiServer => {
+                let host = str_at(body, "/properties/fqdn").ok_or_else(|| unknown("the cluster has no public API server fqdn".into()))?;
+                let cert = crate::sweep::certs::api_server_certificate(host, self.certificates.api_server_port, self.certificates.timeout)
+                    .await
+                    .map_err(|e| unknown(format!("API server certificate: {e}")))?;
+                Ok(vec![cert.not_after])
+            }
+            CertificateKind::ClusterCa | CertificateKind::KubeconfigClient => {
+                let configs = crate::sweep::cluster::user_kubeconfigs(&self.arm, cluster)
+                    .await
+                    .map_err(|e| unknown(format!("user kubeconfig (listClusterUserCredential): {e}")))?;
+                let mut out = Vec::new();
+                for config in &configs {
+                    let certs = crate::sweep::certs::kubeconfig_certificates(config).map_err(|e| unknown(format!("user kubeconfig: {e}")))?;
+                    out.extend(certs.into_iter().filter(|(k, _)| *k == kind).map(|(_, c)| c.not_after));
+                }
+                if out.is_empty() {
+                    return Err(unknown(format!("the user kubeconfig has no {} certificate", kind.as_str())));
+                }
+                Ok(out)
+            }
+        }
     }
 }
 
