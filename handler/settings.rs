@@ -98,6 +98,11 @@ pub struct Settings {
     /// inside the timer invocation as ONE plan (one digest per recipient); larger fleets fan
     /// out one queue message per cluster (each cluster its own plan, retried by the queue).
     pub sweep_inline_max: usize,
+    /// `CADENCE_SWEEP_KUBECONFIG_CERTS` (default true): sweeps read each cluster's user
+    /// kubeconfig (`POST …/listClusterUserCredential`, one ARM write-bucket request per cluster)
+    /// for the cluster CA and client certificate expiries. `false` skips that read (the API
+    /// server certificate is still read over TLS); the rotation guard reads it regardless.
+    pub sweep_kubeconfig_certs: bool,
     /// `ARM_ENDPOINT` (default `https://management.azure.com`).
     pub arm_endpoint: String,
     /// `AZURE_CREDENTIAL` (default `managed_identity` under the host, else `azure_cli`).
@@ -173,6 +178,7 @@ impl Settings {
         }
         let claim_lease = jiff::SignedDuration::from_secs(lease_seconds as i64);
         let sweep_inline_max = parse_num("CADENCE_SWEEP_INLINE_MAX", get("CADENCE_SWEEP_INLINE_MAX"), 1000)?;
+        let sweep_kubeconfig_certs = parse_bool("CADENCE_SWEEP_KUBECONFIG_CERTS", get("CADENCE_SWEEP_KUBECONFIG_CERTS"), true)?;
         let arm_endpoint = get("ARM_ENDPOINT").unwrap_or_else(|| "https://management.azure.com".into());
         check_url("ARM_ENDPOINT", &arm_endpoint)?;
         let azure_credential = match get("AZURE_CREDENTIAL").as_deref() {
@@ -243,6 +249,7 @@ impl Settings {
             sweep_concurrency,
             claim_lease,
             sweep_inline_max,
+            sweep_kubeconfig_certs,
             arm_endpoint: arm_endpoint.trim_end_matches('/').to_string(),
             azure_credential,
             azure_client_id,
@@ -381,6 +388,14 @@ mod tests {
         for (name, bad) in [("GITHUB_CONTENT_PER_MINUTE", "0"), ("GITHUB_CONTENT_PER_HOUR", "100001"), ("GITHUB_CONTENT_PER_HOUR", "lots")] {
             assert_eq!(Settings::from_map(env(&[(name, bad)])).unwrap_err().name, name);
         }
+    }
+
+    #[test]
+    fn kubeconfig_certificate_reads_default_on_and_take_a_boolean() {
+        assert!(Settings::from_map(env(&[])).unwrap().sweep_kubeconfig_certs);
+        assert!(!Settings::from_map(env(&[("CADENCE_SWEEP_KUBECONFIG_CERTS", "false")])).unwrap().sweep_kubeconfig_certs);
+        let e = Settings::from_map(env(&[("CADENCE_SWEEP_KUBECONFIG_CERTS", "sometimes")])).unwrap_err();
+        assert_eq!(e.name, "CADENCE_SWEEP_KUBECONFIG_CERTS");
     }
 
     #[test]

@@ -196,3 +196,28 @@ fn the_blob_ledger_gets_its_credential_from_the_same_identity_setting() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("setting AZURE_CREDENTIAL") && stderr.contains("workload_identity"), "{stderr}");
 }
+
+#[tokio::test]
+async fn with_kubeconfig_certificate_reads_off_the_sweep_asks_arm_for_no_credentials() {
+    let count = |requests: Vec<wiremock::Request>| {
+        requests.iter().filter(|r| r.method.as_str() == "POST" && r.url.path().ends_with("/listClusterUserCredential")).count()
+    };
+    let prod = || FleetCluster::new("prod", "1.24.6", OLD_IMAGE, vec!["1.24.9"]);
+
+    // The default reads the user kubeconfig of every cluster (the fake ARM refuses it: 403)…
+    let server = MockServer::start().await;
+    mount_identity(&server).await;
+    mount_fleet(&server, &[prod()]).await;
+    let dir = tempfile::tempdir().unwrap();
+    lines(&sweep(dir.path(), &server, POLICY_AUTO, &[], &["--dry-run", "--now", IN_AUTO_WINDOW]));
+    assert_eq!(count(server.received_requests().await.unwrap()), 1);
+
+    // …and CADENCE_SWEEP_KUBECONFIG_CERTS=false makes no listClusterUserCredential POST at all.
+    let server = MockServer::start().await;
+    mount_identity(&server).await;
+    mount_fleet(&server, &[prod()]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let planned = lines(&sweep(dir.path(), &server, POLICY_AUTO, &[("CADENCE_SWEEP_KUBECONFIG_CERTS", "false")], &["--dry-run", "--now", IN_AUTO_WINDOW]));
+    assert!(!planned.is_empty(), "the rest of the sweep still ran");
+    assert_eq!(count(server.received_requests().await.unwrap()), 0);
+}

@@ -86,6 +86,7 @@ impl SweepContext {
     pub fn from_settings(settings: &crate::settings::Settings, arm: ArmClient) -> Self {
         let mut ctx = Self::new(arm, settings.subscriptions.clone(), settings.sweep_concurrency);
         ctx.inline_max = settings.sweep_inline_max;
+        ctx.options.certificates.kubeconfig = settings.sweep_kubeconfig_certs;
         ctx
     }
 
