@@ -9,7 +9,7 @@
 AZURITE_VERSION="3.35.0"
 
 start_azurite() {
-  local root dir port pid i
+  local root dir port pid
   root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
   dir="$root/.tools/azurite"
   if [ ! -x "$dir/node_modules/.bin/azurite-blob" ] \
@@ -19,24 +19,15 @@ start_azurite() {
     npm install --prefix "$dir" --no-audit --no-fund --loglevel=error "azurite@$AZURITE_VERSION" >&2 || {
       echo "azurite: npm install failed" >&2; return 1; }
   fi
-  port="${AZURITE_BLOB_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')}"
+  port="${AZURITE_BLOB_PORT:-$(free_port)}"
   "$dir/node_modules/.bin/azurite-blob" --silent --disableTelemetry --inMemoryPersistence \
     --skipApiVersionCheck --blobHost 127.0.0.1 --blobPort "$port" \
     >"$dir/azurite.log" 2>&1 &
   pid=$!
   SERVICE_PIDS+=("$pid")
   # Any HTTP answer means it listens (an anonymous GET gets an error document).
-  for i in $(seq 1 100); do
-    if curl -s -o /dev/null -m 1 "http://127.0.0.1:$port/devstoreaccount1?comp=list"; then
-      export CADENCE_TEST_AZURITE_BLOB="http://127.0.0.1:$port/devstoreaccount1"
-      echo "azurite: blob service on 127.0.0.1:$port (pid $pid)" >&2
-      return 0
-    fi
-    if ! kill -0 "$pid" 2>/dev/null; then
-      echo "azurite: exited during start-up; log:" >&2; cat "$dir/azurite.log" >&2; return 1
-    fi
-    sleep 0.1
-  done
-  echo "azurite: no answer on 127.0.0.1:$port after 10 s; log:" >&2; cat "$dir/azurite.log" >&2
-  return 1
+  wait_for_service azurite "$pid" "$dir/azurite.log" 100 \
+    curl -s -o /dev/null -m 1 "http://127.0.0.1:$port/devstoreaccount1?comp=list" || return 1
+  export CADENCE_TEST_AZURITE_BLOB="http://127.0.0.1:$port/devstoreaccount1"
+  echo "azurite: blob service on 127.0.0.1:$port (pid $pid)" >&2
 }

@@ -11,7 +11,7 @@
 # STARTTLS-required setting refuses to send in clear.
 
 start_smtp() {
-  local root src dir smtp_port web_port pid i log maildir
+  local root src dir smtp_port web_port pid log maildir
   root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
   src="$root/scripts/services/smtp"
   dir="$root/.tools/maildev"
@@ -22,7 +22,6 @@ start_smtp() {
     npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error >&2 || {
       echo "smtp: npm ci for maildev failed" >&2; return 1; }
   fi
-  free_port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
   smtp_port="$(free_port)"
   web_port="$(free_port)"
   while [ "$web_port" = "$smtp_port" ]; do web_port="$(free_port)"; done
@@ -33,20 +32,13 @@ start_smtp() {
     --smtp "$smtp_port" --web "$web_port" --mail-directory "$maildir" >"$log" 2>&1 &
   pid=$!
   SERVICE_PIDS+=("$pid")
-  for i in $(seq 1 300); do
-    if curl -sf -o /dev/null -m 1 "http://127.0.0.1:$web_port/email" \
-       && (exec 3<>"/dev/tcp/127.0.0.1/$smtp_port") 2>/dev/null; then
-      export CADENCE_TEST_SMTP_URL="smtp://127.0.0.1:$smtp_port?tls=none"
-      export CADENCE_TEST_SMTP_API="http://127.0.0.1:$web_port"
-      echo "smtp: maildev SMTP on 127.0.0.1:$smtp_port, REST on 127.0.0.1:$web_port (pid $pid)" >&2
-      return 0
-    fi
-    if ! kill -0 "$pid" 2>/dev/null; then
-      echo "smtp: maildev exited during start-up; log:" >&2; cat "$log" >&2; return 1
-    fi
-    sleep 0.1
-  done
-  echo "smtp: maildev did not answer on 127.0.0.1:$smtp_port / :$web_port within 30 s; log:" >&2
-  cat "$log" >&2
-  return 1
+  wait_for_service smtp "$pid" "$log" 300 maildev_answers "$smtp_port" "$web_port" || return 1
+  export CADENCE_TEST_SMTP_URL="smtp://127.0.0.1:$smtp_port?tls=none"
+  export CADENCE_TEST_SMTP_API="http://127.0.0.1:$web_port"
+  echo "smtp: maildev SMTP on 127.0.0.1:$smtp_port, REST on 127.0.0.1:$web_port (pid $pid)" >&2
+}
+
+# Both MailDev ports answer: the REST API and the SMTP listener.
+maildev_answers() {
+  curl -sf -o /dev/null -m 1 "http://127.0.0.1:$2/email" && (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
