@@ -35,29 +35,5 @@ macro_rules! contract_case {
     )*};
 }
 
-contract_case!(
-    events_are_marked_processed_once,
-    concurrent_event_marks_succeed_once,
-    first_seen_keeps_the_first_time,
-    seen_reads_first_seen_without_recording,
-    a_new_key_is_acquired_and_shows_as_claimed,
-    a_live_claim_is_held_elsewhere,
-    an_expired_claim_is_taken_over_and_the_stale_token_loses,
-    done_is_finished_for_every_later_claim,
-    failed_is_finished_and_keeps_the_reason,
-    release_frees_the_key_for_a_retry,
-    wrong_or_spent_tokens_are_lost_claims,
-    concurrent_claims_acquire_exactly_once,
-    two_instances_on_one_store_acquire_exactly_once,
-    refs_are_stored_and_replaced,
-    list_actions_is_sorted_by_key,
-    everything_survives_a_restart,
-);
+aks_cadence::ledger_contract_cases!(contract_case);
 
-#[test]
-fn every_contract_case_runs_against_blob_too() {
-    let source = include_str!("ledger_blob_contract.rs");
-    for (name, _) in contract::CASES {
-        assert!(source.contains(&format!("    {name},")), "contract case `{name}` is not run against the blob ledger");
-    }
-}

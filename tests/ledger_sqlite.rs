@@ -30,24 +30,7 @@ macro_rules! contract_case {
     )*};
 }
 
-contract_case!(
-    events_are_marked_processed_once,
-    concurrent_event_marks_succeed_once,
-    first_seen_keeps_the_first_time,
-    seen_reads_first_seen_without_recording,
-    a_new_key_is_acquired_and_shows_as_claimed,
-    a_live_claim_is_held_elsewhere,
-    an_expired_claim_is_taken_over_and_the_stale_token_loses,
-    done_is_finished_for_every_later_claim,
-    failed_is_finished_and_keeps_the_reason,
-    release_frees_the_key_for_a_retry,
-    wrong_or_spent_tokens_are_lost_claims,
-    concurrent_claims_acquire_exactly_once,
-    two_instances_on_one_store_acquire_exactly_once,
-    refs_are_stored_and_replaced,
-    list_actions_is_sorted_by_key,
-    everything_survives_a_restart,
-);
+aks_cadence::ledger_contract_cases!(contract_case);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_whole_contract_suite_runs_against_one_directory() {
@@ -55,13 +38,6 @@ async fn the_whole_contract_suite_runs_against_one_directory() {
     contract::run_contract_suite(open).await;
 }
 
-#[test]
-fn every_contract_case_has_its_own_test_here() {
-    let source = include_str!("ledger_sqlite.rs");
-    for (name, _) in contract::CASES {
-        assert!(source.contains(&format!("    {name},")), "add {name} to contract_case! in tests/ledger_sqlite.rs");
-    }
-}
 
 #[test]
 fn open_creates_the_four_tables_in_wal_mode() {
