@@ -40,7 +40,7 @@ async fn the_whole_contract_suite_runs_against_one_directory() {
 
 
 #[test]
-fn open_creates_the_four_tables_in_wal_mode() {
+fn open_creates_the_five_tables_in_wal_mode() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("cadence.db");
     drop(SqliteLedger::open(&path).unwrap());
@@ -53,11 +53,35 @@ fn open_creates_the_four_tables_in_wal_mode() {
         .map(Result::unwrap)
         .collect();
     tables.sort();
-    assert_eq!(tables, ["actions", "events", "first_seen", "refs"]);
+    assert_eq!(tables, ["actions", "events", "first_seen", "pending", "refs"]);
     let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
     assert_eq!(mode, "wal");
     // Opening again (a restart) keeps the file as it is.
     drop(SqliteLedger::open(&path).unwrap());
+}
+
+#[tokio::test]
+async fn a_schema_1_file_is_upgraded_in_place_and_keeps_its_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v1.db");
+    // The schema-1 layout exactly as the first release wrote it.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE events (event_id TEXT PRIMARY KEY NOT NULL, processed_at INTEGER NOT NULL);
+         CREATE TABLE first_seen (concern_key TEXT PRIMARY KEY NOT NULL, at INTEGER NOT NULL);
+         CREATE TABLE actions (key TEXT PRIMARY KEY NOT NULL, status TEXT NOT NULL CHECK (status IN ('claimed', 'done', 'failed')),
+             owner TEXT, token TEXT, until INTEGER, detail TEXT, updated_at INTEGER NOT NULL);
+         CREATE TABLE refs (concern_key TEXT NOT NULL, channel TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (concern_key, channel));
+         INSERT INTO events VALUES ('e-old', 1);
+         PRAGMA user_version = 1;",
+    )
+    .unwrap();
+    drop(conn);
+    let ledger = SqliteLedger::open(&path).unwrap();
+    assert!(ledger.event_processed("e-old").await.unwrap(), "records of the old schema are kept");
+    assert!(ledger.pending_notifications().await.unwrap().is_empty(), "the digest queue exists and is empty");
+    let version: i64 = rusqlite::Connection::open(&path).unwrap().query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    assert_eq!(version, 2);
 }
 
 #[test]

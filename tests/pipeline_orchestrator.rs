@@ -11,7 +11,7 @@ use aks_cadence::actions::Actuator;
 use aks_cadence::ingest::Ingested;
 use aks_cadence::pipeline::{EventSink, Pipeline, PipelineError, fixed_clock};
 use aks_cadence::policy::Policy;
-use aks_cadence::store::{ActionState, Claim, ClaimToken, Completion, Ledger, LedgerError};
+use aks_cadence::store::{ActionState, Claim, ClaimToken, Completion, Ledger, LedgerError, PendingNotification};
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
 use pipeline_support::*;
@@ -119,6 +119,15 @@ impl Ledger for BrokenLedger {
         Err((self.0)())
     }
     async fn list_actions(&self) -> Result<Vec<(ActionKey, ActionState)>, LedgerError> {
+        Err((self.0)())
+    }
+    async fn queue_notification(&self, _: &ActionKey, _: &str, _: Timestamp) -> Result<(), LedgerError> {
+        Err((self.0)())
+    }
+    async fn pending_notifications(&self) -> Result<Vec<PendingNotification>, LedgerError> {
+        Err((self.0)())
+    }
+    async fn remove_notification(&self, _: &ActionKey) -> Result<(), LedgerError> {
         Err((self.0)())
     }
 }

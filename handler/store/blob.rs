@@ -11,6 +11,7 @@
 //! | `first-seen/<sha256(concern)>`    | `{"key", "at"}` — written once, never replaced      |
 //! | `actions/<sha256(action key)>`    | `{"key", "token", "status", …}` — an [`ActionState`] |
 //! | `refs/<sha256(concern\|channel)>` | `{"concern", "channel", "value"}`                   |
+//! | `pending/<sha256(action key)>`    | `{"key", "action", "queued_at", "updated_at"}` — a notification waiting for its digest |
 //!
 //! The readable key is inside each blob, so `list_actions` and a person browsing the container
 //! see what a record is about.
@@ -54,7 +55,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{ActionState, Claim, ClaimToken, Completion, Ledger, LedgerError};
+use super::{ActionState, Claim, ClaimToken, Completion, Ledger, LedgerError, PendingNotification};
 use crate::action::ActionKey;
 
 /// How many times `claim`/`first_seen` go round create → read → take over when records keep
@@ -105,6 +106,15 @@ struct RefRecord {
     concern: String,
     channel: String,
     value: String,
+}
+
+/// The record stored in `pending/…`.
+#[derive(Debug, Serialize, Deserialize)]
+struct PendingRecord {
+    key: String,
+    action: String,
+    queued_at: Timestamp,
+    updated_at: Timestamp,
 }
 
 /// Outcome of a conditional write.
@@ -426,8 +436,66 @@ impl Ledger for BlobLedger {
     }
 
     async fn list_actions(&self) -> Result<Vec<(ActionKey, ActionState)>, LedgerError> {
+        let records: Vec<ActionRecord> = self.read_prefix("actions/").await?;
+        let mut out: Vec<(ActionKey, ActionState)> = records.into_iter().map(|r| (ActionKey::from_raw(r.key), r.state)).collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+
+    async fn queue_notification(&self, key: &ActionKey, action: &str, at: Timestamp) -> Result<(), LedgerError> {
+        let blob = self.blob("pending", key.as_str());
+        // Read → merge → conditional write: the first queueing's time survives concurrent
+        // queueings of the same key (each loser reads the winner's record and merges again).
+        for _ in 0..MAX_ROUNDS {
+            let found = self.read::<PendingRecord>(&blob).await?;
+            let written = match found {
+                None => {
+                    let record = PendingRecord { key: key.as_str().to_string(), action: action.to_string(), queued_at: at, updated_at: at };
+                    self.write(&blob, &record, None, true).await?
+                }
+                Some((old, etag)) => {
+                    let record = PendingRecord {
+                        key: old.key,
+                        action: action.to_string(),
+                        queued_at: old.queued_at,
+                        updated_at: old.updated_at.max(at),
+                    };
+                    self.write(&blob, &record, Some(&etag), false).await?
+                }
+            };
+            if let Written::Ok(_) = written {
+                return Ok(());
+            }
+        }
+        Err(LedgerError::Unavailable(format!("blob ledger {}: queueing {key} kept changing under us; retry later", self.shown)))
+    }
+
+    async fn pending_notifications(&self) -> Result<Vec<PendingNotification>, LedgerError> {
+        let records: Vec<PendingRecord> = self.read_prefix("pending/").await?;
+        let mut out: Vec<PendingNotification> = records
+            .into_iter()
+            .map(|r| PendingNotification { key: ActionKey::from_raw(r.key), action: r.action, queued_at: r.queued_at, updated_at: r.updated_at })
+            .collect();
+        out.sort_by(|a, b| (a.queued_at, &a.key).cmp(&(b.queued_at, &b.key)));
+        Ok(out)
+    }
+
+    async fn remove_notification(&self, key: &ActionKey) -> Result<(), LedgerError> {
+        let blob = self.blob("pending", key.as_str());
+        match blob.delete(Some(BlobClientDeleteOptions::default())).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.http_status() == Some(StatusCode::NotFound) && !container_missing(&e) => Ok(()),
+            Err(e) => Err(self.classify(e, "remove a queued notification")),
+        }
+    }
+}
+
+impl BlobLedger {
+    /// Every record under `prefix`, read with bounded concurrency. A blob deleted between the
+    /// listing and its read is skipped.
+    async fn read_prefix<T: for<'de> Deserialize<'de> + Send>(&self, prefix: &str) -> Result<Vec<T>, LedgerError> {
         let options = BlobContainerClientListBlobsOptions {
-            prefix: Some("actions/".into()),
+            prefix: Some(prefix.into()),
             maxresults: self.list_page_size,
             ..Default::default()
         };
@@ -437,15 +505,12 @@ impl Ledger for BlobLedger {
             .try_filter_map(|item| async move { Ok(item.name) })
             .try_collect()
             .await?;
-        let records: Vec<Option<(ActionRecord, Etag)>> = futures::stream::iter(names)
-            .map(|name| async move { self.read::<ActionRecord>(&self.container.blob_client(&name)).await })
+        let records: Vec<Option<(T, Etag)>> = futures::stream::iter(names)
+            .map(|name| async move { self.read::<T>(&self.container.blob_client(&name)).await })
             .buffer_unordered(LIST_CONCURRENCY)
             .try_collect()
             .await?;
-        let mut out: Vec<(ActionKey, ActionState)> =
-            records.into_iter().flatten().map(|(r, _)| (ActionKey::from_raw(r.key), r.state)).collect();
-        out.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(out)
+        Ok(records.into_iter().flatten().map(|(r, _)| r).collect())
     }
 }
 

@@ -27,7 +27,7 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use jiff::{SignedDuration, Timestamp};
 
-use super::{ActionState, Claim, ClaimToken, Completion, Ledger, LedgerError};
+use super::{ActionState, Claim, ClaimToken, Completion, Ledger, LedgerError, PendingNotification};
 use crate::action::ActionKey;
 
 /// Opens (or reopens) the store with the given name.
@@ -57,7 +57,11 @@ macro_rules! ledger_contract_cases {
             two_instances_on_one_store_acquire_exactly_once,
             refs_are_stored_and_replaced,
             list_actions_is_sorted_by_key,
-            everything_survives_a_restart
+            everything_survives_a_restart,
+            queued_notifications_keep_the_first_time_and_the_latest_action,
+            concurrent_queueings_of_one_key_make_one_entry,
+            removing_a_queued_notification_is_idempotent,
+            queued_notifications_are_shared_and_survive_a_restart
         );
     };
 }
@@ -313,4 +317,75 @@ pub async fn everything_survives_a_restart(open: OpenLedger) {
     assert_eq!(l.claim(&failed, "after", t0() + secs(1), secs(60)).await.unwrap(), Claim::Finished(ActionState::Failed { reason: "404".into(), at: t0() }));
     assert_eq!(l.claim(&live, "after", t0() + secs(1), secs(60)).await.unwrap(), Claim::HeldElsewhere { owner: "before".into(), until: t0() + secs(600) });
     assert_eq!(l.get_ref("c#node-image#pool1", "github-issue:o/r").await.unwrap().as_deref(), Some("3"));
+}
+
+pub async fn queued_notifications_keep_the_first_time_and_the_latest_action(open: OpenLedger) {
+    let l = open("pending".into()).await;
+    assert!(l.pending_notifications().await.unwrap().is_empty(), "nothing is queued at first");
+    let (ka, kb) = (key("email-a"), key("email-b"));
+    l.queue_notification(&kb, r#"{"v":1}"#, t0() + secs(2)).await.unwrap();
+    l.queue_notification(&ka, r#"{"v":1}"#, t0() + secs(5)).await.unwrap();
+    // The same key again (a duplicate delivery, or newer facts): one entry, first time kept.
+    l.queue_notification(&kb, r#"{"v":2}"#, t0() + secs(9)).await.unwrap();
+    // A queueing whose clock is behind never moves `updated_at` back.
+    l.queue_notification(&kb, r#"{"v":3}"#, t0() + secs(7)).await.unwrap();
+    assert_eq!(
+        l.pending_notifications().await.unwrap(),
+        vec![
+            PendingNotification { key: kb.clone(), action: r#"{"v":3}"#.into(), queued_at: t0() + secs(2), updated_at: t0() + secs(9) },
+            PendingNotification { key: ka.clone(), action: r#"{"v":1}"#.into(), queued_at: t0() + secs(5), updated_at: t0() + secs(5) },
+        ],
+        "oldest first; the latest action replaces the older one"
+    );
+}
+
+pub async fn concurrent_queueings_of_one_key_make_one_entry(open: OpenLedger) {
+    let a = open("pending-race".into()).await;
+    let b = open("pending-race".into()).await;
+    let k = key("email-race");
+    let tasks: Vec<_> = (0..12)
+        .map(|i| {
+            let l = if i % 2 == 0 { Arc::clone(&a) } else { Arc::clone(&b) };
+            let k = k.clone();
+            tokio::spawn(async move { l.queue_notification(&k, &format!(r#"{{"i":{i}}}"#), t0() + secs(i)).await.unwrap() })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let pending = a.pending_notifications().await.unwrap();
+    assert_eq!(pending.len(), 1, "one entry per key: {pending:?}");
+    assert_eq!(pending[0].key, k);
+    assert_eq!(pending[0].updated_at, t0() + secs(11), "the latest queueing's time");
+    assert!(pending[0].queued_at <= t0() + secs(11));
+}
+
+pub async fn removing_a_queued_notification_is_idempotent(open: OpenLedger) {
+    let l = open("pending-remove".into()).await;
+    let (ka, kb) = (key("email-a"), key("email-b"));
+    l.queue_notification(&ka, "{}", t0()).await.unwrap();
+    l.queue_notification(&kb, "{}", t0()).await.unwrap();
+    l.remove_notification(&ka).await.unwrap();
+    l.remove_notification(&ka).await.unwrap();
+    l.remove_notification(&key("never-queued")).await.unwrap();
+    let left: Vec<ActionKey> = l.pending_notifications().await.unwrap().into_iter().map(|p| p.key).collect();
+    assert_eq!(left, vec![kb], "only the removed key is gone");
+    // A key queued again after its removal is a new entry with a new first time.
+    l.queue_notification(&ka, "{}", t0() + secs(30)).await.unwrap();
+    let again = l.pending_notifications().await.unwrap();
+    assert_eq!(again.iter().find(|p| p.key == ka).map(|p| p.queued_at), Some(t0() + secs(30)));
+}
+
+pub async fn queued_notifications_are_shared_and_survive_a_restart(open: OpenLedger) {
+    let k = key("email-restart");
+    {
+        let l = open("pending-restart".into()).await;
+        l.queue_notification(&k, r#"{"kind":"email"}"#, t0()).await.unwrap();
+        let other = open("pending-restart".into()).await;
+        assert_eq!(other.pending_notifications().await.unwrap().len(), 1, "another instance sees the queue");
+    }
+    let l = open("pending-restart".into()).await;
+    let pending = l.pending_notifications().await.unwrap();
+    assert_eq!(pending, vec![PendingNotification { key: k, action: r#"{"kind":"email"}"#.into(), queued_at: t0(), updated_at: t0() }]);
+    assert!(open("pending-elsewhere".into()).await.pending_notifications().await.unwrap().is_empty(), "stores are independent");
 }

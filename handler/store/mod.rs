@@ -56,6 +56,20 @@ pub enum Claim {
     HeldElsewhere { owner: String, until: Timestamp },
 }
 
+/// A notification (email or chat action) waiting in the ledger for its digest: the host's
+/// invocations queue them, and the digest timer sends everything queued as one plan (see
+/// `execute::DigestWindow`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingNotification {
+    pub key: ActionKey,
+    /// The planned action, as JSON (`Action`'s serde form).
+    pub action: String,
+    /// When the key was first queued (kept by later queueings of the same key).
+    pub queued_at: Timestamp,
+    /// When the key was last queued.
+    pub updated_at: Timestamp,
+}
+
 /// How an action ended, for [`Ledger::complete`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Completion {
@@ -100,4 +114,14 @@ pub trait Ledger: Send + Sync {
 
     /// Every action key with its state, sorted by key (status pages, tests, `handler status`).
     async fn list_actions(&self) -> Result<Vec<(ActionKey, ActionState)>, LedgerError>;
+
+    /// Queues a notification for the next digest. Queueing a key again replaces the action
+    /// (newer facts) and `updated_at`, and keeps `queued_at`: a duplicate delivery never
+    /// makes a second entry.
+    async fn queue_notification(&self, key: &ActionKey, action: &str, at: Timestamp) -> Result<(), LedgerError>;
+    /// Every queued notification, oldest first (`queued_at`, then key).
+    async fn pending_notifications(&self) -> Result<Vec<PendingNotification>, LedgerError>;
+    /// Removes a queued notification once its key is finished. Removing one that is not there
+    /// is not an error (two flushes may both remove it).
+    async fn remove_notification(&self, key: &ActionKey) -> Result<(), LedgerError>;
 }

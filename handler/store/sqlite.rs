@@ -8,6 +8,7 @@
 //! | `first_seen` | `concern_key`          | when a concern was first seen (never moves once written)  |
 //! | `actions`    | `key`                  | `claimed` (owner, token, until) / `done` / `failed`       |
 //! | `refs`       | `concern_key, channel` | adapter references (GitHub issue number, PR branch)       |
+//! | `pending`    | `key`                  | notifications queued for the next digest (action JSON)    |
 //!
 //! Times are stored as integer nanoseconds since the Unix epoch, so they round-trip exactly and
 //! compare correctly inside SQL (`until <= now`).
@@ -27,14 +28,16 @@ use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
 use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
 
-use super::{ActionState, Claim, ClaimToken, Completion, Ledger, LedgerError};
+use super::{ActionState, Claim, ClaimToken, Completion, Ledger, LedgerError, PendingNotification};
 use crate::action::ActionKey;
 
 /// How long a connection waits for another process's lock before answering "unavailable".
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The schema version this code writes (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 1;
+/// 2 added `pending` (created by `CREATE TABLE IF NOT EXISTS`, so a version-1 file is
+/// upgraded in place when opened).
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS events (
@@ -59,6 +62,12 @@ CREATE TABLE IF NOT EXISTS refs (
     channel     TEXT NOT NULL,
     value       TEXT NOT NULL,
     PRIMARY KEY (concern_key, channel)
+);
+CREATE TABLE IF NOT EXISTS pending (
+    key        TEXT PRIMARY KEY NOT NULL,
+    action     TEXT NOT NULL,
+    queued_at  INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
 );
 ";
 
@@ -373,6 +382,51 @@ impl Ledger for SqliteLedger {
                 out.push((ActionKey::from_raw(key), state));
             }
             Ok(out)
+        })
+        .await
+    }
+
+    async fn queue_notification(&self, key: &ActionKey, action: &str, at: Timestamp) -> Result<(), LedgerError> {
+        let (key, action, at) = (key.as_str().to_string(), action.to_string(), to_nanos(at)?);
+        self.with_conn(move |c| {
+            c.execute(
+                "INSERT INTO pending (key, action, queued_at, updated_at) VALUES (?1, ?2, ?3, ?3)
+                 ON CONFLICT (key) DO UPDATE SET action = excluded.action,
+                     updated_at = max(pending.updated_at, excluded.updated_at)",
+                params![key, action, at],
+            )
+            .map_err(sql)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn pending_notifications(&self) -> Result<Vec<PendingNotification>, LedgerError> {
+        self.with_conn(|c| {
+            let mut stmt = c.prepare("SELECT key, action, queued_at, updated_at FROM pending ORDER BY queued_at, key").map_err(sql)?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get::<_, i64>(3)?)))
+                .map_err(sql)?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (key, action, queued_at, updated_at) = row.map_err(sql)?;
+                out.push(PendingNotification {
+                    key: ActionKey::from_raw(key),
+                    action,
+                    queued_at: from_nanos(queued_at)?,
+                    updated_at: from_nanos(updated_at)?,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn remove_notification(&self, key: &ActionKey) -> Result<(), LedgerError> {
+        let key = key.as_str().to_string();
+        self.with_conn(move |c| {
+            c.execute("DELETE FROM pending WHERE key = ?1", params![key]).map_err(sql)?;
+            Ok(())
         })
         .await
     }

@@ -15,7 +15,7 @@ use aks_cadence::actions::github::{ContentBudget, GithubActuator};
 use aks_cadence::domain::{ClusterFacts, ClusterId, Concern, ConcernKind, OfferedVersion, Origin, Signal, SignalKind};
 use aks_cadence::plan::WindowStatus;
 use aks_cadence::settings::Settings;
-use aks_cadence::store::{ActionState, Claim, ClaimToken, Completion, Ledger, LedgerError};
+use aks_cadence::store::{ActionState, Claim, ClaimToken, Completion, Ledger, LedgerError, PendingNotification};
 
 pub const TOKEN: &str = "ghp_CANARY0000secret0000token0000xyz";
 pub const ISSUE_REPO: &str = "platform/ops";
@@ -28,6 +28,7 @@ pub struct MemLedger {
     events: Mutex<HashMap<String, Timestamp>>,
     first: Mutex<HashMap<String, Timestamp>>,
     actions: Mutex<BTreeMap<ActionKey, ActionState>>,
+    pending: Mutex<BTreeMap<ActionKey, PendingNotification>>,
 }
 
 impl MemLedger {
@@ -91,6 +92,22 @@ impl Ledger for MemLedger {
     }
     async fn list_actions(&self) -> Result<Vec<(ActionKey, ActionState)>, LedgerError> {
         Ok(self.actions.lock().unwrap().iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+    }
+    async fn queue_notification(&self, key: &ActionKey, action: &str, at: Timestamp) -> Result<(), LedgerError> {
+        let mut pending = self.pending.lock().unwrap();
+        let entry = pending.entry(key.clone()).or_insert_with(|| PendingNotification { key: key.clone(), action: String::new(), queued_at: at, updated_at: at });
+        entry.action = action.to_string();
+        entry.updated_at = entry.updated_at.max(at);
+        Ok(())
+    }
+    async fn pending_notifications(&self) -> Result<Vec<PendingNotification>, LedgerError> {
+        let mut out: Vec<PendingNotification> = self.pending.lock().unwrap().values().cloned().collect();
+        out.sort_by(|a, b| (a.queued_at, &a.key).cmp(&(b.queued_at, &b.key)));
+        Ok(out)
+    }
+    async fn remove_notification(&self, key: &ActionKey) -> Result<(), LedgerError> {
+        self.pending.lock().unwrap().remove(key);
+        Ok(())
     }
 }
 
