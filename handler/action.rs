@@ -171,6 +171,10 @@ impl ActionKind {
             Self::RotateCertificates => "rotate_certificates",
         }
     }
+    /// Whether this is a message to people that digests group (email, Teams, Slack, webhook).
+    pub fn is_notification(&self) -> bool {
+        matches!(self, Self::Email { .. } | Self::Chat { .. })
+    }
     /// Whether carrying this out changes a cluster.
     pub fn changes_cluster(&self) -> bool {
         matches!(self, Self::Upgrade { .. } | Self::RotateCertificates)

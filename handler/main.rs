@@ -1,5 +1,5 @@
 //! The `handler` binary: the Azure Functions custom handler (`handler` / `handler serve`), and
-//! the local tools `handler sweep`, `handler replay` and `handler config check`.
+//! the local tools `handler sweep`, `handler replay`, `handler digest` and `handler config check`.
 //!
 //! Exit codes: 0 success, 1 failure (bad input, invalid policy, a run that failed), 2 a
 //! setting is wrong (the message names it and the fix) or the command line is.
@@ -20,7 +20,7 @@ use aks_cadence::actions::github::GithubActuator;
 use aks_cadence::actions::log::LogActuator;
 use aks_cadence::actions::Actuator;
 use aks_cadence::azure::{ArmClient, ArmConfig, identity};
-use aks_cadence::execute::Executor;
+use aks_cadence::execute::{DigestWindow, Executor};
 use aks_cadence::host::{self, AppState, SweepRoutes};
 use aks_cadence::ingest;
 use aks_cadence::pipeline::{self, Clock, EventSink, Pipeline};
@@ -54,6 +54,9 @@ enum Command {
     /// Feed Event Grid / CloudEvents JSON through the full pipeline and print one JSON line per
     /// planned action.
     Replay(ReplayArgs),
+    /// Show the email and chat notifications queued for the next digest (one JSON line each);
+    /// `--send` sends them now as one digest instead of waiting for the `digest` timer.
+    Digest(DigestArgs),
     /// Policy file tools.
     Config {
         #[command(subcommand)]
@@ -93,6 +96,13 @@ struct SweepArgs {
     now: Option<Timestamp>,
 }
 
+#[derive(Debug, Args)]
+struct DigestArgs {
+    /// Send the queued notifications now (needs CADENCE_DRY_RUN=false and their channels' settings).
+    #[arg(long)]
+    send: bool,
+}
+
 #[derive(Debug, Subcommand)]
 enum ConfigCommand {
     /// Validate a policy file and print every problem with its line and fix.
@@ -113,6 +123,7 @@ fn main() -> ExitCode {
         Some(Command::Serve(args)) => run_async(serve(settings, args)),
         Some(Command::Sweep(args)) => run_async(sweep(settings, args)),
         Some(Command::Replay(args)) => run_async(replay(settings, args)),
+        Some(Command::Digest(args)) => run_async(digest(settings, args)),
         Some(Command::Config { command: ConfigCommand::Check { path } }) => {
             init_logging(&settings, Output::Stderr);
             config_check(&settings, path)
@@ -318,7 +329,16 @@ fn check_policy_settings(policy: &Policy, settings: &Settings) -> Result<(), Set
     Ok(())
 }
 
-fn build_pipeline(settings: &Settings, dry_run: bool, clock: Clock, arm: Option<&ArmClient>) -> Result<Arc<Pipeline>, Failure> {
+/// How a process sends notifications: the host queues them for digests across invocations
+/// (unless `CADENCE_DIGEST_QUIET_SECONDS=0`); a command-line run is one batch and sends them
+/// with the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Notifications {
+    Digest,
+    WithTheRun,
+}
+
+fn build_pipeline(settings: &Settings, dry_run: bool, clock: Clock, arm: Option<&ArmClient>, notifications: Notifications) -> Result<Arc<Pipeline>, Failure> {
     let policy = Arc::new(load_policy(&settings.config_path)?);
     if !dry_run {
         check_policy_settings(&policy, settings)?;
@@ -328,7 +348,10 @@ fn build_pipeline(settings: &Settings, dry_run: bool, clock: Clock, arm: Option<
     for a in &actuators {
         tracing::info!(adapter = a.name(), "adapter ready");
     }
-    let executor = Executor::new(Arc::clone(&ledger), actuators, owner(), settings.claim_lease);
+    let mut executor = Executor::new(Arc::clone(&ledger), actuators, owner(), settings.claim_lease);
+    if notifications == Notifications::Digest && settings.digest_quiet > jiff::SignedDuration::ZERO {
+        executor = executor.with_digest(DigestWindow { quiet: settings.digest_quiet, max_wait: settings.digest_max_wait });
+    }
     Ok(Arc::new(Pipeline::new(policy, ledger, executor, dry_run, clock)))
 }
 
@@ -349,7 +372,7 @@ async fn serve(settings: Settings, args: ServeArgs) -> Result<ExitCode, Failure>
     if let Err(e) = &arm {
         tracing::warn!(setting = e.name, error = %e, "ARM is not usable: sweeps and upgrades are off");
     }
-    let pipeline = build_pipeline(&settings, settings.dry_run, pipeline::system_clock(), arm.as_ref().ok())?;
+    let pipeline = build_pipeline(&settings, settings.dry_run, pipeline::system_clock(), arm.as_ref().ok(), Notifications::Digest)?;
     let sweep = match arm {
         Ok(arm) => SweepRoutes::Ready(Arc::new(Sweeper::new(SweepContext::from_settings(&settings, arm), Arc::clone(&pipeline)))),
         Err(e) => SweepRoutes::NotConfigured { reason: e.to_string() },
@@ -395,7 +418,7 @@ async fn replay(settings: Settings, args: ReplayArgs) -> Result<ExitCode, Failur
         Some(at) => pipeline::fixed_clock(at),
         None => pipeline::system_clock(),
     };
-    let pipeline = build_pipeline(&settings, dry_run, clock, None)?;
+    let pipeline = build_pipeline(&settings, dry_run, clock, None, Notifications::WithTheRun)?;
     let mut stdout = std::io::stdout().lock();
     let (mut events, mut planned) = (0usize, 0usize);
     for file in &args.files {
@@ -441,7 +464,7 @@ async fn sweep(settings: Settings, args: SweepArgs) -> Result<ExitCode, Failure>
         None => pipeline::system_clock(),
     };
     let arm = arm_client(&settings)?;
-    let pipeline = build_pipeline(&settings, dry_run, clock, Some(&arm))?;
+    let pipeline = build_pipeline(&settings, dry_run, clock, Some(&arm), Notifications::WithTheRun)?;
     let sweeper = Sweeper::new(SweepContext::from_settings(&settings, arm), pipeline);
     let (local, report) = match sweeper.local(settings.sweep_concurrency, now).await {
         Ok(done) => done,
@@ -477,6 +500,51 @@ async fn sweep(settings: Settings, args: SweepArgs) -> Result<ExitCode, Failure>
         if dry_run { " (dry-run: nothing was carried out)" } else { "" }
     );
     Ok(if local.failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// `handler digest [--send]`: what waits in the ledger for the next digest, or send it now.
+async fn digest(settings: Settings, args: DigestArgs) -> Result<ExitCode, Failure> {
+    init_logging(&settings, Output::Stderr);
+    let mut stdout = std::io::stdout().lock();
+    if !args.send {
+        let ledger = open_ledger(&settings)?;
+        let pending = ledger.pending_notifications().await.context("reading the digest queue")?;
+        for entry in &pending {
+            let line = match serde_json::from_str::<aks_cadence::action::Action>(&entry.action) {
+                Ok(action) => action.dry_run_line(),
+                Err(e) => serde_json::json!({"key": entry.key.as_str(), "error": format!("unreadable queued notification: {e}")}),
+            };
+            if let Err(e) = writeln!(stdout, "{line}") {
+                if e.kind() == std::io::ErrorKind::BrokenPipe {
+                    return Ok(ExitCode::SUCCESS);
+                }
+                return Err(anyhow::Error::from(e).context("writing to stdout").into());
+            }
+        }
+        let window = DigestWindow { quiet: settings.digest_quiet, max_wait: settings.digest_max_wait };
+        match window.due_at(&pending) {
+            Some(at) => eprintln!("{} notification(s) queued; the digest timer sends them at {at} or later (`handler digest --send` sends them now)", pending.len()),
+            None => eprintln!("no notification is queued"),
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if settings.dry_run {
+        return Err(Failure::Settings(SettingsError {
+            name: "CADENCE_DRY_RUN",
+            problem: "it is true (the default), so nothing is sent".into(),
+            fix: "set CADENCE_DRY_RUN=false to send the queued notifications".into(),
+        }));
+    }
+    let pipeline = build_pipeline(&settings, false, pipeline::system_clock(), None, Notifications::WithTheRun)?;
+    let report = pipeline.flush_digests(true).await.context("sending the digest")?;
+    for line in &report.log {
+        tracing::info!("{line}");
+    }
+    for action in &report.planned {
+        let _ = writeln!(stdout, "{}", action.dry_run_line());
+    }
+    eprintln!("sent {} queued notification(s)", report.planned.len());
+    Ok(ExitCode::SUCCESS)
 }
 
 fn read_input(file: &str) -> anyhow::Result<String> {

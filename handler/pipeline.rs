@@ -98,6 +98,12 @@ pub trait EventSink: Send + Sync {
     /// Handles what one delivery contained (one event or a batch). `Err(Retryable)` makes the
     /// invocation answer non-2xx so that Event Grid delivers again.
     async fn handle(&self, events: Vec<Ingested>) -> Result<RunReport, PipelineError>;
+
+    /// Sends the notifications queued for a digest when they are due (the `digest` timer).
+    /// Sinks that queue nothing have nothing to send.
+    async fn flush_digests(&self) -> Result<RunReport, PipelineError> {
+        Ok(RunReport::default())
+    }
 }
 
 /// The time source; injected so tests and `handler replay --now` are deterministic.
@@ -186,7 +192,8 @@ impl Pipeline {
         report.planned = plan.clone();
         let executed = self.executor.execute(plan.clone(), now).await;
         report.log.extend(executed.log_lines());
-        let reported = self.report_failures(&plan, &executed, now, &mut report).await;
+        let candidates: Vec<Action> = plan.iter().chain(&report.finished).cloned().collect();
+        let reported = self.report_failures(&candidates, &executed, now, &mut report).await;
 
         // Follow up what the plan's upgrades and rotations did.
         let mut started: Vec<(ClusterId, TrackedOperation)> = Vec::new();
@@ -305,7 +312,7 @@ impl Pipeline {
     /// Reports the permanent failures of `executed` through the concern's other channels (see
     /// [`followup`]). A report that cannot be sent now fails the verdict, so the delivery comes
     /// again and planning (which sees the recorded failure) tries the report again.
-    async fn report_failures(&self, plan: &[Action], executed: &ExecutionReport, now: Timestamp, report: &mut RunReport) -> Result<(), PipelineError> {
+    async fn report_failures(&self, candidates: &[Action], executed: &ExecutionReport, now: Timestamp, report: &mut RunReport) -> Result<(), PipelineError> {
         let failed: Vec<(ActionKey, String)> = executed
             .executed
             .iter()
@@ -317,8 +324,7 @@ impl Pipeline {
         if failed.is_empty() {
             return Ok(());
         }
-        let candidates: Vec<Action> = plan.iter().chain(&report.finished).cloned().collect();
-        let reports = followup::failure_reports(&candidates, &failed);
+        let reports = followup::failure_reports(candidates, &failed);
         if reports.is_empty() {
             return Ok(());
         }
@@ -341,8 +347,43 @@ impl Pipeline {
         report.planned = plan.clone();
         let executed = self.executor.execute(plan.clone(), now).await;
         report.log.extend(executed.log_lines());
-        let reported = self.report_failures(&plan, &executed, now, report).await;
+        let candidates: Vec<Action> = plan.iter().chain(&report.finished).cloned().collect();
+        let reported = self.report_failures(&candidates, &executed, now, report).await;
         verdict(&executed).and(reported)
+    }
+
+    /// Sends the notifications queued for a digest when they are due (or at once with
+    /// `force`): every queued email and chat message as ONE plan, so each recipient and
+    /// channel gets one message for a whole burst of invocations (see `execute`'s module
+    /// docs). A notification that fails permanently is reported like any other: on the
+    /// concern's GitHub issue, else by its email — the concern's other channels come from
+    /// planning the failed action's own signal again. Dry-run sends nothing.
+    pub async fn flush_digests(&self, force: bool) -> Result<RunReport, PipelineError> {
+        let mut report = RunReport::default();
+        if self.dry_run {
+            report.log.push("dry-run: queued notifications are not sent".into());
+            return Ok(report);
+        }
+        let now = (self.clock)();
+        let flushed = self.executor.flush_digests(now, force).await?;
+        report.log.extend(flushed.log.iter().cloned());
+        if flushed.actions.is_empty() {
+            return Ok(report);
+        }
+        report.log.extend(flushed.report.log_lines());
+        report.planned = flushed.actions.clone();
+        let mut candidates = flushed.actions.clone();
+        for action in &flushed.actions {
+            if !matches!(flushed.report.outcome(&action.key), Some(Outcome::Failed { .. })) {
+                continue;
+            }
+            let mut facts = PlanFacts::default();
+            facts.first_seen.insert(action.concern.key(), action.first_seen.unwrap_or(now));
+            candidates.extend(plan::plan(&action.signal, &self.policy, &facts, now).into_iter().filter(|a| a.concern == action.concern));
+        }
+        let reported = self.report_failures(&candidates, &flushed.report, now, &mut report).await;
+        verdict(&flushed.report).and(reported)?;
+        Ok(report)
     }
 }
 
@@ -429,6 +470,10 @@ pub fn sweep_plan_facts(snap: &ClusterSnapshot, policy: &Policy, now: Timestamp,
 
 #[async_trait::async_trait]
 impl EventSink for Pipeline {
+    async fn flush_digests(&self) -> Result<RunReport, PipelineError> {
+        Pipeline::flush_digests(self, false).await
+    }
+
     async fn handle(&self, events: Vec<Ingested>) -> Result<RunReport, PipelineError> {
         let now = (self.clock)();
         let mut report = RunReport::default();

@@ -103,6 +103,16 @@ pub struct Settings {
     /// for the cluster CA and client certificate expiries. `false` skips that read (the API
     /// server certificate is still read over TLS); the rotation guard reads it regardless.
     pub sweep_kubeconfig_certs: bool,
+    /// `CADENCE_DIGEST_QUIET_SECONDS` (default 60, 0–3600): under the host, email and chat
+    /// notifications wait in the ledger until none has joined them for this long, then go out
+    /// as one digest per recipient and channel (the `digest` timer checks every minute). `0`
+    /// sends each invocation's notifications at once (a burst of events then means one message
+    /// per event). `handler replay` and `handler sweep` always send at once: one run is one batch.
+    pub digest_quiet: jiff::SignedDuration,
+    /// `CADENCE_DIGEST_MAX_WAIT_SECONDS` (default 900, from the quiet period up to 86400): a
+    /// digest goes out once its oldest notification has waited this long, even while new ones
+    /// keep joining (a fan-out sweep of a large fleet).
+    pub digest_max_wait: jiff::SignedDuration,
     /// `ARM_ENDPOINT` (default `https://management.azure.com`).
     pub arm_endpoint: String,
     /// `AZURE_CREDENTIAL` (default `managed_identity` under the host, else `azure_cli`).
@@ -179,6 +189,24 @@ impl Settings {
         let claim_lease = jiff::SignedDuration::from_secs(lease_seconds as i64);
         let sweep_inline_max = parse_num("CADENCE_SWEEP_INLINE_MAX", get("CADENCE_SWEEP_INLINE_MAX"), 1000)?;
         let sweep_kubeconfig_certs = parse_bool("CADENCE_SWEEP_KUBECONFIG_CERTS", get("CADENCE_SWEEP_KUBECONFIG_CERTS"), true)?;
+        let quiet = parse_num("CADENCE_DIGEST_QUIET_SECONDS", get("CADENCE_DIGEST_QUIET_SECONDS"), 60)?;
+        if quiet > 3600 {
+            return Err(bad(
+                "CADENCE_DIGEST_QUIET_SECONDS",
+                format!("{quiet} is more than an hour"),
+                "use the default 60, 0 to send every invocation's notifications at once, or up to 3600 seconds",
+            ));
+        }
+        let max_wait = parse_num("CADENCE_DIGEST_MAX_WAIT_SECONDS", get("CADENCE_DIGEST_MAX_WAIT_SECONDS"), 900.max(quiet))?;
+        if max_wait < quiet || max_wait > 86_400 {
+            return Err(bad(
+                "CADENCE_DIGEST_MAX_WAIT_SECONDS",
+                format!("{max_wait} is outside {quiet}–86400 (it cannot be shorter than CADENCE_DIGEST_QUIET_SECONDS = {quiet})"),
+                "use the default 900, or a number of seconds between the quiet period and a day",
+            ));
+        }
+        let digest_quiet = jiff::SignedDuration::from_secs(quiet as i64);
+        let digest_max_wait = jiff::SignedDuration::from_secs(max_wait as i64);
         let arm_endpoint = get("ARM_ENDPOINT").unwrap_or_else(|| "https://management.azure.com".into());
         check_url("ARM_ENDPOINT", &arm_endpoint)?;
         let azure_credential = match get("AZURE_CREDENTIAL").as_deref() {
@@ -250,6 +278,8 @@ impl Settings {
             claim_lease,
             sweep_inline_max,
             sweep_kubeconfig_certs,
+            digest_quiet,
+            digest_max_wait,
             arm_endpoint: arm_endpoint.trim_end_matches('/').to_string(),
             azure_credential,
             azure_client_id,
@@ -376,6 +406,28 @@ mod tests {
         for bad in ["0", "4", "3601", "-5", "5m"] {
             let e = Settings::from_map(env(&[("CADENCE_CLAIM_LEASE_SECONDS", bad)])).unwrap_err();
             assert_eq!(e.name, "CADENCE_CLAIM_LEASE_SECONDS", "{bad}");
+        }
+    }
+
+    #[test]
+    fn digests_wait_a_quiet_minute_and_at_most_fifteen_by_default() {
+        let s = Settings::from_map(env(&[])).unwrap();
+        assert_eq!((s.digest_quiet, s.digest_max_wait), (jiff::SignedDuration::from_secs(60), jiff::SignedDuration::from_secs(900)));
+        let off = Settings::from_map(env(&[("CADENCE_DIGEST_QUIET_SECONDS", "0")])).unwrap();
+        assert_eq!(off.digest_quiet, jiff::SignedDuration::ZERO);
+        // A long quiet period raises the default cap with it.
+        let long = Settings::from_map(env(&[("CADENCE_DIGEST_QUIET_SECONDS", "1800")])).unwrap();
+        assert_eq!(long.digest_max_wait, jiff::SignedDuration::from_secs(1800));
+        for (name, value) in [
+            ("CADENCE_DIGEST_QUIET_SECONDS", "3601"),
+            ("CADENCE_DIGEST_QUIET_SECONDS", "-1"),
+            ("CADENCE_DIGEST_QUIET_SECONDS", "1m"),
+            ("CADENCE_DIGEST_MAX_WAIT_SECONDS", "30"),
+            ("CADENCE_DIGEST_MAX_WAIT_SECONDS", "86401"),
+        ] {
+            let e = Settings::from_map(env(&[(name, value)])).unwrap_err();
+            assert_eq!(e.name, name, "{value}");
+            assert!(e.to_string().contains("Fix:") || !e.fix.is_empty(), "{e}");
         }
     }
 

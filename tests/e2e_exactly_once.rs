@@ -328,6 +328,9 @@ async fn canary_secrets_reach_only_the_authorization_header_the_smtp_login_and_t
         .set("SMTP_PASSWORD", SMTP_PASSWORD)
         .set("SMTP_FROM", "aks-cadence <cadence@e2e.example>")
         .set(TEAMS_SETTING, chat.url())
+        // The host's default path: mail and chat wait in the ledger for the digest timer, so the
+        // queued actions in the ledger file are searched too.
+        .set("CADENCE_DIGEST_QUIET_SECONDS", "1")
         // Every crate, every level.
         .set("RUST_LOG", "trace");
     let h = Handler::start(dir.path(), &env).await;
@@ -343,6 +346,14 @@ async fn canary_secrets_reach_only_the_authorization_header_the_smtp_login_and_t
     answers.push(Answer::from(malformed).await);
     assert_eq!(answers.last().unwrap().status, 400);
     assert_eq!(github.issues().len(), 1);
+    assert!(ledger_bytes(&db).contains("teams"), "the Teams card waits in the ledger's digest queue");
+    // The digest timer: the webhook fails three times (the invocation fails, the queue keeps
+    // the card), then the next tick posts it.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    answers.push(h.digest().await);
+    assert_eq!(answers.last().unwrap().status, 500, "{}", answers.last().unwrap().body);
+    answers.push(h.digest().await);
+    assert_eq!(answers.last().unwrap().status, 200, "{}", answers.last().unwrap().body);
     verify_fakes(&github, &chat).await;
 
     // Where the secrets must be used.

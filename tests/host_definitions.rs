@@ -77,9 +77,21 @@ fn host_json_starts_the_handler_with_forwarding_and_the_extension_bundle() {
 }
 
 #[test]
-fn exactly_the_four_functions_are_defined() {
+fn exactly_the_five_functions_are_defined() {
     let names: BTreeSet<String> = functions().into_keys().collect();
-    assert_eq!(names, ["aks-events", "eventgrid", "sweep", "sweep-cluster"].into_iter().map(String::from).collect());
+    assert_eq!(names, ["aks-events", "digest", "eventgrid", "sweep", "sweep-cluster"].into_iter().map(String::from).collect());
+}
+
+#[test]
+fn digest_is_a_timer_every_minute_with_no_outputs() {
+    let f = &functions()["digest"];
+    let t = trigger(f);
+    assert_eq!(t["type"], "timerTrigger");
+    assert_eq!(t["name"], "timer");
+    // NCRONTAB, seconds first: second 0 of every minute.
+    assert_eq!(t["schedule"], "0 * * * * *");
+    assert_eq!(t["runOnStartup"], false, "a restart must not send a digest before it is due");
+    assert_eq!(f["bindings"].as_array().unwrap().len(), 1, "the queue lives in the ledger, not in a binding");
 }
 
 #[test]
@@ -139,8 +151,8 @@ fn sweep_is_a_timer_that_queues_clusters_for_sweep_cluster() {
 #[tokio::test]
 async fn the_routes_this_branch_serves_match_their_function_definitions() {
     let all = functions();
-    assert_eq!(all.len(), 4);
-    for name in ["aks-events", "eventgrid", "sweep", "sweep-cluster"] {
+    assert_eq!(all.len(), 5);
+    for name in ["aks-events", "digest", "eventgrid", "sweep", "sweep-cluster"] {
         let t = trigger(&all[name]);
         if t["type"] == "httpTrigger" {
             let path = format!("/api/{}", t["route"].as_str().unwrap());
@@ -213,7 +225,8 @@ fn every_binding_has_at_least_the_keys_of_microsofts_sample_for_its_type() {
     let queue = docs("function.queue_trigger_queue_output.docs.json");
     let http = docs("function.http_trigger_hello.docs.json");
     let samples = [
-        ("sweep", "timerTrigger", timer),
+        ("sweep", "timerTrigger", timer.clone()),
+        ("digest", "timerTrigger", timer),
         ("sweep-cluster", "queueTrigger", queue["bindings"][0].clone()),
         ("eventgrid", "httpTrigger", http["bindings"][0].clone()),
         ("eventgrid", "http", http["bindings"][1].clone()),

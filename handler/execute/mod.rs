@@ -29,6 +29,25 @@
 //! - already done: recorded as done;
 //! - deferred (busy cluster, window closed): released and reported; the next opportunity (a
 //!   sweep, the next event) plans it again. It does not fail the invocation.
+//!
+//! # Digests across invocations
+//!
+//! The Functions host runs one invocation per Event Grid event and per queued cluster, so
+//! "one plan" is often one cluster. With a [`DigestWindow`] (the host's default), email and
+//! chat actions are not sent by the invocation that planned them: they are *queued* in the
+//! ledger ([`Ledger::queue_notification`], keyed by the action key, so a duplicate delivery
+//! queues nothing new) and reported [`Outcome::Queued`]. The digest timer calls
+//! [`Executor::flush_digests`]: once the queue has been quiet for `quiet` (or its oldest entry
+//! has waited `max_wait`), every queued notification runs as ONE plan through the same
+//! claim → act → complete, so each recipient and channel gets one message for the whole
+//! burst. A queued entry is removed only after its key is finished (done or failed); one
+//! that needs a retry stays for the next tick.
+//!
+//! Why this stays exactly once: sending is still guarded by the key's claim, and the queue is
+//! only a list of work. A crash after sending but before removing leaves an entry whose key is
+//! done: the next flush finds it finished and only removes it. A duplicate delivery of an
+//! event whose notification was already sent plans nothing (the key is done); one that
+//! arrives while the notification waits replaces the entry (same key, newest facts).
 
 pub mod retry;
 
@@ -42,7 +61,7 @@ use jiff::{SignedDuration, Timestamp};
 use crate::action::{Action, ActionKey};
 use crate::actions::{Actuator, Performed};
 use crate::error::ActionError;
-use crate::store::{ActionState, Claim, ClaimToken, Completion, Ledger, LedgerError};
+use crate::store::{ActionState, Claim, ClaimToken, Completion, Ledger, LedgerError, PendingNotification};
 
 pub use retry::{RetryDecision, RetryPolicy};
 
@@ -55,6 +74,47 @@ pub const DEFAULT_HELD_WAIT: Duration = Duration::from_secs(4);
 
 /// Ledger calls in flight at once while claiming a plan (matters for remote ledgers).
 const CLAIM_CONCURRENCY: usize = 16;
+
+/// Ledger writes in flight at once while queueing a plan's notifications.
+const QUEUE_CONCURRENCY: usize = 16;
+
+/// How long notifications wait in the ledger so that the notifications of many invocations
+/// (a burst of events, a fanned-out sweep) share one digest. See the module docs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DigestWindow {
+    /// The queue is sent once nothing has joined it for this long (`CADENCE_DIGEST_QUIET_SECONDS`).
+    pub quiet: SignedDuration,
+    /// … or once its oldest entry has waited this long, however busy it stays
+    /// (`CADENCE_DIGEST_MAX_WAIT_SECONDS`).
+    pub max_wait: SignedDuration,
+}
+
+impl DigestWindow {
+    /// When `pending` is due: `quiet` after the latest queueing, or `max_wait` after the
+    /// oldest, whichever comes first. `None` when nothing is queued. Pure.
+    pub fn due_at(&self, pending: &[PendingNotification]) -> Option<Timestamp> {
+        let latest = pending.iter().map(|p| p.updated_at).max()?;
+        let oldest = pending.iter().map(|p| p.queued_at).min()?;
+        let quiet = latest.checked_add(self.quiet).unwrap_or(Timestamp::MAX);
+        let capped = oldest.checked_add(self.max_wait).unwrap_or(Timestamp::MAX);
+        Some(quiet.min(capped))
+    }
+}
+
+/// What [`Executor::flush_digests`] did.
+#[derive(Debug, Clone, Default)]
+pub struct Flushed {
+    /// The notifications sent (or found finished) as one plan, in queue order.
+    pub actions: Vec<Action>,
+    /// Their outcomes.
+    pub report: ExecutionReport,
+    /// Entries still queued afterwards (not yet due, needing a retry, or unreadable).
+    pub waiting: usize,
+    /// When the queue is due, if it was not due now.
+    pub due_at: Option<Timestamp>,
+    /// Lines for the invocation's `Logs`.
+    pub log: Vec<String>,
+}
 
 /// What happened to one action.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,6 +129,8 @@ pub enum Outcome {
     NeedsRetry { reason: String },
     /// Not now (busy cluster, closed window); planned again at the next opportunity.
     Deferred { reason: String },
+    /// A notification queued in the ledger for the next digest ([`DigestWindow`]).
+    Queued,
     /// No adapter handles this kind of action (its settings are missing). Logged as an error.
     Unhandled,
     /// The action ran, but our lease had run out and another worker took the key over; its
@@ -90,6 +152,7 @@ impl Outcome {
             Self::AlreadyFinished(_) => "already finished",
             Self::NeedsRetry { .. } => "needs retry",
             Self::Deferred { .. } => "deferred",
+            Self::Queued => "queued for the digest",
             Self::Unhandled => "no adapter",
             Self::LostClaim { .. } => "lost claim",
             Self::LedgerBroken { .. } => "ledger broken",
@@ -143,7 +206,7 @@ impl ExecutionReport {
                     | Outcome::NeedsRetry { reason }
                     | Outcome::Deferred { reason }
                     | Outcome::LedgerBroken { reason } => format!(": {reason}"),
-                    Outcome::AlreadyFinished(_) | Outcome::Unhandled => String::new(),
+                    Outcome::AlreadyFinished(_) | Outcome::Unhandled | Outcome::Queued => String::new(),
                 };
                 format!("{} {} {}{}", e.action, e.key, e.outcome.label(), why)
             })
@@ -159,13 +222,14 @@ pub struct Executor {
     lease: SignedDuration,
     retry: RetryPolicy,
     held_wait: Duration,
+    digest: Option<DigestWindow>,
 }
 
 impl Executor {
     /// `owner` names this worker in claims (host name and process id); `lease` is how long a
     /// claim stays live (it must outlast the slowest adapter call, retries included).
     pub fn new(ledger: Arc<dyn Ledger>, actuators: Vec<Arc<dyn Actuator>>, owner: impl Into<String>, lease: SignedDuration) -> Self {
-        Self { ledger, actuators, owner: owner.into(), lease, retry: RetryPolicy::DEFAULT, held_wait: DEFAULT_HELD_WAIT }
+        Self { ledger, actuators, owner: owner.into(), lease, retry: RetryPolicy::DEFAULT, held_wait: DEFAULT_HELD_WAIT, digest: None }
     }
 
     /// Replaces the retry policy (tests use millisecond delays).
@@ -180,9 +244,75 @@ impl Executor {
         self
     }
 
+    /// Queues email and chat actions for digests across invocations instead of sending them
+    /// (see the module docs); [`Executor::flush_digests`] sends them.
+    pub fn with_digest(mut self, window: DigestWindow) -> Self {
+        self.digest = Some(window);
+        self
+    }
+
+    /// The digest window, when notifications are queued.
+    pub fn digest(&self) -> Option<DigestWindow> {
+        self.digest
+    }
+
     /// Executes a plan. Actions with the same key run once. Actions for the same adapter go to
-    /// it in one batch (so mail and chat can send one digest for a whole sweep).
+    /// it in one batch (so mail and chat can send one digest for a whole sweep). With a
+    /// [`DigestWindow`], email and chat actions are queued instead ([`Outcome::Queued`]).
     pub async fn execute(&self, plan: Vec<Action>, now: Timestamp) -> ExecutionReport {
+        self.execute_inner(plan, now, self.digest.is_some()).await
+    }
+
+    /// Sends the queued notifications as one plan when they are due at `now` (or at once
+    /// with `force`), and removes the entries whose keys are finished. Without a
+    /// [`DigestWindow`] anything queued is due at once (a process whose window was turned off
+    /// still sends what an earlier one queued).
+    pub async fn flush_digests(&self, now: Timestamp, force: bool) -> Result<Flushed, LedgerError> {
+        let pending = self.ledger.pending_notifications().await?;
+        let mut flushed = Flushed::default();
+        if pending.is_empty() {
+            return Ok(flushed);
+        }
+        let due_at = self.digest.and_then(|w| w.due_at(&pending)).unwrap_or(now);
+        if !force && now < due_at {
+            flushed.waiting = pending.len();
+            flushed.due_at = Some(due_at);
+            flushed.log.push(format!("{} notification(s) queued; the digest goes out at {due_at}", pending.len()));
+            return Ok(flushed);
+        }
+        for entry in &pending {
+            match serde_json::from_str::<Action>(&entry.action) {
+                Ok(action) if action.key == entry.key => flushed.actions.push(action),
+                Ok(action) => {
+                    tracing::error!(key = %entry.key, found = %action.key, "a queued notification holds another key; left in the ledger for a person to look at");
+                    flushed.log.push(format!("queued notification {} holds the action of {}; left queued", entry.key, action.key));
+                    flushed.waiting += 1;
+                }
+                Err(e) => {
+                    tracing::error!(key = %entry.key, error = %e, "a queued notification cannot be read; left in the ledger for a person to look at");
+                    flushed.log.push(format!("queued notification {} cannot be read ({e}); left queued", entry.key));
+                    flushed.waiting += 1;
+                }
+            }
+        }
+        tracing::info!(notifications = flushed.actions.len(), "sending the queued notifications as one digest");
+        flushed.report = self.execute_inner(flushed.actions.clone(), now, false).await;
+        for e in &flushed.report.executed {
+            let finished = matches!(e.outcome, Outcome::Done { .. } | Outcome::Failed { .. } | Outcome::AlreadyFinished(_) | Outcome::LostClaim { .. });
+            if !finished {
+                flushed.waiting += 1;
+                continue;
+            }
+            // A removal that fails leaves an entry whose key is finished: the next flush finds
+            // it finished, sends nothing and removes it then.
+            if let Err(err) = self.ledger.remove_notification(&e.key).await {
+                tracing::warn!(key = %e.key, error = %err, "a sent notification stays queued until the next digest removes it");
+            }
+        }
+        Ok(flushed)
+    }
+
+    async fn execute_inner(&self, plan: Vec<Action>, now: Timestamp, queue_notifications: bool) -> ExecutionReport {
         let started = Instant::now();
         let clock = move || now.checked_add(SignedDuration::try_from(started.elapsed()).unwrap_or(SignedDuration::MAX)).unwrap_or(now);
 
@@ -194,6 +324,7 @@ impl Executor {
         // Pair each action with its adapter; an action nobody handles is not claimed, so it
         // runs once its adapter is configured.
         let mut pending: Vec<(usize, Action)> = Vec::new();
+        let mut to_queue: Vec<Action> = Vec::new();
         for action in plan {
             // A gate holds this action back (policy, window, cluster state): it is not claimed,
             // so the first plan without a hold carries it out.
@@ -204,6 +335,7 @@ impl Executor {
                 continue;
             }
             match self.actuators.iter().position(|a| a.handles(&action.kind)) {
+                Some(_) if queue_notifications && action.kind.is_notification() => to_queue.push(action),
                 Some(i) => pending.push((i, action)),
                 None => {
                     tracing::error!(key = %action.key, action = action.kind.name(), "no adapter is configured for this action; check its settings");
@@ -211,6 +343,8 @@ impl Executor {
                 }
             }
         }
+
+        outcomes.extend(self.queue(to_queue, clock()).await);
 
         let mut waited = Duration::ZERO;
         let mut pause = Duration::from_millis(25);
@@ -254,6 +388,27 @@ impl Executor {
             })
             .collect();
         ExecutionReport { executed }
+    }
+
+    /// Queues notifications for the next digest (see the module docs).
+    async fn queue(&self, actions: Vec<Action>, now: Timestamp) -> Vec<(ActionKey, Outcome)> {
+        futures::stream::iter(actions)
+            .map(|action| async move {
+                let outcome = match serde_json::to_string(&action) {
+                    Ok(json) => match self.ledger.queue_notification(&action.key, &json, now).await {
+                        Ok(()) => {
+                            tracing::info!(key = %action.key, action = action.kind.name(), "queued for the digest");
+                            Outcome::Queued
+                        }
+                        Err(e) => ledger_outcome(e),
+                    },
+                    Err(e) => Outcome::LedgerBroken { reason: format!("cannot encode {} for the digest queue: {e}", action.key) },
+                };
+                (action.key, outcome)
+            })
+            .buffer_unordered(QUEUE_CONCURRENCY)
+            .collect()
+            .await
     }
 
     /// Claims every pending key. Returns the acquired ones and the ones held live elsewhere;

@@ -9,6 +9,8 @@
 //! POST /sweep            function `sweep` (timerTrigger `timer`): inventory → Outputs.clusters
 //! POST /sweep-cluster    function `sweep-cluster` (queueTrigger `cluster`): one cluster swept,
 //!                        planned and (unless dry-run) carried out
+//! POST /digest           function `digest` (timerTrigger `timer`, every minute): sends the
+//!                        email and chat notifications queued for a digest, once due
 //! ```
 //!
 //! Status codes are chosen for what the sender does with them (see `docs/host.md`): Event
@@ -16,6 +18,7 @@
 //! `/aks-events` into a failed invocation that Event Grid retries. So a non-2xx means "try
 //! again" and is sent only when the sink says a retry can help.
 
+mod digest;
 mod error;
 pub mod invocation;
 mod sweep;
@@ -63,7 +66,7 @@ pub enum SweepRoutes {
 }
 
 /// The router: `GET /`, `POST /aks-events`, `POST|OPTIONS /api/eventgrid`, `POST /sweep`,
-/// `POST /sweep-cluster`.
+/// `POST /sweep-cluster`, `POST /digest`.
 pub fn app(state: AppState) -> Router {
     // The invocation envelope wraps the event and may repeat parts of it in `Metadata`, so
     // `/aks-events` accepts a few times the webhook's limit (see `invocation`).
@@ -73,6 +76,7 @@ pub fn app(state: AppState) -> Router {
         .route("/aks-events", post(invocation::aks_events).layer(DefaultBodyLimit::max(invocation_limit)))
         .route("/sweep", post(sweep::timer).layer(DefaultBodyLimit::max(invocation_limit)))
         .route("/sweep-cluster", post(sweep::cluster).layer(DefaultBodyLimit::max(invocation_limit)))
+        .route("/digest", post(digest::timer).layer(DefaultBodyLimit::max(invocation_limit)))
         .route(
             "/api/eventgrid",
             post(webhook::deliver_events).options(webhook::handshake).layer(DefaultBodyLimit::max(state.max_body_bytes)),

@@ -226,6 +226,15 @@ impl Handler {
         Answer::from(r).await
     }
 
+    /// Posts one invocation of the `digest` timer (Microsoft's documented timer payload).
+    pub async fn digest(&self) -> Answer {
+        let p = manifest_dir().join("tests/fixtures/functions-host/timer_info_object.docs.json");
+        let timer: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+        let body = json!({"Data": {"timer": timer}, "Metadata": {"sys": {"MethodName": "digest"}}});
+        let r = http().post(self.url("/digest")).json(&body).send().await.expect("POST /digest");
+        Answer::from(r).await
+    }
+
     /// Kills the process at once (SIGKILL: no shutdown work, like a crashed or recycled host).
     pub fn kill(&mut self) {
         let _ = self.child.kill();
@@ -569,7 +578,15 @@ impl World {
     }
 
     /// The handler's whole environment: live (not dry-run), this world's ledger, policy and fakes.
+    /// Notifications go out with the invocation that planned them (`CADENCE_DIGEST_QUIET_SECONDS=0`):
+    /// these tests check what one delivery does; `tests/e2e_digest.rs` runs the default, where
+    /// the `digest` timer sends what many invocations queued (use [`World::env_with_digest`]).
     pub fn env(&self) -> Env {
+        self.env_with_digest().set("CADENCE_DIGEST_QUIET_SECONDS", "0")
+    }
+
+    /// [`World::env`] with the host's default digest queue (quiet period and cap as set).
+    pub fn env_with_digest(&self) -> Env {
         Env::default()
             .set("CADENCE_DRY_RUN", "false")
             .set("CADENCE_STATE", format!("sqlite:{}", self.db.display()))
