@@ -344,7 +344,8 @@ impl Executor {
             }
         }
 
-        outcomes.extend(self.queue(to_queue, clock()).await);
+        // Queued at the plan's time, like every other fact of this plan.
+        outcomes.extend(self.queue(to_queue, now).await);
 
         let mut waited = Duration::ZERO;
         let mut pause = Duration::from_millis(25);
