@@ -180,6 +180,25 @@ async fn the_same_notification_queued_by_concurrent_deliveries_and_flushed_by_tw
     assert_eq!(a.email.total_performed(), 1);
 }
 
+#[tokio::test]
+async fn overlapping_flushes_never_split_one_digest_in_two() {
+    let store = TempLedger::new();
+    let a = Adapters::new();
+    let (l1, l2) = (store.open(), store.open());
+    let (e1, e2) = (a.executor(&l1, "instance-1"), a.executor(&l2, "instance-2"));
+    let plan: Vec<Action> = (0..40).map(|i| email_action(&format!("aks-{i:02}"))).collect();
+    e1.execute(plan, t0()).await;
+
+    let later = t0() + secs(61);
+    let (f1, f2) = tokio::join!(e1.flush_digests(later, false), e2.flush_digests(later, true));
+    let (f1, f2) = (f1.unwrap(), f2.unwrap());
+    assert_eq!(a.email.batches(), vec![40], "one sender, one batch: {:?} / {:?}", f1.log, f2.log);
+    let other = if f1.actions.is_empty() { &f1 } else { &f2 };
+    assert!(other.log.iter().any(|l| l.contains("is sending the digest")), "the other flush says who sends: {:?}", other.log);
+    assert!(l1.pending_notifications().await.unwrap().is_empty());
+    assert!(l1.list_actions().await.unwrap().iter().all(|(k, _)| k.as_str() != "aks-cadence#digest#sender"), "the sender's lock is released");
+}
+
 /// A SQLite ledger whose `remove_notification` fails: the process "crashes" after sending and
 /// recording, before the queue entry is gone.
 struct RemoveFails(Arc<dyn Ledger>);

@@ -75,6 +75,9 @@ pub const DEFAULT_HELD_WAIT: Duration = Duration::from_secs(4);
 /// Ledger calls in flight at once while claiming a plan (matters for remote ledgers).
 const CLAIM_CONCURRENCY: usize = 16;
 
+/// The ledger key of the lock one digest sender holds (a claim, never completed).
+const FLUSH_LOCK: &str = "aks-cadence#digest#sender";
+
 /// Ledger writes in flight at once while queueing a plan's notifications.
 const QUEUE_CONCURRENCY: usize = 16;
 
@@ -280,6 +283,35 @@ impl Executor {
             flushed.log.push(format!("{} notification(s) queued; the digest goes out at {due_at}", pending.len()));
             return Ok(flushed);
         }
+        // One sender at a time: two overlapping flushes would each win the claims of part of
+        // the queue and split one digest into two. The lock is a claim with this executor's
+        // lease, released at the end (a crashed sender's lock runs out with its lease).
+        let lock = ActionKey::from_raw(FLUSH_LOCK);
+        let token = match self.ledger.claim(&lock, &self.owner, now, self.lease).await? {
+            Claim::Acquired(token) => Some(token),
+            Claim::HeldElsewhere { owner, until } => {
+                flushed.waiting = pending.len();
+                flushed.log.push(format!("{} notification(s) queued; {owner} is sending the digest (until {until} at most)", pending.len()));
+                return Ok(flushed);
+            }
+            Claim::Finished(state) => {
+                tracing::warn!(?state, "the digest lock holds a finished record; sending without it");
+                None
+            }
+        };
+        let result = self.flush_locked(now, flushed).await;
+        if let Some(token) = token
+            && let Err(e) = self.ledger.release(&lock, &token).await
+        {
+            tracing::warn!(error = %e, "the digest lock stays until its lease ends");
+        }
+        result
+    }
+
+    /// [`Executor::flush_digests`] once this executor holds the digest lock: the queue is read
+    /// again (the previous holder may have sent part of what was listed before).
+    async fn flush_locked(&self, now: Timestamp, mut flushed: Flushed) -> Result<Flushed, LedgerError> {
+        let pending = self.ledger.pending_notifications().await?;
         for entry in &pending {
             match serde_json::from_str::<Action>(&entry.action) {
                 Ok(action) if action.key == entry.key => flushed.actions.push(action),
