@@ -35,7 +35,7 @@ use aks_cadence::execute::Executor;
 use aks_cadence::pipeline::{LEDGER_CONCURRENCY, Pipeline, fixed_clock};
 use aks_cadence::policy::Policy;
 use aks_cadence::store::sqlite::SqliteLedger;
-use aks_cadence::store::{ActionState, Claim, ClaimToken, Completion, Ledger, LedgerError};
+use aks_cadence::store::{ActionState, Claim, ClaimToken, Completion, Ledger, LedgerError, PendingNotification};
 use aks_cadence::sweep::ClusterSnapshot;
 use aks_cadence::sweep::memory::{ClusterMemory, MEMORY_CHANNEL, Observed};
 use futures::StreamExt;
@@ -160,6 +160,15 @@ impl Ledger for Latency {
     }
     async fn list_actions(&self) -> Result<Vec<(ActionKey, ActionState)>, LedgerError> {
         self.call(self.inner.list_actions()).await
+    }
+    async fn queue_notification(&self, key: &ActionKey, action: &str, at: Timestamp) -> Result<(), LedgerError> {
+        self.call(self.inner.queue_notification(key, action, at)).await
+    }
+    async fn pending_notifications(&self) -> Result<Vec<PendingNotification>, LedgerError> {
+        self.call(self.inner.pending_notifications()).await
+    }
+    async fn remove_notification(&self, key: &ActionKey) -> Result<(), LedgerError> {
+        self.call(self.inner.remove_notification(key)).await
     }
 }
 

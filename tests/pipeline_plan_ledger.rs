@@ -16,7 +16,7 @@ use aks_cadence::actions::Actuator;
 use aks_cadence::domain::{ClusterFacts, Concern, ConcernKind, OfferedVersion, Origin, Signal, SignalKind};
 use aks_cadence::pipeline::{Pipeline, PipelineError, RunReport, fixed_clock};
 use aks_cadence::policy::Policy;
-use aks_cadence::store::{ActionState, Claim, ClaimToken, Completion, Ledger, LedgerError};
+use aks_cadence::store::{ActionState, Claim, ClaimToken, Completion, Ledger, LedgerError, PendingNotification};
 use aks_cadence::sweep::ClusterSnapshot;
 use aks_cadence::sweep::memory::Observed;
 use async_trait::async_trait;
@@ -178,6 +178,15 @@ impl Ledger for Slow {
     }
     async fn list_actions(&self) -> Result<Vec<(ActionKey, ActionState)>, LedgerError> {
         self.call("list_actions", "", self.inner.list_actions()).await
+    }
+    async fn queue_notification(&self, key: &ActionKey, action: &str, at: Timestamp) -> Result<(), LedgerError> {
+        self.call("queue_notification", key.as_str(), self.inner.queue_notification(key, action, at)).await
+    }
+    async fn pending_notifications(&self) -> Result<Vec<PendingNotification>, LedgerError> {
+        self.call("pending_notifications", "", self.inner.pending_notifications()).await
+    }
+    async fn remove_notification(&self, key: &ActionKey) -> Result<(), LedgerError> {
+        self.call("remove_notification", key.as_str(), self.inner.remove_notification(key)).await
     }
 }
 
