@@ -8,7 +8,9 @@
 //! 3. drops actions whose key the ledger already finished, and collapses equal keys;
 //! 4. in dry-run, stops there: the plan is logged and returned (nothing is claimed or marked);
 //! 5. otherwise hands the whole delivery's plan to the executor at once, so notifications of
-//!    one batch group into digests;
+//!    one batch group into digests (under the host the executor queues email and chat in the
+//!    ledger instead, and [`Pipeline::flush_digests`] — the `digest` timer — sends the queue
+//!    of many invocations as one plan: see `execute`, "Digests across invocations");
 //! 6. if anything needs a retry, answers [`PipelineError::Retryable`] *without* marking the
 //!    events processed, so the platform delivers again and the finished keys are skipped;
 //!    otherwise marks every event processed.

@@ -198,7 +198,7 @@ pub fn started_detail(operation_id: &str, status_url: &str) -> String {
 
 /// What the recorded outcome of an upgrade or rotation says about its operation, read back by
 /// the pipeline so the sweep can follow an operation that is still running and the concern's
-/// channels hear how it ended. The texts are this adapter's (see [`outcome`]); `None` means no
+/// channels hear how it ended. The texts are this adapter's (see `outcome`); `None` means no
 /// operation was started (`already done`, a detail of another adapter).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OperationReport {
