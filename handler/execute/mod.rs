@@ -329,18 +329,19 @@ impl Executor {
         }
         tracing::info!(notifications = flushed.actions.len(), "sending the queued notifications as one digest");
         flushed.report = self.execute_inner(flushed.actions.clone(), now, false).await;
-        for e in &flushed.report.executed {
-            let finished = matches!(e.outcome, Outcome::Done { .. } | Outcome::Failed { .. } | Outcome::AlreadyFinished(_) | Outcome::LostClaim { .. });
-            if !finished {
-                flushed.waiting += 1;
-                continue;
-            }
-            // A removal that fails leaves an entry whose key is finished: the next flush finds
-            // it finished, sends nothing and removes it then.
-            if let Err(err) = self.ledger.remove_notification(&e.key).await {
-                tracing::warn!(key = %e.key, error = %err, "a sent notification stays queued until the next digest removes it");
-            }
-        }
+        let (finished, waiting): (Vec<&Executed>, Vec<&Executed>) = flushed.report.executed.iter().partition(|e| {
+            matches!(e.outcome, Outcome::Done { .. } | Outcome::Failed { .. } | Outcome::AlreadyFinished(_) | Outcome::LostClaim { .. })
+        });
+        flushed.waiting += waiting.len();
+        // A removal that fails leaves an entry whose key is finished: the next flush finds it
+        // finished, sends nothing and removes it then.
+        futures::stream::iter(finished)
+            .for_each_concurrent(QUEUE_CONCURRENCY, |e| async move {
+                if let Err(err) = self.ledger.remove_notification(&e.key).await {
+                    tracing::warn!(key = %e.key, error = %err, "a sent notification stays queued until the next digest removes it");
+                }
+            })
+            .await;
         Ok(flushed)
     }
 
