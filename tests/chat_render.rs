@@ -4,9 +4,9 @@
 
 mod email_support;
 
-use aks_cadence::action::{ChatKind, Stage};
+use aks_cadence::action::{Action, ChatKind, Stage};
 use aks_cadence::actions::chat::ChatActuator;
-use aks_cadence::actions::digest::Digest;
+use aks_cadence::actions::digest::{Digest, parts};
 use email_support::*;
 use serde_json::Value;
 
@@ -119,4 +119,42 @@ fn a_three_hundred_cluster_digest_fits_teams_and_slack_limits() {
         assert!(all.contains(heading), "{heading} missing");
     }
     assert!(all.contains("… and"), "Slack says how many it left out");
+}
+
+#[test]
+fn a_digest_larger_than_one_message_is_cut_into_parts_in_digest_order() {
+    let mut actions: Vec<Action> = (0..1100).map(|i| node_image(&format!("aks-{i:04}"), teams())).collect();
+    actions.push(upgrade("aks-prod-weu", "rg-prod", Stage::Notice, teams()));
+    let refs: Vec<&Action> = actions.iter().collect();
+
+    let split = parts(&refs, 500);
+    assert_eq!(split.iter().map(|(d, i)| (d.entries().len(), i.len())).collect::<Vec<_>>(), vec![(500, 500), (500, 500), (101, 101)]);
+    // Every action is in exactly one part, and each part's digest is made of its actions.
+    let mut seen: Vec<usize> = split.iter().flat_map(|(_, i)| i.iter().copied()).collect();
+    seen.sort();
+    assert_eq!(seen, (0..actions.len()).collect::<Vec<_>>());
+    for (digest, indices) in &split {
+        let mut keys: Vec<&str> = digest.entries().iter().map(|e| e.key.as_str()).collect();
+        let mut want: Vec<&str> = indices.iter().map(|&i| actions[i].key.as_str()).collect();
+        keys.sort();
+        want.sort();
+        assert_eq!(keys, want);
+    }
+    // Digest order: the node-image group (largest) by cluster, then the upgrade.
+    assert_eq!(split[0].0.entries()[0].cluster, "aks-0000");
+    assert_eq!(split[1].0.entries()[0].cluster, "aks-0500");
+    assert_eq!(split[2].0.entries().last().unwrap().cluster, "aks-prod-weu");
+    assert_eq!(split[1].0.part(), Some((2, 3)));
+    assert_eq!(split[1].0.subject(), "[aks-cadence] 500 clusters: node image available (part 2 of 3)");
+    assert!(split[2].0.intro().ends_with("This is part 3 of 3 of one digest."), "{}", split[2].0.intro());
+    let hook = ChatActuator::payload(ChatKind::Webhook, &split[0].0);
+    assert_eq!(hook["part"], serde_json::json!({"index": 1, "of": 3}));
+    assert_eq!(hook["count"], 500);
+
+    // A digest that fits is one part, unmarked.
+    let one = parts(&refs[..10], 500);
+    assert_eq!(one.len(), 1);
+    assert_eq!(one[0].0.part(), None);
+    assert!(!one[0].0.subject().contains("part"));
+    assert!(ChatActuator::payload(ChatKind::Webhook, &one[0].0).get("part").is_none());
 }

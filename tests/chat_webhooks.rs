@@ -105,6 +105,28 @@ async fn the_generic_webhook_receives_the_documented_json() {
 }
 
 #[tokio::test]
+async fn a_large_digest_reaches_the_generic_webhook_in_parts_and_teams_in_one_card() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST")).and(path("/hook")).respond_with(ResponseTemplate::new(204)).expect(3).mount(&server).await;
+    Mock::given(method("POST")).and(path("/teams")).respond_with(ResponseTemplate::new(202)).expect(1).mount(&server).await;
+    let (hook, team) = (chat(ChatKind::Webhook, "OPS_HOOK_URL"), chat(ChatKind::Teams, "TEAMS_URL"));
+    let mut batch: Vec<Action> = (0..2100).map(|i| node_image(&format!("aks-{i:04}"), hook.clone())).collect();
+    batch.extend((0..2100).map(|i| node_image(&format!("aks-{i:04}"), team.clone())));
+    let uri = server.uri();
+
+    let results = actuator(&[("OPS_HOOK_URL", &format!("{uri}/hook")), ("TEAMS_URL", &format!("{uri}/teams"))]).perform(&batch).await;
+
+    assert!(results.iter().all(|r| r.is_ok()), "{:?}", results.iter().find(|r| r.is_err()));
+    let requests = server.received_requests().await.unwrap();
+    let hooks: Vec<Value> = requests.iter().filter(|r| r.url.path() == "/hook").map(|r| serde_json::from_slice(&r.body).unwrap()).collect();
+    let mut counts: Vec<(u64, u64)> = hooks.iter().map(|h| (h["part"]["index"].as_u64().unwrap(), h["count"].as_u64().unwrap())).collect();
+    counts.sort();
+    assert_eq!(counts, vec![(1, 1000), (2, 1000), (3, 100)], "parts of 1,000 entries");
+    assert!(hooks.iter().all(|h| h["part"]["of"] == 3));
+    server.verify().await;
+}
+
+#[tokio::test]
 async fn one_message_per_chat_kind_and_setting_per_batch() {
     let server = MockServer::start().await;
     for p in ["/teams-a", "/teams-b", "/slack-a"] {

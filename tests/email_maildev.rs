@@ -101,6 +101,35 @@ async fn three_hundred_clusters_make_one_email_per_recipient_list() {
 }
 
 #[tokio::test]
+async fn a_digest_of_more_than_five_hundred_entries_arrives_in_parts_that_list_every_cluster_once() {
+    let (url, api) = maildev();
+    let ops = unique_address("parts");
+    let batch: Vec<Action> = (0..1100).map(|i| node_image(&format!("aks-{i:04}"), email_to(&[&ops]))).collect();
+
+    let results = actuator(&url).perform(&batch).await;
+
+    assert!(results.iter().all(|r| r.is_ok()), "{:?}", results.iter().find(|r| r.is_err()));
+    let distinct: std::collections::BTreeSet<String> = results.iter().map(|r| r.clone().unwrap()).collect();
+    assert_eq!(distinct.len(), 3, "each part is its own message with its own Message-ID: {distinct:?}");
+    let mail = wait_for_messages(&api, &ops, 3).await;
+    assert_eq!(mail.len(), 3, "1,100 entries in parts of 500");
+    let mut subjects: Vec<String> = mail.iter().map(|m| m["subject"].as_str().unwrap().to_string()).collect();
+    subjects.sort();
+    assert_eq!(
+        subjects,
+        [
+            "[aks-cadence] 100 clusters: node image available (part 3 of 3)",
+            "[aks-cadence] 500 clusters: node image available (part 1 of 3)",
+            "[aks-cadence] 500 clusters: node image available (part 2 of 3)",
+        ]
+    );
+    let text: String = mail.iter().map(|m| m["text"].as_str().unwrap()).collect();
+    for i in 0..1100 {
+        assert_eq!(text.matches(&format!("* aks-{i:04} (nodepool1)")).count(), 1, "aks-{i:04} listed once");
+    }
+}
+
+#[tokio::test]
 async fn starttls_required_against_a_server_without_tls_sends_nothing_and_says_why() {
     let (url, api) = maildev();
     // The same MailDev, but with the production default: STARTTLS required.

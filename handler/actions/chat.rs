@@ -20,7 +20,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::Value;
 
-use super::digest::{Digest, group_by_channel};
+use super::digest::{Digest, WEBHOOK_MAX_ENTRIES, group_by_channel, parts};
 use super::{Actuator, Performed};
 use crate::action::{Action, ActionKind, ChatKind};
 use crate::error::{ActionError, parse_retry_after};
@@ -83,7 +83,7 @@ impl ChatActuator {
         }
     }
 
-    async fn post_digest(&self, chat: ChatKind, url_setting: &str, actions: &[&Action]) -> Result<String, ActionError> {
+    async fn post_digest(&self, chat: ChatKind, url_setting: &str, actions: &[&Action], digest: &Digest) -> Result<String, ActionError> {
         let name = chat_name(chat);
         let secret = self.settings.named_secret(url_setting).map_err(|e| ActionError::Permanent(e.to_string()))?;
         let raw = secret.expose().trim();
@@ -95,8 +95,7 @@ impl ChatActuator {
                 )));
             }
         };
-        let digest = Digest::new(actions.iter().copied());
-        let body = Self::payload(chat, &digest);
+        let body = Self::payload(chat, digest);
         let scrub = |text: &str| scrub_url(text, raw, &url);
 
         let response = self.client.post(url.clone()).json(&body).send().await.map_err(|e| {
@@ -199,12 +198,18 @@ impl Actuator for ChatActuator {
         for (_, idx) in group_by_channel(batch, |a| self.handles(&a.kind)) {
             let ActionKind::Chat { chat, url_setting } = &batch[idx[0]].kind else { continue };
             let actions: Vec<&Action> = idx.iter().map(|&i| &batch[i]).collect();
-            let outcome = self.post_digest(*chat, url_setting, &actions).await;
-            if let Err(e) = &outcome {
-                tracing::warn!(chat = chat_name(*chat), setting = %url_setting, actions = actions.len(), error = %e, "chat digest failed");
-            }
-            for i in idx {
-                results[i] = Some(outcome.clone());
+            // Teams and Slack list the first rows and say how many more (their size limits);
+            // the generic webhook lists everything, in parts when the digest is large.
+            let max = if *chat == ChatKind::Webhook { WEBHOOK_MAX_ENTRIES } else { usize::MAX };
+            for (digest, part) in parts(&actions, max) {
+                let members: Vec<&Action> = part.iter().map(|&j| actions[j]).collect();
+                let outcome = self.post_digest(*chat, url_setting, &members, &digest).await;
+                if let Err(e) = &outcome {
+                    tracing::warn!(chat = chat_name(*chat), setting = %url_setting, actions = members.len(), error = %e, "chat digest failed");
+                }
+                for j in part {
+                    results[idx[j]] = Some(outcome.clone());
+                }
             }
         }
         results

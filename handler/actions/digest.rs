@@ -9,7 +9,9 @@
 //!
 //! Chat messages have size limits (Teams: 28 KB per card; Slack: 50 blocks, 3000 characters
 //! per text), so chat renderings list at most [`CHAT_MAX_ROWS`] entries and say how many more
-//! there are; the email and the generic webhook always list everything.
+//! there are; the email and the generic webhook always list everything — a digest larger than
+//! [`EMAIL_MAX_ENTRIES`] / [`WEBHOOK_MAX_ENTRIES`] goes out in parts ([`parts`]), each marked
+//! "part i of n", so no single message outgrows what relays and receivers accept.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -25,6 +27,13 @@ use crate::plan::WindowStatus;
 pub const SUBJECT_PREFIX: &str = "[aks-cadence]";
 /// Entries listed in one Teams card or Slack message before "… and N more".
 pub const CHAT_MAX_ROWS: usize = 40;
+/// Entries in one email at most. A larger digest (a fan-out sweep of a big fleet) goes out in
+/// parts of this many entries, so that a message stays near 1–2 MB (about 1 KB of text and
+/// 1.5 KB of HTML per entry), well under the size limits of mail relays and mailboxes — one
+/// oversized message would be refused (552) and every notification in it lost.
+pub const EMAIL_MAX_ENTRIES: usize = 500;
+/// Entries in one generic-webhook POST at most (≈0.5 KB of JSON each), for the same reason.
+pub const WEBHOOK_MAX_ENTRIES: usize = 1000;
 /// Longest free text (a summary) put into one chat row.
 const CHAT_MAX_FIELD: usize = 300;
 /// Slack's limit for a section's text.
@@ -192,6 +201,36 @@ pub struct Digest {
     entries: Vec<Entry>,
     /// (kind, start, end) ranges into `entries`, in display order.
     groups: Vec<(ConcernKind, usize, usize)>,
+    /// `(i, n)` when this message is part `i` of `n` of one destination's digest.
+    part: Option<(usize, usize)>,
+}
+
+/// One destination's digest cut into messages of at most `max` entries, in digest order
+/// (largest concern group first, then by cluster), each with the indices into `actions` of
+/// the actions it carries. One part when it fits; every action is in exactly one part.
+pub fn parts(actions: &[&Action], max: usize) -> Vec<(Digest, Vec<usize>)> {
+    let whole = Digest::new(actions.iter().copied());
+    let max = max.max(1);
+    if whole.entries.len() <= max {
+        return vec![(whole, (0..actions.len()).collect())];
+    }
+    // Entries carry their action's key; keys are distinct within a batch, but map robustly.
+    let mut by_key: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, a) in actions.iter().enumerate().rev() {
+        by_key.entry(a.key.as_str()).or_default().push(i);
+    }
+    let total = whole.entries.len().div_ceil(max);
+    whole
+        .entries
+        .chunks(max)
+        .enumerate()
+        .map(|(n, chunk)| {
+            let indices: Vec<usize> = chunk.iter().filter_map(|e| by_key.get_mut(e.key.as_str()).and_then(Vec::pop)).collect();
+            let mut digest = Digest::from_entries(chunk.to_vec());
+            digest.part = Some((n + 1, total));
+            (digest, indices)
+        })
+        .collect()
 }
 
 impl Digest {
@@ -224,7 +263,12 @@ impl Digest {
             groups.push((kind, start, start + n));
             start += n;
         }
-        Self { entries, groups }
+        Self { entries, groups, part: None }
+    }
+
+    /// `(i, n)` when this message is part `i` of `n`.
+    pub fn part(&self) -> Option<(usize, usize)> {
+        self.part
     }
 
     pub fn entries(&self) -> &[Entry] {
@@ -275,7 +319,10 @@ impl Digest {
         } else {
             format!("{} clusters: {}{more}", self.cluster_count(), concern_label(top))
         };
-        one_line(&line)
+        match self.part {
+            Some((i, n)) => one_line(&format!("{line} (part {i} of {n})")),
+            None => one_line(&line),
+        }
     }
 
     /// The email subject: `[aks-cadence] ` + [`Digest::headline`].
@@ -287,11 +334,15 @@ impl Digest {
     pub fn intro(&self) -> String {
         let n = self.entries.len();
         let c = self.cluster_count();
-        format!(
+        let intro = format!(
             "aks-cadence has {n} {} for {c} {}.",
             if n == 1 { "notice" } else { "notices" },
             if c == 1 { "cluster" } else { "clusters" }
-        )
+        );
+        match self.part {
+            Some((i, total)) => format!("{intro} This is part {i} of {total} of one digest."),
+            None => intro,
+        }
     }
 
     /// The plain-text body.
@@ -480,7 +531,11 @@ impl Digest {
                 })
             })
             .collect();
-        json!({"source": "aks-cadence", "subject": self.subject(), "count": self.entries.len(), "digest": digest})
+        let mut body = json!({"source": "aks-cadence", "subject": self.subject(), "count": self.entries.len(), "digest": digest});
+        if let Some((i, n)) = self.part {
+            body["part"] = json!({"index": i, "of": n});
+        }
+        body
     }
 }
 

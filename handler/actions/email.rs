@@ -28,7 +28,7 @@ use lettre::transport::smtp::client::{Certificate, Tls, TlsParametersBuilder};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use sha2::{Digest as _, Sha256};
 
-use super::digest::{Digest, group_by_channel};
+use super::digest::{Digest, EMAIL_MAX_ENTRIES, group_by_channel, parts};
 use super::{Actuator, Performed};
 use crate::action::{Action, ActionKind};
 use crate::error::ActionError;
@@ -201,7 +201,7 @@ impl EmailActuator {
     }
 
     /// Sends one digest to one recipient list. `Ok` carries what the ledger records.
-    async fn send_digest(&self, to: &[String], actions: &[&Action]) -> Result<String, ActionError> {
+    async fn send_digest(&self, to: &[String], actions: &[&Action], digest: &Digest) -> Result<String, ActionError> {
         if to.is_empty() {
             return Err(ActionError::Permanent("the policy's email action has no recipients".into()));
         }
@@ -214,7 +214,6 @@ impl EmailActuator {
                 recipients.push(m);
             }
         }
-        let digest = Digest::new(actions.iter().copied());
         let subject = digest.subject();
         let message_id = message_id(actions, &recipients, self.config.from.email.domain());
         let mut builder = Message::builder()
@@ -352,12 +351,17 @@ impl Actuator for EmailActuator {
         for (_, idx) in group_by_channel(batch, |a| self.handles(&a.kind)) {
             let ActionKind::Email { to } = &batch[idx[0]].kind else { continue };
             let actions: Vec<&Action> = idx.iter().map(|&i| &batch[i]).collect();
-            let outcome = self.send_digest(to, &actions).await;
-            if let Err(e) = &outcome {
-                tracing::warn!(smtp = %self.config.endpoint.describe(), actions = actions.len(), error = %e, "email digest failed");
-            }
-            for i in idx {
-                results[i] = Some(outcome.clone());
+            // A digest too large for one message goes out in parts; each part's result is
+            // its own actions' result.
+            for (digest, part) in parts(&actions, EMAIL_MAX_ENTRIES) {
+                let members: Vec<&Action> = part.iter().map(|&j| actions[j]).collect();
+                let outcome = self.send_digest(to, &members, &digest).await;
+                if let Err(e) = &outcome {
+                    tracing::warn!(smtp = %self.config.endpoint.describe(), actions = members.len(), error = %e, "email digest failed");
+                }
+                for j in part {
+                    results[idx[j]] = Some(outcome.clone());
+                }
             }
         }
         results
