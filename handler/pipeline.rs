@@ -494,7 +494,12 @@ impl Pipeline {
     pub async fn flush_digests(&self, force: bool) -> Result<RunReport, PipelineError> {
         let mut report = RunReport::default();
         if self.dry_run {
-            report.log.push("dry-run: queued notifications are not sent".into());
+            // Dry-run queues nothing; what a live run queued before stays queued (and is said
+            // once a minute, so that it is not forgotten).
+            let queued = self.ledger.pending_notifications().await?.len();
+            if queued > 0 {
+                report.log.push(format!("dry-run: {queued} notification(s) queued by a live run are not sent"));
+            }
             return Ok(report);
         }
         let now = (self.clock)();

@@ -418,6 +418,7 @@ async fn a_digest_that_needs_a_retry_fails_the_tick_and_a_dry_run_sends_nothing(
     let dry = Pipeline::new(Arc::clone(&policy), Arc::clone(&ledger), executor(&ledger, adapters(), "w2").with_digest(WINDOW), true, Arc::clone(&clock));
     let nothing = dry.flush_digests(true).await.unwrap();
     assert!(nothing.planned.is_empty() && email.total_performed() == 0, "dry-run never sends what a live run queued");
+    assert_eq!(nothing.log, vec!["dry-run: 1 notification(s) queued by a live run are not sent".to_string()]);
 
     let failed = live.flush_digests(false).await;
     assert!(matches!(failed, Err(PipelineError::Retryable(ref m)) if m.contains("connection reset")), "{failed:?}");
