@@ -72,7 +72,8 @@ pub const DEFAULT_LEASE: SignedDuration = SignedDuration::from_mins(5);
 /// How long the executor waits, by default, for a key another worker holds live.
 pub const DEFAULT_HELD_WAIT: Duration = Duration::from_secs(4);
 
-/// Ledger calls in flight at once while claiming a plan (matters for remote ledgers).
+/// Ledger calls in flight at once while claiming a plan and recording its results (matters
+/// for remote ledgers).
 const CLAIM_CONCURRENCY: usize = 16;
 
 /// The ledger key of the lock one digest sender holds (a claim, never completed).
@@ -478,6 +479,10 @@ impl Executor {
     }
 
     /// Runs one adapter's batch with the bounded in-invocation retries, recording each result.
+    /// The results of one `perform` are recorded (complete / release) with up to
+    /// [`CLAIM_CONCURRENCY`] ledger calls in flight, like the claims before it: each call is
+    /// about its own key, and a digest of thousands is otherwise thousands of round trips one
+    /// after another (`benches/digest_queue.rs`).
     async fn run_batch(&self, actuator: &Arc<dyn Actuator>, batch: Vec<(Action, ClaimToken)>, clock: &(impl Fn() -> Timestamp + Sync)) -> Vec<(ActionKey, Outcome)> {
         let mut outcomes = Vec::with_capacity(batch.len());
         let (mut actions, mut tokens): (Vec<Action>, Vec<ClaimToken>) = batch.into_iter().unzip();
@@ -489,6 +494,7 @@ impl Executor {
                 results.resize_with(actions.len(), || Err(ActionError::Transient(format!("adapter {} returned no result for this action", actuator.name()))));
             }
             let (mut again_actions, mut again_tokens, mut wait) = (Vec::new(), Vec::new(), Duration::ZERO);
+            let mut records: Vec<(ActionKey, ClaimToken, Record)> = Vec::with_capacity(actions.len());
             for ((action, token), result) in actions.into_iter().zip(tokens).zip(results) {
                 let completion = match result {
                     Ok(detail) => Completion::Done { detail },
@@ -496,8 +502,7 @@ impl Executor {
                     Err(ActionError::Permanent(reason)) => Completion::Failed { reason },
                     Err(ActionError::Deferred(reason)) => {
                         tracing::info!(key = %action.key, %reason, "deferred");
-                        let outcome = self.release(&action.key, &token, Outcome::Deferred { reason }).await;
-                        outcomes.push((action.key, outcome));
+                        records.push((action.key, token, Record::Release(Outcome::Deferred { reason })));
                         continue;
                     }
                     Err(err) => match self.retry.decide(&err, attempt) {
@@ -510,15 +515,25 @@ impl Executor {
                         }
                         RetryDecision::GiveUp => {
                             tracing::warn!(key = %action.key, attempt, error = %err, "giving up for this invocation; the platform will deliver again");
-                            let outcome = self.release(&action.key, &token, Outcome::NeedsRetry { reason: err.to_string() }).await;
-                            outcomes.push((action.key, outcome));
+                            records.push((action.key, token, Record::Release(Outcome::NeedsRetry { reason: err.to_string() })));
                             continue;
                         }
                     },
                 };
-                let outcome = self.complete(&action.key, &token, completion, clock()).await;
-                outcomes.push((action.key, outcome));
+                records.push((action.key, token, Record::Complete(completion)));
             }
+            let recorded: Vec<(ActionKey, Outcome)> = futures::stream::iter(records)
+                .map(|(key, token, record)| async move {
+                    let outcome = match record {
+                        Record::Complete(completion) => self.complete(&key, &token, completion, clock()).await,
+                        Record::Release(outcome) => self.release(&key, &token, outcome).await,
+                    };
+                    (key, outcome)
+                })
+                .buffer_unordered(CLAIM_CONCURRENCY)
+                .collect()
+                .await;
+            outcomes.extend(recorded);
             if again_actions.is_empty() {
                 break;
             }
@@ -565,6 +580,14 @@ impl Executor {
             }
         }
     }
+}
+
+/// What [`Executor::run_batch`] records for one performed action.
+enum Record {
+    /// Done or failed: `complete` under the claim.
+    Complete(Completion),
+    /// Not finished (deferred, or out of retries): `release` the claim, report the outcome.
+    Release(Outcome),
 }
 
 fn ledger_outcome(e: LedgerError) -> Outcome {

@@ -444,15 +444,18 @@ impl Ledger for BlobLedger {
 
     async fn queue_notification(&self, key: &ActionKey, action: &str, at: Timestamp) -> Result<(), LedgerError> {
         let blob = self.blob("pending", key.as_str());
-        // Read → merge → conditional write: the first queueing's time survives concurrent
-        // queueings of the same key (each loser reads the winner's record and merges again).
+        // Most keys are queued once: try create-only first (one round trip). A key already
+        // queued (409) goes read → merge → conditional write, so the first queueing's time
+        // survives concurrent queueings of the same key (each loser reads the winner's record
+        // and merges again).
+        let fresh = PendingRecord { key: key.as_str().to_string(), action: action.to_string(), queued_at: at, updated_at: at };
+        if let Written::Ok(_) = self.write(&blob, &fresh, None, true).await? {
+            return Ok(());
+        }
         for _ in 0..MAX_ROUNDS {
             let found = self.read::<PendingRecord>(&blob).await?;
             let written = match found {
-                None => {
-                    let record = PendingRecord { key: key.as_str().to_string(), action: action.to_string(), queued_at: at, updated_at: at };
-                    self.write(&blob, &record, None, true).await?
-                }
+                None => self.write(&blob, &fresh, None, true).await?,
                 Some((old, etag)) => {
                     let record = PendingRecord {
                         key: old.key,
