@@ -511,10 +511,9 @@ impl Pipeline {
         report.log.extend(flushed.report.log_lines());
         report.planned = flushed.actions.clone();
         let mut candidates = flushed.actions.clone();
-        for action in &flushed.actions {
-            if !matches!(flushed.report.outcome(&action.key), Some(Outcome::Failed { .. })) {
-                continue;
-            }
+        let failed: HashSet<&ActionKey> =
+            flushed.report.executed.iter().filter(|e| matches!(e.outcome, Outcome::Failed { .. })).map(|e| &e.key).collect();
+        for action in flushed.actions.iter().filter(|a| failed.contains(&a.key)) {
             let mut facts = PlanFacts::default();
             facts.first_seen.insert(action.concern.key(), action.first_seen.unwrap_or(now));
             candidates.extend(plan::plan(&action.signal, &self.policy, &facts, now).into_iter().filter(|a| a.concern == action.concern));

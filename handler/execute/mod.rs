@@ -51,7 +51,7 @@
 
 pub mod retry;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -413,12 +413,12 @@ impl Executor {
             pending = held.into_iter().map(|(i, a, _)| (i, a)).collect();
         }
 
-        // Report in plan order.
+        // Report in plan order (keys are distinct here: the plan was de-duplicated above).
+        let mut by_key: HashMap<ActionKey, Outcome> = outcomes.into_iter().collect();
         let executed = order
             .into_iter()
             .filter_map(|(key, action)| {
-                let pos = outcomes.iter().position(|(k, _)| *k == key)?;
-                let (key, outcome) = outcomes.swap_remove(pos);
+                let outcome = by_key.remove(&key)?;
                 Some(Executed { key, action, outcome })
             })
             .collect();
