@@ -146,6 +146,7 @@ fn a_digest_larger_than_one_message_is_cut_into_parts_in_digest_order() {
     assert_eq!(split[2].0.entries().last().unwrap().cluster, "aks-prod-weu");
     assert_eq!(split[1].0.part(), Some((2, 3)));
     assert_eq!(split[1].0.subject(), "[aks-cadence] 500 clusters: node image available (part 2 of 3)");
+    assert_eq!(parts(&refs, aks_cadence::actions::digest::EMAIL_MAX_ENTRIES).len(), 2, "1,101 entries mail as two parts");
     assert!(split[2].0.intro().ends_with("This is part 3 of 3 of one digest."), "{}", split[2].0.intro());
     let hook = ChatActuator::payload(ChatKind::Webhook, &split[0].0);
     assert_eq!(hook["part"], serde_json::json!({"index": 1, "of": 3}));

@@ -28,10 +28,10 @@ pub const SUBJECT_PREFIX: &str = "[aks-cadence]";
 /// Entries listed in one Teams card or Slack message before "… and N more".
 pub const CHAT_MAX_ROWS: usize = 40;
 /// Entries in one email at most. A larger digest (a fan-out sweep of a big fleet) goes out in
-/// parts of this many entries, so that a message stays near 1–2 MB (about 1 KB of text and
-/// 1.5 KB of HTML per entry), well under the size limits of mail relays and mailboxes — one
-/// oversized message would be refused (552) and every notification in it lost.
-pub const EMAIL_MAX_ENTRIES: usize = 500;
+/// parts of this many entries, so that a message stays under about 3 MB (measured through
+/// MailDev in `tests/email_maildev.rs`), well under the size limits of mail relays and
+/// mailboxes — one oversized message would be refused (552) and every notification in it lost.
+pub const EMAIL_MAX_ENTRIES: usize = 1000;
 /// Entries in one generic-webhook POST at most (≈0.5 KB of JSON each), for the same reason.
 pub const WEBHOOK_MAX_ENTRIES: usize = 1000;
 /// Longest free text (a summary) put into one chat row.
