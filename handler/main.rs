@@ -13,6 +13,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use jiff::Timestamp;
 
+use aks_cadence::action::Action;
 use aks_cadence::actions::azure::{AzureActuator, FOLLOW_FOR};
 use aks_cadence::actions::chat::ChatActuator;
 use aks_cadence::actions::email::EmailActuator;
@@ -431,15 +432,9 @@ async fn replay(settings: Settings, args: ReplayArgs) -> Result<ExitCode, Failur
         for line in &report.log {
             tracing::info!(file = %file, "{line}");
         }
-        for action in &report.planned {
-            planned += 1;
-            if let Err(e) = writeln!(stdout, "{}", action.dry_run_line()) {
-                // A closed pipe (`| head`) is not an error worth a message.
-                if e.kind() == std::io::ErrorKind::BrokenPipe {
-                    return Ok(ExitCode::SUCCESS);
-                }
-                return Err(anyhow::Error::from(e).context("writing to stdout").into());
-            }
+        planned += report.planned.len();
+        if !print_lines(&mut stdout, report.planned.iter().map(Action::dry_run_line))? {
+            return Ok(ExitCode::SUCCESS);
         }
     }
     let _ = stdout.flush();
@@ -474,13 +469,8 @@ async fn sweep(settings: Settings, args: SweepArgs) -> Result<ExitCode, Failure>
         tracing::info!(run = %local.run_id, "{line}");
     }
     let mut stdout = std::io::stdout().lock();
-    for action in &report.planned {
-        if let Err(e) = writeln!(stdout, "{}", action.dry_run_line()) {
-            if e.kind() == std::io::ErrorKind::BrokenPipe {
-                return Ok(ExitCode::SUCCESS);
-            }
-            return Err(anyhow::Error::from(e).context("writing to stdout").into());
-        }
+    if !print_lines(&mut stdout, report.planned.iter().map(Action::dry_run_line))? {
+        return Ok(ExitCode::SUCCESS);
     }
     let _ = stdout.flush();
     for (cluster, e) in &local.failures {
@@ -509,17 +499,12 @@ async fn digest(settings: Settings, args: DigestArgs) -> Result<ExitCode, Failur
     if !args.send {
         let ledger = open_ledger(&settings)?;
         let pending = ledger.pending_notifications().await.context("reading the digest queue")?;
-        for entry in &pending {
-            let line = match serde_json::from_str::<aks_cadence::action::Action>(&entry.action) {
-                Ok(action) => action.dry_run_line(),
-                Err(e) => serde_json::json!({"key": entry.key.as_str(), "error": format!("unreadable queued notification: {e}")}),
-            };
-            if let Err(e) = writeln!(stdout, "{line}") {
-                if e.kind() == std::io::ErrorKind::BrokenPipe {
-                    return Ok(ExitCode::SUCCESS);
-                }
-                return Err(anyhow::Error::from(e).context("writing to stdout").into());
-            }
+        let lines = pending.iter().map(|entry| match serde_json::from_str::<Action>(&entry.action) {
+            Ok(action) => action.dry_run_line(),
+            Err(e) => serde_json::json!({"key": entry.key.as_str(), "error": format!("unreadable queued notification: {e}")}),
+        });
+        if !print_lines(&mut stdout, lines)? {
+            return Ok(ExitCode::SUCCESS);
         }
         let window = DigestWindow { quiet: settings.digest_quiet, max_wait: settings.digest_max_wait };
         match window.due_at(&pending) {
@@ -540,11 +525,25 @@ async fn digest(settings: Settings, args: DigestArgs) -> Result<ExitCode, Failur
     for line in &report.log {
         tracing::info!("{line}");
     }
-    for action in &report.planned {
-        let _ = writeln!(stdout, "{}", action.dry_run_line());
+    if !print_lines(&mut stdout, report.planned.iter().map(Action::dry_run_line))? {
+        return Ok(ExitCode::SUCCESS);
     }
     eprintln!("sent {} queued notification(s)", report.planned.len());
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes one JSON line per value. `Ok(false)` when the reader went away (`| head`): a closed
+/// pipe is not an error worth a message, the command just stops printing.
+fn print_lines(out: &mut impl Write, lines: impl IntoIterator<Item = serde_json::Value>) -> Result<bool, Failure> {
+    for line in lines {
+        if let Err(e) = writeln!(out, "{line}") {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                return Ok(false);
+            }
+            return Err(anyhow::Error::from(e).context("writing to stdout").into());
+        }
+    }
+    Ok(true)
 }
 
 fn read_input(file: &str) -> anyhow::Result<String> {

@@ -255,11 +255,6 @@ impl Executor {
         self
     }
 
-    /// The digest window, when notifications are queued.
-    pub fn digest(&self) -> Option<DigestWindow> {
-        self.digest
-    }
-
     /// Executes a plan. Actions with the same key run once. Actions for the same adapter go to
     /// it in one batch (so mail and chat can send one digest for a whole sweep). With a
     /// [`DigestWindow`], email and chat actions are queued instead ([`Outcome::Queued`]).
