@@ -25,22 +25,23 @@
 //! ```text
 //! ```
 
+#[path = "support/counting_ledger.rs"]
+mod counting_ledger;
 #[path = "../tests/ledger_blob_support/mod.rs"]
 mod ledger_blob_support;
+#[path = "../tests/pipeline_support/mod.rs"]
+mod pipeline_support;
 
-use std::collections::BTreeMap;
-use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use aks_cadence::action::{Action, ActionKey, ActionKind, Stage};
+use aks_cadence::action::{Action, ActionKind};
 use aks_cadence::actions::{Actuator, Performed};
-use aks_cadence::domain::{ClusterFacts, ClusterId, Concern, ConcernKind, Origin, Signal, SignalKind};
 use aks_cadence::execute::{DigestWindow, Executor, Outcome};
+use aks_cadence::store::Ledger;
 use aks_cadence::store::sqlite::SqliteLedger;
-use aks_cadence::store::{ActionState, Claim, ClaimToken, Completion, Ledger, LedgerError, PendingNotification};
 use async_trait::async_trait;
+use counting_ledger::Counting;
 use futures::StreamExt;
 use jiff::{SignedDuration, Timestamp};
 
@@ -60,29 +61,9 @@ fn sizes(name: &str, default: &[usize]) -> Vec<usize> {
         .unwrap_or_else(|| default.to_vec())
 }
 
-/// Cluster `i` of a fleet spread over 4 subscriptions and resource groups of 50.
-fn cluster(i: usize) -> ClusterId {
-    ClusterId::from_parts(&format!("{:08x}-0000-4000-8000-000000000000", i % 4), &format!("rg-{}", i / 50), &format!("aks-{i:05}"))
-}
-
-/// A notice about cluster `i` mailed to ops (as `tests/pipeline_support::email_action` builds it).
+/// A notice about cluster `i` mailed to ops.
 fn email_action(i: usize) -> Action {
-    let name = format!("aks-{i:05}");
-    let signal = Signal {
-        cluster: cluster(i),
-        facts: ClusterFacts::default(),
-        kind: SignalKind::NewKubernetesVersion {
-            latest_supported: Some("1.31.2".into()),
-            latest_stable: Some("1.31.2".into()),
-            lowest_minor: Some("1.29.9".into()),
-            latest_preview: None,
-        },
-        observed_at: now(),
-        origin: Origin::Manual,
-    };
-    let concern = Concern::new(cluster(i), ConcernKind::KubernetesUpgrade, "1.31");
-    let kind = ActionKind::Email { to: vec!["ops@example.com".into()] };
-    Action::new(concern, Stage::Notice, kind, format!("{name}: upgrade to 1.31.2 available"), signal)
+    pipeline_support::email_action(&format!("aks-{i:05}"))
 }
 
 /// Handles email, sends nothing, answers `Ok` for each action and records batch sizes.
@@ -102,104 +83,6 @@ impl Actuator for NoopMail {
     async fn perform(&self, batch: &[Action]) -> Vec<Performed> {
         self.batches.lock().unwrap().push(batch.len());
         batch.iter().map(|_| Ok("sent (no-op)".to_string())).collect()
-    }
-}
-
-/// Per method: calls, and the span from the first call's start to the last call's end.
-struct Span {
-    calls: u64,
-    first: Instant,
-    last: Instant,
-}
-
-/// Counts the calls of the inner ledger per method, with the span they cover (where a phase
-/// spends its time: the executor calls one method after another).
-/// With a `latency`, every call first sleeps that long (tokio timer): a storage account's round
-/// trip in front of the local ledger.
-struct Counting {
-    inner: Arc<dyn Ledger>,
-    latency: Duration,
-    calls: Mutex<BTreeMap<&'static str, Span>>,
-    total: AtomicU64,
-}
-
-impl Counting {
-    fn new(inner: Arc<dyn Ledger>, latency: Duration) -> Self {
-        Self { inner, latency, calls: Mutex::default(), total: AtomicU64::new(0) }
-    }
-    async fn call<T>(&self, name: &'static str, inner: impl Future<Output = Result<T, LedgerError>>) -> Result<T, LedgerError> {
-        self.total.fetch_add(1, Ordering::Relaxed);
-        let start = Instant::now();
-        self.calls.lock().unwrap().entry(name).or_insert(Span { calls: 0, first: start, last: start }).calls += 1;
-        if !self.latency.is_zero() {
-            tokio::time::sleep(self.latency).await;
-        }
-        let result = inner.await;
-        let end = Instant::now();
-        if let Some(span) = self.calls.lock().unwrap().get_mut(name) {
-            span.last = span.last.max(end);
-        }
-        result
-    }
-    /// The calls since the last `take`, as `claim 1000 in 0.12 s, complete 1000 in 0.10 s, …`
-    /// (ordered by first call).
-    fn take(&self) -> (u64, String) {
-        let calls = std::mem::take(&mut *self.calls.lock().unwrap());
-        let total = self.total.swap(0, Ordering::Relaxed);
-        let mut spans: Vec<_> = calls.into_iter().collect();
-        spans.sort_by_key(|(_, s)| s.first);
-        let detail = spans
-            .iter()
-            .map(|(k, s)| format!("{k} {} in {:.2} s", s.calls, (s.last - s.first).as_secs_f64()))
-            .collect::<Vec<_>>()
-            .join(", ");
-        (total, detail)
-    }
-}
-
-#[async_trait]
-impl Ledger for Counting {
-    async fn mark_event_processed(&self, id: &str, at: Timestamp) -> Result<bool, LedgerError> {
-        self.call("mark_event_processed", self.inner.mark_event_processed(id, at)).await
-    }
-    async fn event_processed(&self, id: &str) -> Result<bool, LedgerError> {
-        self.call("event_processed", self.inner.event_processed(id)).await
-    }
-    async fn first_seen(&self, key: &str, at: Timestamp) -> Result<Timestamp, LedgerError> {
-        self.call("first_seen", self.inner.first_seen(key, at)).await
-    }
-    async fn seen(&self, key: &str) -> Result<Option<Timestamp>, LedgerError> {
-        self.call("seen", self.inner.seen(key)).await
-    }
-    async fn action_state(&self, key: &ActionKey) -> Result<Option<ActionState>, LedgerError> {
-        self.call("action_state", self.inner.action_state(key)).await
-    }
-    async fn claim(&self, key: &ActionKey, owner: &str, now: Timestamp, lease: SignedDuration) -> Result<Claim, LedgerError> {
-        self.call("claim", self.inner.claim(key, owner, now, lease)).await
-    }
-    async fn complete(&self, key: &ActionKey, token: &ClaimToken, completion: Completion, now: Timestamp) -> Result<(), LedgerError> {
-        self.call("complete", self.inner.complete(key, token, completion, now)).await
-    }
-    async fn release(&self, key: &ActionKey, token: &ClaimToken) -> Result<(), LedgerError> {
-        self.call("release", self.inner.release(key, token)).await
-    }
-    async fn get_ref(&self, key: &str, channel: &str) -> Result<Option<String>, LedgerError> {
-        self.call("get_ref", self.inner.get_ref(key, channel)).await
-    }
-    async fn put_ref(&self, key: &str, channel: &str, value: &str) -> Result<(), LedgerError> {
-        self.call("put_ref", self.inner.put_ref(key, channel, value)).await
-    }
-    async fn list_actions(&self) -> Result<Vec<(ActionKey, ActionState)>, LedgerError> {
-        self.call("list_actions", self.inner.list_actions()).await
-    }
-    async fn queue_notification(&self, key: &ActionKey, action: &str, at: Timestamp) -> Result<(), LedgerError> {
-        self.call("queue_notification", self.inner.queue_notification(key, action, at)).await
-    }
-    async fn pending_notifications(&self) -> Result<Vec<PendingNotification>, LedgerError> {
-        self.call("pending_notifications", self.inner.pending_notifications()).await
-    }
-    async fn remove_notification(&self, key: &ActionKey) -> Result<(), LedgerError> {
-        self.call("remove_notification", self.inner.remove_notification(key)).await
     }
 }
 

@@ -5,7 +5,7 @@
 //! and two `action_state` reads — what the blob ledger answers with one HTTP round trip each.
 //!
 //! The ledger is SQLite in a temporary directory behind a wrapper that sleeps a fixed latency
-//! (default 2 ms, tokio timer) before every call. Each bound runs on a fresh, identically seeded
+//! (default 2 ms, tokio timer) before every call (`benches/support/counting_ledger.rs`). Each bound runs on a fresh, identically seeded
 //! ledger; the baseline in the same run is bound 1 (one call at a time, as planning did before
 //! `LEDGER_CONCURRENCY`). Prints wall time, ledger calls and calls/s per bound, and the ratio to
 //! the baseline.
@@ -21,23 +21,23 @@
 //! ```
 //! The work is waiting, so `--profile dev` gives the same figures as a release build.
 
+#[path = "support/counting_ledger.rs"]
+mod counting_ledger;
 #[path = "../tests/ledger_blob_support/mod.rs"]
 mod ledger_blob_support;
 
-use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use aks_cadence::action::ActionKey;
 use aks_cadence::domain::{ClusterFacts, ClusterId, OfferedVersion, Origin, Signal, SignalKind};
 use aks_cadence::execute::Executor;
 use aks_cadence::pipeline::{LEDGER_CONCURRENCY, Pipeline, fixed_clock};
 use aks_cadence::policy::Policy;
 use aks_cadence::store::sqlite::SqliteLedger;
-use aks_cadence::store::{ActionState, Claim, ClaimToken, Completion, Ledger, LedgerError, PendingNotification};
+use aks_cadence::store::Ledger;
 use aks_cadence::sweep::ClusterSnapshot;
 use aks_cadence::sweep::memory::{ClusterMemory, MEMORY_CHANNEL, Observed};
+use counting_ledger::Counting;
 use futures::StreamExt;
 use jiff::{SignedDuration, Timestamp};
 
@@ -109,69 +109,6 @@ async fn seed(ledger: &dyn Ledger, clusters: usize) {
         .await;
 }
 
-/// Sleeps `latency` before every call of the inner ledger and counts the calls.
-struct Latency {
-    inner: Arc<dyn Ledger>,
-    latency: Duration,
-    calls: AtomicU64,
-}
-
-impl Latency {
-    async fn call<T>(&self, inner: impl Future<Output = Result<T, LedgerError>>) -> Result<T, LedgerError> {
-        self.calls.fetch_add(1, Ordering::Relaxed);
-        if !self.latency.is_zero() {
-            tokio::time::sleep(self.latency).await;
-        }
-        inner.await
-    }
-}
-
-#[async_trait::async_trait]
-impl Ledger for Latency {
-    async fn mark_event_processed(&self, id: &str, at: Timestamp) -> Result<bool, LedgerError> {
-        self.call(self.inner.mark_event_processed(id, at)).await
-    }
-    async fn event_processed(&self, id: &str) -> Result<bool, LedgerError> {
-        self.call(self.inner.event_processed(id)).await
-    }
-    async fn first_seen(&self, key: &str, at: Timestamp) -> Result<Timestamp, LedgerError> {
-        self.call(self.inner.first_seen(key, at)).await
-    }
-    async fn seen(&self, key: &str) -> Result<Option<Timestamp>, LedgerError> {
-        self.call(self.inner.seen(key)).await
-    }
-    async fn action_state(&self, key: &ActionKey) -> Result<Option<ActionState>, LedgerError> {
-        self.call(self.inner.action_state(key)).await
-    }
-    async fn claim(&self, key: &ActionKey, owner: &str, now: Timestamp, lease: SignedDuration) -> Result<Claim, LedgerError> {
-        self.call(self.inner.claim(key, owner, now, lease)).await
-    }
-    async fn complete(&self, key: &ActionKey, token: &ClaimToken, completion: Completion, now: Timestamp) -> Result<(), LedgerError> {
-        self.call(self.inner.complete(key, token, completion, now)).await
-    }
-    async fn release(&self, key: &ActionKey, token: &ClaimToken) -> Result<(), LedgerError> {
-        self.call(self.inner.release(key, token)).await
-    }
-    async fn get_ref(&self, key: &str, channel: &str) -> Result<Option<String>, LedgerError> {
-        self.call(self.inner.get_ref(key, channel)).await
-    }
-    async fn put_ref(&self, key: &str, channel: &str, value: &str) -> Result<(), LedgerError> {
-        self.call(self.inner.put_ref(key, channel, value)).await
-    }
-    async fn list_actions(&self) -> Result<Vec<(ActionKey, ActionState)>, LedgerError> {
-        self.call(self.inner.list_actions()).await
-    }
-    async fn queue_notification(&self, key: &ActionKey, action: &str, at: Timestamp) -> Result<(), LedgerError> {
-        self.call(self.inner.queue_notification(key, action, at)).await
-    }
-    async fn pending_notifications(&self) -> Result<Vec<PendingNotification>, LedgerError> {
-        self.call(self.inner.pending_notifications()).await
-    }
-    async fn remove_notification(&self, key: &ActionKey) -> Result<(), LedgerError> {
-        self.call(self.inner.remove_notification(key)).await
-    }
-}
-
 struct Figure {
     bound: usize,
     elapsed: Duration,
@@ -181,14 +118,14 @@ struct Figure {
 
 /// Plans the sweep once, in dry-run, with `bound` ledger calls in flight.
 async fn plan_once(inner: Arc<dyn Ledger>, latency: Duration, snaps: &[ClusterSnapshot], bound: usize) -> Figure {
-    let ledger = Arc::new(Latency { inner, latency, calls: AtomicU64::new(0) });
+    let ledger = Arc::new(Counting::new(inner, latency));
     let dyn_ledger: Arc<dyn Ledger> = Arc::clone(&ledger) as Arc<dyn Ledger>;
     let executor = Executor::new(Arc::clone(&dyn_ledger), Vec::new(), "bench", SignedDuration::from_mins(5));
     let policy = Arc::new(Policy::parse(POLICY, "bench.toml").expect("policy"));
     let pipeline = Pipeline::new(policy, dyn_ledger, executor, true, fixed_clock(now())).with_ledger_concurrency(bound);
     let started = Instant::now();
     let report = pipeline.handle_snapshots(snaps).await.expect("sweep plans");
-    Figure { bound, elapsed: started.elapsed(), calls: ledger.calls.load(Ordering::Relaxed), planned: report.planned.len() }
+    Figure { bound, elapsed: started.elapsed(), calls: ledger.take().0, planned: report.planned.len() }
 }
 
 fn print(figures: &[Figure]) {
