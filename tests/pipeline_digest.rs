@@ -329,16 +329,34 @@ fn event(id: &str, cluster_name: &str) -> Vec<Ingested> {
     }]
 }
 
+/// A live pipeline under `POLICY` (an issue and an email per concern) with the digest queue
+/// on a SQLite ledger, counting GitHub and email adapters, and a clock the test moves.
+struct Platform {
+    _store: TempLedger,
+    ledger: Arc<dyn Ledger>,
+    github: Arc<FakeAdapter>,
+    email: Arc<FakeAdapter>,
+    offset: Arc<AtomicI64>,
+    p: Pipeline,
+}
+
+impl Platform {
+    fn new() -> Self {
+        let store = TempLedger::new();
+        let ledger = store.open();
+        let github = Arc::new(FakeAdapter::handling("fake-github", is_issue));
+        let email = Arc::new(FakeAdapter::handling("fake-email", is_email));
+        let adapters: Vec<Arc<dyn Actuator>> = vec![Arc::clone(&github) as Arc<dyn Actuator>, Arc::clone(&email) as _];
+        let (clock, offset) = movable_clock();
+        let policy = Arc::new(Policy::parse(POLICY, "cadence.toml").unwrap());
+        let p = Pipeline::new(policy, Arc::clone(&ledger), executor(&ledger, adapters, "w1").with_digest(WINDOW), false, clock);
+        Self { _store: store, ledger, github, email, offset, p }
+    }
+}
+
 #[tokio::test]
 async fn a_burst_of_events_opens_each_issue_at_once_and_mails_one_digest_listing_every_cluster() {
-    let store = TempLedger::new();
-    let ledger = store.open();
-    let github = Arc::new(FakeAdapter::handling("fake-github", is_issue));
-    let email = Arc::new(FakeAdapter::handling("fake-email", is_email));
-    let adapters: Vec<Arc<dyn Actuator>> = vec![Arc::clone(&github) as Arc<dyn Actuator>, Arc::clone(&email) as _];
-    let (clock, offset) = movable_clock();
-    let policy = Arc::new(Policy::parse(POLICY, "cadence.toml").unwrap());
-    let p = Pipeline::new(policy, Arc::clone(&ledger), executor(&ledger, adapters, "w1").with_digest(WINDOW), false, clock);
+    let Platform { _store, ledger, github, email, offset, p } = Platform::new();
 
     let clusters: Vec<String> = (0..25).map(|i| format!("aks-{i:02}")).collect();
     for (i, c) in clusters.iter().enumerate() {
@@ -368,14 +386,7 @@ async fn a_burst_of_events_opens_each_issue_at_once_and_mails_one_digest_listing
 
 #[tokio::test]
 async fn an_email_that_bounces_in_the_digest_is_reported_on_the_concerns_issue() {
-    let store = TempLedger::new();
-    let ledger = store.open();
-    let github = Arc::new(FakeAdapter::handling("fake-github", is_issue));
-    let email = Arc::new(FakeAdapter::handling("fake-email", is_email));
-    let adapters: Vec<Arc<dyn Actuator>> = vec![Arc::clone(&github) as Arc<dyn Actuator>, Arc::clone(&email) as _];
-    let (clock, offset) = movable_clock();
-    let policy = Arc::new(Policy::parse(POLICY, "cadence.toml").unwrap());
-    let p = Pipeline::new(policy, Arc::clone(&ledger), executor(&ledger, adapters, "w1").with_digest(WINDOW), false, clock);
+    let Platform { _store, ledger, github: _, email, offset, p } = Platform::new();
 
     p.handle(event("e-1", "prod-weu")).await.unwrap();
     let queued = ledger.pending_notifications().await.unwrap();
