@@ -30,7 +30,7 @@ use aks_cadence::sweep::inventory::InventorySource;
 use aks_cadence::sweep::runner::Sweeper;
 use aks_cadence::policy::Policy;
 use aks_cadence::settings::{Settings, SettingsError, StateLocation};
-use aks_cadence::store::Ledger;
+use aks_cadence::store::{Ledger, LedgerError};
 use aks_cadence::store::blob::BlobLedger;
 use aks_cadence::store::sqlite::SqliteLedger;
 
@@ -250,7 +250,10 @@ fn open_ledger(settings: &Settings) -> Result<Arc<dyn Ledger>, Failure> {
             let credential = if BlobLedger::needs_credential(url) { Some(azure_credential(settings)?) } else { None };
             let ledger = BlobLedger::new(url, credential).map_err(|e| Failure::Settings(SettingsError {
                 name: "CADENCE_STATE",
-                problem: e.to_string(),
+                problem: match e {
+                    LedgerError::Configuration { message, .. } => message,
+                    other => other.to_string(),
+                },
                 fix: "use blob:https://<account>.blob.core.windows.net/<container> (managed identity) or a container URL with a SAS".into(),
             }))?;
             Ok(Arc::new(ledger))

@@ -80,15 +80,33 @@ pub enum PipelineError {
     /// invocation must answer non-2xx so the platform delivers again.
     #[error("retryable: {0}")]
     Retryable(String),
-    /// A bug or misconfiguration; retrying will not help (answer 2xx, log as error).
+    /// A setting or a permission must change (a refused token, a missing role or container):
+    /// the invocation answers non-2xx like [`Self::Retryable`], so the platform delivers
+    /// again until the fix is in and finally dead-letters; nothing is recorded as done or
+    /// failed. The message names the setting ("… Fix: GITHUB_TOKEN").
+    #[error("configuration: {0}")]
+    Configuration(String),
+    /// The ledger's data is unreadable (a corrupt record, an answer no setting explains): a
+    /// retry will not help (answer 2xx, log as error for a person).
     #[error("{0}")]
     Permanent(String),
+}
+
+impl PipelineError {
+    /// Whether the invocation must answer non-2xx so the platform delivers again.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Retryable(_) | Self::Configuration(_))
+    }
 }
 
 impl From<LedgerError> for PipelineError {
     fn from(e: LedgerError) -> Self {
         match e {
             LedgerError::Unavailable(_) | LedgerError::LostClaim { .. } => Self::Retryable(e.to_string()),
+            LedgerError::Configuration { ref setting, ref message } => {
+                crate::error::log_configuration_failure(setting, message);
+                Self::Configuration(format!("ledger: {message}. Fix: {setting}"))
+            }
             LedgerError::Corrupt(_) => Self::Permanent(e.to_string()),
         }
     }
@@ -530,15 +548,27 @@ fn verdict(executed: &ExecutionReport) -> Result<(), PipelineError> {
         return Err(PipelineError::Permanent(format!("ledger error: {reason}")));
     }
     if executed.needs_retry() {
+        let mut configuration = false;
         let waiting: Vec<String> = executed
             .executed
             .iter()
             .filter(|e| e.outcome.needs_retry())
             .map(|e| match &e.outcome {
                 Outcome::NeedsRetry { reason } => format!("{}: {reason}", e.key),
+                Outcome::NeedsConfiguration { reason, .. } => {
+                    configuration = true;
+                    format!("{}: {reason}", e.key)
+                }
                 _ => e.key.to_string(),
             })
             .collect();
+        if configuration {
+            return Err(PipelineError::Configuration(format!(
+                "{} action(s) wait for a configuration fix (or a retry): {}",
+                waiting.len(),
+                waiting.join("; ")
+            )));
+        }
         return Err(PipelineError::Retryable(format!("{} action(s) need a retry: {}", waiting.len(), waiting.join("; "))));
     }
     Ok(())

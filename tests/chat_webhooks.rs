@@ -161,19 +161,32 @@ async fn throttling_is_reported_with_the_servers_retry_after() {
 }
 
 #[tokio::test]
-async fn server_errors_are_transient_and_other_client_errors_permanent() {
-    for (status, body, transient) in [(500, "", true), (503, "busy", true), (408, "", true), (400, "invalid_payload", false), (404, "no_service", false), (410, "channel_is_archived", false)] {
+async fn server_errors_are_transient_a_dead_url_is_configuration_and_a_refused_payload_permanent() {
+    for (status, body, class) in [
+        (500, "", "transient"),
+        (503, "busy", "transient"),
+        (408, "", "transient"),
+        (400, "invalid_payload", "permanent"),
+        (401, "unauthorized", "configuration"),
+        (403, "invalid_token", "configuration"),
+        (404, "no_service", "configuration"),
+        (410, "channel_is_archived", "configuration"),
+    ] {
         let server = MockServer::start().await;
         Mock::given(method("POST")).respond_with(ResponseTemplate::new(status).set_body_string(body)).expect(1).mount(&server).await;
         let a = node_image("aks-01", chat(ChatKind::Slack, "SLACK_URL"));
 
         let r = actuator(&[("SLACK_URL", &server.uri())]).perform(std::slice::from_ref(&a)).await.remove(0);
 
-        match (&r, transient) {
-            (Err(ActionError::Transient(m)), true) | (Err(ActionError::Permanent(m)), false) => {
+        match (&r, class) {
+            (Err(ActionError::Transient(m)), "transient") | (Err(ActionError::Permanent(m)), "permanent") => {
                 assert!(m.contains(&format!("HTTP {status}")) && m.contains("SLACK_URL") && m.contains(body), "{m}");
             }
-            _ => panic!("HTTP {status}: wrong class {r:?}"),
+            (Err(ActionError::Configuration { setting, message: m }), "configuration") => {
+                assert_eq!(setting, "SLACK_URL");
+                assert!(m.contains(&format!("HTTP {status}")) && m.contains(body), "{m}");
+            }
+            _ => panic!("HTTP {status}: wrong class {r:?}, wanted {class}"),
         }
     }
 }
@@ -190,21 +203,21 @@ async fn a_slow_webhook_times_out_as_transient() {
 }
 
 #[tokio::test]
-async fn an_unset_url_setting_is_permanent_names_the_setting_and_posts_nothing() {
+async fn an_unset_url_setting_is_a_configuration_failure_that_names_the_setting_and_posts_nothing() {
     let server = MockServer::start().await;
     Mock::given(method("POST")).respond_with(ResponseTemplate::new(200)).expect(0).mount(&server).await;
     let a = node_image("aks-01", chat(ChatKind::Teams, "TEAMS_MISSING_URL"));
 
     let r = actuator(&[]).perform(std::slice::from_ref(&a)).await.remove(0);
 
-    assert!(matches!(&r, Err(ActionError::Permanent(m)) if m.contains("TEAMS_MISSING_URL")), "{r:?}");
+    assert!(matches!(&r, Err(ActionError::Configuration { setting, message }) if setting == "TEAMS_MISSING_URL" && message.contains("TEAMS_MISSING_URL")), "{r:?}");
 }
 
 #[tokio::test]
-async fn a_setting_that_holds_no_url_is_permanent_without_echoing_its_value() {
+async fn a_setting_that_holds_no_url_is_a_configuration_failure_without_echoing_its_value() {
     let a = node_image("aks-01", chat(ChatKind::Slack, "SLACK_URL"));
     let r = actuator(&[("SLACK_URL", TOKEN)]).perform(std::slice::from_ref(&a)).await.remove(0);
-    assert!(matches!(&r, Err(ActionError::Permanent(m)) if m.contains("SLACK_URL") && !m.contains(TOKEN)), "{r:?}");
+    assert!(matches!(&r, Err(ActionError::Configuration { setting, message: m }) if setting == "SLACK_URL" && m.contains("SLACK_URL") && !m.contains(TOKEN)), "{r:?}");
 }
 
 #[tokio::test]
@@ -237,7 +250,7 @@ async fn the_webhook_token_never_appears_in_logs_errors_or_bodies() {
 
     let results = actuator(&pairs).perform(&batch).await;
 
-    assert!(matches!(&results[0], Err(ActionError::Permanent(m)) if m.contains("HTTP 403") && m.contains("invalid_token")), "{results:?}");
+    assert!(matches!(&results[0], Err(ActionError::Configuration { message: m, .. }) if m.contains("HTTP 403") && m.contains("invalid_token")), "{results:?}");
     assert!(matches!(&results[1], Err(ActionError::Transient(m)) if m.contains("SLACK_DOWN_URL")), "{results:?}");
     assert!(results[2].is_ok(), "{results:?}");
     let everything = format!("{results:?}\n{}", logs.text());

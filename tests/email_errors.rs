@@ -31,14 +31,14 @@ async fn send(config: EmailConfig) -> Result<String, ActionError> {
 }
 
 #[tokio::test]
-async fn wrong_credentials_are_permanent_and_name_the_settings_but_never_the_password() {
+async fn wrong_credentials_are_a_configuration_failure_naming_the_settings_but_never_the_password() {
     let (logs, _guard) = Logs::capture();
     let server = ScriptedSmtp::start(SmtpScript { auth: "535 5.7.8 Authentication credentials invalid", ..Default::default() }).await;
 
     let result = send(config(&server.url(), true)).await;
 
-    let Err(ActionError::Permanent(msg)) = &result else { panic!("expected permanent, got {result:?}") };
-    assert!(msg.contains("SMTP_USERNAME") && msg.contains("SMTP_PASSWORD"), "{msg}");
+    let Err(ActionError::Configuration { setting, message: msg }) = &result else { panic!("expected a configuration failure, got {result:?}") };
+    assert!(setting.contains("SMTP_USERNAME") && setting.contains("SMTP_PASSWORD"), "{setting}");
     assert!(msg.contains("535"), "the server's code is kept: {msg}");
     assert!(!msg.contains(CANARY), "the password leaked into the error");
     assert!(!format!("{result:?}").contains(CANARY));
@@ -87,11 +87,11 @@ async fn an_unknown_recipient_is_permanent() {
 }
 
 #[tokio::test]
-async fn a_server_that_requires_a_login_when_none_is_set_says_which_settings_to_set() {
+async fn a_server_that_requires_a_login_when_none_is_set_is_a_configuration_failure_naming_the_settings() {
     let server = ScriptedSmtp::start(SmtpScript { mail: "530 5.7.0 Authentication required", ..Default::default() }).await;
     let result = send(config(&server.url(), false)).await;
     assert!(
-        matches!(&result, Err(ActionError::Permanent(m)) if m.contains("requires a login") && m.contains("SMTP_USERNAME")),
+        matches!(&result, Err(ActionError::Configuration { setting, message }) if message.contains("requires a login") && setting.contains("SMTP_USERNAME")),
         "{result:?}"
     );
 }
@@ -153,18 +153,21 @@ async fn starttls_required_never_logs_in_on_a_server_that_does_not_offer_it() {
 
     let result = send(cfg).await;
 
-    assert!(matches!(&result, Err(ActionError::Permanent(m)) if m.contains("does not offer STARTTLS")), "{result:?}");
+    assert!(
+        matches!(&result, Err(ActionError::Configuration { setting, message }) if message.contains("does not offer STARTTLS") && setting == "SMTP_URL"),
+        "{result:?}"
+    );
     assert!(!server.commands().iter().any(|c| c.starts_with("AUTH")), "no login may be tried in clear text");
     assert!(server.data().is_empty());
 }
 
 #[tokio::test]
-async fn an_untrusted_certificate_is_permanent_and_says_so() {
+async fn an_untrusted_certificate_is_a_configuration_failure_and_says_so() {
     let (acceptor, _der) = self_signed_acceptor();
     let server = ScriptedSmtp::start_with(SmtpScript::default(), ServerTls::Implicit(acceptor)).await;
 
     let result = send(config(&format!("smtps://127.0.0.1:{}", server.addr.port()), true)).await;
 
-    assert!(matches!(&result, Err(ActionError::Permanent(m)) if m.contains("certificate")), "{result:?}");
+    assert!(matches!(&result, Err(ActionError::Configuration { setting, message }) if message.contains("certificate") && setting == "SMTP_URL"), "{result:?}");
     assert!(!format!("{result:?}").contains(CANARY));
 }

@@ -145,11 +145,11 @@ async fn starttls_required_against_a_server_without_tls_sends_nothing_and_says_w
     let results = actuator(&plain).perform(std::slice::from_ref(&action)).await;
 
     match &results[0] {
-        Err(ActionError::Permanent(msg)) => {
+        Err(ActionError::Configuration { setting, message: msg }) => {
             assert!(msg.contains("does not offer STARTTLS"), "{msg}");
-            assert!(msg.contains("SMTP_URL"), "the message names the setting: {msg}");
+            assert_eq!(setting, "SMTP_URL", "the failure names the setting: {msg}");
         }
-        other => panic!("expected a permanent, explained error, got {other:?}"),
+        other => panic!("expected a configuration failure naming SMTP_URL, got {other:?}"),
     }
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert!(messages_to(&api, &to).await.is_empty(), "nothing may be sent in clear text");

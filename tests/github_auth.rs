@@ -129,14 +129,17 @@ async fn an_installation_token_close_to_its_expiry_is_refreshed_before_use() {
 }
 
 #[tokio::test]
-async fn a_refused_installation_token_is_permanent_and_names_the_app_settings() {
+async fn a_refused_installation_token_is_a_configuration_failure_naming_the_app_settings() {
     let server = MockServer::start().await;
     let key = app_key();
     Mock::given(method("POST")).and(path(TOKENS)).respond_with(ResponseTemplate::new(401).set_body_json(json!({ "message": "A JSON web token could not be decoded" }))).mount(&server).await;
     Mock::given(method("GET")).and(path("/repos/platform/ops/issues")).respond_with(ResponseTemplate::new(200).set_body_json(json!([]))).expect(0).mount(&server).await;
     let gh = GithubActuator::new(&app_settings(&server.uri(), key), MemLedger::new()).expect("actuator");
     let err = run(&gh, &notice()).await.unwrap_err();
-    assert!(matches!(&err, ActionError::Permanent(m) if m.contains("installation token") && m.contains("GITHUB_APP_ID") && m.contains("could not be decoded")), "{err:?}");
+    assert!(
+        matches!(&err, ActionError::Configuration { setting, message: m } if m.contains("installation token") && setting.contains("GITHUB_APP_ID") && m.contains("could not be decoded")),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]

@@ -374,7 +374,7 @@ async fn a_failing_comment_listing_is_transient_and_posts_nothing() {
 }
 
 #[tokio::test]
-async fn a_forbidden_comment_is_permanent() {
+async fn a_forbidden_comment_is_a_configuration_failure_naming_the_permissions() {
     let server = MockServer::start().await;
     let (ledger, update) = with_issue_42(&server).await;
     Mock::given(method("GET")).and(path(COMMENTS_42)).respond_with(ResponseTemplate::new(200).set_body_json(json!([]))).mount(&server).await;
@@ -386,7 +386,10 @@ async fn a_forbidden_comment_is_permanent() {
         .await;
     let gh = actuator(&server.uri(), ledger);
     let err = run(&gh, &update).await.unwrap_err();
-    assert!(matches!(&err, ActionError::Permanent(m) if m.contains("Resource not accessible by integration")), "{err:?}");
+    assert!(
+        matches!(&err, ActionError::Configuration { setting, message: m } if m.contains("Resource not accessible by integration") && setting.contains("permissions")),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -401,7 +404,7 @@ async fn a_failing_body_refresh_is_transient() {
 }
 
 #[tokio::test]
-async fn a_failing_close_is_permanent_when_github_refuses() {
+async fn a_close_on_a_repository_with_issues_turned_off_is_a_configuration_failure() {
     let server = MockServer::start().await;
     let resolve = action(Stage::Resolve, ActionKind::GithubClose { repo: ISSUE_REPO.into() }, "prod-weu: now on 1.30.7");
     let ledger = MemLedger::new();
@@ -411,7 +414,7 @@ async fn a_failing_close_is_permanent_when_github_refuses() {
     Mock::given(method("POST")).and(path(COMMENTS_42)).respond_with(ResponseTemplate::new(201)).mount(&server).await;
     Mock::given(method("PATCH")).and(path(ISSUE_42)).respond_with(ResponseTemplate::new(410).set_body_json(json!({ "message": "Issues are disabled for this repo" }))).expect(1).mount(&server).await;
     let gh = actuator(&server.uri(), ledger);
-    assert!(matches!(run(&gh, &resolve).await, Err(ActionError::Permanent(m)) if m.contains("Issues are disabled")));
+    assert!(matches!(run(&gh, &resolve).await, Err(ActionError::Configuration { message, setting }) if message.contains("Issues are disabled") && setting.contains("`repo`")));
 }
 
 #[tokio::test]

@@ -332,9 +332,9 @@ async fn fails_with(status: u16, body: Value, on_method: &str, on_path: &str) ->
 }
 
 #[tokio::test]
-async fn a_missing_repository_is_permanent() {
+async fn a_missing_repository_is_a_configuration_failure_naming_the_policy_repo() {
     let e = fails_with(404, json!({ "message": "Not Found" }), "GET", REPO_API).await;
-    assert!(matches!(&e, ActionError::Permanent(m) if m.contains("GET /repos/platform/infra")), "{e:?}");
+    assert!(matches!(&e, ActionError::Configuration { setting, message: m } if m.contains("GET /repos/platform/infra") && setting.contains("`repo`")), "{e:?}");
 }
 
 #[tokio::test]
@@ -343,8 +343,12 @@ async fn a_failing_pull_listing_is_transient() {
 }
 
 #[tokio::test]
-async fn a_missing_base_branch_is_permanent() {
-    assert!(matches!(fails_with(404, json!({ "message": "Not Found" }), "GET", "/repos/platform/infra/git/ref/heads/main").await, ActionError::Permanent(_)));
+async fn a_missing_base_branch_is_a_configuration_failure() {
+    // The policy names a branch the repository does not have (or the token cannot see).
+    assert!(matches!(
+        fails_with(404, json!({ "message": "Not Found" }), "GET", "/repos/platform/infra/git/ref/heads/main").await,
+        ActionError::Configuration { .. }
+    ));
 }
 
 #[tokio::test]
@@ -354,9 +358,9 @@ async fn a_missing_file_is_permanent_and_names_the_path() {
 }
 
 #[tokio::test]
-async fn a_forbidden_branch_creation_is_permanent() {
+async fn a_forbidden_branch_creation_is_a_configuration_failure_naming_the_permissions() {
     let e = fails_with(403, json!({ "message": "Resource not accessible by integration" }), "POST", "/repos/platform/infra/git/refs").await;
-    assert!(matches!(&e, ActionError::Permanent(m) if m.contains("not accessible")), "{e:?}");
+    assert!(matches!(&e, ActionError::Configuration { message, setting } if message.contains("not accessible") && setting.contains("permissions")), "{e:?}");
 }
 
 #[tokio::test]

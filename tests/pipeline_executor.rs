@@ -135,6 +135,42 @@ async fn a_permanent_failure_is_recorded_with_its_reason_and_not_retried() {
 }
 
 #[tokio::test]
+async fn a_configuration_failure_is_never_recorded_it_fails_the_invocation_and_runs_once_after_the_fix() {
+    let store = TempLedger::new();
+    let ledger = store.open();
+    let adapter = Arc::new(FakeAdapter::logs());
+    let (refused, fine) = (log_action("prod-weu"), log_action("prod-neu"));
+    let token_refused = || Err(ActionError::configuration("GITHUB_TOKEN", "GitHub refused the credentials (HTTP 401: Bad credentials)"));
+    adapter.script(&refused, vec![token_refused(), token_refused()]);
+    let exec = executor(&ledger, adapters(&adapter), "w1");
+
+    let first = exec.execute(vec![refused.clone(), fine.clone()], t0()).await;
+    assert!(first.needs_retry(), "the invocation must fail so the platform delivers again: {first:?}");
+    assert!(
+        matches!(first.outcome(&refused.key), Some(Outcome::NeedsConfiguration { setting, reason }) if setting == "GITHUB_TOKEN" && reason.contains("Fix: GITHUB_TOKEN")),
+        "{first:?}"
+    );
+    assert_eq!(adapter.performed(&refused), 1, "not retried in-process: the same request cannot work before a person acts");
+    assert_eq!(ledger.action_state(&refused.key).await.unwrap(), None, "never recorded as failed: the claim was released");
+    assert!(matches!(first.outcome(&fine.key), Some(Outcome::Done { .. })));
+
+    // Still broken at the platform's next delivery: still nothing recorded.
+    let second = exec.execute(vec![refused.clone(), fine.clone()], t0() + SignedDuration::from_secs(30)).await;
+    assert!(second.needs_retry());
+    assert_eq!(ledger.action_state(&refused.key).await.unwrap(), None);
+
+    // The token is fixed: the next delivery does the work, once; the rest is not repeated.
+    let fixed = exec.execute(vec![refused.clone(), fine.clone()], t0() + SignedDuration::from_mins(5)).await;
+    assert!(!fixed.needs_retry(), "{fixed:?}");
+    assert!(matches!(fixed.outcome(&refused.key), Some(Outcome::Done { .. })));
+    assert!(matches!(fixed.outcome(&fine.key), Some(Outcome::AlreadyFinished(_))));
+    let later = exec.execute(vec![refused.clone()], t0() + SignedDuration::from_hours(1)).await;
+    assert!(matches!(later.outcome(&refused.key), Some(Outcome::AlreadyFinished(ActionState::Done { .. }))));
+    assert_eq!(adapter.performed(&refused), 3);
+    assert_eq!(adapter.performed(&fine), 1);
+}
+
+#[tokio::test]
 async fn already_done_from_the_adapter_is_recorded_as_done() {
     let store = TempLedger::new();
     let ledger = store.open();

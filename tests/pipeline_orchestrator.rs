@@ -142,6 +142,19 @@ async fn an_unavailable_ledger_makes_the_delivery_retryable() {
 }
 
 #[tokio::test]
+async fn a_ledger_that_refuses_the_identity_fails_the_delivery_as_a_configuration_failure() {
+    let ledger: Arc<dyn Ledger> = Arc::new(BrokenLedger(|| LedgerError::Configuration {
+        setting: "CADENCE_STATE (the identity's role on the container)".into(),
+        message: "blob ledger x: read was refused (403 AuthorizationPermissionMismatch)".into(),
+    }));
+    let adapter = Arc::new(FakeAdapter::logs());
+    let err = pipeline(&ledger, &adapter, false).handle(vec![event("e-1")]).await.unwrap_err();
+    assert!(matches!(err, PipelineError::Configuration(ref m) if m.contains("403") && m.contains("Fix: CADENCE_STATE")), "{err:?}");
+    assert!(err.is_retryable(), "answered non-2xx: the event comes back after the role is granted");
+    assert_eq!(adapter.total_performed(), 0);
+}
+
+#[tokio::test]
 async fn a_corrupt_ledger_is_a_permanent_error_not_a_retry_loop() {
     let ledger: Arc<dyn Ledger> = Arc::new(BrokenLedger(|| LedgerError::Corrupt("file is not a database".into())));
     let adapter = Arc::new(FakeAdapter::logs());

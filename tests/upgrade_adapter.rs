@@ -252,6 +252,27 @@ async fn a_cluster_changed_between_read_and_write_is_retried_later() {
 }
 
 #[tokio::test]
+async fn a_refused_role_is_a_configuration_failure_and_writes_nothing() {
+    let server = MockServer::start().await;
+    mount_cluster(&server, cluster_variant("clustername1", "1.7.7", LATEST_IMAGE)).await;
+    mount_profiles(&server).await;
+    Mock::given(method("PUT"))
+        .and(path(CLUSTER))
+        .respond_with(ResponseTemplate::new(403).set_body_json(json!({"error": {
+            "code": "AuthorizationFailed",
+            "message": "The client 'x' with object id 'y' does not have authorization to perform action 'Microsoft.ContainerService/managedClusters/write'"
+        }})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let got = perform(&server, patch("1.7.11")).await;
+    assert!(
+        matches!(&got, Err(ActionError::Configuration { setting, message }) if message.contains("AuthorizationFailed") && setting.contains("role assignment")),
+        "a missing role is fixed by a person, and the same upgrade then works: {got:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_conflict_means_not_now() {
     let server = MockServer::start().await;
     mount_cluster(&server, running_cluster()).await;

@@ -85,14 +85,15 @@ impl ChatActuator {
 
     async fn post_digest(&self, chat: ChatKind, url_setting: &str, actions: &[&Action], digest: &Digest) -> Result<String, ActionError> {
         let name = chat_name(chat);
-        let secret = self.settings.named_secret(url_setting).map_err(|e| ActionError::Permanent(e.to_string()))?;
+        let secret = self.settings.named_secret(url_setting).map_err(|e| ActionError::configuration(url_setting, e.to_string()))?;
         let raw = secret.expose().trim();
         let url = match url::Url::parse(raw) {
             Ok(u) if matches!(u.scheme(), "http" | "https") => u,
             _ => {
-                return Err(ActionError::Permanent(format!(
-                    "setting `{url_setting}` (the {name} webhook) does not hold an http(s) URL; paste the webhook URL into it"
-                )));
+                return Err(ActionError::configuration(
+                    url_setting,
+                    format!("setting `{url_setting}` (the {name} webhook) does not hold an http(s) URL; paste the webhook URL into it"),
+                ));
             }
         };
         let body = Self::payload(chat, digest);
@@ -125,15 +126,20 @@ impl ChatActuator {
         } else {
             format!("{name} webhook (setting {url_setting}) answered HTTP {}: {excerpt}", status.as_u16())
         };
-        Err(classify_status(status.as_u16(), retry_after, message))
+        Err(classify_status(status.as_u16(), retry_after, url_setting, message))
     }
 }
 
-/// The one mapping from a webhook's HTTP status to a classified error.
-pub fn classify_status(status: u16, retry_after: Option<Duration>, message: String) -> ActionError {
+/// The one mapping from a webhook's HTTP status to a classified error. 401, 403, 404, 410 and
+/// redirects mean the URL in `url_setting` no longer works (a Teams workflow deleted or its
+/// owner gone, a Slack app removed, a channel archived): a person pastes a working URL, and
+/// the notification goes out on the first delivery after that — a configuration failure.
+/// Other 4xx (400 a payload the service refuses, 413) are permanent.
+pub fn classify_status(status: u16, retry_after: Option<Duration>, url_setting: &str, message: String) -> ActionError {
     match status {
         429 => ActionError::Throttled { retry_after, message },
         408 | 500..=599 => ActionError::Transient(message),
+        300..=399 | 401 | 403 | 404 | 410 => ActionError::configuration(url_setting, message),
         _ => ActionError::Permanent(message),
     }
 }
@@ -225,12 +231,16 @@ mod tests {
 
     #[test]
     fn statuses_map_to_one_classification() {
-        assert!(matches!(classify_status(429, Some(Duration::from_secs(3)), "x".into()), ActionError::Throttled { retry_after: Some(d), .. } if d == Duration::from_secs(3)));
-        assert!(matches!(classify_status(503, None, "x".into()), ActionError::Transient(_)));
-        assert!(matches!(classify_status(408, None, "x".into()), ActionError::Transient(_)));
-        assert!(matches!(classify_status(404, None, "x".into()), ActionError::Permanent(_)));
-        assert!(matches!(classify_status(409, None, "x".into()), ActionError::Permanent(_)));
-        assert!(matches!(classify_status(302, None, "x".into()), ActionError::Permanent(_)));
+        let c = |status, after| classify_status(status, after, "TEAMS_URL", "x".into());
+        assert!(matches!(c(429, Some(Duration::from_secs(3))), ActionError::Throttled { retry_after: Some(d), .. } if d == Duration::from_secs(3)));
+        assert!(matches!(c(503, None), ActionError::Transient(_)));
+        assert!(matches!(c(408, None), ActionError::Transient(_)));
+        for status in [401, 403, 404, 410, 302] {
+            assert!(matches!(c(status, None), ActionError::Configuration { setting, .. } if setting == "TEAMS_URL"), "{status}");
+        }
+        assert!(matches!(c(400, None), ActionError::Permanent(_)));
+        assert!(matches!(c(409, None), ActionError::Permanent(_)));
+        assert!(matches!(c(413, None), ActionError::Permanent(_)));
     }
 
     #[test]

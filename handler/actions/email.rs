@@ -249,11 +249,14 @@ impl EmailActuator {
             return match code {
                 // 530 auth required, 534 mechanism too weak, 535 credentials invalid,
                 // 538 encryption required for the mechanism.
-                530 | 534 | 535 | 538 => ActionError::Permanent(if has_login {
-                    format!("SMTP server {at} refused the login ({text}); check SMTP_USERNAME and SMTP_PASSWORD")
-                } else {
-                    format!("SMTP server {at} requires a login ({text}); set SMTP_USERNAME and SMTP_PASSWORD")
-                }),
+                530 | 534 | 535 | 538 => ActionError::configuration(
+                    "SMTP_USERNAME and SMTP_PASSWORD",
+                    if has_login {
+                        format!("SMTP server {at} refused the login ({text})")
+                    } else {
+                        format!("SMTP server {at} requires a login ({text})")
+                    },
+                ),
                 400..=499 => ActionError::Transient(format!("SMTP server {at}: {text}")),
                 _ => ActionError::Permanent(format!("SMTP server {at}: {text}")),
             };
@@ -265,23 +268,27 @@ impl EmailActuator {
             // lettre's own refusals: no STARTTLS offered, no usable AUTH mechanism.
             let lower = text.to_ascii_lowercase();
             if lower.contains("starttls") {
-                return ActionError::Permanent(format!(
-                    "SMTP server {at} does not offer STARTTLS, and SMTP_URL requires it, so nothing was sent; \
-                     use smtps:// if the server speaks implicit TLS, or ?tls=none only for a relay on this machine"
-                ));
+                return ActionError::configuration(
+                    "SMTP_URL",
+                    format!(
+                        "SMTP server {at} does not offer STARTTLS, and SMTP_URL requires it, so nothing was sent; \
+                         use smtps:// if the server speaks implicit TLS, or ?tls=none only for a relay on this machine"
+                    ),
+                );
             }
             if lower.contains("authentication mechanism") {
-                return ActionError::Permanent(format!(
-                    "SMTP server {at} offers no login this client can use (PLAIN or LOGIN) for SMTP_USERNAME; \
-                     check SMTP_URL, SMTP_USERNAME and SMTP_PASSWORD"
-                ));
+                return ActionError::configuration(
+                    "SMTP_URL, SMTP_USERNAME and SMTP_PASSWORD",
+                    format!("SMTP server {at} offers no login this client can use (PLAIN or LOGIN) for SMTP_USERNAME"),
+                );
             }
             return ActionError::Permanent(format!("SMTP client error with {at}: {text}"));
         }
         if certificate_problem(e) {
-            return ActionError::Permanent(format!(
-                "TLS with SMTP server {at} failed: {text}; the certificate must be valid for the host in SMTP_URL"
-            ));
+            return ActionError::configuration(
+                "SMTP_URL",
+                format!("TLS with SMTP server {at} failed: {text}; the certificate must be valid for the host in SMTP_URL"),
+            );
         }
         // Connection refused/reset, DNS, network, a garbled reply: trying later may work.
         ActionError::Transient(format!("SMTP server {at}: {text}"))

@@ -10,7 +10,8 @@
 //!   one pure function decides retries.
 //! - Errors are classified where they are born ([`ArmErrorKind`]): 409 is `Conflict` ("another
 //!   operation is in progress" — not now, never a crash), 404 `NotFound`, 412 `PreconditionFailed`
-//!   (the ETag moved: re-read next time), 429 `Throttled`, 5xx/timeouts `Transient`.
+//!   (the ETag moved: re-read next time), 429 `Throttled`, 5xx/timeouts `Transient`, 401/403
+//!   `Forbidden` (a role or credential to fix: a configuration failure).
 //! - Long-running operations: [`ArmClient::follow`] polls `Azure-AsyncOperation` for `status`
 //!   (Succeeded / Failed / Canceled) or, without it, `Location` until it stops answering 202,
 //!   honouring each response's `Retry-After`; a failure carries ARM's error code and message.
@@ -36,7 +37,11 @@ pub enum ArmErrorKind {
     Transient,
     /// 429 (or an exhausted Resource Graph quota), with the server's `Retry-After`.
     Throttled { retry_after: Option<Duration> },
-    /// Other 4xx (403 included: a missing role action does not fix itself), bad responses.
+    /// 401/403: the identity has no token ARM accepts, or lacks a role action (an assignment
+    /// still propagating, removed, or never made). A person fixes the role or the credential;
+    /// the same request then works, so it is a configuration failure, not permanent.
+    Forbidden,
+    /// Other 4xx, bad responses: the request itself is invalid.
     Permanent,
     /// 409: another operation is in progress on the resource. "Not now".
     Conflict,
@@ -85,14 +90,23 @@ impl From<ArmError> for ActionError {
             ArmErrorKind::PreconditionFailed => {
                 ActionError::Transient(format!("the cluster changed since it was read (HTTP 412); it is re-read next time: {}", e.arm_message()))
             }
+            ArmErrorKind::Forbidden => ActionError::configuration(
+                ROLE_SETTINGS,
+                format!("ARM refused {} (HTTP {}): {}", e.call.name(), e.status.unwrap_or(403), e.arm_message()),
+            ),
             ArmErrorKind::NotFound | ArmErrorKind::Permanent => ActionError::Permanent(format!("ARM {}", e.arm_message())),
         }
     }
 }
 
+/// What to fix when ARM refuses the identity.
+pub const ROLE_SETTINGS: &str = "the aks-cadence role assignment of the identity in AZURE_CREDENTIAL / AZURE_CLIENT_ID \
+     (infra/ assigns it per subscription; a new assignment takes up to 10 minutes)";
+
 /// Classifies an HTTP status from ARM.
 pub fn classify(status: u16, retry_after: Option<Duration>) -> ArmErrorKind {
     match status {
+        401 | 403 => ArmErrorKind::Forbidden,
         429 => ArmErrorKind::Throttled { retry_after },
         409 => ArmErrorKind::Conflict,
         404 => ArmErrorKind::NotFound,
@@ -566,7 +580,9 @@ mod tests {
         assert_eq!(classify(404, None), ArmErrorKind::NotFound);
         assert_eq!(classify(412, None), ArmErrorKind::PreconditionFailed);
         assert_eq!(classify(503, None), ArmErrorKind::Transient);
-        assert_eq!(classify(403, None), ArmErrorKind::Permanent);
+        assert_eq!(classify(403, None), ArmErrorKind::Forbidden);
+        assert_eq!(classify(401, None), ArmErrorKind::Forbidden);
+        assert_eq!(classify(400, None), ArmErrorKind::Permanent);
         assert_eq!(classify(429, Some(Duration::from_secs(3))), ArmErrorKind::Throttled { retry_after: Some(Duration::from_secs(3)) });
     }
 
@@ -576,6 +592,11 @@ mod tests {
         assert!(matches!(ActionError::from(e), ActionError::Deferred(m) if m.starts_with("another operation is in progress")));
         let e = ArmError::new(ArmErrorKind::Permanent, ArmCall::PutCluster, Some(400), Some("InvalidVersion".into()), "no such version");
         assert_eq!(ActionError::from(e), ActionError::Permanent("ARM InvalidVersion: no such version".into()));
+        let e = ArmError::new(ArmErrorKind::Forbidden, ArmCall::PutCluster, Some(403), Some("AuthorizationFailed".into()), "no write");
+        assert!(
+            matches!(ActionError::from(e), ActionError::Configuration { setting, message } if setting == ROLE_SETTINGS && message.contains("AuthorizationFailed")),
+            "a missing role is fixed by a person, then the same request works"
+        );
         let e = ArmError::new(ArmErrorKind::PreconditionFailed, ArmCall::PutCluster, Some(412), None, "etag");
         assert!(ActionError::from(e).is_retryable());
     }

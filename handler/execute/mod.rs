@@ -25,7 +25,13 @@
 //! - transient / throttled: retried here a bounded number of times ([`retry`]), then the claim
 //!   is released and the action is reported `needs_retry`, so the invocation answers non-2xx
 //!   and the platform delivers again; keys that completed are not repeated on that retry;
-//! - permanent: recorded as failed with the reason, never retried;
+//! - configuration (401/403, a refused login, a webhook URL that is gone): a setting or a
+//!   permission must change. The claim is released and the action reported
+//!   `needs_configuration`, which fails the invocation like `needs_retry` — never recorded as
+//!   failed, so the first delivery or sweep after the fix does the work. Logged at error level
+//!   once per setting per interval ([`crate::error::log_configuration_failure`]);
+//! - permanent (the request itself is invalid): recorded as failed with the reason, never
+//!   retried, and reported through the concern's channels;
 //! - already done: recorded as done;
 //! - deferred (busy cluster, window closed): released and reported; the next opportunity (a
 //!   sweep, the next event) plans it again. It does not fail the invocation.
@@ -131,6 +137,10 @@ pub enum Outcome {
     AlreadyFinished(ActionState),
     /// Not carried out; a later delivery must try again. Fails the invocation.
     NeedsRetry { reason: String },
+    /// Not carried out: a setting or a permission must change first (`setting` names it). The
+    /// claim is released and the invocation fails, so the platform delivers again until the
+    /// fix is in (and finally dead-letters); never recorded as failed.
+    NeedsConfiguration { setting: String, reason: String },
     /// Not now (busy cluster, closed window); planned again at the next opportunity.
     Deferred { reason: String },
     /// A notification queued in the ledger for the next digest ([`DigestWindow`]).
@@ -147,7 +157,7 @@ pub enum Outcome {
 impl Outcome {
     /// Whether this outcome must fail the invocation so the platform delivers again.
     pub fn needs_retry(&self) -> bool {
-        matches!(self, Self::NeedsRetry { .. })
+        matches!(self, Self::NeedsRetry { .. } | Self::NeedsConfiguration { .. })
     }
     fn label(&self) -> &'static str {
         match self {
@@ -155,6 +165,7 @@ impl Outcome {
             Self::Failed { .. } => "failed",
             Self::AlreadyFinished(_) => "already finished",
             Self::NeedsRetry { .. } => "needs retry",
+            Self::NeedsConfiguration { .. } => "needs a configuration fix",
             Self::Deferred { .. } => "deferred",
             Self::Queued => "queued for the digest",
             Self::Unhandled => "no adapter",
@@ -208,6 +219,7 @@ impl ExecutionReport {
                     Outcome::Done { detail } | Outcome::LostClaim { detail } => format!(": {detail}"),
                     Outcome::Failed { reason }
                     | Outcome::NeedsRetry { reason }
+                    | Outcome::NeedsConfiguration { reason, .. }
                     | Outcome::Deferred { reason }
                     | Outcome::LedgerBroken { reason } => format!(": {reason}"),
                     Outcome::AlreadyFinished(_) | Outcome::Unhandled | Outcome::Queued => String::new(),
@@ -500,6 +512,12 @@ impl Executor {
                         records.push((action.key, token, Record::Release(Outcome::Deferred { reason })));
                         continue;
                     }
+                    Err(ActionError::Configuration { setting, message }) => {
+                        crate::error::log_configuration_failure(&setting, &message);
+                        let reason = format!("{message}. Fix: {setting}");
+                        records.push((action.key, token, Record::Release(Outcome::NeedsConfiguration { setting, reason })));
+                        continue;
+                    }
                     Err(err) => match self.retry.decide(&err, attempt) {
                         RetryDecision::RetryIn(d) => {
                             tracing::info!(key = %action.key, attempt, delay_ms = d.as_millis() as u64, error = %err, "retrying");
@@ -570,6 +588,7 @@ impl Executor {
                 tracing::warn!(key = %key, error = %e, "could not release the claim; it expires with its lease");
                 match e {
                     LedgerError::Corrupt(reason) => Outcome::LedgerBroken { reason },
+                    LedgerError::Configuration { .. } => ledger_outcome(e),
                     _ => outcome,
                 }
             }
@@ -587,6 +606,10 @@ enum Record {
 
 fn ledger_outcome(e: LedgerError) -> Outcome {
     match e {
+        LedgerError::Configuration { setting, message } => {
+            crate::error::log_configuration_failure(&setting, &message);
+            Outcome::NeedsConfiguration { reason: format!("ledger: {message}. Fix: {setting}"), setting }
+        }
         LedgerError::Unavailable(m) => Outcome::NeedsRetry { reason: format!("ledger unavailable: {m}") },
         LedgerError::LostClaim { key } => Outcome::NeedsRetry { reason: format!("claim on {key} lost") },
         LedgerError::Corrupt(reason) => Outcome::LedgerBroken { reason },

@@ -100,9 +100,13 @@ impl RetryPolicy {
         let class = match err {
             ActionError::Transient(_) => FailureClass::Transient,
             ActionError::Throttled { retry_after, .. } => FailureClass::Throttled { retry_after: *retry_after },
-            // Retrying cannot change these: they are recorded (permanent), counted as done
-            // (already done) or left for the next opportunity (deferred).
-            ActionError::Permanent(_) | ActionError::AlreadyDone(_) | ActionError::Deferred(_) => FailureClass::Final,
+            // Retrying now cannot change these: they are recorded (permanent), counted as done
+            // (already done), left for the next opportunity (deferred) or for the platform's
+            // redelivery after a person fixes a setting (configuration).
+            ActionError::Permanent(_)
+            | ActionError::AlreadyDone(_)
+            | ActionError::Deferred(_)
+            | ActionError::Configuration { .. } => FailureClass::Final,
         };
         next_attempt(&self.limits(), class, attempt)
     }
@@ -161,6 +165,7 @@ mod tests {
             ("throttled longer than the cap goes to the platform", throttled(Some(60)), 1, GiveUp),
             ("throttled, attempts exhausted", throttled(Some(1)), 3, GiveUp),
             ("permanent never retries", ActionError::Permanent("404".into()), 1, GiveUp),
+            ("configuration is not retried in-process: a setting must change", ActionError::configuration("GITHUB_TOKEN", "401"), 1, GiveUp),
             ("already done never retries", ActionError::AlreadyDone("exists".into()), 1, GiveUp),
             ("deferred waits for the next opportunity", ActionError::Deferred("409".into()), 1, GiveUp),
         ];

@@ -4,7 +4,8 @@
 //! `/{FunctionName}` and reads back `{"Outputs": {...}, "Logs": [...], "ReturnValue": ...}`.
 //! Any non-2xx answer fails the invocation; for the Event Grid trigger the host then answers
 //! 500 to Event Grid, which delivers again (up to 24 h). So `/aks-events` answers non-2xx
-//! only for [`PipelineError::Retryable`]; everything a redelivery would bring back unchanged
+//! only for [`PipelineError::Retryable`] and [`PipelineError::Configuration`] (a setting to fix:
+//! the redelivery after the fix does the work); everything a redelivery would bring back unchanged
 //! — a body that is not an event, an event we do not handle, an oversize body — is answered
 //! 200 with a log line saying why, so it is not retried for a day to no effect.
 
@@ -90,6 +91,13 @@ pub(crate) async fn aks_events(State(state): State<AppState>, body: Result<Bytes
         Err(PipelineError::Retryable(why)) => {
             tracing::warn!(route = "/aks-events", reason = %why, "retryable failure; failing the invocation so Event Grid delivers again");
             logs.push(format!("retryable failure, failing the invocation so Event Grid delivers again: {why}"));
+            InvocationResponse::with_logs(logs).into_response_with(StatusCode::INTERNAL_SERVER_ERROR)
+        }
+        Err(PipelineError::Configuration(why)) => {
+            // Logged at error level once per setting by the pipeline; the host's own line is a
+            // warning so a broken token does not flood the log.
+            tracing::warn!(route = "/aks-events", reason = %why, "configuration failure; failing the invocation so Event Grid delivers again after the fix");
+            logs.push(format!("configuration failure, failing the invocation so Event Grid delivers again after the fix: {why}"));
             InvocationResponse::with_logs(logs).into_response_with(StatusCode::INTERNAL_SERVER_ERROR)
         }
         Err(PipelineError::Permanent(why)) => {

@@ -105,6 +105,10 @@ pub(crate) async fn deliver_events(
             tracing::warn!(route = "/api/eventgrid", reason = %why, "retryable failure; answering 503 so Event Grid delivers again");
             Err(ApiError::RetryLater)
         }
+        Err(PipelineError::Configuration(why)) => {
+            tracing::warn!(route = "/api/eventgrid", reason = %why, "configuration failure; answering 503 so Event Grid delivers again after the fix");
+            Err(ApiError::RetryLater)
+        }
         Err(PipelineError::Permanent(why)) => {
             // A bug or misconfiguration: a redelivery would fail the same way, so acknowledge.
             tracing::error!(route = "/api/eventgrid", error = %why, "pipeline failed; a retry cannot help, acknowledging");

@@ -258,27 +258,39 @@ impl BlobLedger {
             ErrorKind::HttpResponse { status, error_code, .. } => {
                 let code = error_code.as_deref().unwrap_or("no error code");
                 match *status {
-                    StatusCode::Unauthorized | StatusCode::Forbidden => LedgerError::Corrupt(format!(
-                        "CADENCE_STATE {state}: {what} was refused ({} {code}). Fix: grant the Function's managed identity \
-                         the 'Storage Blob Data Contributor' role on this container (or, for a SAS URL, use an unexpired SAS \
-                         with read, add, create, write, delete and list permissions)",
-                        u16::from(*status)
-                    )),
-                    StatusCode::NotFound => LedgerError::Corrupt(format!(
-                        "CADENCE_STATE {state}: {what} failed: the container does not exist ({code}). Fix: create it \
-                         (the Bicep in infra/ creates `ledger`) or correct the container name in CADENCE_STATE"
-                    )),
+                    // A role assignment still propagating (minutes), or removed: the same
+                    // delivery succeeds once the permission is there, so never "done".
+                    StatusCode::Unauthorized | StatusCode::Forbidden => LedgerError::Configuration {
+                        setting: "CADENCE_STATE (the identity's role on the container)".into(),
+                        message: format!(
+                            "blob ledger {state}: {what} was refused ({} {code}); grant the Function's managed identity \
+                             the 'Storage Blob Data Contributor' role on this container (a new assignment takes up to \
+                             10 minutes), or for a SAS URL use an unexpired SAS with read, add, create, write, delete and \
+                             list permissions",
+                            u16::from(*status)
+                        ),
+                    },
+                    StatusCode::NotFound => LedgerError::Configuration {
+                        setting: "CADENCE_STATE (the container name)".into(),
+                        message: format!(
+                            "blob ledger {state}: {what} failed: the container does not exist ({code}); create it \
+                             (the Bicep in infra/ creates `ledger`) or correct the container name in CADENCE_STATE"
+                        ),
+                    },
                     StatusCode::RequestTimeout | StatusCode::TooManyRequests => {
                         LedgerError::Unavailable(format!("blob ledger {state}: {what}: {} {code}", u16::from(*status)))
                     }
                     s if u16::from(s) >= 500 => {
                         LedgerError::Unavailable(format!("blob ledger {state}: {what}: {} {code}", u16::from(s)))
                     }
-                    s => LedgerError::Corrupt(format!(
-                        "CADENCE_STATE {state}: {what} was rejected ({} {code}). Fix: check that CADENCE_STATE points at a \
-                         blob container URL",
-                        u16::from(s)
-                    )),
+                    s => LedgerError::Configuration {
+                        setting: "CADENCE_STATE".into(),
+                        message: format!(
+                            "blob ledger {state}: {what} was rejected ({} {code}); check that CADENCE_STATE points at a \
+                             blob container URL",
+                            u16::from(s)
+                        ),
+                    },
                 }
             }
             // No connection, a timeout, or the token endpoint not answering: retry later.
@@ -548,10 +560,13 @@ fn container_missing(e: &azure_core::Error) -> bool {
 }
 
 fn misconfigured(shown: &str, problem: &str) -> LedgerError {
-    LedgerError::Corrupt(format!(
-        "CADENCE_STATE blob:{shown}: {problem}. Fix: use blob:https://<account>.blob.core.windows.net/<container> with the \
-         Function's managed identity, or a container URL with a SAS (…/<container>?sv=…&sig=…) for the emulator"
-    ))
+    LedgerError::Configuration {
+        setting: "CADENCE_STATE".into(),
+        message: format!(
+            "blob:{shown}: {problem}; use blob:https://<account>.blob.core.windows.net/<container> with the \
+             Function's managed identity, or a container URL with a SAS (…/<container>?sv=…&sig=…) for the emulator"
+        ),
+    }
 }
 
 #[cfg(test)]

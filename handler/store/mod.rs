@@ -20,7 +20,13 @@ pub enum LedgerError {
     /// The store could not be reached or answered with a server error: retry later.
     #[error("ledger unavailable: {0}")]
     Unavailable(String),
-    /// The store is misconfigured or its data is unreadable: a person must fix it.
+    /// The store refuses us or is not where the setting says (401/403: a role assignment
+    /// still propagating or removed; 404: the container is missing): a change of a setting or
+    /// a permission fixes it. Answered non-2xx so the platform delivers again.
+    #[error("ledger configuration: {message}. Fix: {setting}")]
+    Configuration { setting: String, message: String },
+    /// The store's data is unreadable or it answers in a way no setting explains: a person
+    /// must look.
     #[error("ledger error: {0}")]
     Corrupt(String),
     /// A claim token did not match (the claim expired and someone else took it).

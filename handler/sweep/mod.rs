@@ -52,7 +52,8 @@ impl SweepError {
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::Inventory { fallback, .. } => fallback.is_retryable(),
-            Self::Arm(e) => e.is_retryable(),
+            // A refused role is fixed by a person; the redelivery after that works.
+            Self::Arm(e) => e.is_retryable() || e.kind == crate::azure::ArmErrorKind::Forbidden,
             Self::BadMessage(_) => false,
         }
     }

@@ -34,7 +34,7 @@ impl SweepFailure {
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::Sweep(e) => e.is_retryable(),
-            Self::Pipeline(e) => matches!(e, PipelineError::Retryable(_)),
+            Self::Pipeline(e) => e.is_retryable(),
         }
     }
 }

@@ -158,14 +158,7 @@ impl GithubClient {
         if reply.status.is_success() {
             return Ok(reply);
         }
-        let err = classify(reply.status.as_u16(), &reply.headers, &reply.body, Timestamp::now());
-        let err = match err {
-            ActionError::Permanent(m) => ActionError::Permanent(format!("{what}: {m}")),
-            ActionError::Transient(m) => ActionError::Transient(format!("{what}: {m}")),
-            ActionError::AlreadyDone(m) => ActionError::AlreadyDone(format!("{what}: {m}")),
-            ActionError::Deferred(m) => ActionError::Deferred(format!("{what}: {m}")),
-            ActionError::Throttled { retry_after, message } => ActionError::Throttled { retry_after, message: format!("{what}: {message}") },
-        };
+        let err = classify(reply.status.as_u16(), &reply.headers, &reply.body, Timestamp::now()).context(&what);
         Err(Failure { status: Some(reply.status.as_u16()), error: self.note(err) })
     }
 
@@ -222,7 +215,13 @@ fn parse<T: DeserializeOwned>(method: &Method, path: &str, reply: &Reply) -> Res
 ///   message → `Throttled` (wait: `retry-after`, else until `x-ratelimit-reset`, else 60 s).
 /// - 422 whose message says "already exists" → `AlreadyDone`.
 /// - 408, 409 (a concurrent change: read again and retry), 5xx → `Transient`.
-/// - any other 4xx → `Permanent`.
+/// - 401 (a token expired, rotated or never resolved: an unresolved Key Vault reference
+///   arrives as its literal text) → `Configuration` naming [`AUTH_SETTINGS`].
+/// - 403 that is not a limit (the token or App lacks a permission), 404 and 410 on a request
+///   we make (a repository that does not exist, that the token cannot see — GitHub answers 404
+///   for private repositories it hides — or whose issues are turned off) → `Configuration`:
+///   the work runs once a person fixes the policy's repository or the token's access.
+/// - any other 4xx (422 validation, 400) → `Permanent`: the request itself is invalid.
 pub fn classify(status: u16, headers: &HeaderMap, body: &str, now: Timestamp) -> ActionError {
     let message = error_message(body, status);
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
@@ -241,9 +240,27 @@ pub fn classify(status: u16, headers: &HeaderMap, body: &str, now: Timestamp) ->
         }
         422 if lower.contains("already exists") => ActionError::AlreadyDone(format!("HTTP 422: {message}")),
         408 | 409 | 500..=599 => ActionError::Transient(format!("HTTP {status}: {message}")),
+        401 => ActionError::configuration(AUTH_SETTINGS, format!("GitHub refused the credentials (HTTP 401: {message})")),
+        403 => ActionError::configuration(
+            PERMISSION_SETTINGS,
+            format!(
+                "GitHub refused the request (HTTP 403: {message}); the token or App needs Issues, Pull requests and Contents: read and write on the repository"
+            ),
+        ),
+        404 | 410 => ActionError::configuration(
+            REPOSITORY_SETTINGS,
+            format!("GitHub answered HTTP {status} ({message}): the repository does not exist, the token cannot see it, or its issues are turned off"),
+        ),
         _ => ActionError::Permanent(format!("HTTP {status}: {message}")),
     }
 }
+
+/// What to fix when GitHub refuses the credentials.
+pub const AUTH_SETTINGS: &str = "GITHUB_TOKEN (or GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY and GITHUB_APP_INSTALLATION_ID)";
+/// What to fix when GitHub refuses a request the credentials are not allowed to make.
+pub const PERMISSION_SETTINGS: &str = "the permissions of GITHUB_TOKEN or of the GitHub App installation";
+/// What to fix when GitHub does not know the repository.
+pub const REPOSITORY_SETTINGS: &str = "the policy's `repo` (owner/name), or the repository access of GITHUB_TOKEN or the GitHub App installation";
 
 /// GitHub's `message` plus the `errors[]` details, short and on one line.
 fn error_message(body: &str, status: u16) -> String {
@@ -289,13 +306,16 @@ fn from_octocrab(what: &str, e: octocrab::Error, now: Timestamp) -> ActionError 
             let headers = source.headers.clone().unwrap_or_default();
             let body = serde_json::json!({ "message": source.message, "errors": source.errors }).to_string();
             match classify(source.status_code.as_u16(), &headers, &body, now) {
-                ActionError::Permanent(m) => ActionError::Permanent(format!("{what}: GitHub App installation token: {m}; check GITHUB_APP_ID, GITHUB_APP_INSTALLATION_ID and the App's key")),
+                ActionError::Permanent(m) | ActionError::Configuration { message: m, .. } => ActionError::configuration(
+                    "GITHUB_APP_ID, GITHUB_APP_INSTALLATION_ID and GITHUB_APP_PRIVATE_KEY",
+                    format!("{what}: GitHub App installation token: {m}"),
+                ),
                 other => other,
             }
         }
         octocrab::Error::Service { source, .. } => ActionError::Transient(format!("{what}: {}", first_line(&source.to_string()))),
         octocrab::Error::Hyper { source, .. } => ActionError::Transient(format!("{what}: {}", first_line(&source.to_string()))),
-        octocrab::Error::JWT { .. } => ActionError::Permanent(format!("{what}: could not sign the GitHub App JWT; check GITHUB_APP_PRIVATE_KEY")),
+        octocrab::Error::JWT { .. } => ActionError::configuration("GITHUB_APP_PRIVATE_KEY", format!("{what}: could not sign the GitHub App JWT")),
         other => ActionError::Permanent(format!("{what}: {}", first_line(&other.to_string()))),
     }
 }
@@ -348,19 +368,22 @@ mod tests {
             (403, headers(&[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", &reset)]), r#"{"message":"API rate limit exceeded"}"#, "throttled 121"),
             (403, headers(&[]), r#"{"message":"You have exceeded a secondary rate limit. Please wait a few minutes before you try again."}"#, "throttled 60"),
             (403, headers(&[("retry-after", "30")]), r#"{"message":"whatever"}"#, "throttled 30"),
-            (403, headers(&[("x-ratelimit-remaining", "4999")]), r#"{"message":"Resource not accessible by integration"}"#, "permanent"),
+            (403, headers(&[("x-ratelimit-remaining", "4999")]), r#"{"message":"Resource not accessible by integration"}"#, "configuration"),
             (422, headers(&[]), r#"{"message":"Reference already exists"}"#, "already"),
             (422, headers(&[]), r#"{"message":"Validation Failed","errors":[{"resource":"PullRequest","code":"custom","message":"A pull request already exists for o:b."}]}"#, "already"),
             (422, headers(&[]), r#"{"message":"Validation Failed","errors":[{"code":"invalid","field":"assignees"}]}"#, "permanent"),
             (409, headers(&[]), r#"{"message":"is at 3f2 but expected 1a2"}"#, "transient"),
             (502, headers(&[]), "<html>bad gateway</html>", "transient"),
-            (404, headers(&[]), r#"{"message":"Not Found"}"#, "permanent"),
-            (401, headers(&[]), r#"{"message":"Bad credentials"}"#, "permanent"),
+            (404, headers(&[]), r#"{"message":"Not Found"}"#, "configuration"),
+            (410, headers(&[]), r#"{"message":"Issues are disabled for this repo"}"#, "configuration"),
+            (401, headers(&[]), r#"{"message":"Bad credentials"}"#, "configuration"),
+            (400, headers(&[]), r#"{"message":"Problems parsing JSON"}"#, "permanent"),
         ];
         for (status, h, body, want) in cases {
             let got = classify(status, &h, body, now);
             let ok = match (want, &got) {
                 ("permanent", ActionError::Permanent(_)) => true,
+                ("configuration", ActionError::Configuration { .. }) => true,
                 ("transient", ActionError::Transient(_)) => true,
                 ("already", ActionError::AlreadyDone(_)) => true,
                 (w, ActionError::Throttled { retry_after: Some(d), .. }) if w.starts_with("throttled ") => {

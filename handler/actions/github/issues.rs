@@ -140,9 +140,10 @@ impl GithubActuator {
                     None => Ok(None),
                 }
             }
-            // Search disabled or refusing this query (GHES without a search index, 422): the
-            // consistent listing above already ran, so go on without it.
-            Err(ActionError::Permanent(m)) => {
+            // Search disabled or refusing this query (GHES without a search index: 404; 422):
+            // the consistent listing above already ran with the same credentials, so go on
+            // without it.
+            Err(ActionError::Permanent(m) | ActionError::Configuration { message: m, .. }) => {
                 tracing::warn!(repo = %repo.full(), error = %m, "issue search unavailable; relying on the label listing");
                 Ok(None)
             }

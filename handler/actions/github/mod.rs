@@ -194,6 +194,7 @@ const ANY_ISSUE_CHANNEL: &str = "github-issue";
 fn ledger_err(e: LedgerError) -> ActionError {
     match e {
         LedgerError::Unavailable(m) => ActionError::Transient(format!("ledger: {m}")),
+        LedgerError::Configuration { setting, message } => ActionError::Configuration { setting, message: format!("ledger: {message}") },
         other => ActionError::Permanent(format!("ledger: {other}")),
     }
 }
