@@ -421,6 +421,27 @@ impl FakeGithub {
             .await;
     }
 
+    /// Every request that carries `token` is answered 401 "Bad credentials" (ahead of every other
+    /// mock), as GitHub answers an expired, rotated or never-resolved token.
+    pub async fn refuse_token(&self, token: &str) {
+        struct Carries(String);
+        impl wiremock::Match for Carries {
+            fn matches(&self, request: &Request) -> bool {
+                request.headers.get("authorization").and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains(&self.0))
+            }
+        }
+        Mock::given(Carries(token.to_string()))
+            .respond_with(ResponseTemplate::new(401).set_body_json(json!({
+                "message": "Bad credentials",
+                "documentation_url": "https://docs.github.com/rest",
+                "status": "401"
+            })))
+            .with_priority(1)
+            .named(format!("401 for token {token}"))
+            .mount(&self.server)
+            .await;
+    }
+
     /// Puts an issue on the fake as if someone (a crashed earlier attempt) had opened it.
     pub fn seed(&self, title: &str, body: &str, labels: &[&str]) -> u64 {
         let mut issues = self.issues.lock().unwrap();
