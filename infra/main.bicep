@@ -28,8 +28,14 @@ param createResourceNotificationsTopic bool = true
 @description('Create the Event Grid event subscriptions. False on the very first deployment, before the function code exists.')
 param deployEventSubscriptions bool = true
 
-@description('Other subscriptions aks-cadence sweeps and acts on: each gets the custom role and its assignment too (the deploying principal needs rights there).')
+@description('Other subscriptions aks-cadence sweeps (and, with allowClusterChanges, acts on). The roles are created once, in this subscription, with every listed subscription in their assignable scopes, and assigned in each (the deploying principal needs rights there).')
 param extraSubscriptionIds array = []
+
+@description('Grant the upgrader role (cluster write, node image upgrade, certificate rotation, operation status). Set true only when a policy says "auto" for some change; false = notify-only, the identity cannot change any cluster.')
+param allowClusterChanges bool = false
+
+@description('Let the sweep read each cluster\'s user kubeconfig (listClusterUserCredential) for the cluster CA and client certificate expiry. Adds the action to the reader role and sets CADENCE_SWEEP_KUBECONFIG_CERTS to match. On clusters without Entra ID integration that kubeconfig is cluster-admin access: read docs/deploy.md first.')
+param readKubeconfigCertificates bool = false
 
 @description('Plan and print only (CADENCE_DRY_RUN). Start with true; set false when the plans look right.')
 param dryRun bool = true
@@ -71,11 +77,15 @@ param tags object = {
   application: 'aks-cadence'
 }
 
-// The ARM actions the code calls, exactly (written from handler/azure/calls.rs).
+// The ARM actions the code calls, exactly (written from handler/azure/calls.rs; tests/arm_role.rs
+// checks the three files together cover them and nothing else), split by what they allow.
 // Shape: the one `az role definition create --role-definition` takes.
-var roleDefinition = loadJsonContent('role-definition.json')
+var readerRoleFile = loadJsonContent('roles/reader.json')
+var kubeconfigRoleFile = loadJsonContent('roles/kubeconfig-certificates.json')
+var upgraderRoleFile = loadJsonContent('roles/upgrader.json')
 
 var token = toLower(uniqueString(subscription().id, resourceGroupName, name))
+var sweptSubscriptionIds = concat([subscription().subscriptionId], extraSubscriptionIds)
 var functionAppName = 'func-${name}-${token}'
 var vaultName = take('kv-${name}-${token}', 24)
 var ledgerContainer = 'ledger'
@@ -164,6 +174,7 @@ module vault 'modules/keyvault.bicep' = {
   }
 }
 
+
 // { SETTING: '@Microsoft.KeyVault(VaultName=…;SecretName=…)' } for each configured secret. Built as
 // JSON text because the Bicep parser CI uses (pycep) predates lambdas such as toObject(); names are
 // app-setting and secret names (letters, digits, '-' and '_'), so no escaping is needed.
@@ -174,7 +185,9 @@ var plainSettings = {
   CADENCE_STATE: 'blob:${dataStorage.outputs.blobEndpoint}${ledgerContainer}'
   CADENCE_DRY_RUN: dryRun ? 'true' : 'false'
   CADENCE_CONFIG: 'cadence.toml'
-  CADENCE_SUBSCRIPTIONS: join(concat([subscription().subscriptionId], extraSubscriptionIds), ',')
+  CADENCE_SUBSCRIPTIONS: join(sweptSubscriptionIds, ',')
+  // Same parameter as the reader role's listClusterUserCredential action: role and setting agree.
+  CADENCE_SWEEP_KUBECONFIG_CERTS: readKubeconfigCertificates ? 'true' : 'false'
   AZURE_CREDENTIAL: 'managed_identity'
   AZURE_CLIENT_ID: identities.outputs.functionClientId
   GITHUB_API_URL: githubApiUrl
@@ -207,25 +220,51 @@ module app 'modules/functionapp.bicep' = {
   dependsOn: [access]
 }
 
-// Least-privilege custom role (exactly the ARM actions the code calls) on each subscription.
-module cadenceRole 'modules/cadence-role.bicep' = {
-  name: 'cadence-role'
+// Least-privilege custom roles, each defined ONCE (custom role names are unique per tenant) in
+// this subscription with every swept subscription as an assignable scope, then assigned to the
+// Function's identity in each swept subscription. The display names carry the installation's
+// token so two installations in one tenant never collide.
+var roleAssignableScopes = [for sub in sweptSubscriptionIds: '/subscriptions/${sub}']
+
+module readerRole 'modules/role-definition.bicep' = {
+  name: 'cadence-role-reader'
   params: {
-    roleName: '${roleDefinition.Name} (${name})'
-    roleDescription: roleDefinition.Description
-    actions: roleDefinition.Actions
-    principalId: identities.outputs.functionPrincipalId
+    roleGuid: guid(subscription().id, resourceGroupName, name, 'aks-cadence-reader')
+    roleName: '${readerRoleFile.Name} (${name}-${token})'
+    roleDescription: readerRoleFile.Description
+    actions: concat(readerRoleFile.Actions, readKubeconfigCertificates ? kubeconfigRoleFile.Actions : [])
+    assignableScopes: roleAssignableScopes
   }
 }
 
-module extraRoles 'modules/cadence-role.bicep' = [for sub in extraSubscriptionIds: {
-  name: 'cadence-role-${uniqueString(sub)}'
+module upgraderRole 'modules/role-definition.bicep' = if (allowClusterChanges) {
+  name: 'cadence-role-upgrader'
+  params: {
+    roleGuid: guid(subscription().id, resourceGroupName, name, 'aks-cadence-upgrader')
+    roleName: '${upgraderRoleFile.Name} (${name}-${token})'
+    roleDescription: upgraderRoleFile.Description
+    actions: upgraderRoleFile.Actions
+    assignableScopes: roleAssignableScopes
+  }
+}
+
+module readerAssignments 'modules/role-assignment.bicep' = [for sub in sweptSubscriptionIds: {
+  name: 'cadence-reader-${uniqueString(sub)}'
   scope: subscription(sub)
   params: {
-    roleName: '${roleDefinition.Name} (${name})'
-    roleDescription: roleDefinition.Description
-    actions: roleDefinition.Actions
+    roleGuid: readerRole.outputs.roleGuid
     principalId: identities.outputs.functionPrincipalId
+    assignmentDescription: 'aks-cadence: read the AKS fleet'
+  }
+}]
+
+module upgraderAssignments 'modules/role-assignment.bicep' = [for sub in sweptSubscriptionIds: if (allowClusterChanges) {
+  name: 'cadence-upgrader-${uniqueString(sub)}'
+  scope: subscription(sub)
+  params: {
+    roleGuid: allowClusterChanges ? upgraderRole.outputs.roleGuid : ''
+    principalId: identities.outputs.functionPrincipalId
+    assignmentDescription: 'aks-cadence: start the upgrades and certificate rotations policy allows'
   }
 }]
 
