@@ -73,6 +73,9 @@ param eventTimeToLiveInMinutes int = 1440
 @maxValue(30)
 param maxDeliveryAttempts int = 30
 
+@description('Email address that receives the alerts (failed invocations, sweeps missing, events dead-lettered or dropped, configuration failures). Empty = no alerts are created.')
+param alertEmail string = ''
+
 param tags object = {
   application: 'aks-cadence'
 }
@@ -92,6 +95,9 @@ var ledgerContainer = 'ledger'
 var deadLetterContainer = 'deadletter'
 // Must match function-definitions/sweep (queue output) and sweep-cluster (queue trigger).
 var sweepQueue = 'sweep-clusters'
+// Must match the sweep timer in function-definitions/sweep/function.json (`0 0 */6 * * *`);
+// scripts/static-checks.sh checks it. The "sweep missing" alert waits two periods.
+var sweepPeriodHours = 6
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: resourceGroupName
@@ -268,6 +274,22 @@ module upgraderAssignments 'modules/role-assignment.bicep' = [for sub in sweptSu
   }
 }]
 
+module alerts 'modules/alerts.bicep' = if (!empty(alertEmail)) {
+  name: 'cadence-alerts'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    actionGroupName: 'ag-${name}-${token}'
+    actionGroupShortName: take('cadence${name}', 12)
+    alertEmail: alertEmail
+    appInsightsId: monitoring.outputs.appInsightsId
+    namePrefix: 'alert-${name}'
+    sweepPeriodHours: sweepPeriodHours
+  }
+}
+var alertActionGroupId = empty(alertEmail) ? '' : alerts.outputs.actionGroupId
+
 var functionResourceId = '${app.outputs.id}/functions/aks-events'
 var delivery = {
   functionResourceId: functionResourceId
@@ -284,6 +306,7 @@ module scheduledEvents 'modules/resource-notifications.bicep' = if (createResour
   params: {
     tags: tags
     topicName: 'aks-scheduled-events-${name}'
+    alertActionGroupId: alertActionGroupId
     deployEventSubscription: deployEventSubscriptions
     delivery: delivery
   }
@@ -304,6 +327,7 @@ module clusterEvents 'modules/cluster-events.bicep' = [for (clusterId, i) in clu
     clusterId: clusterId
     clusterLocation: clusters[i].location
     topicName: 'aks-cadence-${last(split(clusterId, '/'))}'
+    alertActionGroupId: alertActionGroupId
     deployEventSubscription: deployEventSubscriptions
     delivery: delivery
   }

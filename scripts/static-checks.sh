@@ -52,7 +52,8 @@ echo "static-checks: role definitions and parameters" >&2
 #    second subscription's copy fails to deploy): every roleDefinitions resource lives in
 #    modules/role-definition.bicep, and main.bicep instantiates that module only outside loops and
 #    without a scope of its own (once, in the deployment's subscription), one GUID per role;
-#  - infra/main.parameters.example.json drifting from main.bicep's parameters.
+#  - infra/main.parameters.example.json drifting from main.bicep's parameters;
+#  - the sweep period the alerts assume drifting from the sweep timer's schedule.
 import json, re, sys
 from pathlib import Path
 
@@ -95,6 +96,13 @@ for name, kind in params.items():
         ok = isinstance(value, json_type[kind]) and not (kind == "int" and isinstance(value, bool))
         if not ok:
             problems.append(f"main.parameters.example.json: {name} should be a {kind}, is {value!r}")
+
+# The "sweep missing" alert waits two sweep periods: main.bicep's period is the timer's.
+schedule = json.loads(Path("function-definitions/sweep/function.json").read_text())["bindings"][0]["schedule"]
+timer = re.fullmatch(r"0 0 \*/(\d+) \* \* \*", schedule)
+period = re.search(r"^var sweepPeriodHours = (\d+)$", main, re.M)
+if not timer or not period or timer.group(1) != period.group(1):
+    problems.append(f"main.bicep: sweepPeriodHours ({period and period.group(1)}) does not match the sweep timer {schedule!r}")
 
 for p in problems:
     print(f"  FAIL {p}")
