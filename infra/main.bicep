@@ -73,6 +73,20 @@ param eventTimeToLiveInMinutes int = 1440
 @maxValue(30)
 param maxDeliveryAttempts int = 30
 
+@description('Accept inbound requests to the Function App only from Event Grid (access restriction on the service tag AzureEventGrid). Test posts from elsewhere are then refused with 403 (docs/deploy.md).')
+param restrictInboundToEventGrid bool = false
+
+@description('Put the host storage account and Key Vault behind private endpoints (public network access Disabled) in a new VNet the Function App is integrated with; the data account (ledger, dead letters) gets a private endpoint too but stays reachable for Event Grid. See docs/deploy.md, Networking.')
+param privateNetworking bool = false
+
+@description('With privateNetworking: the VNet\'s address space and, inside it, the Function App\'s integration subnet and the private endpoints\' subnet.')
+param vnetAddressPrefix string = '10.90.0.0/24'
+param appSubnetPrefix string = '10.90.0.0/25'
+param privateEndpointSubnetPrefix string = '10.90.0.128/27'
+
+@description('With privateNetworking: resource id of a NAT gateway (same region) for the app subnet\'s outbound traffic; empty = the subnet keeps default outbound access.')
+param natGatewayId string = ''
+
 @description('Email address that receives the alerts (failed invocations, sweeps missing, events dead-lettered or dropped, configuration failures). Empty = no alerts are created.')
 param alertEmail string = ''
 
@@ -139,10 +153,14 @@ module hostStorage 'modules/storage.bicep' = {
     accountName: take('st${name}h${token}', 24)
     containers: ['app-package']
     queues: [sweepQueue, '${sweepQueue}-poison']
+    publicNetworkAccess: privateNetworking ? 'Disabled' : 'Enabled'
   }
 }
 
-// Data storage: the shared ledger and Event Grid's dead letters, nothing else.
+// Data storage: the shared ledger and Event Grid's dead letters, nothing else. It stays reachable
+// over its public endpoint (Entra ID only) even with privateNetworking: Event Grid dead-letters
+// with its user-assigned identity, and a storage firewall admits trusted Azure services only with
+// a system-assigned one. With privateNetworking the app reaches it through a private endpoint.
 module dataStorage 'modules/storage.bicep' = {
   name: 'cadence-data-storage'
   scope: rg
@@ -177,9 +195,65 @@ module vault 'modules/keyvault.bicep' = {
     vaultName: vaultName
     readerPrincipalId: identities.outputs.functionPrincipalId
     secretsOfficerObjectId: secretsOfficerObjectId
+    privateOnly: privateNetworking
   }
 }
 
+module network 'modules/network.bicep' = if (privateNetworking) {
+  name: 'cadence-network'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    vnetName: 'vnet-${name}-${token}'
+    vnetAddressPrefix: vnetAddressPrefix
+    appSubnetPrefix: appSubnetPrefix
+    privateEndpointSubnetPrefix: privateEndpointSubnetPrefix
+    natGatewayId: natGatewayId
+  }
+}
+
+module privateEndpoints 'modules/private-endpoints.bicep' = if (privateNetworking) {
+  name: 'cadence-private-endpoints'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    subnetId: privateNetworking ? network.outputs.endpointSubnetId : ''
+    endpoints: privateNetworking ? [
+      {
+        name: 'pe-${hostStorage.outputs.name}-blob'
+        resourceId: hostStorage.outputs.id
+        groupId: 'blob'
+        zoneId: network.outputs.blobZoneId
+      }
+      {
+        name: 'pe-${hostStorage.outputs.name}-queue'
+        resourceId: hostStorage.outputs.id
+        groupId: 'queue'
+        zoneId: network.outputs.queueZoneId
+      }
+      {
+        name: 'pe-${hostStorage.outputs.name}-table'
+        resourceId: hostStorage.outputs.id
+        groupId: 'table'
+        zoneId: network.outputs.tableZoneId
+      }
+      {
+        name: 'pe-${dataStorage.outputs.name}-blob'
+        resourceId: dataStorage.outputs.id
+        groupId: 'blob'
+        zoneId: network.outputs.blobZoneId
+      }
+      {
+        name: 'pe-${vault.outputs.name}'
+        resourceId: vault.outputs.id
+        groupId: 'vault'
+        zoneId: network.outputs.vaultZoneId
+      }
+    ] : []
+  }
+}
 
 // { SETTING: '@Microsoft.KeyVault(VaultName=…;SecretName=…)' } for each configured secret. Built as
 // JSON text because the Bicep parser CI uses (pycep) predates lambdas such as toObject(); names are
@@ -222,8 +296,10 @@ module app 'modules/functionapp.bicep' = {
     appInsightsConnectionString: monitoring.outputs.connectionString
     maximumInstanceCount: maximumInstanceCount
     appSettings: union(plainSettings, githubAppSettings, smtpSettings, secretReferences)
+    virtualNetworkSubnetId: privateNetworking ? network.outputs.appSubnetId : ''
+    restrictInboundToEventGrid: restrictInboundToEventGrid
   }
-  dependsOn: [access]
+  dependsOn: [access, privateEndpoints]
 }
 
 // Least-privilege custom roles, each defined ONCE (custom role names are unique per tenant) in
