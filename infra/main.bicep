@@ -195,7 +195,7 @@ module vault 'modules/keyvault.bicep' = {
     vaultName: vaultName
     readerPrincipalId: identities.outputs.functionPrincipalId
     secretsOfficerObjectId: secretsOfficerObjectId
-    privateOnly: privateNetworking
+    publicNetworkAccess: privateNetworking ? 'Disabled' : 'Enabled'
   }
 }
 

@@ -5,10 +5,12 @@ param tags object
 param vaultName string
 param readerPrincipalId string
 param secretsOfficerObjectId string
-@description('True = reachable only through a private endpoint (public network access Disabled).')
-param privateOnly bool = false
-
-var publicNetworkAccess = privateOnly ? 'Disabled' : 'Enabled'
+@description('Enabled, or Disabled (reachable only through a private endpoint; firewall Deny).')
+@allowed([
+  'Enabled'
+  'Disabled'
+])
+param publicNetworkAccess string = 'Enabled'
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   //checkov:skip=CKV_AZURE_109: A parameter: with privateNetworking the vault is Disabled/Deny and reached through its private endpoint; without it the app has no VNet and resolves Key Vault references over the public endpoint. Access is RBAC-only either way.
@@ -28,7 +30,7 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
     softDeleteRetentionInDays: 90
     publicNetworkAccess: publicNetworkAccess
     networkAcls: {
-      defaultAction: privateOnly ? 'Deny' : 'Allow'
+      defaultAction: publicNetworkAccess == 'Enabled' ? 'Allow' : 'Deny'
       bypass: 'AzureServices'
     }
   }
