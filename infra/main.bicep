@@ -28,8 +28,14 @@ param createResourceNotificationsTopic bool = true
 @description('Create the Event Grid event subscriptions. False on the very first deployment, before the function code exists.')
 param deployEventSubscriptions bool = true
 
-@description('Other subscriptions aks-cadence sweeps and acts on: each gets the custom role and its assignment too (the deploying principal needs rights there).')
+@description('Other subscriptions aks-cadence sweeps (and, with allowClusterChanges, acts on). The roles are created once, in this subscription, with every listed subscription in their assignable scopes, and assigned in each (the deploying principal needs rights there).')
 param extraSubscriptionIds array = []
+
+@description('Grant the upgrader role (cluster write, node image upgrade, certificate rotation, operation status). Set true only when a policy says "auto" for some change; false = notify-only, the identity cannot change any cluster.')
+param allowClusterChanges bool = false
+
+@description('Let the sweep read each cluster\'s user kubeconfig (listClusterUserCredential) for the cluster CA and client certificate expiry. Adds the action to the reader role and sets CADENCE_SWEEP_KUBECONFIG_CERTS to match. On clusters without Entra ID integration that kubeconfig is cluster-admin access: read docs/deploy.md first.')
+param readKubeconfigCertificates bool = false
 
 @description('Plan and print only (CADENCE_DRY_RUN). Start with true; set false when the plans look right.')
 param dryRun bool = true
@@ -67,21 +73,45 @@ param eventTimeToLiveInMinutes int = 1440
 @maxValue(30)
 param maxDeliveryAttempts int = 30
 
+@description('Accept inbound requests to the Function App only from Event Grid (access restriction on the service tag AzureEventGrid). Test posts from elsewhere are then refused with 403 (docs/deploy.md).')
+param restrictInboundToEventGrid bool = false
+
+@description('Put the host storage account and Key Vault behind private endpoints (public network access Disabled) in a new VNet the Function App is integrated with; the data account (ledger, dead letters) gets a private endpoint too but stays reachable for Event Grid. See docs/deploy.md, Networking.')
+param privateNetworking bool = false
+
+@description('With privateNetworking: the VNet\'s address space and, inside it, the Function App\'s integration subnet and the private endpoints\' subnet.')
+param vnetAddressPrefix string = '10.90.0.0/24'
+param appSubnetPrefix string = '10.90.0.0/25'
+param privateEndpointSubnetPrefix string = '10.90.0.128/27'
+
+@description('With privateNetworking: resource id of a NAT gateway (same region) for the app subnet\'s outbound traffic; empty = the subnet keeps default outbound access.')
+param natGatewayId string = ''
+
+@description('Email address that receives the alerts (failed invocations, sweeps missing, events dead-lettered or dropped, configuration failures). Empty = no alerts are created.')
+param alertEmail string = ''
+
 param tags object = {
   application: 'aks-cadence'
 }
 
-// The ARM actions the code calls, exactly (written from handler/azure/calls.rs).
+// The ARM actions the code calls, exactly (written from handler/azure/calls.rs; tests/arm_role.rs
+// checks the three files together cover them and nothing else), split by what they allow.
 // Shape: the one `az role definition create --role-definition` takes.
-var roleDefinition = loadJsonContent('role-definition.json')
+var readerRoleFile = loadJsonContent('roles/reader.json')
+var kubeconfigRoleFile = loadJsonContent('roles/kubeconfig-certificates.json')
+var upgraderRoleFile = loadJsonContent('roles/upgrader.json')
 
 var token = toLower(uniqueString(subscription().id, resourceGroupName, name))
+var sweptSubscriptionIds = concat([subscription().subscriptionId], extraSubscriptionIds)
 var functionAppName = 'func-${name}-${token}'
 var vaultName = take('kv-${name}-${token}', 24)
 var ledgerContainer = 'ledger'
 var deadLetterContainer = 'deadletter'
 // Must match function-definitions/sweep (queue output) and sweep-cluster (queue trigger).
 var sweepQueue = 'sweep-clusters'
+// Must match the sweep timer in function-definitions/sweep/function.json (`0 0 */6 * * *`);
+// scripts/static-checks.sh checks it. The "sweep missing" alert waits two periods.
+var sweepPeriodHours = 6
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: resourceGroupName
@@ -123,10 +153,14 @@ module hostStorage 'modules/storage.bicep' = {
     accountName: take('st${name}h${token}', 24)
     containers: ['app-package']
     queues: [sweepQueue, '${sweepQueue}-poison']
+    publicNetworkAccess: privateNetworking ? 'Disabled' : 'Enabled'
   }
 }
 
-// Data storage: the shared ledger and Event Grid's dead letters, nothing else.
+// Data storage: the shared ledger and Event Grid's dead letters, nothing else. It stays reachable
+// over its public endpoint (Entra ID only) even with privateNetworking: Event Grid dead-letters
+// with its user-assigned identity, and a storage firewall admits trusted Azure services only with
+// a system-assigned one. With privateNetworking the app reaches it through a private endpoint.
 module dataStorage 'modules/storage.bicep' = {
   name: 'cadence-data-storage'
   scope: rg
@@ -161,6 +195,63 @@ module vault 'modules/keyvault.bicep' = {
     vaultName: vaultName
     readerPrincipalId: identities.outputs.functionPrincipalId
     secretsOfficerObjectId: secretsOfficerObjectId
+    publicNetworkAccess: privateNetworking ? 'Disabled' : 'Enabled'
+  }
+}
+
+module network 'modules/network.bicep' = if (privateNetworking) {
+  name: 'cadence-network'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    vnetName: 'vnet-${name}-${token}'
+    vnetAddressPrefix: vnetAddressPrefix
+    appSubnetPrefix: appSubnetPrefix
+    privateEndpointSubnetPrefix: privateEndpointSubnetPrefix
+    natGatewayId: natGatewayId
+  }
+}
+
+module privateEndpoints 'modules/private-endpoints.bicep' = if (privateNetworking) {
+  name: 'cadence-private-endpoints'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    subnetId: privateNetworking ? network.outputs.endpointSubnetId : ''
+    endpoints: privateNetworking ? [
+      {
+        name: 'pe-${hostStorage.outputs.name}-blob'
+        resourceId: hostStorage.outputs.id
+        groupId: 'blob'
+        zoneId: network.outputs.blobZoneId
+      }
+      {
+        name: 'pe-${hostStorage.outputs.name}-queue'
+        resourceId: hostStorage.outputs.id
+        groupId: 'queue'
+        zoneId: network.outputs.queueZoneId
+      }
+      {
+        name: 'pe-${hostStorage.outputs.name}-table'
+        resourceId: hostStorage.outputs.id
+        groupId: 'table'
+        zoneId: network.outputs.tableZoneId
+      }
+      {
+        name: 'pe-${dataStorage.outputs.name}-blob'
+        resourceId: dataStorage.outputs.id
+        groupId: 'blob'
+        zoneId: network.outputs.blobZoneId
+      }
+      {
+        name: 'pe-${vault.outputs.name}'
+        resourceId: vault.outputs.id
+        groupId: 'vault'
+        zoneId: network.outputs.vaultZoneId
+      }
+    ] : []
   }
 }
 
@@ -174,7 +265,9 @@ var plainSettings = {
   CADENCE_STATE: 'blob:${dataStorage.outputs.blobEndpoint}${ledgerContainer}'
   CADENCE_DRY_RUN: dryRun ? 'true' : 'false'
   CADENCE_CONFIG: 'cadence.toml'
-  CADENCE_SUBSCRIPTIONS: join(concat([subscription().subscriptionId], extraSubscriptionIds), ',')
+  CADENCE_SUBSCRIPTIONS: join(sweptSubscriptionIds, ',')
+  // Same parameter as the reader role's listClusterUserCredential action: role and setting agree.
+  CADENCE_SWEEP_KUBECONFIG_CERTS: readKubeconfigCertificates ? 'true' : 'false'
   AZURE_CREDENTIAL: 'managed_identity'
   AZURE_CLIENT_ID: identities.outputs.functionClientId
   GITHUB_API_URL: githubApiUrl
@@ -203,31 +296,75 @@ module app 'modules/functionapp.bicep' = {
     appInsightsConnectionString: monitoring.outputs.connectionString
     maximumInstanceCount: maximumInstanceCount
     appSettings: union(plainSettings, githubAppSettings, smtpSettings, secretReferences)
+    virtualNetworkSubnetId: privateNetworking ? network.outputs.appSubnetId : ''
+    restrictInboundToEventGrid: restrictInboundToEventGrid
   }
-  dependsOn: [access]
+  dependsOn: [access, privateEndpoints]
 }
 
-// Least-privilege custom role (exactly the ARM actions the code calls) on each subscription.
-module cadenceRole 'modules/cadence-role.bicep' = {
-  name: 'cadence-role'
+// Least-privilege custom roles, each defined ONCE (custom role names are unique per tenant) in
+// this subscription with every swept subscription as an assignable scope, then assigned to the
+// Function's identity in each swept subscription. The display names carry the installation's
+// token so two installations in one tenant never collide.
+var roleAssignableScopes = [for sub in sweptSubscriptionIds: '/subscriptions/${sub}']
+
+module readerRole 'modules/role-definition.bicep' = {
+  name: 'cadence-role-reader'
   params: {
-    roleName: '${roleDefinition.Name} (${name})'
-    roleDescription: roleDefinition.Description
-    actions: roleDefinition.Actions
-    principalId: identities.outputs.functionPrincipalId
+    roleGuid: guid(subscription().id, resourceGroupName, name, 'aks-cadence-reader')
+    roleName: '${readerRoleFile.Name} (${name}-${token})'
+    roleDescription: readerRoleFile.Description
+    actions: concat(readerRoleFile.Actions, readKubeconfigCertificates ? kubeconfigRoleFile.Actions : [])
+    assignableScopes: roleAssignableScopes
   }
 }
 
-module extraRoles 'modules/cadence-role.bicep' = [for sub in extraSubscriptionIds: {
-  name: 'cadence-role-${uniqueString(sub)}'
+module upgraderRole 'modules/role-definition.bicep' = if (allowClusterChanges) {
+  name: 'cadence-role-upgrader'
+  params: {
+    roleGuid: guid(subscription().id, resourceGroupName, name, 'aks-cadence-upgrader')
+    roleName: '${upgraderRoleFile.Name} (${name}-${token})'
+    roleDescription: upgraderRoleFile.Description
+    actions: upgraderRoleFile.Actions
+    assignableScopes: roleAssignableScopes
+  }
+}
+
+module readerAssignments 'modules/role-assignment.bicep' = [for sub in sweptSubscriptionIds: {
+  name: 'cadence-reader-${uniqueString(sub)}'
   scope: subscription(sub)
   params: {
-    roleName: '${roleDefinition.Name} (${name})'
-    roleDescription: roleDefinition.Description
-    actions: roleDefinition.Actions
+    roleGuid: readerRole.outputs.roleGuid
     principalId: identities.outputs.functionPrincipalId
+    assignmentDescription: 'aks-cadence: read the AKS fleet'
   }
 }]
+
+module upgraderAssignments 'modules/role-assignment.bicep' = [for sub in sweptSubscriptionIds: if (allowClusterChanges) {
+  name: 'cadence-upgrader-${uniqueString(sub)}'
+  scope: subscription(sub)
+  params: {
+    roleGuid: allowClusterChanges ? upgraderRole.outputs.roleGuid : ''
+    principalId: identities.outputs.functionPrincipalId
+    assignmentDescription: 'aks-cadence: start the upgrades and certificate rotations policy allows'
+  }
+}]
+
+module alerts 'modules/alerts.bicep' = if (!empty(alertEmail)) {
+  name: 'cadence-alerts'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    actionGroupName: 'ag-${name}-${token}'
+    actionGroupShortName: take('cadence${name}', 12)
+    alertEmail: alertEmail
+    appInsightsId: monitoring.outputs.appInsightsId
+    namePrefix: 'alert-${name}'
+    sweepPeriodHours: sweepPeriodHours
+  }
+}
+var alertActionGroupId = empty(alertEmail) ? '' : alerts.outputs.actionGroupId
 
 var functionResourceId = '${app.outputs.id}/functions/aks-events'
 var delivery = {
@@ -245,6 +382,7 @@ module scheduledEvents 'modules/resource-notifications.bicep' = if (createResour
   params: {
     tags: tags
     topicName: 'aks-scheduled-events-${name}'
+    alertActionGroupId: alertActionGroupId
     deployEventSubscription: deployEventSubscriptions
     delivery: delivery
   }
@@ -265,6 +403,7 @@ module clusterEvents 'modules/cluster-events.bicep' = [for (clusterId, i) in clu
     clusterId: clusterId
     clusterLocation: clusters[i].location
     topicName: 'aks-cadence-${last(split(clusterId, '/'))}'
+    alertActionGroupId: alertActionGroupId
     deployEventSubscription: deployEventSubscriptions
     delivery: delivery
   }

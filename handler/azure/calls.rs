@@ -1,8 +1,8 @@
 //! Every kind of ARM request aks-cadence makes, and the RBAC action each one needs.
 //!
 //! Every request the [`ArmClient`](super::ArmClient) sends names its [`ArmCall`], so this table
-//! is complete by construction; `tests/arm_role.rs` checks that `infra/role-definition.json`
-//! grants exactly these actions and that `docs/azure.md` explains each one.
+//! is complete by construction; `tests/arm_role.rs` checks that the roles in `infra/roles/`
+//! grant exactly these actions together and that `docs/azure.md` explains each one.
 
 use super::throttle::Budget;
 

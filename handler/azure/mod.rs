@@ -7,7 +7,7 @@
 //!            x-ms-ratelimit-remaining-* pacing, error classification, long-running operations
 //! throttle   the pure parts: retry decision, pacing delay, header parsing
 //! calls      ArmCall: every kind of request the code makes, with the RBAC action it needs
-//!            (infra/role-definition.json is checked against it)
+//!            (the roles in infra/roles/ are checked against it)
 //! ```
 //!
 //! The upgrade/rotation adapter that uses this client is `actions::azure`; fleet sweeps are in

@@ -13,6 +13,12 @@ param appInsightsConnectionString string
 param maximumInstanceCount int
 param appSettings object
 
+@description('The VNet integration subnet (delegated to Microsoft.App/environments); empty = no VNet integration.')
+param virtualNetworkSubnetId string = ''
+
+@description('Accept inbound requests to the app only from Event Grid (service tag AzureEventGrid). The SCM (deployment) endpoint keeps its own, unrestricted rules.')
+param restrictInboundToEventGrid bool = false
+
 @description('Memory per instance (MB). The handler needs little; 2048 is the smallest size offered for every runtime.')
 param instanceMemoryMB int = 2048
 
@@ -34,7 +40,7 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
 resource site 'Microsoft.Web/sites@2024-04-01' = {
   //checkov:skip=CKV_AZURE_17: Client certificates do not apply: the only callers are Event Grid (system key) and the Functions host's triggers.
   //checkov:skip=CKV_AZURE_212: Flex Consumption scales instances itself; there is no fixed instance count to raise.
-  //checkov:skip=CKV_AZURE_222: Event Grid delivers to the Functions endpoint over the public network (no VNet in this baseline); function keys protect it. EasyAuth is not supported on Flex Consumption.
+  //checkov:skip=CKV_AZURE_222: Event Grid delivers to the Functions endpoint over the public network (it cannot deliver to a private endpoint); function keys protect it, and restrictInboundToEventGrid admits only the AzureEventGrid service tag. EasyAuth is not supported on Flex Consumption.
   //checkov:skip=CKV_AZURE_213: App Service health checks do not apply to Functions: the host itself probes the custom handler (GET /) and restarts it.
   name: appName
   location: location
@@ -51,11 +57,27 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
     httpsOnly: true
     clientCertEnabled: false
     keyVaultReferenceIdentity: identityId
+    // Flex Consumption routes all outbound traffic through the integration subnet.
+    virtualNetworkSubnetId: empty(virtualNetworkSubnetId) ? null : virtualNetworkSubnetId
     siteConfig: {
       minTlsVersion: '1.2'
       ftpsState: 'Disabled'
       http20Enabled: true
       remoteDebuggingEnabled: false
+      ipSecurityRestrictions: restrictInboundToEventGrid ? [
+        {
+          name: 'event-grid'
+          description: 'Event Grid deliveries (aks-events, eventgrid)'
+          action: 'Allow'
+          tag: 'ServiceTag'
+          ipAddress: 'AzureEventGrid'
+          priority: 100
+        }
+      ] : []
+      ipSecurityRestrictionsDefaultAction: restrictInboundToEventGrid ? 'Deny' : 'Allow'
+      // Deployments (zip deploy, the workflow) go to the SCM endpoint, which Entra ID protects
+      // (basic publishing credentials are off).
+      scmIpSecurityRestrictionsUseMain: false
     }
     functionAppConfig: {
       deployment: {
@@ -88,7 +110,7 @@ resource settings 'Microsoft.Web/sites/config@2024-04-01' = {
   //checkov:skip=CKV_AZURE_66: Same as CKV_AZURE_63 (failed request tracing is an IIS/App Service feature).
   //checkov:skip=CKV_AZURE_80: No .NET Framework: the app is a native custom handler.
   //checkov:skip=CKV_AZURE_88: Flex Consumption runs the package from blob storage, not Azure Files.
-  //checkov:skip=CKV_AZURE_222: Event Grid must reach the function endpoint (no VNet in this baseline); function keys protect it.
+  //checkov:skip=CKV_AZURE_222: Event Grid must reach the function endpoint over the public network; function keys protect it, and restrictInboundToEventGrid admits only the AzureEventGrid service tag.
   parent: site
   name: 'appsettings'
   properties: union(appSettings, {

@@ -5,10 +5,16 @@ param tags object
 param vaultName string
 param readerPrincipalId string
 param secretsOfficerObjectId string
+@description('Enabled, or Disabled (reachable only through a private endpoint; firewall Deny).')
+@allowed([
+  'Enabled'
+  'Disabled'
+])
+param publicNetworkAccess string = 'Enabled'
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
-  //checkov:skip=CKV_AZURE_109: The Functions platform resolves Key Vault references over the public endpoint (no VNet in this baseline); access is RBAC-only.
-  //checkov:skip=CKV_AZURE_189: Same reason as CKV_AZURE_109: public network access is needed without a VNet; no secret is readable without an RBAC role.
+  //checkov:skip=CKV_AZURE_109: A parameter: with privateNetworking the vault is Disabled/Deny and reached through its private endpoint; without it the app has no VNet and resolves Key Vault references over the public endpoint. Access is RBAC-only either way.
+  //checkov:skip=CKV_AZURE_189: Same reason as CKV_AZURE_109: public network access is Disabled with privateNetworking and needed without it; no secret is readable without an RBAC role.
   name: vaultName
   location: location
   tags: tags
@@ -22,9 +28,9 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
     enablePurgeProtection: true
     enableSoftDelete: true
     softDeleteRetentionInDays: 90
-    publicNetworkAccess: 'Enabled'
+    publicNetworkAccess: publicNetworkAccess
     networkAcls: {
-      defaultAction: 'Allow'
+      defaultAction: publicNetworkAccess == 'Enabled' ? 'Allow' : 'Deny'
       bypass: 'AzureServices'
     }
   }

@@ -44,3 +44,4 @@ resource publisher 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
 
 output connectionString string = appInsights.properties.ConnectionString
 output appInsightsName string = appInsights.name
+output appInsightsId string = appInsights.id

@@ -4,11 +4,17 @@ param tags object
 param accountName string
 param containers array
 param queues array
+@description('Enabled (reachable over the public endpoint, Entra ID only) or Disabled (private endpoints only).')
+@allowed([
+  'Enabled'
+  'Disabled'
+])
+param publicNetworkAccess string = 'Enabled'
 
 resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   //checkov:skip=CKV_AZURE_206: Locally redundant storage is enough: the ledger is rebuilt by the next sweep and dead letters are a short-lived buffer.
-  //checkov:skip=CKV_AZURE_59: Event Grid dead-lettering and the Flex Consumption app reach the account over its public endpoint (no VNet in this baseline); access is Entra ID only: shared keys are off and anonymous blob access is off.
-  //checkov:skip=CKV_AZURE_35: A deny-by-default firewall would shut out the Flex Consumption app, which is not a "trusted Azure service" and has no VNet in this baseline; every request needs an Entra ID token with a data role.
+  //checkov:skip=CKV_AZURE_59: Public access is a parameter: Disabled for the host account with privateNetworking. It stays Enabled without privateNetworking (the app has no VNet) and for the data account, where Event Grid writes dead letters with a user-assigned identity, which a storage firewall refuses. Every request needs an Entra ID token: shared keys and anonymous blob access are off.
+  //checkov:skip=CKV_AZURE_35: Same reason as CKV_AZURE_59: where public access stays Enabled the firewall must allow it (the app without a VNet; Event Grid's user-assigned identity, which trusted-service access does not cover); with public access Disabled the firewall is Deny.
   //checkov:skip=CKV_AZURE_43: The name is computed ('st' + name + one letter + uniqueString, cut to 24 lowercase letters and digits), which checkov cannot evaluate.
   name: accountName
   location: location
@@ -24,9 +30,9 @@ resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
     allowSharedKeyAccess: false
     defaultToOAuthAuthentication: true
     allowCrossTenantReplication: false
-    publicNetworkAccess: 'Enabled'
+    publicNetworkAccess: publicNetworkAccess
     networkAcls: {
-      defaultAction: 'Allow'
+      defaultAction: publicNetworkAccess == 'Enabled' ? 'Allow' : 'Deny'
       bypass: 'AzureServices'
     }
     encryption: {
