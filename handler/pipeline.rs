@@ -56,7 +56,7 @@ use crate::followup;
 use crate::ingest::Ingested;
 use crate::plan::{self, PlanFacts, WindowScope, WindowStatus};
 use crate::policy::Policy;
-use crate::policy::windows::{MaintenanceSchedules, MaintenanceWindow};
+use crate::policy::windows::MaintenanceSchedules;
 use crate::store::{ActionState, Ledger, LedgerError};
 use crate::sweep::memory::{self, ClusterMemory, MEMORY_CHANNEL};
 use crate::sweep::{ClusterSnapshot, TrackedOperation};
@@ -615,10 +615,8 @@ pub fn sweep_plan_facts(snap: &ClusterSnapshot, policy: &Policy, now: Timestamp,
         log.push(format!("{name}: maintenance configuration ignored, the changes it governs are held: {e}"));
     }
     if schedules == MaintenanceSchedules::default() && errors.is_empty() {
-        match policy.window_for(&snap.cluster, &snap.facts).map(MaintenanceWindow::from_arm_json) {
-            Some(Ok(window)) => facts.window = window.status_at(now),
-            Some(Err(e)) => log.push(format!("{name}: the policy's maintenance window does not parse, changes are held: {e}")),
-            None => {}
+        if let Some(window) = policy.window_for(&snap.cluster, &snap.facts) {
+            facts.window = window.status_at(now);
         }
         return facts;
     }

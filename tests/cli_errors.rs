@@ -55,6 +55,21 @@ fn config_check_of_a_named_file_that_does_not_exist_fails() {
 }
 
 #[test]
+fn config_check_rejects_a_maintenance_window_with_a_misspelt_day_naming_line_field_and_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = "[defaults.upgrade]\npatch = \"auto\"\n\n[defaults.upgrade.window]\nschedule = { weekly = { intervalWeeks = 1, dayOfWeek = \"Tuesdy\" } }\ndurationHours = 4\nstartTime = \"22:00\"\n";
+    std::fs::write(dir.path().join("cadence.toml"), policy).unwrap();
+    let out = handler(dir.path(), &[], &["config", "check", "cadence.toml"]);
+    assert_eq!(out.status.code(), Some(1), "a window that can never open must not pass the check: {}", stdout(&out));
+    let problems = stdout(&out);
+    assert!(
+        problems.contains("cadence.toml:5: defaults.upgrade.window.schedule.weekly.dayOfWeek: `Tuesdy` is not a weekday. Fix:"),
+        "{problems}"
+    );
+    assert!(stderr(&out).contains("1 problem(s)"), "{}", stderr(&out));
+}
+
+#[test]
 fn replay_of_malformed_json_fails_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("broken.json"), "{\"id\": ").unwrap();

@@ -47,9 +47,10 @@ fn the_example_policy_checks_clean() {
     assert_eq!((c.node_image, c.patch, c.minor), (UpgradeMode::Auto, UpgradeMode::Auto, UpgradeMode::Notify));
     assert_eq!((c.patch_within_days, c.minor_within_days, c.auto_after_days), (7, 30, 2));
     let window = p.window_for(&dev, &ClusterFacts::default()).expect("nonprod has a policy window");
-    assert_eq!(window["schedule"]["weekly"]["dayOfWeek"], "Tuesday");
-    assert_eq!(window["durationHours"], 6);
-    assert_eq!(window["notAllowedDates"][0]["end"], "2027-01-04");
+    let (start, end) = window.next_open_after("2026-12-20T00:00:00Z".parse().unwrap()).expect("the window recurs");
+    assert_eq!(jiff::tz::offset(1).to_datetime(start).weekday(), jiff::civil::Weekday::Tuesday, "{start}");
+    assert_eq!(end.duration_since(start), jiff::SignedDuration::from_hours(6), "durationHours = 6");
+    assert!(start >= "2027-01-05T00:00:00Z".parse().unwrap(), "the holiday freeze (notAllowedDates up to 2027-01-04) is skipped: {start}");
 
     // Production keeps the defaults except its own reminder.
     let prod_id = ClusterId::from_parts("00000000-0000-0000-0000-00000000A001", "rg-prod-weu", "aks-prod-weu");
@@ -185,9 +186,31 @@ fn upgrade_modes_and_windows_are_validated() {
     let e = one_error("[defaults.upgrade.window]\nschedule = { daily = { intervalDays = 1 } }\ndurationHours = 2\n");
     assert_eq!(e.field, "defaults.upgrade.window.durationHours");
 
-    let p = Policy::parse("[defaults.upgrade.window]\nschedule = { daily = { intervalDays = 1 } }\ndurationHours = 8\nstartDate = 2026-01-01\n", "p").unwrap();
+    let p = Policy::parse("[defaults.upgrade.window]\nschedule = { daily = { intervalDays = 1 } }\ndurationHours = 8\nstartTime = \"00:00\"\nstartDate = 2026-01-01\n", "p").unwrap();
     let w = p.window_for(&ClusterId::from_parts("s", "rg", "c"), &ClusterFacts::default()).unwrap();
-    assert_eq!(w["startDate"], "2026-01-01", "TOML dates become ARM strings");
+    let (first, _) = w.next_open_after("2025-06-01T00:00:00Z".parse().unwrap()).unwrap();
+    assert_eq!(first, "2026-01-01T00:00:00Z".parse::<jiff::Timestamp>().unwrap(), "TOML dates are read as the ARM startDate");
+}
+
+#[test]
+fn a_window_is_validated_when_the_policy_loads_not_when_a_sweep_uses_it() {
+    // Each of these passed `config check` before and held every change of the clusters it
+    // governs, with only a log line at sweep time.
+    let window = |body: &str| format!("[[rule]]\nname = \"nonprod\"\nresource_groups = [\"rg-dev-*\"]\n[rule.upgrade]\npatch = \"auto\"\n[rule.upgrade.window]\n{body}\n");
+    let weekly = "schedule = { weekly = { intervalWeeks = 1, dayOfWeek = \"Tuesday\" } }\ndurationHours = 4";
+    let cases = [
+        ("schedule = { weekly = { intervalWeeks = 1, dayOfWeek = \"Tuesdy\" } }\ndurationHours = 4\nstartTime = \"22:00\"", "rule[0].upgrade.window.schedule.weekly.dayOfWeek", 7),
+        (&format!("{weekly}\nstartTime = \"25:00\""), "rule[0].upgrade.window.startTime", 9),
+        (&format!("{weekly}\nstartTime = \"22:00\"\nutcOffset = \"+1\""), "rule[0].upgrade.window.utcOffset", 10),
+        (&format!("{weekly}\nstartTime = \"22:00\"\nstartDate = \"2026-13-40\""), "rule[0].upgrade.window.startDate", 10),
+    ];
+    for (body, field, line) in cases {
+        let e = one_error(&window(body));
+        assert_eq!((e.field.as_str(), e.line), (field, line), "{body}: {e}");
+        assert!(!e.fix.is_empty(), "{e}");
+    }
+    let ok = Policy::parse(&window(&format!("{weekly}\nstartTime = \"22:00\"")), "p").expect("a valid window loads");
+    assert!(ok.window_for(&ClusterId::from_parts("s", "rg-dev-weu", "c"), &ClusterFacts::default()).is_some());
 }
 
 #[test]

@@ -27,6 +27,7 @@ pub use glob::{Glob, GlobError};
 
 use crate::action::{ChatKind, VersionLocator};
 use crate::domain::{ClusterFacts, ClusterId, ConcernKind, SignalKind};
+use windows::MaintenanceWindow;
 
 /// Every signal name a rule's `signals = [...]` may list: the values of [`SignalKind::name`].
 pub const SIGNAL_NAMES: [&str; 10] = [
@@ -282,7 +283,7 @@ pub struct Rule {
     pub email: Option<Vec<String>>,
     pub chat: Vec<ChatTarget>,
     /// A maintenance window (ARM `maintenanceWindow` shape) for clusters that define none.
-    pub window: Option<serde_json::Value>,
+    pub window: Option<MaintenanceWindow>,
 }
 
 impl Rule {
@@ -322,7 +323,7 @@ pub struct Policy {
     /// `[defaults]` over the built-in defaults.
     pub defaults: Cadence,
     /// The default window (`[defaults.upgrade.window]`), if any.
-    pub default_window: Option<serde_json::Value>,
+    pub default_window: Option<MaintenanceWindow>,
     pub rules: Vec<Rule>,
 }
 
@@ -399,11 +400,10 @@ impl Policy {
         acc.resolve(&self.defaults)
     }
 
-    /// The maintenance window policy defines for `cluster` (ARM `maintenanceWindow` JSON), for
-    /// clusters that have none of their own: the first rule selecting the cluster that sets one
-    /// (whatever its `signals`), else `[defaults.upgrade.window]`. Parse it with
-    /// `policy::windows::MaintenanceWindow::from_arm_json`.
-    pub fn window_for(&self, cluster: &ClusterId, facts: &ClusterFacts) -> Option<&serde_json::Value> {
+    /// The maintenance window policy defines for `cluster`, for clusters that have none of
+    /// their own: the first rule selecting the cluster that sets one (whatever its `signals`),
+    /// else `[defaults.upgrade.window]`. Validated when the policy was loaded.
+    pub fn window_for(&self, cluster: &ClusterId, facts: &ClusterFacts) -> Option<&MaintenanceWindow> {
         self.rules
             .iter()
             .filter(|r| r.window.is_some() && r.selector.matches(cluster, facts))

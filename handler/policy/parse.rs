@@ -14,6 +14,7 @@ use super::{
     ChatTarget, GithubIssueTarget, GithubPrTarget, Glob, Overrides, Policy, PolicyError, Rule, SIGNAL_NAMES, Selector,
     UpgradeMode, WhenTagsUnknown, signal_bit,
 };
+use super::windows::MaintenanceWindow;
 use crate::action::{ChatKind, VersionLocator};
 
 type Val<'i> = Spanned<DeValue<'i>>;
@@ -127,6 +128,24 @@ fn kind(v: &DeValue<'_>) -> &'static str {
         DeValue::Array(_) => "an array",
         DeValue::Table(_) => "a table",
     }
+}
+
+/// The span of the deepest value along the dotted `path` (array indexes as `[n]` or `.n`) below
+/// `v` that exists; `v`'s own span when the first step does not.
+fn span_of_path(v: &Val<'_>, path: &str) -> Range<usize> {
+    let mut at = v;
+    for step in path.split(['.', '[', ']']).filter(|s| !s.is_empty()) {
+        let next = match at.get_ref() {
+            DeValue::Table(t) => get(t, step),
+            DeValue::Array(items) => step.parse::<usize>().ok().and_then(|i| items.get(i)),
+            _ => None,
+        };
+        match next {
+            Some(n) => at = n,
+            None => break,
+        }
+    }
+    at.span()
 }
 
 fn join(prefix: &str, key: &str) -> String {
@@ -339,7 +358,7 @@ impl<'s> Checker<'s> {
     }
 
     /// Reads the settings keys of a `[defaults]` or `[[rule]]` table.
-    fn settings(&mut self, t: &DeTable<'_>, prefix: &str) -> (Overrides, Option<serde_json::Value>) {
+    fn settings(&mut self, t: &DeTable<'_>, prefix: &str) -> (Overrides, Option<MaintenanceWindow>) {
         let mut o = Overrides::default();
         let mut window = None;
         let days = |c: &mut Self, key: &str, min: i64| {
@@ -409,9 +428,11 @@ impl<'s> Checker<'s> {
         (o, window)
     }
 
-    /// A maintenance window in the ARM `maintenanceWindow` shape; only its outline is checked
-    /// here (the window maths parses the rest).
-    fn window(&mut self, v: &Val<'_>, field: &str) -> Option<serde_json::Value> {
+    /// A maintenance window in the ARM `maintenanceWindow` shape, parsed and validated here, at
+    /// load, by the same code that reads a cluster's own configurations
+    /// ([`MaintenanceWindow::from_arm_json`]): `config check` sees a misspelt day, an impossible
+    /// time, an offset without minutes or a date that does not exist, with its line.
+    fn window(&mut self, v: &Val<'_>, field: &str) -> Option<MaintenanceWindow> {
         let t = self.table(v, field)?;
         const SCHEDULES: [&str; 4] = ["daily", "weekly", "absoluteMonthly", "relativeMonthly"];
         let Some(schedule) = get(t, "schedule") else {
@@ -445,7 +466,18 @@ impl<'s> Checker<'s> {
         if let Some(d) = get(t, "durationHours") {
             self.integer(d, &join(field, "durationHours"), 4, 24, "hours")?;
         }
-        Some(to_json(v.get_ref()))
+        match MaintenanceWindow::from_arm_json(&to_json(v.get_ref())) {
+            Ok(window) => Some(window),
+            Err(e) => {
+                // `e.field` is a JSON path below `maintenanceWindow`: point at the deepest key of
+                // it that the file has.
+                let path = e.field.strip_prefix("maintenanceWindow").unwrap_or(&e.field).trim_start_matches('.');
+                let span = span_of_path(v, path);
+                let at = if path.is_empty() { field.to_string() } else { join(field, path) };
+                self.err(span, at, e.problem, e.fix);
+                None
+            }
+        }
     }
 
     fn rule(&mut self, item: &Val<'_>, field: &str) -> Option<Rule> {
