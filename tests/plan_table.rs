@@ -11,7 +11,7 @@ use aks_cadence::domain::{
 };
 use aks_cadence::plan::{self, PlanFacts, WindowScope, WindowStatus};
 use aks_cadence::policy::Policy;
-use aks_cadence::policy::versions::{self, AksVersion, MinorLine, RegionMinor, SupportStatus};
+use aks_cadence::policy::versions::{self, AksVersion, MinorLine, RegionMinor, SupportFinding, SupportStatus};
 use jiff::{SignedDuration, Timestamp};
 
 // ---------------------------------------------------------------------------------------------
@@ -451,28 +451,58 @@ fn a_new_version_event_without_the_current_version_is_a_notice_about_the_newest_
 
 #[test]
 fn support_follows_n_minus_two_and_lts_adds_a_year() {
-    let region: Vec<RegionMinor> = ["1.31", "1.32", "1.33"]
+    // The one support model (`versions::support_status`), the same function a sweep asks
+    // through `RegionVersions::support_status` — with what the sweep then reports.
+    let region: Vec<RegionMinor> = ["1.30", "1.31", "1.32", "1.33"]
         .iter()
         .map(|m| RegionMinor::community(MinorLine::parse(m).unwrap()))
-        .chain([RegionMinor { line: MinorLine::new(1, 30), community: false, lts: true }])
+        .chain([RegionMinor { line: MinorLine::new(1, 28), community: false, lts: true }])
         .collect();
     let table = [
-        ("1.33.2", false, "supported"),
-        ("1.31.9", false, "supported, next to leave"),
-        ("1.30.9", false, "out of support"),
-        ("1.30.9", true, "long-term support"),
-        ("1.29.9", true, "out of support"),
+        ("1.34.0", false, "supported", "nothing"),
+        ("1.33.2", false, "supported", "nothing"),
+        ("1.32.2", false, "supported", "nothing"),
+        ("1.31.9", false, "supported, next to leave", "support ending (KubernetesOfficial)"),
+        ("1.30.9", false, "leaving support", "support ending (KubernetesOfficial)"),
+        ("1.29.9", false, "out of support", "support ended"),
+        ("1.28.9", false, "out of support", "support ended"),
+        ("1.28.9", true, "long-term support, next to leave", "support ending (AKSLongTermSupport)"),
+        ("1.27.9", true, "out of support", "support ended"),
     ];
-    for (version, lts, want) in table {
-        let got = match versions::support_status(&AksVersion::parse(version).unwrap(), &region, lts) {
+    for (version, lts, status, finding) in table {
+        let s = versions::support_status(&AksVersion::parse(version).unwrap(), &region, lts);
+        let got = match s {
             SupportStatus::Supported { oldest: false, .. } => "supported",
             SupportStatus::Supported { oldest: true, .. } => "supported, next to leave",
             SupportStatus::LeavingSupport { .. } => "leaving support",
-            SupportStatus::LongTermSupport { .. } => "long-term support",
+            SupportStatus::LongTermSupport { oldest_lts: false, .. } => "long-term support",
+            SupportStatus::LongTermSupport { oldest_lts: true, .. } => "long-term support, next to leave",
             SupportStatus::OutOfSupport { .. } => "out of support",
             SupportStatus::Unknown => "unknown",
         };
-        assert_eq!(got, want, "{version} lts={lts}");
+        assert_eq!(got, status, "{version} lts={lts}");
+        let reported = match s.finding() {
+            SupportFinding::Fine => "nothing".to_string(),
+            SupportFinding::Ending { support_type } => format!("support ending ({support_type})"),
+            SupportFinding::Ended => "support ended".to_string(),
+            SupportFinding::Unknown => "unknown".to_string(),
+        };
+        assert_eq!(reported, finding, "{version} lts={lts}");
+    }
+}
+
+#[test]
+fn a_sweep_asks_the_same_support_model_with_the_regions_real_list() {
+    // Microsoft's kubernetesVersions example: 1.26 (preview), 1.25, 1.24, 1.23.
+    let raw = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/arm/kubernetes_versions_list.2025-10-01.json")).unwrap();
+    let body: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    let region = aks_cadence::sweep::support::RegionVersions::from_arm(&body["responses"]["200"]["body"]);
+    let minors = region.ga_minors();
+    assert!(minors.iter().all(|m| m.line != MinorLine::new(1, 26)), "previews are not GA: {minors:?}");
+    for (version, want) in [("1.25.5", SupportFinding::Fine), ("1.23.12", SupportFinding::Ending { support_type: "KubernetesOfficial" }), ("1.22.11", SupportFinding::Ended)] {
+        let direct = versions::support_status(&AksVersion::parse(version).unwrap(), &minors, false);
+        assert_eq!(region.support_status(version, None), direct, "{version}: one model");
+        assert_eq!(direct.finding(), want, "{version}");
     }
 }
 

@@ -12,7 +12,8 @@
 //! - AKS supports three GA minors, N, N-1 and N-2 (N = newest GA minor in the region). When a new
 //!   minor arrives, the oldest keeps 30 days of grace (it is still listed by the region).
 //! - LTS (`supportPlan: AKSLongTermSupport`) adds a year after community support for the minors
-//!   the region marks as LTS-capable; without that data, a year is about three minors.
+//!   the region lists as LTS-capable; without that data nothing is assumed.
+//! - [`support_status`] is the one support model: sweeps report its [`SupportStatus::finding`].
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -22,9 +23,8 @@ use crate::domain::OfferedVersion;
 /// The `supportPlan` value that turns on long-term support.
 pub const LTS_SUPPORT_PLAN: &str = "AKSLongTermSupport";
 
-/// When the region gives no LTS data, LTS is taken to cover this many minors past community
-/// support (one year at Kubernetes' four-month cadence).
-pub const LTS_FALLBACK_EXTRA_MINORS: u64 = 3;
+/// `supportPlan` of community (non-LTS) support.
+pub const COMMUNITY_SUPPORT_PLAN: &str = "KubernetesOfficial";
 
 /// A parsed AKS version. `patch` is `None` for a bare minor line (`1.29`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -235,19 +235,37 @@ impl RegionMinor {
     }
 }
 
-/// Where a version stands against the AKS support window.
+/// Where a version stands against the AKS support window. The one support model: sweeps
+/// report it ([`SupportStatus::finding`]) and the table tests run it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SupportStatus {
-    /// Within N..N-2. `oldest` = it is N-2: it leaves support 30 days after the next minor.
+    /// One of the three newest GA minors the region lists (N..N-2), or newer than all of them.
+    /// `oldest` = it is N-2: the next to leave support, 30 days after the next minor arrives.
     Supported { newest: MinorLine, oldest: bool },
-    /// N-3 and still listed by the region: the 30-day grace after a new minor; leaving support.
+    /// Older than N-2 and still listed by the region: the 30-day grace after a new minor;
+    /// support ends when the region stops listing it.
     LeavingSupport { newest: MinorLine },
-    /// Past community support but covered by LTS (LTS cluster, LTS-capable minor).
-    LongTermSupport { newest: MinorLine },
-    /// Not supported: upgrade to `upgrade_to` (the next minor; AKS allows skipping minors only
-    /// from an unsupported version, to the oldest supported one).
+    /// Past community support (or the oldest community minor) but covered by LTS: an LTS
+    /// cluster on a minor the region lists with `AKSLongTermSupport`. `oldest_lts` = the oldest
+    /// LTS minor the region lists: the next to leave long-term support.
+    LongTermSupport { newest: MinorLine, oldest_lts: bool },
+    /// Not supported: AKS allows a skip from an unsupported version only to the oldest
+    /// supported minor, `oldest_supported`.
     OutOfSupport { newest: MinorLine, oldest_supported: MinorLine },
     /// The region listed no GA minor: nothing can be said.
+    Unknown,
+}
+
+/// What a support status means for the people who own the cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SupportFinding {
+    /// Nothing to say.
+    Fine,
+    /// Support ends soon on this plan (`KubernetesOfficial` or `AKSLongTermSupport`).
+    Ending { support_type: &'static str },
+    /// Out of support.
+    Ended,
+    /// The region's list says nothing.
     Unknown,
 }
 
@@ -255,35 +273,54 @@ impl SupportStatus {
     pub fn is_supported(&self) -> bool {
         matches!(self, Self::Supported { .. } | Self::LeavingSupport { .. } | Self::LongTermSupport { .. })
     }
+
+    /// The finding a sweep reports: the oldest supported minor (N-2) and a minor in its grace
+    /// period are "ending" on community support, the oldest LTS minor on LTS; past both,
+    /// "ended".
+    pub fn finding(&self) -> SupportFinding {
+        match self {
+            Self::Supported { oldest: true, .. } | Self::LeavingSupport { .. } => {
+                SupportFinding::Ending { support_type: COMMUNITY_SUPPORT_PLAN }
+            }
+            Self::LongTermSupport { oldest_lts: true, .. } => SupportFinding::Ending { support_type: LTS_SUPPORT_PLAN },
+            Self::Supported { oldest: false, .. } | Self::LongTermSupport { oldest_lts: false, .. } => SupportFinding::Fine,
+            Self::OutOfSupport { .. } => SupportFinding::Ended,
+            Self::Unknown => SupportFinding::Unknown,
+        }
+    }
 }
 
-/// N-2 reasoning: the support status of `version` given the GA minors the region lists.
-/// `cluster_lts` is `supportPlan == AKSLongTermSupport`.
+/// The support status of `version` given the GA minors the region lists (previews excluded by
+/// the caller). `cluster_lts` is `supportPlan == AKSLongTermSupport`. The window is the three
+/// newest minors the region lists with community support (a gap in the list does not widen
+/// it); LTS covers only a minor the region lists with `AKSLongTermSupport` — nothing is
+/// assumed when the region says nothing.
 pub fn support_status(version: &AksVersion, region: &[RegionMinor], cluster_lts: bool) -> SupportStatus {
-    let Some(newest) = region.iter().filter(|m| m.community).map(|m| m.line).max() else {
+    let mut community: Vec<MinorLine> = region.iter().filter(|m| m.community).map(|m| m.line).collect();
+    community.sort_unstable_by(|a, b| b.cmp(a));
+    community.dedup();
+    let Some(&newest) = community.first() else {
         return SupportStatus::Unknown;
     };
     let line = version.minor_line();
-    let behind = line.minors_behind(newest);
-    let oldest_supported = MinorLine::new(newest.major, newest.minor.saturating_sub(2));
-    if behind <= 2 {
-        return SupportStatus::Supported { newest, oldest: behind == 2 };
+    let lts_lines = || region.iter().filter(|m| m.lts).map(|m| m.line);
+    let lts_covered = cluster_lts && lts_lines().any(|l| l == line);
+    let lts_status = || SupportStatus::LongTermSupport { newest, oldest_lts: lts_lines().min() == Some(line) };
+    if line > newest {
+        return SupportStatus::Supported { newest, oldest: false };
     }
-    if cluster_lts {
-        let region_has_lts_data = region.iter().any(|m| m.lts);
-        let covered = if region_has_lts_data {
-            region.iter().any(|m| m.lts && m.line == line)
-        } else {
-            behind <= 2 + LTS_FALLBACK_EXTRA_MINORS
-        };
-        if covered {
-            return SupportStatus::LongTermSupport { newest };
-        }
+    let window = &community[..community.len().min(3)];
+    if window.contains(&line) {
+        let oldest = window.len() == 3 && window[2] == line;
+        return if oldest && lts_covered { lts_status() } else { SupportStatus::Supported { newest, oldest } };
     }
-    if behind == 3 && region.iter().any(|m| m.community && m.line == line) {
+    if lts_covered {
+        return lts_status();
+    }
+    if community.contains(&line) {
         return SupportStatus::LeavingSupport { newest };
     }
-    SupportStatus::OutOfSupport { newest, oldest_supported }
+    SupportStatus::OutOfSupport { newest, oldest_supported: *window.last().expect("the window holds newest") }
 }
 
 /// Whether `support_plan` (the cluster's `supportPlan`) is LTS.
@@ -367,11 +404,15 @@ mod tests {
         assert_eq!(c.minor, None);
     }
 
+    fn community(lines: &[&str]) -> Vec<RegionMinor> {
+        lines.iter().map(|m| RegionMinor::community(MinorLine::parse(m).unwrap())).collect()
+    }
+
     #[test]
-    fn support_window_is_n_minus_two() {
-        let region: Vec<RegionMinor> =
-            ["1.31", "1.32", "1.33"].iter().map(|m| RegionMinor::community(MinorLine::parse(m).unwrap())).collect();
+    fn support_window_is_the_three_newest_listed_minors() {
+        let region = community(&["1.31", "1.32", "1.33"]);
         let newest = MinorLine::new(1, 33);
+        assert_eq!(support_status(&v("1.34.0"), &region, false), SupportStatus::Supported { newest, oldest: false }, "newer than the region's newest GA (a preview)");
         assert_eq!(support_status(&v("1.33.1"), &region, false), SupportStatus::Supported { newest, oldest: false });
         assert_eq!(support_status(&v("1.32.1"), &region, false), SupportStatus::Supported { newest, oldest: false });
         assert_eq!(support_status(&v("1.31.1"), &region, false), SupportStatus::Supported { newest, oldest: true });
@@ -380,40 +421,58 @@ mod tests {
             SupportStatus::OutOfSupport { newest, oldest_supported: MinorLine::new(1, 31) }
         );
         assert_eq!(support_status(&v("1.30.9"), &[], false), SupportStatus::Unknown);
+        // A gap in the list does not widen the window.
+        let gap = community(&["1.29", "1.31", "1.33"]);
+        assert_eq!(support_status(&v("1.29.2"), &gap, false), SupportStatus::Supported { newest, oldest: true });
     }
 
     #[test]
     fn the_oldest_minor_keeps_a_grace_period_while_the_region_lists_it() {
-        let region: Vec<RegionMinor> = ["1.30", "1.31", "1.32", "1.33"]
-            .iter()
-            .map(|m| RegionMinor::community(MinorLine::parse(m).unwrap()))
-            .collect();
-        assert_eq!(
-            support_status(&v("1.30.9"), &region, false),
-            SupportStatus::LeavingSupport { newest: MinorLine::new(1, 33) }
-        );
+        let region = community(&["1.30", "1.31", "1.32", "1.33"]);
+        assert_eq!(support_status(&v("1.30.9"), &region, false), SupportStatus::LeavingSupport { newest: MinorLine::new(1, 33) });
         assert!(!support_status(&v("1.29.9"), &region, false).is_supported());
     }
 
     #[test]
-    fn lts_adds_a_year_for_lts_capable_minors() {
-        let mut region: Vec<RegionMinor> =
-            ["1.31", "1.32", "1.33"].iter().map(|m| RegionMinor::community(MinorLine::parse(m).unwrap())).collect();
+    fn lts_adds_support_only_for_minors_the_region_lists_with_lts() {
+        let mut region = community(&["1.31", "1.32", "1.33"]);
         region.push(RegionMinor { line: MinorLine::new(1, 30), community: false, lts: true });
+        region.push(RegionMinor { line: MinorLine::new(1, 27), community: false, lts: true });
         let newest = MinorLine::new(1, 33);
-        assert_eq!(support_status(&v("1.30.9"), &region, true), SupportStatus::LongTermSupport { newest });
+        assert_eq!(support_status(&v("1.30.9"), &region, true), SupportStatus::LongTermSupport { newest, oldest_lts: false });
+        assert_eq!(support_status(&v("1.27.3"), &region, true), SupportStatus::LongTermSupport { newest, oldest_lts: true });
         // The same version without the LTS plan is out of support.
         assert!(!support_status(&v("1.30.9"), &region, false).is_supported());
-        // 1.29 is not LTS-capable here.
+        // 1.29 is not LTS-capable here; and a region without LTS data covers nothing.
         assert!(!support_status(&v("1.29.9"), &region, true).is_supported());
+        assert!(!support_status(&v("1.28.1"), &community(&["1.31", "1.32", "1.33"]), true).is_supported());
     }
 
     #[test]
-    fn lts_without_region_data_assumes_about_three_minors() {
-        let region: Vec<RegionMinor> =
-            ["1.31", "1.32", "1.33"].iter().map(|m| RegionMinor::community(MinorLine::parse(m).unwrap())).collect();
-        assert!(support_status(&v("1.28.1"), &region, true).is_supported());
-        assert!(!support_status(&v("1.27.1"), &region, true).is_supported());
+    fn findings_tell_early_of_the_next_minor_to_leave_and_of_the_end() {
+        let mut region = community(&["1.30", "1.31", "1.32", "1.33"]);
+        region.push(RegionMinor { line: MinorLine::new(1, 27), community: false, lts: true });
+        region.push(RegionMinor { line: MinorLine::new(1, 31), community: true, lts: true });
+        let finding = |ver: &str, lts: bool| support_status(&v(ver), &region, lts).finding();
+        let ending = SupportFinding::Ending { support_type: "KubernetesOfficial" };
+        let table = [
+            ("1.33.0", false, SupportFinding::Fine),
+            ("1.32.0", false, SupportFinding::Fine),
+            ("1.31.0", false, ending),
+            ("1.31.0", true, SupportFinding::Fine),
+            ("1.30.0", false, ending),
+            ("1.29.0", false, SupportFinding::Ended),
+            ("1.27.5", true, SupportFinding::Ending { support_type: "AKSLongTermSupport" }),
+            ("1.27.5", false, SupportFinding::Ended),
+        ];
+        for (ver, lts, want) in table {
+            assert_eq!(finding(ver, lts), want, "{ver} lts={lts}");
+        }
+        assert_eq!(support_status(&v("1.30.0"), &[], false).finding(), SupportFinding::Unknown);
+    }
+
+    #[test]
+    fn lts_is_read_from_the_support_plan() {
         assert!(is_lts(Some("AKSLongTermSupport")));
         assert!(!is_lts(Some("KubernetesOfficial")));
         assert!(!is_lts(None));

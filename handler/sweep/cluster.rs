@@ -58,7 +58,8 @@ use tokio::sync::OnceCell;
 
 use super::inventory::{ClusterRecord, PoolRecord};
 use super::memory::Observed;
-use super::support::{RegionVersions, SupportStatus, compare_versions, minor_of, minor_str};
+use super::support::{RegionVersions, compare_versions, minor_of, minor_str};
+use crate::policy::versions::SupportFinding;
 use super::SweepError;
 use crate::azure::{AKS_API_VERSION, ArmCall, ArmClient, ArmError, ArmErrorKind};
 use crate::domain::{CertificateKind, ClusterFacts, ClusterId, ConcernKind, OfferedVersion, OperationStatus, Origin, Signal, SignalKind};
@@ -373,23 +374,23 @@ pub async fn sweep_cluster(
 
         // Support status against the region's window.
         if let (Some(r), Some(cm)) = (&region, minor_of(current)) {
-            match r.support_status(current, record.support_plan.as_deref()) {
-                SupportStatus::Supported => {
+            match r.support_status(current, record.support_plan.as_deref()).finding() {
+                SupportFinding::Fine => {
                     snap.signals.push(make(SignalKind::Resolved { concern: ConcernKind::Support, target: plan::support_target(&minor_str(cm)) }));
                 }
-                SupportStatus::Ending { support_type } => {
+                SupportFinding::Ending { support_type } => {
                     snap.signals.push(make(SignalKind::SupportEnding {
                         kubernetes_version: current.to_string(),
                         eol_date: None,
-                        support_type: Some(support_type),
+                        support_type: Some(support_type.to_string()),
                     }));
                     if cm.1 > 0 {
                         let below = plan::support_target(&minor_str((cm.0, cm.1 - 1)));
                         snap.signals.push(make(SignalKind::Resolved { concern: ConcernKind::Support, target: below }));
                     }
                 }
-                SupportStatus::Ended => snap.signals.push(make(SignalKind::SupportEnded { kubernetes_version: current.to_string() })),
-                SupportStatus::Unknown => snap.notes.push(format!("support status of {current} unknown in {}", record.location)),
+                SupportFinding::Ended => snap.signals.push(make(SignalKind::SupportEnded { kubernetes_version: current.to_string() })),
+                SupportFinding::Unknown => snap.notes.push(format!("support status of {current} unknown in {}", record.location)),
             }
         }
     } else {

@@ -1,16 +1,15 @@
-//! What a region offers (`…/locations/{l}/kubernetesVersions`) and what that means for a
-//! cluster's support status. Pure: parsed once per region per sweep, then asked per cluster.
-//!
-//! AKS supports three GA minors (N, N-1, N-2) under `KubernetesOfficial`; the oldest leaves
-//! support 30 days after a new minor goes GA, so a cluster on N-2 is told "support ending".
-//! Clusters on `AKSLongTermSupport` keep an LTS-capable minor (the region lists `AKSLongTermSupport`
-//! in that minor's `capabilities.supportPlan`) after it leaves the official window.
+//! What a region offers (`…/locations/{l}/kubernetesVersions`). Parsed once per region per
+//! sweep; a cluster's support status is the one support model, [`versions::support_status`],
+//! asked with the region's GA minors ([`RegionVersions::ga_minors`]).
 
 use std::collections::BTreeMap;
 
 use serde_json::Value;
 
 use crate::domain::OfferedVersion;
+use crate::policy::versions::{
+    self, AksVersion, COMMUNITY_SUPPORT_PLAN, LTS_SUPPORT_PLAN, MinorLine, RegionMinor, SupportStatus,
+};
 
 /// `major.minor` of a version string (`1.30.4` → (1, 30); `1.30` → (1, 30)).
 pub fn minor_of(version: &str) -> Option<(u64, u64)> {
@@ -59,17 +58,6 @@ impl MinorVersion {
 pub struct RegionVersions {
     /// Newest minor first.
     pub minors: Vec<MinorVersion>,
-}
-
-/// A cluster's support status against its region's offer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SupportStatus {
-    Supported,
-    /// The cluster's minor is the next to leave support (`support_type` is the plan it is on).
-    Ending { support_type: String },
-    Ended,
-    /// The version or the region's list could not be read.
-    Unknown,
 }
 
 impl RegionVersions {
@@ -142,45 +130,34 @@ impl RegionVersions {
         )
     }
 
-    /// Support status of a cluster on `current` with support plan `plan`.
-    pub fn support_status(&self, current: &str, plan: Option<&str>) -> SupportStatus {
-        let Some(cm) = minor_of(current) else { return SupportStatus::Unknown };
-        let official: Vec<(u64, u64)> = self
-            .minors
+    /// The GA minors listed (previews left out), with their support plans, for the one
+    /// support model ([`versions::support_status`]).
+    pub fn ga_minors(&self) -> Vec<RegionMinor> {
+        self.minors
             .iter()
-            .filter(|m| !m.is_preview && m.has_plan("KubernetesOfficial"))
-            .map(|m| m.minor)
-            .collect();
-        let Some(newest) = official.first().copied() else { return SupportStatus::Unknown };
-        let lts = plan.is_some_and(|p| p.eq_ignore_ascii_case("AKSLongTermSupport"));
-        let lts_capable = |m: (u64, u64)| self.minor(m).is_some_and(|x| x.has_plan("AKSLongTermSupport"));
-        if cm > newest {
-            return SupportStatus::Supported;
+            .filter(|m| !m.is_preview)
+            .map(|m| RegionMinor {
+                line: MinorLine::new(m.minor.0, m.minor.1),
+                community: m.has_plan(COMMUNITY_SUPPORT_PLAN),
+                lts: m.has_plan(LTS_SUPPORT_PLAN),
+            })
+            .collect()
+    }
+
+    /// Support status of a cluster on `current` with support plan `plan`; `Unknown` when the
+    /// version does not parse.
+    pub fn support_status(&self, current: &str, plan: Option<&str>) -> SupportStatus {
+        match AksVersion::parse(current) {
+            Ok(v) => versions::support_status(&v, &self.ga_minors(), versions::is_lts(plan)),
+            Err(_) => SupportStatus::Unknown,
         }
-        let window: Vec<(u64, u64)> = official.iter().take(3).copied().collect();
-        if window.contains(&cm) {
-            let oldest = window.len() == 3 && window[2] == cm;
-            return if oldest && !(lts && lts_capable(cm)) {
-                SupportStatus::Ending { support_type: "KubernetesOfficial".into() }
-            } else {
-                SupportStatus::Supported
-            };
-        }
-        if lts && lts_capable(cm) {
-            let oldest_lts = self.minors.iter().filter(|m| m.has_plan("AKSLongTermSupport")).map(|m| m.minor).min();
-            return if oldest_lts == Some(cm) {
-                SupportStatus::Ending { support_type: "AKSLongTermSupport".into() }
-            } else {
-                SupportStatus::Supported
-            };
-        }
-        SupportStatus::Ended
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::policy::versions::SupportFinding;
 
     fn fixture() -> RegionVersions {
         let raw = include_str!("../../tests/fixtures/arm/kubernetes_versions_list.2025-10-01.json");
@@ -200,18 +177,18 @@ mod tests {
     fn support_status_follows_the_n_minus_2_window() {
         let r = fixture();
         let table = [
-            ("1.26.0", None, SupportStatus::Supported),
-            ("1.25.5", None, SupportStatus::Supported),
-            ("1.24.6", None, SupportStatus::Supported),
-            ("1.23.12", None, SupportStatus::Ending { support_type: "KubernetesOfficial".into() }),
-            ("1.22.11", None, SupportStatus::Ended),
-            ("1.9.6", Some("KubernetesOfficial"), SupportStatus::Ended),
+            ("1.26.0", None, SupportFinding::Fine),
+            ("1.25.5", None, SupportFinding::Fine),
+            ("1.24.6", None, SupportFinding::Fine),
+            ("1.23.12", None, SupportFinding::Ending { support_type: "KubernetesOfficial" }),
+            ("1.22.11", None, SupportFinding::Ended),
+            ("1.9.6", Some("KubernetesOfficial"), SupportFinding::Ended),
             // LTS without an LTS-capable minor in the region does not help.
-            ("1.22.11", Some("AKSLongTermSupport"), SupportStatus::Ended),
-            ("garbage", None, SupportStatus::Unknown),
+            ("1.22.11", Some("AKSLongTermSupport"), SupportFinding::Ended),
+            ("garbage", None, SupportFinding::Unknown),
         ];
         for (v, plan, want) in table {
-            assert_eq!(r.support_status(v, plan), want, "{v} {plan:?}");
+            assert_eq!(r.support_status(v, plan).finding(), want, "{v} {plan:?}");
         }
     }
 
@@ -230,9 +207,9 @@ mod tests {
             support_plans: vec!["AKSLongTermSupport".into()],
             patches: BTreeMap::new(),
         });
-        assert_eq!(r.support_status("1.23.12", Some("AKSLongTermSupport")), SupportStatus::Supported);
-        assert_eq!(r.support_status("1.21.3", Some("AKSLongTermSupport")), SupportStatus::Ending { support_type: "AKSLongTermSupport".into() });
-        assert_eq!(r.support_status("1.21.3", Some("KubernetesOfficial")), SupportStatus::Ended);
+        assert_eq!(r.support_status("1.23.12", Some("AKSLongTermSupport")).finding(), SupportFinding::Fine);
+        assert_eq!(r.support_status("1.21.3", Some("AKSLongTermSupport")).finding(), SupportFinding::Ending { support_type: "AKSLongTermSupport" });
+        assert_eq!(r.support_status("1.21.3", Some("KubernetesOfficial")).finding(), SupportFinding::Ended);
     }
 
     #[test]
