@@ -483,6 +483,7 @@ mod tests {
         let list = vec!["1.30.7".to_string(), "1.31.1".to_string()];
         assert!(is_offered(&v("1.30.7"), &list));
         assert!(!is_offered(&v("1.30.8"), &list));
+        assert!(!is_offered(&v("1.30.6"), &list), "an older patch is not offered because a newer one is");
         assert!(is_offered(&v("1.31"), &list));
         assert!(!is_offered(&v("1.32"), &list));
     }
