@@ -402,7 +402,6 @@ module clusterEvents 'modules/cluster-events.bicep' = [for (clusterId, i) in clu
     tags: tags
     clusterId: clusterId
     clusterLocation: clusters[i].location
-    topicName: 'aks-cadence-${last(split(clusterId, '/'))}'
     alertActionGroupId: alertActionGroupId
     deployEventSubscription: deployEventSubscriptions
     delivery: delivery
