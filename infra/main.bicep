@@ -17,6 +17,8 @@ param name string = 'cadence'
 param location string
 
 @description('Resource group to create (or reuse) for aks-cadence.')
+@minLength(1)
+@maxLength(90)
 param resourceGroupName string = 'rg-aks-cadence'
 
 @description('Cluster resource ids whose Microsoft.ContainerService.ManagedClusters system topic (one per cluster) should deliver to aks-cadence. A cluster can have only one such system topic: leave out clusters that already have one and add an event subscription to it instead (docs/deploy.md).')
@@ -402,7 +404,6 @@ module clusterEvents 'modules/cluster-events.bicep' = [for (clusterId, i) in clu
     tags: tags
     clusterId: clusterId
     clusterLocation: clusters[i].location
-    topicName: 'aks-cadence-${last(split(clusterId, '/'))}'
     alertActionGroupId: alertActionGroupId
     deployEventSubscription: deployEventSubscriptions
     delivery: delivery

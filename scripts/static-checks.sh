@@ -4,9 +4,15 @@
 #     here, so this is what catches a syntax error;
 #  2. the custom roles are defined once (not per subscription: role names are unique per tenant)
 #     and infra/main.parameters.example.json names every parameter of main.bicep with its type;
-#  3. checkov (PyPI) over infra/ with the bicep framework: no failed check. A check that does not
+#  3. scripts/check-bicep-types.py: every resource type@api-version, property path, enum value,
+#     required and read-only property against Azure's Bicep types (vendored in
+#     scripts/bicep-types/), module parameters, parameters files, Flex Consumption's unsupported
+#     settings, and every resource name against Azure's naming rules for the extremes of its
+#     inputs; then scripts/tests/ (unittest): a planted error of each kind is caught, the
+#     per-cluster topic name derivation, and the type data refresh;
+#  4. checkov (PyPI) over infra/ with the bicep framework: no failed check. A check that does not
 #     apply is suppressed inline next to the resource with `//checkov:skip=CKV_…: reason`.
-# Both install into .tools/venv-checks (idempotent). Exits non-zero on any failure.
+# pycep and checkov install into .tools/venv-checks (idempotent). Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -109,6 +115,10 @@ for p in problems:
 print(f"{len(uses)} role definition(s) created once; {len(params)} parameters in step" if not problems else f"{len(problems)} problem(s)")
 sys.exit(1 if problems else 0)
 PY
+
+echo "static-checks: infra/ against Azure's resource types, Flex Consumption and naming rules" >&2
+"$VENV/bin/python" scripts/check-bicep-types.py
+"$VENV/bin/python" -m unittest discover -s scripts/tests
 
 echo "static-checks: checkov (bicep) over infra/" >&2
 "$VENV/bin/checkov" --directory infra --framework bicep --quiet --compact --skip-download

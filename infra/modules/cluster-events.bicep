@@ -2,15 +2,27 @@
 // cluster's resource group, in the cluster's region) with an event subscription to the
 // `aks-events` function: new Kubernetes versions, support ending/ended, node pool rolling.
 param tags object
+@description('The cluster\'s resource id: /subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.ContainerService/managedClusters/<name>.')
 param clusterId string
 @description('The cluster\'s region (the topic must be in its source\'s region).')
 param clusterLocation string
-param topicName string
 param deployEventSubscription bool
 @description('functionResourceId, eventGridIdentityId, deadLetterStorageId, deadLetterContainer, maxDeliveryAttempts, eventTimeToLiveInMinutes')
 param delivery object
 @description('Action group for the lost-event alerts; empty = no alerts.')
 param alertActionGroupId string = ''
+
+// The system topic's name. Event Grid allows 3-50 alphanumerics and hyphens; an AKS cluster name
+// 1-63 alphanumerics, hyphens and underscores. `aks-cadence-<cluster>` is kept wherever it is valid
+// (installations so far have that name, and a cluster can have only one system topic, so a new
+// name would not deploy next to the old one); otherwise the cluster name is lower-cased, its
+// underscores become hyphens, it is cut to 24 characters, and a hash of the cluster id
+// (lower-cased: resource ids are case-insensitive) keeps the name unique and stable: at most
+// 12 + 24 + 1 + 13 = 50 characters. scripts/tests/test_topic_names.py evaluates this expression
+// against a Python model of it over awkward cluster names.
+var clusterName = last(split(clusterId, '/'))
+var legacyTopicName = 'aks-cadence-${clusterName}'
+var topicName = (length(legacyTopicName) <= 50 && !contains(clusterName, '_')) ? legacyTopicName : 'aks-cadence-${take(replace(toLower(clusterName), '_', '-'), 24)}-${uniqueString(toLower(clusterId))}'
 
 resource topic 'Microsoft.EventGrid/systemTopics@2025-02-15' = {
   name: topicName
@@ -123,3 +135,4 @@ resource lostEvents 'Microsoft.Insights/metricAlerts@2018-03-01' = [for m in los
 }]
 
 output topicId string = topic.id
+output topicName string = topic.name

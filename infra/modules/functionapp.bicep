@@ -42,6 +42,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
   //checkov:skip=CKV_AZURE_212: Flex Consumption scales instances itself; there is no fixed instance count to raise.
   //checkov:skip=CKV_AZURE_222: Event Grid delivers to the Functions endpoint over the public network (it cannot deliver to a private endpoint); function keys protect it, and restrictInboundToEventGrid admits only the AzureEventGrid service tag. EasyAuth is not supported on Flex Consumption.
   //checkov:skip=CKV_AZURE_213: App Service health checks do not apply to Functions: the host itself probes the custom handler (GET /) and restarts it.
+  //checkov:skip=CKV_AZURE_78: Flex Consumption does not support FTPS and rejects siteConfig.ftpsState (https://learn.microsoft.com/azure/azure-functions/functions-app-settings#flex-consumption-plan-deprecations); FTP publishing is off through basicPublishingCredentialsPolicies ftp (allow false) below.
   name: appName
   location: location
   tags: tags
@@ -61,7 +62,8 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
     virtualNetworkSubnetId: empty(virtualNetworkSubnetId) ? null : virtualNetworkSubnetId
     siteConfig: {
       minTlsVersion: '1.2'
-      ftpsState: 'Disabled'
+      // No ftpsState: Flex Consumption does not support FTPS and ARM rejects the property there
+      // (error 51021); FTP and SCM basic publishing credentials are off below.
       http20Enabled: true
       remoteDebuggingEnabled: false
       ipSecurityRestrictions: restrictInboundToEventGrid ? [
