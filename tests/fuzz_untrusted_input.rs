@@ -290,7 +290,7 @@ fn classified(result: &Result<Vec<Ingested>, aks_cadence::ingest::IngestError>) 
 #[test]
 fn mutated_real_payloads_ingest_and_plan_without_panicking() {
     let (base, extremes, policies) = (payloads(), extremes(), policies());
-    let mut runner = TestRunner::new(Config { cases: 4000, failure_persistence: None, ..Config::default() });
+    let mut runner = TestRunner::new(Config { cases: 2500, failure_persistence: None, ..Config::default() });
     let strategy = (any::<usize>(), prop::collection::vec(mutation(), 1..4), prop::bool::weighted(0.25));
     runner
         .run(&strategy, |(pick, mutations, batch)| {
@@ -354,7 +354,7 @@ fn a_delivery_with_mutated_events_runs_through_the_pipeline_without_failing() {
         true,
         fixed_clock("2026-03-02T12:00:00Z".parse().unwrap()),
     );
-    let mut runner = TestRunner::new(Config { cases: 400, failure_persistence: None, ..Config::default() });
+    let mut runner = TestRunner::new(Config { cases: 250, failure_persistence: None, ..Config::default() });
     let strategy = (any::<usize>(), prop::collection::vec(mutation(), 1..3));
     runner
         .run(&strategy, |(pick, mutations)| {
@@ -429,7 +429,7 @@ startTime = "{:02}:00"
 fn policies_with_extreme_numbers_parse_or_are_refused_and_plan_without_panicking() {
     let base = payloads();
     let signals: Vec<Ingested> = base.iter().filter_map(|v| ingest_value(v).ok()).flatten().collect();
-    let mut runner = TestRunner::new(Config { cases: 600, failure_persistence: None, ..Config::default() });
+    let mut runner = TestRunner::new(Config { cases: 400, failure_persistence: None, ..Config::default() });
     runner
         .run(&policy_text(), |text| {
             match Policy::parse(&text, "fuzz.toml") {
@@ -482,7 +482,7 @@ fn arm_maintenance_windows_with_extreme_numbers_are_read_or_refused_without_pani
         json!("-009999-01-01"),
     ]);
     let strategy = (prop::collection::vec(field, 6), prop::collection::vec(time, 5), 0usize..4);
-    let mut runner = TestRunner::new(Config { cases: 1500, failure_persistence: None, ..Config::default() });
+    let mut runner = TestRunner::new(Config { cases: 1000, failure_persistence: None, ..Config::default() });
     runner
         .run(&strategy, |(f, t, kind)| {
             let schedule = match kind {
