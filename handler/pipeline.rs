@@ -74,7 +74,8 @@ pub struct RunReport {
     /// Events of the delivery that could not be used (`Ingested::Ignored`: a time out of range,
     /// a version number out of range, a required field missing), one line each with the reason.
     /// Each was acknowledged on its own — a redelivery carries the same bytes — while the other
-    /// events of its delivery were planned and acted on. Also in `log`.
+    /// events of its delivery were planned and acted on. Not repeated in `log`: the host has
+    /// already put the same line in the invocation's `Logs` (`host::deliver`).
     pub ignored: Vec<String>,
 }
 
@@ -654,7 +655,6 @@ impl EventSink for Pipeline {
                     // The host has logged it as a warning already (`host::deliver`).
                     let line = ignored.describe();
                     tracing::info!("{line}");
-                    report.log.push(line.clone());
                     report.ignored.push(line);
                 }
             }

@@ -4,7 +4,7 @@
 //! The orchestrator calls [`concerns`] first, looks up what the ledger knows about those
 //! concerns (first-seen times: `Ledger::first_seen(concern.key(), at)` with `at` from
 //! [`observed_at`]: the event's time, not after now, and not trusted when it is more than
-//! 48 hours old or in the future) and the cluster's maintenance-window status, then calls
+//! 48 hours old or more than 5 minutes ahead) and the cluster's maintenance-window status, then calls
 //! [`plan`].
 //!
 //! # Concerns and their targets
@@ -190,7 +190,7 @@ pub fn observed_at(signal: &Signal, now: Timestamp) -> (Timestamp, Option<String
         _ => "",
     };
     let note = format!(
-        "event {id}: its time {at} is {why} it was received ({now}), so it is not trusted: what it says about {} counts as first seen at {now}",
+        "event {id}: its time {at} is {why} it was received ({now}), so it is not trusted for first-seen dates: {now} is used for what it says about {}",
         signal.cluster.name()
     );
     (now, Some(note))
