@@ -543,8 +543,15 @@ impl Planner<'_> {
     }
 
     /// The concern was seen before this signal: news about it is an update.
+    ///
+    /// Compared with the signal's own time, which every redelivery of an event carries
+    /// unchanged (the receive time would not be: a second delivery would find the first one's
+    /// sighting "before" it and tell the same fact again as an update). A time outside the trust
+    /// window ([`observed_at`]) cannot say what came before it: such a signal is never news
+    /// about a known concern (its notice key is the one already finished, if any).
     fn known_before(&self, concern: &Concern) -> bool {
-        self.facts.first_seen.get(&concern.key()).is_some_and(|t| *t < self.observed())
+        let trusted = observed_at(self.signal, self.now).1.is_none();
+        trusted && self.facts.first_seen.get(&concern.key()).is_some_and(|t| *t < self.signal.observed_at)
     }
 
     /// Whether the signal reports news (events, replays) rather than restating state (sweeps).

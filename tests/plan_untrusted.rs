@@ -135,3 +135,30 @@ fn versions_and_times_at_the_extremes_plan_without_overflow() {
     let ended = run(&event_at(SignalKind::SupportEnded { kubernetes_version: huge }, now(), "x"), &policy, now());
     assert!(ended.iter().all(|a| !a.summary.contains("upgrade to 1.0")), "{:?}", ended.iter().map(|a| &a.summary).collect::<Vec<_>>());
 }
+
+#[test]
+fn a_redelivery_of_an_event_with_an_untrusted_time_plans_the_same_keys_later() {
+    // The first delivery records `now` as first seen; a redelivery (or a concurrent duplicate)
+    // a moment later must not take that sighting for an earlier fact and tell an update.
+    let policy = Policy::builtin();
+    let kinds = [
+        roll(RollingPhase::Failed),
+        SignalKind::SupportEnding { kubernetes_version: "1.24.10".into(), eol_date: None, support_type: None },
+    ];
+    for kind in kinds {
+        for observed in ["2023-03-29T18:00:00Z", "2200-01-01T00:00:00Z"] {
+            let signal = event_at(kind.clone(), observed.parse().unwrap(), "e-again");
+            let first = now();
+            let recorded = plan::observed_at(&signal, first).0;
+            let at = |clock: Timestamp| {
+                let first_seen = plan::concerns(&signal, &policy).iter().map(|c| (c.key(), recorded)).collect();
+                let keys: Vec<String> =
+                    plan::plan(&signal, &policy, &PlanFacts { first_seen, ..PlanFacts::default() }, clock).iter().map(|a| a.key.to_string()).collect();
+                keys
+            };
+            let again = at(first + SignedDuration::from_secs(1));
+            assert_eq!(at(first), again, "{observed}");
+            assert!(again.iter().all(|k| !k.ends_with("/update")), "{observed}: {again:?}");
+        }
+    }
+}
