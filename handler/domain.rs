@@ -9,6 +9,21 @@ use std::hash::{Hash, Hasher};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+/// The instants aks-cadence works with: what the SQLite ledger can store (signed 64-bit
+/// nanoseconds since the Unix epoch), 1677-09-21T00:12:43.145224192Z to
+/// 2262-04-11T23:47:16.854775807Z. A time from a payload outside it is out of range: the
+/// event it came with is ignored with a reason (see `ingest`), never stored.
+pub fn time_range() -> (Timestamp, Timestamp) {
+    let at = |ns: i64| Timestamp::from_nanosecond(i128::from(ns)).unwrap_or(Timestamp::UNIX_EPOCH);
+    (at(i64::MIN), at(i64::MAX))
+}
+
+/// Whether `t` is inside [`time_range`].
+pub fn in_time_range(t: Timestamp) -> bool {
+    let (min, max) = time_range();
+    (min..=max).contains(&t)
+}
+
 /// The ARM resource id of a managed cluster:
 /// `/subscriptions/{s}/resourceGroups/{rg}/providers/Microsoft.ContainerService/managedClusters/{name}`.
 ///

@@ -53,7 +53,8 @@ enum Command {
     /// per planned action, held ones included with the gate that holds them.
     Sweep(SweepArgs),
     /// Feed Event Grid / CloudEvents JSON through the full pipeline and print one JSON line per
-    /// planned action.
+    /// planned action. An input with a problem (unreadable, an event that cannot be used) is
+    /// reported and the others still replay; the exit code is then 1.
     Replay(ReplayArgs),
     /// Show the email and chat notifications queued for the next digest (one JSON line each);
     /// `--send` sends them now as one digest instead of waiting for the `digest` timer.
@@ -425,16 +426,36 @@ async fn replay(settings: Settings, args: ReplayArgs) -> Result<ExitCode, Failur
     let pipeline = build_pipeline(&settings, dry_run, clock, None, Notifications::WithTheRun)?;
     let mut stdout = std::io::stdout().lock();
     let (mut events, mut planned) = (0usize, 0usize);
+    // Inputs with a problem: unreadable, not events, an event that cannot be used, a failed
+    // run. Each is reported and the next input still replays (one input is one delivery, as
+    // under the host); the exit code is 1 at the end if there was any.
+    let mut troubled = 0usize;
     for file in &args.files {
-        let text = read_input(file)?;
-        let value: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("{file}: malformed JSON"))?;
-        let ingested = ingest::ingest_value(&value).with_context(|| format!("{file}: cannot read the events"))?;
+        let ingested = match read_events(file) {
+            Ok(ingested) => ingested,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                troubled += 1;
+                continue;
+            }
+        };
         events += ingested.len();
         // One file is one delivery: its events are planned (and executed) together.
-        let report = pipeline.handle(ingested).await.with_context(|| format!("{file}: the run failed"))?;
+        let report = match pipeline.handle(ingested).await {
+            Ok(report) => report,
+            Err(e) => {
+                eprintln!("error: {file}: the run failed: {e}");
+                troubled += 1;
+                continue;
+            }
+        };
         for line in &report.log {
             tracing::info!(file = %file, "{line}");
         }
+        for line in &report.ignored {
+            eprintln!("error: {file}: {line}");
+        }
+        troubled += usize::from(!report.ignored.is_empty());
         planned += report.planned.len();
         if !print_lines(&mut stdout, report.planned.iter().map(Action::dry_run_line))? {
             return Ok(ExitCode::SUCCESS);
@@ -442,11 +463,19 @@ async fn replay(settings: Settings, args: ReplayArgs) -> Result<ExitCode, Failur
     }
     let _ = stdout.flush();
     eprintln!(
-        "replayed {events} event(s) from {} input(s): {planned} action(s) planned{}",
+        "replayed {events} event(s) from {} input(s): {planned} action(s) planned{}{}",
         args.files.len(),
-        if dry_run { " (dry-run: nothing was carried out)" } else { "" }
+        if dry_run { " (dry-run: nothing was carried out)" } else { "" },
+        if troubled > 0 { format!("; {troubled} input(s) had a problem (see above)") } else { String::new() }
     );
-    Ok(ExitCode::SUCCESS)
+    Ok(if troubled == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// One replay input's events; `Err` names the file and what is wrong with it.
+fn read_events(file: &str) -> anyhow::Result<Vec<ingest::Ingested>> {
+    let text = read_input(file)?;
+    let value: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("{file}: malformed JSON"))?;
+    ingest::ingest_value(&value).with_context(|| format!("{file}: cannot read the events"))
 }
 
 /// `handler sweep`: inventory, every cluster in-process (`CADENCE_SWEEP_CONCURRENCY` at once),

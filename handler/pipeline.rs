@@ -71,6 +71,12 @@ pub struct RunReport {
     /// Actions planned whose keys the ledger had already finished (done or failed): not run
     /// again, but a failure report may go through their channel.
     pub finished: Vec<Action>,
+    /// Events of the delivery that could not be used (`Ingested::Ignored`: a time out of range,
+    /// a version number out of range, a required field missing), one line each with the reason.
+    /// Each was acknowledged on its own — a redelivery carries the same bytes — while the other
+    /// events of its delivery were planned and acted on. Not repeated in `log`: the host has
+    /// already put the same line in the invocation's `Logs` (`host::deliver`).
+    pub ignored: Vec<String>,
 }
 
 /// Why a run failed.
@@ -322,6 +328,12 @@ impl Pipeline {
     async fn plan(&self, groups: &[(&[Signal], PlanFacts)], now: Timestamp, report: &mut RunReport) -> Result<Vec<Action>, PipelineError> {
         let items: Vec<(&Signal, &PlanFacts)> = groups.iter().flat_map(|(signals, base)| signals.iter().map(move |s| (s, base))).collect();
         let signals: Vec<&Signal> = items.iter().map(|(s, _)| *s).collect();
+        for signal in &signals {
+            if let (_, Some(note)) = plan::observed_at(signal, now) {
+                tracing::info!("{note}");
+                report.log.push(note);
+            }
+        }
         let sightings = self.sightings(&signals, now).await?;
 
         let mut keys = HashSet::new();
@@ -401,8 +413,8 @@ impl Pipeline {
         let mut per_signal: Vec<Vec<usize>> = Vec::with_capacity(signals.len());
         for (i, signal) in signals.iter().enumerate() {
             // A fact is first seen when it was observed (events can arrive late), never in
-            // the future of our clock.
-            let observed = signal.observed_at.min(now);
+            // the future of our clock, and an event's time only within the trust window.
+            let (observed, _) = plan::observed_at(signal, now);
             let resolved = matches!(signal.kind, SignalKind::Resolved { .. });
             let mut mine = Vec::new();
             for concern in plan::concerns(signal, &self.policy) {
@@ -664,12 +676,14 @@ impl EventSink for Pipeline {
                     tracing::info!(%event_id, "subscription validation event outside the webhook handshake; ignored");
                     report.log.push(format!("event {event_id}: subscription validation; ignored"));
                 }
-                // Variants the ingest edge adds (an event of a handled type that cannot become a
-                // signal) are acknowledged like unknown types: a redelivery brings the same bytes.
-                #[allow(unreachable_patterns)]
-                other => {
-                    tracing::info!(event = ?other, "event acknowledged without signals");
-                    report.log.push(format!("event acknowledged without signals: {other:?}"));
+                // An event of a handled type that cannot become a signal (a time or version out
+                // of range, a field missing) is acknowledged on its own — a redelivery brings the
+                // same bytes — and reported; the rest of the delivery goes on without it.
+                ignored @ Ingested::Ignored { .. } => {
+                    // The host has logged it as a warning already (`host::deliver`).
+                    let line = ignored.describe();
+                    tracing::info!("{line}");
+                    report.ignored.push(line);
                 }
             }
         }

@@ -2,8 +2,10 @@
 //! clients (house rule 1). Every decision here is a table test.
 //!
 //! The orchestrator calls [`concerns`] first, looks up what the ledger knows about those
-//! concerns (first-seen times: `Ledger::first_seen(concern.key(), signal.observed_at)`) and the
-//! cluster's maintenance-window status, then calls [`plan`].
+//! concerns (first-seen times: `Ledger::first_seen(concern.key(), at)` with `at` from
+//! [`observed_at`]: the event's time, not after now, and not trusted when it is more than
+//! 48 hours old or more than 5 minutes ahead) and the cluster's maintenance-window status, then calls
+//! [`plan`].
 //!
 //! # Concerns and their targets
 //!
@@ -41,6 +43,9 @@
 //! operation aks-cadence started. The channel part of its key carries a short digest of the
 //! fact (`…/teams:URL_SETTING~1a2b3c4d/update`), so each distinct fact is told once. Sweeps
 //! restate state rather than report news, so sweep findings climb the ladder but do not update.
+//! A roll's notice names its end phase (`…/log~failed/notice`, `…/log~succeeded/notice`; the
+//! started notice is `…/log/notice`), so Started and Failed with the same time — both first
+//! facts — are both told.
 //!
 //! **Resolve** (`resolved` signals, a succeeded roll, a completed or cancelled maintenance)
 //! closes the concern's GitHub issues (or logs, when no rule opens issues).
@@ -153,6 +158,42 @@ impl PlanFacts {
             None => &self.window,
         }
     }
+}
+
+/// How long before `now` an event's own time is trusted as when its fact was observed: Event
+/// Grid retries a delivery for at most 24 hours, so a genuine event is never older than that
+/// when it first arrives; twice that leaves room for the handler's own outages.
+pub const EVENT_TIME_TRUSTED_BEFORE: SignedDuration = SignedDuration::from_hours(48);
+/// How far after `now` an event's own time is still only clock skew (it is then taken as `now`,
+/// as every time after `now` is).
+pub const EVENT_TIME_TRUSTED_AFTER: SignedDuration = SignedDuration::from_mins(5);
+
+/// When a signal's fact counts as observed, for first-seen dates and "known before": its
+/// `observed_at`, never after `now`. An event's own time is a claim of the sender: one more than
+/// [`EVENT_TIME_TRUSTED_BEFORE`] before `now` or more than [`EVENT_TIME_TRUSTED_AFTER`] after it
+/// is not trusted, and the receive time `now` is used — with the note (`Some`) to log. Sweep and
+/// hand-fed signals carry our own clock's time and are taken as they are.
+pub fn observed_at(signal: &Signal, now: Timestamp) -> (Timestamp, Option<String>) {
+    let at = signal.observed_at;
+    if !matches!(signal.origin, Origin::EventGrid { .. }) {
+        return (at.min(now), None);
+    }
+    let too_old = now.checked_sub(EVENT_TIME_TRUSTED_BEFORE).is_ok_and(|earliest| at < earliest);
+    let future = now.checked_add(EVENT_TIME_TRUSTED_AFTER).is_ok_and(|latest| at > latest);
+    let why = match (too_old, future) {
+        (true, _) => format!("more than {} hours before", EVENT_TIME_TRUSTED_BEFORE.as_hours()),
+        (_, true) => format!("more than {} minutes after", EVENT_TIME_TRUSTED_AFTER.as_mins()),
+        _ => return (at.min(now), None),
+    };
+    let id = match &signal.origin {
+        Origin::EventGrid { event_id, .. } => event_id.as_str(),
+        _ => "",
+    };
+    let note = format!(
+        "event {id}: its time {at} is {why} it was received ({now}), so it is not trusted for first-seen dates: {now} is used for what it says about {}",
+        signal.cluster.name()
+    );
+    (now, Some(note))
 }
 
 /// Target of a patch-upgrade concern: patches *from* `current`.
@@ -366,7 +407,7 @@ fn upgrade_findings(
         });
     }
     let minor = choice.minor.or_else(|| {
-        let next = current.minor_line().next();
+        let next = current.minor_line().next()?;
         let beyond = sparse
             && !lts
             && offered
@@ -412,7 +453,19 @@ struct Planner<'a> {
 }
 
 fn days(n: u32) -> SignedDuration {
+    // u32 days × 24 fits an i64 many times over: no overflow whatever policy says.
     SignedDuration::from_hours(i64::from(n) * 24)
+}
+
+/// `t + n days`, or the last instant there is: times and day counts come from payloads and
+/// policy, so the sum is checked rather than trusted to stay in range.
+fn after_days(t: Timestamp, n: u32) -> Timestamp {
+    t.checked_add(days(n)).unwrap_or(Timestamp::MAX)
+}
+
+/// `t - n days`, or the first instant there is.
+fn before_days(t: Timestamp, n: u32) -> Timestamp {
+    t.checked_sub(days(n)).unwrap_or(Timestamp::MIN)
 }
 
 fn day(t: Timestamp) -> String {
@@ -447,7 +500,7 @@ fn stage_prefix(stage: Stage) -> &'static str {
 fn ladder(now: Timestamp, deadline: Timestamp, reminder_days_before: u32) -> Stage {
     if now >= deadline {
         Stage::Overdue
-    } else if now >= deadline - days(reminder_days_before) {
+    } else if now >= before_days(deadline, reminder_days_before) {
         Stage::Reminder
     } else {
         Stage::Notice
@@ -481,12 +534,24 @@ impl Planner<'_> {
     }
 
     fn first_seen(&self, concern: &Concern) -> Timestamp {
-        self.facts.first_seen.get(&concern.key()).copied().unwrap_or(self.signal.observed_at)
+        self.facts.first_seen.get(&concern.key()).copied().unwrap_or_else(|| self.observed())
+    }
+
+    /// When this signal's fact was observed, as far as it is trusted ([`observed_at`]).
+    fn observed(&self) -> Timestamp {
+        observed_at(self.signal, self.now).0
     }
 
     /// The concern was seen before this signal: news about it is an update.
+    ///
+    /// Compared with the signal's own time, which every redelivery of an event carries
+    /// unchanged (the receive time would not be: a second delivery would find the first one's
+    /// sighting "before" it and tell the same fact again as an update). A time outside the trust
+    /// window ([`observed_at`]) cannot say what came before it: such a signal is never news
+    /// about a known concern (its notice key is the one already finished, if any).
     fn known_before(&self, concern: &Concern) -> bool {
-        self.facts.first_seen.get(&concern.key()).is_some_and(|t| *t < self.signal.observed_at)
+        let trusted = observed_at(self.signal, self.now).1.is_none();
+        trusted && self.facts.first_seen.get(&concern.key()).is_some_and(|t| *t < self.signal.observed_at)
     }
 
     /// Whether the signal reports news (events, replays) rather than restating state (sweeps).
@@ -583,7 +648,7 @@ impl Planner<'_> {
         if mode == UpgradeMode::Notify {
             return Some(Hold::PolicyNotifyOnly);
         }
-        let allowed_from = first_seen + days(self.cadence.auto_after_days);
+        let allowed_from = after_days(first_seen, self.cadence.auto_after_days);
         if self.now < allowed_from {
             return Some(Hold::NotBefore { at: allowed_from });
         }
@@ -660,7 +725,7 @@ impl Planner<'_> {
                         UpgradeScope::Minor,
                     ),
                 };
-                let deadline = self.first_seen(&concern) + days(within);
+                let deadline = after_days(self.first_seen(&concern), within);
                 let stage = ladder(self.now, deadline, self.cadence.reminder_days_before);
                 let summary = format!(
                     "{name}: {}Kubernetes {current} → {target} ({label}) available; {}",
@@ -740,7 +805,7 @@ impl Planner<'_> {
                 self.tell(&concern, Stage::Overdue, &summary, None, None);
             }
             What::NodeImage { pool, current, latest } => {
-                let deadline = self.first_seen(&concern) + days(self.cadence.node_image_within_days);
+                let deadline = after_days(self.first_seen(&concern), self.cadence.node_image_within_days);
                 let stage = ladder(self.now, deadline, self.cadence.reminder_days_before);
                 let summary = format!(
                     "{name}: {}node pool {pool} image {current} → {latest} available; {}",
@@ -766,7 +831,7 @@ impl Planner<'_> {
                 let (stage, fact) = if self.now >= not_after {
                     (Stage::Overdue, None)
                 } else {
-                    let crossed = warn.iter().copied().filter(|t| self.now >= not_after - days(*t)).min();
+                    let crossed = warn.iter().copied().filter(|t| self.now >= before_days(not_after, *t)).min();
                     match crossed {
                         None => return, // not yet within any warning threshold
                         Some(t) if Some(&t) == warn.first() => (Stage::Notice, None),
@@ -777,7 +842,7 @@ impl Planner<'_> {
                 let when = if stage == Stage::Overdue {
                     format!("expired on {}", day(not_after))
                 } else {
-                    let d = (left + 86_399) / 86_400;
+                    let d = left.saturating_add(86_399) / 86_400;
                     format!("expires on {} (in {d} day{})", day(not_after), if d == 1 { "" } else { "s" })
                 };
                 let summary = format!(
@@ -814,7 +879,16 @@ impl Planner<'_> {
                 ]);
                 let stage = if self.known_before(&concern) { Stage::Update } else { Stage::Notice };
                 let summary = format!("{name}: {}node pool {pool} roll {told}", stage_prefix(stage));
-                let fact_key = (stage == Stage::Update).then_some(fact.as_str());
+                // A notice of an end (succeeded, failed) names its phase in the key: Started and
+                // Failed of one roll with the same time are both the concern's first fact, and
+                // one key for both dropped the failure. The Started notice keeps the key it
+                // always had; true duplicates (same type, pool and time) still share one.
+                let notice_key = match phase {
+                    RollingPhase::Started => None,
+                    RollingPhase::Succeeded => Some("succeeded"),
+                    RollingPhase::Failed => Some("failed"),
+                };
+                let fact_key = if stage == Stage::Update { Some(fact.as_str()) } else { notice_key };
                 self.tell(&concern, stage, &summary, fact_key, None);
                 if phase == RollingPhase::Succeeded {
                     let summary = format!("{name}: resolved: node pool {pool} roll succeeded");
@@ -887,9 +961,9 @@ fn newest_of_line(offered: &[String], line: MinorLine) -> Option<AksVersion> {
 }
 
 fn next_minor_hint(version: &str) -> String {
-    match MinorLine::parse(version) {
-        Ok(line) => format!("upgrade to {}", line.next()),
-        Err(_) => "upgrade to a supported minor".into(),
+    match MinorLine::parse(version).ok().and_then(MinorLine::next) {
+        Some(next) => format!("upgrade to {next}"),
+        None => "upgrade to a supported minor".into(),
     }
 }
 

@@ -8,7 +8,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{Envelope, Ingested};
+use super::{Envelope, Ingested, check_version};
 use crate::domain::{ClusterFacts, ClusterId, RollingPhase, SignalKind};
 
 pub(crate) const TYPE_PREFIX: &str = "Microsoft.ContainerService.";
@@ -102,6 +102,10 @@ fn build(envelope: &Envelope, kind: Kind) -> Result<Ingested, String> {
         Kind::NewVersion => {
             let d = NewKubernetesVersionAvailableData::deserialize(&envelope.data)
                 .map_err(|e| format!("{}: {e}", data("NewKubernetesVersionAvailable")))?;
+            check_version("data.latestSupportedKubernetesVersion", d.latest_supported_kubernetes_version.as_deref())?;
+            check_version("data.latestStableKubernetesVersion", d.latest_stable_kubernetes_version.as_deref())?;
+            check_version("data.lowestMinorKubernetesVersion", d.lowest_minor_kubernetes_version.as_deref())?;
+            check_version("data.latestPreviewKubernetesVersion", d.latest_preview_kubernetes_version.as_deref())?;
             SignalKind::NewKubernetesVersion {
                 latest_supported: non_empty(d.latest_supported_kubernetes_version),
                 latest_stable: non_empty(d.latest_stable_kubernetes_version),
@@ -112,6 +116,7 @@ fn build(envelope: &Envelope, kind: Kind) -> Result<Ingested, String> {
         Kind::SupportEnding | Kind::SupportEnded => {
             let d = ClusterSupportData::deserialize(&envelope.data).map_err(|e| format!("{}: {e}", data("ClusterSupport")))?;
             let kubernetes_version = non_empty(d.kubernetes_version).ok_or("data.kubernetesVersion is missing")?;
+            check_version("data.kubernetesVersion", Some(&kubernetes_version))?;
             if matches!(kind, Kind::SupportEnding) {
                 SignalKind::SupportEnding { kubernetes_version, eol_date: None, support_type: None }
             } else {

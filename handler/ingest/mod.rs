@@ -25,7 +25,8 @@ mod notifications;
 use jiff::Timestamp;
 use serde_json::Value;
 
-use crate::domain::{ClusterFacts, ClusterId, Origin, Signal, SignalKind};
+use crate::domain::{ClusterFacts, ClusterId, Origin, Signal, SignalKind, in_time_range, time_range};
+use crate::policy::versions::AksVersion;
 
 pub use cloudevents::CloudEvent;
 pub use eventgrid::EventGridEvent;
@@ -198,7 +199,7 @@ impl Envelope {
     fn observed_at(&self) -> Result<Timestamp, String> {
         match self.time.as_deref() {
             None => Err("the event has no time (eventTime / time)".into()),
-            Some(t) => parse_time(t).ok_or_else(|| format!("the event time `{t}` is not an RFC 3339 timestamp")),
+            Some(t) => parse_event_time(t),
         }
     }
 
@@ -273,9 +274,41 @@ pub(crate) fn parse_time(s: &str) -> Option<Timestamp> {
     jiff::tz::TimeZone::UTC.to_timestamp(civil).ok()
 }
 
-/// A time that is really a .NET "no value" (`0001-01-01T00:00:00`) reads as absent.
+/// An event's own time (`eventTime`, `time`, ARN `resourceEventTime`): RFC 3339 and inside
+/// [`time_range`]. `Err` is the reason the event is ignored: "not an RFC 3339 timestamp" for
+/// text that is not a time, "out of range" (with the range) for a time the ledger cannot store,
+/// such as .NET's `0001-01-01T00:00:00Z`.
+pub(crate) fn parse_event_time(s: &str) -> Result<Timestamp, String> {
+    let out_of_range = || {
+        let (min, max) = time_range();
+        format!("the event time `{s}` is out of range: aks-cadence handles times from {min} to {max}")
+    };
+    match parse_time(s) {
+        Some(t) if in_time_range(t) => Ok(t),
+        Some(_) => Err(out_of_range()),
+        // Well-formed but past what a timestamp holds at all (.NET's `DateTime.MaxValue`,
+        // `9999-12-31T23:59:59.9999999Z`, is beyond the last instant jiff represents).
+        None if jiff::fmt::temporal::Pieces::parse(s.trim()).is_ok() => Err(out_of_range()),
+        None => Err(format!("the event time `{s}` is not an RFC 3339 timestamp")),
+    }
+}
+
+/// A version a payload names is refused when a number in it is out of range (above
+/// `versions::MAX_VERSION_NUMBER`, such as `1.18446744073709551615`): the event is ignored
+/// with this reason rather than planned with a number nothing can compute with. Text that is
+/// no version at all is left to the planner, whose messages quote it as given.
+pub(crate) fn check_version(field: &str, value: Option<&str>) -> Result<(), String> {
+    match value.map(AksVersion::parse) {
+        Some(Err(e)) if e.out_of_range => Err(format!("{field}: {e}")),
+        _ => Ok(()),
+    }
+}
+
+/// A time in a payload's data that is really a .NET "no value" (`0001-01-01T00:00:00`, or
+/// `9999-12-31T23:59:59.9999999`, `DateTime.MaxValue`) — anything before the Unix epoch or
+/// past [`time_range`] — reads as absent.
 pub(crate) fn parse_meaningful_time(s: &str) -> Option<Timestamp> {
-    parse_time(s).filter(|t| t.as_second() > 0)
+    parse_time(s).filter(|t| t.as_second() > 0 && in_time_range(*t))
 }
 
 fn kind_of(v: &Value) -> &'static str {
@@ -318,7 +351,37 @@ mod tests {
         assert!(parse_time("2023-03-29T18:00:00.0000000Z").is_some());
         assert_eq!(parse_time("2024-04-16T22:17:12.1032748"), parse_time("2024-04-16T22:17:12.1032748Z"));
         assert!(parse_meaningful_time("0001-01-01T00:00:00.0000000Z").is_none());
+        assert!(parse_meaningful_time("9999-12-31T23:59:59.9999999Z").is_none());
         assert!(parse_time("yesterday").is_none());
+    }
+
+    #[test]
+    fn event_times_outside_the_ledger_range_are_out_of_range_not_malformed() {
+        for (input, want) in [
+            ("2026-03-01T00:00:00Z", Ok(())),
+            ("1677-09-21T00:12:43.145224192Z", Ok(())),
+            ("2262-04-11T23:47:16.854775807Z", Ok(())),
+            ("1677-09-21T00:12:43.145224191Z", Err("out of range")),
+            ("2262-04-11T23:47:16.854775808Z", Err("out of range")),
+            ("0001-01-01T00:00:00Z", Err("out of range")),
+            ("0001-01-01T00:00:00", Err("out of range")),
+            ("9999-12-31T23:59:59.9999999Z", Err("out of range")),
+            ("yesterday", Err("not an RFC 3339 timestamp")),
+            ("", Err("not an RFC 3339 timestamp")),
+        ] {
+            let got = parse_event_time(input);
+            match want {
+                Ok(()) => assert!(got.is_ok(), "{input}: {got:?}"),
+                Err(text) => {
+                    let reason = got.expect_err(input);
+                    assert!(reason.contains(text), "{input}: {reason}");
+                    if text == "out of range" {
+                        assert!(reason.contains("1677-09-21T00:12:43.145224192Z") && reason.contains("2262-04-11T23:47:16.854775807Z"), "{reason}");
+                        assert!(!reason.contains("RFC 3339"), "{reason}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -16,7 +16,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{Envelope, Ingested, parse_meaningful_time, parse_time};
+use super::{Envelope, Ingested, check_version, parse_event_time, parse_meaningful_time};
 use crate::domain::{ClusterFacts, ClusterId, MaintenanceKind, MaintenanceStatus, SignalKind};
 
 const SCHEDULED_EVENT_TYPE: &str = "Microsoft.ResourceNotifications.ContainerServiceEventResources.ScheduledEventEmitted";
@@ -135,7 +135,10 @@ fn build(envelope: &Envelope) -> Result<Ingested, String> {
 
     let observed_at = match envelope.observed_at() {
         Ok(t) => t,
-        Err(reason) => data.operational_info.and_then(|o| o.resource_event_time).as_deref().and_then(parse_time).ok_or(reason)?,
+        Err(reason) => match data.operational_info.and_then(|o| o.resource_event_time) {
+            Some(t) => parse_event_time(&t)?,
+            None => return Err(reason),
+        },
     };
 
     let details =
@@ -177,6 +180,7 @@ fn build(envelope: &Envelope) -> Result<Ingested, String> {
                 .map(|v| v.trim().to_string())
                 .filter(|v| !v.is_empty())
                 .ok_or("the EOL notification's eventDetails.kubernetesVersion is missing")?;
+            check_version("eventDetails.kubernetesVersion", Some(&kubernetes_version))?;
             SignalKind::SupportEnding {
                 kubernetes_version,
                 eol_date: eol.eol_date.as_deref().and_then(parse_meaningful_time),

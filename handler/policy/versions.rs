@@ -41,18 +41,31 @@ pub struct MinorLine {
     pub minor: u64,
 }
 
+/// The largest number a version part may have. Kubernetes is at 1.3x; the bound keeps every
+/// computation on versions (the next minor, minors behind) far from overflow, and a payload
+/// carrying `1.18446744073709551615` is refused where it enters instead of wrapping later.
+pub const MAX_VERSION_NUMBER: u64 = u32::MAX as u64;
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("`{input}` is not a Kubernetes version: {why}; expected MAJOR.MINOR or MAJOR.MINOR.PATCH, like 1.30 or 1.30.4")]
 pub struct VersionError {
     pub input: String,
     pub why: String,
+    /// The text has the shape of a version but a number is above [`MAX_VERSION_NUMBER`]: an
+    /// untrusted payload, not a spelling aks-cadence does not know.
+    pub out_of_range: bool,
 }
 
 impl AksVersion {
     /// Parses `1.29`, `1.29.2` or `v1.29.2` (surrounding spaces ignored). Pre-release or build
     /// suffixes are rejected: AKS does not use them.
     pub fn parse(input: &str) -> Result<Self, VersionError> {
-        let err = |why: &str| VersionError { input: input.to_string(), why: why.to_string() };
+        let err = |why: &str| VersionError { input: input.to_string(), why: why.to_string(), out_of_range: false };
+        let too_large = |p: &str| VersionError {
+            input: input.to_string(),
+            why: format!("`{p}` is out of range (a version number is at most {MAX_VERSION_NUMBER})"),
+            out_of_range: true,
+        };
         let s = input.trim();
         let s = s.strip_prefix(['v', 'V']).unwrap_or(s);
         if s.is_empty() {
@@ -69,7 +82,7 @@ impl AksVersion {
             if p.len() > 1 && p.starts_with('0') {
                 return Err(err(&format!("`{p}` has a leading zero")));
             }
-            p.parse::<u64>().map_err(|_| err(&format!("`{p}` is too large")))
+            p.parse::<u64>().ok().filter(|n| *n <= MAX_VERSION_NUMBER).ok_or_else(|| too_large(p))
         };
         let major = num(parts[0])?;
         let minor = num(parts[1])?;
@@ -116,9 +129,10 @@ impl MinorLine {
     pub fn parse(input: &str) -> Result<Self, VersionError> {
         AksVersion::parse(input).map(|v| v.minor_line())
     }
-    /// The minor after this one.
-    pub fn next(self) -> Self {
-        Self { major: self.major, minor: self.minor + 1 }
+    /// The minor after this one; `None` when there is none to compute (a minor at `u64::MAX`,
+    /// which only a line built by hand can have: parsed versions stop at [`MAX_VERSION_NUMBER`]).
+    pub fn next(self) -> Option<Self> {
+        Some(Self { major: self.major, minor: self.minor.checked_add(1)? })
     }
     /// How many minors `self` is behind `newer` (0 if not behind; majors never change in
     /// practice, a different major counts as far behind).
@@ -160,7 +174,7 @@ pub fn classify(current: &AksVersion, target: &AksVersion) -> UpgradeKind {
     let (c, t) = (current.minor_line(), target.minor_line());
     if c == t {
         UpgradeKind::Patch
-    } else if c.next() == t {
+    } else if c.next() == Some(t) {
         UpgradeKind::Minor
     } else {
         UpgradeKind::SkipsMinors
@@ -357,6 +371,32 @@ mod tests {
         for bad in ["", "1", "1.2.3.4", "1.x", "1.29.2-rc.1", "01.2", "v"] {
             assert!(AksVersion::parse(bad).is_err(), "{bad} should not parse");
         }
+    }
+
+    #[test]
+    fn numbers_beyond_the_version_range_are_out_of_range_not_wrapped() {
+        let max = MAX_VERSION_NUMBER.to_string();
+        assert_eq!(v(&format!("{max}.{max}.{max}")).minor_line().next(), Some(MinorLine::new(MAX_VERSION_NUMBER, MAX_VERSION_NUMBER + 1)));
+        for (input, out_of_range) in [
+            ("1.18446744073709551615", true),
+            ("1.18446744073709551616", true),
+            ("1.4294967296", true),
+            ("4294967296.1", true),
+            ("1.30.99999999999999999999999", true),
+            ("1.x", false),
+            ("1.-1", false),
+        ] {
+            let e = AksVersion::parse(input).expect_err(input);
+            assert_eq!(e.out_of_range, out_of_range, "{input}: {e}");
+            if out_of_range {
+                assert!(e.to_string().contains("out of range"), "{e}");
+            }
+        }
+        assert_eq!(MinorLine::new(1, u64::MAX).next(), None);
+        assert_eq!(MinorLine::new(1, 30).next(), Some(MinorLine::new(1, 31)));
+        // Comparing against a line with no successor classifies instead of overflowing.
+        let top = AksVersion { major: 1, minor: u64::MAX, patch: Some(0) };
+        assert_eq!(classify(&top, &AksVersion { major: 2, minor: 0, patch: Some(0) }), UpgradeKind::SkipsMinors);
     }
 
     #[test]

@@ -95,8 +95,9 @@ pub fn resolutions(previous: &Observed, now: &Observed) -> Vec<(ConcernKind, Str
             if line >= to {
                 break;
             }
+            let Some(next) = line.next() else { break };
             out.push((ConcernKind::Support, plan::support_target(&line.to_string())));
-            line = line.next();
+            line = next;
             out.push((ConcernKind::KubernetesUpgrade, plan::minor_target(line)));
         }
     }
