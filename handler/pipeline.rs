@@ -41,7 +41,7 @@
 //! operations always, the observed facts only when the run needs no retry (so a retried run
 //! resolves the same concerns again).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use futures::{StreamExt, TryStreamExt};
@@ -305,6 +305,8 @@ impl Pipeline {
         let items: Vec<(&Signal, &PlanFacts)> = groups.iter().flat_map(|(signals, base)| signals.iter().map(move |s| (s, base))).collect();
         let signals: Vec<&Signal> = items.iter().map(|(s, _)| *s).collect();
         let sightings = self.sightings(&signals, now).await?;
+        let mut heads = self.heads(&signals).await?;
+        let mut moved: BTreeMap<String, plan::Head> = BTreeMap::new();
 
         let mut keys = HashSet::new();
         let mut candidates: Vec<Action> = Vec::new();
@@ -322,7 +324,22 @@ impl Pipeline {
             if resolved && !known {
                 continue;
             }
-            candidates.extend(plan::plan(signal, &self.policy, &facts, now).into_iter().filter(|a| keys.insert(a.key.clone())));
+            // Each signal sees the lineage heads as the signals before it left them.
+            for key in plan::lineages(signal, &self.policy) {
+                if let Some(head) = heads.get(&key) {
+                    facts.heads.insert(key, head.clone());
+                }
+            }
+            let planned = plan::plan_with_heads(signal, &self.policy, &facts, now);
+            report.log.extend(planned.notes);
+            for (key, head) in planned.heads {
+                heads.insert(key.clone(), head.clone());
+                moved.insert(key, head);
+            }
+            candidates.extend(planned.actions.into_iter().filter(|a| keys.insert(a.key.clone())));
+        }
+        if !self.dry_run {
+            self.record_heads(moved).await?;
         }
 
         let states = self.action_states(candidates.iter().map(|a| a.key.clone()).collect()).await?;
@@ -435,6 +452,32 @@ impl Pipeline {
                     .collect()
             })
             .collect())
+    }
+
+    /// The heads of the lineages `signals` are about (see `plan`, "Lineages"), each read once,
+    /// up to `ledger_concurrency` reads in flight. An unreadable head counts as none.
+    async fn heads(&self, signals: &[&Signal]) -> Result<BTreeMap<String, plan::Head>, LedgerError> {
+        let keys: BTreeSet<String> = signals.iter().flat_map(|s| plan::lineages(s, &self.policy)).collect();
+        let read: Vec<(String, Option<String>)> = futures::stream::iter(keys)
+            .map(|key| async move {
+                let stored = self.ledger.get_ref(&key, plan::LINEAGE_CHANNEL).await?;
+                Ok::<_, LedgerError>((key, stored))
+            })
+            .buffered(self.ledger_concurrency)
+            .try_collect()
+            .await?;
+        Ok(read.into_iter().filter_map(|(key, stored)| Some((key, plan::Head::from_stored(stored.as_deref()?)?))).collect())
+    }
+
+    /// Stores the lineage heads planning moved (before acting, as first sightings are: a retry
+    /// plans the same supersession again, and its keys make it happen once).
+    async fn record_heads(&self, heads: BTreeMap<String, plan::Head>) -> Result<(), LedgerError> {
+        futures::stream::iter(heads)
+            .map(|(key, head)| async move { self.ledger.put_ref(&key, plan::LINEAGE_CHANNEL, &head.to_stored()).await })
+            .buffered(self.ledger_concurrency)
+            .try_collect::<Vec<()>>()
+            .await?;
+        Ok(())
     }
 
     /// The ledger state of each key, in order, up to `ledger_concurrency` reads in flight.
