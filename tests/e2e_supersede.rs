@@ -6,10 +6,15 @@
 //! newest version the region offers (the concern of its minor line): 1.30.4 then 1.30.7 is a
 //! newer patch of the same concern, 1.31.2 a newer minor. Whatever order and however often
 //! they arrive, one issue stays open, on the newest target; the chat hears each target once.
+//! The patch concern proper (`patch:<current>`) comes from sweeps: `handler sweep` live
+//! against a fake ARM fleet shows a newer patch moving its issue as well.
 
+#[allow(dead_code)]
+mod arm_common;
 mod e2e_support;
 #[allow(dead_code)]
 mod email_support;
+mod fleet_support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -192,4 +197,62 @@ async fn a_newer_minor_closes_the_older_issue_linking_the_new_one_and_a_late_old
     assert!(w.comments.on(open[0].number).is_empty(), "{:#?}", w.comments.all());
     w.github.server.verify().await;
     w.chat.server.verify().await;
+}
+
+/// `handler sweep` live at `now` against the fake ARM `arm` and the world's GitHub.
+fn sweep(w: &World, arm: &wiremock::MockServer, now: &str) -> Output {
+    std::fs::write(w.dir.path().join("sweep.toml"), format!("[[rule]]\nname = \"platform\"\n[rule.github_issue]\nrepo = \"{REPO}\"\n")).unwrap();
+    let identity = format!("{}/msi/token", arm.uri());
+    let out = Command::new(env!("CARGO_BIN_EXE_handler"))
+        .current_dir(w.dir.path())
+        .env_clear()
+        .envs([
+            ("ARM_ENDPOINT", arm.uri().as_str()),
+            ("AZURE_CREDENTIAL", "managed_identity"),
+            ("IDENTITY_ENDPOINT", identity.as_str()),
+            ("IDENTITY_HEADER", fleet_support::IDENTITY_HEADER),
+            ("CADENCE_SUBSCRIPTIONS", arm_common::SUB),
+            ("CADENCE_CONFIG", "sweep.toml"),
+            ("CADENCE_STATE", "sqlite:sweep.db"),
+            ("CADENCE_DRY_RUN", "false"),
+            ("GITHUB_TOKEN", "ghp_e2eSupersede0000000000000000000000"),
+            ("GITHUB_API_URL", w.github.uri().as_str()),
+        ])
+        .args(["sweep", "--now", now])
+        .output()
+        .expect("run handler sweep");
+    assert!(out.status.success(), "sweep failed: {}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+/// The fake ARM fleet: `prod` on 1.24.6 (node image current) offered `upgrades`.
+async fn fleet(arm: &wiremock::MockServer, upgrades: Vec<&'static str>) {
+    arm.reset().await;
+    fleet_support::mount_identity(arm).await;
+    let prod = fleet_support::FleetCluster::new("prod", "1.24.6", fleet_support::LATEST_IMAGE, upgrades);
+    fleet_support::mount_fleet(arm, &[prod]).await;
+}
+
+#[tokio::test]
+async fn a_sweep_seeing_a_newer_patch_retitles_the_patch_issue_once_instead_of_leaving_it_on_the_old_target() {
+    let w = World::start().await;
+    let arm = wiremock::MockServer::start().await;
+    w.github.expect_creates(1).await;
+
+    fleet(&arm, vec!["1.24.9"]).await;
+    sweep(&w, &arm, "2026-01-15T09:00:00Z");
+    fleet(&arm, vec!["1.24.9", "1.24.10"]).await;
+    sweep(&w, &arm, "2026-01-16T09:00:00Z");
+    sweep(&w, &arm, "2026-01-17T09:00:00Z");
+    fleet(&arm, vec!["1.24.9"]).await; // a profile read from a lagging replica
+    sweep(&w, &arm, "2026-01-18T09:00:00Z");
+
+    let patch: Vec<FakeIssue> = w.github.issues().into_iter().filter(|i| i.body.contains("#kubernetes-upgrade#patch:1.24.6 -->")).collect();
+    assert_eq!(patch.len(), 1, "one issue for the patch concern: {:#?}", w.github.issues());
+    let issue = &patch[0];
+    assert_eq!(issue.state, "open");
+    assert!(issue.title.contains("1.24.6 → 1.24.10"), "the issue follows the pull request's target: {}", issue.title);
+    let comments = w.comments.on(issue.number);
+    assert_eq!(comments.len(), 1, "{comments:#?}");
+    assert!(comments[0].contains("superseded 1.24.9 → 1.24.10"), "{}", comments[0]);
 }
