@@ -13,7 +13,7 @@
 //!
 //! | concern | target | example |
 //! |---|---|---|
-//! | kubernetes-upgrade, patch | `patch:<current version>` — newer patches while the cluster is still on it update in place | `patch:1.30.4` |
+//! | kubernetes-upgrade, patch | `patch:<current version>` — newer patches while the cluster is still on it update it (see "Lineages") | `patch:1.30.4` |
 //! | kubernetes-upgrade, minor | the next minor line | `1.31` |
 //! | support | the running minor line | `1.29` |
 //! | node-image | `<pool>@<current image>` | `nodepool1@AKSUbuntu-2204gen2containerd-202405.03.0` |
@@ -23,6 +23,30 @@
 //!
 //! The helper functions ([`patch_target`], [`minor_target`], …) build these, so a sweep can emit
 //! a matching `Resolved` signal.
+//!
+//! # Lineages
+//!
+//! One concern per cluster and kind of concern is open, following the newest target. A cluster's
+//! patch concerns, its minor concerns, its support concerns and each pool's node-image concerns
+//! form a *lineage* ([`lineages`]) whose *head* — the concern and version told last — is a
+//! ledger fact ([`PlanFacts::heads`], stored by the orchestrator from [`Planned::heads`]). Each
+//! finding is judged against its head:
+//! - the head's own target (or not comparable): planned as always;
+//! - a newer version of the head's concern: planned as always (new pull-request and execute
+//!   keys) plus an **Update** per message channel, keyed by the new version (`~<digest>`) and
+//!   noted `superseded 1.30.4 → 1.30.7`: the issue is commented on and retitled, mail and chat
+//!   hear the new target once;
+//! - a newer concern: planned as always, and the old concern closed — **Resolve** with the
+//!   plain keys a sweep's `Resolved` plans when the cluster has left it (patch, support and
+//!   node-image targets name what the cluster runs; a minor once the cluster runs its line),
+//!   else a **Resolve** keyed `~superseded-<digest>` that names the newer concern
+//!   ([`Action::superseded_by`]) so the issue is closed as not planned with a link;
+//! - an older target (a late event): nothing is planned, and [`Planned::notes`] says why;
+//! - an event that does not know the cluster's version (newest version offered) against a
+//!   head a sweep set: nothing (the sweep knows the cluster's next step).
+//!
+//! While a head stands, its supersession is planned again (same keys) so a retried run still
+//! tells it. The first target of a lineage keeps the keys it always had.
 //!
 //! # The escalation ladder
 //!
@@ -416,16 +440,13 @@ pub fn plan_with_heads(signal: &Signal, policy: &Policy, facts: &PlanFacts, now:
         let head = facts.heads.get(&key);
         let verdict = head.map_or(Verdict::Same, |h| judge(h, &finding.concern, &position));
         if let Verdict::Stale { head } | Verdict::Covered { head } = &verdict {
-                let why = if matches!(verdict, Verdict::Stale { .. }) { "older than" } else { "less precise than (the cluster's version is unknown)" };
-                notes.push(format!(
-                    "{}: {} {} ({}) is {why} {} already told; nothing planned",
-                    signal.cluster.name(),
-                    finding.concern.kind.as_str(),
-                    finding.concern.target,
-                    position.told(&finding.concern.target),
-                    head.told()
-                ));
-                continue;
+            let why = match verdict {
+                Verdict::Stale { .. } => format!("is older than {} already told", head.told()),
+                _ => format!("does not know the cluster's version, and a sweep's finding ({}) leads", head.told()),
+            };
+            let c = &finding.concern;
+            notes.push(format!("{}: {} {} ({}) {why}; nothing planned", signal.cluster.name(), c.kind.as_str(), c.target, position.told(&c.target)));
+            continue;
         }
         let next = match (head, &verdict) {
             (None, _) => Some(Head::of(&finding.concern, &position)),
@@ -435,7 +456,9 @@ pub fn plan_with_heads(signal: &Signal, policy: &Policy, facts: &PlanFacts, now:
         // A supersession is planned again while its head stands, so that a run that could not
         // finish it (a retry) still tells it; its keys make it happen once.
         let succession = match (&verdict, head) {
-            (Verdict::Same, Some(h)) => h.previous.as_deref().map(|prev| judge(prev, &finding.concern, &position)),
+            (Verdict::Same, Some(h)) if h.target.eq_ignore_ascii_case(&finding.concern.target) && h.version == position.version => {
+                h.previous.as_deref().map(|prev| judge(prev, &finding.concern, &position))
+            }
             (Verdict::Newer { .. } | Verdict::Replaces { .. }, _) => Some(verdict.clone()),
             _ => None,
         };

@@ -9,10 +9,8 @@
 //! The patch concern proper (`patch:<current>`) comes from sweeps: `handler sweep` live
 //! against a fake ARM fleet shows a newer patch moving its issue as well.
 
-#[allow(dead_code)]
 mod arm_common;
 mod e2e_support;
-#[allow(dead_code)]
 mod email_support;
 mod fleet_support;
 

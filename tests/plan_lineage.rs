@@ -251,7 +251,7 @@ fn a_sweep_that_knows_the_cluster_version_replaces_an_events_guess_and_is_not_ov
 
     let later = run.step(&newest("1.32.1", 2));
     assert!(later.is_empty(), "an event without the cluster's version does not override the sweep: {:?}", shape(&later));
-    assert!(run.notes.iter().any(|n| n.contains("less precise")), "{:?}", run.notes);
+    assert!(run.notes.iter().any(|n| n.contains("does not know the cluster's version, and a sweep's finding (1.30.7) leads")), "{:?}", run.notes);
 }
 
 #[test]
