@@ -4,7 +4,8 @@
 //! For one delivery (one event or a batch) the pipeline:
 //! 1. skips events whose id the ledger has already processed (duplicate deliveries);
 //! 2. for each signal asks the planner which concerns it is about, reads (and records) when
-//!    each was first seen, and plans — the planner stays pure;
+//!    each was first seen, reads the heads of its lineages (`plan`, "Lineages"), and plans —
+//!    the planner stays pure; the heads planning moved are stored before anything runs;
 //! 3. drops actions whose key the ledger already finished, and collapses equal keys;
 //! 4. in dry-run, stops there: the plan is logged and returned (nothing is claimed or marked);
 //! 5. otherwise hands the whole delivery's plan to the executor at once, so notifications of
@@ -290,10 +291,12 @@ impl Pipeline {
     /// Concerns → first-seen facts → plan, for every signal with its group's live facts;
     /// finished keys and repeated keys dropped.
     ///
-    /// The ledger is read in three rounds, each with up to `ledger_concurrency` calls in
+    /// The ledger is read in rounds, each with up to `ledger_concurrency` calls in
     /// flight (see [`LEDGER_CONCURRENCY`]); the planner's calls between them are pure, so the
     /// plan is the one a call-by-call walk of the signals gives:
-    /// 1. each concern key's first sighting ([`Pipeline::sightings`]), once per key;
+    /// 1. each concern key's first sighting ([`Pipeline::sightings`]), once per key, and each
+    ///    lineage's head ([`Pipeline::heads`]), once per lineage — a signal sees the heads as the
+    ///    signals before it left them; the heads that moved are written after planning (live runs);
     /// 2. the state of each distinct action key the signals plan, in signal order (the first
     ///    action with a key wins);
     /// 3. the state of each failure report of a key that failed earlier.
