@@ -55,28 +55,22 @@ impl Respond for Comments {
     }
 }
 
-struct World {
-    dir: tempfile::TempDir,
-    github: FakeGithub,
+/// One e2e world (`e2e_support::World`: the e2e policy — an issue in o/r, mail to a unique
+/// MailDev recipient, a Teams card — its fakes and ledger) with comments on the fake GitHub, and
+/// event files to replay.
+struct Replays {
+    w: World,
     comments: Comments,
-    chat: FakeChat,
     files: usize,
 }
 
-impl World {
-    async fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("cadence.toml"),
-            format!("[[rule]]\nname = \"platform\"\n[rule.github_issue]\nrepo = \"{REPO}\"\n[[rule.chat]]\nkind = \"teams\"\nurl_setting = \"{TEAMS_SETTING}\"\n"),
-        )
-        .unwrap();
-        let github = FakeGithub::start().await;
+impl Replays {
+    async fn start(tag: &str) -> Self {
+        let w = World::new(tag).await;
         let comments = Comments::default();
-        Mock::given(method("GET")).and(path_regex(format!("^/repos/{REPO}/issues/[0-9]+/comments$"))).respond_with(comments.clone()).mount(&github.server).await;
-        Mock::given(method("POST")).and(path_regex(format!("^/repos/{REPO}/issues/[0-9]+/comments$"))).respond_with(comments.clone()).mount(&github.server).await;
-        let chat = FakeChat::start("supersede0path", "sig0supersede").await;
-        Self { dir, github, comments, chat, files: 0 }
+        Mock::given(method("GET")).and(path_regex(format!("^/repos/{REPO}/issues/[0-9]+/comments$"))).respond_with(comments.clone()).mount(&w.github.server).await;
+        Mock::given(method("POST")).and(path_regex(format!("^/repos/{REPO}/issues/[0-9]+/comments$"))).respond_with(comments.clone()).mount(&w.github.server).await;
+        Self { w, comments, files: 0 }
     }
 
     /// One Event Grid delivery of `NewKubernetesVersionAvailable` naming `newest`.
@@ -92,22 +86,17 @@ impl World {
             "metadataVersion": "1",
             "eventTime": event_time
         }]);
-        let p = self.dir.path().join(format!("{:02}-{id}.json", self.files));
+        let p = self.w.dir.path().join(format!("{:02}-{id}.json", self.files));
         std::fs::write(&p, event.to_string()).unwrap();
         p
     }
 
-    /// `handler replay FILE` live, as a user runs it.
+    /// `handler replay FILE` live, as a user runs it, with the world's settings.
     fn replay(&self, file: &Path) -> Output {
         let out = Command::new(env!("CARGO_BIN_EXE_handler"))
-            .current_dir(self.dir.path())
+            .current_dir(self.w.dir.path())
             .env_clear()
-            .env("CADENCE_DRY_RUN", "false")
-            .env("RUST_LOG", "info")
-            .env("CADENCE_CONFIG", self.dir.path().join("cadence.toml"))
-            .env("GITHUB_TOKEN", "ghp_e2eSupersede0000000000000000000000")
-            .env("GITHUB_API_URL", self.github.uri())
-            .env(TEAMS_SETTING, self.chat.url())
+            .envs(&self.w.env().set("RUST_LOG", "info").0)
             .args(["replay", "--now", NOW])
             .arg(file)
             .output()
@@ -117,12 +106,17 @@ impl World {
     }
 
     fn open_issues(&self) -> Vec<FakeIssue> {
-        self.github.issues().into_iter().filter(|i| i.state == "open").collect()
+        self.w.github.issues().into_iter().filter(|i| i.state == "open").collect()
     }
 
     /// The Teams cards posted, as text.
     async fn cards(&self) -> Vec<String> {
-        self.chat.server.received_requests().await.unwrap().iter().map(|r| String::from_utf8_lossy(&r.body).into_owned()).collect()
+        self.w.chat.server.received_requests().await.unwrap().iter().map(|r| String::from_utf8_lossy(&r.body).into_owned()).collect()
+    }
+
+    /// Each message's subject and text, once `n` arrived.
+    async fn mail(&self, n: usize) -> Vec<String> {
+        self.w.mail(n).await.iter().map(|m| format!("{}\n{}", m["subject"].as_str().unwrap_or_default(), m["text"].as_str().unwrap_or_default())).collect()
     }
 }
 
@@ -132,9 +126,9 @@ fn stderr(o: &Output) -> String {
 
 #[tokio::test]
 async fn a_newer_patch_moves_the_one_issue_and_a_late_older_event_moves_nothing_back() {
-    let mut w = World::start().await;
-    w.github.expect_creates(1).await;
-    w.chat.expect_posts(2).await;
+    let mut w = Replays::start("supersede-patch").await;
+    w.w.github.expect_creates(1).await;
+    w.w.chat.expect_posts(2).await;
 
     let first = w.event("e-1304", "1.30.4", "2026-03-01T08:00:00Z");
     let newer = w.event("e-1307", "1.30.7", "2026-03-05T08:00:00Z");
@@ -144,7 +138,7 @@ async fn a_newer_patch_moves_the_one_issue_and_a_late_older_event_moves_nothing_
     w.replay(&newer); // Event Grid delivers again: the same event id
     let stale = w.replay(&late); // an older fact, delivered late under its own id
 
-    let issues = w.github.issues();
+    let issues = w.w.github.issues();
     assert_eq!(issues.len(), 1, "one issue for the concern: {issues:#?}");
     let issue = &issues[0];
     assert_eq!(issue.state, "open");
@@ -157,15 +151,18 @@ async fn a_newer_patch_moves_the_one_issue_and_a_late_older_event_moves_nothing_
     assert!(stderr(&stale).contains("is older than 1.30.7 already told"), "the late event is logged, not silent:\n{}", stderr(&stale));
     let cards = w.cards().await;
     assert!(cards[0].contains("1.30.4") && cards[1].contains("1.30.7"), "the chat hears each target once, in order: {cards:#?}");
-    w.github.server.verify().await;
-    w.chat.server.verify().await;
+    let mail = w.mail(2).await;
+    assert_eq!(w.w.mail_count_settled(2).await, 2, "one mail per target: {mail:#?}");
+    assert!(mail.iter().any(|m| m.contains("1.30.7") && m.contains("superseded 1.30.4 → 1.30.7")), "the mail tells the new target: {mail:#?}");
+    w.w.github.server.verify().await;
+    w.w.chat.server.verify().await;
 }
 
 #[tokio::test]
 async fn a_newer_minor_closes_the_older_issue_linking_the_new_one_and_a_late_older_event_reopens_nothing() {
-    let mut w = World::start().await;
-    w.github.expect_creates(2).await;
-    w.chat.expect_posts(2).await;
+    let mut w = Replays::start("supersede-minor").await;
+    w.w.github.expect_creates(2).await;
+    w.w.chat.expect_posts(2).await;
 
     let first = w.event("e-1307", "1.30.7", "2026-03-01T08:00:00Z");
     let minor = w.event("e-1312", "1.31.2", "2026-03-05T08:00:00Z");
@@ -176,14 +173,15 @@ async fn a_newer_minor_closes_the_older_issue_linking_the_new_one_and_a_late_old
     w.replay(&late);
 
     let open = w.open_issues();
-    assert_eq!(open.len(), 1, "one open issue per cluster and concern kind: {:#?}", w.github.issues());
+    assert_eq!(open.len(), 1, "one open issue per cluster and concern kind: {:#?}", w.w.github.issues());
     assert!(open[0].title.contains("1.31.2"), "{}", open[0].title);
-    let old = w.github.issues().into_iter().find(|i| i.state == "closed").expect("the older issue is closed");
+    let old = w.w.github.issues().into_iter().find(|i| i.state == "closed").expect("the older issue is closed");
     assert!(old.title.contains("1.30.7"), "{}", old.title);
     let closing = w.comments.on(old.number);
     assert_eq!(closing.len(), 1, "{:#?}", w.comments.all());
     assert!(closing[0].contains("**Superseded**") && closing[0].contains(&format!("Continued in #{}.", open[0].number)), "{}", closing[0]);
     let patches: Vec<Value> = w
+        .w
         .github
         .requests()
         .await
@@ -193,16 +191,18 @@ async fn a_newer_minor_closes_the_older_issue_linking_the_new_one_and_a_late_old
         .collect();
     assert_eq!(patches, vec![json!({"state": "closed", "state_reason": "not_planned"})], "closed once, as not planned");
     assert!(w.comments.on(open[0].number).is_empty(), "{:#?}", w.comments.all());
-    w.github.server.verify().await;
-    w.chat.server.verify().await;
+    let mail = w.mail(2).await;
+    assert_eq!(w.w.mail_count_settled(2).await, 2, "one mail per minor: {mail:#?}");
+    w.w.github.server.verify().await;
+    w.w.chat.server.verify().await;
 }
 
 /// `handler sweep` live at `now` against the fake ARM `arm` and the world's GitHub.
-fn sweep(w: &World, arm: &wiremock::MockServer, now: &str) -> Output {
-    std::fs::write(w.dir.path().join("sweep.toml"), format!("[[rule]]\nname = \"platform\"\n[rule.github_issue]\nrepo = \"{REPO}\"\n")).unwrap();
+fn sweep(w: &Replays, arm: &wiremock::MockServer, now: &str) -> Output {
+    std::fs::write(w.w.dir.path().join("sweep.toml"), format!("[[rule]]\nname = \"platform\"\n[rule.github_issue]\nrepo = \"{REPO}\"\n")).unwrap();
     let identity = format!("{}/msi/token", arm.uri());
     let out = Command::new(env!("CARGO_BIN_EXE_handler"))
-        .current_dir(w.dir.path())
+        .current_dir(w.w.dir.path())
         .env_clear()
         .envs([
             ("ARM_ENDPOINT", arm.uri().as_str()),
@@ -214,7 +214,7 @@ fn sweep(w: &World, arm: &wiremock::MockServer, now: &str) -> Output {
             ("CADENCE_STATE", "sqlite:sweep.db"),
             ("CADENCE_DRY_RUN", "false"),
             ("GITHUB_TOKEN", "ghp_e2eSupersede0000000000000000000000"),
-            ("GITHUB_API_URL", w.github.uri().as_str()),
+            ("GITHUB_API_URL", w.w.github.uri().as_str()),
         ])
         .args(["sweep", "--now", now])
         .output()
@@ -233,9 +233,9 @@ async fn fleet(arm: &wiremock::MockServer, upgrades: Vec<&'static str>) {
 
 #[tokio::test]
 async fn a_sweep_seeing_a_newer_patch_retitles_the_patch_issue_once_instead_of_leaving_it_on_the_old_target() {
-    let w = World::start().await;
+    let w = Replays::start("supersede-sweep").await;
     let arm = wiremock::MockServer::start().await;
-    w.github.expect_creates(1).await;
+    w.w.github.expect_creates(1).await;
 
     fleet(&arm, vec!["1.24.9"]).await;
     sweep(&w, &arm, "2026-01-15T09:00:00Z");
@@ -245,8 +245,8 @@ async fn a_sweep_seeing_a_newer_patch_retitles_the_patch_issue_once_instead_of_l
     fleet(&arm, vec!["1.24.9"]).await; // a profile read from a lagging replica
     sweep(&w, &arm, "2026-01-18T09:00:00Z");
 
-    let patch: Vec<FakeIssue> = w.github.issues().into_iter().filter(|i| i.body.contains("#kubernetes-upgrade#patch:1.24.6 -->")).collect();
-    assert_eq!(patch.len(), 1, "one issue for the patch concern: {:#?}", w.github.issues());
+    let patch: Vec<FakeIssue> = w.w.github.issues().into_iter().filter(|i| i.body.contains("#kubernetes-upgrade#patch:1.24.6 -->")).collect();
+    assert_eq!(patch.len(), 1, "one issue for the patch concern: {:#?}", w.w.github.issues());
     let issue = &patch[0];
     assert_eq!(issue.state, "open");
     assert!(issue.title.contains("1.24.6 → 1.24.10"), "the issue follows the pull request's target: {}", issue.title);
