@@ -239,13 +239,17 @@ pub struct Action {
     /// title stays the summary): e.g. why another action for this concern failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// For a `Resolve` that closes a concern because a newer one of its lineage replaced it
+    /// (see `plan`, "Lineages"): the concern that replaces it, so the close can link to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub superseded_by: Option<Concern>,
 }
 
 impl Action {
     /// Builds an action with its key derived from concern, channel and stage.
     pub fn new(concern: Concern, stage: Stage, kind: ActionKind, summary: String, signal: Signal) -> Self {
         let key = ActionKey::new(&concern, &kind.channel(), stage);
-        Self { key, concern, stage, kind, summary, signal, first_seen: None, deadline: None, hold: None, window: None, note: None }
+        Self { key, concern, stage, kind, summary, signal, first_seen: None, deadline: None, hold: None, window: None, note: None, superseded_by: None }
     }
 
     /// The dry-run line: at least `action`, `cluster`, `key`, `signal`, `summary`.

@@ -4,7 +4,8 @@
 //! For one delivery (one event or a batch) the pipeline:
 //! 1. skips events whose id the ledger has already processed (duplicate deliveries);
 //! 2. for each signal asks the planner which concerns it is about, reads (and records) when
-//!    each was first seen, and plans — the planner stays pure;
+//!    each was first seen, reads the heads of its lineages (`plan`, "Lineages"), and plans —
+//!    the planner stays pure; the heads planning moved are stored before anything runs;
 //! 3. drops actions whose key the ledger already finished, and collapses equal keys;
 //! 4. in dry-run, stops there: the plan is logged and returned (nothing is claimed or marked);
 //! 5. otherwise hands the whole delivery's plan to the executor at once, so notifications of
@@ -41,7 +42,7 @@
 //! operations always, the observed facts only when the run needs no retry (so a retried run
 //! resolves the same concerns again).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use futures::{StreamExt, TryStreamExt};
@@ -314,10 +315,12 @@ impl Pipeline {
     /// Concerns → first-seen facts → plan, for every signal with its group's live facts;
     /// finished keys and repeated keys dropped.
     ///
-    /// The ledger is read in three rounds, each with up to `ledger_concurrency` calls in
+    /// The ledger is read in rounds, each with up to `ledger_concurrency` calls in
     /// flight (see [`LEDGER_CONCURRENCY`]); the planner's calls between them are pure, so the
     /// plan is the one a call-by-call walk of the signals gives:
-    /// 1. each concern key's first sighting ([`Pipeline::sightings`]), once per key;
+    /// 1. each concern key's first sighting ([`Pipeline::sightings`]), once per key, and each
+    ///    lineage's head ([`Pipeline::heads`]), once per lineage — a signal sees the heads as the
+    ///    signals before it left them; the heads that moved are written after planning (live runs);
     /// 2. the state of each distinct action key the signals plan, in signal order (the first
     ///    action with a key wins);
     /// 3. the state of each failure report of a key that failed earlier.
@@ -335,6 +338,8 @@ impl Pipeline {
             }
         }
         let sightings = self.sightings(&signals, now).await?;
+        let mut heads = self.heads(&signals).await?;
+        let mut moved: BTreeMap<String, plan::Head> = BTreeMap::new();
 
         let mut keys = HashSet::new();
         let mut candidates: Vec<Action> = Vec::new();
@@ -352,7 +357,22 @@ impl Pipeline {
             if resolved && !known {
                 continue;
             }
-            candidates.extend(plan::plan(signal, &self.policy, &facts, now).into_iter().filter(|a| keys.insert(a.key.clone())));
+            // Each signal sees the lineage heads as the signals before it left them.
+            for key in plan::lineages(signal, &self.policy) {
+                if let Some(head) = heads.get(&key) {
+                    facts.heads.insert(key, head.clone());
+                }
+            }
+            let planned = plan::plan_with_heads(signal, &self.policy, &facts, now);
+            report.log.extend(planned.notes);
+            for (key, head) in planned.heads {
+                heads.insert(key.clone(), head.clone());
+                moved.insert(key, head);
+            }
+            candidates.extend(planned.actions.into_iter().filter(|a| keys.insert(a.key.clone())));
+        }
+        if !self.dry_run {
+            self.record_heads(moved).await?;
         }
 
         let states = self.action_states(candidates.iter().map(|a| a.key.clone()).collect()).await?;
@@ -465,6 +485,32 @@ impl Pipeline {
                     .collect()
             })
             .collect())
+    }
+
+    /// The heads of the lineages `signals` are about (see `plan`, "Lineages"), each read once,
+    /// up to `ledger_concurrency` reads in flight. An unreadable head counts as none.
+    async fn heads(&self, signals: &[&Signal]) -> Result<BTreeMap<String, plan::Head>, LedgerError> {
+        let keys: BTreeSet<String> = signals.iter().flat_map(|s| plan::lineages(s, &self.policy)).collect();
+        let read: Vec<(String, Option<String>)> = futures::stream::iter(keys)
+            .map(|key| async move {
+                let stored = self.ledger.get_ref(&key, plan::LINEAGE_CHANNEL).await?;
+                Ok::<_, LedgerError>((key, stored))
+            })
+            .buffered(self.ledger_concurrency)
+            .try_collect()
+            .await?;
+        Ok(read.into_iter().filter_map(|(key, stored)| Some((key, plan::Head::from_stored(stored.as_deref()?)?))).collect())
+    }
+
+    /// Stores the lineage heads planning moved (before acting, as first sightings are: a retry
+    /// plans the same supersession again, and its keys make it happen once).
+    async fn record_heads(&self, heads: BTreeMap<String, plan::Head>) -> Result<(), LedgerError> {
+        futures::stream::iter(heads)
+            .map(|(key, head)| async move { self.ledger.put_ref(&key, plan::LINEAGE_CHANNEL, &head.to_stored()).await })
+            .buffered(self.ledger_concurrency)
+            .try_collect::<Vec<()>>()
+            .await?;
+        Ok(())
     }
 
     /// The ledger state of each key, in order, up to `ledger_concurrency` reads in flight.

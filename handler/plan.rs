@@ -15,7 +15,7 @@
 //!
 //! | concern | target | example |
 //! |---|---|---|
-//! | kubernetes-upgrade, patch | `patch:<current version>` — newer patches while the cluster is still on it update in place | `patch:1.30.4` |
+//! | kubernetes-upgrade, patch | `patch:<current version>` — newer patches while the cluster is still on it update it (see "Lineages") | `patch:1.30.4` |
 //! | kubernetes-upgrade, minor | the next minor line | `1.31` |
 //! | support | the running minor line | `1.29` |
 //! | node-image | `<pool>@<current image>` | `nodepool1@AKSUbuntu-2204gen2containerd-202405.03.0` |
@@ -25,6 +25,30 @@
 //!
 //! The helper functions ([`patch_target`], [`minor_target`], …) build these, so a sweep can emit
 //! a matching `Resolved` signal.
+//!
+//! # Lineages
+//!
+//! One concern per cluster and kind of concern is open, following the newest target. A cluster's
+//! patch concerns, its minor concerns, its support concerns and each pool's node-image concerns
+//! form a *lineage* ([`lineages`]) whose *head* — the concern and version told last — is a
+//! ledger fact ([`PlanFacts::heads`], stored by the orchestrator from [`Planned::heads`]). Each
+//! finding is judged against its head:
+//! - the head's own target (or not comparable): planned as always;
+//! - a newer version of the head's concern: planned as always (new pull-request and execute
+//!   keys) plus an **Update** per message channel, keyed by the new version (`~<digest>`) and
+//!   noted `superseded 1.30.4 → 1.30.7`: the issue is commented on and retitled, mail and chat
+//!   hear the new target once;
+//! - a newer concern: planned as always, and the old concern closed — **Resolve** with the
+//!   plain keys a sweep's `Resolved` plans when the cluster has left it (patch, support and
+//!   node-image targets name what the cluster runs; a minor once the cluster runs its line),
+//!   else a **Resolve** keyed `~superseded-<digest>` that names the newer concern
+//!   ([`Action::superseded_by`]) so the issue is closed as not planned with a link;
+//! - an older target (a late event): nothing is planned, and [`Planned::notes`] says why;
+//! - an event that does not know the cluster's version (newest version offered) against a
+//!   head a sweep set: nothing (the sweep knows the cluster's next step).
+//!
+//! While a head stands, its supersession is planned again (same keys) so a retried run still
+//! tells it. The first target of a lineage keeps the keys it always had.
 //!
 //! # The escalation ladder
 //!
@@ -142,6 +166,8 @@ pub struct PlanFacts {
     pub cluster_busy: bool,
     /// Versions the region offers (from `kubernetesVersions`), when known.
     pub offered_in_region: Option<Vec<String>>,
+    /// Lineage key → the head the ledger holds for it ([`lineages`]; see "Lineages").
+    pub heads: BTreeMap<String, Head>,
 }
 
 impl PlanFacts {
@@ -217,6 +243,204 @@ pub fn certificate_target(certificate: CertificateKind, not_after: Timestamp) ->
     format!("{}@{}", certificate.as_str(), day(not_after))
 }
 
+// ---------------------------------------------------------------------------------------------
+// Lineages: one open concern per cluster and kind of concern, following the newest target.
+// ---------------------------------------------------------------------------------------------
+
+/// The ledger reference channel a lineage's head is kept under (`Ledger::get_ref(<lineage
+/// key>, LINEAGE_CHANNEL)`, see [`lineages`]).
+pub const LINEAGE_CHANNEL: &str = "lineage";
+
+/// Concerns of one cluster that replace one another: its patch upgrades, its minor upgrades,
+/// its support notices, one pool's node images. Certificates, node pool rolls and planned
+/// maintenance have none (several can be live at once: each is its own concern).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Lineage {
+    Patch,
+    Minor,
+    Support,
+    NodeImage { pool: String },
+}
+
+impl Lineage {
+    /// `"<cluster key>#<concern kind>#~<line>"` — the `~` keeps it apart from concern keys.
+    fn key(&self, cluster: &ClusterId) -> String {
+        let (kind, line) = match self {
+            Self::Patch => (ConcernKind::KubernetesUpgrade, "patch".to_string()),
+            Self::Minor => (ConcernKind::KubernetesUpgrade, "minor".to_string()),
+            Self::Support => (ConcernKind::Support, "minor".to_string()),
+            Self::NodeImage { pool } => (ConcernKind::NodeImage, format!("pool:{}", pool.to_ascii_lowercase())),
+        };
+        format!("{}#{}#~{line}", cluster.key(), kind.as_str())
+    }
+}
+
+/// Where a finding stands in its lineage.
+#[derive(Debug, Clone)]
+struct Position {
+    lineage: Lineage,
+    /// The version the finding's messages name: the upgrade's target version, the newest
+    /// version offered, the newest node image. `None` for support (its target says it all).
+    version: Option<String>,
+    /// Whether the finding knows the cluster's current version (a sweep's finding, or a support
+    /// notice, which names it) — an event's "newest version offered" does not.
+    informed: bool,
+    /// The cluster's current version, when known (minor upgrades: whether the old concern is met).
+    current: Option<AksVersion>,
+}
+
+impl Position {
+    /// How a person names this target: `1.30.7`, `AKSUbuntu-…-202411.12.0`, `1.29`.
+    fn told(&self, target: &str) -> String {
+        told(target, self.version.as_deref())
+    }
+}
+
+fn told(target: &str, version: Option<&str>) -> String {
+    match version {
+        Some(v) => v.to_string(),
+        None => target.strip_prefix("patch:").unwrap_or(target).to_string(),
+    }
+}
+
+/// The head of a lineage: the concern and target told last. Stored as JSON in the ledger.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Head {
+    /// The concern's target (`patch:1.30.2`, `1.31`, `nodepool1@<image>`).
+    pub target: String,
+    /// The version told for it (see `Position::version`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Whether the cluster's current version was known when it was told.
+    #[serde(default)]
+    pub informed: bool,
+    /// The head it replaced: its supersession is planned again (same keys) while this head
+    /// stands, so that a retried run still tells it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<Box<Head>>,
+}
+
+impl Head {
+    fn of(concern: &Concern, p: &Position) -> Self {
+        Self { target: concern.target.clone(), version: p.version.clone(), informed: p.informed, previous: None }
+    }
+    fn without_previous(&self) -> Self {
+        Self { previous: None, ..self.clone() }
+    }
+    fn told(&self) -> String {
+        told(&self.target, self.version.as_deref())
+    }
+    /// Reads a stored head; an unreadable one (damaged, or from a newer release) counts as
+    /// none: the finding is then planned as before lineages existed.
+    pub fn from_stored(value: &str) -> Option<Self> {
+        serde_json::from_str(value).ok()
+    }
+    pub fn to_stored(&self) -> String {
+        serde_json::to_string(self).expect("a head serializes")
+    }
+}
+
+/// What a finding means for its lineage's head.
+#[derive(Debug, Clone)]
+enum Verdict {
+    /// The head's own target (or not comparable with it): plan as usual.
+    Same,
+    /// A newer target of the head's own concern: tell it as an update.
+    Newer { from: Head },
+    /// A newer concern: the head's concern is closed — as resolved when the cluster has left
+    /// it (`met`), else as superseded by this one.
+    Replaces { old: Head, met: bool },
+    /// An older target than the head's (an event delivered late): plan nothing.
+    Stale { head: Head },
+    /// An event without the cluster's version, about a lineage a sweep's finding heads.
+    Covered { head: Head },
+}
+
+/// Compares a finding with the head of its lineage. Pure.
+fn judge(head: &Head, concern: &Concern, p: &Position) -> Verdict {
+    use std::cmp::Ordering::{Equal, Greater, Less};
+    let same_concern = head.target.eq_ignore_ascii_case(&concern.target);
+    let versions = || compare_versions(&p.lineage, head.version.as_deref(), p.version.as_deref());
+    if head.informed && !p.informed {
+        return if same_concern && versions() == Some(Equal) { Verdict::Same } else { Verdict::Covered { head: head.clone() } };
+    }
+    let better_informed = p.informed && !head.informed;
+    if same_concern {
+        return match versions() {
+            Some(Greater) => Verdict::Newer { from: head.clone() },
+            Some(Less) if better_informed => Verdict::Newer { from: head.clone() },
+            Some(Less) => Verdict::Stale { head: head.clone() },
+            Some(Equal) | None => Verdict::Same,
+        };
+    }
+    let order = if better_informed { Some(Greater) } else { compare_targets(&p.lineage, &head.target, &concern.target) };
+    match order {
+        Some(Greater) => {
+            // Patch, support and node-image targets name what the cluster runs: a new one
+            // means the cluster left the old one. A minor concern is met once the cluster runs
+            // its line (the sweep also resolves it then, with the same key).
+            let met = match p.lineage {
+                Lineage::Minor => match (&p.current, MinorLine::parse(&head.target)) {
+                    (Some(current), Ok(line)) => current.minor_line() >= line,
+                    _ => false,
+                },
+                _ => true,
+            };
+            Verdict::Replaces { old: head.clone(), met }
+        }
+        Some(Less) => Verdict::Stale { head: head.clone() },
+        Some(Equal) | None => Verdict::Same,
+    }
+}
+
+/// Orders two versions told within one concern (`None` when either does not parse).
+fn compare_versions(lineage: &Lineage, old: Option<&str>, new: Option<&str>) -> Option<std::cmp::Ordering> {
+    let (old, new) = (old?, new?);
+    match lineage {
+        Lineage::NodeImage { .. } => Some(image_order(new)?.cmp(&image_order(old)?)),
+        _ => Some(AksVersion::parse(new).ok()?.cmp(&AksVersion::parse(old).ok()?)),
+    }
+}
+
+/// Orders two concern targets of one lineage (`None` when either does not parse).
+fn compare_targets(lineage: &Lineage, old: &str, new: &str) -> Option<std::cmp::Ordering> {
+    match lineage {
+        Lineage::Patch => {
+            let v = |t: &str| AksVersion::parse(t.strip_prefix("patch:")?).ok();
+            Some(v(new)?.cmp(&v(old)?))
+        }
+        Lineage::Minor | Lineage::Support => Some(MinorLine::parse(new).ok()?.cmp(&MinorLine::parse(old).ok()?)),
+        Lineage::NodeImage { .. } => {
+            let image = |t: &str| t.rsplit_once('@').and_then(|(_, i)| image_order(i));
+            Some(image(new)?.cmp(&image(old)?))
+        }
+    }
+}
+
+/// A node image's version as numbers: `AKSUbuntu-2204gen2containerd-202411.12.0` → `[202411,
+/// 12, 0]` (the part after the last `-`; AKS dates its images there).
+fn image_order(image: &str) -> Option<Vec<u64>> {
+    let tail = image.rsplit_once('-').map_or(image, |(_, t)| t);
+    tail.split('.').map(|n| n.parse::<u64>().ok()).collect()
+}
+
+/// The lineage keys a signal's findings belong to, for the orchestrator to read their heads
+/// (`Ledger::get_ref(key, LINEAGE_CHANNEL)`) into [`PlanFacts::heads`].
+pub fn lineages(signal: &Signal, policy: &Policy) -> Vec<String> {
+    let cadence = policy.cadence_for(&signal.cluster, &signal.facts, &signal.kind);
+    analyse(signal, &cadence).iter().filter_map(|f| lineage_of(&f.what)).map(|l| l.key(&signal.cluster)).collect()
+}
+
+fn lineage_of(what: &What) -> Option<Lineage> {
+    match what {
+        What::Upgrade { scope: Scope::Patch, .. } => Some(Lineage::Patch),
+        What::Upgrade { scope: Scope::Minor, .. } | What::NewestVersion { .. } => Some(Lineage::Minor),
+        What::SupportEnding { .. } | What::SupportEnded { .. } => Some(Lineage::Support),
+        What::NodeImage { pool, .. } => Some(Lineage::NodeImage { pool: pool.clone() }),
+        _ => None,
+    }
+}
+
 /// The concerns a signal is about (so the orchestrator can look up their first-seen times).
 pub fn concerns(signal: &Signal, policy: &Policy) -> Vec<Concern> {
     let cadence = policy.cadence_for(&signal.cluster, &signal.facts, &signal.kind);
@@ -225,13 +449,71 @@ pub fn concerns(signal: &Signal, policy: &Policy) -> Vec<Concern> {
 
 /// Plans the actions for one signal.
 pub fn plan(signal: &Signal, policy: &Policy, facts: &PlanFacts, now: Timestamp) -> Vec<Action> {
+    plan_with_heads(signal, policy, facts, now).actions
+}
+
+/// What planning one signal gives the orchestrator: the actions, the lineage heads to record
+/// (see "Lineages" in the module docs) and notes for the run's log.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Planned {
+    pub actions: Vec<Action>,
+    /// (lineage key, head) for every lineage whose head this signal moved; the orchestrator
+    /// stores them (`Ledger::put_ref(key, LINEAGE_CHANNEL, head.to_stored())`) and gives them
+    /// to the next signal it plans.
+    pub heads: Vec<(String, Head)>,
+    /// Why a finding planned nothing (an older target than the one already told).
+    pub notes: Vec<String>,
+}
+
+/// Plans the actions for one signal, following each concern's lineage (`facts.heads`).
+pub fn plan_with_heads(signal: &Signal, policy: &Policy, facts: &PlanFacts, now: Timestamp) -> Planned {
     let rules: Vec<&Rule> = policy.applicable(&signal.cluster, &signal.facts, &signal.kind).collect();
     let cadence = policy.cadence_for(&signal.cluster, &signal.facts, &signal.kind);
     let mut p = Planner { signal, facts, now, cadence: &cadence, rules, out: Vec::new(), keys: BTreeSet::new() };
+    let mut heads = Vec::new();
+    let mut notes = Vec::new();
     for finding in analyse(signal, &cadence) {
+        let Some(position) = p.position(&finding) else {
+            p.finding(finding);
+            continue;
+        };
+        let key = position.lineage.key(&signal.cluster);
+        let head = facts.heads.get(&key);
+        let verdict = head.map_or(Verdict::Same, |h| judge(h, &finding.concern, &position));
+        if let Verdict::Stale { head } | Verdict::Covered { head } = &verdict {
+            let why = match verdict {
+                Verdict::Stale { .. } => format!("is older than {} already told", head.told()),
+                _ => format!("does not know the cluster's version, and a sweep's finding ({}) leads", head.told()),
+            };
+            let c = &finding.concern;
+            notes.push(format!("{}: {} {} ({}) {why}; nothing planned", signal.cluster.name(), c.kind.as_str(), c.target, position.told(&c.target)));
+            continue;
+        }
+        let next = match (head, &verdict) {
+            (None, _) => Some(Head::of(&finding.concern, &position)),
+            (Some(h), Verdict::Same) => (!h.informed && position.informed).then(|| Head { informed: true, ..h.clone() }),
+            (Some(h), _) => Some(Head { previous: Some(Box::new(h.without_previous())), ..Head::of(&finding.concern, &position) }),
+        };
+        // A supersession is planned again while its head stands, so that a run that could not
+        // finish it (a retry) still tells it; its keys make it happen once.
+        let succession = match (&verdict, head) {
+            (Verdict::Same, Some(h)) if h.target.eq_ignore_ascii_case(&finding.concern.target) && h.version == position.version => {
+                h.previous.as_deref().map(|prev| judge(prev, &finding.concern, &position))
+            }
+            (Verdict::Newer { .. } | Verdict::Replaces { .. }, _) => Some(verdict.clone()),
+            _ => None,
+        };
+        let concern = finding.concern.clone();
+        let start = p.out.len();
         p.finding(finding);
+        if let Some(s) = succession {
+            p.succession(&concern, &position, s, start);
+        }
+        if let Some(h) = next {
+            heads.push((key, h));
+        }
     }
-    p.out
+    Planned { actions: p.out, heads, notes }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -533,6 +815,85 @@ impl Planner<'_> {
         self.signal.cluster.name()
     }
 
+    /// A minor-line target made exact from the region's offer when it is known.
+    fn exact(&self, target: AksVersion) -> AksVersion {
+        if target.patch.is_none()
+            && let Some(exact) = self.facts.offered_in_region.as_ref().and_then(|o| newest_of_line(o, target.minor_line()))
+        {
+            return exact;
+        }
+        target
+    }
+
+    /// Where a finding stands in its lineage (`None`: the finding has no lineage).
+    fn position(&self, f: &Finding) -> Option<Position> {
+        let lineage = lineage_of(&f.what)?;
+        let (version, informed, current) = match &f.what {
+            What::Upgrade { current, target, .. } => (Some(self.exact(target.clone()).to_string()), true, Some(current.clone())),
+            What::NewestVersion { newest } => (Some(newest.to_string()), false, None),
+            What::NodeImage { latest, .. } => (Some(latest.clone()), true, None),
+            // Support notices name the version the cluster runs.
+            _ => (None, true, None),
+        };
+        Some(Position { lineage, version, informed, current })
+    }
+
+    /// Plans what a newer target means for the head it replaces (`verdict`); the finding's own
+    /// actions are `self.out[start..]`.
+    fn succession(&mut self, concern: &Concern, p: &Position, verdict: Verdict, start: usize) {
+        let name = self.name().to_string();
+        let to = p.told(&concern.target);
+        let is_message = |a: &Action| {
+            a.concern == *concern
+                && matches!(a.stage, Stage::Notice | Stage::Reminder | Stage::Overdue)
+                && matches!(a.kind, ActionKind::GithubIssue { .. } | ActionKind::Email { .. } | ActionKind::Chat { .. } | ActionKind::Log)
+        };
+        match verdict {
+            Verdict::Newer { from } => {
+                // The concern's channels hear the new target once: its issue gets a comment
+                // and is retitled, mail and chat get a message (one key per target told).
+                let note = format!("superseded {} → {to}", from.told());
+                let fact = digest(&["target", &to]);
+                let told: Vec<Action> = self.out[start..].iter().filter(|a| is_message(a)).cloned().collect();
+                for a in told {
+                    let before = self.out.len();
+                    self.push(concern, Stage::Update, a.kind, a.summary, Some(&fact), a.deadline, None);
+                    if let Some(update) = self.out.get_mut(before) {
+                        update.note = Some(note.clone());
+                    }
+                }
+            }
+            Verdict::Replaces { old, met } => {
+                let old_concern = Concern::new(concern.cluster.clone(), concern.kind, old.target.clone());
+                let note = format!("superseded {} → {to}", old.told());
+                for a in self.out[start..].iter_mut().filter(|a| is_message(a)) {
+                    a.note.get_or_insert_with(|| format!("{note} ({} {} replaces {})", concern.kind.as_str(), concern.target, old.target));
+                }
+                let before = self.out.len();
+                if met {
+                    // The same actions a sweep's `Resolved` signal plans (same keys: done once).
+                    let summary = format!("{name}: resolved: {} {}", old_concern.kind.as_str(), old_concern.target);
+                    self.tell(&old_concern, Stage::Resolve, &summary, None, None);
+                } else {
+                    let summary = format!(
+                        "{name}: {} {} ({}) is superseded by {} ({to})",
+                        old_concern.kind.as_str(),
+                        old.target,
+                        old.told(),
+                        concern.target
+                    );
+                    let fact = digest(&["superseded-by", &concern.target.to_ascii_lowercase()]);
+                    self.tell(&old_concern, Stage::Resolve, &summary, Some(&format!("superseded-{fact}")), None);
+                    for a in &mut self.out[before..] {
+                        a.note = Some(note.clone());
+                        a.superseded_by = Some(concern.clone());
+                    }
+                }
+            }
+            Verdict::Same | Verdict::Stale { .. } | Verdict::Covered { .. } => {}
+        }
+    }
+
     fn first_seen(&self, concern: &Concern) -> Timestamp {
         self.facts.first_seen.get(&concern.key()).copied().unwrap_or_else(|| self.observed())
     }
@@ -702,13 +1063,8 @@ impl Planner<'_> {
         let Finding { concern, what } = f;
         let name = self.name().to_string();
         match what {
-            What::Upgrade { scope, current, mut target } => {
-                if target.patch.is_none()
-                    && let Some(exact) =
-                        self.facts.offered_in_region.as_ref().and_then(|o| newest_of_line(o, target.minor_line()))
-                {
-                    target = exact;
-                }
+            What::Upgrade { scope, current, target } => {
+                let target = self.exact(target);
                 let (label, within, mode, min, upgrade) = match scope {
                     Scope::Patch => (
                         "patch",

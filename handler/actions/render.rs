@@ -269,6 +269,7 @@ pub fn comment_markdown(action: &Action) -> String {
         Stage::Overdue => "**Overdue**",
         Stage::Update => "**Update**",
         Stage::Execute => "**Started**",
+        Stage::Resolve if action.superseded_by.is_some() => "**Superseded**",
         Stage::Resolve => "**Resolved**",
     };
     let mut s = format!("{lead}: {}\n\n", text(summary_without_cluster(action)));

@@ -87,11 +87,31 @@ impl GithubActuator {
         if !issue.is_open() {
             return Ok(format!("{} was already closed", issue.html_url));
         }
-        self.comment_once(repo, issue.number, &action.key, &render::comment_markdown(action)).await?;
+        // A concern a newer one replaced is closed as not planned, linking the newer one's issue.
+        let (comment, reason) = match &action.superseded_by {
+            Some(next) => (render::comment_markdown(&self.with_successor_link(action, next, repo).await?), "not_planned"),
+            None => (render::comment_markdown(action), "completed"),
+        };
+        self.comment_once(repo, issue.number, &action.key, &comment).await?;
         self.client
-            .send::<serde_json::Value>(Method::PATCH, &format!("{}/issues/{}", repo.api(), issue.number), &json!({ "state": "closed", "state_reason": "completed" }))
+            .send::<serde_json::Value>(Method::PATCH, &format!("{}/issues/{}", repo.api(), issue.number), &json!({ "state": "closed", "state_reason": reason }))
             .await?;
         Ok(issue.html_url)
+    }
+
+    /// `action` with a note that links the issue of the concern replacing it, when it has one.
+    async fn with_successor_link(&self, action: &Action, next: &Concern, repo: &Repo) -> Result<Action, ActionError> {
+        let link = match self.concern_issue(next, repo).await? {
+            Some((r, n)) if r == *repo => format!("Continued in #{n}."),
+            Some((r, n)) => format!("Continued in {}#{n}.", r.full()),
+            None => format!("Continued on the concern {} {}.", next.kind.as_str(), next.target),
+        };
+        let mut linked = action.clone();
+        linked.note = Some(match &action.note {
+            Some(note) => format!("{note}. {link}"),
+            None => link,
+        });
+        Ok(linked)
     }
 
     /// The concern's issue: ledger ref, else the open issues carrying our label, else (optionally)
