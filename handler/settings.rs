@@ -87,6 +87,13 @@ pub struct Settings {
     pub log_json: bool,
     /// `CADENCE_SUBSCRIPTIONS`: comma-separated subscription ids to sweep (empty = all readable).
     pub subscriptions: Vec<String>,
+    /// `CADENCE_EVENTGRID_ALLOWED_TOPICS`: the Event Grid topics whose events both event routes
+    /// process (see [`crate::topics`]); unset = the subscriptions of `CADENCE_SUBSCRIPTIONS`, or
+    /// every topic when that is unset too.
+    pub eventgrid_allowed_topics: crate::topics::TopicAllowList,
+    /// `CADENCE_EVENTGRID_WEBHOOK` = `on` (default) | `off`: whether `/api/eventgrid` serves.
+    /// `off` answers 404 naming the setting (infra sets it: its subscriptions use `aks-events`).
+    pub eventgrid_webhook: bool,
     /// `CADENCE_SWEEP_CONCURRENCY` (default 16): per-cluster sweeps run at once in-process.
     pub sweep_concurrency: usize,
     /// `CADENCE_CLAIM_LEASE_SECONDS` (default 300, 5–3600): how long a claim on an action stays
@@ -171,9 +178,26 @@ impl Settings {
             Some("text") => false,
             Some(other) => return Err(bad("CADENCE_LOG_FORMAT", format!("`{other}` is not a log format"), "use `json` or `text`")),
         };
-        let subscriptions = get("CADENCE_SUBSCRIPTIONS")
+        let subscriptions: Vec<String> = get("CADENCE_SUBSCRIPTIONS")
             .map(|s| s.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect())
             .unwrap_or_default();
+        let eventgrid_allowed_topics = match get("CADENCE_EVENTGRID_ALLOWED_TOPICS") {
+            None => crate::topics::TopicAllowList::from_subscriptions(&subscriptions),
+            Some(v) => crate::topics::TopicAllowList::parse(&v).map_err(|problem| {
+                bad(
+                    "CADENCE_EVENTGRID_ALLOWED_TOPICS",
+                    problem,
+                    "list subscription ids or ARM id prefixes, comma-separated (e.g. `<sub-a>,/subscriptions/<sub-b>/resourceGroups/prod`), or `*` for every topic",
+                )
+            })?,
+        };
+        let eventgrid_webhook = match get("CADENCE_EVENTGRID_WEBHOOK").map(|v| v.to_ascii_lowercase()).as_deref() {
+            None | Some("on" | "true" | "1" | "yes") => true,
+            Some("off" | "false" | "0" | "no") => false,
+            Some(other) => {
+                return Err(bad("CADENCE_EVENTGRID_WEBHOOK", format!("`{other}` is neither on nor off"), "use `on` (serve /api/eventgrid) or `off` (answer 404: no webhook subscription uses it)"));
+            }
+        };
         let sweep_concurrency = parse_num("CADENCE_SWEEP_CONCURRENCY", get("CADENCE_SWEEP_CONCURRENCY"), 16)?;
         if sweep_concurrency == 0 {
             return Err(bad("CADENCE_SWEEP_CONCURRENCY", "0 would never sweep", "use a number from 1 to 256"));
@@ -274,6 +298,8 @@ impl Settings {
             max_body_bytes,
             log_json,
             subscriptions,
+            eventgrid_allowed_topics,
+            eventgrid_webhook,
             sweep_concurrency,
             claim_lease,
             sweep_inline_max,
@@ -448,6 +474,21 @@ mod tests {
         assert!(!Settings::from_map(env(&[("CADENCE_SWEEP_KUBECONFIG_CERTS", "false")])).unwrap().sweep_kubeconfig_certs);
         let e = Settings::from_map(env(&[("CADENCE_SWEEP_KUBECONFIG_CERTS", "sometimes")])).unwrap_err();
         assert_eq!(e.name, "CADENCE_SWEEP_KUBECONFIG_CERTS");
+    }
+
+    #[test]
+    fn the_topic_allow_list_follows_the_swept_subscriptions_unless_set_and_names_itself_when_wrong() {
+        let all = Settings::from_map(env(&[])).unwrap();
+        assert!(all.eventgrid_allowed_topics.allows_everything() && all.eventgrid_webhook);
+        let swept = Settings::from_map(env(&[("CADENCE_SUBSCRIPTIONS", "s1")])).unwrap();
+        assert!(swept.eventgrid_allowed_topics.allows(Some("/subscriptions/S1/resourceGroups/rg")));
+        assert!(!swept.eventgrid_allowed_topics.allows(Some("/subscriptions/s2")));
+        let set = Settings::from_map(env(&[("CADENCE_SUBSCRIPTIONS", "s1"), ("CADENCE_EVENTGRID_ALLOWED_TOPICS", "*")])).unwrap();
+        assert!(set.eventgrid_allowed_topics.allows_everything());
+        let e = Settings::from_map(env(&[("CADENCE_EVENTGRID_ALLOWED_TOPICS", "prod-clusters")])).unwrap_err();
+        assert_eq!(e.name, "CADENCE_EVENTGRID_ALLOWED_TOPICS");
+        assert!(!Settings::from_map(env(&[("CADENCE_EVENTGRID_WEBHOOK", "OFF")])).unwrap().eventgrid_webhook);
+        assert_eq!(Settings::from_map(env(&[("CADENCE_EVENTGRID_WEBHOOK", "maybe")])).unwrap_err().name, "CADENCE_EVENTGRID_WEBHOOK");
     }
 
     #[test]

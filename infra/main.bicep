@@ -175,6 +175,11 @@ var plainSettings = {
   CADENCE_DRY_RUN: dryRun ? 'true' : 'false'
   CADENCE_CONFIG: 'cadence.toml'
   CADENCE_SUBSCRIPTIONS: join(concat([subscription().subscriptionId], extraSubscriptionIds), ',')
+  // Events are taken from these topics only: the swept subscriptions (their Resource Notifications
+  // topic and every cluster in them) and the clusters wired here, wherever they live.
+  CADENCE_EVENTGRID_ALLOWED_TOPICS: join(concat([subscription().subscriptionId], extraSubscriptionIds, clusterIds), ',')
+  // Every subscription created here delivers to the `aks-events` trigger: the webhook stays off.
+  CADENCE_EVENTGRID_WEBHOOK: 'off'
   AZURE_CREDENTIAL: 'managed_identity'
   AZURE_CLIENT_ID: identities.outputs.functionClientId
   GITHUB_API_URL: githubApiUrl
