@@ -105,6 +105,15 @@ pub struct Settings {
     /// inside the timer invocation as ONE plan (one digest per recipient); larger fleets fan
     /// out one queue message per cluster (each cluster its own plan, retried by the queue).
     pub sweep_inline_max: usize,
+    /// `CADENCE_SWEEP_EVENT_WIRING` (default true): each sweep checks, with one Resource Graph
+    /// query, that every cluster's AKS events reach this app (`sweep::wiring`), and reports the
+    /// clusters whose events do not, with the commands that wire them.
+    pub sweep_event_wiring: bool,
+    /// The function app's resource id, for the event-wiring check: `CADENCE_FUNCTION_APP_ID`,
+    /// else built from what App Service sets (`WEBSITE_OWNER_NAME` = `<subscription>+…`,
+    /// `WEBSITE_RESOURCE_GROUP`, `WEBSITE_SITE_NAME`). `None` locally: the check then reports
+    /// only clusters without a system topic.
+    pub function_app_id: Option<String>,
     /// `CADENCE_SWEEP_KUBECONFIG_CERTS` (default true): sweeps read each cluster's user
     /// kubeconfig (`POST …/listClusterUserCredential`, one ARM write-bucket request per cluster)
     /// for the cluster CA and client certificate expiries. `false` skips that read (the API
@@ -213,6 +222,19 @@ impl Settings {
         let claim_lease = jiff::SignedDuration::from_secs(lease_seconds as i64);
         let sweep_inline_max = parse_num("CADENCE_SWEEP_INLINE_MAX", get("CADENCE_SWEEP_INLINE_MAX"), 1000)?;
         let sweep_kubeconfig_certs = parse_bool("CADENCE_SWEEP_KUBECONFIG_CERTS", get("CADENCE_SWEEP_KUBECONFIG_CERTS"), true)?;
+        let sweep_event_wiring = parse_bool("CADENCE_SWEEP_EVENT_WIRING", get("CADENCE_SWEEP_EVENT_WIRING"), true)?;
+        let function_app_id = match get("CADENCE_FUNCTION_APP_ID") {
+            Some(id) => Some(parse_function_app_id(&id)?),
+            None => match (get("WEBSITE_OWNER_NAME"), get("WEBSITE_RESOURCE_GROUP"), get("WEBSITE_SITE_NAME")) {
+                (Some(owner), Some(rg), Some(site)) => owner
+                    .split('+')
+                    .next()
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|sub| format!("/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Web/sites/{site}")),
+                _ => None,
+            },
+        };
         let quiet = parse_num("CADENCE_DIGEST_QUIET_SECONDS", get("CADENCE_DIGEST_QUIET_SECONDS"), 60)?;
         if quiet > 3600 {
             return Err(bad(
@@ -304,6 +326,8 @@ impl Settings {
             claim_lease,
             sweep_inline_max,
             sweep_kubeconfig_certs,
+            sweep_event_wiring,
+            function_app_id,
             digest_quiet,
             digest_max_wait,
             arm_endpoint: arm_endpoint.trim_end_matches('/').to_string(),
@@ -363,6 +387,29 @@ fn parse_state(v: &str) -> Result<StateLocation, SettingsError> {
         return Ok(StateLocation::Blob(url.to_string()));
     }
     Err(bad("CADENCE_STATE", format!("`{v}` is neither sqlite:PATH nor blob:URL"), "use sqlite:cadence.db (one instance) or blob:https://<account>.blob.core.windows.net/<container> (scale-out)"))
+}
+
+/// `/subscriptions/<s>/resourceGroups/<rg>/providers/Microsoft.Web/sites/<name>`, kept as given
+/// (without a trailing `/`).
+fn parse_function_app_id(v: &str) -> Result<String, SettingsError> {
+    let id = v.trim().trim_end_matches('/');
+    let parts: Vec<&str> = id.split('/').collect();
+    let ok = parts.len() == 9
+        && parts[0].is_empty()
+        && parts[1].eq_ignore_ascii_case("subscriptions")
+        && parts[3].eq_ignore_ascii_case("resourceGroups")
+        && parts[5].eq_ignore_ascii_case("providers")
+        && parts[6].eq_ignore_ascii_case("Microsoft.Web")
+        && parts[7].eq_ignore_ascii_case("sites")
+        && [2, 4, 8].iter().all(|&i| !parts[i].is_empty());
+    if !ok {
+        return Err(bad(
+            "CADENCE_FUNCTION_APP_ID",
+            format!("`{v}` is not a function app resource id"),
+            "use /subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.Web/sites/<app> (az functionapp show --query id), or leave it unset under App Service",
+        ));
+    }
+    Ok(id.to_string())
 }
 
 fn parse_bool(name: &'static str, v: Option<String>, default: bool) -> Result<bool, SettingsError> {
@@ -489,6 +536,20 @@ mod tests {
         assert_eq!(e.name, "CADENCE_EVENTGRID_ALLOWED_TOPICS");
         assert!(!Settings::from_map(env(&[("CADENCE_EVENTGRID_WEBHOOK", "OFF")])).unwrap().eventgrid_webhook);
         assert_eq!(Settings::from_map(env(&[("CADENCE_EVENTGRID_WEBHOOK", "maybe")])).unwrap_err().name, "CADENCE_EVENTGRID_WEBHOOK");
+    }
+
+    #[test]
+    fn the_function_app_id_is_set_or_built_from_what_app_service_sets() {
+        assert_eq!(Settings::from_map(env(&[])).unwrap().function_app_id, None);
+        let id = "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Web/sites/app";
+        assert_eq!(Settings::from_map(env(&[("CADENCE_FUNCTION_APP_ID", &format!("{id}/"))])).unwrap().function_app_id.as_deref(), Some(id));
+        let platform = env(&[("WEBSITE_OWNER_NAME", "s1+rg-WestEuropewebspace-Linux"), ("WEBSITE_RESOURCE_GROUP", "rg"), ("WEBSITE_SITE_NAME", "app")]);
+        assert_eq!(Settings::from_map(platform).unwrap().function_app_id.as_deref(), Some(id));
+        for bad in ["app", "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Web/sites", "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/x"] {
+            assert_eq!(Settings::from_map(env(&[("CADENCE_FUNCTION_APP_ID", bad)])).unwrap_err().name, "CADENCE_FUNCTION_APP_ID", "{bad}");
+        }
+        assert!(Settings::from_map(env(&[])).unwrap().sweep_event_wiring);
+        assert_eq!(Settings::from_map(env(&[("CADENCE_SWEEP_EVENT_WIRING", "later")])).unwrap_err().name, "CADENCE_SWEEP_EVENT_WIRING");
     }
 
     #[test]
