@@ -13,6 +13,10 @@
 //!                        email and chat notifications queued for a digest, once due
 //! ```
 //!
+//! Both event routes take events only from the topics `CADENCE_EVENTGRID_ALLOWED_TOPICS` allows
+//! ([`crate::topics`], [`screen`]); `/api/eventgrid` answers 404 when `CADENCE_EVENTGRID_WEBHOOK`
+//! is off.
+//!
 //! Status codes are chosen for what the sender does with them (see `docs/host.md`): Event
 //! Grid retries 5xx and never retries 400/413, and the Functions host turns any non-2xx from
 //! `/aks-events` into a failed invocation that Event Grid retries. So a non-2xx means "try
