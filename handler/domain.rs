@@ -345,6 +345,16 @@ pub enum SignalKind {
     Operation { concern: ConcernKind, target: String, status: OperationStatus },
     /// The cluster now meets this concern's target: close what is open (sweep only).
     Resolved { concern: ConcernKind, target: String },
+    /// The cluster's AKS events do not reach this function app (sweep only): no Event Grid
+    /// system topic for the cluster (`system_topic: None`), or a system topic with no event
+    /// subscription delivering to `function` (the `aks-events` function's resource id, when
+    /// this installation knows it).
+    EventsNotWired {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        system_topic: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        function: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -368,6 +378,7 @@ impl SignalKind {
             Self::Maintenance { .. } => "maintenance",
             Self::Operation { .. } => "operation",
             Self::Resolved { .. } => "resolved",
+            Self::EventsNotWired { .. } => "events-not-wired",
         }
     }
 }
@@ -388,6 +399,8 @@ pub enum ConcernKind {
     NodePoolRoll,
     /// Planned maintenance announced by AKS.
     Maintenance,
+    /// The cluster's AKS events are not wired to this function app.
+    EventWiring,
 }
 
 impl ConcernKind {
@@ -399,6 +412,7 @@ impl ConcernKind {
             Self::Certificate => "certificate",
             Self::NodePoolRoll => "node-pool-roll",
             Self::Maintenance => "maintenance",
+            Self::EventWiring => "event-wiring",
         }
     }
 }

@@ -13,6 +13,7 @@
 //! store/     the ledger: SQLite (embedded) | Azure Blob (scale-out)
 //! azure/     identity and the ARM client
 //! pipeline   the one orchestrator that sequences the stages
+//! topics     the Event Grid topic allow-list both event routes apply
 //! ```
 
 pub mod action;
@@ -30,3 +31,4 @@ pub mod policy;
 pub mod settings;
 pub mod store;
 pub mod sweep;
+pub mod topics;

@@ -386,7 +386,20 @@ async fn serve(settings: Settings, args: ServeArgs) -> Result<ExitCode, Failure>
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.with_context(|| format!("binding 127.0.0.1:{port}"))?;
     let port = listener.local_addr().context("reading the bound address")?.port();
     tracing::info!(port, dry_run = settings.dry_run, "aks-cadence handler listening on 127.0.0.1");
-    let state = AppState { sink: pipeline, max_body_bytes: settings.max_body_bytes, sweep };
+    let gate = host::EventGate::from_settings(&settings);
+    if gate.topics.allows_everything() {
+        tracing::warn!(
+            setting = "CADENCE_EVENTGRID_ALLOWED_TOPICS",
+            "events from every Event Grid topic are processed ({}); set CADENCE_EVENTGRID_ALLOWED_TOPICS (or CADENCE_SUBSCRIPTIONS) to the subscriptions whose clusters this installation looks after",
+            gate.topics
+        );
+    } else {
+        tracing::info!(allowed = %gate.topics, "Event Grid topic allow-list");
+    }
+    if !gate.webhook {
+        tracing::info!(setting = "CADENCE_EVENTGRID_WEBHOOK", "the /api/eventgrid webhook is off: it answers 404");
+    }
+    let state = AppState { sink: pipeline, max_body_bytes: settings.max_body_bytes, sweep, gate };
     host::serve(listener, state, shutdown).await.context("serving")?;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)

@@ -22,6 +22,7 @@
 //! | certificate | `<certificate>@<expiry date>` | `api-server@2026-05-01` |
 //! | node-pool-roll | the pool | `nodepool1` |
 //! | maintenance | the scheduled event id | `8a1b…` |
+//! | event-wiring | [`EVENT_WIRING_TARGET`] (`aks-events`): one concern per cluster | `aks-events` |
 //!
 //! The helper functions ([`patch_target`], [`minor_target`], …) build these, so a sweep can emit
 //! a matching `Resolved` signal.
@@ -144,7 +145,7 @@ impl WindowScope {
             ConcernKind::NodeImage => Some(Self::NodeImage),
             ConcernKind::KubernetesUpgrade | ConcernKind::Support => Some(Self::KubernetesVersion),
             ConcernKind::Certificate => Some(Self::CertificateRotation),
-            ConcernKind::NodePoolRoll | ConcernKind::Maintenance => None,
+            ConcernKind::NodePoolRoll | ConcernKind::Maintenance | ConcernKind::EventWiring => None,
         }
     }
 
@@ -440,6 +441,68 @@ fn lineage_of(what: &What) -> Option<Lineage> {
         _ => None,
     }
 }
+/// Target of the event-wiring concern: what resolves it is events reaching `aks-events`. One
+/// target whatever is missing, so a cluster that gets its topic but not yet the subscription
+/// keeps the same concern (and issue).
+pub const EVENT_WIRING_TARGET: &str = "aks-events";
+
+/// The AKS event types the `aks-events` subscription delivers (as infra/modules/cluster-events.bicep).
+pub const AKS_EVENT_TYPES: [&str; 6] = [
+    "Microsoft.ContainerService.NewKubernetesVersionAvailable",
+    "Microsoft.ContainerService.ClusterSupportEnding",
+    "Microsoft.ContainerService.ClusterSupportEnded",
+    "Microsoft.ContainerService.NodePoolRollingStarted",
+    "Microsoft.ContainerService.NodePoolRollingSucceeded",
+    "Microsoft.ContainerService.NodePoolRollingFailed",
+];
+
+/// The az commands that wire a cluster's AKS events to the `aks-events` function: the system
+/// topic (when there is none; named as infra/main.bicep names it) and the event subscription
+/// (named `aks-cadence`, the infra's name). Without the function's id the subscription command
+/// keeps a `<…>` placeholder to fill in.
+pub fn wiring_commands(cluster: &ClusterId, location: Option<&str>, system_topic: Option<&str>, function: Option<&str>) -> Vec<String> {
+    let (topic_rg, topic_name) = match system_topic {
+        Some(id) => {
+            let parts: Vec<&str> = id.trim_end_matches('/').split('/').collect();
+            let rg = parts
+                .iter()
+                .position(|p| p.eq_ignore_ascii_case("resourceGroups"))
+                .and_then(|i| parts.get(i + 1))
+                .copied()
+                .unwrap_or(cluster.resource_group());
+            (rg.to_string(), parts.last().copied().unwrap_or_default().to_string())
+        }
+        None => (cluster.resource_group().to_string(), format!("aks-cadence-{}", cluster.name())),
+    };
+    let sub = shell_word(cluster.subscription());
+    let mut v = Vec::new();
+    if system_topic.is_none() {
+        v.push(format!(
+            "az eventgrid system-topic create --subscription {sub} --resource-group {} --name {} --location {} --topic-type Microsoft.ContainerService.ManagedClusters --source {}",
+            shell_word(&topic_rg),
+            shell_word(&topic_name),
+            location.map_or_else(|| "<the cluster's region>".to_string(), shell_word),
+            shell_word(cluster.as_str())
+        ));
+    }
+    v.push(format!(
+        "az eventgrid system-topic event-subscription create --subscription {sub} --resource-group {} --system-topic-name {} --name aks-cadence --endpoint-type azurefunction --endpoint {} --included-event-types {}",
+        shell_word(&topic_rg),
+        shell_word(&topic_name),
+        function.map_or_else(|| "<function app resource id>/functions/aks-events".to_string(), shell_word),
+        AKS_EVENT_TYPES.join(" ")
+    ));
+    v
+}
+
+/// Single-quotes a shell word when it holds anything beyond `[A-Za-z0-9._/-]`.
+fn shell_word(s: &str) -> String {
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/')) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
 
 /// The concerns a signal is about (so the orchestrator can look up their first-seen times).
 pub fn concerns(signal: &Signal, policy: &Policy) -> Vec<Concern> {
@@ -569,6 +632,10 @@ enum What {
         status: OperationStatus,
     },
     Resolved,
+    NotWired {
+        system_topic: Option<String>,
+        function: Option<String>,
+    },
 }
 
 #[derive(Debug)]
@@ -665,6 +732,11 @@ fn analyse(signal: &Signal, cadence: &Cadence) -> Vec<Finding> {
             vec![make(*concern, target.clone(), What::Operation { status: status.clone() })]
         }
         SignalKind::Resolved { concern, target } => vec![make(*concern, target.clone(), What::Resolved)],
+        SignalKind::EventsNotWired { system_topic, function } => vec![make(
+            ConcernKind::EventWiring,
+            EVENT_WIRING_TARGET.to_string(),
+            What::NotWired { system_topic: system_topic.clone(), function: function.clone() },
+        )],
     }
 }
 
@@ -1303,6 +1375,20 @@ impl Planner<'_> {
             What::Resolved => {
                 let summary = format!("{name}: resolved: {} {}", concern.kind.as_str(), concern.target);
                 self.tell(&concern, Stage::Resolve, &summary, None, None);
+            }
+            What::NotWired { system_topic, function } => {
+                let missing = match (&system_topic, &function) {
+                    (None, _) => "has no Event Grid system topic".to_string(),
+                    (Some(topic), Some(_)) => format!("has a system topic ({topic}) with no event subscription to this app's aks-events function"),
+                    (Some(topic), None) => format!("has a system topic ({topic}) with no event subscription"),
+                };
+                let fix = wiring_commands(&concern.cluster, self.signal.facts.location.as_deref(), system_topic.as_deref(), function.as_deref());
+                let summary = format!(
+                    "{name}: AKS events of this cluster do not reach aks-cadence: it {missing}; new versions, support notices and node pool rolls are heard only at the next sweep. \
+                     Wire it: {}; or add the cluster id to the clusterIds parameter of infra/main.bicep and deploy again",
+                    fix.join(" && ")
+                );
+                self.tell(&concern, Stage::Notice, &summary, None, None);
             }
         }
     }

@@ -87,6 +87,13 @@ pub struct Settings {
     pub log_json: bool,
     /// `CADENCE_SUBSCRIPTIONS`: comma-separated subscription ids to sweep (empty = all readable).
     pub subscriptions: Vec<String>,
+    /// `CADENCE_EVENTGRID_ALLOWED_TOPICS`: the Event Grid topics whose events both event routes
+    /// process (see [`crate::topics`]); unset = the subscriptions of `CADENCE_SUBSCRIPTIONS`, or
+    /// every topic when that is unset too.
+    pub eventgrid_allowed_topics: crate::topics::TopicAllowList,
+    /// `CADENCE_EVENTGRID_WEBHOOK` = `on` (default) | `off`: whether `/api/eventgrid` serves.
+    /// `off` answers 404 naming the setting (infra sets it: its subscriptions use `aks-events`).
+    pub eventgrid_webhook: bool,
     /// `CADENCE_SWEEP_CONCURRENCY` (default 16): per-cluster sweeps run at once in-process.
     pub sweep_concurrency: usize,
     /// `CADENCE_CLAIM_LEASE_SECONDS` (default 300, 5–3600): how long a claim on an action stays
@@ -98,6 +105,15 @@ pub struct Settings {
     /// inside the timer invocation as ONE plan (one digest per recipient); larger fleets fan
     /// out one queue message per cluster (each cluster its own plan, retried by the queue).
     pub sweep_inline_max: usize,
+    /// `CADENCE_SWEEP_EVENT_WIRING` (default true): each sweep checks, with one Resource Graph
+    /// query, that every cluster's AKS events reach this app (`sweep::wiring`), and reports the
+    /// clusters whose events do not, with the commands that wire them.
+    pub sweep_event_wiring: bool,
+    /// The function app's resource id, for the event-wiring check: `CADENCE_FUNCTION_APP_ID`,
+    /// else built from what App Service sets (`WEBSITE_OWNER_NAME` = `<subscription>+…`,
+    /// `WEBSITE_RESOURCE_GROUP`, `WEBSITE_SITE_NAME`). `None` locally: the check then reports
+    /// only clusters without a system topic.
+    pub function_app_id: Option<String>,
     /// `CADENCE_SWEEP_KUBECONFIG_CERTS` (default true): sweeps read each cluster's user
     /// kubeconfig (`POST …/listClusterUserCredential`, one ARM write-bucket request per cluster)
     /// for the cluster CA and client certificate expiries. `false` skips that read (the API
@@ -171,9 +187,26 @@ impl Settings {
             Some("text") => false,
             Some(other) => return Err(bad("CADENCE_LOG_FORMAT", format!("`{other}` is not a log format"), "use `json` or `text`")),
         };
-        let subscriptions = get("CADENCE_SUBSCRIPTIONS")
+        let subscriptions: Vec<String> = get("CADENCE_SUBSCRIPTIONS")
             .map(|s| s.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect())
             .unwrap_or_default();
+        let eventgrid_allowed_topics = match get("CADENCE_EVENTGRID_ALLOWED_TOPICS") {
+            None => crate::topics::TopicAllowList::from_subscriptions(&subscriptions),
+            Some(v) => crate::topics::TopicAllowList::parse(&v).map_err(|problem| {
+                bad(
+                    "CADENCE_EVENTGRID_ALLOWED_TOPICS",
+                    problem,
+                    "list subscription ids or ARM id prefixes, comma-separated (e.g. `<sub-a>,/subscriptions/<sub-b>/resourceGroups/prod`), or `*` for every topic",
+                )
+            })?,
+        };
+        let eventgrid_webhook = match get("CADENCE_EVENTGRID_WEBHOOK").map(|v| v.to_ascii_lowercase()).as_deref() {
+            None | Some("on" | "true" | "1" | "yes") => true,
+            Some("off" | "false" | "0" | "no") => false,
+            Some(other) => {
+                return Err(bad("CADENCE_EVENTGRID_WEBHOOK", format!("`{other}` is neither on nor off"), "use `on` (serve /api/eventgrid) or `off` (answer 404: no webhook subscription uses it)"));
+            }
+        };
         let sweep_concurrency = parse_num("CADENCE_SWEEP_CONCURRENCY", get("CADENCE_SWEEP_CONCURRENCY"), 16)?;
         if sweep_concurrency == 0 {
             return Err(bad("CADENCE_SWEEP_CONCURRENCY", "0 would never sweep", "use a number from 1 to 256"));
@@ -189,6 +222,19 @@ impl Settings {
         let claim_lease = jiff::SignedDuration::from_secs(lease_seconds as i64);
         let sweep_inline_max = parse_num("CADENCE_SWEEP_INLINE_MAX", get("CADENCE_SWEEP_INLINE_MAX"), 1000)?;
         let sweep_kubeconfig_certs = parse_bool("CADENCE_SWEEP_KUBECONFIG_CERTS", get("CADENCE_SWEEP_KUBECONFIG_CERTS"), true)?;
+        let sweep_event_wiring = parse_bool("CADENCE_SWEEP_EVENT_WIRING", get("CADENCE_SWEEP_EVENT_WIRING"), true)?;
+        let function_app_id = match get("CADENCE_FUNCTION_APP_ID") {
+            Some(id) => Some(parse_function_app_id(&id)?),
+            None => match (get("WEBSITE_OWNER_NAME"), get("WEBSITE_RESOURCE_GROUP"), get("WEBSITE_SITE_NAME")) {
+                (Some(owner), Some(rg), Some(site)) => owner
+                    .split('+')
+                    .next()
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|sub| format!("/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Web/sites/{site}")),
+                _ => None,
+            },
+        };
         let quiet = parse_num("CADENCE_DIGEST_QUIET_SECONDS", get("CADENCE_DIGEST_QUIET_SECONDS"), 60)?;
         if quiet > 3600 {
             return Err(bad(
@@ -274,10 +320,14 @@ impl Settings {
             max_body_bytes,
             log_json,
             subscriptions,
+            eventgrid_allowed_topics,
+            eventgrid_webhook,
             sweep_concurrency,
             claim_lease,
             sweep_inline_max,
             sweep_kubeconfig_certs,
+            sweep_event_wiring,
+            function_app_id,
             digest_quiet,
             digest_max_wait,
             arm_endpoint: arm_endpoint.trim_end_matches('/').to_string(),
@@ -337,6 +387,29 @@ fn parse_state(v: &str) -> Result<StateLocation, SettingsError> {
         return Ok(StateLocation::Blob(url.to_string()));
     }
     Err(bad("CADENCE_STATE", format!("`{v}` is neither sqlite:PATH nor blob:URL"), "use sqlite:cadence.db (one instance) or blob:https://<account>.blob.core.windows.net/<container> (scale-out)"))
+}
+
+/// `/subscriptions/<s>/resourceGroups/<rg>/providers/Microsoft.Web/sites/<name>`, kept as given
+/// (without a trailing `/`).
+fn parse_function_app_id(v: &str) -> Result<String, SettingsError> {
+    let id = v.trim().trim_end_matches('/');
+    let parts: Vec<&str> = id.split('/').collect();
+    let ok = parts.len() == 9
+        && parts[0].is_empty()
+        && parts[1].eq_ignore_ascii_case("subscriptions")
+        && parts[3].eq_ignore_ascii_case("resourceGroups")
+        && parts[5].eq_ignore_ascii_case("providers")
+        && parts[6].eq_ignore_ascii_case("Microsoft.Web")
+        && parts[7].eq_ignore_ascii_case("sites")
+        && [2, 4, 8].iter().all(|&i| !parts[i].is_empty());
+    if !ok {
+        return Err(bad(
+            "CADENCE_FUNCTION_APP_ID",
+            format!("`{v}` is not a function app resource id"),
+            "use /subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.Web/sites/<app> (az functionapp show --query id), or leave it unset under App Service",
+        ));
+    }
+    Ok(id.to_string())
 }
 
 fn parse_bool(name: &'static str, v: Option<String>, default: bool) -> Result<bool, SettingsError> {
@@ -448,6 +521,35 @@ mod tests {
         assert!(!Settings::from_map(env(&[("CADENCE_SWEEP_KUBECONFIG_CERTS", "false")])).unwrap().sweep_kubeconfig_certs);
         let e = Settings::from_map(env(&[("CADENCE_SWEEP_KUBECONFIG_CERTS", "sometimes")])).unwrap_err();
         assert_eq!(e.name, "CADENCE_SWEEP_KUBECONFIG_CERTS");
+    }
+
+    #[test]
+    fn the_topic_allow_list_follows_the_swept_subscriptions_unless_set_and_names_itself_when_wrong() {
+        let all = Settings::from_map(env(&[])).unwrap();
+        assert!(all.eventgrid_allowed_topics.allows_everything() && all.eventgrid_webhook);
+        let swept = Settings::from_map(env(&[("CADENCE_SUBSCRIPTIONS", "s1")])).unwrap();
+        assert!(swept.eventgrid_allowed_topics.allows(Some("/subscriptions/S1/resourceGroups/rg")));
+        assert!(!swept.eventgrid_allowed_topics.allows(Some("/subscriptions/s2")));
+        let set = Settings::from_map(env(&[("CADENCE_SUBSCRIPTIONS", "s1"), ("CADENCE_EVENTGRID_ALLOWED_TOPICS", "*")])).unwrap();
+        assert!(set.eventgrid_allowed_topics.allows_everything());
+        let e = Settings::from_map(env(&[("CADENCE_EVENTGRID_ALLOWED_TOPICS", "prod-clusters")])).unwrap_err();
+        assert_eq!(e.name, "CADENCE_EVENTGRID_ALLOWED_TOPICS");
+        assert!(!Settings::from_map(env(&[("CADENCE_EVENTGRID_WEBHOOK", "OFF")])).unwrap().eventgrid_webhook);
+        assert_eq!(Settings::from_map(env(&[("CADENCE_EVENTGRID_WEBHOOK", "maybe")])).unwrap_err().name, "CADENCE_EVENTGRID_WEBHOOK");
+    }
+
+    #[test]
+    fn the_function_app_id_is_set_or_built_from_what_app_service_sets() {
+        assert_eq!(Settings::from_map(env(&[])).unwrap().function_app_id, None);
+        let id = "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Web/sites/app";
+        assert_eq!(Settings::from_map(env(&[("CADENCE_FUNCTION_APP_ID", &format!("{id}/"))])).unwrap().function_app_id.as_deref(), Some(id));
+        let platform = env(&[("WEBSITE_OWNER_NAME", "s1+rg-WestEuropewebspace-Linux"), ("WEBSITE_RESOURCE_GROUP", "rg"), ("WEBSITE_SITE_NAME", "app")]);
+        assert_eq!(Settings::from_map(platform).unwrap().function_app_id.as_deref(), Some(id));
+        for bad in ["app", "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Web/sites", "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/x"] {
+            assert_eq!(Settings::from_map(env(&[("CADENCE_FUNCTION_APP_ID", bad)])).unwrap_err().name, "CADENCE_FUNCTION_APP_ID", "{bad}");
+        }
+        assert!(Settings::from_map(env(&[])).unwrap().sweep_event_wiring);
+        assert_eq!(Settings::from_map(env(&[("CADENCE_SWEEP_EVENT_WIRING", "later")])).unwrap_err().name, "CADENCE_SWEEP_EVENT_WIRING");
     }
 
     #[test]

@@ -270,6 +270,11 @@ var plainSettings = {
   CADENCE_SUBSCRIPTIONS: join(sweptSubscriptionIds, ',')
   // Same parameter as the reader role's listClusterUserCredential action: role and setting agree.
   CADENCE_SWEEP_KUBECONFIG_CERTS: readKubeconfigCertificates ? 'true' : 'false'
+  // Events are taken from these topics only: the swept subscriptions (their Resource Notifications
+  // topic and every cluster in them) and the clusters wired here, wherever they live.
+  CADENCE_EVENTGRID_ALLOWED_TOPICS: join(concat(sweptSubscriptionIds, clusterIds), ',')
+  // Every subscription created here delivers to the `aks-events` trigger: the webhook stays off.
+  CADENCE_EVENTGRID_WEBHOOK: 'off'
   AZURE_CREDENTIAL: 'managed_identity'
   AZURE_CLIENT_ID: identities.outputs.functionClientId
   GITHUB_API_URL: githubApiUrl

@@ -63,6 +63,8 @@ fn the_reader_role_changes_nothing_and_holds_no_credential() {
         GetAgentPoolUpgradeProfile,
         ListMaintenanceConfigurations,
         ListKubernetesVersions,
+        EventWiringQuery,
+        ListSystemTopicEventSubscriptions,
     ]);
     let reader = actions("infra/roles/reader.json");
     assert_eq!(reader, expected);

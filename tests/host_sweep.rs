@@ -9,7 +9,7 @@ use std::sync::Arc;
 use aks_cadence::actions::Actuator;
 use aks_cadence::actions::log::LogActuator;
 use aks_cadence::execute::{DEFAULT_LEASE, Executor};
-use aks_cadence::host::{AppState, SweepRoutes, app};
+use aks_cadence::host::{AppState, EventGate, SweepRoutes, app};
 use aks_cadence::pipeline::{EventSink, Pipeline, fixed_clock};
 use aks_cadence::policy::Policy;
 use aks_cadence::store::sqlite::SqliteLedger;
@@ -48,7 +48,7 @@ fn host_inline(server: &MockServer, dry_run: bool, inline_max: usize) -> Host {
     ctx.options.certificates = CertificateChecks::off();
     ctx.inline_max = inline_max;
     let sweeper = Arc::new(Sweeper::new(ctx, Arc::clone(&pipeline)));
-    let state = AppState { sink: pipeline as Arc<dyn EventSink>, max_body_bytes: 1024 * 1024, sweep: SweepRoutes::Ready(sweeper) };
+    let state = AppState { sink: pipeline as Arc<dyn EventSink>, max_body_bytes: 1024 * 1024, sweep: SweepRoutes::Ready(sweeper), gate: EventGate::default() };
     Host { state, ledger, _dir: dir }
 }
 
@@ -225,7 +225,7 @@ async fn an_upgrade_left_running_is_polled_by_the_next_per_cluster_sweep_and_its
     let pipeline = Arc::new(Pipeline::new(Arc::new(policy), Arc::clone(&ledger), executor, false, fixed_clock(NOW.parse().unwrap())));
     let mut ctx = SweepContext::new(client(&server.uri()), vec![SUB.into()], 4);
     ctx.options.certificates = CertificateChecks::off();
-    let state = AppState { sink: pipeline.clone() as Arc<dyn EventSink>, max_body_bytes: 1 << 20, sweep: SweepRoutes::Ready(Arc::new(Sweeper::new(ctx, Arc::clone(&pipeline)))) };
+    let state = AppState { sink: pipeline.clone() as Arc<dyn EventSink>, max_body_bytes: 1 << 20, sweep: SweepRoutes::Ready(Arc::new(Sweeper::new(ctx, Arc::clone(&pipeline)))), gate: EventGate::default() };
 
     let (_, timer) = post(&state, "/sweep", timer_invocation()).await;
     let prod = timer["Outputs"]["clusters"].as_array().unwrap().iter().find(|m| m["cluster"]["id"].as_str().unwrap().ends_with("/prod")).unwrap().clone();

@@ -202,6 +202,7 @@ fn every_signal_kind_under_the_builtin_policy_is_a_log_notice_and_changes_nothin
             sweep(SignalKind::Resolved { concern: ConcernKind::KubernetesUpgrade, target: "patch:1.30.4".into() }),
             vec![(Resolve, "log", "patch:1.30.4")],
         ),
+        (sweep(SignalKind::EventsNotWired { system_topic: None, function: None }), vec![(Notice, "log", "aks-events")]),
     ];
     let mut kinds_seen = std::collections::BTreeSet::new();
     for (signal, want) in table {

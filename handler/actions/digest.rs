@@ -62,6 +62,7 @@ pub fn concern_label(kind: ConcernKind) -> &'static str {
         ConcernKind::Certificate => "certificate expiring",
         ConcernKind::NodePoolRoll => "node pool roll",
         ConcernKind::Maintenance => "planned maintenance",
+        ConcernKind::EventWiring => "AKS events not wired",
     }
 }
 
@@ -161,7 +162,7 @@ fn versions(a: &Action) -> (Option<String>, Option<String>) {
         SignalKind::NodeImageAvailable { current, latest, .. } => (Some(current.clone()), Some(latest.clone())),
         SignalKind::CertificateExpiring { not_after, .. } => (Some(format!("expires {}", fmt_time(*not_after))), None),
         SignalKind::Operation { target, .. } | SignalKind::Resolved { target, .. } => (running, Some(target.clone())),
-        SignalKind::NodePoolRolling { .. } | SignalKind::Maintenance { .. } => (running, None),
+        SignalKind::NodePoolRolling { .. } | SignalKind::Maintenance { .. } | SignalKind::EventsNotWired { .. } => (running, None),
     }
 }
 

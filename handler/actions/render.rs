@@ -147,6 +147,16 @@ pub fn facts(action: &Action) -> Facts {
         SignalKind::Resolved { target, .. } => {
             why.push(format!("The cluster now meets {target}."));
         }
+        SignalKind::EventsNotWired { system_topic, function } => {
+            match system_topic {
+                None => why.push("The cluster has no Event Grid system topic, so AKS publishes none of its events.".into()),
+                Some(t) => why.push(format!(
+                    "The cluster's Event Grid system topic `{t}` has no event subscription delivering to {}.",
+                    function.as_deref().map_or_else(|| "this app".to_string(), |f| format!("`{f}`"))
+                )),
+            }
+            why.push("New Kubernetes versions, support notices and node pool rolls of this cluster are heard only at the next sweep. Run the commands below, or add the cluster id to the `clusterIds` parameter of infra/main.bicep and deploy again.".into());
+        }
     }
     if let Some(d) = action.deadline {
         why.push(format!("Cadence deadline (policy): {}.", day(d)));
@@ -319,6 +329,7 @@ fn headline(action: &Action, target: Option<&str>) -> String {
         ConcernKind::Certificate => format!("{t} certificate expiring"),
         ConcernKind::NodePoolRoll => format!("node pool {t} roll"),
         ConcernKind::Maintenance => format!("planned maintenance {t}"),
+        ConcernKind::EventWiring => "AKS events not wired to aks-cadence".to_string(),
     }
 }
 
@@ -397,6 +408,15 @@ fn commands(action: &Action, target: Option<&str>) -> Vec<String> {
             format!("az aks show {base} --name {name} --query provisioningState"),
         ],
         ConcernKind::Maintenance => vec![format!("az aks maintenanceconfiguration list {base} --cluster-name {name} --output table")],
+        ConcernKind::EventWiring => match &action.signal.kind {
+            SignalKind::EventsNotWired { system_topic, function } => crate::plan::wiring_commands(
+                &action.concern.cluster,
+                action.signal.facts.location.as_deref(),
+                system_topic.as_deref(),
+                function.as_deref(),
+            ),
+            _ => Vec::new(),
+        },
     }
 }
 
@@ -421,6 +441,7 @@ fn links(action: &Action, target: Option<&str>, current: Option<&str>) -> Vec<Li
         ConcernKind::Certificate => v.push(link("AKS certificate rotation", "https://learn.microsoft.com/azure/aks/certificate-rotation")),
         ConcernKind::NodePoolRoll => v.push(link("Troubleshooting AKS upgrades", "https://learn.microsoft.com/troubleshoot/azure/azure-kubernetes/create-upgrade-delete/upgrading-or-scaling-does-not-succeed")),
         ConcernKind::Maintenance => v.push(link("AKS planned maintenance", "https://learn.microsoft.com/azure/aks/planned-maintenance")),
+        ConcernKind::EventWiring => v.push(link("AKS events in Event Grid", "https://learn.microsoft.com/azure/aks/quickstart-event-grid")),
     }
     v
 }

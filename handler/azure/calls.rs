@@ -42,10 +42,17 @@ pub enum ArmCall {
     /// `GET …/providers/Microsoft.ContainerService/locations/{l}/operationresults/{id}` — polling a
     /// `Location` URL.
     PollOperationResult,
+    /// `POST /providers/Microsoft.ResourceGraph/resources` — the event-wiring check: the AKS
+    /// Event Grid system topics of the fleet. Resource Graph returns only rows the identity may
+    /// read, so the action this call needs beyond the query itself is reading system topics.
+    EventWiringQuery,
+    /// `GET …/Microsoft.EventGrid/systemTopics/{t}/eventSubscriptions` — whether a cluster's
+    /// system topic delivers to this app's `aks-events` function.
+    ListSystemTopicEventSubscriptions,
 }
 
 impl ArmCall {
-    pub const ALL: [ArmCall; 14] = [
+    pub const ALL: [ArmCall; 16] = [
         Self::ResourceGraphQuery,
         Self::ListSubscriptions,
         Self::ListClusters,
@@ -60,6 +67,8 @@ impl ArmCall {
         Self::ListClusterUserCredential,
         Self::PollOperationStatus,
         Self::PollOperationResult,
+        Self::EventWiringQuery,
+        Self::ListSystemTopicEventSubscriptions,
     ];
 
     /// The RBAC action ARM checks for this call (spelled as in the resource provider's
@@ -79,6 +88,8 @@ impl ArmCall {
             Self::ListClusterUserCredential => "Microsoft.ContainerService/managedClusters/listClusterUserCredential/action",
             Self::PollOperationStatus => "Microsoft.ContainerService/locations/operations/read",
             Self::PollOperationResult => "Microsoft.ContainerService/locations/operationresults/read",
+            Self::EventWiringQuery => "Microsoft.EventGrid/systemTopics/read",
+            Self::ListSystemTopicEventSubscriptions => "Microsoft.EventGrid/systemTopics/eventSubscriptions/read",
         }
     }
 
@@ -99,6 +110,8 @@ impl ArmCall {
             Self::ListClusterUserCredential => "list-cluster-user-credential",
             Self::PollOperationStatus => "poll-operation-status",
             Self::PollOperationResult => "poll-operation-result",
+            Self::EventWiringQuery => "event-wiring-query",
+            Self::ListSystemTopicEventSubscriptions => "list-system-topic-event-subscriptions",
         }
     }
 
@@ -114,8 +127,10 @@ impl ArmCall {
             | Self::ListMaintenanceConfigurations
             | Self::ListKubernetesVersions
             | Self::PollOperationStatus
-            | Self::PollOperationResult => Budget::Reads,
+            | Self::PollOperationResult
+            | Self::ListSystemTopicEventSubscriptions => Budget::Reads,
             Self::ResourceGraphQuery
+            | Self::EventWiringQuery
             | Self::PutCluster
             | Self::UpgradeNodeImageVersion
             | Self::RotateClusterCertificates
@@ -153,6 +168,8 @@ mod tests {
             ArmCall::ListClusterUserCredential => 11,
             ArmCall::PollOperationStatus => 12,
             ArmCall::PollOperationResult => 13,
+            ArmCall::EventWiringQuery => 14,
+            ArmCall::ListSystemTopicEventSubscriptions => 15,
         }
     }
 

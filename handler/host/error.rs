@@ -25,6 +25,13 @@ pub enum ApiError {
     PayloadTooLarge { limit: usize },
     #[error("{0}")]
     NotFound(String),
+    /// Every event of the delivery (or its validation event) comes from a topic that is not in
+    /// `CADENCE_EVENTGRID_ALLOWED_TOPICS`. 403: Event Grid does not retry it.
+    #[error("{0}")]
+    TopicNotAllowed(String),
+    /// A CloudEvents handshake from an origin that is not Event Grid.
+    #[error("{0}")]
+    OriginNotAllowed(String),
     /// The sink asked for a redelivery (ledger unavailable, transient adapter failure).
     /// Details are logged where the failure is seen; the body stays generic.
     #[error("temporarily unable to process the delivery")]
@@ -42,6 +49,7 @@ impl ApiError {
             }
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::TopicNotAllowed(_) | Self::OriginNotAllowed(_) => StatusCode::FORBIDDEN,
             Self::RetryLater => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -56,6 +64,8 @@ impl ApiError {
             Self::UnreadableBody(_) => "unreadable_body",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::NotFound(_) => "not_found",
+            Self::TopicNotAllowed(_) => "topic_not_allowed",
+            Self::OriginNotAllowed(_) => "origin_not_allowed",
             Self::RetryLater => "retry_later",
             Self::Internal(_) => "internal",
         }
@@ -73,7 +83,7 @@ impl ApiError {
             Self::PayloadTooLarge { limit } => format!(
                 "the body is larger than {limit} bytes; Event Grid delivers at most 1 MB per event, so send smaller batches (raise CADENCE_MAX_BODY_BYTES only if you must)"
             ),
-            Self::NotFound(detail) => detail.clone(),
+            Self::NotFound(detail) | Self::TopicNotAllowed(detail) | Self::OriginNotAllowed(detail) => detail.clone(),
             Self::RetryLater => "temporarily unable to process the delivery; deliver it again later".into(),
             Self::Internal(_) => "internal error; see the handler's logs".into(),
         }

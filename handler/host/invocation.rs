@@ -6,8 +6,9 @@
 //! 500 to Event Grid, which delivers again (up to 24 h). So `/aks-events` answers non-2xx
 //! only for [`PipelineError::Retryable`] and [`PipelineError::Configuration`] (a setting to fix:
 //! the redelivery after the fix does the work); everything a redelivery would bring back unchanged
-//! — a body that is not an event, an event we do not handle, an oversize body — is answered
-//! 200 with a log line saying why, so it is not retried for a day to no effect.
+//! — a body that is not an event, an event we do not handle, an oversize body, an event from a
+//! topic that `CADENCE_EVENTGRID_ALLOWED_TOPICS` does not allow — is answered 200 with a log
+//! line saying why, so it is not retried for a day to no effect.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -18,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{AppState, deliver};
+use super::{AppState, deliver, screen};
 use crate::ingest::{self, IngestError};
 use crate::pipeline::PipelineError;
 
@@ -83,6 +84,9 @@ pub(crate) async fn aks_events(State(state): State<AppState>, body: Result<Bytes
     if ingested.is_empty() {
         logs.push("the delivery held no events".into());
     }
+    // A foreign topic's event is acknowledged (200) with the log line `screen` wrote: failing
+    // the invocation would have Event Grid retry it for a day, and no retry changes its topic.
+    let (ingested, _refused) = screen(&state, "/aks-events", ingested, &mut logs);
     match deliver(&state, "/aks-events", ingested, &mut logs).await {
         Ok(report) => {
             logs.extend(report.log);
@@ -118,7 +122,7 @@ fn unreadable(rejection: &BytesRejection, state: &AppState) -> String {
 
 /// Invocation body → ingested events; `Err` is the reason, for the log. Works on owned values
 /// throughout: the body is parsed once and nothing is copied.
-fn read_event(body: &[u8]) -> Result<Vec<ingest::Ingested>, String> {
+fn read_event(body: &[u8]) -> Result<Vec<ingest::Delivered>, String> {
     let raw: Value =
         serde_json::from_slice(body).map_err(|e| format!("the invocation body is not JSON: {}", ingest::describe_json_error(&e)))?;
     let raw = ingest::decode_owned(raw).map_err(|e| e.to_string())?;
@@ -141,7 +145,7 @@ fn read_event(body: &[u8]) -> Result<Vec<ingest::Ingested>, String> {
             ));
         }
     };
-    ingest::ingest_owned(event).map_err(|e| match e {
+    ingest::ingest_delivery(event).map_err(|e| match e {
         IngestError::MalformedJson(m) => format!("Data.{EVENT_BINDING} holds malformed JSON: {m}"),
         IngestError::NotAnEvent(m) => format!("Data.{EVENT_BINDING} is not an event: {m}"),
     })

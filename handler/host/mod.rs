@@ -13,6 +13,10 @@
 //!                        email and chat notifications queued for a digest, once due
 //! ```
 //!
+//! Both event routes take events only from the topics `CADENCE_EVENTGRID_ALLOWED_TOPICS` allows
+//! ([`crate::topics`], [`screen`]); `/api/eventgrid` answers 404 when `CADENCE_EVENTGRID_WEBHOOK`
+//! is off.
+//!
 //! Status codes are chosen for what the sender does with them (see `docs/host.md`): Event
 //! Grid retries 5xx and never retries 400/413, and the Functions host turns any non-2xx from
 //! `/aks-events` into a failed invocation that Event Grid retries. So a non-2xx means "try
@@ -35,7 +39,8 @@ use tokio::net::TcpListener;
 
 pub use error::ApiError;
 
-use crate::ingest::Ingested;
+use crate::ingest::{Delivered, Ingested};
+use crate::topics::{ALLOWED_TOPICS_SETTING, AllowListOrigin, TopicAllowList};
 use crate::pipeline::{EventSink, PipelineError, RunReport};
 use crate::sweep::runner::Sweeper;
 
@@ -47,13 +52,49 @@ pub struct AppState {
     pub max_body_bytes: usize,
     /// What the sweep routes use.
     pub sweep: SweepRoutes,
+    /// Which topics may deliver, and whether `/api/eventgrid` serves at all.
+    pub gate: EventGate,
 }
 
 impl AppState {
     /// The event routes only: the sweep routes answer that ARM is not configured.
     pub fn events_only(sink: Arc<dyn EventSink>, max_body_bytes: usize) -> Self {
-        Self { sink, max_body_bytes, sweep: SweepRoutes::NotConfigured { reason: "no ARM client in this process".into() } }
+        Self {
+            sink,
+            max_body_bytes,
+            sweep: SweepRoutes::NotConfigured { reason: "no ARM client in this process".into() },
+            gate: EventGate::default(),
+        }
     }
+}
+
+/// What the event routes let in: events from allowed topics (`CADENCE_EVENTGRID_ALLOWED_TOPICS`,
+/// both routes), and `/api/eventgrid` only while `CADENCE_EVENTGRID_WEBHOOK` is on.
+#[derive(Debug, Clone)]
+pub struct EventGate {
+    pub topics: Arc<TopicAllowList>,
+    pub webhook: bool,
+}
+
+impl Default for EventGate {
+    /// Every topic, webhook on (what no settings at all mean).
+    fn default() -> Self {
+        Self { topics: Arc::new(TopicAllowList::everything(AllowListOrigin::Unset)), webhook: true }
+    }
+}
+
+impl EventGate {
+    pub fn from_settings(settings: &crate::settings::Settings) -> Self {
+        Self { topics: Arc::new(settings.eventgrid_allowed_topics.clone()), webhook: settings.eventgrid_webhook }
+    }
+}
+
+/// An event refused because its topic is not allowed.
+#[derive(Debug, Clone)]
+pub(crate) struct Refused {
+    pub topic: Option<String>,
+    /// It was the webhook's subscription validation event (the handshake is refused too).
+    pub validation: bool,
 }
 
 /// Whether the sweep routes can work. The host's readiness never depends on it: without ARM
@@ -105,6 +146,36 @@ async fn ready() -> &'static str {
 async fn not_found(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
     // Only the path: a forwarded query string may hold the function key (`?code=`).
     ApiError::NotFound(format!("no function is served at {method} {}", uri.path()))
+}
+
+/// Applies the topic allow-list: the events from allowed topics go on; each refused one gets a
+/// warning and a line in `logs` naming its topic and the setting to change.
+pub(crate) fn screen(state: &AppState, route: &'static str, delivered: Vec<Delivered>, logs: &mut Vec<String>) -> (Vec<Ingested>, Vec<Refused>) {
+    let topics = &state.gate.topics;
+    let mut allowed = Vec::with_capacity(delivered.len());
+    let mut refused = Vec::new();
+    for Delivered { topic, ingested } in delivered {
+        if topics.allows(topic.as_deref()) {
+            allowed.push(ingested);
+            continue;
+        }
+        let shown = topic.as_deref().unwrap_or("(none)");
+        tracing::warn!(
+            route,
+            event_id = %ingested.event_id(),
+            event_type = %ingested.event_type(),
+            topic = %shown,
+            setting = ALLOWED_TOPICS_SETTING,
+            "event refused: its topic is not allowed"
+        );
+        logs.push(format!(
+            "event {} ({}) refused: topic {shown} is not allowed (allowed: {topics}); if it should deliver here, add it to {ALLOWED_TOPICS_SETTING}",
+            ingested.event_id(),
+            ingested.event_type()
+        ));
+        refused.push(Refused { topic, validation: matches!(ingested, Ingested::SubscriptionValidation { .. }) });
+    }
+    (allowed, refused)
 }
 
 /// Logs what each ingested event became, then hands the deliverable ones to the sink.

@@ -113,6 +113,19 @@ pub fn ingest_value(value: &Value) -> Result<Vec<Ingested>, IngestError> {
 
 /// [`ingest_value`] for a value the caller no longer needs (the host's request bodies): no copy.
 pub fn ingest_owned(value: Value) -> Result<Vec<Ingested>, IngestError> {
+    ingest_delivery(value).map(|events| events.into_iter().map(|d| d.ingested).collect())
+}
+
+/// One delivered event with the topic it names (Event Grid `topic` / CloudEvents `source`), so
+/// the host can apply the topic allow-list (`crate::topics`) before anything is planned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivered {
+    pub topic: Option<String>,
+    pub ingested: Ingested,
+}
+
+/// [`ingest_owned`], keeping each event's topic.
+pub fn ingest_delivery(value: Value) -> Result<Vec<Delivered>, IngestError> {
     match decode_owned(value)? {
         Value::Array(items) => items
             .into_iter()
@@ -209,7 +222,7 @@ impl Envelope {
 }
 
 /// Reads one decoded JSON value as one event.
-fn ingest_one(value: Value) -> Result<Ingested, IngestError> {
+fn ingest_one(value: Value) -> Result<Delivered, IngestError> {
     let Value::Object(map) = &value else {
         return Err(IngestError::NotAnEvent(format!(
             "expected a JSON object (one event) or an array of them, found {}; send an Event Grid event, an array of them, or a CloudEvent",
@@ -229,7 +242,8 @@ fn ingest_one(value: Value) -> Result<Ingested, IngestError> {
                 .into(),
         ));
     };
-    Ok(classify(envelope))
+    let topic = envelope.source.clone();
+    Ok(Delivered { topic, ingested: classify(envelope) })
 }
 
 /// Routes a parsed envelope by its type.

@@ -30,7 +30,7 @@ use crate::domain::{ClusterFacts, ClusterId, ConcernKind, SignalKind};
 use windows::MaintenanceWindow;
 
 /// Every signal name a rule's `signals = [...]` may list: the values of [`SignalKind::name`].
-pub const SIGNAL_NAMES: [&str; 10] = [
+pub const SIGNAL_NAMES: [&str; 11] = [
     "new-kubernetes-version",
     "upgrades-offered",
     "support-ending",
@@ -41,6 +41,7 @@ pub const SIGNAL_NAMES: [&str; 10] = [
     "maintenance",
     "operation",
     "resolved",
+    "events-not-wired",
 ];
 
 fn signal_bit(name: &str) -> u16 {
@@ -57,6 +58,7 @@ fn concern_signal_mask(kind: ConcernKind) -> u16 {
         ConcernKind::Certificate => signal_bit("certificate-expiring"),
         ConcernKind::NodePoolRoll => signal_bit("node-pool-rolling"),
         ConcernKind::Maintenance => signal_bit("maintenance"),
+        ConcernKind::EventWiring => signal_bit("events-not-wired"),
     }
 }
 
@@ -467,6 +469,7 @@ mod tests {
                 status: OperationStatus::InProgress,
             },
             SignalKind::Resolved { concern: ConcernKind::NodeImage, target: "p".into() },
+            SignalKind::EventsNotWired { system_topic: None, function: None },
         ];
         let names: BTreeSet<&str> = kinds.iter().map(|k| k.name()).collect();
         assert_eq!(names, SIGNAL_NAMES.iter().copied().collect::<BTreeSet<_>>());

@@ -248,6 +248,23 @@ pub async fn query_resource_graph(arm: &ArmClient, subscriptions: &[String]) -> 
     let mut out = Vec::new();
     let mut notes = Vec::new();
     let mut seen = HashSet::new();
+    for row in graph_rows(arm, ArmCall::ResourceGraphQuery, RESOURCE_GRAPH_QUERY, subscriptions).await? {
+        match ClusterRecord::from_graph_row(&row) {
+            Ok(r) => {
+                if seen.insert(r.id.key()) {
+                    out.push(r);
+                }
+            }
+            Err(e) => notes.push(format!("skipped a Resource Graph row: {e}")),
+        }
+    }
+    Ok((out, notes))
+}
+
+/// Every row of a Resource Graph `query` over `subscriptions` (all the identity can read when
+/// empty), 1000 subscriptions per request, following `$skipToken` to the last page.
+pub(crate) async fn graph_rows(arm: &ArmClient, call: ArmCall, query: &str, subscriptions: &[String]) -> Result<Vec<Value>, GraphError> {
+    let mut out = Vec::new();
     let chunks: Vec<Option<&[String]>> =
         if subscriptions.is_empty() { vec![None] } else { subscriptions.chunks(SUBSCRIPTIONS_PER_QUERY).map(Some).collect() };
     for chunk in chunks {
@@ -257,23 +274,13 @@ pub async fn query_resource_graph(arm: &ArmClient, subscriptions: &[String]) -> 
             if let Some(t) = &skip_token {
                 options["$skipToken"] = json!(t);
             }
-            let mut body = json!({ "query": RESOURCE_GRAPH_QUERY, "options": options });
+            let mut body = json!({ "query": query, "options": options });
             if let Some(subs) = chunk {
                 body["subscriptions"] = json!(subs);
             }
-            let resp = arm
-                .post(ArmCall::ResourceGraphQuery, "/providers/Microsoft.ResourceGraph/resources", RESOURCE_GRAPH_API_VERSION, Some(&body))
-                .await?
-                .body;
-            for row in resp.get("data").and_then(Value::as_array).into_iter().flatten() {
-                match ClusterRecord::from_graph_row(row) {
-                    Ok(r) => {
-                        if seen.insert(r.id.key()) {
-                            out.push(r);
-                        }
-                    }
-                    Err(e) => notes.push(format!("skipped a Resource Graph row: {e}")),
-                }
+            let mut resp = arm.post(call, "/providers/Microsoft.ResourceGraph/resources", RESOURCE_GRAPH_API_VERSION, Some(&body)).await?.body;
+            if let Some(Value::Array(rows)) = resp.get_mut("data").map(Value::take) {
+                out.extend(rows);
             }
             skip_token = resp.get("$skipToken").and_then(Value::as_str).filter(|t| !t.is_empty()).map(str::to_string);
             // `resultTruncated` is a string ("true"/"false") in this API; accept a bool too.
@@ -290,7 +297,7 @@ pub async fn query_resource_graph(arm: &ArmClient, subscriptions: &[String]) -> 
             }
         }
     }
-    Ok((out, notes))
+    Ok(out)
 }
 
 /// Lists clusters per subscription through ARM (the fallback).

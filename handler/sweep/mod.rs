@@ -8,6 +8,7 @@
 //! memory     what a sweep remembers per cluster (observed facts, followed operations)
 //! runner     Sweeper: the sweep functions end to end, findings planned through the pipeline
 //! certs      certificate expiry readers (API server TLS, kubeconfigs)
+//! wiring     once per sweep: which clusters' AKS events do not reach `aks-events`
 //! ```
 //!
 //! Wire types (Resource Graph rows, ARM bodies) stop here: what leaves is [`crate::domain::Signal`]
@@ -20,6 +21,7 @@ pub mod inventory;
 pub mod memory;
 pub mod runner;
 pub mod support;
+pub mod wiring;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -71,9 +73,18 @@ pub struct SweepContext {
     /// instead of fanning out (0 = always fan out).
     pub inline_max: usize,
     pub options: SweepOptions,
+    /// The event-wiring check (`CADENCE_SWEEP_EVENT_WIRING`); `None` = not run.
+    pub wiring: Option<WiringCheck>,
     /// Caches of recent runs, so that the queue messages of one run handled by this instance
     /// share region and node-image reads.
     runs: Mutex<HashMap<String, (Instant, Arc<cluster::SweepCache>)>>,
+}
+
+/// What the event-wiring check looks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WiringCheck {
+    /// The `aks-events` function's resource id; `None` = check system topics only.
+    pub function: Option<String>,
 }
 
 /// How long a run's cache is kept for queue messages arriving late.
@@ -81,13 +92,24 @@ const RUN_CACHE_TTL: Duration = Duration::from_secs(2 * 3600);
 
 impl SweepContext {
     pub fn new(arm: ArmClient, subscriptions: Vec<String>, concurrency: usize) -> Self {
-        Self { arm, subscriptions, concurrency: concurrency.max(1), inline_max: 0, options: SweepOptions::default(), runs: Mutex::new(HashMap::new()) }
+        Self {
+            arm,
+            subscriptions,
+            concurrency: concurrency.max(1),
+            inline_max: 0,
+            options: SweepOptions::default(),
+            wiring: None,
+            runs: Mutex::new(HashMap::new()),
+        }
     }
 
     pub fn from_settings(settings: &crate::settings::Settings, arm: ArmClient) -> Self {
         let mut ctx = Self::new(arm, settings.subscriptions.clone(), settings.sweep_concurrency);
         ctx.inline_max = settings.sweep_inline_max;
         ctx.options.certificates.kubeconfig = settings.sweep_kubeconfig_certs;
+        if settings.sweep_event_wiring {
+            ctx.wiring = Some(WiringCheck { function: settings.function_app_id.as_deref().map(wiring::aks_events_function) });
+        }
         ctx
     }
 

@@ -15,9 +15,9 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 use super::fanout::{LocalSweep, decode_json_value, parse_cluster_message, sweep_inventory};
-use super::inventory::inventory;
-use super::{ClusterSnapshot, SweepContext, SweepError, TrackedOperation, sweep_cluster};
-use crate::domain::ClusterId;
+use super::inventory::{ClusterRecord, inventory};
+use super::{ClusterSnapshot, SweepContext, SweepError, TrackedOperation, sweep_cluster, wiring};
+use crate::domain::{ClusterId, Signal};
 use crate::pipeline::{Pipeline, PipelineError, RunReport};
 
 /// Why a sweep invocation failed.
@@ -35,6 +35,17 @@ impl SweepFailure {
         match self {
             Self::Sweep(e) => e.is_retryable(),
             Self::Pipeline(e) => e.is_retryable(),
+        }
+    }
+}
+
+/// Adds each wiring finding to its cluster's snapshot, so it is planned with the sweep's one
+/// plan (a cluster whose own sweep failed has no snapshot: its finding waits for the next sweep).
+fn attach(snapshots: &mut [ClusterSnapshot], signals: Vec<Signal>) {
+    let index: std::collections::HashMap<ClusterId, usize> = snapshots.iter().enumerate().map(|(i, s)| (s.cluster.clone(), i)).collect();
+    for signal in signals {
+        if let Some(&i) = index.get(&signal.cluster) {
+            snapshots[i].signals.push(signal);
         }
     }
 }
@@ -71,12 +82,31 @@ impl Sweeper {
         let past_due = super::fanout::timer_past_due(body);
         let inv = inventory(&self.ctx.arm, &self.ctx.subscriptions).await?;
         if inv.clusters.is_empty() || inv.clusters.len() > self.ctx.inline_max {
-            return Ok(super::fanout::fanout_response(&inv, now, past_due, &BTreeMap::new()));
+            let mut response = super::fanout::fanout_response(&inv, now, past_due, &BTreeMap::new());
+            // The queue messages plan each cluster on its own; the wiring findings of the whole
+            // fleet are planned here, as one plan.
+            let mut logs = Vec::new();
+            let wiring = self.wiring(&inv.clusters, &super::fanout::run_id_at(now), now, &mut logs).await;
+            if !wiring.is_empty() {
+                match self.pipeline.handle_signals(wiring).await {
+                    Ok(report) => logs.extend(report.log),
+                    // The next sweep finds the same clusters again: report, do not fail the fan-out.
+                    Err(e) => logs.push(format!("event wiring findings not carried out this time: {e}")),
+                }
+            }
+            if let Some(Value::Array(lines)) = response.get_mut("Logs") {
+                lines.extend(logs.into_iter().map(Value::String));
+            }
+            return Ok(response);
         }
         let tracked = self.tracked(inv.clusters.iter().map(|c| c.id.clone()).collect()).await?;
         let records = inv.clusters.clone();
         let source = inv.source;
-        let local = sweep_inventory(&self.ctx, inv, self.ctx.concurrency, &tracked, now).await;
+        let mut local = sweep_inventory(&self.ctx, inv, self.ctx.concurrency, &tracked, now).await;
+        let mut wiring_logs = Vec::new();
+        let wiring = self.wiring(&records, &local.run_id, now, &mut wiring_logs).await;
+        attach(&mut local.snapshots, wiring);
+        local.notes.extend(wiring_logs);
         let report = self.pipeline.handle_snapshots(&local.snapshots).await?;
         let mut logs = vec![format!(
             "{}: {} clusters from {}{}, swept in this invocation as one plan: {} action(s) planned",
@@ -130,9 +160,42 @@ impl Sweeper {
     pub async fn local(&self, concurrency: usize, now: Timestamp) -> Result<(LocalSweep, RunReport), SweepFailure> {
         let inv = inventory(&self.ctx.arm, &self.ctx.subscriptions).await?;
         let tracked = self.tracked(inv.clusters.iter().map(|c| c.id.clone()).collect()).await?;
-        let local = sweep_inventory(&self.ctx, inv, concurrency, &tracked, now).await;
+        let records = inv.clusters.clone();
+        let mut local = sweep_inventory(&self.ctx, inv, concurrency, &tracked, now).await;
+        let mut wiring_logs = Vec::new();
+        let wiring = self.wiring(&records, &local.run_id, now, &mut wiring_logs).await;
+        attach(&mut local.snapshots, wiring);
+        local.notes.extend(wiring_logs);
         let report = self.pipeline.handle_snapshots(&local.snapshots).await?;
         Ok((local, report))
+    }
+
+    /// The event-wiring findings for `clusters` (`sweep::wiring`): none when the check is off;
+    /// when it fails, a line in `logs` and none (a sweep never fails for it).
+    async fn wiring(&self, clusters: &[ClusterRecord], run_id: &str, now: Timestamp, logs: &mut Vec<String>) -> Vec<Signal> {
+        let Some(check) = &self.ctx.wiring else { return Vec::new() };
+        if clusters.is_empty() {
+            return Vec::new();
+        }
+        let function = check.function.as_deref();
+        match wiring::check(&self.ctx.arm, &self.ctx.subscriptions, clusters, function).await {
+            Ok(report) => {
+                logs.extend(report.notes.iter().cloned());
+                let unwired = report.clusters.values().filter(|w| **w != wiring::Wiring::Wired).count();
+                if unwired > 0 {
+                    logs.push(format!(
+                        "{unwired} cluster(s) whose AKS events do not reach aks-events{}",
+                        if function.is_none() { " (no system topic; subscriptions not checked: the function app id is unknown, set CADENCE_FUNCTION_APP_ID)" } else { "" }
+                    ));
+                }
+                wiring::signals(clusters, &report, function, run_id, now)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "event wiring not checked this sweep");
+                logs.push(format!("event wiring not checked this sweep: {e}"));
+                Vec::new()
+            }
+        }
     }
 
     /// The followed operations of each cluster, read from the ledger 16 at a time.

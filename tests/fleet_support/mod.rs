@@ -5,7 +5,7 @@
 #![allow(dead_code)]
 
 use serde_json::{Value, json};
-use wiremock::matchers::{header, method, path, path_regex, query_param};
+use wiremock::matchers::{body_string_contains, header, method, path, path_regex, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::arm_common::*;
@@ -53,6 +53,33 @@ impl FleetCluster {
     }
 }
 
+/// The part of the wiring query's text that tells it apart from the inventory query.
+pub const WIRING_QUERY_MARK: &str = "microsoft.eventgrid/systemtopics";
+
+/// The id of the system topic the infra creates for `cluster` (in the cluster's resource group).
+pub fn system_topic_id(cluster: &str) -> String {
+    let rg_end = cluster.find("/providers/").unwrap();
+    let name = cluster.rsplit('/').next().unwrap();
+    format!("{}/providers/Microsoft.EventGrid/systemTopics/aks-cadence-{name}", &cluster[..rg_end])
+}
+
+/// A row of the wiring query (`id`, `source`) for the system topic of `cluster`.
+pub fn system_topic_row(cluster: &str) -> Value {
+    json!({"id": system_topic_id(cluster), "source": cluster})
+}
+
+/// Answers the sweep's event-wiring Resource Graph query with `rows`, at wiremock `priority`
+/// (1 is the highest; the inventory's mock has the default 5).
+pub async fn mount_system_topics(server: &MockServer, rows: Vec<Value>, priority: u8) {
+    Mock::given(method("POST"))
+        .and(path("/providers/Microsoft.ResourceGraph/resources"))
+        .and(body_string_contains(WIRING_QUERY_MARK))
+        .respond_with(ResponseTemplate::new(200).set_body_json(graph_page("resources_basic_query.2024-04-01.json", rows)))
+        .with_priority(priority)
+        .mount(server)
+        .await;
+}
+
 /// The App Service managed identity endpoint (`IDENTITY_ENDPOINT` = `<server>/msi/token`): the
 /// documented response with a usable token and a future expiry.
 pub async fn mount_identity(server: &MockServer) {
@@ -78,6 +105,10 @@ pub async fn mount_fleet(server: &MockServer, clusters: &[FleetCluster]) {
 
 /// [`mount_fleet`] for a client holding `token` (`arm_common::TOKEN` for in-process clients).
 pub async fn mount_fleet_for(server: &MockServer, clusters: &[FleetCluster], token: &str) {
+    // The sweep's event-wiring query: every cluster has its system topic, as the infra deploys
+    // it (tests of the check itself mount their own answer with a higher priority).
+    let topics: Vec<Value> = clusters.iter().map(|c| system_topic_row(&c.id())).collect();
+    mount_system_topics(server, topics, 3).await;
     let rows: Vec<Value> = clusters.iter().map(|c| graph_row(&c.resource)).collect();
     Mock::given(method("POST"))
         .and(path("/providers/Microsoft.ResourceGraph/resources"))
