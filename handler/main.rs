@@ -216,23 +216,13 @@ fn load_policy(path: &Path) -> anyhow::Result<Policy> {
 
 /// The Azure credential chosen by `AZURE_CREDENTIAL`, for the blob ledger.
 fn azure_credential(settings: &Settings) -> Result<Arc<dyn azure_core::credentials::TokenCredential>, Failure> {
-    identity::credential(settings).map_err(|e| {
-        Failure::Settings(SettingsError {
-            name: "AZURE_CREDENTIAL",
-            problem: e.to_string(),
-            fix: "set AZURE_CREDENTIAL to managed_identity (Functions), workload_identity, client_secret or azure_cli, with the settings it needs".into(),
-        })
-    })
+    Ok(identity::credential(settings)?)
 }
 
 /// The ARM client (sweeps and the upgrade adapter), with the identity `AZURE_CREDENTIAL`
 /// names. Building it does no IO. `Err` names the setting to fix.
 fn arm_client(settings: &Settings) -> Result<ArmClient, SettingsError> {
-    let tokens = identity::from_settings(settings).map_err(|e| SettingsError {
-        name: "AZURE_CREDENTIAL",
-        problem: e.to_string(),
-        fix: "set AZURE_CREDENTIAL to managed_identity (Functions), workload_identity, client_secret or azure_cli, with the settings it needs".into(),
-    })?;
+    let tokens = identity::from_settings(settings)?;
     let mut config = ArmConfig::from_settings(settings);
     // The adapter follows an operation this long, then leaves it to the sweeps.
     config.lro_timeout = FOLLOW_FOR;
