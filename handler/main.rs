@@ -179,11 +179,18 @@ enum Output {
 
 /// Logs go to stdout when serving (the Functions host collects them) and to stderr for the
 /// tools (whose stdout is data). JSON under the host, text otherwise (`CADENCE_LOG_FORMAT`).
-/// `RUST_LOG` overrides the level.
+/// `RUST_LOG` overrides the level. Text has colours only on a terminal, and never with
+/// `NO_COLOR` set (<https://no-color.org>): a file, a pipe or the host's log collector gets plain text.
 fn init_logging(settings: &Settings, out: Output) {
+    use std::io::IsTerminal;
     let default = if out == Output::Stdout { "info" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let terminal = match out {
+        Output::Stdout => std::io::stdout().is_terminal(),
+        Output::Stderr => std::io::stderr().is_terminal(),
+    };
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(terminal && !no_color);
     let _ = match (settings.log_json, out) {
         (true, Output::Stdout) => builder.json().with_current_span(false).with_writer(std::io::stdout).try_init(),
         (true, Output::Stderr) => builder.json().with_current_span(false).with_writer(std::io::stderr).try_init(),

@@ -122,3 +122,44 @@ async fn the_dry_run_flag_wins_over_the_setting() {
     assert!(!planned.is_empty(), "[policy]");
     assert!(ledger_actions(dir.path()).await.is_empty());
 }
+
+/// Logs on stderr are read by people in terminals and by programs everywhere else: colour
+/// escapes only on a terminal, and never with `NO_COLOR` set.
+#[test]
+fn logs_to_a_pipe_have_no_colour_escapes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = replay(dir.path(), &[("RUST_LOG", "info")], &["--dry-run"], &samples()[..1]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains(" INFO "), "info logs are there: {stderr}");
+    assert!(!out.stderr.contains(&0x1b), "no ESC byte in piped logs: {stderr:?}");
+}
+
+/// The same run on a pseudo-terminal (`script`, util-linux, in every Debian install): colours,
+/// unless `NO_COLOR` is set.
+#[test]
+fn logs_on_a_terminal_are_coloured_unless_no_color_is_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let on_a_terminal = |extra_env: &str| {
+        let command = format!(
+            "env -i RUST_LOG=info {extra_env} {} replay --dry-run --now {NOW} {}",
+            env!("CARGO_BIN_EXE_handler"),
+            samples()[0].display()
+        );
+        let out = Command::new("script")
+            .current_dir(dir.path())
+            .env("SHELL", "/bin/sh")
+            .args(["-q", "-e", "-c", &command, "/dev/null"])
+            .stdin(Stdio::null())
+            .output()
+            .expect("run script (util-linux)");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        out.stdout
+    };
+    let coloured = on_a_terminal("");
+    assert!(String::from_utf8_lossy(&coloured).contains(" INFO"), "{}", String::from_utf8_lossy(&coloured));
+    assert!(coloured.contains(&0x1b), "a terminal gets colours: {:?}", String::from_utf8_lossy(&coloured));
+    let plain = on_a_terminal("NO_COLOR=1");
+    assert!(String::from_utf8_lossy(&plain).contains(" INFO"), "{}", String::from_utf8_lossy(&plain));
+    assert!(!plain.contains(&0x1b), "NO_COLOR wins: {:?}", String::from_utf8_lossy(&plain));
+}
