@@ -495,6 +495,13 @@ async fn sweep(settings: Settings, args: SweepArgs) -> Result<ExitCode, Failure>
 /// `handler digest [--send]`: what waits in the ledger for the next digest, or send it now.
 async fn digest(settings: Settings, args: DigestArgs) -> Result<ExitCode, Failure> {
     init_logging(&settings, Output::Stderr);
+    // Looking at a queue must not create a ledger: with no SQLite file yet, nothing was queued.
+    if let StateLocation::Sqlite(path) = &settings.state
+        && !path.exists()
+    {
+        eprintln!("no ledger at {} yet: nothing queued", path.display());
+        return Ok(ExitCode::SUCCESS);
+    }
     let mut stdout = std::io::stdout().lock();
     if !args.send {
         let ledger = open_ledger(&settings)?;
