@@ -575,8 +575,12 @@ fn config_check(settings: &Settings, path: Option<PathBuf>) -> Result<ExitCode, 
         return Ok(ExitCode::SUCCESS);
     }
     match Policy::load(&path) {
-        Ok(_) => {
-            println!("{}: ok", path.display());
+        Ok(policy) => {
+            let policy = policy.unwrap_or_else(Policy::builtin);
+            println!("{}: valid policy", path.display());
+            for line in policy.summary() {
+                println!("{line}");
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(errors) => {
