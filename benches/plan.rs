@@ -36,7 +36,7 @@ fn main() {
     let builtin = Policy::builtin();
     let now: Timestamp = "2026-11-29T09:00:00Z".parse().unwrap();
     let signal = Signal {
-        cluster: ClusterId::from_parts("00000000-0000-0000-0000-00000000a001", "rg-prod-weu", "aks-prod-weu"),
+        cluster: ClusterId::from_parts("6f1c2d3e-4a5b-4c6d-8e9f-0a1b2c3d4e5f", "rg-platform-prod", "aks-prod-weu"),
         facts: ClusterFacts {
             kubernetes_version: Some("1.30.4".into()),
             provisioning_state: Some("Succeeded".into()),

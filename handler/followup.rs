@@ -9,7 +9,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::action::{Action, ActionKey, ActionKind, Stage};
+use crate::action::{Action, ActionKey, ActionKind, ChatKind, Stage};
 
 /// The report actions for `failed` (failed key, reason) among the actions of `plan`.
 pub fn failure_reports(plan: &[Action], failed: &[(ActionKey, String)]) -> Vec<Action> {
@@ -51,7 +51,10 @@ fn describe(action: &Action) -> String {
     match &action.kind {
         ActionKind::GithubPullRequest { repo, path, .. } => format!("The pull request on {repo}:{path}"),
         ActionKind::Email { to } => format!("Email to {}", to.join(", ")),
-        ActionKind::Chat { chat, url_setting } => format!("The {chat:?} message (setting {url_setting})"),
+        // The chat adapter's reasons name the webhook and its setting themselves.
+        ActionKind::Chat { chat: ChatKind::Teams, .. } => "The Teams message".into(),
+        ActionKind::Chat { chat: ChatKind::Slack, .. } => "The Slack message".into(),
+        ActionKind::Chat { chat: ChatKind::Webhook, .. } => "The webhook message".into(),
         other => format!("The {} action", other.name()),
     }
 }
@@ -63,7 +66,7 @@ fn digest(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::action::{ChatKind, VersionLocator};
+    use crate::action::VersionLocator;
     use crate::domain::{ClusterId, Concern, ConcernKind, Origin, Signal, SignalKind};
 
     fn signal() -> Signal {

@@ -180,11 +180,18 @@ enum Output {
 
 /// Logs go to stdout when serving (the Functions host collects them) and to stderr for the
 /// tools (whose stdout is data). JSON under the host, text otherwise (`CADENCE_LOG_FORMAT`).
-/// `RUST_LOG` overrides the level.
+/// `RUST_LOG` overrides the level. Text has colours only on a terminal, and never with
+/// `NO_COLOR` set (<https://no-color.org>): a file, a pipe or the host's log collector gets plain text.
 fn init_logging(settings: &Settings, out: Output) {
+    use std::io::IsTerminal;
     let default = if out == Output::Stdout { "info" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let terminal = match out {
+        Output::Stdout => std::io::stdout().is_terminal(),
+        Output::Stderr => std::io::stderr().is_terminal(),
+    };
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(terminal && !no_color);
     let _ = match (settings.log_json, out) {
         (true, Output::Stdout) => builder.json().with_current_span(false).with_writer(std::io::stdout).try_init(),
         (true, Output::Stderr) => builder.json().with_current_span(false).with_writer(std::io::stderr).try_init(),
@@ -217,23 +224,13 @@ fn load_policy(path: &Path) -> anyhow::Result<Policy> {
 
 /// The Azure credential chosen by `AZURE_CREDENTIAL`, for the blob ledger.
 fn azure_credential(settings: &Settings) -> Result<Arc<dyn azure_core::credentials::TokenCredential>, Failure> {
-    identity::credential(settings).map_err(|e| {
-        Failure::Settings(SettingsError {
-            name: "AZURE_CREDENTIAL",
-            problem: e.to_string(),
-            fix: "set AZURE_CREDENTIAL to managed_identity (Functions), workload_identity, client_secret or azure_cli, with the settings it needs".into(),
-        })
-    })
+    Ok(identity::credential(settings)?)
 }
 
 /// The ARM client (sweeps and the upgrade adapter), with the identity `AZURE_CREDENTIAL`
 /// names. Building it does no IO. `Err` names the setting to fix.
 fn arm_client(settings: &Settings) -> Result<ArmClient, SettingsError> {
-    let tokens = identity::from_settings(settings).map_err(|e| SettingsError {
-        name: "AZURE_CREDENTIAL",
-        problem: e.to_string(),
-        fix: "set AZURE_CREDENTIAL to managed_identity (Functions), workload_identity, client_secret or azure_cli, with the settings it needs".into(),
-    })?;
+    let tokens = identity::from_settings(settings)?;
     let mut config = ArmConfig::from_settings(settings);
     // The adapter follows an operation this long, then leaves it to the sweeps.
     config.lro_timeout = FOLLOW_FOR;
@@ -540,6 +537,13 @@ async fn sweep(settings: Settings, args: SweepArgs) -> Result<ExitCode, Failure>
 /// `handler digest [--send]`: what waits in the ledger for the next digest, or send it now.
 async fn digest(settings: Settings, args: DigestArgs) -> Result<ExitCode, Failure> {
     init_logging(&settings, Output::Stderr);
+    // Looking at a queue must not create a ledger: with no SQLite file yet, nothing was queued.
+    if let StateLocation::Sqlite(path) = &settings.state
+        && !path.exists()
+    {
+        eprintln!("no ledger at {} yet: nothing queued", path.display());
+        return Ok(ExitCode::SUCCESS);
+    }
     let mut stdout = std::io::stdout().lock();
     if !args.send {
         let ledger = open_ledger(&settings)?;
@@ -613,8 +617,12 @@ fn config_check(settings: &Settings, path: Option<PathBuf>) -> Result<ExitCode, 
         return Ok(ExitCode::SUCCESS);
     }
     match Policy::load(&path) {
-        Ok(_) => {
-            println!("{}: ok", path.display());
+        Ok(policy) => {
+            let policy = policy.unwrap_or_else(Policy::builtin);
+            println!("{}: valid policy", path.display());
+            for line in policy.summary() {
+                println!("{line}");
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(errors) => {

@@ -7,13 +7,18 @@
 # them). Benchmarks are not tests: they are built and run on their own (see README).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# Tools the tests use besides Rust: Node.js + npm (MailDev, Azurite), Python 3 (packaging and
-# static checks), curl (service readiness) and strace (the dry-run test proves no connection is
-# attempted). The machine image has them; install any that is missing (Debian, as root).
+# Tools the build and the tests use besides Rust (the README lists them): a C compiler (cc: the
+# bundled SQLite and aws-lc are C), binutils (the linker; objdump checks the packaged binary's
+# glibc), Node.js + npm (MailDev, Azurite), Python 3 with venv (packaging and static checks),
+# curl (service readiness), strace (the dry-run test proves no connection is attempted) and
+# script (a log test runs the binary on a pseudo-terminal). Install any that is missing
+# (Debian, as root); elsewhere, say which.
 missing=()
-for tool in node:nodejs npm:npm python3:python3 curl:curl strace:strace objdump:binutils; do
+for tool in cc:gcc objdump:binutils node:nodejs npm:npm python3:python3 curl:curl strace:strace script:bsdutils; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || missing+=("${tool#*:}")
 done
+# Debian splits venv (and the ensurepip it needs) out of python3.
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "test.sh: installing ${missing[*]}" >&2
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

@@ -6,7 +6,7 @@ mod email_support;
 
 use std::time::Duration;
 
-use aks_cadence::action::{Action, ChatKind, Stage};
+use aks_cadence::action::{Action, ActionKind, ChatKind, Stage};
 use aks_cadence::actions::Actuator;
 use aks_cadence::actions::chat::{ChatActuator, ChatTimeouts};
 use aks_cadence::error::ActionError;
@@ -259,4 +259,32 @@ async fn the_webhook_token_never_appears_in_logs_errors_or_bodies() {
     for body in bodies(&server).await {
         assert!(!body.to_string().contains(TOKEN), "the token is in a message body");
     }
+}
+
+/// A generic webhook that refuses the payload fails permanently, and the failure is reported as
+/// a comment on the concern's issue. What the team reads names the webhook once, its setting
+/// once, and the stage once.
+#[tokio::test]
+async fn a_refused_webhook_is_reported_on_the_issue_in_plain_words() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST")).respond_with(ResponseTemplate::new(400).set_body_string("invalid_payload")).expect(1).mount(&server).await;
+    let hook = node_image("aks-01", chat(ChatKind::Webhook, "OPS_HOOK_URL"));
+    let issue = node_image("aks-01", ActionKind::GithubIssue { repo: "platform/ops".into(), labels: vec![], assignees: vec![] });
+
+    let reason = match actuator(&[("OPS_HOOK_URL", &server.uri())]).perform(std::slice::from_ref(&hook)).await.remove(0) {
+        Err(ActionError::Permanent(reason)) => reason,
+        other => panic!("a refused payload is permanent: {other:?}"),
+    };
+    let reports = aks_cadence::followup::failure_reports(&[issue, hook.clone()], &[(hook.key.clone(), reason)]);
+    assert_eq!(reports.len(), 1);
+
+    assert_eq!(
+        aks_cadence::actions::render::comment_markdown(&reports[0]),
+        "**Update**: nodepool1 node image 202501.01.0 → 202502.03.0 available\n\n\
+         The webhook message failed and will not be retried: webhook (setting OPS_HOOK_URL) answered HTTP 400: invalid_payload\n\n\
+         - `AKSUbuntu-2204gen2containerd-202501.01.0` → `AKSUbuntu-2204gen2containerd-202502.03.0`\n\
+         - Node pool `nodepool1` runs image AKSUbuntu-2204gen2containerd-202501.01.0; AKSUbuntu-2204gen2containerd-202502.03.0 is available (OS security patches).\n\
+         - The next maintenance window opens 2026-01-10 02:00 UTC.\n\n\
+         The description above has been refreshed with the latest facts.\n"
+    );
 }

@@ -52,9 +52,25 @@ async fn digest_lists_what_is_queued_and_when_it_goes_out() {
     assert!(err.contains("2 notification(s) queued") && err.contains("2026-01-05T06:01:00Z"), "{err}");
     assert_eq!(ledger(dir.path()).pending_notifications().await.unwrap().len(), 2, "listing sends nothing");
 
-    let empty = tempfile::tempdir().unwrap();
-    let out = digest(empty.path(), &[], &[]);
+    let drained = tempfile::tempdir().unwrap();
+    SqliteLedger::open(drained.path().join("cadence.db")).unwrap();
+    let out = digest(drained.path(), &[], &[]);
     assert!(out.status.success() && String::from_utf8_lossy(&out.stderr).contains("no notification is queued"));
+}
+
+/// `handler digest` in a folder where nothing ever ran: it says so, and leaves no `cadence.db`
+/// behind (a ledger created by looking would be an empty file someone later wonders about).
+#[test]
+fn digest_without_a_ledger_creates_none_and_says_nothing_is_queued() {
+    let empty = tempfile::tempdir().unwrap();
+    for args in [&[][..], &["--send"][..]] {
+        let out = digest(empty.path(), &[("CADENCE_DRY_RUN", "false")], args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+        assert_eq!(err.trim(), "no ledger at cadence.db yet: nothing queued", "{args:?}");
+        assert!(out.stdout.is_empty(), "{args:?}: {}", String::from_utf8_lossy(&out.stdout));
+        assert_eq!(std::fs::read_dir(empty.path()).unwrap().count(), 0, "{args:?}: the folder stays empty");
+    }
 }
 
 #[tokio::test]

@@ -115,3 +115,54 @@ fn a_live_run_refuses_to_start_when_the_policy_needs_a_setting_that_is_missing()
         assert_eq!(out.status.code(), Some(0), "dry-run with {missing} unset: {}", stderr(&out));
     }
 }
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn config_check_of_a_valid_file_prints_the_summary_the_readme_shows() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let prompt = "$ handler config check cadence.example.toml\n";
+    let start = readme.find(prompt).expect("the README shows `config check` on the example") + prompt.len();
+    let shown = &readme[start..start + readme[start..].find("```").unwrap()];
+
+    let out = handler(repo(), &[], &["config", "check", "cadence.example.toml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), shown, "the README shows exactly what `config check` prints");
+    for fact in ["4 rule(s)", "rule prod (line ", "tells: Teams via TEAMS_PROD_WEBHOOK_URL", "window: every Tuesday at 22:00", "  TEAMS_PROD_WEBHOOK_URL\n"] {
+        assert!(shown.contains(fact), "the summary names rules, channels, windows and settings: {fact}");
+    }
+}
+
+#[test]
+fn config_check_of_an_empty_file_fails_saying_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("cadence.toml"), "# our policy\n").unwrap();
+    let out = handler(dir.path(), &[], &["config", "check", "cadence.toml"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert_eq!(
+        stdout(&out),
+        "cadence.toml:1: (file): the file has no [defaults] and no [[rule]]: it sets nothing. \
+         Fix: add [[rule]] sections (start from cadence.example.toml), or delete the file to use the built-in notify-only policy\n"
+    );
+    // A run refuses it too, rather than running on a policy nobody wrote.
+    let out = handler(dir.path(), &[], &["replay", "-"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("no [defaults] and no [[rule]]"), "{}", stderr(&out));
+}
+
+/// The full example with its first `[[rule]]` misspelt: the later `[rule.…]` sections then
+/// clash with it and TOML itself fails further down, but the misspelling is named at its line.
+#[test]
+fn a_misspelt_rule_table_is_named_at_its_line_with_the_right_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let example = std::fs::read_to_string(repo().join("cadence.example.toml")).unwrap();
+    let line = example.lines().position(|l| l == "[[rule]]").unwrap() + 1;
+    std::fs::write(dir.path().join("cadence.toml"), example.replacen("\n[[rule]]\n", "\n[[rules]]\n", 1)).unwrap();
+
+    let out = handler(dir.path(), &[], &["config", "check", "cadence.toml"]);
+    assert_eq!(out.status.code(), Some(1));
+    let first = stdout(&out).lines().next().unwrap_or_default().to_string();
+    assert_eq!(first, format!("cadence.toml:{line}: rules: unknown table `rules`. Fix: did you mean `rule`? Write each rule as [[rule]]"), "{}", stdout(&out));
+}

@@ -122,3 +122,119 @@ async fn the_dry_run_flag_wins_over_the_setting() {
     assert!(!planned.is_empty(), "[policy]");
     assert!(ledger_actions(dir.path()).await.is_empty());
 }
+
+/// Logs on stderr are read by people in terminals and by programs everywhere else: colour
+/// escapes only on a terminal, and never with `NO_COLOR` set.
+#[test]
+fn logs_to_a_pipe_have_no_colour_escapes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = replay(dir.path(), &[("RUST_LOG", "info")], &["--dry-run"], &samples()[..1]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains(" INFO "), "info logs are there: {stderr}");
+    assert!(!out.stderr.contains(&0x1b), "no ESC byte in piped logs: {stderr:?}");
+}
+
+/// The same run on a pseudo-terminal (`script`, util-linux, in every Debian install): colours,
+/// unless `NO_COLOR` is set.
+#[test]
+fn logs_on_a_terminal_are_coloured_unless_no_color_is_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let on_a_terminal = |extra_env: &str| {
+        let command = format!(
+            "env -i RUST_LOG=info {extra_env} {} replay --dry-run --now {NOW} {}",
+            env!("CARGO_BIN_EXE_handler"),
+            samples()[0].display()
+        );
+        let out = Command::new("script")
+            .current_dir(dir.path())
+            .env("SHELL", "/bin/sh")
+            .args(["-q", "-e", "-c", &command, "/dev/null"])
+            .stdin(Stdio::null())
+            .output()
+            .expect("run script (util-linux)");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        out.stdout
+    };
+    let coloured = on_a_terminal("");
+    assert!(String::from_utf8_lossy(&coloured).contains(" INFO"), "{}", String::from_utf8_lossy(&coloured));
+    assert!(coloured.contains(&0x1b), "a terminal gets colours: {:?}", String::from_utf8_lossy(&coloured));
+    let plain = on_a_terminal("NO_COLOR=1");
+    assert!(String::from_utf8_lossy(&plain).contains(" INFO"), "{}", String::from_utf8_lossy(&plain));
+    assert!(!plain.contains(&0x1b), "NO_COLOR wins: {:?}", String::from_utf8_lossy(&plain));
+}
+
+/// The `cargo run --locked -- replay …` lines of the README's quick start, as written: the
+/// settings in front of `cargo`, and the arguments after `--`.
+fn quick_start_replays() -> Vec<(Vec<(String, String)>, Vec<String>)> {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let start = readme.find("## Quick start").unwrap();
+    let end = start + readme[start..].find("\n## ").unwrap_or(readme.len() - start);
+    readme[start..end]
+        .lines()
+        .filter(|l| l.contains("cargo run --locked -- replay"))
+        .map(|l| {
+            let (before, after) = l.split_once("cargo run --locked -- ").unwrap();
+            let env = before.split_whitespace().map(|kv| kv.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())).unwrap()).collect();
+            (env, after.split_whitespace().map(String::from).collect())
+        })
+        .collect()
+}
+
+/// Runs one quick-start line in a fresh folder holding a copy of the example policy, with the
+/// sample glob expanded as the shell would.
+fn run_quick_start(env: &[(String, String)], args: &[String]) -> Vec<serde_json::Value> {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(Path::new(env!("CARGO_MANIFEST_DIR")).join("cadence.example.toml"), dir.path().join("cadence.example.toml")).unwrap();
+    let mut expanded: Vec<std::ffi::OsString> = Vec::new();
+    for a in args {
+        if a == "samples/events/*.json" {
+            expanded.extend(samples().into_iter().map(PathBuf::into_os_string));
+        } else {
+            expanded.push(a.into());
+        }
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_handler"))
+        .current_dir(dir.path())
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .args(expanded)
+        .output()
+        .unwrap();
+    lines(&out)
+}
+
+#[test]
+fn the_quick_start_replays_run_as_written_and_the_example_policy_plans_real_actions() {
+    let commands = quick_start_replays();
+    assert_eq!(commands.len(), 2, "the built-in policy, then the example policy: {commands:?}");
+
+    let (env, args) = &commands[0];
+    assert!(env.is_empty(), "the first command needs no configuration");
+    let builtin = run_quick_start(env, args);
+    assert!(!builtin.is_empty() && builtin.iter().all(|l| l["action"] == "log"), "the built-in policy only logs: {builtin:?}");
+
+    let (env, args) = &commands[1];
+    assert_eq!(env, &[("CADENCE_CONFIG".to_string(), "cadence.example.toml".to_string())]);
+    assert_eq!(args, &commands[0].1, "the same replay, another policy");
+    let example = run_quick_start(env, args);
+    let mut kinds: Vec<&str> = example.iter().map(|l| l["action"].as_str().unwrap()).collect();
+    kinds.sort();
+    kinds.dedup();
+    assert_eq!(kinds, ["email", "github_close", "github_issue", "teams"], "what the README promises: {example:#?}");
+    for cluster in ["aks-prod-weu", "aks-prod-eus", "aks-stage-neu"] {
+        assert!(
+            example.iter().any(|l| l["cluster"].as_str().unwrap().ends_with(&format!("/{cluster}")) && l["action"] != "log"),
+            "the example policy selects the sample cluster {cluster}: {example:#?}"
+        );
+    }
+}
+
+#[test]
+fn the_samples_readme_gives_the_quick_start_command() {
+    let (env, args) = &quick_start_replays()[0];
+    assert!(env.is_empty());
+    let command = format!("cargo run --locked -- {}", args.join(" "));
+    let samples_readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/README.md")).unwrap();
+    assert!(samples_readme.contains(&command), "samples/README.md should say `{command}`");
+}

@@ -179,6 +179,34 @@ async fn without_a_usable_identity_the_sweep_names_the_setting() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("setting AZURE_CREDENTIAL"), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
+/// The newcomer's first sweep: no Azure settings, no Azure CLI. Nothing can get a token, so the
+/// start fails at once with one cause and the fix, instead of retrying every ARM call.
+#[test]
+fn without_the_azure_cli_the_default_credential_fails_at_once_naming_the_setting_and_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty_path = tempfile::tempdir().unwrap();
+    let started = std::time::Instant::now();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_handler"))
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PATH", empty_path.path())
+        .args(["sweep", "--dry-run"])
+        .output()
+        .unwrap();
+    let elapsed = started.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(elapsed < std::time::Duration::from_secs(3), "took {elapsed:?}: {stderr}");
+    assert_eq!(stderr.matches("AZURE_CREDENTIAL").count(), 1, "named once: {stderr}");
+    assert_eq!(stderr.matches("no `az` on PATH").count(), 1, "the cause once: {stderr}");
+    assert!(stderr.starts_with("error: setting AZURE_CREDENTIAL: azure_cli: "), "{stderr}");
+    assert!(stderr.contains("install the Azure CLI and run `az login`"), "{stderr}");
+    assert!(stderr.contains("client_secret with AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(out.stdout.is_empty(), "nothing planned: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(!dir.path().join("cadence.db").exists(), "no ledger is created for a run that cannot start");
+}
+
 #[test]
 fn the_blob_ledger_gets_its_credential_from_the_same_identity_setting() {
     // No IO happens before the credential is built, so a broken identity setting stops the

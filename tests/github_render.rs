@@ -162,3 +162,20 @@ fn names_that_need_quoting_are_quoted_in_commands() {
     let f = render::facts(&a);
     assert!(f.commands[1].contains("--resource-group 'rg (legacy)'"), "{:?}", f.commands);
 }
+
+/// The planner writes news about a known concern as `"<cluster>: update: …"` (and reminders,
+/// overdue notices and resolutions with their own word): the comment's bold lead says the stage,
+/// once.
+#[test]
+fn a_comment_says_its_stage_once() {
+    for (stage, summary, lead) in [
+        (Stage::Update, "prod-weu: update: kubernetes-upgrade 1.30.7: the operation aks-cadence started succeeded", "**Update**: kubernetes-upgrade 1.30.7: the operation aks-cadence started succeeded\n"),
+        (Stage::Reminder, "prod-weu: reminder: upgrade 1.29.2 → 1.30.7 (minor) due 2026-03-03", "**Reminder**: upgrade 1.29.2 → 1.30.7 (minor) due 2026-03-03\n"),
+        (Stage::Overdue, "prod-weu: overdue: upgrade 1.29.2 → 1.30.7 (minor) was due 2026-03-03", "**Overdue**: upgrade 1.29.2 → 1.30.7 (minor) was due 2026-03-03\n"),
+        (Stage::Resolve, "prod-weu: resolved: kubernetes-upgrade 1.30.7", "**Resolved**: kubernetes-upgrade 1.30.7\n"),
+        (Stage::Update, "prod-weu: updated facts", "**Update**: updated facts\n"),
+    ] {
+        let comment = render::comment_markdown(&action(stage, issue_kind(), summary));
+        assert!(comment.starts_with(lead), "{stage:?}: {comment}");
+    }
+}

@@ -42,7 +42,7 @@ fn the_example_policy_checks_clean() {
     );
 
     // Non-prod clusters get auto node images and patches in the policy window.
-    let dev = ClusterId::from_parts("s", "rg-dev-weu", "aks-dev-weu");
+    let dev = ClusterId::from_parts("s", "rg-platform-dev-weu", "aks-dev-weu");
     let c = p.cadence_for(&dev, &ClusterFacts::default(), &upgrades_offered());
     assert_eq!((c.node_image, c.patch, c.minor), (UpgradeMode::Auto, UpgradeMode::Auto, UpgradeMode::Notify));
     assert_eq!((c.patch_within_days, c.minor_within_days, c.auto_after_days), (7, 30, 2));
@@ -53,7 +53,7 @@ fn the_example_policy_checks_clean() {
     assert!(start >= "2027-01-05T00:00:00Z".parse().unwrap(), "the holiday freeze (notAllowedDates up to 2027-01-04) is skipped: {start}");
 
     // Production keeps the defaults except its own reminder.
-    let prod_id = ClusterId::from_parts("00000000-0000-0000-0000-00000000A001", "rg-prod-weu", "aks-prod-weu");
+    let prod_id = ClusterId::from_parts("6F1C2D3E-4A5B-4C6D-8E9F-0A1B2C3D4E5F", "rg-platform-prod", "aks-prod-weu");
     let c = p.cadence_for(&prod_id, &ClusterFacts::default(), &upgrades_offered());
     assert_eq!((c.patch_within_days, c.reminder_days_before, c.patch), (14, 5, UpgradeMode::Notify));
     assert!(p.window_for(&prod_id, &ClusterFacts::default()).is_none());
@@ -69,10 +69,16 @@ fn a_missing_file_means_the_builtin_policy_but_check_says_so() {
 }
 
 #[test]
-fn an_empty_file_is_the_default_cadence_with_no_rules() {
-    let p = Policy::parse("", "cadence.toml").unwrap();
+fn an_empty_file_is_refused_and_a_defaults_only_file_is_not() {
+    for empty in ["", "\n\n", "# my policy\n# TODO\n"] {
+        let e = one_error(empty);
+        assert_eq!((e.line, e.field.as_str()), (1, "(file)"), "{empty:?}");
+        assert!(e.problem.contains("no [defaults] and no [[rule]]"), "{e}");
+        assert!(e.fix.contains("cadence.example.toml") && e.fix.contains("delete the file"), "{e}");
+    }
+    let p = Policy::parse("[defaults]\npatch_within_days = 7\n", "cadence.toml").unwrap();
     assert!(p.rules.is_empty());
-    assert_eq!(p.defaults, Policy::builtin().defaults);
+    assert_eq!(p.defaults.patch_within_days, 7);
     assert!(!p.is_builtin());
 }
 
@@ -83,15 +89,30 @@ fn unknown_keys_suggest_the_closest_one_with_the_line() {
     assert!(e.fix.contains("did you mean `patch_within_days`?"), "{e}");
 
     let e = one_error("[[rules]]\nname = \"x\"\n");
-    assert_eq!(e.line, 1);
-    assert!(e.fix.contains("`rule`"), "{e}");
+    assert_eq!((e.line, e.field.as_str(), e.problem.as_str()), (1, "rules", "unknown table `rules`"));
+    assert!(e.fix.starts_with("did you mean `rule`?"), "{e}");
+
+    // With a correct [[rule]] further on, the misspelt one makes the TOML itself invalid (the
+    // later `[rule.email]` extends a table the misspelling never created as an array): the typo
+    // is still named, on its own line, before the syntax error it causes.
+    let errs = errors("[[rules]]\nname = \"a\"\n[rule.email]\nto = [\"a@example.com\"]\n\n[[rule]]\nname = \"b\"\n");
+    assert_eq!((errs[0].line, errs[0].problem.as_str()), (1, "unknown table `rules`"), "{errs:#?}");
+    assert!(errs[0].fix.starts_with("did you mean `rule`?"), "{errs:#?}");
+    assert_eq!(errs[1].field, "(syntax)", "{errs:#?}");
+    assert_eq!(errs.len(), 2, "{errs:#?}");
+
+    let e = one_error("[defalts]\npatch_within_days = 7\n");
+    assert_eq!((e.line, e.problem.as_str(), e.fix.as_str()), (1, "unknown table `defalts`", "did you mean `defaults`?"));
+
+    let e = one_error("patch_within_days = 7\n");
+    assert!(e.fix.contains("under [defaults]"), "{e}");
 
     let e = one_error("[[rule]]\nname = \"x\"\n[rule.github_issue]\nrepo = \"a/b\"\nasignees = [\"me\"]\n");
     assert_eq!((e.line, e.field.as_str()), (5, "rule[0].github_issue.asignees"));
     assert!(e.fix.contains("`assignees`"), "{e}");
 
     let e = one_error("colour = \"blue\"\n");
-    assert!(e.fix.contains("allowed here: defaults, rule"), "{e}");
+    assert!(e.fix.contains("the top level has only [defaults] and [[rule]] sections"), "{e}");
 }
 
 #[test]
@@ -307,5 +328,5 @@ fn the_worked_example_in_the_readme_checks_clean() {
         .unwrap_or_else(|errs| panic!("{}", errs.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")));
     let names: Vec<&str> = p.rules.iter().map(|r| r.name.as_str()).collect();
     assert_eq!(names, ["prod", "nonprod"]);
-    assert!(p.window_for(&ClusterId::from_parts("s", "rg-dev-a", "aks-dev"), &ClusterFacts::default()).is_some(), "the nonprod rule defines a window");
+    assert!(p.window_for(&ClusterId::from_parts("s", "rg-platform-stage", "aks-stage-neu"), &ClusterFacts::default()).is_some(), "the nonprod rule defines a window");
 }

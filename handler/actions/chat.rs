@@ -85,6 +85,7 @@ impl ChatActuator {
 
     async fn post_digest(&self, chat: ChatKind, url_setting: &str, actions: &[&Action], digest: &Digest) -> Result<String, ActionError> {
         let name = chat_name(chat);
+        let webhook = webhook_label(chat);
         let secret = self.settings.named_secret(url_setting).map_err(|e| ActionError::configuration(url_setting, e.to_string()))?;
         let raw = secret.expose().trim();
         let url = match url::Url::parse(raw) {
@@ -92,7 +93,7 @@ impl ChatActuator {
             _ => {
                 return Err(ActionError::configuration(
                     url_setting,
-                    format!("setting `{url_setting}` (the {name} webhook) does not hold an http(s) URL; paste the webhook URL into it"),
+                    format!("setting `{url_setting}` (the {webhook}) does not hold an http(s) URL; paste the webhook URL into it"),
                 ));
             }
         };
@@ -104,9 +105,9 @@ impl ChatActuator {
             let timeout = e.is_timeout();
             let text = scrub(&error_chain(&e.without_url()));
             if timeout {
-                ActionError::Transient(format!("{name} webhook (setting {url_setting}) timed out: {text}"))
+                ActionError::Transient(format!("{webhook} (setting {url_setting}) timed out: {text}"))
             } else {
-                ActionError::Transient(format!("{name} webhook (setting {url_setting}) unreachable: {text}"))
+                ActionError::Transient(format!("{webhook} (setting {url_setting}) unreachable: {text}"))
             }
         })?;
         let status = response.status();
@@ -122,9 +123,9 @@ impl ChatActuator {
         let text = response.text().await.unwrap_or_default();
         let excerpt = excerpt(&scrub(&text));
         let message = if excerpt.is_empty() {
-            format!("{name} webhook (setting {url_setting}) answered HTTP {}", status.as_u16())
+            format!("{webhook} (setting {url_setting}) answered HTTP {}", status.as_u16())
         } else {
-            format!("{name} webhook (setting {url_setting}) answered HTTP {}: {excerpt}", status.as_u16())
+            format!("{webhook} (setting {url_setting}) answered HTTP {}: {excerpt}", status.as_u16())
         };
         Err(classify_status(status.as_u16(), retry_after, url_setting, message))
     }
@@ -141,6 +142,16 @@ pub fn classify_status(status: u16, retry_after: Option<Duration>, url_setting: 
         408 | 500..=599 => ActionError::Transient(message),
         300..=399 | 401 | 403 | 404 | 410 => ActionError::configuration(url_setting, message),
         _ => ActionError::Permanent(message),
+    }
+}
+
+/// What errors call the endpoint: "Teams webhook", "Slack webhook", or just "webhook" for the
+/// generic kind (never "webhook webhook").
+fn webhook_label(chat: ChatKind) -> &'static str {
+    match chat {
+        ChatKind::Teams => "Teams webhook",
+        ChatKind::Slack => "Slack webhook",
+        ChatKind::Webhook => "webhook",
     }
 }
 

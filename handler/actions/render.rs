@@ -218,6 +218,21 @@ fn summary_without_cluster(action: &Action) -> &str {
         .unwrap_or(summary)
 }
 
+/// The summary without the cluster and without the stage word the planner puts in front of it
+/// (`"update: …"`, `"reminder: …"`): a comment's bold lead already says the stage, and
+/// "**Update**: update: …" says it twice.
+fn summary_without_stage(action: &Action) -> &str {
+    let summary = summary_without_cluster(action);
+    let word = match action.stage {
+        Stage::Reminder => "reminder:",
+        Stage::Overdue => "overdue:",
+        Stage::Update => "update:",
+        Stage::Resolve => "resolved:",
+        Stage::Notice | Stage::Execute => return summary,
+    };
+    summary.get(..word.len()).filter(|p| p.eq_ignore_ascii_case(word)).map(|_| summary[word.len()..].trim_start()).unwrap_or(summary)
+}
+
 /// The full description (issue or PR body) in markdown, without any channel marker.
 pub fn markdown(action: &Action) -> String {
     let f = facts(action);
@@ -282,7 +297,7 @@ pub fn comment_markdown(action: &Action) -> String {
         Stage::Resolve if action.superseded_by.is_some() => "**Superseded**",
         Stage::Resolve => "**Resolved**",
     };
-    let mut s = format!("{lead}: {}\n\n", text(summary_without_cluster(action)));
+    let mut s = format!("{lead}: {}\n\n", text(summary_without_stage(action)));
     if let Some(note) = &action.note {
         s.push_str(&format!("{}\n\n", text(note)));
     }

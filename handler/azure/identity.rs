@@ -26,7 +26,7 @@ use azure_core::credentials::TokenCredential;
 use azure_core::time::OffsetDateTime;
 use tokio::sync::Mutex;
 
-use crate::settings::{AzureCredentialKind, Secret, Settings};
+use crate::settings::{AzureCredentialKind, Secret, Settings, SettingsError};
 
 /// Why no token could be had.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -107,7 +107,7 @@ impl fmt::Debug for AzureCredentialSource {
 
 impl AzureCredentialSource {
     /// Builds the credential `settings.azure_credential` names. Errors name the setting.
-    pub fn from_settings(settings: &Settings) -> Result<Self, IdentityError> {
+    pub fn from_settings(settings: &Settings) -> Result<Self, SettingsError> {
         let credential = credential(settings)?;
         Ok(Self { kind: settings.azure_credential, scope: arm_scope(&settings.arm_endpoint), credential, cached: Mutex::new(None) })
     }
@@ -119,15 +119,16 @@ impl AzureCredentialSource {
 
 /// The `azure_identity` credential `AZURE_CREDENTIAL` names, without a scope: ARM wraps it in
 /// an [`AzureCredentialSource`]; the blob ledger (`CADENCE_STATE=blob:https://…`) hands it to
-/// the storage client, which asks for its own scope. Building it does no IO (a token is first
-/// asked for when a request needs one), so a misconfiguration shows at the first call, not at
-/// start-up.
-pub fn credential(settings: &Settings) -> Result<Arc<dyn TokenCredential>, IdentityError> {
+/// the storage client, which asks for its own scope. Building it does no network IO (a token is
+/// first asked for when a request needs one), so a wrong identity shows at the first call. One
+/// thing is checked here because no retry can fix it: `azure_cli` needs an `az` on `PATH`
+/// (see [`az_on_path`]); without one the start fails at once, naming the setting and the fix.
+pub fn credential(settings: &Settings) -> Result<Arc<dyn TokenCredential>, SettingsError> {
     use azure_core::http::{ClientOptions, RetryOptions, Transport};
     use azure_identity::*;
 
     let kind = settings.azure_credential;
-    let err = |e: azure_core::Error| IdentityError { credential: kind_name(kind), message: e.to_string() };
+    let err = |e: azure_core::Error| setting_error(kind, e.to_string(), GENERIC_FIX.into());
     let client_options = ClientOptions {
         transport: Some(Transport::new(Arc::new(super::http_client()))),
         retry: RetryOptions::none(),
@@ -148,9 +149,8 @@ pub fn credential(settings: &Settings) -> Result<Arc<dyn TokenCredential>, Ident
         }))
         .map_err(err)?,
         AzureCredentialKind::ClientSecret => {
-            let missing = |name: &str| IdentityError {
-                credential: kind_name(kind),
-                message: format!("{name} is not set; client_secret needs AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET"),
+            let missing = |name: &str| {
+                setting_error(kind, format!("{name} is not set; client_secret needs AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET"), GENERIC_FIX.into())
             };
             let tenant = settings.azure_tenant_id.as_deref().ok_or_else(|| missing("AZURE_TENANT_ID"))?;
             let client = settings.azure_client_id.clone().ok_or_else(|| missing("AZURE_CLIENT_ID"))?;
@@ -163,6 +163,13 @@ pub fn credential(settings: &Settings) -> Result<Arc<dyn TokenCredential>, Ident
             )
             .map_err(err)?
         }
+        AzureCredentialKind::AzureCli if !az_on_path(std::env::var_os("PATH").as_deref()) => {
+            return Err(setting_error(
+                kind,
+                "it runs the Azure CLI (the default outside the Functions host), but there is no `az` on PATH".into(),
+                "install the Azure CLI and run `az login`, or set it to client_secret with AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET".into(),
+            ));
+        }
         AzureCredentialKind::AzureCli => AzureCliCredential::new(Some(AzureCliCredentialOptions {
             tenant_id: settings.azure_tenant_id.clone(),
             ..Default::default()
@@ -170,6 +177,36 @@ pub fn credential(settings: &Settings) -> Result<Arc<dyn TokenCredential>, Ident
         .map_err(err)?,
     };
     Ok(credential)
+}
+
+const GENERIC_FIX: &str = "set AZURE_CREDENTIAL to managed_identity (Functions), workload_identity, client_secret or azure_cli, with the settings it needs";
+
+/// A credential that cannot be built is a wrong setting: exit 2 naming `AZURE_CREDENTIAL`.
+fn setting_error(kind: AzureCredentialKind, problem: String, fix: String) -> SettingsError {
+    SettingsError { name: "AZURE_CREDENTIAL", problem: format!("{}: {problem}", kind_name(kind)), fix }
+}
+
+/// Whether `az` is an executable file in one of `path`'s directories. `AzureCliCredential` runs
+/// `/bin/sh -c "cd /bin && az account get-access-token …"`, and the shell exits 127 when `az`
+/// is missing; the ARM client would retry that as a transient token failure and every call of a
+/// sweep would print the same cause. With `PATH` unset the shell searches its built-in default
+/// path, and so does this check.
+#[cfg(unix)]
+pub fn az_on_path(path: Option<&std::ffi::OsStr>) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    const SHELL_DEFAULT: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    let path = path.unwrap_or(std::ffi::OsStr::new(SHELL_DEFAULT));
+    std::env::split_paths(path).any(|dir| {
+        // The shell runs in /bin, so an empty or relative PATH entry is relative to /bin.
+        let file = std::path::Path::new("/bin").join(dir).join("az");
+        std::fs::metadata(file).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    })
+}
+
+/// On Windows `cmd` resolves `az` through `PATHEXT` too; the credential's own error says it.
+#[cfg(not(unix))]
+pub fn az_on_path(_path: Option<&std::ffi::OsStr>) -> bool {
+    true
 }
 
 #[async_trait]
@@ -197,7 +234,7 @@ impl TokenSource for AzureCredentialSource {
 }
 
 /// The token source the settings ask for.
-pub fn from_settings(settings: &Settings) -> Result<Arc<dyn TokenSource>, IdentityError> {
+pub fn from_settings(settings: &Settings) -> Result<Arc<dyn TokenSource>, SettingsError> {
     Ok(Arc::new(AzureCredentialSource::from_settings(settings)?))
 }
 
@@ -210,6 +247,23 @@ mod tests {
         assert_eq!(arm_scope("https://management.azure.com"), "https://management.azure.com/.default");
         assert_eq!(arm_scope("https://management.usgovcloudapi.net/"), "https://management.usgovcloudapi.net/.default");
         assert_eq!(arm_scope("http://127.0.0.1:8080"), "http://127.0.0.1:8080/.default");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn az_is_found_only_as_an_executable_file_on_path() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().as_os_str().to_owned();
+        assert!(!az_on_path(Some(&path)), "an empty folder has no az");
+        let az = dir.path().join("az");
+        std::fs::write(&az, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&az, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(!az_on_path(Some(&path)), "a file that cannot be run is not az");
+        std::fs::set_permissions(&az, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert!(az_on_path(Some(&path)));
+        let two = std::env::join_paths(["/nonexistent", dir.path().to_str().unwrap()]).unwrap();
+        assert!(az_on_path(Some(&two)), "any PATH entry will do");
     }
 
     #[test]

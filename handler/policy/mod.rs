@@ -17,6 +17,7 @@
 
 mod glob;
 mod parse;
+mod summary;
 pub mod versions;
 pub mod windows;
 

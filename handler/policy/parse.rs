@@ -45,25 +45,45 @@ const RULE_KEYS: [&str; 11] = [
     "chat",
 ];
 const MAX_DAYS: i64 = 3650;
+const TOP_LEVEL: [&str; 2] = ["defaults", "rule"];
 
 pub(super) fn parse(text: &str, path: &str) -> Result<Policy, Vec<PolicyError>> {
     let mut c = Checker::new(text, path);
     let doc = match DeTable::parse(text) {
         Ok(doc) => doc,
         Err(e) => {
+            // A misspelt table name (`[[rules]]`) often makes a later, correct section clash
+            // with it ("duplicate key" far from the typo): name the typo too, at its line.
+            let misspelt = c.unknown_table_headers(text);
             let span = e.span().unwrap_or(0..0);
             let problem = e.message().trim().replace('\n', " ");
             c.err(
                 span,
                 "(syntax)",
                 format!("the file is not valid TOML: {problem}"),
-                "correct the TOML syntax on that line",
+                if misspelt {
+                    "rename the unknown table reported here (this error may follow from it), else correct the TOML syntax on that line"
+                } else {
+                    "correct the TOML syntax on that line"
+                },
             );
+            c.errors.sort_by_key(|e| e.line);
             return Err(c.errors);
         }
     };
     let root = doc.get_ref();
-    c.keys(root, "", &["defaults", "rule"], &[]);
+    if root.is_empty() {
+        // Nothing but whitespace and comments: almost certainly a file not written yet (or
+        // truncated). Running on it would silently be the built-in policy under another name.
+        c.err(
+            0..0,
+            "(file)",
+            "the file has no [defaults] and no [[rule]]: it sets nothing",
+            "add [[rule]] sections (start from cadence.example.toml), or delete the file to use the built-in notify-only policy",
+        );
+        return Err(c.errors);
+    }
+    c.top_level_keys(root);
 
     let mut policy = Policy::builtin();
     policy.source = Some(path.to_string());
@@ -112,6 +132,28 @@ pub(super) fn parse(text: &str, path: &str) -> Result<Policy, Vec<PolicyError>> 
         c.errors.sort_by_key(|e| e.line);
         Err(c.errors)
     }
+}
+
+/// The first key of a section header line (`[[rules]]`, `[ rule.email ]`, `["defaults"]`) and
+/// its byte offset in the line; `None` for any other line.
+fn header_name(line: &str) -> Option<(usize, String)> {
+    let trimmed = line.trim_start();
+    let rest = trimmed.strip_prefix('[')?;
+    let rest = rest.strip_prefix('[').unwrap_or(rest);
+    let key = rest.trim_start();
+    let start = line.len() - key.len();
+    let (name, after) = match key.chars().next()? {
+        q @ ('"' | '\'') => {
+            let end = key[1..].find(q)? + 1;
+            (key[1..end].to_string(), &key[end + 1..])
+        }
+        _ => {
+            let end = key.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-')).unwrap_or(key.len());
+            (key[..end].to_string(), &key[end..])
+        }
+    };
+    // A header continues with `.` or closes with `]`; an array value (`[1, 2]`) does not.
+    (!name.is_empty() && matches!(after.trim_start().chars().next(), Some('.' | ']'))).then_some((start, name))
 }
 
 fn get<'t, 'i>(t: &'t DeTable<'i>, key: &str) -> Option<&'t Val<'i>> {
@@ -237,6 +279,55 @@ impl<'s> Checker<'s> {
             };
             self.err(k.span(), field, format!("unknown key `{key}`"), fix);
         }
+    }
+
+    /// The top level holds `[defaults]` and `[[rule]]` only. An unknown table gets "unknown
+    /// table" (people write tables there, not keys) and, when close, the name it should have.
+    fn top_level_keys(&mut self, root: &DeTable<'_>) {
+        let (tables, scalars): (Vec<_>, Vec<_>) = root.iter().filter(|(k, _)| !TOP_LEVEL.contains(&k.get_ref().as_ref())).partition(|(_, v)| {
+            matches!(v.get_ref(), DeValue::Table(_)) || matches!(v.get_ref(), DeValue::Array(items) if !items.is_empty() && items.iter().all(|i| matches!(i.get_ref(), DeValue::Table(_))))
+        });
+        for (k, _) in tables {
+            self.unknown_table(k.span(), k.get_ref());
+        }
+        for (k, _) in scalars {
+            let key = k.get_ref().as_ref();
+            let fix = if SETTINGS_KEYS.contains(&key) {
+                format!("put `{key}` under [defaults] (or in a [[rule]])")
+            } else {
+                match suggest(key, &TOP_LEVEL) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => "remove it; the top level has only [defaults] and [[rule]] sections".into(),
+                }
+            };
+            self.err(k.span(), key, format!("unknown key `{key}`"), fix);
+        }
+    }
+
+    fn unknown_table(&mut self, span: Range<usize>, name: &str) {
+        let fix = match suggest(name, &TOP_LEVEL) {
+            Some("rule") => "did you mean `rule`? Write each rule as [[rule]]".to_string(),
+            Some(s) => format!("did you mean `{s}`?"),
+            None => "remove it; the top level has only [defaults] and [[rule]] sections".into(),
+        };
+        self.err(span, name, format!("unknown table `{name}`"), fix);
+    }
+
+    /// For a file that is not valid TOML: reports each section header whose top-level name is
+    /// not `defaults` or `rule`, from the text itself. `true` when it found one.
+    fn unknown_table_headers(&mut self, text: &str) -> bool {
+        let mut found = false;
+        let mut offset = 0;
+        for line in text.split_inclusive('\n') {
+            if let Some((start, name)) = header_name(line)
+                && !TOP_LEVEL.contains(&name.as_str())
+            {
+                self.unknown_table(offset + start..offset + start + name.len(), &name);
+                found = true;
+            }
+            offset += line.len();
+        }
+        found
     }
 
     fn table<'t, 'i>(&mut self, v: &'t Val<'i>, field: &str) -> Option<&'t DeTable<'i>> {
