@@ -571,8 +571,21 @@ fn config_check(settings: &Settings, path: Option<PathBuf>) -> Result<ExitCode, 
         return Ok(ExitCode::SUCCESS);
     }
     match Policy::load(&path) {
-        Ok(_) => {
+        Ok(policy) => {
             println!("{}: ok", path.display());
+            if let Some(baseline) = policy.as_ref().and_then(|p| p.baseline.as_ref()) {
+                let today = jiff::tz::Offset::UTC.to_datetime(Timestamp::now()).date();
+                println!("baseline: {} check(s), {} exception(s)", baseline.checks.len(), baseline.exceptions.len());
+                for e in baseline.expired(today) {
+                    println!(
+                        "note: {}:{}: the baseline exception for {} expired on {}; those checks count as failing again",
+                        path.display(),
+                        e.line,
+                        e.checks.join(", "),
+                        e.expires
+                    );
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(errors) => {

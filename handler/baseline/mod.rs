@@ -174,3 +174,93 @@ pub struct Evaluation {
 pub fn evaluate_all(resource: &Value, context: &ClusterContext) -> Vec<Evaluation> {
     CATALOGUE.iter().map(|check| Evaluation { check, outcome: check.evaluate(resource, context) }).collect()
 }
+
+/// Where a check stands for one cluster once policy is applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    Pass,
+    Fail {
+        observed: String,
+    },
+    /// Failing, but accepted by a running exception.
+    Excepted {
+        observed: String,
+        reason: String,
+        expires: jiff::civil::Date,
+    },
+    /// Failing, and the exception that accepted it ran out: it counts as failing again.
+    ExceptionExpired {
+        observed: String,
+        reason: String,
+        expired: jiff::civil::Date,
+    },
+    NotApplicable {
+        reason: String,
+    },
+    Unknown {
+        missing: Vec<String>,
+    },
+}
+
+impl Status {
+    /// Whether the check counts as failing (a finding to report).
+    pub fn is_failing(&self) -> bool {
+        matches!(self, Self::Fail { .. } | Self::ExceptionExpired { .. })
+    }
+
+    /// One line for plans, issues and logs.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Pass => "pass".into(),
+            Self::Fail { observed } => format!("fail: {observed}"),
+            Self::Excepted { observed, reason, expires } => {
+                format!("excepted until {expires} ({reason}): {observed}")
+            }
+            Self::ExceptionExpired { observed, reason, expired } => {
+                format!("fail: {observed} — the exception ({reason}) expired on {expired}")
+            }
+            Self::NotApplicable { reason } => format!("not applicable: {reason}"),
+            Self::Unknown { missing } => format!("unknown: {} absent from the cluster payload", missing.join(", ")),
+        }
+    }
+}
+
+/// One check's result for one cluster under the policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub check: &'static Check,
+    /// The check's severity after `[baseline.severity]`.
+    pub severity: Severity,
+    pub status: Status,
+}
+
+/// Evaluates the checks `policy` applies to one cluster and applies its severities and
+/// exceptions. `today` is the UTC date (exceptions hold through their `expires` day).
+pub fn assess(
+    policy: &crate::policy::BaselinePolicy,
+    cluster: &crate::domain::ClusterId,
+    facts: &crate::domain::ClusterFacts,
+    resource: &Value,
+    context: &ClusterContext,
+    today: jiff::civil::Date,
+) -> Vec<Finding> {
+    CATALOGUE
+        .iter()
+        .filter(|c| policy.checks.contains(&c.id))
+        .map(|check| {
+            let status = match check.evaluate(resource, context) {
+                Outcome::Pass => Status::Pass,
+                Outcome::NotApplicable { reason } => Status::NotApplicable { reason },
+                Outcome::Unknown { missing } => Status::Unknown { missing },
+                Outcome::Fail { observed } => match policy.exception_for(check.id, cluster, facts, today) {
+                    None => Status::Fail { observed },
+                    Some(e) if e.expired_on(today) => {
+                        Status::ExceptionExpired { observed, reason: e.reason.clone(), expired: e.expires }
+                    }
+                    Some(e) => Status::Excepted { observed, reason: e.reason.clone(), expires: e.expires },
+                },
+            };
+            Finding { check, severity: policy.severity_of(check.id, check.severity), status }
+        })
+        .collect()
+}
