@@ -264,3 +264,36 @@ pub fn assess(
         })
         .collect()
 }
+
+/// The dry-run line for one cluster: its score and every check that is not a plain pass.
+/// The score counts checks that could be judged (pass, fail, excepted); unknown and
+/// not-applicable checks are listed but not scored. Failing checks carry the concern name
+/// (`baseline:<check>`) the planner will track them under, the fix and the doc link.
+pub fn report_line(cluster: &crate::domain::ClusterId, findings: &[Finding]) -> Value {
+    let judged =
+        findings.iter().filter(|f| !matches!(f.status, Status::Unknown { .. } | Status::NotApplicable { .. })).count();
+    let passed = findings.iter().filter(|f| f.status == Status::Pass).count();
+    let item = |f: &Finding| {
+        let mut v = serde_json::json!({
+            "check": f.check.id,
+            "severity": f.severity.as_str(),
+            "status": f.status.describe(),
+        });
+        if f.status.is_failing() {
+            v["concern"] = format!("baseline:{}", f.check.id).into();
+            v["fix"] = f.check.fix_for(cluster).into();
+            v["doc"] = f.check.doc.into();
+        }
+        v
+    };
+    let of = |pick: fn(&Status) -> bool| findings.iter().filter(|f| pick(&f.status)).map(item).collect::<Vec<_>>();
+    serde_json::json!({
+        "baseline": cluster.name(),
+        "cluster": cluster.as_str(),
+        "score": format!("{passed}/{judged}"),
+        "failing": of(Status::is_failing),
+        "excepted": of(|s| matches!(s, Status::Excepted { .. })),
+        "unknown": of(|s| matches!(s, Status::Unknown { .. })),
+        "not_applicable": of(|s| matches!(s, Status::NotApplicable { .. })),
+    })
+}

@@ -59,7 +59,11 @@ pub fn running_cluster() -> Value {
 pub fn client(server_uri: &str) -> ArmClient {
     let mut cfg = ArmConfig::new(server_uri);
     cfg.max_concurrency = 8;
-    cfg.retry = RetryPolicy { base_backoff: Duration::from_millis(20), max_backoff: Duration::from_millis(100), ..RetryPolicy::default() };
+    cfg.retry = RetryPolicy {
+        base_backoff: Duration::from_millis(20),
+        max_backoff: Duration::from_millis(100),
+        ..RetryPolicy::default()
+    };
     cfg.lro_poll_default = Duration::from_millis(20);
     cfg.lro_timeout = Duration::from_secs(20);
     ArmClient::new(cfg, Arc::new(StaticToken::new(TOKEN))).expect("client")
@@ -100,6 +104,12 @@ pub fn graph_row(cluster: &Value) -> Value {
         "fqdn": s(&p["fqdn"]),
         "privateFqdn": s(&p["privateFQDN"]),
         "agentPoolProfiles": p["agentPoolProfiles"],
+        // The security baseline's columns: Resource Graph gives null for what is not set.
+        "enableRBAC": p["enableRBAC"], "disableLocalAccounts": p["disableLocalAccounts"],
+        "apiServerAccessProfile": p["apiServerAccessProfile"], "aadProfile": p["aadProfile"],
+        "securityProfile": p["securityProfile"], "addonProfiles": p["addonProfiles"],
+        "oidcIssuerProfile": p["oidcIssuerProfile"], "podIdentityProfile": p["podIdentityProfile"],
+        "networkProfile": p["networkProfile"], "sku": cluster["sku"],
     })
 }
 
