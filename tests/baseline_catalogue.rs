@@ -561,3 +561,22 @@ fn every_check_cites_a_guide_section_that_exists() {
     }
     assert!(CATALOGUE.iter().any(|c| c.severity == Severity::High));
 }
+
+#[test]
+fn docs_baseline_md_lists_every_check_with_its_guide_section_severity_and_link() {
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/baseline.md")).unwrap();
+    for c in CATALOGUE {
+        let row = doc
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{}` | ", c.id)) && l.contains(c.severity.as_str()))
+            .unwrap_or_else(|| panic!("docs/baseline.md has no checks-table row for {}", c.id));
+        if c.id != "uptime-sla" {
+            assert!(row.contains(c.guide), "{}: the row should cite `{}`", c.id, c.guide);
+        }
+        for path in c.paths.iter().filter(|p| p.starts_with("properties.")) {
+            let leaf = path.rsplit('.').next().unwrap();
+            assert!(row.contains(leaf), "{}: the row should name {path}", c.id);
+        }
+        assert!(doc.contains(&format!("| {} |", c.doc)), "{}: the fixes table should link {}", c.id, c.doc);
+    }
+}

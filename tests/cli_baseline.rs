@@ -85,7 +85,8 @@ fn hardened() -> FleetCluster {
     c
 }
 
-/// The unedited example plus public node IPs: Resource Graph gives null for what it lacks.
+/// The unedited ManagedClustersGet example (RBAC off, kubenet without a network policy) plus
+/// public node IPs: Resource Graph gives null for what it lacks.
 fn weak() -> FleetCluster {
     let mut c = FleetCluster::new("weak", "1.24.9", LATEST_IMAGE, vec![]).without_maintenance_configurations();
     c.resource["properties"]["agentPoolProfiles"][0]["enableNodePublicIP"] = json!(true);
@@ -147,7 +148,8 @@ async fn a_dry_run_sweep_prints_each_clusters_baseline_from_the_inventory_alone(
     ] {
         assert!(failing.contains(&id.to_string()), "{id} should fail: {w:#}");
     }
-    assert!(!failing.contains(&"kubernetes-rbac".to_string()) || w.to_string().contains("RBAC is off"));
+    assert!(w.to_string().contains("Kubernetes RBAC is off (`properties.enableRBAC` is false)"), "the example has RBAC off");
+    assert_eq!(w["score"], "1/18", "only pod-identity-off passes; azure-rbac is not applicable");
     let public = w["failing"].as_array().unwrap().iter().find(|f| f["check"] == "no-node-public-ip").unwrap();
     let status = public["status"].as_str().unwrap();
     assert!(status.contains("expired on 2026-01-14") && status.contains("legacy FTP pool"), "{status}");
