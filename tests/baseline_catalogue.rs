@@ -278,6 +278,13 @@ fn each_check_flips_on_the_properties_it_reads() {
             vec![("/properties/autoUpgradeProfile/nodeOSUpgradeChannel", Some(json!("SecurityPatch")))],
             Want::Pass,
         ),
+        // Not set: the spec's default, NodeImage.
+        (
+            "node-os-upgrade-channel",
+            true,
+            vec![("/properties/autoUpgradeProfile/nodeOSUpgradeChannel", None)],
+            Want::Pass,
+        ),
         // auto-upgrade-channel
         (
             "auto-upgrade-channel",

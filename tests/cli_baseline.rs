@@ -148,8 +148,13 @@ async fn a_dry_run_sweep_prints_each_clusters_baseline_from_the_inventory_alone(
     ] {
         assert!(failing.contains(&id.to_string()), "{id} should fail: {w:#}");
     }
-    assert!(w.to_string().contains("Kubernetes RBAC is off (`properties.enableRBAC` is false)"), "the example has RBAC off");
-    assert_eq!(w["score"], "1/18", "only pod-identity-off passes; azure-rbac is not applicable");
+    assert!(
+        w.to_string().contains("Kubernetes RBAC is off (`properties.enableRBAC` is false)"),
+        "the example has RBAC off"
+    );
+    // pod-identity-off passes (not set), and node-os-upgrade-channel (not set = NodeImage, the
+    // spec's default); azure-rbac is not applicable.
+    assert_eq!(w["score"], "2/18");
     let public = w["failing"].as_array().unwrap().iter().find(|f| f["check"] == "no-node-public-ip").unwrap();
     let status = public["status"].as_str().unwrap();
     assert!(status.contains("expired on 2026-01-14") && status.contains("legacy FTP pool"), "{status}");

@@ -282,8 +282,11 @@ fn upgrade_channel(r: &Value, _: &ClusterContext) -> Outcome {
 fn node_os_channel(r: &Value, _: &ClusterContext) -> Outcome {
     match lookup(r, P_NODE_OS_CHANNEL).text() {
         None => unknown(&[P_NODE_OS_CHANNEL]),
-        Some(c) if c.eq_ignore_ascii_case("NodeImage") || c.eq_ignore_ascii_case("SecurityPatch") => Outcome::Pass,
-        Some("") => Outcome::fail("nodes get no automatic security updates (`nodeOSUpgradeChannel` not set)"),
+        // Not set is the ARM default, which the spec (2025-10-01 `NodeOSUpgradeChannel`) gives
+        // as NodeImage.
+        Some(c) if c.is_empty() || c.eq_ignore_ascii_case("NodeImage") || c.eq_ignore_ascii_case("SecurityPatch") => {
+            Outcome::Pass
+        }
         Some(c) => {
             Outcome::fail(format!("nodes get no AKS-managed security updates (`nodeOSUpgradeChannel` is \"{c}\")"))
         }
