@@ -278,6 +278,12 @@ fn each_check_flips_on_the_properties_it_reads() {
             vec![("/properties/autoUpgradeProfile/nodeOSUpgradeChannel", Some(json!("SecurityPatch")))],
             Want::Pass,
         ),
+        (
+            "auto-upgrade-channel",
+            false,
+            vec![("/properties/autoUpgradeProfile/upgradeChannel", Some(json!("node-image")))],
+            Want::Fail("never Kubernetes"),
+        ),
         // Not set: the spec's default, NodeImage.
         (
             "node-os-upgrade-channel",

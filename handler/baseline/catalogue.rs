@@ -275,6 +275,10 @@ fn upgrade_channel(r: &Value, _: &ClusterContext) -> Outcome {
             "no auto-upgrade channel (`upgradeChannel` is {})",
             if c.is_empty() { "not set" } else { "\"none\"" }
         )),
+        // `node-image` upgrades node images only; the spec points to nodeOSUpgradeChannel for that.
+        Some(c) if c.eq_ignore_ascii_case("node-image") => Outcome::fail(
+            "`upgradeChannel` is \"node-image\": it upgrades node images, never Kubernetes (set patch, stable or rapid)",
+        ),
         Some(_) => Outcome::Pass,
     }
 }
@@ -326,7 +330,7 @@ pub static CATALOGUE: &[Check] = &[
         guide: "Kubernetes API コントロールプレーン",
         paths: &[P_PRIVATE, P_RANGES],
         severity: Severity::High,
-        fix: "az aks update -g <resource-group> -n <cluster> --api-server-authorized-ip-ranges <CIDR>[,<CIDR>...]  (a public cluster cannot be made private in place: create a private cluster with az aks create --enable-private-cluster)",
+        fix: "az aks update -g <resource-group> -n <cluster> --api-server-authorized-ip-ranges <CIDR>[,<CIDR>...]  (or make it private: az aks update --enable-private-cluster works on clusters with API Server VNet Integration; others need a new cluster created with --enable-private-cluster)",
         doc: doc!("aks/api-server-authorized-ip-ranges"),
         eval: api_server_access,
     },
