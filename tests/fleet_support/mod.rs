@@ -32,11 +32,7 @@ impl FleetCluster {
     pub fn new(name: &str, version: &str, image: &str, upgrades: Vec<&'static str>) -> Self {
         let mut resource = cluster_variant(name, version, image);
         resource["properties"]["fqdn"] = json!("");
-        Self {
-            resource,
-            upgrades,
-            maintenance: example_body("maintenance_configurations_list_maintenance_window.2026-06-01.json", "200"),
-        }
+        Self { resource, upgrades, maintenance: example_body("maintenance_configurations_list_maintenance_window.2026-06-01.json", "200") }
     }
     pub fn without_maintenance_configurations(mut self) -> Self {
         self.maintenance = json!({"value": []});
@@ -51,8 +47,7 @@ impl FleetCluster {
         let version = self.resource["properties"]["currentKubernetesVersion"].clone();
         body["id"] = json!(format!("{}/upgradeprofiles/default", self.id()));
         body["properties"]["controlPlaneProfile"]["kubernetesVersion"] = version.clone();
-        body["properties"]["controlPlaneProfile"]["upgrades"] =
-            json!(self.upgrades.iter().map(|v| json!({"kubernetesVersion": v})).collect::<Vec<_>>());
+        body["properties"]["controlPlaneProfile"]["upgrades"] = json!(self.upgrades.iter().map(|v| json!({"kubernetesVersion": v})).collect::<Vec<_>>());
         body["properties"]["agentPoolProfiles"][0]["kubernetesVersion"] = version;
         body
     }
@@ -87,33 +82,22 @@ pub async fn mount_fleet_for(server: &MockServer, clusters: &[FleetCluster], tok
     Mock::given(method("POST"))
         .and(path("/providers/Microsoft.ResourceGraph/resources"))
         .and(header("authorization", format!("Bearer {token}").as_str()))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(graph_page("resources_basic_query.2024-04-01.json", rows)),
-        )
+        .respond_with(ResponseTemplate::new(200).set_body_json(graph_page("resources_basic_query.2024-04-01.json", rows)))
         .mount(server)
         .await;
     Mock::given(method("GET"))
         .and(path_regex(r"/locations/[^/]+/kubernetesVersions$"))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(example_body("kubernetes_versions_list.2025-10-01.json", "200")),
-        )
+        .respond_with(ResponseTemplate::new(200).set_body_json(example_body("kubernetes_versions_list.2025-10-01.json", "200")))
         .mount(server)
         .await;
     Mock::given(method("GET"))
         .and(path_regex(r"/agentPools/[^/]+/upgradeProfiles/default$"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(example_body("agentpools_get_upgrade_profile.2026-06-01.json", "200")),
-        )
+        .respond_with(ResponseTemplate::new(200).set_body_json(example_body("agentpools_get_upgrade_profile.2026-06-01.json", "200")))
         .mount(server)
         .await;
     Mock::given(method("POST"))
         .and(path_regex(r"/listClusterUserCredential$"))
-        .respond_with(
-            ResponseTemplate::new(403).set_body_json(
-                json!({"error": {"code": "AuthorizationFailed", "message": "not granted in this test"}}),
-            ),
-        )
+        .respond_with(ResponseTemplate::new(403).set_body_json(json!({"error": {"code": "AuthorizationFailed", "message": "not granted in this test"}})))
         .mount(server)
         .await;
     for c in clusters {
@@ -158,22 +142,13 @@ pub async fn expect_version_upgrade(server: &MockServer, cluster: &FleetCluster,
     let mut done = fixture("arm/async_operation_status_inprogress.docs.json");
     done["status"] = json!("Succeeded");
     done["name"] = json!("op-e2e");
-    Mock::given(method("GET"))
-        .and(path(OP_PATH))
-        .respond_with(ResponseTemplate::new(200).set_body_json(done))
-        .mount(server)
-        .await;
+    Mock::given(method("GET")).and(path(OP_PATH)).respond_with(ResponseTemplate::new(200).set_body_json(done)).mount(server).await;
 }
 
 /// Any write other than the ones a test expects fails the test.
 pub async fn expect_no_cluster_writes(server: &MockServer) {
     for m in ["PUT", "PATCH", "DELETE"] {
-        Mock::given(method(m))
-            .respond_with(ResponseTemplate::new(500))
-            .expect(0)
-            .named(format!("no {m}"))
-            .mount(server)
-            .await;
+        Mock::given(method(m)).respond_with(ResponseTemplate::new(500)).expect(0).named(format!("no {m}")).mount(server).await;
     }
     for action in ["upgradeNodeImageVersion", "rotateClusterCertificates"] {
         Mock::given(method("POST"))
