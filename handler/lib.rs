@@ -11,6 +11,7 @@
 //! execute/   claim(key) → adapter → complete(key, outcome); the one retry policy
 //! actions/   adapters: log, github, email, chat, azure upgrade/rotate
 //! store/     the ledger: SQLite (embedded) | Azure Blob (scale-out)
+//! baseline/  the AKS security baseline: check catalogue, pure evaluation against ARM JSON
 //! azure/     identity and the ARM client
 //! pipeline   the one orchestrator that sequences the stages
 //! topics     the Event Grid topic allow-list both event routes apply
@@ -19,6 +20,7 @@
 pub mod action;
 pub mod actions;
 pub mod azure;
+pub mod baseline;
 pub mod domain;
 pub mod error;
 pub mod execute;

@@ -21,12 +21,14 @@ use aks_cadence::actions::github::GithubActuator;
 use aks_cadence::actions::log::LogActuator;
 use aks_cadence::actions::Actuator;
 use aks_cadence::azure::{ArmClient, ArmConfig, identity};
+use aks_cadence::baseline;
 use aks_cadence::execute::{DigestWindow, Executor};
 use aks_cadence::host::{self, AppState, SweepRoutes};
 use aks_cadence::ingest;
 use aks_cadence::pipeline::{self, Clock, EventSink, Pipeline};
 use aks_cadence::sweep::SweepContext;
-use aks_cadence::sweep::inventory::InventorySource;
+use aks_cadence::sweep::fanout::LocalSweep;
+use aks_cadence::sweep::inventory::{self, InventorySource};
 use aks_cadence::sweep::runner::Sweeper;
 use aks_cadence::policy::Policy;
 use aks_cadence::settings::{Settings, SettingsError, StateLocation};
@@ -514,6 +516,9 @@ async fn sweep(settings: Settings, args: SweepArgs) -> Result<ExitCode, Failure>
     if !print_lines(&mut stdout, report.planned.iter().map(Action::dry_run_line))? {
         return Ok(ExitCode::SUCCESS);
     }
+    if !print_lines(&mut stdout, baseline_lines(&settings, &sweeper, &local, now).await?)? {
+        return Ok(ExitCode::SUCCESS);
+    }
     let _ = stdout.flush();
     for (cluster, e) in &local.failures {
         eprintln!("error: {cluster}: {e}");
@@ -532,6 +537,38 @@ async fn sweep(settings: Settings, args: SweepArgs) -> Result<ExitCode, Failure>
         if dry_run { " (dry-run: nothing was carried out)" } else { "" }
     );
     Ok(if local.failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// The security baseline of every swept cluster, one line each, when the policy has a
+/// `[baseline]` (it only reports: nothing here changes a cluster). The resources come from the
+/// inventory (no per-cluster read); the Defender plan is one Resource Graph query.
+async fn baseline_lines(settings: &Settings, sweeper: &Sweeper, local: &LocalSweep, now: Timestamp) -> Result<Vec<serde_json::Value>, Failure> {
+    // The pipeline holds its own copy; the file was validated when the pipeline was built.
+    let policy = load_policy(&settings.config_path)?;
+    let Some(checks) = &policy.baseline else { return Ok(Vec::new()) };
+    let plans = match inventory::subscription_facts(&sweeper.ctx.arm, &settings.subscriptions).await {
+        Ok(f) => Some(f),
+        Err(e) => {
+            tracing::warn!(error = %e, "baseline: the Defender plan could not be read; defender-plan is unknown");
+            None
+        }
+    };
+    let today = jiff::tz::Offset::UTC.to_datetime(now).date();
+    Ok(local
+        .snapshots
+        .iter()
+        .filter_map(|snap| {
+            let resource = local.baseline.get(&snap.cluster)?;
+            let context = baseline::ClusterContext {
+                maintenance_configurations: snap.maintenance_read.then(|| {
+                    snap.maintenance_configurations.iter().filter_map(|c| c["name"].as_str().map(str::to_string)).collect()
+                }),
+                defender_plan: plans.as_ref().and_then(|p| p.defender_plan(snap.cluster.subscription()).cloned()),
+            };
+            let findings = baseline::assess(checks, &snap.cluster, &snap.facts, resource, &context, today);
+            Some(baseline::report_line(&snap.cluster, &findings))
+        })
+        .collect())
 }
 
 /// `handler digest [--send]`: what waits in the ledger for the next digest, or send it now.
@@ -618,10 +655,24 @@ fn config_check(settings: &Settings, path: Option<PathBuf>) -> Result<ExitCode, 
     }
     match Policy::load(&path) {
         Ok(policy) => {
+            let today = jiff::tz::Offset::UTC.to_datetime(Timestamp::now()).date();
+            let baseline = policy.as_ref().and_then(|p| p.baseline.clone());
             let policy = policy.unwrap_or_else(Policy::builtin);
             println!("{}: valid policy", path.display());
             for line in policy.summary() {
                 println!("{line}");
+            }
+            if let Some(baseline) = baseline {
+                println!("baseline: {} check(s), {} exception(s)", baseline.checks.len(), baseline.exceptions.len());
+                for e in baseline.expired(today) {
+                    println!(
+                        "note: {}:{}: the baseline exception for {} expired on {}; those checks count as failing again",
+                        path.display(),
+                        e.line,
+                        e.checks.join(", "),
+                        e.expires
+                    );
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

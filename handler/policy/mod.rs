@@ -15,6 +15,7 @@
 //! Everything is validated and compiled (globs, signal names) once at load, so matching a signal
 //! against the policy is a few comparisons.
 
+pub mod baseline;
 mod glob;
 mod parse;
 mod summary;
@@ -24,6 +25,7 @@ pub mod windows;
 use std::collections::BTreeSet;
 use std::path::Path;
 
+pub use baseline::{BaselineException, BaselinePolicy};
 pub use glob::{Glob, GlobError};
 
 use crate::action::{ChatKind, VersionLocator};
@@ -328,6 +330,8 @@ pub struct Policy {
     /// The default window (`[defaults.upgrade.window]`), if any.
     pub default_window: Option<MaintenanceWindow>,
     pub rules: Vec<Rule>,
+    /// `[baseline]`: the security baseline, off when the section is absent.
+    pub baseline: Option<BaselinePolicy>,
 }
 
 impl Default for Policy {
@@ -351,7 +355,7 @@ impl Policy {
     /// The built-in default: notify-only, every signal planned as a log notice, the default
     /// cadence targets.
     pub fn builtin() -> Self {
-        Self { source: None, defaults: Cadence::default(), default_window: None, rules: Vec::new() }
+        Self { source: None, defaults: Cadence::default(), default_window: None, rules: Vec::new(), baseline: None }
     }
 
     /// Whether this is the built-in policy (no file).

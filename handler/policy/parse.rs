@@ -5,17 +5,21 @@
 //! each carries the line it is on, the dotted field path (`rule[2].email.to`) and a fix, and an
 //! unknown key can be answered with "did you mean".
 
+use std::collections::BTreeMap;
 use std::ops::Range;
+
+use jiff::civil::Date;
 
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::{
-    ChatTarget, GithubIssueTarget, GithubPrTarget, Glob, Overrides, Policy, PolicyError, Rule, SIGNAL_NAMES, Selector,
-    UpgradeMode, WhenTagsUnknown, signal_bit,
+    BaselineException, BaselinePolicy, ChatTarget, GithubIssueTarget, GithubPrTarget, Glob, Overrides, Policy,
+    PolicyError, Rule, SIGNAL_NAMES, Selector, UpgradeMode, WhenTagsUnknown, signal_bit,
 };
 use super::windows::MaintenanceWindow;
 use crate::action::{ChatKind, VersionLocator};
+use crate::baseline::Severity;
 
 type Val<'i> = Spanned<DeValue<'i>>;
 
@@ -45,7 +49,7 @@ const RULE_KEYS: [&str; 11] = [
     "chat",
 ];
 const MAX_DAYS: i64 = 3650;
-const TOP_LEVEL: [&str; 2] = ["defaults", "rule"];
+const TOP_LEVEL: [&str; 3] = ["defaults", "rule", "baseline"];
 
 pub(super) fn parse(text: &str, path: &str) -> Result<Policy, Vec<PolicyError>> {
     let mut c = Checker::new(text, path);
@@ -124,6 +128,10 @@ pub(super) fn parse(text: &str, path: &str) -> Result<Policy, Vec<PolicyError>> 
                 "write each rule as a [[rule]] section (double brackets)",
             ),
         }
+    }
+
+    if let Some(v) = get(root, "baseline") {
+        policy.baseline = c.baseline(v, "baseline");
     }
 
     if c.errors.is_empty() {
@@ -297,7 +305,7 @@ impl<'s> Checker<'s> {
             } else {
                 match suggest(key, &TOP_LEVEL) {
                     Some(s) => format!("did you mean `{s}`?"),
-                    None => "remove it; the top level has only [defaults] and [[rule]] sections".into(),
+                    None => "remove it; the top level has only [defaults], [[rule]] and [baseline] sections".into(),
                 }
             };
             self.err(k.span(), key, format!("unknown key `{key}`"), fix);
@@ -308,7 +316,7 @@ impl<'s> Checker<'s> {
         let fix = match suggest(name, &TOP_LEVEL) {
             Some("rule") => "did you mean `rule`? Write each rule as [[rule]]".to_string(),
             Some(s) => format!("did you mean `{s}`?"),
-            None => "remove it; the top level has only [defaults] and [[rule]] sections".into(),
+            None => "remove it; the top level has only [defaults], [[rule]] and [baseline] sections".into(),
         };
         self.err(span, name, format!("unknown table `{name}`"), fix);
     }
@@ -571,49 +579,8 @@ impl<'s> Checker<'s> {
         }
     }
 
-    fn rule(&mut self, item: &Val<'_>, field: &str) -> Option<Rule> {
-        let line = self.line(item.span().start);
-        let t = self.table(item, field)?;
-        let mut allowed: Vec<&str> = RULE_KEYS.to_vec();
-        allowed.extend(SETTINGS_KEYS);
-        self.keys(
-            t,
-            field,
-            &allowed,
-            &[
-                (
-                    "match",
-                    "selectors are written directly in the rule",
-                    "use subscriptions, resource_groups, clusters or tags keys",
-                ),
-                (
-                    "repository",
-                    "channels are tables inside the rule",
-                    "write [rule.github_issue] with repo = \"owner/name\"",
-                ),
-            ],
-        );
-        let errors_before = self.errors.len();
-
-        let name = match get(t, "name") {
-            Some(v) => self.string(v, &join(field, "name")).filter(|n| {
-                let ok = !n.trim().is_empty();
-                if !ok {
-                    self.err(v.span(), join(field, "name"), "the name is empty", "name the rule, e.g. name = \"prod\"");
-                }
-                ok
-            }),
-            None => {
-                self.err(
-                    item.span(),
-                    join(field, "name"),
-                    "the rule has no name",
-                    "add name = \"…\" (it appears in plans and errors)",
-                );
-                None
-            }
-        };
-
+    /// The cluster selectors of a `[[rule]]` or `[[baseline.exception]]` table.
+    fn selector(&mut self, t: &DeTable<'_>, field: &str) -> Selector {
         let mut selector = Selector::default();
         if let Some(v) = get(t, "subscriptions") {
             selector.subscriptions = self.globs(v, &join(field, "subscriptions"));
@@ -657,6 +624,312 @@ impl<'s> Checker<'s> {
                 None => {}
             }
         }
+        selector
+    }
+
+    /// `[baseline]`: which checks apply, severity overrides and exceptions.
+    fn baseline(&mut self, v: &Val<'_>, field: &str) -> Option<BaselinePolicy> {
+        let t = self.table(v, field)?;
+        self.keys(
+            t,
+            field,
+            &["checks", "skip", "severity", "exception"],
+            &[
+                (
+                    "exceptions",
+                    "exceptions are written as [[baseline.exception]] tables",
+                    "rename it to `exception` and write each one as a [[baseline.exception]] section",
+                ),
+                (
+                    "enabled",
+                    "the baseline is on whenever a [baseline] section exists",
+                    "remove `enabled`; to turn the baseline off, remove the [baseline] section",
+                ),
+            ],
+        );
+        let errors_before = self.errors.len();
+        let ids = crate::baseline::check_ids();
+
+        let mut checks: Vec<&'static str> = ids.clone();
+        if let Some(cv) = get(t, "checks") {
+            let f = join(field, "checks");
+            let listed = self.check_ids(cv, &f, &ids);
+            if listed.is_empty() && self.errors.len() == errors_before {
+                self.err(
+                    cv.span(),
+                    &f,
+                    "the list is empty, so no check would run",
+                    "remove `checks` to run every check, or list the ones you want",
+                );
+            }
+            checks.retain(|id| listed.contains(id));
+        }
+        if let Some(sv) = get(t, "skip") {
+            let skipped = self.check_ids(sv, &join(field, "skip"), &ids);
+            checks.retain(|id| !skipped.contains(id));
+        }
+
+        let mut severity = BTreeMap::new();
+        if let Some(sv) = get(t, "severity") {
+            let f = join(field, "severity");
+            if let Some(st) = self.table(sv, &f) {
+                for (k, val) in st.iter() {
+                    let key = k.get_ref().as_ref();
+                    let kf = join(&f, key);
+                    let Some(id) = self.check_id(key, k.span(), &kf, &ids) else { continue };
+                    let Some(level) = self.string(val, &kf) else { continue };
+                    match Severity::parse(&level) {
+                        Some(s) => {
+                            severity.insert(id, s);
+                        }
+                        None => {
+                            let fix = match suggest(&level, &Severity::NAMES) {
+                                Some(s) => format!("did you mean \"{s}\"? (allowed: \"low\", \"medium\", \"high\")"),
+                                None => "use \"low\", \"medium\" or \"high\"".into(),
+                            };
+                            self.err(val.span(), kf, format!("unknown severity \"{level}\""), fix);
+                        }
+                    }
+                }
+            }
+        }
+
+        let mut exceptions = Vec::new();
+        if let Some(ev) = get(t, "exception") {
+            let f = join(field, "exception");
+            match ev.get_ref() {
+                DeValue::Array(items) => {
+                    for (i, item) in items.iter().enumerate() {
+                        exceptions.extend(self.baseline_exception(item, &format!("{f}[{i}]"), &ids, &checks));
+                    }
+                }
+                _ => self.type_err(
+                    ev,
+                    &f,
+                    "[[baseline.exception]] tables",
+                    "write each exception as a [[baseline.exception]] section (double brackets)",
+                ),
+            }
+        }
+        (self.errors.len() == errors_before).then_some(BaselinePolicy { checks, severity, exceptions })
+    }
+
+    /// A check id, or an error with "did you mean".
+    fn check_id(&mut self, name: &str, span: Range<usize>, field: &str, ids: &[&'static str]) -> Option<&'static str> {
+        if let Some(id) = ids.iter().find(|id| **id == name) {
+            return Some(id);
+        }
+        let fix = match suggest(name, ids) {
+            Some(s) => format!("did you mean \"{s}\"?"),
+            None => format!("use one of: {}", ids.join(", ")),
+        };
+        self.err(span, field, format!("unknown baseline check \"{name}\""), fix);
+        None
+    }
+
+    /// A list of check ids (a single string is a list of one).
+    fn check_ids(&mut self, v: &Val<'_>, field: &str, ids: &[&'static str]) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        for (i, (name, span)) in self.strings(v, field).unwrap_or_default().into_iter().enumerate() {
+            if let Some(id) = self.check_id(&name, span, &format!("{field}[{i}]"), ids)
+                && !out.contains(&id)
+            {
+                out.push(id);
+            }
+        }
+        out
+    }
+
+    fn baseline_exception(
+        &mut self,
+        item: &Val<'_>,
+        field: &str,
+        ids: &[&'static str],
+        applied: &[&'static str],
+    ) -> Option<BaselineException> {
+        let line = self.line(item.span().start);
+        let t = self.table(item, field)?;
+        self.keys(
+            t,
+            field,
+            &[
+                "checks",
+                "subscriptions",
+                "resource_groups",
+                "clusters",
+                "tags",
+                "when_tags_unknown",
+                "reason",
+                "expires",
+            ],
+            &[
+                ("check", "unknown key `check`", "did you mean `checks`? (a single id may be written as a string)"),
+                ("expiry", "unknown key `expiry`", "did you mean `expires`?"),
+                ("until", "unknown key `until`", "did you mean `expires`?"),
+            ],
+        );
+        let errors_before = self.errors.len();
+        let checks = match get(t, "checks") {
+            None => {
+                self.err(
+                    item.span(),
+                    join(field, "checks"),
+                    "the exception names no check",
+                    "add checks = [\"<check id>\"]",
+                );
+                Vec::new()
+            }
+            Some(cv) => {
+                let f = join(field, "checks");
+                let list = self.check_ids(cv, &f, ids);
+                for id in &list {
+                    if !applied.contains(id) {
+                        self.err(
+                            cv.span(),
+                            &f,
+                            format!("the exception names \"{id}\", which [baseline] does not run"),
+                            "remove it from the exception, or stop skipping the check in [baseline]",
+                        );
+                    }
+                }
+                list
+            }
+        };
+        let selector = self.selector(t, field);
+        if selector.subscriptions.is_empty()
+            && selector.resource_groups.is_empty()
+            && selector.clusters.is_empty()
+            && selector.tags.is_empty()
+            && self.errors.len() == errors_before
+        {
+            self.err(
+                item.span(),
+                field,
+                "the exception selects no cluster",
+                "add clusters, resource_groups, subscriptions or tags; to except every cluster write clusters = [\"*\"]",
+            );
+        }
+        let reason = match get(t, "reason") {
+            None => {
+                self.err(
+                    item.span(),
+                    join(field, "reason"),
+                    "the exception gives no reason",
+                    "add reason = \"…\" (it is shown next to the excepted check)",
+                );
+                None
+            }
+            Some(rv) => self.string(rv, &join(field, "reason")).filter(|r| {
+                let ok = !r.trim().is_empty();
+                if !ok {
+                    self.err(
+                        rv.span(),
+                        join(field, "reason"),
+                        "the reason is empty",
+                        "say why the check is accepted as failing",
+                    );
+                }
+                ok
+            }),
+        };
+        let expires = match get(t, "expires") {
+            None => {
+                self.err(
+                    item.span(),
+                    join(field, "expires"),
+                    "the exception has no expiry date",
+                    "add expires = 2027-06-30 (the last day it holds); every exception runs out",
+                );
+                None
+            }
+            Some(dv) => self.date(dv, &join(field, "expires")),
+        };
+        (self.errors.len() == errors_before).then(|| BaselineException {
+            line,
+            checks,
+            selector,
+            reason: reason.unwrap_or_default(),
+            expires: expires.expect("no error means a date"),
+        })
+    }
+
+    /// A calendar date: a TOML local date (2027-06-30) or a string of one.
+    fn date(&mut self, v: &Val<'_>, field: &str) -> Option<Date> {
+        let text = match v.get_ref() {
+            DeValue::Datetime(d) if d.date.is_some() && d.time.is_none() && d.offset.is_none() => d.to_string(),
+            DeValue::Datetime(d) => {
+                self.err(
+                    v.span(),
+                    field,
+                    format!("{d} has a time of day"),
+                    "give only the date, like 2027-06-30 (the exception holds through that day, UTC)",
+                );
+                return None;
+            }
+            DeValue::String(s) => s.to_string(),
+            _ => {
+                self.type_err(v, field, "a date", "write a date like 2027-06-30");
+                return None;
+            }
+        };
+        match text.parse::<Date>() {
+            Ok(d) => Some(d),
+            Err(_) => {
+                self.err(
+                    v.span(),
+                    field,
+                    format!("\"{text}\" is not a date"),
+                    "write the date as YYYY-MM-DD, like 2027-06-30",
+                );
+                None
+            }
+        }
+    }
+
+    fn rule(&mut self, item: &Val<'_>, field: &str) -> Option<Rule> {
+        let line = self.line(item.span().start);
+        let t = self.table(item, field)?;
+        let mut allowed: Vec<&str> = RULE_KEYS.to_vec();
+        allowed.extend(SETTINGS_KEYS);
+        self.keys(
+            t,
+            field,
+            &allowed,
+            &[
+                (
+                    "match",
+                    "selectors are written directly in the rule",
+                    "use subscriptions, resource_groups, clusters or tags keys",
+                ),
+                (
+                    "repository",
+                    "channels are tables inside the rule",
+                    "write [rule.github_issue] with repo = \"owner/name\"",
+                ),
+            ],
+        );
+        let errors_before = self.errors.len();
+
+        let name = match get(t, "name") {
+            Some(v) => self.string(v, &join(field, "name")).filter(|n| {
+                let ok = !n.trim().is_empty();
+                if !ok {
+                    self.err(v.span(), join(field, "name"), "the name is empty", "name the rule, e.g. name = \"prod\"");
+                }
+                ok
+            }),
+            None => {
+                self.err(
+                    item.span(),
+                    join(field, "name"),
+                    "the rule has no name",
+                    "add name = \"…\" (it appears in plans and errors)",
+                );
+                None
+            }
+        };
+
+        let selector = self.selector(t, field);
 
         let mut signals = None;
         if let Some(v) = get(t, "signals") {

@@ -165,6 +165,8 @@ pub struct LocalSweep {
     pub snapshots: Vec<ClusterSnapshot>,
     pub failures: Vec<(ClusterId, SweepError)>,
     pub notes: Vec<String>,
+    /// Each cluster's resource as the security baseline reads it (from the inventory).
+    pub baseline: BTreeMap<ClusterId, Value>,
 }
 
 /// `handler sweep` locally: inventory, then the per-cluster sweep of every cluster with at most
@@ -186,6 +188,7 @@ pub async fn sweep_inventory(
 ) -> LocalSweep {
     let run_id = run_id_at(now);
     let run = SweepRun::new(run_id.clone(), now);
+    let baseline = inv.clusters.iter().filter_map(|r| Some((r.id.clone(), r.baseline.clone()?))).collect();
     // Owned inputs per cluster: the futures borrow nothing from the stream's closure, so the
     // whole sweep is `Send` (an HTTP route can await it).
     let work: Vec<(ClusterRecord, Vec<TrackedOperation>, SweepRun)> =
@@ -208,7 +211,7 @@ pub async fn sweep_inventory(
     }
     snapshots.sort_by(|a, b| a.cluster.cmp(&b.cluster));
     failures.sort_by(|a, b| a.0.cmp(&b.0));
-    LocalSweep { run_id, source: inv.source, snapshots, failures, notes: inv.notes }
+    LocalSweep { run_id, source: inv.source, snapshots, failures, notes: inv.notes, baseline }
 }
 
 #[cfg(test)]

@@ -32,8 +32,36 @@ pub const RESOURCE_GRAPH_QUERY: &str = "resources
     autoUpgradeProfile = properties.autoUpgradeProfile,
     fqdn = tostring(properties.fqdn),
     privateFqdn = tostring(properties.privateFQDN),
-    agentPoolProfiles = properties.agentPoolProfiles
+    agentPoolProfiles = properties.agentPoolProfiles,
+    enableRBAC = properties.enableRBAC,
+    disableLocalAccounts = properties.disableLocalAccounts,
+    apiServerAccessProfile = properties.apiServerAccessProfile,
+    aadProfile = properties.aadProfile,
+    securityProfile = properties.securityProfile,
+    addonProfiles = properties.addonProfiles,
+    oidcIssuerProfile = properties.oidcIssuerProfile,
+    podIdentityProfile = properties.podIdentityProfile,
+    networkProfile = properties.networkProfile,
+    sku
 | order by id asc";
+
+/// The `properties` the security baseline reads (`crate::baseline`), projected by
+/// [`RESOURCE_GRAPH_QUERY`] under the same names. With `autoUpgradeProfile`,
+/// `agentPoolProfiles` and `sku` they make the resource the baseline evaluates, so the baseline
+/// costs no per-cluster read.
+pub const BASELINE_PROPERTIES: [&str; 11] = [
+    "autoUpgradeProfile",
+    "agentPoolProfiles",
+    "enableRBAC",
+    "disableLocalAccounts",
+    "apiServerAccessProfile",
+    "aadProfile",
+    "securityProfile",
+    "addonProfiles",
+    "oidcIssuerProfile",
+    "podIdentityProfile",
+    "networkProfile",
+];
 
 /// Rows per Resource Graph page (the service's maximum).
 pub const PAGE_SIZE: u64 = 1000;
@@ -89,6 +117,29 @@ pub struct ClusterRecord {
     pub private_fqdn: Option<String>,
     #[serde(default)]
     pub pools: Vec<PoolRecord>,
+    /// The resource as the security baseline reads it: `{"properties": {…}, "sku": …}` with
+    /// only [`BASELINE_PROPERTIES`] (a property the source did not carry is left out, so the
+    /// baseline says "unknown" rather than guess). `None` when the source carried none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<Value>,
+}
+
+/// The baseline view of a resource: `properties` picked from `props`, `sku` as given.
+fn baseline_of(props: Option<&Value>, sku: Option<&Value>) -> Option<Value> {
+    let picked: serde_json::Map<String, Value> = BASELINE_PROPERTIES
+        .iter()
+        .filter_map(|k| props.and_then(|p| p.get(*k)).map(|v| (k.to_string(), v.clone())))
+        .collect();
+    // The inventory's own columns alone (pools, channels) are not a baseline projection.
+    let baseline_only = picked.keys().any(|k| k != "autoUpgradeProfile" && k != "agentPoolProfiles");
+    if !baseline_only && sku.is_none() {
+        return None;
+    }
+    let mut out = json!({ "properties": picked });
+    if let Some(sku) = sku {
+        out["sku"] = sku.clone();
+    }
+    Some(out)
 }
 
 fn s(v: Option<&Value>) -> Option<String> {
@@ -144,6 +195,8 @@ impl ClusterRecord {
             fqdn: s(p.get("fqdn")),
             private_fqdn: s(p.get("privateFQDN")),
             pools: pools_of(p.get("agentPoolProfiles")),
+            // ARM returned the whole resource: the baseline view is always there.
+            baseline: baseline_of(Some(&p), v.get("sku")).or_else(|| Some(json!({ "properties": {} }))),
         })
     }
 
@@ -165,6 +218,7 @@ impl ClusterRecord {
             fqdn: s(v.get("fqdn")),
             private_fqdn: s(v.get("privateFqdn")),
             pools: pools_of(v.get("agentPoolProfiles")),
+            baseline: baseline_of(Some(v), v.get("sku")),
         })
     }
 
@@ -300,6 +354,34 @@ pub(crate) async fn graph_rows(arm: &ArmClient, call: ArmCall, query: &str, subs
     Ok(out)
 }
 
+/// Why the subscription facts of the baseline could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SubscriptionFactsError {
+    #[error("the Defender plan query failed: {0}")]
+    Arm(#[from] ArmError),
+    #[error(transparent)]
+    Row(#[from] crate::baseline::subscription::RowError),
+}
+
+/// The baseline's subscription facts (the Defender for Containers plan), one Resource Graph
+/// query per sweep, not per cluster. One row per subscription, so one page covers up to 1000
+/// subscriptions; a subscription without a row has no plan (off) when `subscriptions` names it.
+pub async fn subscription_facts(
+    arm: &ArmClient,
+    subscriptions: &[String],
+) -> Result<crate::baseline::SubscriptionFacts, SubscriptionFactsError> {
+    let mut body = json!({ "query": crate::baseline::subscription::defender_query(), "options": { "$top": PAGE_SIZE } });
+    if !subscriptions.is_empty() {
+        body["subscriptions"] = json!(subscriptions);
+    }
+    let resp = arm
+        .post(ArmCall::ResourceGraphQuery, "/providers/Microsoft.ResourceGraph/resources", RESOURCE_GRAPH_API_VERSION, Some(&body))
+        .await?
+        .body;
+    let rows = resp.get("data").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    Ok(crate::baseline::subscription::defender_plans(rows, subscriptions)?)
+}
+
 /// Lists clusters per subscription through ARM (the fallback).
 pub async fn list_via_arm(arm: &ArmClient, subscriptions: &[String]) -> Result<(Vec<ClusterRecord>, Vec<String>), ArmError> {
     let subs: Vec<String> = if subscriptions.is_empty() {
@@ -353,7 +435,10 @@ mod tests {
             "agentPoolProfiles": v["responses"]["200"]["body"]["properties"]["agentPoolProfiles"],
         });
         let g = ClusterRecord::from_graph_row(&row).unwrap();
-        assert_eq!(g, r);
+        // The row projects no baseline columns; the ARM resource carries its properties.
+        assert_eq!(g.baseline, None);
+        assert!(r.baseline.as_ref().unwrap()["properties"].get("enableRBAC").is_some(), "{:?}", r.baseline);
+        assert_eq!(g, ClusterRecord { baseline: None, ..r });
     }
 
     #[test]
@@ -372,6 +457,7 @@ mod tests {
             fqdn: None,
             private_fqdn: None,
             pools: vec![PoolRecord { name: "system".into(), ..Default::default() }],
+            baseline: Some(json!({"properties": {"disableLocalAccounts": true}, "sku": {"tier": "Standard"}})),
         };
         let v = serde_json::to_value(&r).unwrap();
         assert_eq!(serde_json::from_value::<ClusterRecord>(v).unwrap(), r);

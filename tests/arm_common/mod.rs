@@ -100,6 +100,12 @@ pub fn graph_row(cluster: &Value) -> Value {
         "fqdn": s(&p["fqdn"]),
         "privateFqdn": s(&p["privateFQDN"]),
         "agentPoolProfiles": p["agentPoolProfiles"],
+        // The security baseline's columns: Resource Graph gives null for what is not set.
+        "enableRBAC": p["enableRBAC"], "disableLocalAccounts": p["disableLocalAccounts"],
+        "apiServerAccessProfile": p["apiServerAccessProfile"], "aadProfile": p["aadProfile"],
+        "securityProfile": p["securityProfile"], "addonProfiles": p["addonProfiles"],
+        "oidcIssuerProfile": p["oidcIssuerProfile"], "podIdentityProfile": p["podIdentityProfile"],
+        "networkProfile": p["networkProfile"], "sku": cluster["sku"],
     })
 }
 
