@@ -37,25 +37,9 @@ expires = 2026-01-14
 
 fn sweep(dir: &Path, server: &MockServer, policy: &str) -> Output {
     std::fs::write(dir.join("cadence.toml"), policy).unwrap();
-    let identity = format!("{}/msi/token", server.uri());
-    std::process::Command::new(env!("CARGO_BIN_EXE_handler"))
-        .current_dir(dir)
-        .env_clear()
-        .envs([
-            ("ARM_ENDPOINT", server.uri().as_str()),
-            ("AZURE_CREDENTIAL", "managed_identity"),
-            ("IDENTITY_ENDPOINT", identity.as_str()),
-            ("IDENTITY_HEADER", IDENTITY_HEADER),
-            ("CADENCE_SUBSCRIPTIONS", arm_common::SUB),
-            ("CADENCE_CONFIG", "cadence.toml"),
-            ("CADENCE_STATE", "sqlite:cadence.db"),
-            // The event-wiring check is another Resource Graph query per sweep; these tests
-            // count the baseline's own.
-            ("CADENCE_SWEEP_EVENT_WIRING", "false"),
-        ])
-        .args(["sweep", "--dry-run", "--now", IN_AUTO_WINDOW])
-        .output()
-        .expect("run handler sweep")
+    // The event-wiring check is another Resource Graph query per sweep; these tests count the
+    // baseline's own.
+    handler_sweep(dir, server, &[("CADENCE_CONFIG", "cadence.toml"), ("CADENCE_SWEEP_EVENT_WIRING", "false")], &["--dry-run", "--now", IN_AUTO_WINDOW])
 }
 
 fn lines(o: &Output) -> Vec<Value> {

@@ -40,24 +40,9 @@ utcOffset = "+00:00"
 
 fn sweep(dir: &Path, server: &MockServer, policy: &str, extra_env: &[(&str, &str)], args: &[&str]) -> Output {
     std::fs::write(dir.join("cadence.toml"), policy).unwrap();
-    let identity = format!("{}/msi/token", server.uri());
-    std::process::Command::new(env!("CARGO_BIN_EXE_handler"))
-        .current_dir(dir)
-        .env_clear()
-        .envs([
-            ("ARM_ENDPOINT", server.uri().as_str()),
-            ("AZURE_CREDENTIAL", "managed_identity"),
-            ("IDENTITY_ENDPOINT", identity.as_str()),
-            ("IDENTITY_HEADER", IDENTITY_HEADER),
-            ("CADENCE_SUBSCRIPTIONS", arm_common::SUB),
-            ("CADENCE_CONFIG", "cadence.toml"),
-            ("CADENCE_STATE", "sqlite:cadence.db"),
-        ])
-        .envs(extra_env.iter().copied())
-        .arg("sweep")
-        .args(args)
-        .output()
-        .expect("run handler sweep")
+    let mut env = vec![("CADENCE_CONFIG", "cadence.toml")];
+    env.extend_from_slice(extra_env);
+    handler_sweep(dir, server, &env, args)
 }
 
 fn lines(o: &Output) -> Vec<Value> {

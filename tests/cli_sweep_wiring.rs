@@ -26,22 +26,7 @@ fn function() -> String {
 }
 
 fn sweep(dir: &Path, server: &MockServer, extra_env: &[(&str, &str)]) -> Output {
-    let identity = format!("{}/msi/token", server.uri());
-    std::process::Command::new(env!("CARGO_BIN_EXE_handler"))
-        .current_dir(dir)
-        .env_clear()
-        .envs([
-            ("ARM_ENDPOINT", server.uri().as_str()),
-            ("AZURE_CREDENTIAL", "managed_identity"),
-            ("IDENTITY_ENDPOINT", identity.as_str()),
-            ("IDENTITY_HEADER", IDENTITY_HEADER),
-            ("CADENCE_SUBSCRIPTIONS", arm_common::SUB),
-            ("CADENCE_STATE", "sqlite:cadence.db"),
-        ])
-        .envs(extra_env.iter().copied())
-        .args(["sweep", "--dry-run", "--now", NOW])
-        .output()
-        .expect("run handler sweep")
+    handler_sweep(dir, server, extra_env, &["--dry-run", "--now", NOW])
 }
 
 fn lines(o: &Output) -> Vec<Value> {

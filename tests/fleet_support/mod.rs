@@ -82,6 +82,29 @@ pub async fn mount_system_topics(server: &MockServer, rows: Vec<Value>, priority
 
 /// The App Service managed identity endpoint (`IDENTITY_ENDPOINT` = `<server>/msi/token`): the
 /// documented response with a usable token and a future expiry.
+/// `handler sweep ARGS` run in `dir` as a deployment runs it against this fake: an otherwise
+/// empty environment with ARM at `server`, the managed identity of [`mount_identity`], the
+/// fake's subscription and a SQLite ledger in `dir`; `extra_env` adds or overrides settings.
+pub fn handler_sweep(dir: &std::path::Path, server: &MockServer, extra_env: &[(&str, &str)], args: &[&str]) -> std::process::Output {
+    let identity = format!("{}/msi/token", server.uri());
+    std::process::Command::new(env!("CARGO_BIN_EXE_handler"))
+        .current_dir(dir)
+        .env_clear()
+        .envs([
+            ("ARM_ENDPOINT", server.uri().as_str()),
+            ("AZURE_CREDENTIAL", "managed_identity"),
+            ("IDENTITY_ENDPOINT", identity.as_str()),
+            ("IDENTITY_HEADER", IDENTITY_HEADER),
+            ("CADENCE_SUBSCRIPTIONS", crate::arm_common::SUB),
+            ("CADENCE_STATE", "sqlite:cadence.db"),
+        ])
+        .envs(extra_env.iter().copied())
+        .arg("sweep")
+        .args(args)
+        .output()
+        .expect("run handler sweep")
+}
+
 pub async fn mount_identity(server: &MockServer) {
     let mut token = fixture("functions-host/managed_identity_token_response.app_service.docs.json");
     token["access_token"] = json!(MI_TOKEN);
