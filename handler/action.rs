@@ -212,6 +212,26 @@ pub enum Hold {
     TargetNotOffered { target: String },
 }
 
+impl Hold {
+    /// The one human line for a hold: plans (`held: …`), dry-run output and the adapter's
+    /// `Deferred` reason all say the same.
+    pub fn describe(&self) -> String {
+        let minute = |t: &Timestamp| t.strftime("%Y-%m-%d %H:%M UTC").to_string();
+        match self {
+            Self::PolicyNotifyOnly => "policy is notify-only for this change".into(),
+            Self::NotBefore { at } => format!("policy allows it from {}", minute(at)),
+            Self::OutsideWindow { next: Some(next) } => format!("outside the maintenance window; next opens {}", minute(next)),
+            Self::OutsideWindow { next: None } => {
+                "no maintenance window is known (define one in AKS or in policy [rule.upgrade.window])".into()
+            }
+            Self::WindowTooShort { closes } => format!("the open window closes at {}, too soon to start", minute(closes)),
+            Self::ClusterNotReady { state } => format!("the cluster is not ready ({state})"),
+            Self::Busy => "another operation is in progress on the cluster".into(),
+            Self::TargetNotOffered { target } => format!("{target} is not offered in the region"),
+        }
+    }
+}
+
 /// One planned action.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Action {

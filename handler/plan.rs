@@ -865,23 +865,6 @@ fn due(stage: Stage, deadline: Timestamp) -> String {
     if stage == Stage::Overdue { format!("was due {}", day(deadline)) } else { format!("due {}", day(deadline)) }
 }
 
-fn describe_hold(h: &Hold) -> String {
-    match h {
-        Hold::PolicyNotifyOnly => "policy is notify-only for this change".into(),
-        Hold::NotBefore { at } => format!("policy allows it from {}", minute(*at)),
-        Hold::OutsideWindow { next: Some(next) } => {
-            format!("outside the maintenance window; next opens {}", minute(*next))
-        }
-        Hold::OutsideWindow { next: None } => {
-            "no maintenance window is known (define one in AKS or in policy [rule.upgrade.window])".into()
-        }
-        Hold::WindowTooShort { closes } => format!("the open window closes at {}, too soon to start", minute(*closes)),
-        Hold::ClusterNotReady { state } => format!("the cluster is not ready ({state})"),
-        Hold::Busy => "another operation is running on the cluster".into(),
-        Hold::TargetNotOffered { target } => format!("{target} is not offered in the region"),
-    }
-}
-
 impl Planner<'_> {
     fn name(&self) -> &str {
         self.signal.cluster.name()
@@ -1125,7 +1108,7 @@ impl Planner<'_> {
         let status = match (&hold, self.facts.window_for(scope)) {
             (None, WindowStatus::Open { until }) => format!("would start now (window open until {})", minute(*until)),
             (None, _) => "would start now".to_string(),
-            (Some(h), _) => format!("held: {}", describe_hold(h)),
+            (Some(h), _) => format!("held: {}", h.describe()),
         };
         let summary = format!("{}: {what} — {status}", self.name());
         self.push(concern, Stage::Execute, kind, summary, None, deadline, hold);

@@ -133,7 +133,7 @@ async fn a_held_action_is_deferred_without_a_single_arm_call() {
     let mut a = node_image();
     a.hold = Some(Hold::OutsideWindow { next: Some("2026-03-07T01:00:00Z".parse().unwrap()) });
     let err = perform(&server, a).await.unwrap_err();
-    assert!(matches!(&err, ActionError::Deferred(m) if m.contains("no maintenance window is open")), "{err}");
+    assert!(matches!(&err, ActionError::Deferred(m) if m.ends_with("outside the maintenance window; next opens 2026-03-07 01:00 UTC")), "the plan's own words: {err}");
     assert!(server.received_requests().await.unwrap().is_empty());
 }
 

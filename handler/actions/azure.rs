@@ -100,22 +100,8 @@ pub fn rotated_already(expiring: jiff::civil::Date, current: &[jiff::Timestamp])
     !current.is_empty() && current.iter().all(|t| jiff::tz::Offset::UTC.to_datetime(*t).date() > expiring)
 }
 
-/// A human line for a hold (dry-run and `Deferred` reasons).
-pub fn describe_hold(hold: &Hold) -> String {
-    match hold {
-        Hold::PolicyNotifyOnly => "policy is notify-only for this change".into(),
-        Hold::NotBefore { at } => format!("policy allows it from {at}"),
-        Hold::OutsideWindow { next: Some(n) } => format!("no maintenance window is open; the next opens {n}"),
-        Hold::OutsideWindow { next: None } => "no maintenance window is open and none is scheduled".into(),
-        Hold::WindowTooShort { closes } => format!("the open window closes at {closes}, too soon to finish"),
-        Hold::ClusterNotReady { state } => format!("the cluster is not ready ({state})"),
-        Hold::Busy => "another operation is in progress".into(),
-        Hold::TargetNotOffered { target } => format!("{target} is not offered for this cluster"),
-    }
-}
-
 fn deferred(hold: Hold) -> ActionError {
-    ActionError::Deferred(describe_hold(&hold))
+    ActionError::Deferred(hold.describe())
 }
 
 fn str_at<'a>(v: &'a Value, ptr: &str) -> Option<&'a str> {
@@ -244,7 +230,7 @@ impl AzureActuator {
     /// Carries out one action (see the module docs for the order of checks).
     pub async fn perform_one(&self, action: &Action) -> Performed {
         if let Some(hold) = &action.hold {
-            return Err(ActionError::Deferred(format!("held by the plan: {}", describe_hold(hold))));
+            return Err(ActionError::Deferred(format!("held by the plan: {}", hold.describe())));
         }
         let cluster = &action.concern.cluster;
         match &action.kind {
