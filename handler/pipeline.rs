@@ -166,6 +166,12 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
+    /// The time now on this pipeline's clock (the wall clock, or the one a test or `--now`
+    /// fixed), for callers that sequence work around it (the sweeper).
+    pub fn now(&self) -> Timestamp {
+        (self.clock)()
+    }
+
     pub fn new(policy: Arc<Policy>, ledger: Arc<dyn Ledger>, executor: Executor, dry_run: bool, clock: Clock) -> Self {
         Self { policy, ledger, executor, dry_run, clock, ledger_concurrency: LEDGER_CONCURRENCY }
     }

@@ -78,7 +78,8 @@ impl Sweeper {
     ///   can fix go out as queue messages, so the queue retries them; a pipeline failure fails
     ///   the invocation (the next tick sweeps again).
     pub async fn timer(&self, body: &Value) -> Result<Value, SweepFailure> {
-        let now = Timestamp::now();
+        // The injected clock, as every other stage: a test (or `--now`) fixes it.
+        let now = self.pipeline.now();
         let past_due = super::fanout::timer_past_due(body);
         let inv = inventory(&self.ctx.arm, &self.ctx.subscriptions).await?;
         if inv.clusters.is_empty() || inv.clusters.len() > self.ctx.inline_max {
