@@ -30,6 +30,7 @@ pub mod ingest;
 pub mod pipeline;
 pub mod plan;
 pub mod policy;
+pub mod retry;
 pub mod settings;
 pub mod store;
 pub mod sweep;

@@ -27,7 +27,7 @@ use tokio::sync::Semaphore;
 
 use super::calls::ArmCall;
 use super::identity::TokenSource;
-use super::throttle::{self, Pacer, RetryDecision, RetryPolicy};
+use super::throttle::{self, ArmRetryPolicy, Pacer, RetryDecision};
 use crate::error::ActionError;
 
 /// How an ARM call failed.
@@ -164,7 +164,7 @@ pub struct ArmConfig {
     pub endpoint: String,
     /// Requests on the wire at once.
     pub max_concurrency: usize,
-    pub retry: RetryPolicy,
+    pub retry: ArmRetryPolicy,
     /// Poll interval of a long-running operation when ARM gives no `Retry-After`.
     pub lro_poll_default: Duration,
     /// How long [`ArmClient::follow`] polls before answering `StillRunning`.
@@ -176,7 +176,7 @@ impl ArmConfig {
         Self {
             endpoint: endpoint.into().trim_end_matches('/').to_string(),
             max_concurrency: 16,
-            retry: RetryPolicy::default(),
+            retry: ArmRetryPolicy::default(),
             lro_poll_default: Duration::from_secs(15),
             lro_timeout: Duration::from_secs(90 * 60),
         }

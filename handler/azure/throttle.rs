@@ -13,8 +13,8 @@
 //!   remaining budget drops under a low-water mark, requests are spaced at the refill rate so the
 //!   bucket is never run dry by a burst of concurrent workers.
 //!
-//! Retries follow the one policy in `execute::retry` ([`crate::execute::retry::next_attempt`]),
-//! with the ARM client's own limits ([`RetryPolicy`]).
+//! Retries follow the one policy ([`crate::retry::next_attempt`]), with the ARM client's own
+//! limits ([`ArmRetryPolicy`]).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -48,7 +48,7 @@ impl Budget {
 
 /// Limits of the retry policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RetryPolicy {
+pub struct ArmRetryPolicy {
     /// Attempts in total (first try included) for transient failures of idempotent requests.
     pub max_attempts_transient: u32,
     /// Attempts in total for 429s (a 429 means the request was not executed, so every method
@@ -62,7 +62,7 @@ pub struct RetryPolicy {
     pub max_retry_after: Duration,
 }
 
-impl Default for RetryPolicy {
+impl Default for ArmRetryPolicy {
     fn default() -> Self {
         Self {
             max_attempts_transient: 3,
@@ -74,11 +74,11 @@ impl Default for RetryPolicy {
     }
 }
 
-pub use crate::execute::retry::RetryDecision;
-use crate::execute::retry::{FailureClass, RetryLimits, next_attempt};
+pub use crate::retry::RetryDecision;
+use crate::retry::{FailureClass, RetryLimits, next_attempt};
 
-impl RetryPolicy {
-    /// These limits in the shared form of `execute::retry`.
+impl ArmRetryPolicy {
+    /// These limits in the shared form of [`crate::retry`].
     pub fn limits(&self) -> RetryLimits {
         RetryLimits {
             transient_attempts: self.max_attempts_transient,
@@ -100,7 +100,7 @@ impl RetryPolicy {
 ///   `If-Match`) are repeated — a POST action that timed out may have started an operation.
 /// - Everything else (permanent, conflict, not found, precondition failed): give up; retrying
 ///   cannot change the answer.
-pub fn retry_decision(policy: &RetryPolicy, attempts: u32, kind: &ArmErrorKind, idempotent: bool) -> RetryDecision {
+pub fn retry_decision(policy: &ArmRetryPolicy, attempts: u32, kind: &ArmErrorKind, idempotent: bool) -> RetryDecision {
     let class = match kind {
         // A 429 means the request was not executed: any method may be repeated.
         ArmErrorKind::Throttled { retry_after } => FailureClass::Throttled { retry_after: *retry_after },
@@ -213,8 +213,8 @@ impl Pacer {
 mod tests {
     use super::*;
 
-    fn p() -> RetryPolicy {
-        RetryPolicy::default()
+    fn p() -> ArmRetryPolicy {
+        ArmRetryPolicy::default()
     }
 
     #[test]
@@ -248,7 +248,7 @@ mod tests {
     #[test]
     fn backoff_is_capped() {
         let throttled = ArmErrorKind::Throttled { retry_after: None };
-        let many = RetryPolicy { max_attempts_throttled: 100, ..p() };
+        let many = ArmRetryPolicy { max_attempts_throttled: 100, ..p() };
         assert_eq!(retry_decision(&many, 30, &throttled, true), RetryDecision::RetryIn(Duration::from_secs(30)));
     }
 

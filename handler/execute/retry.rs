@@ -1,5 +1,6 @@
-//! The one retry policy (house rule 7): a pure function of the failure's classification and the
-//! attempt number, [`next_attempt`]. Two places retry, each with its own limits, through it:
+//! The executor's limits for the one retry policy ([`crate::retry`], house rule 7): a pure
+//! function of the failure's classification and the attempt number, [`next_attempt`]. Two
+//! places retry, each with its own limits, through it:
 //!
 //! | who | limits | classification |
 //! |---|---|---|
@@ -20,63 +21,7 @@
 use std::time::Duration;
 
 use crate::error::ActionError;
-
-/// What to do after a failed attempt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RetryDecision {
-    /// Try again after this delay, in this invocation.
-    RetryIn(Duration),
-    /// Stop trying here: record a permanent failure, or (for retryable errors) release the
-    /// claim and let the platform deliver again later.
-    GiveUp,
-}
-
-/// How a failure may be retried: what each retrying site maps its own errors to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FailureClass {
-    /// May work if repeated (timeouts, 5xx, connection errors) and repeating is safe.
-    Transient,
-    /// The server said "slow down", with the wait it asked for, if any.
-    Throttled { retry_after: Option<Duration> },
-    /// Retrying cannot change the answer (or repeating is not safe).
-    Final,
-}
-
-/// The limits of one retrying site.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryLimits {
-    /// Attempts in total (the first included) for transient failures.
-    pub transient_attempts: u32,
-    /// Attempts in total for throttled ones.
-    pub throttled_attempts: u32,
-    /// Delay after the first failure; doubled after each further one.
-    pub base: Duration,
-    /// No backoff delay is longer.
-    pub max_backoff: Duration,
-    /// A server asking for a longer wait is not waited for here: give up, and let the caller
-    /// (the platform's retry, the queue, the next sweep) come back later.
-    pub max_server_wait: Duration,
-}
-
-/// THE retry policy: after attempt number `attempt` (1 = the first try) failed as `class`.
-pub fn next_attempt(limits: &RetryLimits, class: FailureClass, attempt: u32) -> RetryDecision {
-    match class {
-        FailureClass::Transient if attempt < limits.transient_attempts => RetryDecision::RetryIn(backoff(limits, attempt)),
-        FailureClass::Throttled { retry_after } if attempt < limits.throttled_attempts => match retry_after {
-            None => RetryDecision::RetryIn(backoff(limits, attempt)),
-            Some(wait) if wait <= limits.max_server_wait => RetryDecision::RetryIn(wait),
-            // The server wants a longer pause than this site can afford.
-            Some(_) => RetryDecision::GiveUp,
-        },
-        _ => RetryDecision::GiveUp,
-    }
-}
-
-/// `base × 2^(attempt-1)`, capped; never overflows.
-fn backoff(limits: &RetryLimits, attempt: u32) -> Duration {
-    let factor = 1u32.checked_shl(attempt.saturating_sub(1)).unwrap_or(u32::MAX);
-    limits.base.saturating_mul(factor).min(limits.max_backoff)
-}
+pub use crate::retry::{FailureClass, RetryDecision, RetryLimits, next_attempt};
 
 /// Bounded exponential backoff with a cap. Deterministic (no jitter): the attempts are few and
 /// the platform spreads its own retries.
@@ -176,7 +121,7 @@ mod tests {
 
     #[test]
     fn the_executor_and_the_arm_client_share_the_policy_and_differ_only_in_limits() {
-        let arm = crate::azure::throttle::RetryPolicy::default().limits();
+        let arm = crate::azure::throttle::ArmRetryPolicy::default().limits();
         let exec = RetryPolicy::DEFAULT.limits();
         let minute = FailureClass::Throttled { retry_after: Some(Duration::from_secs(60)) };
         assert_eq!(next_attempt(&exec, minute, 1), GiveUp, "an invocation leaves a minute's wait to the platform");

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aks_cadence::azure::throttle::RetryPolicy;
+use aks_cadence::azure::throttle::ArmRetryPolicy;
 use aks_cadence::azure::{ArmClient, ArmConfig, StaticToken};
 use serde_json::Value;
 
@@ -59,7 +59,7 @@ pub fn running_cluster() -> Value {
 pub fn client(server_uri: &str) -> ArmClient {
     let mut cfg = ArmConfig::new(server_uri);
     cfg.max_concurrency = 8;
-    cfg.retry = RetryPolicy { base_backoff: Duration::from_millis(20), max_backoff: Duration::from_millis(100), ..RetryPolicy::default() };
+    cfg.retry = ArmRetryPolicy { base_backoff: Duration::from_millis(20), max_backoff: Duration::from_millis(100), ..ArmRetryPolicy::default() };
     cfg.lro_poll_default = Duration::from_millis(20);
     cfg.lro_timeout = Duration::from_secs(20);
     ArmClient::new(cfg, Arc::new(StaticToken::new(TOKEN))).expect("client")
