@@ -8,7 +8,10 @@
 //! sweep/     inventory + per-cluster findings → Signal
 //! policy/    policy file, selectors, cadence, maintenance windows, versions
 //! plan       Signal + Policy + ledger facts + now → Vec<Action>   (pure)
-//! execute/   claim(key) → adapter → complete(key, outcome); the one retry policy
+//! retry      the one retry policy: failure class + attempt → wait or give up   (pure)
+//! error      outbound failures classified where born: transient, throttled, configuration,
+//!            permanent, already done, deferred
+//! execute/   claim(key) → adapter → complete(key, outcome); the executor's retry limits
 //! actions/   adapters: log, github, email, chat, azure upgrade/rotate
 //! store/     the ledger: SQLite (embedded) | Azure Blob (scale-out)
 //! baseline/  the AKS security baseline: check catalogue, pure evaluation against ARM JSON
