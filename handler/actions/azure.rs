@@ -55,7 +55,7 @@ use crate::domain::{ClusterId, OperationStatus};
 use crate::error::ActionError;
 use crate::domain::CertificateKind;
 use crate::sweep::CertificateChecks;
-use crate::sweep::support::{compare_versions, minor_of, minor_str};
+use crate::policy::versions::{compare_versions, minor_of, minor_str};
 
 /// How long the adapter follows an operation it started before answering
 /// `"started: …; still running"` (the client's `ArmConfig::lro_timeout` in production). Upgrades

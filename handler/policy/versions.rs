@@ -337,6 +337,33 @@ pub fn support_status(version: &AksVersion, region: &[RegionMinor], cluster_lts:
     SupportStatus::OutOfSupport { newest, oldest_supported: *window.last().expect("the window holds newest") }
 }
 
+// Version strings as ARM writes them, for code that has a string and not an `AksVersion`
+// (inventory rows, cluster bodies): the sweep and the upgrade adapter.
+
+/// `major.minor` of a version string (`1.30.4` → (1, 30); `1.30` → (1, 30)).
+pub fn minor_of(version: &str) -> Option<(u64, u64)> {
+    let mut it = version.trim().trim_start_matches('v').split('.');
+    let major = it.next()?.parse().ok()?;
+    let minor = it.next()?.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()?;
+    Some((major, minor))
+}
+
+/// Formats a minor as AKS writes it (`1.30`).
+pub fn minor_str(m: (u64, u64)) -> String {
+    format!("{}.{}", m.0, m.1)
+}
+
+/// Orders two version strings (semver when both parse, else by their numeric dot parts).
+pub fn compare_versions(a: &str, b: &str) -> std::cmp::Ordering {
+    match (semver::Version::parse(a.trim()), semver::Version::parse(b.trim())) {
+        (Ok(x), Ok(y)) => x.cmp(&y),
+        _ => {
+            let parts = |s: &str| -> Vec<u64> { s.trim().split('.').map(|p| p.parse().unwrap_or(0)).collect() };
+            parts(a).cmp(&parts(b))
+        }
+    }
+}
+
 /// Whether `support_plan` (the cluster's `supportPlan`) is LTS.
 pub fn is_lts(support_plan: Option<&str>) -> bool {
     support_plan.is_some_and(|p| p.eq_ignore_ascii_case(LTS_SUPPORT_PLAN))

@@ -11,29 +11,8 @@ use crate::policy::versions::{
     self, AksVersion, COMMUNITY_SUPPORT_PLAN, LTS_SUPPORT_PLAN, MinorLine, RegionMinor, SupportStatus,
 };
 
-/// `major.minor` of a version string (`1.30.4` → (1, 30); `1.30` → (1, 30)).
-pub fn minor_of(version: &str) -> Option<(u64, u64)> {
-    let mut it = version.trim().trim_start_matches('v').split('.');
-    let major = it.next()?.parse().ok()?;
-    let minor = it.next()?.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()?;
-    Some((major, minor))
-}
-
-/// Formats a minor as AKS writes it (`1.30`).
-pub fn minor_str(m: (u64, u64)) -> String {
-    format!("{}.{}", m.0, m.1)
-}
-
-/// Orders two version strings (semver when both parse, else by their numeric dot parts).
-pub fn compare_versions(a: &str, b: &str) -> std::cmp::Ordering {
-    match (semver::Version::parse(a.trim()), semver::Version::parse(b.trim())) {
-        (Ok(x), Ok(y)) => x.cmp(&y),
-        _ => {
-            let parts = |s: &str| -> Vec<u64> { s.trim().split('.').map(|p| p.parse().unwrap_or(0)).collect() };
-            parts(a).cmp(&parts(b))
-        }
-    }
-}
+// The version-string helpers the sweep and the upgrade adapter share live in the core.
+pub use crate::policy::versions::{compare_versions, minor_of, minor_str};
 
 /// One minor line a region offers.
 #[derive(Debug, Clone, PartialEq, Eq)]
