@@ -254,7 +254,7 @@ pub struct Action {
     pub hold: Option<Hold>,
     /// The cluster's maintenance window as known when planning (for messages).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub window: Option<crate::plan::WindowStatus>,
+    pub window: Option<crate::policy::windows::WindowStatus>,
     /// An extra line for the message that does not change what the concern is called (the
     /// title stays the summary): e.g. why another action for this concern failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -98,19 +98,7 @@ use crate::domain::{
 use crate::policy::versions::{self, AksVersion, MinorLine};
 use crate::policy::{Cadence, Policy, Rule, UpgradeMode};
 
-/// The maintenance-window status of the cluster at `now`, computed by the orchestrator from
-/// `policy::windows` so that the planner stays pure.
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "window", rename_all = "snake_case")]
-pub enum WindowStatus {
-    /// No window is known (neither AKS nor policy defines one): cluster changes stay held.
-    #[default]
-    Unknown,
-    /// A window is open now and closes at `until`.
-    Open { until: Timestamp },
-    /// Closed now; the next window opens at `next` (if one is scheduled).
-    Closed { next: Option<Timestamp> },
-}
+pub use crate::policy::windows::WindowStatus;
 
 /// Which maintenance window governs a kind of cluster change. AKS keeps separate schedules:
 /// node image upgrades follow `aksManagedNodeOSUpgradeSchedule`, version upgrades

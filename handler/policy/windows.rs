@@ -24,10 +24,23 @@ use jiff::{SignedDuration, Timestamp};
 use serde_json::Value;
 
 use crate::action::{ActionKind, UpgradeScope};
-use crate::plan::WindowStatus;
 
 /// How far (in days) the searches look ahead: about two years.
 pub const HORIZON_DAYS: i64 = 732;
+
+/// The maintenance-window status of the cluster at `now`, computed by the orchestrator from
+/// these windows and handed to the planner as a fact (so the planner stays pure).
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "window", rename_all = "snake_case")]
+pub enum WindowStatus {
+    /// No window is known (neither AKS nor policy defines one): cluster changes stay held.
+    #[default]
+    Unknown,
+    /// A window is open now and closes at `until`.
+    Open { until: Timestamp },
+    /// Closed now; the next window opens at `next` (if one is scheduled).
+    Closed { next: Option<Timestamp> },
+}
 
 /// What is wrong with a maintenance configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
