@@ -19,6 +19,11 @@
 //! pipeline   the one orchestrator that sequences the stages
 //! topics     the Event Grid topic allow-list both event routes apply
 //! ```
+//!
+//! Layers: the pure core (`domain`, `action`, `error`, `retry`, `policy/`, `plan`, `followup`,
+//! `baseline/`) imports no IO crate and nothing from the edges (`ingest/`, `sweep/`, `actions/`,
+//! `azure/`, `store/`, `host/`, `settings`) or the run layer (`pipeline`, `execute/`);
+//! `tests/core_imports.rs` fails when it does.
 
 pub mod action;
 pub mod actions;
