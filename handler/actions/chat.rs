@@ -20,7 +20,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::Value;
 
-use super::digest::{Digest, WEBHOOK_MAX_ENTRIES, group_by_channel, parts};
+use super::digest::{Digest, DigestSender, WEBHOOK_MAX_ENTRIES, perform_digests};
 use super::{Actuator, Performed};
 use crate::action::{Action, ActionKind, ChatKind};
 use crate::error::{ActionError, parse_retry_after};
@@ -211,28 +211,29 @@ impl Actuator for ChatActuator {
     }
     /// One message per (chat kind, URL setting); every action in it gets the message's result.
     async fn perform(&self, batch: &[Action]) -> Vec<Performed> {
-        let mut results: Vec<Option<Performed>> = vec![None; batch.len()];
-        for (_, idx) in group_by_channel(batch, |a| self.handles(&a.kind)) {
-            let ActionKind::Chat { chat, url_setting } = &batch[idx[0]].kind else { continue };
-            let actions: Vec<&Action> = idx.iter().map(|&i| &batch[i]).collect();
-            // Teams and Slack list the first rows and say how many more (their size limits);
-            // the generic webhook lists everything, in parts when the digest is large.
-            let max = if *chat == ChatKind::Webhook { WEBHOOK_MAX_ENTRIES } else { usize::MAX };
-            for (digest, part) in parts(&actions, max) {
-                let members: Vec<&Action> = part.iter().map(|&j| actions[j]).collect();
-                let outcome = self.post_digest(*chat, url_setting, &members, &digest).await;
-                if let Err(e) = &outcome {
-                    tracing::warn!(chat = chat_name(*chat), setting = %url_setting, actions = members.len(), error = %e, "chat digest failed");
-                }
-                for j in part {
-                    results[idx[j]] = Some(outcome.clone());
-                }
-            }
+        perform_digests(self, batch).await
+    }
+}
+
+#[async_trait]
+impl DigestSender for ChatActuator {
+    const NAME: &'static str = "chat";
+    fn sends(&self, kind: &ActionKind) -> bool {
+        self.handles(kind)
+    }
+    /// Teams and Slack list the first rows and say how many more (their size limits); the
+    /// generic webhook lists everything, in parts when the digest is large.
+    fn max_entries(&self, kind: &ActionKind) -> usize {
+        match kind {
+            ActionKind::Chat { chat: ChatKind::Webhook, .. } => WEBHOOK_MAX_ENTRIES,
+            _ => usize::MAX,
         }
-        results
-            .into_iter()
-            .map(|r| r.unwrap_or_else(|| Err(ActionError::Permanent("not a chat action: the executor routed it to the wrong adapter".into()))))
-            .collect()
+    }
+    async fn send(&self, kind: &ActionKind, members: &[&Action], digest: &Digest) -> Result<String, ActionError> {
+        let ActionKind::Chat { chat, url_setting } = kind else {
+            return Err(ActionError::Permanent("not a chat action".into()));
+        };
+        self.post_digest(*chat, url_setting, members, digest).await
     }
 }
 

@@ -19,7 +19,8 @@ use std::fmt::Write as _;
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
-use crate::action::{Action, Stage};
+use crate::action::{Action, ActionKind, Stage};
+use crate::error::ActionError;
 use crate::domain::{ConcernKind, SignalKind};
 use crate::plan::WindowStatus;
 
@@ -40,6 +41,45 @@ const CHAT_MAX_FIELD: usize = 300;
 const SLACK_MAX_TEXT: usize = 3000;
 /// Slack's limit for a header's text.
 const SLACK_MAX_HEADER: usize = 150;
+
+/// A digest adapter (email, chat): how one part of one channel's digest goes out.
+#[async_trait::async_trait]
+pub trait DigestSender: Sync {
+    /// For log lines and for an action routed here by mistake (`email`, `chat`).
+    const NAME: &'static str;
+    /// Whether this adapter sends `kind`.
+    fn sends(&self, kind: &ActionKind) -> bool;
+    /// The most entries one message of this channel holds (larger digests go out in parts).
+    fn max_entries(&self, kind: &ActionKind) -> usize;
+    /// Sends one part: `kind` is the channel's action kind (recipients, webhook setting).
+    async fn send(&self, kind: &ActionKind, members: &[&Action], digest: &Digest) -> Result<String, ActionError>;
+}
+
+/// The `perform` of every digest adapter: the batch's actions it sends, grouped by channel
+/// (recipient list / webhook setting); each group's digest split into parts of at most
+/// `max_entries`; one `send` per part, whose result every action of the part gets, in batch
+/// order.
+pub async fn perform_digests<S: DigestSender>(sender: &S, batch: &[Action]) -> Vec<Result<String, ActionError>> {
+    let mut results: Vec<Option<Result<String, ActionError>>> = vec![None; batch.len()];
+    for (channel, idx) in group_by_channel(batch, |a| sender.sends(&a.kind)) {
+        let kind = &batch[idx[0]].kind;
+        let actions: Vec<&Action> = idx.iter().map(|&i| &batch[i]).collect();
+        for (digest, part) in parts(&actions, sender.max_entries(kind)) {
+            let members: Vec<&Action> = part.iter().map(|&j| actions[j]).collect();
+            let outcome = sender.send(kind, &members, &digest).await;
+            if let Err(e) = &outcome {
+                tracing::warn!(adapter = S::NAME, channel = %channel, actions = members.len(), error = %e, "{} digest failed", S::NAME);
+            }
+            for j in part {
+                results[idx[j]] = Some(outcome.clone());
+            }
+        }
+    }
+    results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(ActionError::Permanent(format!("not {} action: the executor routed it to the wrong adapter", S::NAME)))))
+        .collect()
+}
 
 /// Splits a batch by destination. The key is the action's channel (`email:a@x,b@y` with the
 /// recipients sorted and case-folded, or `teams:SETTING`), so two policies naming the same

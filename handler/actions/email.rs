@@ -28,7 +28,7 @@ use lettre::transport::smtp::client::{Certificate, Tls, TlsParametersBuilder};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use sha2::{Digest as _, Sha256};
 
-use super::digest::{Digest, EMAIL_MAX_ENTRIES, group_by_channel, parts};
+use super::digest::{Digest, DigestSender, EMAIL_MAX_ENTRIES, perform_digests};
 use super::{Actuator, Performed};
 use crate::action::{Action, ActionKind};
 use crate::error::ActionError;
@@ -354,27 +354,25 @@ impl Actuator for EmailActuator {
     /// One message per recipient list (recipients compared sorted and case-folded); every
     /// action in that message gets the message's result.
     async fn perform(&self, batch: &[Action]) -> Vec<Performed> {
-        let mut results: Vec<Option<Performed>> = vec![None; batch.len()];
-        for (_, idx) in group_by_channel(batch, |a| self.handles(&a.kind)) {
-            let ActionKind::Email { to } = &batch[idx[0]].kind else { continue };
-            let actions: Vec<&Action> = idx.iter().map(|&i| &batch[i]).collect();
-            // A digest too large for one message goes out in parts; each part's result is
-            // its own actions' result.
-            for (digest, part) in parts(&actions, EMAIL_MAX_ENTRIES) {
-                let members: Vec<&Action> = part.iter().map(|&j| actions[j]).collect();
-                let outcome = self.send_digest(to, &members, &digest).await;
-                if let Err(e) = &outcome {
-                    tracing::warn!(smtp = %self.config.endpoint.describe(), actions = members.len(), error = %e, "email digest failed");
-                }
-                for j in part {
-                    results[idx[j]] = Some(outcome.clone());
-                }
-            }
-        }
-        results
-            .into_iter()
-            .map(|r| r.unwrap_or_else(|| Err(ActionError::Permanent("not an email action: the executor routed it to the wrong adapter".into()))))
-            .collect()
+        perform_digests(self, batch).await
+    }
+}
+
+#[async_trait]
+impl DigestSender for EmailActuator {
+    const NAME: &'static str = "email";
+    fn sends(&self, kind: &ActionKind) -> bool {
+        self.handles(kind)
+    }
+    /// A digest too large for one message goes out in parts.
+    fn max_entries(&self, _: &ActionKind) -> usize {
+        EMAIL_MAX_ENTRIES
+    }
+    async fn send(&self, kind: &ActionKind, members: &[&Action], digest: &Digest) -> Result<String, ActionError> {
+        let ActionKind::Email { to } = kind else {
+            return Err(ActionError::Permanent("not an email action".into()));
+        };
+        self.send_digest(to, members, digest).await
     }
 }
 
