@@ -464,7 +464,13 @@ impl Ledger for BlobLedger {
         if let Written::Ok(_) = self.write(&blob, &fresh, None, true).await? {
             return Ok(());
         }
-        for _ in 0..MAX_ROUNDS {
+        for round in 0..MAX_ROUNDS {
+            if round > 0 {
+                // Losers of a round all re-read at once and collide again; a random pause
+                // (up to 5 ms, doubling per round) spreads them out. Seen in CI: 12 concurrent
+                // queueings of one key with no pause ran one writer out of rounds.
+                tokio::time::sleep(contention_pause(round)).await;
+            }
             let found = self.read::<PendingRecord>(&blob).await?;
             let written = match found {
                 None => self.write(&blob, &fresh, None, true).await?,
@@ -554,6 +560,13 @@ fn blob_name(blob: &BlobClient) -> String {
     blob.url().path().to_string()
 }
 
+/// A random pause before retry round `round` (≥ 1) of a contended conditional write: up to
+/// 5 ms × 2^(round−1), at most 320 ms.
+fn contention_pause(round: usize) -> Duration {
+    let cap_ms = 5u64 << round.saturating_sub(1).min(6);
+    Duration::from_micros((uuid::Uuid::new_v4().as_u128() % u128::from(cap_ms * 1000)) as u64)
+}
+
 /// A 404 about the container (not the blob) is misconfiguration, not "no record".
 fn container_missing(e: &azure_core::Error) -> bool {
     matches!(e.kind(), ErrorKind::HttpResponse { error_code: Some(code), .. } if code == "ContainerNotFound")
@@ -572,6 +585,16 @@ fn misconfigured(shown: &str, problem: &str) -> LedgerError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn contention_pauses_stay_under_their_cap() {
+        for round in 1..=MAX_ROUNDS {
+            let cap = Duration::from_millis(5u64 << (round - 1).min(6));
+            for _ in 0..50 {
+                assert!(contention_pause(round) < cap, "round {round}");
+            }
+        }
+    }
 
     #[test]
     fn blob_names_are_fixed_length_hex_whatever_the_key() {
