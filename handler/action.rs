@@ -212,11 +212,16 @@ pub enum Hold {
     TargetNotOffered { target: String },
 }
 
+/// A time as plans, messages and digests show it: `2026-03-01 09:30 UTC`.
+pub fn minute(t: Timestamp) -> String {
+    t.strftime("%Y-%m-%d %H:%M UTC").to_string()
+}
+
 impl Hold {
     /// The one human line for a hold: plans (`held: …`), dry-run output and the adapter's
     /// `Deferred` reason all say the same.
     pub fn describe(&self) -> String {
-        let minute = |t: &Timestamp| t.strftime("%Y-%m-%d %H:%M UTC").to_string();
+        let minute = |t: &Timestamp| minute(*t);
         match self {
             Self::PolicyNotifyOnly => "policy is notify-only for this change".into(),
             Self::NotBefore { at } => format!("policy allows it from {}", minute(at)),

@@ -90,7 +90,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use jiff::{SignedDuration, Timestamp};
 use sha2::{Digest, Sha256};
 
-use crate::action::{Action, ActionKey, ActionKind, Hold, Stage, UpgradeScope};
+use crate::action::{Action, ActionKey, ActionKind, Hold, Stage, UpgradeScope, minute};
 use crate::domain::{
     CertificateKind, ClusterId, Concern, ConcernKind, MaintenanceKind, MaintenanceStatus, OfferedVersion,
     OperationStatus, Origin, RollingPhase, Signal, SignalKind,
@@ -812,10 +812,6 @@ fn before_days(t: Timestamp, n: u32) -> Timestamp {
 
 fn day(t: Timestamp) -> String {
     t.strftime("%Y-%m-%d").to_string()
-}
-
-fn minute(t: Timestamp) -> String {
-    t.strftime("%Y-%m-%d %H:%M UTC").to_string()
 }
 
 /// A short digest of a fact, for update keys.

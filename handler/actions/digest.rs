@@ -221,7 +221,7 @@ fn newest_in_line(candidates: &[&str], line: &str) -> Option<String> {
 
 /// `2026-02-01 00:00 UTC`.
 pub fn fmt_time(t: Timestamp) -> String {
-    t.strftime("%Y-%m-%d %H:%M UTC").to_string()
+    crate::action::minute(t)
 }
 
 /// How a maintenance window reads in a message.

@@ -56,7 +56,7 @@ pub struct Facts {
 
 /// A timestamp as people read it: `2026-03-01 09:30 UTC`.
 pub fn when(t: Timestamp) -> String {
-    t.strftime("%Y-%m-%d %H:%M UTC").to_string()
+    crate::action::minute(t)
 }
 
 /// A date: `2026-03-01`.
