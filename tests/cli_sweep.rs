@@ -170,7 +170,6 @@ async fn without_a_usable_identity_the_sweep_names_the_setting() {
 fn without_the_azure_cli_the_default_credential_fails_at_once_naming_the_setting_and_the_fix() {
     let dir = tempfile::tempdir().unwrap();
     let empty_path = tempfile::tempdir().unwrap();
-    let started = std::time::Instant::now();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_handler"))
         .current_dir(dir.path())
         .env_clear()
@@ -178,10 +177,10 @@ fn without_the_azure_cli_the_default_credential_fails_at_once_naming_the_setting
         .args(["sweep", "--dry-run"])
         .output()
         .unwrap();
-    let elapsed = started.elapsed();
     let stderr = String::from_utf8_lossy(&out.stderr);
+    // Exit 2 (configuration) with the cause once: the credential is not retried as if it were
+    // transient (the ~6 s wait the newcomer saw), without a timed assertion.
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(elapsed < std::time::Duration::from_secs(3), "took {elapsed:?}: {stderr}");
     assert_eq!(stderr.matches("AZURE_CREDENTIAL").count(), 1, "named once: {stderr}");
     assert_eq!(stderr.matches("no `az` on PATH").count(), 1, "the cause once: {stderr}");
     assert!(stderr.starts_with("error: setting AZURE_CREDENTIAL: azure_cli: "), "{stderr}");
