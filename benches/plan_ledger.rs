@@ -92,6 +92,8 @@ fn snapshot(i: usize) -> ClusterSnapshot {
         offered_in_region: None,
         busy: false,
         notes: Vec::new(),
+        baseline: None,
+        defender_plan: None,
     }
 }
 

@@ -345,6 +345,22 @@ pub enum SignalKind {
     Operation { concern: ConcernKind, target: String, status: OperationStatus },
     /// The cluster now meets this concern's target: close what is open (sweep only).
     Resolved { concern: ConcernKind, target: String },
+    /// The security baseline's checks for the cluster (sweep only, with a `[baseline]` policy):
+    /// every check the policy applies, each with its status. Failing checks are concerns of
+    /// their own (`baseline` / `<check>@<since>`); the checklist is one concern per episode
+    /// (`baseline` / `checklist@<opened>`), see `baseline::report`.
+    Baseline {
+        /// When the cluster's current run of failing checks began (the checklist's episode).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        opened: Option<Timestamp>,
+        items: Vec<BaselineItem>,
+        /// Targets (`<check>@<since>`) failing since the previous sweep.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        newly_failing: Vec<String>,
+        /// Targets that failed at the previous sweep and pass (or are excepted) now.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        fixed: Vec<String>,
+    },
     /// The cluster's AKS events do not reach this function app (sweep only): no Event Grid
     /// system topic for the cluster (`system_topic: None`), or a system topic with no event
     /// subscription delivering to `function` (the `aks-events` function's resource id, when
@@ -355,6 +371,52 @@ pub enum SignalKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         function: Option<String>,
     },
+}
+
+/// One baseline check's result for one cluster, as plain data for plans, messages and logs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BaselineItem {
+    /// The check's id (`docs/baseline.md`).
+    pub check: String,
+    /// What the check asks for, in a few words.
+    pub title: String,
+    /// `low`, `medium` or `high` (after `[baseline.severity]`).
+    pub severity: String,
+    pub status: BaselineState,
+    /// What was seen, or why the check is excepted / unknown / not applicable.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub detail: String,
+    /// The fix for this cluster (an `az` command or portal steps), for failing checks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub doc: Option<String>,
+    /// Since when the check has been failing (failing checks only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<Timestamp>,
+    /// When it should be fixed by: `since` + `[baseline] within_days` (failing checks only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due: Option<Timestamp>,
+}
+
+/// Where a baseline check stands for a cluster once policy is applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BaselineState {
+    Pass,
+    Fail,
+    /// Failing, accepted by a running exception.
+    Excepted,
+    /// Failing, and its exception ran out: failing again.
+    ExceptionExpired,
+    NotApplicable,
+    Unknown,
+}
+
+impl BaselineState {
+    pub fn is_failing(self) -> bool {
+        matches!(self, Self::Fail | Self::ExceptionExpired)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -379,6 +441,7 @@ impl SignalKind {
             Self::Operation { .. } => "operation",
             Self::Resolved { .. } => "resolved",
             Self::EventsNotWired { .. } => "events-not-wired",
+            Self::Baseline { .. } => "baseline",
         }
     }
 }
@@ -401,6 +464,9 @@ pub enum ConcernKind {
     Maintenance,
     /// The cluster's AKS events are not wired to this function app.
     EventWiring,
+    /// The security baseline: one failing check (`<check>@<since>`), or the cluster's
+    /// checklist (`checklist@<opened>`).
+    Baseline,
 }
 
 impl ConcernKind {
@@ -413,6 +479,7 @@ impl ConcernKind {
             Self::NodePoolRoll => "node-pool-roll",
             Self::Maintenance => "maintenance",
             Self::EventWiring => "event-wiring",
+            Self::Baseline => "baseline",
         }
     }
 }

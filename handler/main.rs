@@ -28,7 +28,7 @@ use aks_cadence::ingest;
 use aks_cadence::pipeline::{self, Clock, EventSink, Pipeline};
 use aks_cadence::sweep::SweepContext;
 use aks_cadence::sweep::fanout::LocalSweep;
-use aks_cadence::sweep::inventory::{self, InventorySource};
+use aks_cadence::sweep::inventory::InventorySource;
 use aks_cadence::sweep::runner::Sweeper;
 use aks_cadence::policy::Policy;
 use aks_cadence::settings::{Settings, SettingsError, StateLocation};
@@ -516,7 +516,7 @@ async fn sweep(settings: Settings, args: SweepArgs) -> Result<ExitCode, Failure>
     if !print_lines(&mut stdout, report.planned.iter().map(Action::dry_run_line))? {
         return Ok(ExitCode::SUCCESS);
     }
-    if !print_lines(&mut stdout, baseline_lines(&settings, &sweeper, &local, now).await?)? {
+    if !print_lines(&mut stdout, baseline_lines(&settings, &local, now)?)? {
         return Ok(ExitCode::SUCCESS);
     }
     let _ = stdout.flush();
@@ -541,29 +541,22 @@ async fn sweep(settings: Settings, args: SweepArgs) -> Result<ExitCode, Failure>
 
 /// The security baseline of every swept cluster, one line each, when the policy has a
 /// `[baseline]` (it only reports: nothing here changes a cluster). The resources come from the
-/// inventory (no per-cluster read); the Defender plan is one Resource Graph query.
-async fn baseline_lines(settings: &Settings, sweeper: &Sweeper, local: &LocalSweep, now: Timestamp) -> Result<Vec<serde_json::Value>, Failure> {
+/// inventory (no per-cluster read); the Defender plan is the sweep's one Resource Graph query.
+fn baseline_lines(settings: &Settings, local: &LocalSweep, now: Timestamp) -> Result<Vec<serde_json::Value>, Failure> {
     // The pipeline holds its own copy; the file was validated when the pipeline was built.
     let policy = load_policy(&settings.config_path)?;
     let Some(checks) = &policy.baseline else { return Ok(Vec::new()) };
-    let plans = match inventory::subscription_facts(&sweeper.ctx.arm, &settings.subscriptions).await {
-        Ok(f) => Some(f),
-        Err(e) => {
-            tracing::warn!(error = %e, "baseline: the Defender plan could not be read; defender-plan is unknown");
-            None
-        }
-    };
     let today = jiff::tz::Offset::UTC.to_datetime(now).date();
     Ok(local
         .snapshots
         .iter()
         .filter_map(|snap| {
-            let resource = local.baseline.get(&snap.cluster)?;
+            let resource = snap.baseline.as_ref()?;
             let context = baseline::ClusterContext {
                 maintenance_configurations: snap.maintenance_read.then(|| {
                     snap.maintenance_configurations.iter().filter_map(|c| c["name"].as_str().map(str::to_string)).collect()
                 }),
-                defender_plan: plans.as_ref().and_then(|p| p.defender_plan(snap.cluster.subscription()).cloned()),
+                defender_plan: snap.defender_plan.clone(),
             };
             let findings = baseline::assess(checks, &snap.cluster, &snap.facts, resource, &context, today);
             Some(baseline::report_line(&snap.cluster, &findings))

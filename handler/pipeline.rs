@@ -59,7 +59,8 @@ use crate::plan::{self, PlanFacts, WindowScope, WindowStatus};
 use crate::policy::Policy;
 use crate::policy::windows::MaintenanceSchedules;
 use crate::store::{ActionState, Ledger, LedgerError};
-use crate::sweep::memory::{self, ClusterMemory, MEMORY_CHANNEL};
+use crate::baseline::report::BaselineMemory;
+use crate::sweep::memory::{self, ClusterMemory, MEMORY_CHANNEL, Observed};
 use crate::sweep::{ClusterSnapshot, TrackedOperation};
 
 /// What one run of the pipeline did, for the invocation's `Logs`/`ReturnValue` and for dry-run.
@@ -184,6 +185,11 @@ impl Pipeline {
     }
 
     /// Whether this pipeline only plans.
+    /// Whether the policy reports the security baseline (`[baseline]`).
+    pub fn reports_baseline(&self) -> bool {
+        self.policy.baseline.is_some()
+    }
+
     pub fn dry_run(&self) -> bool {
         self.dry_run
     }
@@ -236,16 +242,24 @@ impl Pipeline {
         let mut report = RunReport::default();
         let mut groups: Vec<(Vec<Signal>, PlanFacts)> = Vec::with_capacity(snapshots.len());
         let memories: Vec<ClusterMemory> = self.memories(snapshots).await?;
+        // What each cluster looked like this run (the snapshot's facts, plus the baseline).
+        let mut observed: Vec<Observed> = Vec::with_capacity(snapshots.len());
         for (snap, memory) in snapshots.iter().zip(&memories) {
             for note in &snap.notes {
                 report.log.push(format!("{}: {note}", snap.cluster.name()));
             }
             let mut signals = snap.signals.clone();
+            let mut seen = snap.observed.clone();
+            if let Some((baseline_memory, kind)) = baseline_of(&self.policy, snap, memory, now) {
+                seen.baseline = Some(baseline_memory);
+                signals.push(snapshot_signal(snap, kind));
+            }
             if let Some(previous) = &memory.observed {
-                for (concern, target) in memory::resolutions(previous, &snap.observed) {
+                for (concern, target) in memory::resolutions(previous, &seen) {
                     signals.push(snapshot_signal(snap, SignalKind::Resolved { concern, target }));
                 }
             }
+            observed.push(seen);
             let facts = sweep_plan_facts(snap, &self.policy, now, &mut report.log);
             groups.push((signals, facts));
         }
@@ -299,11 +313,11 @@ impl Pipeline {
         // Remember each cluster: operations always (one started now must be followed even if
         // something else needs a retry), observed facts only after a clean run.
         let mut writes: Vec<(String, String)> = Vec::new();
-        for (snap, memory) in snapshots.iter().zip(memories) {
+        for ((snap, memory), seen) in snapshots.iter().zip(memories).zip(observed) {
             let mut next = memory.clone();
             if verdict.is_ok() {
                 next.operations.retain(|op| !ended_in(snap, op));
-                next.observed = Some(snap.observed.clone());
+                next.observed = Some(seen);
             }
             for (_, op) in started.iter().filter(|(c, _)| *c == snap.cluster) {
                 next.operations.retain(|o| !(o.concern == op.concern && o.target == op.target));
@@ -667,6 +681,21 @@ fn ended_in(snap: &ClusterSnapshot, op: &TrackedOperation) -> bool {
 ///   (`Policy::window_for`) for every kind, when policy defines one; else unknown;
 /// - otherwise each kind's window as `MaintenanceSchedules::for_action` picks it; a
 ///   configuration that does not parse leaves the changes it governs unknown (held).
+/// The security baseline of a swept cluster (with a `[baseline]` policy and the inventory's
+/// baseline properties): this run's baseline memory and the signal to plan. Pure.
+pub fn baseline_of(policy: &Policy, snap: &ClusterSnapshot, memory: &ClusterMemory, now: Timestamp) -> Option<(BaselineMemory, SignalKind)> {
+    let checks = policy.baseline.as_ref()?;
+    let resource = snap.baseline.as_ref()?;
+    let context = crate::baseline::ClusterContext {
+        maintenance_configurations: snap.maintenance_read.then(|| {
+            snap.maintenance_configurations.iter().filter_map(|c| c.get("name").and_then(|n| n.as_str()).map(str::to_string)).collect()
+        }),
+        defender_plan: snap.defender_plan.clone(),
+    };
+    let previous = memory.observed.as_ref().and_then(|o| o.baseline.as_ref());
+    Some(crate::baseline::report::assessed(checks, &snap.cluster, &snap.facts, resource, &context, previous, now))
+}
+
 pub fn sweep_plan_facts(snap: &ClusterSnapshot, policy: &Policy, now: Timestamp, log: &mut Vec<String>) -> PlanFacts {
     let mut facts = PlanFacts { cluster_busy: snap.busy, offered_in_region: snap.offered_in_region.clone(), ..PlanFacts::default() };
     let name = snap.cluster.name();

@@ -92,9 +92,10 @@ use sha2::{Digest, Sha256};
 
 use crate::action::{Action, ActionKey, ActionKind, Hold, Stage, UpgradeScope, minute};
 use crate::domain::{
-    CertificateKind, ClusterId, Concern, ConcernKind, MaintenanceKind, MaintenanceStatus, OfferedVersion,
-    OperationStatus, Origin, RollingPhase, Signal, SignalKind,
+    BaselineItem, BaselineState, CertificateKind, ClusterId, Concern, ConcernKind, MaintenanceKind, MaintenanceStatus,
+    OfferedVersion, OperationStatus, Origin, RollingPhase, Signal, SignalKind,
 };
+use crate::baseline::report as baseline_report;
 use crate::policy::versions::{self, AksVersion, MinorLine};
 use crate::policy::{Cadence, Policy, Rule, UpgradeMode};
 
@@ -133,7 +134,7 @@ impl WindowScope {
             ConcernKind::NodeImage => Some(Self::NodeImage),
             ConcernKind::KubernetesUpgrade | ConcernKind::Support => Some(Self::KubernetesVersion),
             ConcernKind::Certificate => Some(Self::CertificateRotation),
-            ConcernKind::NodePoolRoll | ConcernKind::Maintenance | ConcernKind::EventWiring => None,
+            ConcernKind::NodePoolRoll | ConcernKind::Maintenance | ConcernKind::EventWiring | ConcernKind::Baseline => None,
         }
     }
 
@@ -624,6 +625,12 @@ enum What {
         system_topic: Option<String>,
         function: Option<String>,
     },
+    /// One failing security-baseline check (its item is in the signal).
+    BaselineCheck {
+        check: String,
+    },
+    /// The cluster's baseline checklist (the items are in the signal).
+    BaselineChecklist,
 }
 
 #[derive(Debug)]
@@ -725,6 +732,20 @@ fn analyse(signal: &Signal, cadence: &Cadence) -> Vec<Finding> {
             EVENT_WIRING_TARGET.to_string(),
             What::NotWired { system_topic: system_topic.clone(), function: function.clone() },
         )],
+        SignalKind::Baseline { opened, items, .. } => {
+            let mut out: Vec<Finding> = items
+                .iter()
+                .filter(|i| i.status.is_failing())
+                .filter_map(|i| {
+                    let target = baseline_report::check_target(&i.check, i.since?);
+                    Some(make(ConcernKind::Baseline, target, What::BaselineCheck { check: i.check.clone() }))
+                })
+                .collect();
+            if let Some(opened) = opened {
+                out.push(make(ConcernKind::Baseline, baseline_report::checklist_target(*opened), What::BaselineChecklist));
+            }
+            out
+        }
     }
 }
 
@@ -1339,10 +1360,15 @@ impl Planner<'_> {
                 );
                 self.tell(&concern, Stage::Update, &summary, Some(&fact), None);
             }
+            What::Resolved if concern.kind == ConcernKind::Baseline && !baseline_report::is_checklist_target(&concern.target) => {
+                self.baseline_fixed(&concern);
+            }
             What::Resolved => {
                 let summary = format!("{name}: resolved: {} {}", concern.kind.as_str(), concern.target);
                 self.tell(&concern, Stage::Resolve, &summary, None, None);
             }
+            What::BaselineCheck { check } => self.baseline_check(&concern, &check),
+            What::BaselineChecklist => self.baseline_checklist(&concern),
             What::NotWired { system_topic, function } => {
                 let missing = match (&system_topic, &function) {
                     (None, _) => "has no Event Grid system topic".to_string(),
@@ -1356,6 +1382,96 @@ impl Planner<'_> {
                     fix.join(" && ")
                 );
                 self.tell(&concern, Stage::Notice, &summary, None, None);
+            }
+        }
+    }
+}
+
+/// The security baseline: one concern per failing check, told through every channel but the
+/// GitHub issue (mail and chat digests list new failures and fixes), and one checklist issue per
+/// cluster and episode ([`crate::baseline::report`]). The baseline only reports: nothing here
+/// plans a change to the cluster.
+impl Planner<'_> {
+    fn baseline_items(&self) -> &[BaselineItem] {
+        match &self.signal.kind {
+            SignalKind::Baseline { items, .. } => items,
+            _ => &[],
+        }
+    }
+
+    /// The message channels for one check: all but GitHub issues (the checklist holds the checks).
+    fn baseline_check_kinds(&self) -> Vec<ActionKind> {
+        let mut kinds: Vec<ActionKind> =
+            self.message_kinds().into_iter().filter(|k| !matches!(k, ActionKind::GithubIssue { .. })).collect();
+        if kinds.is_empty() {
+            kinds.push(ActionKind::Log);
+        }
+        kinds
+    }
+
+    fn baseline_check(&mut self, concern: &Concern, check: &str) {
+        let Some(item) = self.baseline_items().iter().find(|i| i.check == check).cloned() else { return };
+        let stage = item.due.map_or(Stage::Notice, |d| ladder(self.now, d, self.cadence.reminder_days_before));
+        let due = item.due.map(|d| format!("; {}", due(stage, d))).unwrap_or_default();
+        let summary = format!(
+            "{}: {}security baseline: {} ({} severity) fails: {}{due}",
+            self.name(),
+            stage_prefix(stage),
+            item.title,
+            item.severity,
+            item.detail.trim_end_matches('.')
+        );
+        for kind in self.baseline_check_kinds() {
+            self.push(concern, stage, kind, summary.clone(), None, item.due, None);
+        }
+    }
+
+    fn baseline_fixed(&mut self, concern: &Concern) {
+        let check = baseline_report::check_of_target(&concern.target).unwrap_or(&concern.target).to_string();
+        let summary = format!("{}: resolved: security baseline check {check} passes now", self.name());
+        for kind in self.baseline_check_kinds() {
+            self.push(concern, Stage::Resolve, kind, summary.clone(), None, None, None);
+        }
+    }
+
+    /// The checklist issue: opened with the first failing check, updated (a comment and a
+    /// refreshed body) when checks start failing or are fixed, closed by the `Resolved` signal
+    /// of the episode. Only GitHub issues carry it.
+    fn baseline_checklist(&mut self, concern: &Concern) {
+        let SignalKind::Baseline { items, newly_failing, fixed, .. } = &self.signal.kind else { return };
+        let failing: Vec<&str> = items.iter().filter(|i| i.status.is_failing()).map(|i| i.check.as_str()).collect();
+        let judged = items.iter().filter(|i| !matches!(i.status, BaselineState::Unknown | BaselineState::NotApplicable)).count();
+        let state = format!("security baseline: {} of {judged} checks failing ({})", failing.len(), failing.join(", "));
+        let summary = format!("{}: {state}", self.name());
+        let changes = {
+            let name = |t: &String| baseline_report::check_of_target(t).unwrap_or(t).to_string();
+            let mut parts = Vec::new();
+            if !newly_failing.is_empty() {
+                parts.push(format!("newly failing: {}", newly_failing.iter().map(name).collect::<Vec<_>>().join(", ")));
+            }
+            if !fixed.is_empty() {
+                parts.push(format!("fixed: {}", fixed.iter().map(name).collect::<Vec<_>>().join(", ")));
+            }
+            (!parts.is_empty() && self.known_before(concern)).then(|| {
+                let mut all: Vec<&str> = newly_failing.iter().chain(fixed).map(String::as_str).collect();
+                all.sort_unstable();
+                (parts.join("; "), digest(&all))
+            })
+        };
+        let kinds: Vec<ActionKind> = self
+            .rules
+            .iter()
+            .filter_map(|r| r.github_issue.as_ref())
+            .map(|i| ActionKind::GithubIssue { repo: i.repo.clone(), labels: i.labels.clone(), assignees: i.assignees.clone() })
+            .collect();
+        for kind in kinds {
+            self.push(concern, Stage::Notice, kind.clone(), summary.clone(), None, None, None);
+            if let Some((note, fact)) = &changes {
+                let before = self.out.len();
+                self.push(concern, Stage::Update, kind, format!("{}: update: {state}", self.name()), Some(fact), None, None);
+                if let Some(update) = self.out.get_mut(before) {
+                    update.note = Some(note.clone());
+                }
             }
         }
     }

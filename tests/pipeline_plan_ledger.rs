@@ -426,6 +426,8 @@ fn sweep_of(i: usize) -> ClusterSnapshot {
         offered_in_region: None,
         busy: false,
         notes: vec![format!("note {i}")],
+        baseline: None,
+        defender_plan: None,
     }
 }
 

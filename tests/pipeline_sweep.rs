@@ -77,6 +77,8 @@ fn snapshot(name: &str, version: &str, offered: &[&str], at: Timestamp) -> Clust
         offered_in_region: None,
         busy: false,
         notes: Vec::new(),
+        baseline: None,
+        defender_plan: None,
     }
 }
 

@@ -203,6 +203,16 @@ fn every_signal_kind_under_the_builtin_policy_is_a_log_notice_and_changes_nothin
             vec![(Resolve, "log", "patch:1.30.4")],
         ),
         (sweep(SignalKind::EventsNotWired { system_topic: None, function: None }), vec![(Notice, "log", "aks-events")]),
+        (
+            sweep(SignalKind::Baseline {
+                opened: Some("2026-11-20T08:00:00Z".parse().unwrap()),
+                items: vec![failing_baseline_item("disable-local-accounts", "2026-11-20T08:00:00Z")],
+                newly_failing: vec![],
+                fixed: vec![],
+            }),
+            // The checklist issue needs a GitHub rule; the failing check is told on every other channel.
+            vec![(Notice, "log", "disable-local-accounts@2026-11-20T08:00Z")],
+        ),
     ];
     let mut kinds_seen = std::collections::BTreeSet::new();
     for (signal, want) in table {
@@ -226,6 +236,20 @@ fn every_signal_kind_under_the_builtin_policy_is_a_log_notice_and_changes_nothin
         }
     }
     assert_eq!(kinds_seen.len(), aks_cadence::policy::SIGNAL_NAMES.len(), "every signal kind is in the table");
+}
+
+fn failing_baseline_item(check: &str, since: &str) -> aks_cadence::domain::BaselineItem {
+    aks_cadence::domain::BaselineItem {
+        check: check.into(),
+        title: "local accounts disabled".into(),
+        severity: "high".into(),
+        status: aks_cadence::domain::BaselineState::Fail,
+        detail: "disableLocalAccounts is false".into(),
+        fix: Some("az aks update --resource-group rg --name aks --disable-local-accounts".into()),
+        doc: Some("https://learn.microsoft.com/azure/aks/manage-local-accounts-managed-azure-ad".into()),
+        since: Some(since.parse().unwrap()),
+        due: Some("2026-12-20T08:00:00Z".parse().unwrap()),
+    }
 }
 
 #[test]

@@ -103,6 +103,7 @@ pub fn concern_label(kind: ConcernKind) -> &'static str {
         ConcernKind::NodePoolRoll => "node pool roll",
         ConcernKind::Maintenance => "planned maintenance",
         ConcernKind::EventWiring => "AKS events not wired",
+        ConcernKind::Baseline => "security baseline",
     }
 }
 
@@ -202,7 +203,10 @@ fn versions(a: &Action) -> (Option<String>, Option<String>) {
         SignalKind::NodeImageAvailable { current, latest, .. } => (Some(current.clone()), Some(latest.clone())),
         SignalKind::CertificateExpiring { not_after, .. } => (Some(format!("expires {}", fmt_time(*not_after))), None),
         SignalKind::Operation { target, .. } | SignalKind::Resolved { target, .. } => (running, Some(target.clone())),
-        SignalKind::NodePoolRolling { .. } | SignalKind::Maintenance { .. } | SignalKind::EventsNotWired { .. } => (running, None),
+        SignalKind::NodePoolRolling { .. }
+        | SignalKind::Maintenance { .. }
+        | SignalKind::EventsNotWired { .. }
+        | SignalKind::Baseline { .. } => (running, None),
     }
 }
 

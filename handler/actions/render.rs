@@ -10,7 +10,7 @@
 use jiff::Timestamp;
 
 use crate::action::{Action, ActionKind, Stage};
-use crate::domain::{ConcernKind, MaintenanceKind, MaintenanceStatus, OperationStatus, RollingPhase, SignalKind};
+use crate::domain::{BaselineItem, BaselineState, ConcernKind, MaintenanceKind, MaintenanceStatus, OperationStatus, RollingPhase, SignalKind};
 use crate::plan::WindowStatus;
 
 /// AKS release notes (node images, Kubernetes versions, feature changes).
@@ -50,6 +50,8 @@ pub struct Facts {
     pub links: Vec<Link>,
     /// Free text reported by Azure (an error message), shown verbatim in a code block.
     pub detail: Option<String>,
+    /// The security baseline's checklist (checklist concerns only): (passes, line).
+    pub checklist: Vec<(bool, String)>,
     /// "upgrades-offered observed 2026-01-05 10:00 UTC (sweep)".
     pub provenance: String,
 }
@@ -147,6 +149,28 @@ pub fn facts(action: &Action) -> Facts {
         SignalKind::Resolved { target, .. } => {
             why.push(format!("The cluster now meets {target}."));
         }
+        SignalKind::Baseline { items, .. } => match baseline_item(action) {
+            Some(item) => {
+                why.push(format!("Security baseline check `{}` ({} severity): {}.", item.check, item.severity, item.title));
+                if !item.detail.is_empty() {
+                    why.push(format!("Seen: {}.", item.detail.trim_end_matches('.')));
+                }
+                if let Some(since) = item.since {
+                    why.push(format!("Failing since {}.", day(since)));
+                }
+                if let Some(fix) = item.fix.as_deref().filter(|f| !f.starts_with("az ")) {
+                    why.push(format!("Fix: {fix}"));
+                }
+            }
+            None => {
+                let (judged, passed) = baseline_score(items);
+                let failing = items.iter().filter(|i| i.status.is_failing()).count();
+                why.push(format!(
+                    "The cluster passes {passed} of {judged} security baseline checks that could be judged; {failing} failing."
+                ));
+                why.push("Each box below is ticked when its check passes (or is excepted); this issue is updated in place after each sweep and closed when every check passes or is excepted. aks-cadence only reports: it changes nothing in the cluster.".into());
+            }
+        },
         SignalKind::EventsNotWired { system_topic, function } => {
             match system_topic {
                 None => why.push("The cluster has no Event Grid system topic, so AKS publishes none of its events.".into()),
@@ -180,7 +204,14 @@ pub fn facts(action: &Action) -> Facts {
         crate::domain::Origin::Sweep { .. } => "fleet sweep".to_string(),
         crate::domain::Origin::Manual => "manual".to_string(),
     };
+    let checklist = match &sig.kind {
+        SignalKind::Baseline { items, .. } if c.kind == ConcernKind::Baseline && baseline_item(action).is_none() => {
+            items.iter().filter_map(checklist_line).collect()
+        }
+        _ => Vec::new(),
+    };
     Facts {
+        checklist,
         cluster_id: c.cluster.as_str().to_string(),
         subscription: c.cluster.subscription().to_string(),
         resource_group: c.cluster.resource_group().to_string(),
@@ -264,6 +295,12 @@ pub fn markdown(action: &Action) -> String {
     if let Some(d) = &f.detail {
         s.push_str(&format!("\nAzure reported:\n\n```text\n{}\n```\n", fenced(d)));
     }
+    if !f.checklist.is_empty() {
+        s.push_str("\n**Security baseline**\n\n");
+        for (passes, line) in &f.checklist {
+            s.push_str(&format!("- [{}] {}\n", if *passes { "x" } else { " " }, text(line)));
+        }
+    }
     if let Some(w) = &f.window {
         s.push_str(&format!("\n**Maintenance window**: {}\n", text(w)));
     }
@@ -345,6 +382,44 @@ fn headline(action: &Action, target: Option<&str>) -> String {
         ConcernKind::NodePoolRoll => format!("node pool {t} roll"),
         ConcernKind::Maintenance => format!("planned maintenance {t}"),
         ConcernKind::EventWiring => "AKS events not wired to aks-cadence".to_string(),
+        ConcernKind::Baseline => match baseline_item(action) {
+            Some(item) => format!("security baseline: {}", item.title),
+            None => "security baseline checklist".to_string(),
+        },
+    }
+}
+
+/// The baseline item a per-check concern (`<check>@<since>`) is about; `None` for the
+/// checklist concern or another signal.
+fn baseline_item(action: &Action) -> Option<&BaselineItem> {
+    let SignalKind::Baseline { items, .. } = &action.signal.kind else { return None };
+    let check = crate::baseline::report::check_of_target(&action.concern.target)?;
+    items.iter().find(|i| i.check == check)
+}
+
+/// (checks that could be judged, checks passed or excepted).
+fn baseline_score(items: &[BaselineItem]) -> (usize, usize) {
+    let judged = items.iter().filter(|i| !matches!(i.status, BaselineState::Unknown | BaselineState::NotApplicable)).count();
+    let passed = items.iter().filter(|i| matches!(i.status, BaselineState::Pass | BaselineState::Excepted)).count();
+    (judged, passed)
+}
+
+/// One checklist line; not-applicable checks are left out.
+fn checklist_line(item: &BaselineItem) -> Option<(bool, String)> {
+    let fix = |i: &BaselineItem| match (&i.fix, &i.doc) {
+        (Some(f), Some(d)) => format!(" Fix: `{}` ([docs]({d}))", one_line(f).replace('`', "'")),
+        (Some(f), None) => format!(" Fix: `{}`", one_line(f).replace('`', "'")),
+        (None, Some(d)) => format!(" ([docs]({d}))"),
+        (None, None) => String::new(),
+    };
+    let head = format!("**{}** `{}` ({})", item.title, item.check, item.severity);
+    match item.status {
+        BaselineState::Pass => Some((true, head)),
+        BaselineState::Excepted => Some((true, format!("{head} — excepted: {}", item.detail))),
+        BaselineState::Fail => Some((false, format!("{head} — {}.{}", item.detail.trim_end_matches('.'), fix(item)))),
+        BaselineState::ExceptionExpired => Some((false, format!("{head} — {}.{}", item.detail.trim_end_matches('.'), fix(item)))),
+        BaselineState::Unknown => Some((false, format!("{head} — unknown: {}", item.detail))),
+        BaselineState::NotApplicable => None,
     }
 }
 
@@ -423,6 +498,9 @@ fn commands(action: &Action, target: Option<&str>) -> Vec<String> {
             format!("az aks show {base} --name {name} --query provisioningState"),
         ],
         ConcernKind::Maintenance => vec![format!("az aks maintenanceconfiguration list {base} --cluster-name {name} --output table")],
+        ConcernKind::Baseline => {
+            baseline_item(action).and_then(|i| i.fix.clone()).filter(|f| f.starts_with("az ")).into_iter().collect()
+        }
         ConcernKind::EventWiring => match &action.signal.kind {
             SignalKind::EventsNotWired { system_topic, function } => crate::plan::wiring_commands(
                 &action.concern.cluster,
@@ -457,6 +535,12 @@ fn links(action: &Action, target: Option<&str>, current: Option<&str>) -> Vec<Li
         ConcernKind::NodePoolRoll => v.push(link("Troubleshooting AKS upgrades", "https://learn.microsoft.com/troubleshoot/azure/azure-kubernetes/create-upgrade-delete/upgrading-or-scaling-does-not-succeed")),
         ConcernKind::Maintenance => v.push(link("AKS planned maintenance", "https://learn.microsoft.com/azure/aks/planned-maintenance")),
         ConcernKind::EventWiring => v.push(link("AKS events in Event Grid", "https://learn.microsoft.com/azure/aks/quickstart-event-grid")),
+        ConcernKind::Baseline => {
+            if let Some(doc) = baseline_item(action).and_then(|i| i.doc.as_deref()) {
+                v.push(link("How to fix it", doc));
+            }
+            v.push(link("AKS security best practices", "https://learn.microsoft.com/azure/aks/operator-best-practices-cluster-security"));
+        }
     }
     v
 }

@@ -14,6 +14,7 @@
 //!   `securityProfile` without `defender`), is **not set**: the documented ARM default applies.
 
 mod catalogue;
+pub mod report;
 pub mod subscription;
 
 pub use catalogue::{CATALOGUE, Check, check, check_ids};

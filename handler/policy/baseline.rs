@@ -4,6 +4,8 @@
 //! [baseline]
 //! skip = ["uptime-sla"]                 # or checks = [...] to list the ones that apply
 //!
+//! within_days = 30                     # a failing check is due this many days after it began
+//!
 //! [baseline.severity]
 //! controlled-egress = "medium"
 //!
@@ -33,8 +35,14 @@ pub struct BaselinePolicy {
     pub checks: Vec<&'static str>,
     /// Severity overrides by check id.
     pub severity: BTreeMap<&'static str, Severity>,
+    /// Days after a check begins failing before it is due (reminder, then overdue, like the
+    /// other concerns' cadence); `within_days`, default [`BASELINE_WITHIN_DAYS`].
+    pub within_days: u32,
     pub exceptions: Vec<BaselineException>,
 }
+
+/// The default `[baseline] within_days`.
+pub const BASELINE_WITHIN_DAYS: u32 = 30;
 
 /// One `[[baseline.exception]]`: the named checks are accepted as failing on the selected
 /// clusters until the end of `expires` (UTC); after that they count as failing again.

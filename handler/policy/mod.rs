@@ -25,7 +25,7 @@ pub mod windows;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-pub use baseline::{BaselineException, BaselinePolicy};
+pub use baseline::{BASELINE_WITHIN_DAYS, BaselineException, BaselinePolicy};
 pub use glob::{Glob, GlobError};
 
 use crate::action::{ChatKind, VersionLocator};
@@ -33,7 +33,7 @@ use crate::domain::{ClusterFacts, ClusterId, ConcernKind, SignalKind};
 use windows::MaintenanceWindow;
 
 /// Every signal name a rule's `signals = [...]` may list: the values of [`SignalKind::name`].
-pub const SIGNAL_NAMES: [&str; 11] = [
+pub const SIGNAL_NAMES: [&str; 12] = [
     "new-kubernetes-version",
     "upgrades-offered",
     "support-ending",
@@ -45,6 +45,7 @@ pub const SIGNAL_NAMES: [&str; 11] = [
     "operation",
     "resolved",
     "events-not-wired",
+    "baseline",
 ];
 
 fn signal_bit(name: &str) -> u16 {
@@ -62,6 +63,7 @@ fn concern_signal_mask(kind: ConcernKind) -> u16 {
         ConcernKind::NodePoolRoll => signal_bit("node-pool-rolling"),
         ConcernKind::Maintenance => signal_bit("maintenance"),
         ConcernKind::EventWiring => signal_bit("events-not-wired"),
+        ConcernKind::Baseline => signal_bit("baseline"),
     }
 }
 
@@ -475,6 +477,7 @@ mod tests {
             },
             SignalKind::Resolved { concern: ConcernKind::NodeImage, target: "p".into() },
             SignalKind::EventsNotWired { system_topic: None, function: None },
+            SignalKind::Baseline { opened: None, items: vec![], newly_failing: vec![], fixed: vec![] },
         ];
         let names: BTreeSet<&str> = kinds.iter().map(|k| k.name()).collect();
         assert_eq!(names, SIGNAL_NAMES.iter().copied().collect::<BTreeSet<_>>());

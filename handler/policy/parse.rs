@@ -14,7 +14,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::{
-    BaselineException, BaselinePolicy, ChatTarget, GithubIssueTarget, GithubPrTarget, Glob, Overrides, Policy,
+    BASELINE_WITHIN_DAYS, BaselineException, BaselinePolicy, ChatTarget, GithubIssueTarget, GithubPrTarget, Glob, Overrides, Policy,
     PolicyError, Rule, SIGNAL_NAMES, Selector, UpgradeMode, WhenTagsUnknown, signal_bit,
 };
 use super::windows::MaintenanceWindow;
@@ -633,7 +633,7 @@ impl<'s> Checker<'s> {
         self.keys(
             t,
             field,
-            &["checks", "skip", "severity", "exception"],
+            &["checks", "skip", "severity", "within_days", "exception"],
             &[
                 (
                     "exceptions",
@@ -668,6 +668,11 @@ impl<'s> Checker<'s> {
             let skipped = self.check_ids(sv, &join(field, "skip"), &ids);
             checks.retain(|id| !skipped.contains(id));
         }
+
+        let within_days = match get(t, "within_days") {
+            Some(dv) => self.integer(dv, &join(field, "within_days"), 1, MAX_DAYS, "days").unwrap_or(BASELINE_WITHIN_DAYS),
+            None => BASELINE_WITHIN_DAYS,
+        };
 
         let mut severity = BTreeMap::new();
         if let Some(sv) = get(t, "severity") {
@@ -711,7 +716,7 @@ impl<'s> Checker<'s> {
                 ),
             }
         }
-        (self.errors.len() == errors_before).then_some(BaselinePolicy { checks, severity, exceptions })
+        (self.errors.len() == errors_before).then_some(BaselinePolicy { checks, severity, within_days, exceptions })
     }
 
     /// A check id, or an error with "did you mean".

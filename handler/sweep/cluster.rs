@@ -153,6 +153,8 @@ pub fn image_family(image: &str) -> &str {
 pub struct SweepCache {
     regions: Mutex<HashMap<String, Arc<OnceCell<Arc<RegionVersions>>>>>,
     node_images: Mutex<HashMap<NodeImageKey, Arc<OnceCell<Option<String>>>>>,
+    /// The subscriptions' Defender plans (the security baseline), read once per run.
+    subscription_facts: OnceCell<Arc<crate::baseline::SubscriptionFacts>>,
 }
 
 impl SweepCache {
@@ -186,6 +188,19 @@ impl SweepCache {
         })
         .await
         .cloned()
+    }
+
+    /// The Defender for Containers plans of `subscriptions` (empty: every subscription the
+    /// identity reads), one Resource Graph query the first time in a run.
+    pub async fn subscription_facts(
+        &self,
+        arm: &ArmClient,
+        subscriptions: &[String],
+    ) -> Result<Arc<crate::baseline::SubscriptionFacts>, super::inventory::SubscriptionFactsError> {
+        self.subscription_facts
+            .get_or_try_init(|| async { super::inventory::subscription_facts(arm, subscriptions).await.map(Arc::new) })
+            .await
+            .cloned()
     }
 
     /// (regions, node-image keys) held.
@@ -255,6 +270,11 @@ pub struct ClusterSnapshot {
     pub busy: bool,
     /// Reads that failed without failing the sweep (a missing role action, a deleted pool).
     pub notes: Vec<String>,
+    /// The resource as the security baseline reads it (from the inventory; see
+    /// `ClusterRecord::baseline`), when the inventory carried it.
+    pub baseline: Option<Value>,
+    /// The subscription's Defender for Containers plan, when the sweep read it (once per sweep).
+    pub defender_plan: Option<crate::baseline::DefenderPlan>,
 }
 
 impl ClusterSnapshot {
@@ -317,10 +337,13 @@ pub async fn sweep_cluster(
             kubernetes_version: record.current_version().map(str::to_string),
             node_images: record.pools.iter().map(|p| (p.name.clone(), p.node_image_version.clone())).collect(),
             certificates: Default::default(),
+            baseline: None,
         },
         offered_in_region: None,
         busy: is_busy(record),
         notes: Vec::new(),
+        baseline: record.baseline.clone(),
+        defender_plan: None,
     };
     let cluster_path = record.id.as_str();
 

@@ -34,6 +34,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::cluster::TrackedOperation;
+use crate::baseline::report::{self as baseline_report, BaselineMemory};
 use crate::domain::{CertificateKind, ConcernKind};
 use crate::plan;
 use crate::policy::versions::AksVersion;
@@ -54,6 +55,10 @@ pub struct Observed {
     /// with an empty list was read and had no such certificate).
     #[serde(default)]
     pub certificates: BTreeMap<CertificateKind, Vec<Timestamp>>,
+    /// The security baseline's failing checks (`None`: not assessed this run — no `[baseline]`
+    /// policy, or the inventory carried no baseline properties).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<BaselineMemory>,
 }
 
 /// The per-cluster memory as stored in the ledger (JSON).
@@ -121,6 +126,9 @@ pub fn resolutions(previous: &Observed, now: &Observed) -> Vec<(ConcernKind, Str
                 out.push((ConcernKind::Certificate, target));
             }
         }
+    }
+    if let (Some(before), Some(after)) = (&previous.baseline, &now.baseline) {
+        out.extend(baseline_report::resolutions(before, after));
     }
     out
 }

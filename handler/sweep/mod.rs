@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 
-pub use cluster::{CertificateChecks, ClusterSnapshot, SweepOptions, SweepRun, TrackedOperation, UpgradeSource, sweep_cluster};
+pub use cluster::{CertificateChecks, ClusterSnapshot, SweepCache, SweepOptions, SweepRun, TrackedOperation, UpgradeSource, sweep_cluster};
 pub use fanout::{handle_cluster_message, handle_timer, plan_fanout, run_cluster_message, run_local, sweep_inventory};
 pub use inventory::{ClusterRecord, Inventory, InventorySource};
 

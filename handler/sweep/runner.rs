@@ -41,6 +41,26 @@ impl SweepFailure {
 
 /// Adds each wiring finding to its cluster's snapshot, so it is planned with the sweep's one
 /// plan (a cluster whose own sweep failed has no snapshot: its finding waits for the next sweep).
+/// Gives each snapshot its subscription's Defender plan when the policy reports the security
+/// baseline: one Resource Graph query per run (`cache`). A failed read leaves the plan unknown
+/// (the `defender-plan` check then says so) and is logged; it never fails the sweep.
+async fn attach_defender_plans(sweeper: &Sweeper, cache: &super::SweepCache, snapshots: &mut [ClusterSnapshot], logs: &mut Vec<String>) {
+    if !sweeper.pipeline.reports_baseline() || snapshots.iter().all(|s| s.baseline.is_none()) {
+        return;
+    }
+    match cache.subscription_facts(&sweeper.ctx.arm, &sweeper.ctx.subscriptions).await {
+        Ok(facts) => {
+            for snap in snapshots {
+                snap.defender_plan = facts.defender_plan(snap.cluster.subscription()).cloned();
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "baseline: the Defender plans could not be read; defender-plan is unknown this run");
+            logs.push(format!("baseline: the Defender plans could not be read ({e}); defender-plan is unknown this run"));
+        }
+    }
+}
+
 fn attach(snapshots: &mut [ClusterSnapshot], signals: Vec<Signal>) {
     let index: std::collections::HashMap<ClusterId, usize> = snapshots.iter().enumerate().map(|(i, s)| (s.cluster.clone(), i)).collect();
     for signal in signals {
@@ -108,6 +128,9 @@ impl Sweeper {
         let wiring = self.wiring(&records, &local.run_id, now, &mut wiring_logs).await;
         attach(&mut local.snapshots, wiring);
         local.notes.extend(wiring_logs);
+        let mut baseline_logs = Vec::new();
+        attach_defender_plans(self, &super::SweepCache::default(), &mut local.snapshots, &mut baseline_logs).await;
+        local.notes.extend(baseline_logs);
         let report = self.pipeline.handle_snapshots(&local.snapshots).await?;
         let mut logs = vec![format!(
             "{}: {} clusters from {}{}, swept in this invocation as one plan: {} action(s) planned",
@@ -150,7 +173,11 @@ impl Sweeper {
             }
         }
         let run = self.ctx.run(&m.run_id, m.swept_at);
-        let snapshot = sweep_cluster(&self.ctx.arm, &self.ctx.options, &run, &m.cluster, &tracked).await?;
+        let mut snapshot = sweep_cluster(&self.ctx.arm, &self.ctx.options, &run, &m.cluster, &tracked).await?;
+        // The run's cache: the queue messages of one run handled by this instance share the query.
+        let mut notes = Vec::new();
+        attach_defender_plans(self, &run.cache, std::slice::from_mut(&mut snapshot), &mut notes).await;
+        snapshot.notes.extend(notes);
         let report = self.pipeline.handle_snapshots(std::slice::from_ref(&snapshot)).await?;
         Ok(ClusterRun { snapshot, report })
     }
@@ -167,6 +194,9 @@ impl Sweeper {
         let wiring = self.wiring(&records, &local.run_id, now, &mut wiring_logs).await;
         attach(&mut local.snapshots, wiring);
         local.notes.extend(wiring_logs);
+        let mut baseline_logs = Vec::new();
+        attach_defender_plans(self, &super::SweepCache::default(), &mut local.snapshots, &mut baseline_logs).await;
+        local.notes.extend(baseline_logs);
         let report = self.pipeline.handle_snapshots(&local.snapshots).await?;
         Ok((local, report))
     }
