@@ -71,8 +71,10 @@ pub fn facts(action: &Action) -> Facts {
     let c = &action.concern;
     let sig = &action.signal;
     let name = c.cluster.name().to_string();
-    let target = precise_target(action).or_else(|| (!c.target.is_empty()).then(|| c.target.clone()));
-    let current = current_of(action);
+    // A baseline concern's target (`<check>@<since>`) is an identity, not a version to reach.
+    let baseline = c.kind == ConcernKind::Baseline;
+    let target = precise_target(action).or_else(|| (!c.target.is_empty() && !baseline).then(|| c.target.clone()));
+    let current = if baseline { None } else { current_of(action) };
     let headline = headline(action, target.as_deref());
 
     let mut why = Vec::new();
@@ -192,7 +194,7 @@ pub fn facts(action: &Action) -> Facts {
         why.push(format!("Support plan: {plan}."));
     }
 
-    let window = action.window.as_ref().map(|w| match w {
+    let window = action.window.as_ref().filter(|_| !baseline).map(|w| match w {
         WindowStatus::Unknown => "No maintenance window is known for this cluster (none in AKS, none in policy).".to_string(),
         WindowStatus::Open { until } => format!("A maintenance window is open now, until {}.", when(*until)),
         WindowStatus::Closed { next: Some(n) } => format!("The next maintenance window opens {}.", when(*n)),
@@ -515,7 +517,7 @@ fn commands(action: &Action, target: Option<&str>) -> Vec<String> {
 
 fn links(action: &Action, target: Option<&str>, current: Option<&str>) -> Vec<Link> {
     let link = |label: &str, url: &str| Link { label: label.to_string(), url: url.to_string() };
-    let mut v = vec![link("AKS release notes", AKS_RELEASE_NOTES)];
+    let mut v = if action.concern.kind == ConcernKind::Baseline { Vec::new() } else { vec![link("AKS release notes", AKS_RELEASE_NOTES)] };
     match action.concern.kind {
         ConcernKind::KubernetesUpgrade | ConcernKind::Support => {
             let minor = match action.concern.kind {
