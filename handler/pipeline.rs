@@ -671,16 +671,6 @@ fn ended_in(snap: &ClusterSnapshot, op: &TrackedOperation) -> bool {
     })
 }
 
-/// The live facts a sweep gives the planner for one cluster at `now` (pure). Notes about
-/// windows that could not be read go to `log`.
-///
-/// Windows, per kind of change ([`WindowScope`]):
-/// - the configurations were not read (a failed read) → unknown: every change held, rather
-///   than falling back to the policy's window for a cluster whose own window we did not see;
-/// - the cluster has none of the three configurations AKS honours → the policy's window
-///   (`Policy::window_for`) for every kind, when policy defines one; else unknown;
-/// - otherwise each kind's window as `MaintenanceSchedules::for_action` picks it; a
-///   configuration that does not parse leaves the changes it governs unknown (held).
 /// The security baseline of a swept cluster (with a `[baseline]` policy and the inventory's
 /// baseline properties): this run's baseline memory and the signal to plan. Pure.
 pub fn baseline_of(policy: &Policy, snap: &ClusterSnapshot, memory: &ClusterMemory, now: Timestamp) -> Option<(BaselineMemory, SignalKind)> {
@@ -696,6 +686,16 @@ pub fn baseline_of(policy: &Policy, snap: &ClusterSnapshot, memory: &ClusterMemo
     Some(crate::baseline::report::assessed(checks, &snap.cluster, &snap.facts, resource, &context, previous, now))
 }
 
+/// The live facts a sweep gives the planner for one cluster at `now` (pure). Notes about
+/// windows that could not be read go to `log`.
+///
+/// Windows, per kind of change ([`WindowScope`]):
+/// - the configurations were not read (a failed read) → unknown: every change held, rather
+///   than falling back to the policy's window for a cluster whose own window we did not see;
+/// - the cluster has none of the three configurations AKS honours → the policy's window
+///   (`Policy::window_for`) for every kind, when policy defines one; else unknown;
+/// - otherwise each kind's window as `MaintenanceSchedules::for_action` picks it; a
+///   configuration that does not parse leaves the changes it governs unknown (held).
 pub fn sweep_plan_facts(snap: &ClusterSnapshot, policy: &Policy, now: Timestamp, log: &mut Vec<String>) -> PlanFacts {
     let mut facts = PlanFacts { cluster_busy: snap.busy, offered_in_region: snap.offered_in_region.clone(), ..PlanFacts::default() };
     let name = snap.cluster.name();
