@@ -95,6 +95,7 @@ use crate::domain::{
     CertificateKind, ClusterId, Concern, ConcernKind, MaintenanceKind, MaintenanceStatus, OfferedVersion,
     OperationStatus, Origin, RollingPhase, Signal, SignalKind,
 };
+use crate::policy::channels::{self, AksApplies, ChangeKind, Channels, ManagedSchedule};
 use crate::policy::versions::{self, AksVersion, MinorLine};
 use crate::policy::{Cadence, Policy, Rule, UpgradeMode};
 
@@ -1139,7 +1140,11 @@ impl Planner<'_> {
                 self.tell(&concern, Stage::Update, &summary, Some(&operation_fact(&status)), None);
             }
             What::Resolved => {
-                self.tell(&concern, Stage::Resolve, &say::resolved(&name, concern.kind, &concern.target), None, None);
+                let summary = match self.applied_by_aks(&concern) {
+                    Some(aks) => say::resolved_by_aks(&name, concern.kind, &concern.target, &aks, self.now_running(&concern).as_deref()),
+                    None => say::resolved(&name, concern.kind, &concern.target),
+                };
+                self.tell(&concern, Stage::Resolve, &summary, None, None);
             }
             What::NotWired { system_topic, function } => {
                 let location = self.signal.facts.location.as_deref();
@@ -1162,6 +1167,13 @@ impl Planner<'_> {
         let target = self.exact(target);
         let terms = UpgradeTerms::of(scope, self.cadence);
         let deadline = after_days(self.first_seen(concern), terms.within_days);
+        let upgrade = ActionKind::Upgrade { upgrade: terms.upgrade.clone(), target: target.to_string() };
+        let what = say::upgrade_change(current, &target, terms.label);
+        let change = if scope == Scope::Patch { ChangeKind::Patch } else { ChangeKind::Minor };
+        if let Some(aks) = self.aks_applies(change, Some(current)) {
+            let told = say::version_change(current, &target, terms.label);
+            return self.by_aks(concern, &aks, &told, deadline, upgrade, what);
+        }
         let stage = ladder(self.now, deadline, self.cadence.reminder_days_before);
         let summary = say::upgrade_available(&name, stage, current, &target, terms.label, deadline);
         self.tell(concern, stage, &summary, None, Some(deadline));
@@ -1179,8 +1191,8 @@ impl Planner<'_> {
             self.push(concern, Stage::Notice, kind, summary, Some(&target.to_string()), Some(deadline), None);
         }
         let change = Change {
-            kind: ActionKind::Upgrade { upgrade: terms.upgrade, target: target.to_string() },
-            what: say::upgrade_change(current, &target, terms.label),
+            kind: upgrade,
+            what,
             mode: terms.mode,
             target: Some(&target),
             min_minutes: terms.min_minutes,
@@ -1193,6 +1205,12 @@ impl Planner<'_> {
     fn node_image(&mut self, concern: &Concern, pool: &str, current: &str, latest: String) {
         let name = self.name().to_string();
         let deadline = after_days(self.first_seen(concern), self.cadence.node_image_within_days);
+        if let Some(aks) = self.aks_applies(ChangeKind::NodeImage, None) {
+            let told = say::node_image_told(pool, current, &latest);
+            let what = say::node_image_change(pool, &latest);
+            let kind = ActionKind::Upgrade { upgrade: UpgradeScope::NodeImage { pool: pool.to_string() }, target: latest };
+            return self.by_aks(concern, &aks, &told, deadline, kind, what);
+        }
         let stage = ladder(self.now, deadline, self.cadence.reminder_days_before);
         let summary = say::node_image_available(&name, stage, pool, current, &latest, deadline);
         self.tell(concern, stage, &summary, None, Some(deadline));
@@ -1205,6 +1223,101 @@ impl Planner<'_> {
             deadline: Some(deadline),
         };
         self.execute(concern, change);
+    }
+}
+
+impl Planner<'_> {
+    /// Which AKS channel applies `change` on this cluster, when policy leaves such changes to
+    /// AKS (`respect_aks_channels`). `None`: aks-cadence's own cadence rules. Events carry no
+    /// channel: only a sweep's findings (and replays of them) know one.
+    fn aks_applies(&self, change: ChangeKind, current: Option<&AksVersion>) -> Option<AksApplies> {
+        if !self.cadence.respect_aks_channels {
+            return None;
+        }
+        let f = &self.signal.facts;
+        let channels = Channels::read(f.upgrade_channel.as_deref(), f.node_os_upgrade_channel.as_deref());
+        channels::applies(channels, change, current, self.newest_minor())
+    }
+
+    /// The newest generally available minor the signal shows (N for `stable` and `rapid`): the
+    /// newest non-preview version the cluster is offered, or the line it runs. A cluster's
+    /// upgrade profile lists only the next minor, so N may be under-counted: `stable` and
+    /// `rapid` are then counted on for less than they do, never for more.
+    fn newest_minor(&self) -> Option<MinorLine> {
+        let mut lines: Vec<MinorLine> = Vec::new();
+        if let SignalKind::UpgradesOffered { current, offered } = &self.signal.kind {
+            lines.extend(AksVersion::parse(current).ok().map(|v| v.minor_line()));
+            lines.extend(offered.iter().filter(|o| !o.is_preview).filter_map(|o| AksVersion::parse(&o.version).ok()).map(|v| v.minor_line()));
+        }
+        lines.into_iter().max()
+    }
+
+    /// The AKS channel that applied a concern now resolved, when one applies that kind of
+    /// change (the change was held for it, so AKS is who applied it).
+    fn applied_by_aks(&self, concern: &Concern) -> Option<AksApplies> {
+        match concern.kind {
+            ConcernKind::NodeImage => self.aks_applies(ChangeKind::NodeImage, None),
+            ConcernKind::KubernetesUpgrade => match concern.target.strip_prefix("patch:") {
+                Some(from) => {
+                    let from = AksVersion::parse(from).ok()?;
+                    self.aks_applies(ChangeKind::Patch, Some(&from))
+                }
+                None => {
+                    let line = MinorLine::parse(&concern.target).ok()?;
+                    let from = AksVersion { major: line.major, minor: line.minor.checked_sub(1)?, patch: Some(0) };
+                    self.aks_applies(ChangeKind::Minor, Some(&from))
+                }
+            },
+            _ => None,
+        }
+    }
+
+    /// What the cluster runs now, for a resolved concern's message (version or pool image).
+    fn now_running(&self, concern: &Concern) -> Option<String> {
+        let f = &self.signal.facts;
+        match concern.kind {
+            ConcernKind::NodeImage => {
+                let pool = concern.target.split_once('@').map(|(p, _)| p)?;
+                f.node_pools.iter().find(|p| p.name.eq_ignore_ascii_case(pool)).and_then(|p| p.node_image_version.clone())
+            }
+            _ => f.kubernetes_version.clone(),
+        }
+    }
+
+    /// A change an AKS channel applies: told as AKS's (no one is asked to act), planned as an
+    /// Execute held by the channel (aks-cadence never starts it), and watched: once the
+    /// deadline plus `aks_channel_grace_days` passes with the change still missing, it is
+    /// overdue as "auto-upgrade is configured but did not happen", with the likely causes.
+    fn by_aks(&mut self, concern: &Concern, aks: &AksApplies, told: &str, deadline: Timestamp, kind: ActionKind, what: String) {
+        let name = self.name().to_string();
+        let window = schedule_scope(aks.schedule).map(|scope| self.facts.window_for(scope).clone());
+        let watch = after_days(deadline, self.cadence.aks_channel_grace_days);
+        let stage = if self.now >= watch { Stage::Overdue } else { Stage::Notice };
+        let summary = say::by_aks(&name, stage, told, aks, window.as_ref(), watch);
+        let before = self.out.len();
+        self.tell(concern, stage, &summary, None, Some(watch));
+        if stage == Stage::Overdue {
+            let causes = say::watchdog_causes(&concern.cluster, aks, self.signal.facts.location.as_deref());
+            for a in &mut self.out[before..] {
+                a.note = Some(causes.clone());
+            }
+        }
+        let next = match window {
+            Some(WindowStatus::Closed { next }) => next,
+            _ => None,
+        };
+        let hold = Hold::AksChannel { channel: aks.channel.clone(), schedule: aks.schedule.as_str().to_string(), next };
+        let summary = say::execute(&name, &what, Some(&hold), &WindowStatus::Unknown);
+        self.push(concern, Stage::Execute, kind, summary, None, Some(watch), Some(hold));
+    }
+}
+
+/// The window scope of an AKS-managed schedule (`None`: the OS's own daily updater).
+fn schedule_scope(schedule: ManagedSchedule) -> Option<WindowScope> {
+    match schedule {
+        ManagedSchedule::AutoUpgrade => Some(WindowScope::KubernetesVersion),
+        ManagedSchedule::NodeOs => Some(WindowScope::NodeImage),
+        ManagedSchedule::OsDaily => None,
     }
 }
 

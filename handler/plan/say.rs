@@ -6,6 +6,8 @@ use jiff::Timestamp;
 
 use super::{day, truncate};
 use crate::action::{Hold, Stage, minute};
+use crate::domain::ClusterId;
+use crate::policy::channels::{AksApplies, ManagedSchedule};
 use crate::domain::{
     CertificateKind, ConcernKind, MaintenanceKind, MaintenanceStatus, OperationStatus, RollingPhase,
 };
@@ -335,4 +337,66 @@ pub(super) fn execute(
         (Some(h), _) => format!("held: {}", h.describe()),
     };
     format!("{name}: {what} — {status}")
+}
+
+/// `Kubernetes 1.30.4 → 1.30.7 (patch)`.
+pub(super) fn version_change(current: &AksVersion, target: &AksVersion, label: &str) -> String {
+    format!("Kubernetes {current} → {target} ({label})")
+}
+
+/// `node pool np1 image A → B`.
+pub(super) fn node_image_told(pool: &str, current: &str, latest: &str) -> String {
+    format!("node pool {pool} image {current} → {latest}")
+}
+
+/// When AKS's window for a channel opens, as far as known.
+fn aks_window(aks: &AksApplies, window: Option<&WindowStatus>) -> String {
+    match (aks.schedule, window) {
+        (ManagedSchedule::OsDaily, _) => "the OS applies it daily (about 06:00 UTC)".to_string(),
+        (_, Some(WindowStatus::Open { until })) => format!("window open now until {}", minute(*until)),
+        (_, Some(WindowStatus::Closed { next: Some(next) })) => format!("next window opens {}", minute(*next)),
+        (s, _) => format!("no {} window is known, so AKS may apply it at any time", s.as_str()),
+    }
+}
+
+/// A change AKS applies: nothing to do unless it does not happen by `watch`.
+pub(super) fn by_aks(name: &str, stage: Stage, told: &str, aks: &AksApplies, window: Option<&WindowStatus>, watch: Timestamp) -> String {
+    if stage == Stage::Overdue {
+        format!(
+            "{name}: overdue: auto-upgrade is configured but did not happen: {told} should have been applied by AKS through {} by {}",
+            aks.channel,
+            day(watch)
+        )
+    } else {
+        format!(
+            "{name}: {told} available; AKS applies this through {}; {}; nothing to do unless it is still missing on {}",
+            aks.channel,
+            aks_window(aks, window),
+            day(watch)
+        )
+    }
+}
+
+/// Why an auto-upgrade may not have happened, and how to see each cause.
+pub(super) fn watchdog_causes(cluster: &ClusterId, aks: &AksApplies, location: Option<&str>) -> String {
+    let (rg, n) = (cluster.resource_group(), cluster.name());
+    let schedule = match aks.schedule {
+        ManagedSchedule::OsDaily => "aksManagedNodeOSUpgradeSchedule".to_string(),
+        s => s.as_str().to_string(),
+    };
+    let location = location.unwrap_or("<region>");
+    [
+        format!("Likely causes: (1) deprecated Kubernetes API usage blocks the upgrade (UpgradeBlockedOnDeprecatedAPIUsage): see the cluster's failed operations with `az monitor activity-log list --resource-id {} --offset 14d --status Failed` and https://learn.microsoft.com/en-us/azure/aks/stop-cluster-upgrade-api-breaking-changes", cluster.as_str()),
+        "(2) PodDisruptionBudgets that block drain: `kubectl get pdb -A` (ALLOWED DISRUPTIONS 0) and https://learn.microsoft.com/en-us/azure/aks/upgrade-cluster".to_string(),
+        format!("(3) vCPU quota too small for the surge nodes: `az vm list-usage --location {location} -o table`"),
+        format!("(4) a maintenance window too short for the upgrade: `az aks maintenanceconfiguration show -g {rg} --cluster-name {n} -n {schedule}` and https://learn.microsoft.com/en-us/azure/aks/planned-maintenance"),
+        format!("(5) a stopped cluster: `az aks show -g {rg} -n {n} --query powerState` (AKS upgrades only running clusters; https://learn.microsoft.com/en-us/azure/aks/auto-upgrade-cluster)"),
+    ]
+    .join("; ")
+}
+
+/// A concern AKS resolved through its channel.
+pub(super) fn resolved_by_aks(name: &str, kind: ConcernKind, target: &str, aks: &AksApplies, now: Option<&str>) -> String {
+    let now = now.map(|v| format!(" (now {v})")).unwrap_or_default();
+    format!("{name}: resolved: {} {target} — AKS applied it through {}{now}", kind.as_str(), aks.channel)
 }
