@@ -210,6 +210,17 @@ pub enum Hold {
     Busy,
     /// The target is not offered in the region.
     TargetNotOffered { target: String },
+    /// An AKS auto-upgrade channel applies this change (`policy::channels`): aks-cadence
+    /// never starts it (`respect_aks_channels`).
+    AksChannel {
+        /// `upgradeChannel patch`, `nodeOSUpgradeChannel NodeImage`.
+        channel: String,
+        /// The maintenance configuration AKS waits for (`aksManagedAutoUpgradeSchedule`, …).
+        schedule: String,
+        /// When that window next opens, if known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        next: Option<Timestamp>,
+    },
 }
 
 /// A time as plans, messages and digests show it: `2026-03-01 09:30 UTC`.
@@ -233,6 +244,10 @@ impl Hold {
             Self::ClusterNotReady { state } => format!("the cluster is not ready ({state})"),
             Self::Busy => "another operation is in progress on the cluster".into(),
             Self::TargetNotOffered { target } => format!("{target} is not offered in the region"),
+            Self::AksChannel { channel, schedule, next: Some(next) } => {
+                format!("AKS applies this through {channel} ({schedule}); next window opens {}", minute(next))
+            }
+            Self::AksChannel { channel, schedule, next: None } => format!("AKS applies this through {channel} ({schedule})"),
         }
     }
 }

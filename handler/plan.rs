@@ -90,16 +90,19 @@ use std::collections::{BTreeMap, BTreeSet};
 use jiff::{SignedDuration, Timestamp};
 use sha2::{Digest, Sha256};
 
-use crate::action::{Action, ActionKey, ActionKind, Hold, Stage, UpgradeScope, minute};
+use crate::action::{Action, ActionKey, ActionKind, Hold, Stage, UpgradeScope};
 use crate::domain::{
     BaselineItem, BaselineState, CertificateKind, ClusterId, Concern, ConcernKind, MaintenanceKind, MaintenanceStatus,
     OfferedVersion, OperationStatus, Origin, RollingPhase, Signal, SignalKind,
 };
 use crate::baseline::report as baseline_report;
+use crate::policy::channels::{self, AksApplies, ChangeKind, Channels, ManagedSchedule};
 use crate::policy::versions::{self, AksVersion, MinorLine};
 use crate::policy::{Cadence, Policy, Rule, UpgradeMode};
 
 pub use crate::policy::windows::WindowStatus;
+
+mod say;
 
 /// Which maintenance window governs a kind of cluster change. AKS keeps separate schedules:
 /// node image upgrades follow `aksManagedNodeOSUpgradeSchedule`, version upgrades
@@ -845,16 +848,6 @@ fn digest(parts: &[&str]) -> String {
     h.finalize()[..4].iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn stage_prefix(stage: Stage) -> &'static str {
-    match stage {
-        Stage::Reminder => "reminder: ",
-        Stage::Overdue => "overdue: ",
-        Stage::Update => "update: ",
-        Stage::Resolve => "resolved: ",
-        Stage::Notice | Stage::Execute => "",
-    }
-}
-
 /// Notice → Reminder → Overdue by the clock.
 fn ladder(now: Timestamp, deadline: Timestamp, reminder_days_before: u32) -> Stage {
     if now >= deadline {
@@ -864,10 +857,6 @@ fn ladder(now: Timestamp, deadline: Timestamp, reminder_days_before: u32) -> Sta
     } else {
         Stage::Notice
     }
-}
-
-fn due(stage: Stage, deadline: Timestamp) -> String {
-    if stage == Stage::Overdue { format!("was due {}", day(deadline)) } else { format!("due {}", day(deadline)) }
 }
 
 impl Planner<'_> {
@@ -932,16 +921,10 @@ impl Planner<'_> {
                 let before = self.out.len();
                 if met {
                     // The same actions a sweep's `Resolved` signal plans (same keys: done once).
-                    let summary = format!("{name}: resolved: {} {}", old_concern.kind.as_str(), old_concern.target);
+                    let summary = say::resolved(&name, old_concern.kind, &old_concern.target);
                     self.tell(&old_concern, Stage::Resolve, &summary, None, None);
                 } else {
-                    let summary = format!(
-                        "{name}: {} {} ({}) is superseded by {} ({to})",
-                        old_concern.kind.as_str(),
-                        old.target,
-                        old.told(),
-                        concern.target
-                    );
+                    let summary = say::superseded(&name, old_concern.kind, &old.target, &old.told(), &concern.target, &to);
                     let fact = digest(&["superseded-by", &concern.target.to_ascii_lowercase()]);
                     self.tell(&old_concern, Stage::Resolve, &summary, Some(&format!("superseded-{fact}")), None);
                     for a in &mut self.out[before..] {
@@ -1110,12 +1093,7 @@ impl Planner<'_> {
         let Change { kind, what, mode, target, min_minutes, deadline } = change;
         let scope = WindowScope::of_action(&kind).unwrap_or(WindowScope::KubernetesVersion);
         let hold = self.gate(mode, self.first_seen(concern), target, min_minutes, scope);
-        let status = match (&hold, self.facts.window_for(scope)) {
-            (None, WindowStatus::Open { until }) => format!("would start now (window open until {})", minute(*until)),
-            (None, _) => "would start now".to_string(),
-            (Some(h), _) => format!("held: {}", h.describe()),
-        };
-        let summary = format!("{}: {what} — {status}", self.name());
+        let summary = say::execute(self.name(), &what, hold.as_ref(), self.facts.window_for(scope));
         self.push(concern, Stage::Execute, kind, summary, None, deadline, hold);
     }
 
@@ -1123,157 +1101,33 @@ impl Planner<'_> {
         let Finding { concern, what } = f;
         let name = self.name().to_string();
         match what {
-            What::Upgrade { scope, current, target } => {
-                let target = self.exact(target);
-                let (label, within, mode, min, upgrade) = match scope {
-                    Scope::Patch => (
-                        "patch",
-                        self.cadence.patch_within_days,
-                        self.cadence.patch,
-                        self.cadence.min_window_minutes.patch,
-                        UpgradeScope::Patch,
-                    ),
-                    Scope::Minor => (
-                        "minor",
-                        self.cadence.minor_within_days,
-                        self.cadence.minor,
-                        self.cadence.min_window_minutes.minor,
-                        UpgradeScope::Minor,
-                    ),
-                };
-                let deadline = after_days(self.first_seen(&concern), within);
-                let stage = ladder(self.now, deadline, self.cadence.reminder_days_before);
-                let summary = format!(
-                    "{name}: {}Kubernetes {current} → {target} ({label}) available; {}",
-                    stage_prefix(stage),
-                    due(stage, deadline)
-                );
-                self.tell(&concern, stage, &summary, None, Some(deadline));
-                // One pull request per target version: a newer patch of the same concern updates it.
-                let prs: Vec<_> = self.rules.iter().filter_map(|r| r.github_pr.clone()).collect();
-                for pr in prs {
-                    let kind = ActionKind::GithubPullRequest {
-                        repo: pr.repo,
-                        path: pr.path,
-                        locator: pr.locator,
-                        base: pr.base,
-                        version: target.to_string(),
-                    };
-                    let summary = format!(
-                        "{name}: pull request: Kubernetes {current} → {target} ({label}); {}",
-                        due(stage, deadline)
-                    );
-                    self.push(&concern, Stage::Notice, kind, summary, Some(&target.to_string()), Some(deadline), None);
-                }
-                let change = Change {
-                    kind: ActionKind::Upgrade { upgrade, target: target.to_string() },
-                    what: format!("upgrade Kubernetes {current} → {target} ({label})"),
-                    mode,
-                    target: Some(&target),
-                    min_minutes: min,
-                    deadline: Some(deadline),
-                };
-                self.execute(&concern, change);
-            }
+            What::Upgrade { scope, current, target } => self.upgrade(&concern, scope, &current, target),
             What::NewestVersion { newest } => {
-                let summary = format!(
-                    "{name}: Kubernetes {newest} is now the newest version offered in the region; \
-                     the cluster's current version is unknown until the next sweep"
-                );
-                self.tell(&concern, Stage::Notice, &summary, None, None);
+                self.tell(&concern, Stage::Notice, &say::newest_version(&name, &newest), None, None);
             }
             What::SupportEnding { version, eol, support_type } => {
-                let next = next_minor_hint(&version);
-                let kind = support_type.as_deref().map(|t| format!(" ({t} support)")).unwrap_or_default();
-                let (stage, summary) = match eol {
-                    Some(eol) => {
-                        let stage = ladder(self.now, eol, self.cadence.reminder_days_before);
-                        let verb = if stage == Stage::Overdue { "left" } else { "leaves" };
-                        (
-                            stage,
-                            format!(
-                                "{name}: {}Kubernetes {version} {verb} AKS support on {}{kind}; {next}",
-                                stage_prefix(stage),
-                                day(eol)
-                            ),
-                        )
-                    }
-                    None => {
-                        (Stage::Notice, format!("{name}: Kubernetes {version} is leaving AKS support{kind}; {next}"))
-                    }
-                };
+                let support_type = support_type.as_deref();
                 if self.known_before(&concern) && self.is_news() {
-                    let eol_s = eol.map(day).unwrap_or_default();
-                    let fact = digest(&[&version, &eol_s, support_type.as_deref().unwrap_or("")]);
-                    let update = format!(
-                        "{name}: update: AKS says Kubernetes {version} is leaving support{}{kind}; {next}",
-                        eol.map(|e| format!(" on {}", day(e))).unwrap_or_default()
-                    );
+                    let fact = digest(&[&version, &eol.map(day).unwrap_or_default(), support_type.unwrap_or("")]);
+                    let update = say::support_update(&name, &version, eol, support_type);
                     self.tell(&concern, Stage::Update, &update, Some(&fact), eol);
                 }
-                self.tell(&concern, stage, &summary, None, eol);
+                let stage = eol.map_or(Stage::Notice, |eol| ladder(self.now, eol, self.cadence.reminder_days_before));
+                self.tell(&concern, stage, &say::support_ending(&name, stage, &version, eol, support_type), None, eol);
             }
             What::SupportEnded { version } => {
-                let summary = format!(
-                    "{name}: overdue: Kubernetes {version} is out of AKS support; {}",
-                    next_minor_hint(&version)
-                );
-                self.tell(&concern, Stage::Overdue, &summary, None, None);
+                self.tell(&concern, Stage::Overdue, &say::support_ended(&name, &version), None, None);
             }
-            What::NodeImage { pool, current, latest } => {
-                let deadline = after_days(self.first_seen(&concern), self.cadence.node_image_within_days);
-                let stage = ladder(self.now, deadline, self.cadence.reminder_days_before);
-                let summary = format!(
-                    "{name}: {}node pool {pool} image {current} → {latest} available; {}",
-                    stage_prefix(stage),
-                    due(stage, deadline)
-                );
-                self.tell(&concern, stage, &summary, None, Some(deadline));
-                let change = Change {
-                    kind: ActionKind::Upgrade {
-                        upgrade: UpgradeScope::NodeImage { pool: pool.clone() },
-                        target: latest.clone(),
-                    },
-                    what: format!("upgrade node pool {pool} image to {latest}"),
-                    mode: self.cadence.node_image,
-                    target: None,
-                    min_minutes: self.cadence.min_window_minutes.node_image,
-                    deadline: Some(deadline),
-                };
-                self.execute(&concern, change);
-            }
+            What::NodeImage { pool, current, latest } => self.node_image(&concern, &pool, &current, latest),
             What::Certificate { certificate, not_after } => {
-                let warn = &self.cadence.certificate_warn_days;
-                let (stage, fact) = if self.now >= not_after {
-                    (Stage::Overdue, None)
-                } else {
-                    let crossed = warn.iter().copied().filter(|t| self.now >= before_days(not_after, *t)).min();
-                    match crossed {
-                        None => return, // not yet within any warning threshold
-                        Some(t) if Some(&t) == warn.first() => (Stage::Notice, None),
-                        Some(t) => (Stage::Reminder, Some(format!("{t}d"))),
-                    }
+                let Some((stage, fact)) = certificate_stage(self.now, not_after, &self.cadence.certificate_warn_days) else {
+                    return; // not yet within any warning threshold
                 };
-                let left = not_after.duration_since(self.now).as_secs();
-                let when = if stage == Stage::Overdue {
-                    format!("expired on {}", day(not_after))
-                } else {
-                    let d = left.saturating_add(86_399) / 86_400;
-                    format!("expires on {} (in {d} day{})", day(not_after), if d == 1 { "" } else { "s" })
-                };
-                let summary = format!(
-                    "{name}: {}{} certificate {when}; rotating cluster certificates recreates the nodes: up to 30 minutes of downtime",
-                    stage_prefix(stage),
-                    certificate.as_str()
-                );
+                let summary = say::certificate(&name, stage, certificate, not_after, self.now);
                 self.tell(&concern, stage, &summary, fact.as_deref(), Some(not_after));
                 let change = Change {
                     kind: ActionKind::RotateCertificates,
-                    what: format!(
-                        "rotate cluster certificates ({} certificate {}) — up to 30 minutes of downtime",
-                        certificate.as_str(),
-                        day(not_after)
-                    ),
+                    what: say::certificate_change(certificate, not_after),
                     mode: self.cadence.certificate_rotation,
                     target: None,
                     min_minutes: self.cadence.min_window_minutes.certificate_rotation,
@@ -1282,108 +1136,279 @@ impl Planner<'_> {
                 self.execute(&concern, change);
             }
             What::Roll { pool, phase, error } => {
-                let told = match (phase, &error) {
-                    (RollingPhase::Started, _) => "started".to_string(),
-                    (RollingPhase::Succeeded, _) => "succeeded".to_string(),
-                    (RollingPhase::Failed, Some(e)) => format!("failed: {e}"),
-                    (RollingPhase::Failed, None) => "failed".to_string(),
-                };
-                let fact = digest(&[
-                    &format!("{phase:?}"),
-                    error.as_deref().unwrap_or(""),
-                    &self.signal.observed_at.to_string(),
-                ]);
-                let stage = if self.known_before(&concern) { Stage::Update } else { Stage::Notice };
-                let summary = format!("{name}: {}node pool {pool} roll {told}", stage_prefix(stage));
-                // A notice of an end (succeeded, failed) names its phase in the key: Started and
-                // Failed of one roll with the same time are both the concern's first fact, and
-                // one key for both dropped the failure. The Started notice keeps the key it
-                // always had; true duplicates (same type, pool and time) still share one.
-                let notice_key = match phase {
-                    RollingPhase::Started => None,
-                    RollingPhase::Succeeded => Some("succeeded"),
-                    RollingPhase::Failed => Some("failed"),
-                };
-                let fact_key = if stage == Stage::Update { Some(fact.as_str()) } else { notice_key };
-                self.tell(&concern, stage, &summary, fact_key, None);
+                let fact = digest(&[&format!("{phase:?}"), error.as_deref().unwrap_or(""), &self.signal.observed_at.to_string()]);
+                let stage = self.news_stage(&concern);
+                let fact_key = if stage == Stage::Update { Some(fact.as_str()) } else { roll_notice_key(phase) };
+                self.tell(&concern, stage, &say::roll(&name, stage, &pool, phase, error.as_deref()), fact_key, None);
                 if phase == RollingPhase::Succeeded {
-                    let summary = format!("{name}: resolved: node pool {pool} roll succeeded");
-                    self.tell(&concern, Stage::Resolve, &summary, Some(&fact), None);
+                    self.tell(&concern, Stage::Resolve, &say::roll_resolved(&name, &pool), Some(&fact), None);
                 }
             }
             What::Maintenance { upgrade, status, scheduled, details } => {
-                let what = match upgrade {
-                    MaintenanceKind::KubernetesVersion => "Kubernetes version upgrade",
-                    MaintenanceKind::NodeOs => "node OS upgrade",
-                    MaintenanceKind::Unknown => "maintenance",
-                };
-                let status_s = match &status {
-                    MaintenanceStatus::Scheduled => match scheduled {
-                        Some(t) => format!("scheduled for {}", minute(t)),
-                        None => "scheduled".into(),
-                    },
-                    MaintenanceStatus::Started => "started".into(),
-                    MaintenanceStatus::Completed => "completed".into(),
-                    MaintenanceStatus::Canceled => "canceled".into(),
-                    MaintenanceStatus::Failed => "failed".into(),
-                    MaintenanceStatus::Other(s) => s.clone(),
-                };
-                let details = details
-                    .as_deref()
-                    .map(str::trim)
-                    .filter(|d| !d.is_empty())
-                    .map(|d| format!(" ({})", truncate(d, 160)))
-                    .unwrap_or_default();
-                let stage = if self.known_before(&concern) { Stage::Update } else { Stage::Notice };
-                let summary = format!("{name}: {}planned {what} by AKS {status_s}{details}", stage_prefix(stage));
+                let what = say::maintenance_what(&upgrade);
+                let status_s = say::maintenance_status(&status, scheduled);
+                let stage = self.news_stage(&concern);
                 let fact = digest(&[&status_s]);
                 let fact_key = (stage == Stage::Update).then_some(fact.as_str());
+                let summary = say::maintenance(&name, stage, what, &status_s, details.as_deref());
                 self.tell(&concern, stage, &summary, fact_key, scheduled);
                 if matches!(status, MaintenanceStatus::Completed | MaintenanceStatus::Canceled) {
-                    let summary = format!("{name}: resolved: planned {what} by AKS {status_s}");
-                    self.tell(&concern, Stage::Resolve, &summary, None, None);
+                    self.tell(&concern, Stage::Resolve, &say::maintenance_resolved(&name, what, &status_s), None, None);
                 }
             }
             What::Operation { status } => {
-                let (told, fact) = match &status {
-                    OperationStatus::InProgress => ("is in progress".to_string(), digest(&["in-progress"])),
-                    OperationStatus::Succeeded => ("succeeded".to_string(), digest(&["succeeded"])),
-                    OperationStatus::Failed { code, message } => {
-                        (format!("failed: {code}: {}", truncate(message, 300)), digest(&["failed", code, message]))
-                    }
-                    OperationStatus::Canceled => ("was canceled".to_string(), digest(&["canceled"])),
-                };
-                let summary = format!(
-                    "{name}: update: {} {}: the operation aks-cadence started {told}",
-                    concern.kind.as_str(),
-                    concern.target
-                );
-                self.tell(&concern, Stage::Update, &summary, Some(&fact), None);
+                let summary = say::operation(&name, concern.kind, &concern.target, &status);
+                self.tell(&concern, Stage::Update, &summary, Some(&operation_fact(&status)), None);
             }
             What::Resolved if concern.kind == ConcernKind::Baseline && !baseline_report::is_checklist_target(&concern.target) => {
                 self.baseline_fixed(&concern);
             }
             What::Resolved => {
-                let summary = format!("{name}: resolved: {} {}", concern.kind.as_str(), concern.target);
+                let summary = match self.applied_by_aks(&concern) {
+                    Some(aks) => say::resolved_by_aks(&name, concern.kind, &concern.target, &aks, self.now_running(&concern).as_deref()),
+                    None => say::resolved(&name, concern.kind, &concern.target),
+                };
                 self.tell(&concern, Stage::Resolve, &summary, None, None);
             }
             What::BaselineCheck { check } => self.baseline_check(&concern, &check),
             What::BaselineChecklist => self.baseline_checklist(&concern),
             What::NotWired { system_topic, function } => {
-                let missing = match (&system_topic, &function) {
-                    (None, _) => "has no Event Grid system topic".to_string(),
-                    (Some(topic), Some(_)) => format!("has a system topic ({topic}) with no event subscription to this app's aks-events function"),
-                    (Some(topic), None) => format!("has a system topic ({topic}) with no event subscription"),
-                };
-                let fix = wiring_commands(&concern.cluster, self.signal.facts.location.as_deref(), system_topic.as_deref(), function.as_deref());
-                let summary = format!(
-                    "{name}: AKS events of this cluster do not reach aks-cadence: it {missing}; new versions, support notices and node pool rolls are heard only at the next sweep. \
-                     Wire it: {}; or add the cluster id to the clusterIds parameter of infra/main.bicep and deploy again",
-                    fix.join(" && ")
-                );
+                let location = self.signal.facts.location.as_deref();
+                let fix = wiring_commands(&concern.cluster, location, system_topic.as_deref(), function.as_deref());
+                let summary = say::not_wired(&name, system_topic.as_deref(), function.as_deref(), &fix);
                 self.tell(&concern, Stage::Notice, &summary, None, None);
             }
         }
+    }
+
+    /// A news fact about a concern already known is an update; the first one its notice.
+    fn news_stage(&self, concern: &Concern) -> Stage {
+        if self.known_before(concern) { Stage::Update } else { Stage::Notice }
+    }
+
+    /// A patch or minor upgrade: its messages on the cadence ladder, a pull request per rule
+    /// that asks for one, and the Execute.
+    fn upgrade(&mut self, concern: &Concern, scope: Scope, current: &AksVersion, target: AksVersion) {
+        let name = self.name().to_string();
+        let target = self.exact(target);
+        let terms = UpgradeTerms::of(scope, self.cadence);
+        let deadline = after_days(self.first_seen(concern), terms.within_days);
+        let upgrade = ActionKind::Upgrade { upgrade: terms.upgrade.clone(), target: target.to_string() };
+        let what = say::upgrade_change(current, &target, terms.label);
+        let change = if scope == Scope::Patch { ChangeKind::Patch } else { ChangeKind::Minor };
+        if let Some(aks) = self.aks_applies(change, Some(current)) {
+            let told = say::version_change(current, &target, terms.label);
+            return self.by_aks(concern, &aks, &told, deadline, upgrade, what);
+        }
+        let stage = ladder(self.now, deadline, self.cadence.reminder_days_before);
+        let summary = say::upgrade_available(&name, stage, current, &target, terms.label, deadline);
+        self.tell(concern, stage, &summary, None, Some(deadline));
+        // One pull request per target version: a newer patch of the same concern updates it.
+        let prs: Vec<_> = self.rules.iter().filter_map(|r| r.github_pr.clone()).collect();
+        for pr in prs {
+            let kind = ActionKind::GithubPullRequest {
+                repo: pr.repo,
+                path: pr.path,
+                locator: pr.locator,
+                base: pr.base,
+                version: target.to_string(),
+            };
+            let summary = say::upgrade_pull_request(&name, stage, current, &target, terms.label, deadline);
+            self.push(concern, Stage::Notice, kind, summary, Some(&target.to_string()), Some(deadline), None);
+        }
+        let change = Change {
+            kind: upgrade,
+            what,
+            mode: terms.mode,
+            target: Some(&target),
+            min_minutes: terms.min_minutes,
+            deadline: Some(deadline),
+        };
+        self.execute(concern, change);
+    }
+
+    /// A node image upgrade: its messages on the cadence ladder and the Execute.
+    fn node_image(&mut self, concern: &Concern, pool: &str, current: &str, latest: String) {
+        let name = self.name().to_string();
+        let deadline = after_days(self.first_seen(concern), self.cadence.node_image_within_days);
+        if let Some(aks) = self.aks_applies(ChangeKind::NodeImage, None) {
+            let told = say::node_image_told(pool, current, &latest);
+            let what = say::node_image_change(pool, &latest);
+            let kind = ActionKind::Upgrade { upgrade: UpgradeScope::NodeImage { pool: pool.to_string() }, target: latest };
+            return self.by_aks(concern, &aks, &told, deadline, kind, what);
+        }
+        let stage = ladder(self.now, deadline, self.cadence.reminder_days_before);
+        let summary = say::node_image_available(&name, stage, pool, current, &latest, deadline);
+        self.tell(concern, stage, &summary, None, Some(deadline));
+        let change = Change {
+            what: say::node_image_change(pool, &latest),
+            kind: ActionKind::Upgrade { upgrade: UpgradeScope::NodeImage { pool: pool.to_string() }, target: latest },
+            mode: self.cadence.node_image,
+            target: None,
+            min_minutes: self.cadence.min_window_minutes.node_image,
+            deadline: Some(deadline),
+        };
+        self.execute(concern, change);
+    }
+}
+
+impl Planner<'_> {
+    /// Which AKS channel applies `change` on this cluster, when policy leaves such changes to
+    /// AKS (`respect_aks_channels`). `None`: aks-cadence's own cadence rules. Events carry no
+    /// channel: only a sweep's findings (and replays of them) know one.
+    fn aks_applies(&self, change: ChangeKind, current: Option<&AksVersion>) -> Option<AksApplies> {
+        if !self.cadence.respect_aks_channels {
+            return None;
+        }
+        let f = &self.signal.facts;
+        let channels = Channels::read(f.upgrade_channel.as_deref(), f.node_os_upgrade_channel.as_deref());
+        channels::applies(channels, change, current, self.newest_minor())
+    }
+
+    /// The newest generally available minor the signal shows (N for `stable` and `rapid`): the
+    /// newest non-preview version the cluster is offered, or the line it runs. A cluster's
+    /// upgrade profile lists only the next minor, so N may be under-counted: `stable` and
+    /// `rapid` are then counted on for less than they do, never for more.
+    fn newest_minor(&self) -> Option<MinorLine> {
+        let mut lines: Vec<MinorLine> = Vec::new();
+        if let SignalKind::UpgradesOffered { current, offered } = &self.signal.kind {
+            lines.extend(AksVersion::parse(current).ok().map(|v| v.minor_line()));
+            lines.extend(offered.iter().filter(|o| !o.is_preview).filter_map(|o| AksVersion::parse(&o.version).ok()).map(|v| v.minor_line()));
+        }
+        lines.into_iter().max()
+    }
+
+    /// The AKS channel that applied a concern now resolved, when one applies that kind of
+    /// change (the change was held for it, so AKS is who applied it).
+    fn applied_by_aks(&self, concern: &Concern) -> Option<AksApplies> {
+        match concern.kind {
+            ConcernKind::NodeImage => self.aks_applies(ChangeKind::NodeImage, None),
+            ConcernKind::KubernetesUpgrade => match concern.target.strip_prefix("patch:") {
+                Some(from) => {
+                    let from = AksVersion::parse(from).ok()?;
+                    self.aks_applies(ChangeKind::Patch, Some(&from))
+                }
+                None => {
+                    let line = MinorLine::parse(&concern.target).ok()?;
+                    let from = AksVersion { major: line.major, minor: line.minor.checked_sub(1)?, patch: Some(0) };
+                    self.aks_applies(ChangeKind::Minor, Some(&from))
+                }
+            },
+            _ => None,
+        }
+    }
+
+    /// What the cluster runs now, for a resolved concern's message (version or pool image).
+    fn now_running(&self, concern: &Concern) -> Option<String> {
+        let f = &self.signal.facts;
+        match concern.kind {
+            ConcernKind::NodeImage => {
+                let pool = concern.target.split_once('@').map(|(p, _)| p)?;
+                f.node_pools.iter().find(|p| p.name.eq_ignore_ascii_case(pool)).and_then(|p| p.node_image_version.clone())
+            }
+            _ => f.kubernetes_version.clone(),
+        }
+    }
+
+    /// A change an AKS channel applies: told as AKS's (no one is asked to act), planned as an
+    /// Execute held by the channel (aks-cadence never starts it), and watched: once the
+    /// deadline plus `aks_channel_grace_days` passes with the change still missing, it is
+    /// overdue as "auto-upgrade is configured but did not happen", with the likely causes.
+    fn by_aks(&mut self, concern: &Concern, aks: &AksApplies, told: &str, deadline: Timestamp, kind: ActionKind, what: String) {
+        let name = self.name().to_string();
+        let window = schedule_scope(aks.schedule).map(|scope| self.facts.window_for(scope).clone());
+        let watch = after_days(deadline, self.cadence.aks_channel_grace_days);
+        let stage = if self.now >= watch { Stage::Overdue } else { Stage::Notice };
+        let summary = say::by_aks(&name, stage, told, aks, window.as_ref(), watch);
+        let before = self.out.len();
+        self.tell(concern, stage, &summary, None, Some(watch));
+        if stage == Stage::Overdue {
+            let causes = say::watchdog_causes(&concern.cluster, aks, self.signal.facts.location.as_deref());
+            for a in &mut self.out[before..] {
+                a.note = Some(causes.clone());
+            }
+        }
+        let next = match window {
+            Some(WindowStatus::Closed { next }) => next,
+            _ => None,
+        };
+        let hold = Hold::AksChannel { channel: aks.channel.clone(), schedule: aks.schedule.as_str().to_string(), next };
+        let summary = say::execute(&name, &what, Some(&hold), &WindowStatus::Unknown);
+        self.push(concern, Stage::Execute, kind, summary, None, Some(watch), Some(hold));
+    }
+}
+
+/// The window scope of an AKS-managed schedule (`None`: the OS's own daily updater).
+fn schedule_scope(schedule: ManagedSchedule) -> Option<WindowScope> {
+    match schedule {
+        ManagedSchedule::AutoUpgrade => Some(WindowScope::KubernetesVersion),
+        ManagedSchedule::NodeOs => Some(WindowScope::NodeImage),
+        ManagedSchedule::OsDaily => None,
+    }
+}
+
+/// What policy says about one kind of version upgrade.
+struct UpgradeTerms {
+    label: &'static str,
+    within_days: u32,
+    mode: UpgradeMode,
+    min_minutes: u32,
+    upgrade: UpgradeScope,
+}
+
+impl UpgradeTerms {
+    fn of(scope: Scope, cadence: &Cadence) -> Self {
+        match scope {
+            Scope::Patch => Self {
+                label: "patch",
+                within_days: cadence.patch_within_days,
+                mode: cadence.patch,
+                min_minutes: cadence.min_window_minutes.patch,
+                upgrade: UpgradeScope::Patch,
+            },
+            Scope::Minor => Self {
+                label: "minor",
+                within_days: cadence.minor_within_days,
+                mode: cadence.minor,
+                min_minutes: cadence.min_window_minutes.minor,
+                upgrade: UpgradeScope::Minor,
+            },
+        }
+    }
+}
+
+/// A certificate's stage by its warning thresholds (`certificate_warn_days`): a notice at the
+/// first (largest), a reminder keyed by each later one, overdue once expired; `None` before
+/// the first threshold.
+fn certificate_stage(now: Timestamp, not_after: Timestamp, warn: &[u32]) -> Option<(Stage, Option<String>)> {
+    if now >= not_after {
+        return Some((Stage::Overdue, None));
+    }
+    match warn.iter().copied().filter(|t| now >= before_days(not_after, *t)).min()? {
+        t if Some(&t) == warn.first() => Some((Stage::Notice, None)),
+        t => Some((Stage::Reminder, Some(format!("{t}d")))),
+    }
+}
+
+/// A roll's notice names its end phase in the key: Started and Failed of one roll with the
+/// same time are both the concern's first fact, and one key for both dropped the failure. The
+/// Started notice keeps the key it always had; true duplicates (same type, pool and time)
+/// still share one.
+fn roll_notice_key(phase: RollingPhase) -> Option<&'static str> {
+    match phase {
+        RollingPhase::Started => None,
+        RollingPhase::Succeeded => Some("succeeded"),
+        RollingPhase::Failed => Some("failed"),
+    }
+}
+
+/// The fact an operation's update is keyed by.
+fn operation_fact(status: &OperationStatus) -> String {
+    match status {
+        OperationStatus::InProgress => digest(&["in-progress"]),
+        OperationStatus::Succeeded => digest(&["succeeded"]),
+        OperationStatus::Failed { code, message } => digest(&["failed", code, message]),
+        OperationStatus::Canceled => digest(&["canceled"]),
     }
 }
 
@@ -1412,15 +1437,7 @@ impl Planner<'_> {
     fn baseline_check(&mut self, concern: &Concern, check: &str) {
         let Some(item) = self.baseline_items().iter().find(|i| i.check == check).cloned() else { return };
         let stage = item.due.map_or(Stage::Notice, |d| ladder(self.now, d, self.cadence.reminder_days_before));
-        let due = item.due.map(|d| format!("; {}", due(stage, d))).unwrap_or_default();
-        let summary = format!(
-            "{}: {}security baseline: {} ({} severity) fails: {}{due}",
-            self.name(),
-            stage_prefix(stage),
-            item.title,
-            item.severity,
-            item.detail.trim_end_matches('.')
-        );
+        let summary = say::baseline_check(self.name(), stage, &item);
         for kind in self.baseline_check_kinds() {
             self.push(concern, stage, kind, summary.clone(), None, item.due, None);
         }
@@ -1428,7 +1445,7 @@ impl Planner<'_> {
 
     fn baseline_fixed(&mut self, concern: &Concern) {
         let check = baseline_report::check_of_target(&concern.target).unwrap_or(&concern.target).to_string();
-        let summary = format!("{}: resolved: security baseline check {check} passes now", self.name());
+        let summary = say::baseline_fixed(self.name(), &check);
         for kind in self.baseline_check_kinds() {
             self.push(concern, Stage::Resolve, kind, summary.clone(), None, None, None);
         }
@@ -1441,23 +1458,13 @@ impl Planner<'_> {
         let SignalKind::Baseline { items, newly_failing, fixed, .. } = &self.signal.kind else { return };
         let failing: Vec<&str> = items.iter().filter(|i| i.status.is_failing()).map(|i| i.check.as_str()).collect();
         let judged = items.iter().filter(|i| !matches!(i.status, BaselineState::Unknown | BaselineState::NotApplicable)).count();
-        let state = format!("security baseline: {} of {judged} checks failing ({})", failing.len(), failing.join(", "));
-        let summary = format!("{}: {state}", self.name());
-        let changes = {
-            let name = |t: &String| baseline_report::check_of_target(t).unwrap_or(t).to_string();
-            let mut parts = Vec::new();
-            if !newly_failing.is_empty() {
-                parts.push(format!("newly failing: {}", newly_failing.iter().map(name).collect::<Vec<_>>().join(", ")));
-            }
-            if !fixed.is_empty() {
-                parts.push(format!("fixed: {}", fixed.iter().map(name).collect::<Vec<_>>().join(", ")));
-            }
-            (!parts.is_empty() && self.known_before(concern)).then(|| {
-                let mut all: Vec<&str> = newly_failing.iter().chain(fixed).map(String::as_str).collect();
-                all.sort_unstable();
-                (parts.join("; "), digest(&all))
-            })
-        };
+        let summary = say::baseline_checklist(self.name(), Stage::Notice, &failing, judged);
+        let changes = ((!newly_failing.is_empty() || !fixed.is_empty()) && self.known_before(concern)).then(|| {
+            let mut all: Vec<&str> = newly_failing.iter().chain(fixed).map(String::as_str).collect();
+            all.sort_unstable();
+            (say::baseline_changes(newly_failing, fixed), digest(&all))
+        });
+        let update = say::baseline_checklist(self.name(), Stage::Update, &failing, judged);
         let kinds: Vec<ActionKind> = self
             .rules
             .iter()
@@ -1468,7 +1475,7 @@ impl Planner<'_> {
             self.push(concern, Stage::Notice, kind.clone(), summary.clone(), None, None, None);
             if let Some((note, fact)) = &changes {
                 let before = self.out.len();
-                self.push(concern, Stage::Update, kind, format!("{}: update: {state}", self.name()), Some(fact), None, None);
+                self.push(concern, Stage::Update, kind, update.clone(), Some(fact), None, None);
                 if let Some(update) = self.out.get_mut(before) {
                     update.note = Some(note.clone());
                 }
@@ -1483,13 +1490,6 @@ fn newest_of_line(offered: &[String], line: MinorLine) -> Option<AksVersion> {
         .filter_map(|o| AksVersion::parse(o).ok())
         .filter(|v| v.minor_line() == line && v.patch.is_some())
         .max()
-}
-
-fn next_minor_hint(version: &str) -> String {
-    match MinorLine::parse(version).ok().and_then(MinorLine::next) {
-        Some(next) => format!("upgrade to {next}"),
-        None => "upgrade to a supported minor".into(),
-    }
 }
 
 fn truncate(s: &str, max: usize) -> String {

@@ -14,6 +14,7 @@ const CORE: &[&str] = &[
     "handler/error.rs",
     "handler/retry.rs",
     "handler/plan.rs",
+    "handler/plan",
     "handler/followup.rs",
     "handler/policy",
     "handler/baseline",

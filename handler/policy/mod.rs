@@ -16,6 +16,7 @@
 //! against the policy is a few comparisons.
 
 pub mod baseline;
+pub mod channels;
 mod glob;
 mod parse;
 mod summary;
@@ -111,6 +112,12 @@ pub struct Cadence {
     /// Days after a concern is first seen before `auto` may act.
     pub auto_after_days: u32,
     pub min_window_minutes: MinWindow,
+    /// Leave changes an AKS auto-upgrade channel applies to AKS (`respect_aks_channels`): held,
+    /// told as AKS's, watched at the deadline. See `policy::channels`.
+    pub respect_aks_channels: bool,
+    /// Days after the cadence deadline before a change AKS should have applied is escalated
+    /// as "auto-upgrade is configured but did not happen" (`aks_channel_grace_days`).
+    pub aks_channel_grace_days: u32,
 }
 
 impl Default for Cadence {
@@ -128,6 +135,8 @@ impl Default for Cadence {
             certificate_rotation: UpgradeMode::Notify,
             auto_after_days: 0,
             min_window_minutes: MinWindow { node_image: 60, patch: 120, minor: 120, certificate_rotation: 60 },
+            respect_aks_channels: true,
+            aks_channel_grace_days: 0,
         }
     }
 }
@@ -150,6 +159,8 @@ pub struct Overrides {
     pub min_window_patch: Option<u32>,
     pub min_window_minor: Option<u32>,
     pub min_window_certificate_rotation: Option<u32>,
+    pub respect_aks_channels: Option<bool>,
+    pub aks_channel_grace_days: Option<u32>,
 }
 
 impl Overrides {
@@ -173,7 +184,9 @@ impl Overrides {
             min_window_node_image,
             min_window_patch,
             min_window_minor,
-            min_window_certificate_rotation
+            min_window_certificate_rotation,
+            respect_aks_channels,
+            aks_channel_grace_days
         );
     }
 
@@ -193,6 +206,8 @@ impl Overrides {
             minor: self.minor.unwrap_or(d.minor),
             certificate_rotation: self.certificate_rotation.unwrap_or(d.certificate_rotation),
             auto_after_days: self.auto_after_days.unwrap_or(d.auto_after_days),
+            respect_aks_channels: self.respect_aks_channels.unwrap_or(d.respect_aks_channels),
+            aks_channel_grace_days: self.aks_channel_grace_days.unwrap_or(d.aks_channel_grace_days),
             min_window_minutes: MinWindow {
                 node_image: self.min_window_node_image.unwrap_or(d.min_window_minutes.node_image),
                 patch: self.min_window_patch.unwrap_or(d.min_window_minutes.patch),

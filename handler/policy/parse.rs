@@ -23,7 +23,7 @@ use crate::baseline::Severity;
 
 type Val<'i> = Spanned<DeValue<'i>>;
 
-const SETTINGS_KEYS: [&str; 7] = [
+const SETTINGS_KEYS: [&str; 9] = [
     "patch_within_days",
     "minor_within_days",
     "node_image_within_days",
@@ -31,6 +31,8 @@ const SETTINGS_KEYS: [&str; 7] = [
     "certificate_warn_days",
     "include_preview",
     "upgrade",
+    "respect_aks_channels",
+    "aks_channel_grace_days",
 ];
 const UPGRADE_KEYS: [&str; 7] =
     ["node_image", "patch", "minor", "certificate_rotation", "auto_after_days", "min_window_minutes", "window"];
@@ -470,6 +472,10 @@ impl<'s> Checker<'s> {
         if let Some(v) = get(t, "include_preview") {
             o.include_preview = self.boolean(v, &join(prefix, "include_preview"));
         }
+        if let Some(v) = get(t, "respect_aks_channels") {
+            o.respect_aks_channels = self.boolean(v, &join(prefix, "respect_aks_channels"));
+        }
+        o.aks_channel_grace_days = days(self, "aks_channel_grace_days", 0);
         if let Some(v) = get(t, "certificate_warn_days") {
             let field = join(prefix, "certificate_warn_days");
             match v.get_ref() {

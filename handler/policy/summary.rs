@@ -75,7 +75,20 @@ fn cadence(c: &Cadence) -> String {
         c.patch.as_str(),
         c.minor.as_str(),
         c.certificate_rotation.as_str(),
-    )
+    ) + &aks_channels(c)
+}
+
+/// The AKS channel settings, when they differ from the defaults (respect channels, no grace):
+/// `; AKS channels ignored; …`.
+fn aks_channels(c: &Cadence) -> String {
+    let mut parts = Vec::new();
+    if !c.respect_aks_channels {
+        parts.push("AKS channels ignored (aks-cadence plans as if none were set)".to_string());
+    }
+    if c.aks_channel_grace_days > 0 {
+        parts.push(format!("auto-upgrade watched {} days past the deadline", c.aks_channel_grace_days));
+    }
+    parts.iter().map(|p| format!("; {p}")).collect()
 }
 
 /// A window is validated when the policy loads: only a usable one reaches here.

@@ -1,0 +1,196 @@
+//! AKS's own upgrade machinery in the plan: a change an auto-upgrade channel applies is held by
+//! the channel (never started by aks-cadence), told as AKS's with its window, watched at the
+//! deadline, and closed as applied by AKS; `respect_aks_channels = false` plans as before.
+
+use aks_cadence::action::{Action, ActionKind, Hold, Stage};
+use aks_cadence::domain::{ClusterFacts, ClusterId, ConcernKind, OfferedVersion, Origin, Signal, SignalKind};
+use aks_cadence::plan::{self, PlanFacts, WindowScope, WindowStatus};
+use aks_cadence::policy::Policy;
+use jiff::{SignedDuration, Timestamp};
+
+fn ts(s: &str) -> Timestamp {
+    s.parse().unwrap()
+}
+fn t0() -> Timestamp {
+    ts("2026-11-29T09:00:00Z")
+}
+fn days(d: i64) -> SignedDuration {
+    SignedDuration::from_hours(24 * d)
+}
+
+fn cluster() -> ClusterId {
+    ClusterId::from_parts("00000000-0000-0000-0000-00000000a001", "rg-prod-weu", "aks-prod-weu")
+}
+
+fn facts(upgrade_channel: Option<&str>, node_os: Option<&str>) -> ClusterFacts {
+    ClusterFacts {
+        location: Some("westeurope".into()),
+        kubernetes_version: Some("1.30.4".into()),
+        provisioning_state: Some("Succeeded".into()),
+        power_state: Some("Running".into()),
+        upgrade_channel: upgrade_channel.map(Into::into),
+        node_os_upgrade_channel: node_os.map(Into::into),
+        ..ClusterFacts::default()
+    }
+}
+
+fn sweep(f: ClusterFacts, kind: SignalKind) -> Signal {
+    Signal { cluster: cluster(), facts: f, kind, observed_at: t0(), origin: Origin::Sweep { run_id: "run-1".into() } }
+}
+
+fn patch_offered() -> SignalKind {
+    SignalKind::UpgradesOffered {
+        current: "1.30.4".into(),
+        offered: vec![OfferedVersion { version: "1.30.7".into(), is_preview: false }, OfferedVersion { version: "1.31.2".into(), is_preview: false }],
+    }
+}
+
+const AUTO: &str = r#"
+[defaults.upgrade]
+patch = "auto"
+minor = "auto"
+node_image = "auto"
+"#;
+
+fn policy(text: &str) -> Policy {
+    Policy::parse(text, "test.toml").unwrap_or_else(|e| panic!("{e:#?}"))
+}
+
+/// An open window for every kind of change (the gate would let aks-cadence act).
+fn open(now: Timestamp) -> PlanFacts {
+    PlanFacts { window: WindowStatus::Open { until: now + SignedDuration::from_hours(4) }, ..PlanFacts::default() }
+}
+
+fn executes(actions: &[Action]) -> Vec<(String, Option<Hold>)> {
+    actions.iter().filter(|a| a.stage == Stage::Execute).map(|a| (a.concern.target.clone(), a.hold.clone())).collect()
+}
+
+fn messages(actions: &[Action], stage: Stage) -> Vec<String> {
+    actions.iter().filter(|a| a.stage == stage && a.kind == ActionKind::Log).map(|a| a.summary.clone()).collect()
+}
+
+#[test]
+fn a_patch_on_channel_patch_is_held_by_the_channel_in_an_open_window_and_told_as_akss() {
+    let signal = sweep(facts(Some("patch"), None), patch_offered());
+    let actions = plan::plan(&signal, &policy(AUTO), &open(t0()), t0());
+    let ex = executes(&actions);
+    // The patch: held by the channel. The minor (1.31): channel patch never applies it, so the
+    // open window lets aks-cadence start it as before.
+    assert_eq!(
+        ex,
+        vec![
+            (
+                "patch:1.30.4".to_string(),
+                Some(Hold::AksChannel { channel: "upgradeChannel patch".into(), schedule: "aksManagedAutoUpgradeSchedule".into(), next: None })
+            ),
+            ("1.31".to_string(), None),
+        ]
+    );
+    let notices = messages(&actions, Stage::Notice);
+    assert_eq!(
+        notices[0],
+        "aks-prod-weu: Kubernetes 1.30.4 → 1.30.7 (patch) available; AKS applies this through upgradeChannel patch; \
+         window open now until 2026-11-29 13:00 UTC; nothing to do unless it is still missing on 2026-12-13"
+    );
+    let held = actions.iter().find(|a| a.stage == Stage::Execute && a.concern.target == "patch:1.30.4").unwrap();
+    assert!(held.summary.ends_with("held: AKS applies this through upgradeChannel patch (aksManagedAutoUpgradeSchedule)"), "{}", held.summary);
+    assert_eq!(held.dry_run_line()["held_by"]["gate"], "aks_channel");
+}
+
+#[test]
+fn the_next_window_of_the_channels_own_schedule_is_named() {
+    let signal = sweep(facts(None, Some("NodeImage")), SignalKind::NodeImageAvailable {
+        pool: "nodepool1".into(),
+        current: "AKSUbuntu-2204gen2containerd-202410.15.0".into(),
+        latest: "AKSUbuntu-2204gen2containerd-202411.12.0".into(),
+    });
+    let next_os = ts("2026-12-05T22:00:00Z");
+    let mut f = open(t0());
+    f.windows.insert(WindowScope::NodeImage, WindowStatus::Closed { next: Some(next_os) });
+    let actions = plan::plan(&signal, &policy(AUTO), &f, t0());
+    assert_eq!(
+        executes(&actions),
+        vec![(
+            "nodepool1@AKSUbuntu-2204gen2containerd-202410.15.0".to_string(),
+            Some(Hold::AksChannel { channel: "nodeOSUpgradeChannel NodeImage".into(), schedule: "aksManagedNodeOSUpgradeSchedule".into(), next: Some(next_os) })
+        )]
+    );
+    assert!(messages(&actions, Stage::Notice)[0].contains("AKS applies this through nodeOSUpgradeChannel NodeImage; next window opens 2026-12-05 22:00 UTC"));
+}
+
+#[test]
+fn past_the_deadline_the_watchdog_escalates_with_likely_causes_and_still_never_starts_it() {
+    let signal = sweep(facts(Some("patch"), None), patch_offered());
+    let mut f = open(t0());
+    let first_seen = t0() - days(20); // patch_within_days 14: due 6 days ago
+    for c in plan::concerns(&signal, &policy(AUTO)) {
+        f.first_seen.insert(c.key(), first_seen);
+    }
+    let actions = plan::plan(&signal, &policy(AUTO), &f, t0());
+    let overdue: Vec<&Action> = actions.iter().filter(|a| a.stage == Stage::Overdue && a.concern.target == "patch:1.30.4").collect();
+    assert_eq!(overdue.len(), 1);
+    assert_eq!(
+        overdue[0].summary,
+        "aks-prod-weu: overdue: auto-upgrade is configured but did not happen: Kubernetes 1.30.4 → 1.30.7 (patch) should have been applied by AKS through upgradeChannel patch by 2026-11-23"
+    );
+    let note = overdue[0].note.as_deref().unwrap();
+    for cause in ["UpgradeBlockedOnDeprecatedAPIUsage", "kubectl get pdb -A", "az vm list-usage --location westeurope", "aksManagedAutoUpgradeSchedule", "powerState"] {
+        assert!(note.contains(cause), "{cause} missing from {note}");
+    }
+    assert!(matches!(executes(&actions)[0].1, Some(Hold::AksChannel { .. })));
+
+    // A grace of 7 days moves the watchdog past now: a notice again, due 2026-11-30.
+    let grace = policy(&format!("[defaults]\naks_channel_grace_days = 7\n{AUTO}"));
+    let actions = plan::plan(&signal, &grace, &f, t0());
+    assert!(actions.iter().all(|a| a.stage != Stage::Overdue));
+    assert!(messages(&actions, Stage::Notice)[0].ends_with("still missing on 2026-11-30"));
+}
+
+#[test]
+fn respect_aks_channels_false_plans_as_if_no_channel_were_set() {
+    let off = policy(&format!("[defaults]\nrespect_aks_channels = false\n{AUTO}"));
+    let with = plan::plan(&sweep(facts(Some("patch"), Some("NodeImage")), patch_offered()), &off, &open(t0()), t0());
+    let without = plan::plan(&sweep(facts(None, None), patch_offered()), &off, &open(t0()), t0());
+    assert_eq!(executes(&with), executes(&without));
+    assert_eq!(executes(&with), vec![("patch:1.30.4".to_string(), None), ("1.31".to_string(), None)]);
+}
+
+#[test]
+fn a_concern_resolved_on_a_channel_that_applies_it_says_aks_applied_it() {
+    let mut f = facts(Some("patch"), None);
+    f.kubernetes_version = Some("1.30.7".into());
+    let resolved = SignalKind::Resolved { concern: ConcernKind::KubernetesUpgrade, target: "patch:1.30.4".into() };
+    let actions = plan::plan(&sweep(f.clone(), resolved.clone()), &policy(AUTO), &PlanFacts::default(), t0());
+    assert_eq!(
+        messages(&actions, Stage::Resolve),
+        vec!["aks-prod-weu: resolved: kubernetes-upgrade patch:1.30.4 — AKS applied it through upgradeChannel patch (now 1.30.7)".to_string()]
+    );
+    // Without a channel that applies it, the plain wording (aks-cadence or a person did it).
+    f.upgrade_channel = Some("none".into());
+    let actions = plan::plan(&sweep(f, resolved), &policy(AUTO), &PlanFacts::default(), t0());
+    assert_eq!(messages(&actions, Stage::Resolve), vec!["aks-prod-weu: resolved: kubernetes-upgrade patch:1.30.4".to_string()]);
+}
+
+#[test]
+fn events_know_no_channel_and_plan_as_before() {
+    let event = Signal {
+        cluster: cluster(),
+        facts: ClusterFacts { kubernetes_version: Some("1.30.4".into()), ..ClusterFacts::default() },
+        kind: patch_offered(),
+        observed_at: t0(),
+        origin: Origin::EventGrid { event_id: "e-1".into(), event_type: "x".into() },
+    };
+    let actions = plan::plan(&event, &policy(AUTO), &open(t0()), t0());
+    assert!(executes(&actions).iter().all(|(_, h)| !matches!(h, Some(Hold::AksChannel { .. }))));
+}
+
+#[test]
+fn the_channel_keys_are_checked_with_the_line_and_a_suggestion() {
+    let err = Policy::parse("[defaults]\nrespect_aks_channel = true\n", "test.toml").unwrap_err().to_string();
+    assert!(err.contains("line 2") && err.contains("did you mean") && err.contains("respect_aks_channels"), "{err}");
+    let err = Policy::parse("[defaults]\nrespect_aks_channels = \"yes\"\n", "test.toml").unwrap_err().to_string();
+    assert!(err.contains("line 2") && err.contains("respect_aks_channels"), "{err}");
+    let err = Policy::parse("[[rule]]\nname = \"r\"\naks_channel_grace_days = -1\n", "test.toml").unwrap_err().to_string();
+    assert!(err.contains("line 3") && err.contains("aks_channel_grace_days"), "{err}");
+    assert!(Policy::parse("[defaults]\nrespect_aks_channels = false\naks_channel_grace_days = 7\n", "test.toml").is_ok());
+}
