@@ -82,6 +82,9 @@ fn stable_and_rapid_are_not_counted_on_when_the_newest_minor_is_unknown() {
     assert_eq!(applies(patch, ChangeKind::Patch, None, Some(line(N))), None);
 }
 
+/// (node OS channel, cluster channel, node image, node OS on Linux, node OS on Windows)
+type NodeOsRow = (Option<NodeOsChannel>, Option<UpgradeChannel>, Want, Want, Want);
+
 #[test]
 fn node_os_channels_for_node_image_and_node_os_changes() {
     use ChannelTarget::{LatestNodeImage, OsPackages, SecurityPatches};
@@ -89,7 +92,7 @@ fn node_os_channels_for_node_image_and_node_os_changes() {
     use NodeOsChannel as O;
     use Want::{No, Other};
     // (node OS channel, cluster channel, node image, node OS on Linux, node OS on Windows)
-    let table: &[(Option<NodeOsChannel>, Option<UpgradeChannel>, Want, Want, Want)] = &[
+    let table: &[NodeOsRow] = &[
         (None, None, No, No, No),
         (Some(O::None), Some(UpgradeChannel::Patch), No, No, No),
         (Some(O::Unmanaged), None, No, Other(OsPackages, OsDaily), No),

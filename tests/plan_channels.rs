@@ -186,11 +186,11 @@ fn events_know_no_channel_and_plan_as_before() {
 
 #[test]
 fn the_channel_keys_are_checked_with_the_line_and_a_suggestion() {
-    let err = Policy::parse("[defaults]\nrespect_aks_channel = true\n", "test.toml").unwrap_err().to_string();
+    let err = Policy::parse("[defaults]\nrespect_aks_channel = true\n", "test.toml").unwrap_err().iter().map(|e| format!("line {}: {}: {} ({})", e.line, e.field, e.problem, e.fix)).collect::<Vec<_>>().join("\n");
     assert!(err.contains("line 2") && err.contains("did you mean") && err.contains("respect_aks_channels"), "{err}");
-    let err = Policy::parse("[defaults]\nrespect_aks_channels = \"yes\"\n", "test.toml").unwrap_err().to_string();
+    let err = Policy::parse("[defaults]\nrespect_aks_channels = \"yes\"\n", "test.toml").unwrap_err().iter().map(|e| format!("line {}: {}: {} ({})", e.line, e.field, e.problem, e.fix)).collect::<Vec<_>>().join("\n");
     assert!(err.contains("line 2") && err.contains("respect_aks_channels"), "{err}");
-    let err = Policy::parse("[[rule]]\nname = \"r\"\naks_channel_grace_days = -1\n", "test.toml").unwrap_err().to_string();
+    let err = Policy::parse("[[rule]]\nname = \"r\"\naks_channel_grace_days = -1\n", "test.toml").unwrap_err().iter().map(|e| format!("line {}: {}: {} ({})", e.line, e.field, e.problem, e.fix)).collect::<Vec<_>>().join("\n");
     assert!(err.contains("line 3") && err.contains("aks_channel_grace_days"), "{err}");
     assert!(Policy::parse("[defaults]\nrespect_aks_channels = false\naks_channel_grace_days = 7\n", "test.toml").is_ok());
 }
