@@ -10,7 +10,7 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 use super::{Style, due, relative};
-use crate::action::{Action, ActionKind, Hold, Stage, UpgradeScope, minute};
+use crate::action::{Action, ActionKind, Hold, Stage, UpgradeScope};
 use crate::domain::ClusterId;
 
 /// Everything one run prints.
@@ -33,8 +33,8 @@ const INDENT: &str = "  ";
 /// Space after each column.
 const GAP: u16 = 2;
 /// Caps for the fixed columns; the summary takes the rest and wraps.
-const MAX_DOES: usize = 34;
-const MAX_WHEN: usize = 46;
+const MAX_DOES: usize = 28;
+const MAX_WHEN: usize = 40;
 const MIN_SUMMARY: usize = 20;
 
 /// The text for `view`, ending in a newline.
@@ -182,11 +182,24 @@ struct Row {
 impl Row {
     fn of(action: &Action, now: Timestamp) -> Row {
         let cluster = action.concern.cluster.name();
-        let summary = action
+        // The planner's summary names the cluster (the heading does here) and, for a hold or a
+        // deadline, ends with it (the last column tells it here, with how far off it is); a
+        // summary worded otherwise is shown whole.
+        let mut summary = action
             .summary
             .strip_prefix(&format!("{cluster}: "))
-            .unwrap_or(&action.summary)
-            .to_string();
+            .unwrap_or(&action.summary);
+        if let Some(hold) = &action.hold {
+            summary = summary
+                .strip_suffix(&format!(" — held: {}", hold.describe()))
+                .unwrap_or(summary);
+        }
+        if let Some(deadline) = action.deadline {
+            summary = summary
+                .strip_suffix(&format!("; due {}", date(deadline)))
+                .unwrap_or(summary);
+        }
+        let summary = summary.to_string();
         let mut when = Vec::new();
         let mut when_color = None;
         if let Some(hold) = &action.hold {
@@ -271,14 +284,9 @@ fn hold_time(hold: &Hold) -> Option<Timestamp> {
     }
 }
 
-/// A deadline as a date when it falls at midnight UTC (cadence and support dates do), else to
-/// the minute.
+/// A deadline as a date (UTC), as the planner's summaries write it; how far off it is follows.
 fn date(t: Timestamp) -> String {
-    if t.as_second().rem_euclid(86_400) == 0 {
-        t.strftime("%Y-%m-%d").to_string()
-    } else {
-        minute(t)
-    }
+    t.strftime("%Y-%m-%d").to_string()
 }
 
 /// What the action does, and to what: `log`, `issue in org/repo`, `patch upgrade → 1.30.7`.
