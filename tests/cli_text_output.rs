@@ -300,3 +300,11 @@ async fn a_sweep_on_a_terminal_shows_its_progress() {
         "and the plan as text: {shown}"
     );
 }
+
+/// The README's quick start shows what the first command prints on a terminal.
+#[test]
+fn the_readme_shows_the_text_of_the_quick_start() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let expected = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/text/replay-samples.txt")).unwrap();
+    assert!(readme.contains(&format!("```text\n{expected}```")), "README.md's quick start should show tests/fixtures/text/replay-samples.txt in a ```text block");
+}
