@@ -266,7 +266,7 @@ async fn a_swept_fleet_as_text() {
 }
 
 /// On a terminal, `handler sweep` shows its progress on stderr and leaves a line saying how
-/// many clusters it swept. (indicatif draws nothing on a terminal without `TERM`, or a dumb one.)
+/// many clusters it swept and how often ARM throttled. (indicatif draws nothing on a terminal without `TERM`, or a dumb one.)
 #[tokio::test]
 async fn a_sweep_on_a_terminal_shows_its_progress() {
     let server = MockServer::start().await;
@@ -279,6 +279,15 @@ async fn a_sweep_on_a_terminal_shows_its_progress() {
         vec!["1.23.15", "1.24.6", "1.24.9"],
     );
     mount_fleet(&server, &[prod, legacy]).await;
+    // ARM throttles the inventory's first page once (Retry-After 1 s); the client waits and
+    // the sweep goes on.
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .and(wiremock::matchers::path("/providers/Microsoft.ResourceGraph/resources"))
+        .respond_with(wiremock::ResponseTemplate::new(429).insert_header("Retry-After", "1"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
     let dir = tempfile::tempdir().unwrap();
     let command = format!(
         "env -i TERM=xterm COLUMNS=120 NO_COLOR=1 ARM_ENDPOINT={uri} AZURE_CREDENTIAL=managed_identity IDENTITY_ENDPOINT={uri}/msi/token IDENTITY_HEADER={IDENTITY_HEADER} CADENCE_SUBSCRIPTIONS={sub} CADENCE_STATE=sqlite:cadence.db {bin} sweep --now 2026-01-15T09:00:00Z",
@@ -294,7 +303,7 @@ async fn a_sweep_on_a_terminal_shows_its_progress() {
         shown.contains("swept 2/2 clusters in "),
         "the progress bar's last line: {shown:?}"
     );
-    assert!(shown.contains("ARM did not throttle"), "{shown:?}");
+    assert!(shown.contains("ARM throttled once"), "the pause ARM asked for is told: {shown:?}");
     assert!(
         shown.contains("2 clusters swept"),
         "and the plan as text: {shown}"
