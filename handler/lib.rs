@@ -18,6 +18,7 @@
 //! azure/     identity and the ARM client
 //! pipeline   the one orchestrator that sequences the stages
 //! topics     the Event Grid topic allow-list both event routes apply
+//! output/    what the command line prints for a person: the plan as text, sweep progress
 //! ```
 //!
 //! Layers: the pure core (`domain`, `action`, `error`, `retry`, `policy/`, `plan`, `followup`,
@@ -35,6 +36,7 @@ pub mod execute;
 pub mod followup;
 pub mod host;
 pub mod ingest;
+pub mod output;
 pub mod pipeline;
 pub mod plan;
 pub mod policy;

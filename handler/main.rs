@@ -25,11 +25,14 @@ use aks_cadence::baseline;
 use aks_cadence::execute::{DigestWindow, Executor};
 use aks_cadence::host::{self, AppState, SweepRoutes};
 use aks_cadence::ingest;
+use aks_cadence::output::plan::{self as text_plan, PlanView};
+use aks_cadence::output::progress::SweepBar;
+use aks_cadence::output::{Format, Style};
 use aks_cadence::pipeline::{self, Clock, EventSink, Pipeline};
 use aks_cadence::sweep::SweepContext;
 use aks_cadence::sweep::fanout::LocalSweep;
 use aks_cadence::sweep::inventory::InventorySource;
-use aks_cadence::sweep::runner::Sweeper;
+use aks_cadence::sweep::runner::{NoProgress, Sweeper};
 use aks_cadence::policy::Policy;
 use aks_cadence::settings::{Settings, SettingsError, StateLocation};
 use aks_cadence::store::{Ledger, LedgerError};
@@ -84,6 +87,10 @@ struct ReplayArgs {
     /// Plan as if it were this instant (RFC 3339), for reproducible output. Default: now.
     #[arg(long, value_name = "TIMESTAMP")]
     now: Option<Timestamp>,
+    /// Output: `text` (the plan by cluster, for a person) or `json` (one line per action).
+    /// Default: text when stdout is a terminal, JSON lines when it is a pipe or a file.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    format: Option<Format>,
     /// JSON files (one event, an Event Grid array, or a CloudEvents batch); `-` reads stdin.
     #[arg(required = true, value_name = "FILE|-")]
     files: Vec<String>,
@@ -98,6 +105,10 @@ struct SweepArgs {
     /// signals' observation time. Default: now.
     #[arg(long, value_name = "TIMESTAMP")]
     now: Option<Timestamp>,
+    /// Output: `text` (the plan by cluster, for a person) or `json` (one line per action).
+    /// Default: text when stdout is a terminal, JSON lines when it is a pipe or a file.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    format: Option<Format>,
 }
 
 #[derive(Debug, Args)]
@@ -105,6 +116,10 @@ struct DigestArgs {
     /// Send the queued notifications now (needs CADENCE_DRY_RUN=false and their channels' settings).
     #[arg(long)]
     send: bool,
+    /// Output: `text` (by cluster, for a person) or `json` (one line per notification).
+    /// Default: text when stdout is a terminal, JSON lines when it is a pipe or a file.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    format: Option<Format>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -435,9 +450,13 @@ async fn replay(settings: Settings, args: ReplayArgs) -> Result<ExitCode, Failur
         Some(at) => pipeline::fixed_clock(at),
         None => pipeline::system_clock(),
     };
+    let now = args.now.unwrap_or_else(Timestamp::now);
+    let format = Format::detect(args.format);
     let pipeline = build_pipeline(&settings, dry_run, clock, None, Notifications::WithTheRun)?;
     let mut stdout = std::io::stdout().lock();
     let (mut events, mut planned) = (0usize, 0usize);
+    // Text groups by cluster, so it is drawn once every input is planned.
+    let mut plan: Vec<Action> = Vec::new();
     // Inputs with a problem: unreadable, not events, an event that cannot be used, a failed
     // run. Each is reported and the next input still replays (one input is one delivery, as
     // under the host); the exit code is 1 at the end if there was any.
@@ -469,7 +488,15 @@ async fn replay(settings: Settings, args: ReplayArgs) -> Result<ExitCode, Failur
         }
         troubled += usize::from(!report.ignored.is_empty());
         planned += report.planned.len();
-        if !print_lines(&mut stdout, report.planned.iter().map(Action::dry_run_line))? {
+        if format == Format::Text {
+            plan.extend(report.planned);
+        } else if !print_lines(&mut stdout, report.planned.iter().map(Action::dry_run_line))? {
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
+    if format == Format::Text {
+        let view = PlanView { actions: &plan, baseline: &[], now, swept: None, errors: troubled };
+        if !print_text(&mut stdout, &text_plan::render(&view, Style::detect()))? {
             return Ok(ExitCode::SUCCESS);
         }
     }
@@ -502,10 +529,20 @@ async fn sweep(settings: Settings, args: SweepArgs) -> Result<ExitCode, Failure>
         Some(at) => pipeline::fixed_clock(at),
         None => pipeline::system_clock(),
     };
+    let format = Format::detect(args.format);
     let arm = arm_client(&settings)?;
     let pipeline = build_pipeline(&settings, dry_run, clock, Some(&arm), Notifications::WithTheRun)?;
+    // Progress only for a person watching stderr.
+    let bar = std::io::IsTerminal::is_terminal(&std::io::stderr()).then(|| SweepBar::start(arm.clone()));
     let sweeper = Sweeper::new(SweepContext::from_settings(&settings, arm), pipeline);
-    let (local, report) = match sweeper.local(settings.sweep_concurrency, now).await {
+    let swept = match &bar {
+        Some(bar) => sweeper.local_observed(settings.sweep_concurrency, now, bar).await,
+        None => sweeper.local_observed(settings.sweep_concurrency, now, &NoProgress).await,
+    };
+    if let Some(bar) = bar {
+        bar.finish();
+    }
+    let (local, report) = match swept {
         Ok(done) => done,
         Err(e) => return Err(anyhow::Error::from(e).context("the sweep failed").into()),
     };
@@ -513,11 +550,20 @@ async fn sweep(settings: Settings, args: SweepArgs) -> Result<ExitCode, Failure>
         tracing::info!(run = %local.run_id, "{line}");
     }
     let mut stdout = std::io::stdout().lock();
-    if !print_lines(&mut stdout, report.planned.iter().map(Action::dry_run_line))? {
-        return Ok(ExitCode::SUCCESS);
-    }
-    if !print_lines(&mut stdout, baseline_lines(&settings, &local, now)?)? {
-        return Ok(ExitCode::SUCCESS);
+    if format == Format::Text {
+        let baseline = baseline_lines(&settings, &local, now)?;
+        let swept = local.snapshots.len() + local.failures.len();
+        let view = PlanView { actions: &report.planned, baseline: &baseline, now, swept: Some(swept), errors: local.failures.len() };
+        if !print_text(&mut stdout, &text_plan::render(&view, Style::detect()))? {
+            return Ok(ExitCode::SUCCESS);
+        }
+    } else {
+        if !print_lines(&mut stdout, report.planned.iter().map(Action::dry_run_line))? {
+            return Ok(ExitCode::SUCCESS);
+        }
+        if !print_lines(&mut stdout, baseline_lines(&settings, &local, now)?)? {
+            return Ok(ExitCode::SUCCESS);
+        }
     }
     let _ = stdout.flush();
     for (cluster, e) in &local.failures {
@@ -575,15 +621,34 @@ async fn digest(settings: Settings, args: DigestArgs) -> Result<ExitCode, Failur
         return Ok(ExitCode::SUCCESS);
     }
     let mut stdout = std::io::stdout().lock();
+    let format = Format::detect(args.format);
     if !args.send {
         let ledger = open_ledger(&settings)?;
         let pending = ledger.pending_notifications().await.context("reading the digest queue")?;
-        let lines = pending.iter().map(|entry| match serde_json::from_str::<Action>(&entry.action) {
-            Ok(action) => action.dry_run_line(),
-            Err(e) => serde_json::json!({"key": entry.key.as_str(), "error": format!("unreadable queued notification: {e}")}),
-        });
-        if !print_lines(&mut stdout, lines)? {
-            return Ok(ExitCode::SUCCESS);
+        if format == Format::Text {
+            let mut queued = Vec::new();
+            let mut unreadable = 0;
+            for entry in &pending {
+                match serde_json::from_str::<Action>(&entry.action) {
+                    Ok(action) => queued.push(action),
+                    Err(e) => {
+                        eprintln!("error: {}: unreadable queued notification: {e}", entry.key.as_str());
+                        unreadable += 1;
+                    }
+                }
+            }
+            let view = PlanView { actions: &queued, baseline: &[], now: Timestamp::now(), swept: None, errors: unreadable };
+            if !print_text(&mut stdout, &text_plan::render(&view, Style::detect()))? {
+                return Ok(ExitCode::SUCCESS);
+            }
+        } else {
+            let lines = pending.iter().map(|entry| match serde_json::from_str::<Action>(&entry.action) {
+                Ok(action) => action.dry_run_line(),
+                Err(e) => serde_json::json!({"key": entry.key.as_str(), "error": format!("unreadable queued notification: {e}")}),
+            });
+            if !print_lines(&mut stdout, lines)? {
+                return Ok(ExitCode::SUCCESS);
+            }
         }
         let window = DigestWindow { quiet: settings.digest_quiet, max_wait: settings.digest_max_wait };
         match window.due_at(&pending) {
@@ -604,7 +669,12 @@ async fn digest(settings: Settings, args: DigestArgs) -> Result<ExitCode, Failur
     for line in &report.log {
         tracing::info!("{line}");
     }
-    if !print_lines(&mut stdout, report.planned.iter().map(Action::dry_run_line))? {
+    if format == Format::Text {
+        let view = PlanView { actions: &report.planned, baseline: &[], now: Timestamp::now(), swept: None, errors: 0 };
+        if !print_text(&mut stdout, &text_plan::render(&view, Style::detect()))? {
+            return Ok(ExitCode::SUCCESS);
+        }
+    } else if !print_lines(&mut stdout, report.planned.iter().map(Action::dry_run_line))? {
         return Ok(ExitCode::SUCCESS);
     }
     eprintln!("sent {} queued notification(s)", report.planned.len());
@@ -623,6 +693,15 @@ fn print_lines(out: &mut impl Write, lines: impl IntoIterator<Item = serde_json:
         }
     }
     Ok(true)
+}
+
+/// Writes text (`--format text`); `Ok(false)` when the reader went away, as [`print_lines`].
+fn print_text(out: &mut impl Write, text: &str) -> Result<bool, Failure> {
+    match out.write_all(text.as_bytes()) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
+        Err(e) => Err(anyhow::Error::from(e).context("writing to stdout").into()),
+    }
 }
 
 fn read_input(file: &str) -> anyhow::Result<String> {

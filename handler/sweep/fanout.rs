@@ -186,6 +186,18 @@ pub async fn sweep_inventory(
     tracked: &BTreeMap<ClusterId, Vec<TrackedOperation>>,
     now: Timestamp,
 ) -> LocalSweep {
+    sweep_inventory_observed(ctx, inv, concurrency, tracked, now, &|_, _| {}).await
+}
+
+/// [`sweep_inventory`], calling `swept(cluster, ok)` as each cluster's sweep ends (progress).
+pub async fn sweep_inventory_observed(
+    ctx: &SweepContext,
+    inv: Inventory,
+    concurrency: usize,
+    tracked: &BTreeMap<ClusterId, Vec<TrackedOperation>>,
+    now: Timestamp,
+    swept: &(dyn Fn(&ClusterId, bool) + Sync),
+) -> LocalSweep {
     let run_id = run_id_at(now);
     let run = SweepRun::new(run_id.clone(), now);
     let baseline = inv.clusters.iter().filter_map(|r| Some((r.id.clone(), r.baseline.clone()?))).collect();
@@ -196,6 +208,7 @@ pub async fn sweep_inventory(
     let results: Vec<(ClusterId, Result<ClusterSnapshot, SweepError>)> = futures::stream::iter(work)
         .map(|(record, ops, run)| async move {
             let r = sweep_cluster(&ctx.arm, &ctx.options, &run, &record, &ops).await;
+            swept(&record.id, r.is_ok());
             (record.id, r)
         })
         .buffer_unordered(concurrency.max(1))

@@ -14,7 +14,7 @@ use futures::StreamExt as _;
 use jiff::Timestamp;
 use serde_json::Value;
 
-use super::fanout::{LocalSweep, decode_json_value, parse_cluster_message, sweep_inventory};
+use super::fanout::{LocalSweep, decode_json_value, parse_cluster_message, sweep_inventory, sweep_inventory_observed};
 use super::inventory::{ClusterRecord, inventory};
 use super::{ClusterSnapshot, SweepContext, SweepError, TrackedOperation, sweep_cluster, wiring};
 use crate::domain::{ClusterId, Signal};
@@ -69,6 +69,21 @@ fn attach(snapshots: &mut [ClusterSnapshot], signals: Vec<Signal>) {
         }
     }
 }
+
+/// What a local sweep tells as it goes: the command line draws a progress bar from it (the
+/// Functions host's sweeps tell nothing). Called from the sweep's tasks, so `Sync`.
+pub trait SweepProgress: Sync {
+    /// The inventory is read: `clusters` will be swept.
+    fn inventory_taken(&self, _clusters: usize) {}
+    /// One cluster's sweep ended (`ok` = it produced a snapshot).
+    fn cluster_swept(&self, _cluster: &ClusterId, _ok: bool) {}
+    /// Every cluster is swept; the plan is being made (and carried out unless dry-run).
+    fn planning(&self) {}
+}
+
+/// Tells nothing.
+pub struct NoProgress;
+impl SweepProgress for NoProgress {}
 
 /// What one `sweep-cluster` invocation did.
 #[derive(Debug)]
@@ -186,10 +201,18 @@ impl Sweeper {
     /// of `now`, planned as ONE plan (one digest per recipient). Clusters whose sweep failed
     /// are in [`LocalSweep::failures`]; the others are planned regardless.
     pub async fn local(&self, concurrency: usize, now: Timestamp) -> Result<(LocalSweep, RunReport), SweepFailure> {
+        self.local_observed(concurrency, now, &NoProgress).await
+    }
+
+    /// [`Sweeper::local`], telling `progress` how far it got (the command line's progress bar).
+    pub async fn local_observed(&self, concurrency: usize, now: Timestamp, progress: &dyn SweepProgress) -> Result<(LocalSweep, RunReport), SweepFailure> {
         let inv = inventory(&self.ctx.arm, &self.ctx.subscriptions).await?;
+        progress.inventory_taken(inv.clusters.len());
         let tracked = self.tracked(inv.clusters.iter().map(|c| c.id.clone()).collect()).await?;
         let records = inv.clusters.clone();
-        let mut local = sweep_inventory(&self.ctx, inv, concurrency, &tracked, now).await;
+        let swept = |id: &ClusterId, ok: bool| progress.cluster_swept(id, ok);
+        let mut local = sweep_inventory_observed(&self.ctx, inv, concurrency, &tracked, now, &swept).await;
+        progress.planning();
         let mut wiring_logs = Vec::new();
         let wiring = self.wiring(&records, &local.run_id, now, &mut wiring_logs).await;
         attach(&mut local.snapshots, wiring);
