@@ -210,6 +210,14 @@ pub enum Hold {
     Busy,
     /// The target is not offered in the region.
     TargetNotOffered { target: String },
+    /// The upgrade is not ready (`crate::readiness`): each problem with its numbers (needed vs
+    /// available), and the checks that could not be read (holding only when policy
+    /// `[readiness] hold_when_unknown` says so).
+    Readiness {
+        problems: Vec<crate::readiness::Problem>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        unknown: Vec<String>,
+    },
 }
 
 /// A time as plans, messages and digests show it: `2026-03-01 09:30 UTC`.
@@ -233,6 +241,11 @@ impl Hold {
             Self::ClusterNotReady { state } => format!("the cluster is not ready ({state})"),
             Self::Busy => "another operation is in progress on the cluster".into(),
             Self::TargetNotOffered { target } => format!("{target} is not offered in the region"),
+            Self::Readiness { problems, unknown } => {
+                let mut parts: Vec<String> = problems.iter().map(crate::readiness::Problem::describe).collect();
+                parts.extend(unknown.iter().map(|u| format!("unknown: {u}")));
+                format!("not ready: {}", parts.join("; "))
+            }
         }
     }
 }

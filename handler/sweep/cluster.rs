@@ -10,6 +10,7 @@
 //! | `…/agentPools/{p}/upgradeProfiles/default` | [`NodeImageKey`], once per sweep | `NodeImageAvailable` / `Resolved{NodeImage}` |
 //! | `…/maintenanceConfigurations` | cluster | (raw JSON for the window parser) |
 //! | operation status URL | tracked operation | `Operation` |
+//! | `…/locations/{l}/usages` (Compute), `…/virtualNetworks/{v}/usages` | subscription + region / virtual network, once per sweep, only with an upgrade pending | readiness facts (`sweep::readiness`) |
 //! | `POST …/listClusterUserCredential` | cluster | `CertificateExpiring` (cluster CA, client certificate) |
 //! | TLS handshake with the public API server (no ARM) | cluster | `CertificateExpiring` (API server) |
 //!
@@ -83,6 +84,11 @@ pub enum UpgradeSource {
 pub struct SweepOptions {
     pub upgrades_from: UpgradeSource,
     pub certificates: CertificateChecks,
+    /// Whether a cluster with an upgrade pending gets its readiness read (`sweep::readiness`:
+    /// the region's vCPU quota and its subnets' usage, shared per sweep). On in production
+    /// (`SweepContext::from_settings`); off in `Default` so tests of other findings see only
+    /// their own reads.
+    pub readiness: bool,
 }
 
 /// Which certificate sources a sweep reads.
@@ -153,6 +159,8 @@ pub fn image_family(image: &str) -> &str {
 pub struct SweepCache {
     regions: Mutex<HashMap<String, Arc<OnceCell<Arc<RegionVersions>>>>>,
     node_images: Mutex<HashMap<NodeImageKey, Arc<OnceCell<Option<String>>>>>,
+    /// Quota and virtual-network usages for readiness.
+    pub readiness: super::readiness::ReadinessCache,
 }
 
 impl SweepCache {
@@ -253,6 +261,8 @@ pub struct ClusterSnapshot {
     pub offered_in_region: Option<Vec<String>>,
     /// Whether an operation is running on the cluster or one of its pools.
     pub busy: bool,
+    /// Readiness facts of the pending upgrades (`sweep::readiness`); `None` when not read.
+    pub readiness: Option<crate::readiness::ReadinessFacts>,
     /// Reads that failed without failing the sweep (a missing role action, a deleted pool).
     pub notes: Vec<String>,
 }
@@ -320,6 +330,7 @@ pub async fn sweep_cluster(
         },
         offered_in_region: None,
         busy: is_busy(record),
+        readiness: None,
         notes: Vec::new(),
     };
     let cluster_path = record.id.as_str();
@@ -420,6 +431,12 @@ pub async fn sweep_cluster(
             }
             None => {}
         }
+    }
+
+    // Readiness of the pending upgrades (quota and subnet reads shared per sweep).
+    let pending = snap.signals.iter().any(|s| matches!(s.kind, SignalKind::UpgradesOffered { .. } | SignalKind::NodeImageAvailable { .. }));
+    if options.readiness && pending {
+        snap.readiness = Some(super::readiness::read(arm, &run.cache.readiness, record).await);
     }
 
     // Maintenance configurations (raw; parsed by policy::windows).
