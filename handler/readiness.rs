@@ -112,12 +112,12 @@ pub struct PoolSurge {
     pub drain_timeout_minutes: Option<u32>,
     pub node_soak_minutes: Option<u32>,
     pub undrainable_node_behavior: Option<String>,
-    /// `vnetSubnetID` (lower case), when the cluster brings its own subnet.
+    /// `vnetSubnetID`, when the cluster brings its own subnet.
     pub node_subnet: Option<String>,
     /// Addresses one node takes in `node_subnet`: 1, or 1 + `maxPods` with Azure CNI without
     /// overlay and without a pod subnet (pods take node-subnet addresses).
     pub node_subnet_ips_per_node: u32,
-    /// `podSubnetID` (lower case), when pods take addresses from a subnet of their own.
+    /// `podSubnetID`, when pods take addresses from a subnet of their own.
     pub pod_subnet: Option<String>,
     /// Addresses one node's pods take in `pod_subnet` (`maxPods`).
     pub pod_subnet_ips_per_node: u32,
@@ -130,7 +130,7 @@ pub struct ReadinessFacts {
     /// The region's Compute usages by counter name (`name.value`, e.g. `cores`,
     /// `standardDSv3Family`); `None` when not read (quota check off, or no pool needs it).
     pub quota: Option<Reading<BTreeMap<String, Usage>>>,
-    /// Each subnet the pools use (lower-case id) → its usage.
+    /// Each subnet the pools use (its id as the pool names it) → its usage.
     pub subnets: BTreeMap<String, Reading<Usage>>,
     /// Why some part could not be assessed (no VM size, a managed VNet), for the report.
     pub notes: Vec<String>,

@@ -138,8 +138,7 @@ async fn an_upgrade_without_quota_or_subnet_room_for_its_surge_node_is_held_with
     let lines = sweep(dir.path(), &server, POLICY);
     let upgrade = patch_upgrade(&lines);
     let subnet = SUBNET
-        .replace("subid1", arm_common::SUB)
-        .to_ascii_lowercase();
+        .replace("subid1", arm_common::SUB);
     assert_eq!(
         upgrade["held_by"],
         json!({"gate": "readiness", "problems": [

@@ -145,10 +145,19 @@ fn a_failed_operation_is_told_with_its_likely_cause() {
     let actions = plan::plan(&failed, &policy(""), &PlanFacts::default(), now());
     let told = actions.iter().find(|a| a.stage == Stage::Update).expect("an update");
     assert!(told.summary.contains("failed: SubnetIsFull: "), "{}", told.summary);
+    // The cause goes under the summary (the issue comment, mail and chat show it), not into it.
+    let note = told.note.as_deref().unwrap_or_default();
     assert!(
-        told.summary.contains("likely cause: the subnet has no free addresses for the surge nodes")
-            && told.summary.contains("https://learn.microsoft.com/troubleshoot/azure/azure-kubernetes/create-upgrade-delete/error-code-subnetisfull"),
-        "{}",
-        told.summary
+        note.starts_with("likely cause: the subnet has no free addresses for the surge nodes")
+            && note.contains("https://learn.microsoft.com/troubleshoot/azure/azure-kubernetes/create-upgrade-delete/error-code-subnetisfull"),
+        "{note}"
     );
+    // An answer AKS's docs do not explain adds nothing.
+    let other = sweep(SignalKind::Operation {
+        concern: ConcernKind::KubernetesUpgrade,
+        target: "patch:1.30.4".into(),
+        status: OperationStatus::Failed { code: "InternalOperationError".into(), message: "try again later".into() },
+    });
+    let actions = plan::plan(&other, &policy(""), &PlanFacts::default(), now());
+    assert!(actions.iter().all(|a| a.note.is_none()), "{actions:#?}");
 }

@@ -207,8 +207,8 @@ pub fn pools_of(record: &ClusterRecord) -> (Vec<PoolSurge>, Vec<String>) {
             let name = s(p.get("name"))?;
             let settings = p.get("upgradeSettings");
             let max_pods = n(p.get("maxPods")).unwrap_or(30);
-            let node_subnet = s(p.get("vnetSubnetID")).map(|x| x.to_ascii_lowercase());
-            let pod_subnet = s(p.get("podSubnetID")).map(|x| x.to_ascii_lowercase());
+            let node_subnet = s(p.get("vnetSubnetID"));
+            let pod_subnet = s(p.get("podSubnetID"));
             // Azure CNI without overlay and without a pod subnet gives pods node-subnet addresses.
             let flat_cni = plugin == "azure" && !overlay && pod_subnet.is_none();
             Some(PoolSurge {
@@ -276,7 +276,7 @@ pub async fn read(
         let reading = match network_of(&subnet) {
             None => Reading::Unknown(format!("{subnet} is not a subnet id")),
             Some(vnet) => match cache.network(arm, vnet).await {
-                Reading::Known(all) => match all.get(&subnet) {
+                Reading::Known(all) => match all.get(&subnet.to_ascii_lowercase()) {
                     Some(u) => Reading::Known(*u),
                     None => Reading::Unknown(format!(
                         "the usages of its virtual network do not list {subnet}"
@@ -317,7 +317,7 @@ mod tests {
         assert_eq!(
             flat[0].node_subnet.as_deref(),
             Some(
-                "/subscriptions/s/resourcegroups/rg/providers/microsoft.network/virtualnetworks/v/subnets/nodes"
+                "/subscriptions/S/resourceGroups/RG/providers/Microsoft.Network/virtualNetworks/V/subnets/Nodes"
             )
         );
         assert_eq!(
