@@ -10,8 +10,8 @@
 //!
 //! Readiness reads are on (`SWEEP_FLEET_READINESS=0` turns them off): every cluster has an upgrade
 //! pending, so every cluster needs its region's Compute usages (shared per subscription + region)
-//! and the usages of the virtual network its pools' subnet is in (shared per network: the 50
-//! clusters of a resource group each have their own subnet of the group's network). The readiness
+//! and the usages of the virtual network its pools' subnet is in (shared per network: every 50
+//! clusters of a subscription share a network, each with a subnet of its own). The readiness
 //! reads are printed apart.
 //!
 //! ```text
@@ -92,8 +92,15 @@ impl Fake {
         FAMILIES[(i + j) % FAMILIES.len()]
     }
 
+    /// The virtual network of cluster `i`: every 50 clusters of a subscription share one, each
+    /// with a subnet of its own.
+    fn network(&self, i: usize) -> usize {
+        i / self.subs.len() / 50
+    }
+
     fn row(&self, i: usize) -> Value {
         let sub = &self.subs[i % self.subs.len()];
+        let network = self.network(i);
         let version = VERSIONS[i % VERSIONS.len()];
         let pools: Vec<Value> = POOLS
             .iter()
@@ -105,7 +112,7 @@ impl Fake {
                        "orchestratorVersion": version, "currentOrchestratorVersion": version,
                        "nodeImageVersion": format!("{family}-{date}"), "provisioningState": "Succeeded",
                        "count": 3, "vmSize": "Standard_D4s_v3", "maxPods": 110, "upgradeSettings": {"maxSurge": "33%"},
-                       "vnetSubnetID": format!("/subscriptions/{sub}/resourceGroups/rg-{}/providers/Microsoft.Network/virtualNetworks/vnet-{}/subnets/c{i}", i / 50, i / 50)})
+                       "vnetSubnetID": format!("/subscriptions/{sub}/resourceGroups/rg-net-{network}/providers/Microsoft.Network/virtualNetworks/vnet-{network}/subnets/c{i}")})
             })
             .collect();
         json!({
@@ -195,11 +202,15 @@ async fn handle(State(fake): State<Arc<Fake>>, method: Method, uri: Uri, body: B
         b
     } else if path.contains("/virtualNetworks/") && path.ends_with("/usages") {
         fake.readiness_reads.1.fetch_add(1, Ordering::Relaxed);
-        // The 50 subnets of this resource group's network, one per cluster (`c{i}`), 6 of 251 used.
+        // The subnets of this network, one per cluster (`c{i}`), 6 of 251 addresses used.
         let network = path.trim_end_matches("/usages");
         let group: usize = network.rsplit('-').next().and_then(|n| n.parse().ok()).unwrap_or(0);
+        let k = fake.subs.iter().position(|s| *s == sub).unwrap_or(0);
         let entry = fake.network_usages["value"][1].clone();
-        let value: Vec<Value> = (group * 50..(group * 50 + 50).min(fake.clusters))
+        let value: Vec<Value> = (0..fake.clusters)
+            .skip(k)
+            .step_by(fake.subs.len())
+            .filter(|i| fake.network(*i) == group)
             .map(|i| {
                 let mut e = entry.clone();
                 e["id"] = json!(format!("{network}/subnets/c{i}"));
