@@ -78,10 +78,13 @@ fn upgrade_hold(actions: &[aks_cadence::action::Action]) -> Option<Hold> {
     actions.iter().find(|a| matches!(a.kind, ActionKind::Upgrade { .. })).expect("an upgrade action").hold.clone()
 }
 
+/// (name, signal, policy lines, readiness facts, window, the upgrade's hold).
+type Case = (&'static str, Signal, &'static str, Option<ReadinessFacts>, WindowStatus, Option<Hold>);
+
 #[test]
 fn readiness_holds_table() {
     let quota_short = Hold::Readiness { problems: vec![Problem::Quota { counter: "cores".into(), needed: 16, available: 10 }], unknown: vec![] };
-    let cases: Vec<(&str, Signal, &str, Option<ReadinessFacts>, WindowStatus, Option<Hold>)> = vec![
+    let cases: Vec<Case> = vec![
         ("no facts read: nothing to hold", patch(), "", None, open(), None),
         ("room for both pools' surge", patch(), "", Some(facts(16)), open(), None),
         ("a version upgrade surges every pool: 16 vCPUs", patch(), "", Some(facts(10)), open(), Some(quota_short.clone())),
