@@ -91,6 +91,7 @@ fn snapshot(i: usize) -> ClusterSnapshot {
         observed: Observed { kubernetes_version: Some("1.30.4".into()), ..Observed::default() },
         offered_in_region: None,
         busy: false,
+        readiness: None,
         notes: Vec::new(),
         baseline: None,
         defender_plan: None,

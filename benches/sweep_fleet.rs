@@ -8,6 +8,12 @@
 //! subscription, the largest of them), ARM reads per cluster, 429s, and the process's peak memory
 //! (VmHWM; the fake ARM runs in the same process).
 //!
+//! Readiness reads are on (`SWEEP_FLEET_READINESS=0` turns them off): every cluster has an upgrade
+//! pending, so every cluster needs its region's Compute usages (shared per subscription + region)
+//! and the usages of the virtual network its pools' subnet is in (shared per network: every 50
+//! clusters of a subscription share a network, each with a subnet of its own). The readiness
+//! reads are printed apart.
+//!
 //! ```text
 //! cargo bench --bench sweep_fleet -- 1000          # clusters (default 1000)
 //! SWEEP_FLEET_SUBS=4 SWEEP_FLEET_CONCURRENCY=32 SWEEP_FLEET_MODES=region cargo bench --bench sweep_fleet -- 10000
@@ -48,6 +54,8 @@ struct Fake {
     subs: Vec<String>,
     buckets: Mutex<HashMap<String, (f64, Instant)>>,
     reads_served: Mutex<HashMap<String, u64>>,
+    /// Readiness reads served: (Compute usages, virtual network usages).
+    readiness_reads: (AtomicU64, AtomicU64),
     throttled: AtomicU64,
     requests: AtomicU64,
     versions: Value,
@@ -55,6 +63,8 @@ struct Fake {
     pool_profile: Value,
     maintenance: Value,
     graph_envelope: Value,
+    compute_usages: Value,
+    network_usages: Value,
 }
 
 impl Fake {
@@ -65,6 +75,7 @@ impl Fake {
             subs: (0..subs).map(|i| format!("{i:08x}-0000-0000-0000-000000000000")).collect(),
             buckets: Mutex::new(HashMap::new()),
             reads_served: Mutex::new(HashMap::new()),
+            readiness_reads: (AtomicU64::new(0), AtomicU64::new(0)),
             throttled: AtomicU64::new(0),
             requests: AtomicU64::new(0),
             versions: body("kubernetes_versions_list.2025-10-01.json"),
@@ -72,6 +83,8 @@ impl Fake {
             pool_profile: body("agentpools_get_upgrade_profile.2026-06-01.json"),
             maintenance: body("maintenance_configurations_list_maintenance_window.2026-06-01.json"),
             graph_envelope: fixture("resourcegraph/resources_first_page_query.2024-04-01.json")["responses"]["200"]["body"].clone(),
+            compute_usages: body("compute_usage_list.2024-07-01.json"),
+            network_usages: body("virtual_network_list_usage.2023-09-01.json"),
         }
     }
 
@@ -79,8 +92,15 @@ impl Fake {
         FAMILIES[(i + j) % FAMILIES.len()]
     }
 
+    /// The virtual network of cluster `i`: every 50 clusters of a subscription share one, each
+    /// with a subnet of its own.
+    fn network(&self, i: usize) -> usize {
+        i / self.subs.len() / 50
+    }
+
     fn row(&self, i: usize) -> Value {
         let sub = &self.subs[i % self.subs.len()];
+        let network = self.network(i);
         let version = VERSIONS[i % VERSIONS.len()];
         let pools: Vec<Value> = POOLS
             .iter()
@@ -90,7 +110,9 @@ impl Fake {
                 let date = if (i + j).is_multiple_of(2) { LATEST } else { OLDER };
                 json!({"name": name, "mode": if j == 0 {"System"} else {"User"}, "osSKU": sku, "osType": "Linux",
                        "orchestratorVersion": version, "currentOrchestratorVersion": version,
-                       "nodeImageVersion": format!("{family}-{date}"), "provisioningState": "Succeeded"})
+                       "nodeImageVersion": format!("{family}-{date}"), "provisioningState": "Succeeded",
+                       "count": 3, "vmSize": "Standard_D4s_v3", "maxPods": 110, "upgradeSettings": {"maxSurge": "33%"},
+                       "vnetSubnetID": format!("/subscriptions/{sub}/resourceGroups/rg-net-{network}/providers/Microsoft.Network/virtualNetworks/vnet-{network}/subnets/c{i}")})
             })
             .collect();
         json!({
@@ -102,6 +124,7 @@ impl Fake {
             "autoUpgradeProfile": {"upgradeChannel": "none", "nodeOSUpgradeChannel": "NodeImage"},
             "fqdn": format!("c{i}-dns.hcp.{}.azmk8s.io", REGIONS[i % REGIONS.len()]), "privateFqdn": "",
             "agentPoolProfiles": pools,
+            "networkProfile": {"networkPlugin": "azure", "networkPluginMode": "overlay"},
         })
     }
 
@@ -170,6 +193,33 @@ async fn handle(State(fake): State<Arc<Fake>>, method: Method, uri: Uri, body: B
         fake.cluster_profile.clone()
     } else if path.ends_with("/maintenanceConfigurations") {
         fake.maintenance.clone()
+    } else if path.contains("/Microsoft.Compute/locations/") && path.ends_with("/usages") {
+        fake.readiness_reads.0.fetch_add(1, Ordering::Relaxed);
+        let mut b = fake.compute_usages.clone();
+        b["value"] = json!([{"unit": "Count", "currentValue": 400, "limit": 100000, "name": {"value": "cores", "localizedValue": "Total Regional vCPUs"}},
+                            {"unit": "Count", "currentValue": 400, "limit": 100000, "name": {"value": "standardDSv3Family", "localizedValue": "Standard DSv3 Family vCPUs"}}]);
+        b.as_object_mut().unwrap().remove("nextLink");
+        b
+    } else if path.contains("/virtualNetworks/") && path.ends_with("/usages") {
+        fake.readiness_reads.1.fetch_add(1, Ordering::Relaxed);
+        // The subnets of this network, one per cluster (`c{i}`), 6 of 251 addresses used.
+        let network = path.trim_end_matches("/usages");
+        let group: usize = network.rsplit('-').next().and_then(|n| n.parse().ok()).unwrap_or(0);
+        let k = fake.subs.iter().position(|s| *s == sub).unwrap_or(0);
+        let entry = fake.network_usages["value"][1].clone();
+        let value: Vec<Value> = (0..fake.clusters)
+            .skip(k)
+            .step_by(fake.subs.len())
+            .filter(|i| fake.network(*i) == group)
+            .map(|i| {
+                let mut e = entry.clone();
+                e["id"] = json!(format!("{network}/subnets/c{i}"));
+                e["currentValue"] = json!(6.0);
+                e["limit"] = json!(251.0);
+                e
+            })
+            .collect();
+        json!({ "value": value })
     } else {
         return StatusCode::NOT_FOUND.into_response();
     };
@@ -194,19 +244,23 @@ struct Figures {
     wall: Duration,
     floor: Duration,
     reads: u64,
+    /// (Compute usages, virtual network usages) reads.
+    readiness_reads: (u64, u64),
+    /// Clusters whose snapshot carries readiness facts.
+    assessed: usize,
     throttled: u64,
     signals: usize,
     failures: usize,
 }
 
-async fn run(clusters: usize, subs: usize, concurrency: usize, source: UpgradeSource) -> Figures {
+async fn run(clusters: usize, subs: usize, concurrency: usize, source: UpgradeSource, readiness: bool) -> Figures {
     let (uri, fake) = start_fake(clusters, subs).await;
     let mut cfg = ArmConfig::new(uri);
     cfg.max_concurrency = concurrency;
     let arm = ArmClient::new(cfg, Arc::new(StaticToken::new("bench"))).unwrap();
     let mut ctx = SweepContext::new(arm, Vec::new(), concurrency);
     // Certificates are not read: the fake names do not resolve, and the figures compare ARM reads.
-    ctx.options = SweepOptions { upgrades_from: source, certificates: aks_cadence::sweep::CertificateChecks::off() };
+    ctx.options = SweepOptions { upgrades_from: source, certificates: aks_cadence::sweep::CertificateChecks::off(), readiness };
     let t0 = Instant::now();
     let local = run_local(&ctx, concurrency, &BTreeMap::new()).await.expect("sweep");
     let wall = t0.elapsed();
@@ -217,6 +271,8 @@ async fn run(clusters: usize, subs: usize, concurrency: usize, source: UpgradeSo
         wall,
         floor: Duration::from_secs_f64(floor_secs),
         reads,
+        readiness_reads: (fake.readiness_reads.0.load(Ordering::Relaxed), fake.readiness_reads.1.load(Ordering::Relaxed)),
+        assessed: local.snapshots.iter().filter(|s| s.readiness.is_some()).count(),
         throttled: fake.throttled.load(Ordering::Relaxed),
         signals: local.snapshots.iter().map(|s| s.signals.len()).sum(),
         failures: local.failures.len(),
@@ -232,12 +288,14 @@ fn main() {
     let subs: usize = std::env::var("SWEEP_FLEET_SUBS").ok().and_then(|v| v.parse().ok()).unwrap_or(1).max(1);
     let concurrency: usize = std::env::var("SWEEP_FLEET_CONCURRENCY").ok().and_then(|v| v.parse().ok()).unwrap_or(16);
     let modes = std::env::var("SWEEP_FLEET_MODES").unwrap_or_else(|_| "cluster-profile,region".into());
+    let readiness = std::env::var("SWEEP_FLEET_READINESS").map_or(true, |v| v != "0");
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
 
     println!(
-        "sweep_fleet: {clusters} clusters, {subs} subscription(s), {} regions, {} pools each, concurrency {concurrency}, latency 5-20 ms, read bucket {BURST} + {REFILL}/s per subscription",
+        "sweep_fleet: {clusters} clusters, {subs} subscription(s), {} regions, {} pools each, concurrency {concurrency}, latency 5-20 ms, read bucket {BURST} + {REFILL}/s per subscription, readiness reads {}",
         REGIONS.len(),
-        POOLS.len()
+        POOLS.len(),
+        if readiness { "on" } else { "off" }
     );
     println!("{:<16} {:>9} {:>7} {:>13} {:>6} {:>9} {:>10} {:>8}", "upgrades from", "wall", "reads", "reads/cluster", "429s", "floor", "wall/floor", "signals");
     for mode in modes.split(',').map(str::trim) {
@@ -246,7 +304,7 @@ fn main() {
             "region" => UpgradeSource::Region,
             other => panic!("unknown mode {other}: use cluster-profile or region"),
         };
-        let f = rt.block_on(run(clusters, subs, concurrency, source));
+        let f = rt.block_on(run(clusters, subs, concurrency, source, readiness));
         let ratio = if f.floor.is_zero() { "-".to_string() } else { format!("{:.2}", f.wall.as_secs_f64() / f.floor.as_secs_f64()) };
         println!(
             "{:<16} {:>8.1}s {:>7} {:>13.2} {:>6} {:>8.1}s {:>10} {:>8}",
@@ -259,7 +317,19 @@ fn main() {
             ratio,
             f.signals
         );
+        println!(
+            "{:<16} readiness: {} of {} clusters assessed; {} Compute usages + {} virtual network usages reads ({:.3} per cluster)",
+            "",
+            f.assessed,
+            clusters,
+            f.readiness_reads.0,
+            f.readiness_reads.1,
+            (f.readiness_reads.0 + f.readiness_reads.1) as f64 / clusters as f64
+        );
         assert_eq!(f.failures, 0, "every cluster swept");
+        if readiness {
+            assert_eq!(f.assessed, clusters, "every cluster with an upgrade pending has its readiness read");
+        }
     }
     // The baseline the shared caches are measured against (computed, not run: it would take
     // minutes more): every cluster reading its region's versions and each pool's upgrade profile.

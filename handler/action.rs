@@ -221,6 +221,14 @@ pub enum Hold {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         next: Option<Timestamp>,
     },
+    /// The upgrade is not ready (`crate::readiness`): each problem with its numbers (needed vs
+    /// available), and the checks that could not be read (holding only when policy
+    /// `[readiness] hold_when_unknown` says so).
+    Readiness {
+        problems: Vec<crate::readiness::Problem>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        unknown: Vec<String>,
+    },
 }
 
 /// A time as plans, messages and digests show it: `2026-03-01 09:30 UTC`.
@@ -248,6 +256,11 @@ impl Hold {
                 format!("AKS applies this through {channel} ({schedule}); next window opens {}", minute(next))
             }
             Self::AksChannel { channel, schedule, next: None } => format!("AKS applies this through {channel} ({schedule})"),
+            Self::Readiness { problems, unknown } => {
+                let mut parts: Vec<String> = problems.iter().map(crate::readiness::Problem::describe).collect();
+                parts.extend(unknown.iter().map(|u| format!("unknown: {u}")));
+                format!("not ready: {}", parts.join("; "))
+            }
         }
     }
 }

@@ -15,6 +15,7 @@
 //! actions/   adapters: log, github, email, chat, azure upgrade/rotate
 //! store/     the ledger: SQLite (embedded) | Azure Blob (scale-out)
 //! baseline/  the AKS security baseline: check catalogue, pure evaluation against ARM JSON
+//! readiness  before an upgrade: surge settings, vCPU quota and subnet headroom; AKS errors → causes   (pure)
 //! azure/     identity and the ARM client
 //! pipeline   the one orchestrator that sequences the stages
 //! topics     the Event Grid topic allow-list both event routes apply
@@ -22,7 +23,7 @@
 //! ```
 //!
 //! Layers: the pure core (`domain`, `action`, `error`, `retry`, `policy/`, `plan`, `followup`,
-//! `baseline/`) imports no IO crate and nothing from the edges (`ingest/`, `sweep/`, `actions/`,
+//! `baseline/`, `readiness`) imports no IO crate and nothing from the edges (`ingest/`, `sweep/`, `actions/`,
 //! `azure/`, `store/`, `host/`, `settings`) or the run layer (`pipeline`, `execute/`);
 //! `tests/core_imports.rs` fails when it does.
 
@@ -40,6 +41,7 @@ pub mod output;
 pub mod pipeline;
 pub mod plan;
 pub mod policy;
+pub mod readiness;
 pub mod retry;
 pub mod settings;
 pub mod store;

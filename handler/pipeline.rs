@@ -697,7 +697,7 @@ pub fn baseline_of(policy: &Policy, snap: &ClusterSnapshot, memory: &ClusterMemo
 /// - otherwise each kind's window as `MaintenanceSchedules::for_action` picks it; a
 ///   configuration that does not parse leaves the changes it governs unknown (held).
 pub fn sweep_plan_facts(snap: &ClusterSnapshot, policy: &Policy, now: Timestamp, log: &mut Vec<String>) -> PlanFacts {
-    let mut facts = PlanFacts { cluster_busy: snap.busy, offered_in_region: snap.offered_in_region.clone(), ..PlanFacts::default() };
+    let mut facts = PlanFacts { cluster_busy: snap.busy, offered_in_region: snap.offered_in_region.clone(), readiness: snap.readiness.clone(), ..PlanFacts::default() };
     let name = snap.cluster.name();
     if !snap.maintenance_read {
         log.push(format!("{name}: maintenance configurations unknown; cluster changes are held"));

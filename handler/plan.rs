@@ -161,6 +161,9 @@ pub struct PlanFacts {
     pub offered_in_region: Option<Vec<String>>,
     /// Lineage key → the head the ledger holds for it ([`lineages`]; see "Lineages").
     pub heads: BTreeMap<String, Head>,
+    /// What a sweep read for the readiness of the cluster's upgrades (`crate::readiness`);
+    /// `None` when nothing was read (events, or no upgrade pending).
+    pub readiness: Option<crate::readiness::ReadinessFacts>,
 }
 
 impl PlanFacts {
@@ -524,7 +527,7 @@ pub struct Planned {
 pub fn plan_with_heads(signal: &Signal, policy: &Policy, facts: &PlanFacts, now: Timestamp) -> Planned {
     let rules: Vec<&Rule> = policy.applicable(&signal.cluster, &signal.facts, &signal.kind).collect();
     let cadence = policy.cadence_for(&signal.cluster, &signal.facts, &signal.kind);
-    let mut p = Planner { signal, facts, now, cadence: &cadence, rules, out: Vec::new(), keys: BTreeSet::new() };
+    let mut p = Planner { signal, facts, now, cadence: &cadence, rules, out: Vec::new(), keys: BTreeSet::new(), readiness: &policy.readiness };
     let mut heads = Vec::new();
     let mut notes = Vec::new();
     for finding in analyse(signal, &cadence) {
@@ -816,6 +819,7 @@ struct Planner<'a> {
     rules: Vec<&'a Rule>,
     out: Vec<Action>,
     keys: BTreeSet<ActionKey>,
+    readiness: &'a crate::readiness::ReadinessPolicy,
 }
 
 fn days(n: u32) -> SignedDuration {
@@ -1020,6 +1024,17 @@ impl Planner<'_> {
         }
         action.first_seen = Some(self.first_seen(concern));
         action.deadline = deadline;
+        // Messages of an upgrade concern say what is not ready; the update on a failed operation
+        // names AKS's likely cause with its fix (`crate::readiness`).
+        if !action.kind.changes_cluster() {
+            action.note = match (stage, &self.signal.kind) {
+                (Stage::Notice | Stage::Reminder | Stage::Overdue, _) => self.readiness_of_concern(concern).and_then(|a| a.summary()),
+                (Stage::Update, SignalKind::Operation { status: OperationStatus::Failed { code, message }, .. }) => {
+                    crate::readiness::explain_failure(code, message)
+                }
+                _ => None,
+            };
+        }
         action.hold = hold;
         action.window = Some(self.facts.window_for_action(&action.kind, concern.kind).clone());
         self.out.push(action);
@@ -1089,10 +1104,37 @@ impl Planner<'_> {
         }
     }
 
+    /// The readiness of the upgrade that resolves `concern`, when a sweep read its facts.
+    fn readiness_of_concern(&self, concern: &Concern) -> Option<crate::readiness::Assessment> {
+        use crate::readiness::{Scope, assess};
+        let facts = self.facts.readiness.as_ref()?;
+        let scope = match concern.kind {
+            ConcernKind::KubernetesUpgrade => Scope::AllPools,
+            ConcernKind::NodeImage => Scope::Pool(concern.target.split('@').next().unwrap_or("")),
+            _ => return None,
+        };
+        Some(assess(self.readiness, facts, scope))
+    }
+
+    /// A readiness failure (or, when policy says so, an unknown) holds an upgrade the window
+    /// would let run; the gates before it (policy, cluster state) come first.
+    fn readiness_hold(&self, concern: &Concern, kind: &ActionKind, gate: Option<Hold>) -> Option<Hold> {
+        if !matches!(kind, ActionKind::Upgrade { .. })
+            || !matches!(gate, None | Some(Hold::OutsideWindow { .. } | Hold::WindowTooShort { .. }))
+        {
+            return gate;
+        }
+        match self.readiness_of_concern(concern) {
+            Some(a) if a.holds(self.readiness) => Some(Hold::Readiness { problems: a.problems, unknown: a.unknown }),
+            _ => gate,
+        }
+    }
+
     fn execute(&mut self, concern: &Concern, change: Change<'_>) {
         let Change { kind, what, mode, target, min_minutes, deadline } = change;
         let scope = WindowScope::of_action(&kind).unwrap_or(WindowScope::KubernetesVersion);
         let hold = self.gate(mode, self.first_seen(concern), target, min_minutes, scope);
+        let hold = self.readiness_hold(concern, &kind, hold);
         let summary = say::execute(self.name(), &what, hold.as_ref(), self.facts.window_for(scope));
         self.push(concern, Stage::Execute, kind, summary, None, deadline, hold);
     }

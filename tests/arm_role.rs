@@ -65,6 +65,8 @@ fn the_reader_role_changes_nothing_and_holds_no_credential() {
         ListKubernetesVersions,
         EventWiringQuery,
         ListSystemTopicEventSubscriptions,
+        ListComputeUsages,
+        ListVirtualNetworkUsages,
     ]);
     let reader = actions("infra/roles/reader.json");
     assert_eq!(reader, expected);

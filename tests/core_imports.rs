@@ -18,6 +18,7 @@ const CORE: &[&str] = &[
     "handler/followup.rs",
     "handler/policy",
     "handler/baseline",
+    "handler/readiness.rs",
 ];
 
 /// What the core may not name: IO crates, and the modules of the layers around it.

@@ -425,6 +425,7 @@ fn sweep_of(i: usize) -> ClusterSnapshot {
         observed: Observed { kubernetes_version: Some("1.30.4".into()), ..Observed::default() },
         offered_in_region: None,
         busy: false,
+        readiness: None,
         notes: vec![format!("note {i}")],
         baseline: None,
         defender_plan: None,

@@ -76,6 +76,7 @@ fn snapshot(name: &str, version: &str, offered: &[&str], at: Timestamp) -> Clust
         observed: Observed { kubernetes_version: Some(version.into()), ..Observed::default() },
         offered_in_region: None,
         busy: false,
+        readiness: None,
         notes: Vec::new(),
         baseline: None,
         defender_plan: None,

@@ -49,10 +49,16 @@ pub enum ArmCall {
     /// `GET …/Microsoft.EventGrid/systemTopics/{t}/eventSubscriptions` — whether a cluster's
     /// system topic delivers to this app's `aks-events` function.
     ListSystemTopicEventSubscriptions,
+    /// `GET /subscriptions/{s}/providers/Microsoft.Compute/locations/{l}/usages` — regional
+    /// vCPU quota headroom for an upgrade's surge nodes (readiness).
+    ListComputeUsages,
+    /// `GET …/Microsoft.Network/virtualNetworks/{v}/usages` — free addresses of the subnets
+    /// an upgrade's surge nodes (and their pods) take addresses from (readiness).
+    ListVirtualNetworkUsages,
 }
 
 impl ArmCall {
-    pub const ALL: [ArmCall; 16] = [
+    pub const ALL: [ArmCall; 18] = [
         Self::ResourceGraphQuery,
         Self::ListSubscriptions,
         Self::ListClusters,
@@ -69,6 +75,8 @@ impl ArmCall {
         Self::PollOperationResult,
         Self::EventWiringQuery,
         Self::ListSystemTopicEventSubscriptions,
+        Self::ListComputeUsages,
+        Self::ListVirtualNetworkUsages,
     ];
 
     /// The RBAC action ARM checks for this call (spelled as in the resource provider's
@@ -90,6 +98,8 @@ impl ArmCall {
             Self::PollOperationResult => "Microsoft.ContainerService/locations/operationresults/read",
             Self::EventWiringQuery => "Microsoft.EventGrid/systemTopics/read",
             Self::ListSystemTopicEventSubscriptions => "Microsoft.EventGrid/systemTopics/eventSubscriptions/read",
+            Self::ListComputeUsages => "Microsoft.Compute/locations/usages/read",
+            Self::ListVirtualNetworkUsages => "Microsoft.Network/virtualNetworks/usages/read",
         }
     }
 
@@ -112,6 +122,8 @@ impl ArmCall {
             Self::PollOperationResult => "poll-operation-result",
             Self::EventWiringQuery => "event-wiring-query",
             Self::ListSystemTopicEventSubscriptions => "list-system-topic-event-subscriptions",
+            Self::ListComputeUsages => "list-compute-usages",
+            Self::ListVirtualNetworkUsages => "list-virtual-network-usages",
         }
     }
 
@@ -128,7 +140,9 @@ impl ArmCall {
             | Self::ListKubernetesVersions
             | Self::PollOperationStatus
             | Self::PollOperationResult
-            | Self::ListSystemTopicEventSubscriptions => Budget::Reads,
+            | Self::ListSystemTopicEventSubscriptions
+            | Self::ListComputeUsages
+            | Self::ListVirtualNetworkUsages => Budget::Reads,
             Self::ResourceGraphQuery
             | Self::EventWiringQuery
             | Self::PutCluster
@@ -170,6 +184,8 @@ mod tests {
             ArmCall::PollOperationResult => 13,
             ArmCall::EventWiringQuery => 14,
             ArmCall::ListSystemTopicEventSubscriptions => 15,
+            ArmCall::ListComputeUsages => 16,
+            ArmCall::ListVirtualNetworkUsages => 17,
         }
     }
 

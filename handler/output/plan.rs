@@ -281,7 +281,8 @@ fn hold_time(hold: &Hold) -> Option<Timestamp> {
         Hold::PolicyNotifyOnly
         | Hold::ClusterNotReady { .. }
         | Hold::Busy
-        | Hold::TargetNotOffered { .. } => None,
+        | Hold::TargetNotOffered { .. }
+        | Hold::Readiness { .. } => None,
     }
 }
 

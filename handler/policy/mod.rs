@@ -349,6 +349,8 @@ pub struct Policy {
     pub rules: Vec<Rule>,
     /// `[baseline]`: the security baseline, off when the section is absent.
     pub baseline: Option<BaselinePolicy>,
+    /// `[readiness]`: the checks before an upgrade is due (`crate::readiness`; on by default).
+    pub readiness: crate::readiness::ReadinessPolicy,
 }
 
 impl Default for Policy {
@@ -372,7 +374,7 @@ impl Policy {
     /// The built-in default: notify-only, every signal planned as a log notice, the default
     /// cadence targets.
     pub fn builtin() -> Self {
-        Self { source: None, defaults: Cadence::default(), default_window: None, rules: Vec::new(), baseline: None }
+        Self { source: None, defaults: Cadence::default(), default_window: None, rules: Vec::new(), baseline: None, readiness: Default::default() }
     }
 
     /// Whether this is the built-in policy (no file).

@@ -51,7 +51,7 @@ const RULE_KEYS: [&str; 11] = [
     "chat",
 ];
 const MAX_DAYS: i64 = 3650;
-const TOP_LEVEL: [&str; 3] = ["defaults", "rule", "baseline"];
+const TOP_LEVEL: [&str; 4] = ["defaults", "rule", "baseline", "readiness"];
 
 pub(super) fn parse(text: &str, path: &str) -> Result<Policy, Vec<PolicyError>> {
     let mut c = Checker::new(text, path);
@@ -134,6 +134,12 @@ pub(super) fn parse(text: &str, path: &str) -> Result<Policy, Vec<PolicyError>> 
 
     if let Some(v) = get(root, "baseline") {
         policy.baseline = c.baseline(v, "baseline");
+    }
+
+    if let Some(v) = get(root, "readiness")
+        && let Some(r) = c.readiness(v, "readiness")
+    {
+        policy.readiness = r;
     }
 
     if c.errors.is_empty() {
@@ -723,6 +729,53 @@ impl<'s> Checker<'s> {
             }
         }
         (self.errors.len() == errors_before).then_some(BaselinePolicy { checks, severity, within_days, exceptions })
+    }
+
+    /// `[readiness]`: the checks before an upgrade is due (see `crate::readiness`).
+    fn readiness(&mut self, v: &Val<'_>, field: &str) -> Option<crate::readiness::ReadinessPolicy> {
+        let t = self.table(v, field)?;
+        const KEYS: [&str; 8] = [
+            "enabled",
+            "hold_when_unknown",
+            "min_surge_nodes",
+            "min_drain_timeout_minutes",
+            "max_node_soak_minutes",
+            "undrainable_node_behavior",
+            "check_quota",
+            "check_subnet",
+        ];
+        self.keys(t, field, &KEYS, &[]);
+        let errors_before = self.errors.len();
+        let mut r = crate::readiness::ReadinessPolicy::default();
+        for (key, slot) in [
+            ("enabled", &mut r.enabled),
+            ("hold_when_unknown", &mut r.hold_when_unknown),
+            ("check_quota", &mut r.check_quota),
+            ("check_subnet", &mut r.check_subnet),
+        ] {
+            if let Some(b) = get(t, key).and_then(|bv| self.boolean(bv, &join(field, key))) {
+                *slot = b;
+            }
+        }
+        for (key, slot, max, unit) in [
+            ("min_surge_nodes", &mut r.min_surge_nodes, 1000, "nodes"),
+            ("min_drain_timeout_minutes", &mut r.min_drain_timeout_minutes, 1440, "minutes"),
+            ("max_node_soak_minutes", &mut r.max_node_soak_minutes, 30, "minutes"),
+        ] {
+            if let Some(n) = get(t, key).and_then(|nv| self.integer(nv, &join(field, key), 0, max, unit)) {
+                *slot = n;
+            }
+        }
+        if let Some(uv) = get(t, "undrainable_node_behavior") {
+            let f = join(field, "undrainable_node_behavior");
+            if let Some(s) = self.string(uv, &f) {
+                match ["Cordon", "Schedule"].iter().find(|k| k.eq_ignore_ascii_case(&s)) {
+                    Some(k) => r.undrainable_node_behavior = Some(k.to_string()),
+                    None => self.err(uv.span(), f, format!("unknown behaviour \"{s}\""), "use \"Cordon\" or \"Schedule\" (AKS's two values)"),
+                }
+            }
+        }
+        (self.errors.len() == errors_before).then_some(r)
     }
 
     /// A check id, or an error with "did you mean".

@@ -10,6 +10,7 @@
 //! | `…/agentPools/{p}/upgradeProfiles/default` | [`NodeImageKey`], once per sweep | `NodeImageAvailable` / `Resolved{NodeImage}` |
 //! | `…/maintenanceConfigurations` | cluster | (raw JSON for the window parser) |
 //! | operation status URL | tracked operation | `Operation` |
+//! | `…/locations/{l}/usages` (Compute), `…/virtualNetworks/{v}/usages` | subscription + region / virtual network, once per sweep, only with an upgrade pending | readiness facts (`sweep::readiness`) |
 //! | `POST …/listClusterUserCredential` | cluster | `CertificateExpiring` (cluster CA, client certificate) |
 //! | TLS handshake with the public API server (no ARM) | cluster | `CertificateExpiring` (API server) |
 //!
@@ -83,6 +84,11 @@ pub enum UpgradeSource {
 pub struct SweepOptions {
     pub upgrades_from: UpgradeSource,
     pub certificates: CertificateChecks,
+    /// Whether a cluster with an upgrade pending gets its readiness read (`sweep::readiness`:
+    /// the region's vCPU quota and its subnets' usage, shared per sweep). On in production
+    /// (`SweepContext::from_settings`); off in `Default` so tests of other findings see only
+    /// their own reads.
+    pub readiness: bool,
 }
 
 /// Which certificate sources a sweep reads.
@@ -155,6 +161,8 @@ pub struct SweepCache {
     node_images: Mutex<HashMap<NodeImageKey, Arc<OnceCell<Option<String>>>>>,
     /// The subscriptions' Defender plans (the security baseline), read once per run.
     subscription_facts: OnceCell<Arc<crate::baseline::SubscriptionFacts>>,
+    /// Quota and virtual-network usages for readiness.
+    pub readiness: super::readiness::ReadinessCache,
 }
 
 impl SweepCache {
@@ -268,6 +276,8 @@ pub struct ClusterSnapshot {
     pub offered_in_region: Option<Vec<String>>,
     /// Whether an operation is running on the cluster or one of its pools.
     pub busy: bool,
+    /// Readiness facts of the pending upgrades (`sweep::readiness`); `None` when not read.
+    pub readiness: Option<crate::readiness::ReadinessFacts>,
     /// Reads that failed without failing the sweep (a missing role action, a deleted pool).
     pub notes: Vec<String>,
     /// The resource as the security baseline reads it (from the inventory; see
@@ -341,6 +351,7 @@ pub async fn sweep_cluster(
         },
         offered_in_region: None,
         busy: is_busy(record),
+        readiness: None,
         notes: Vec::new(),
         baseline: record.baseline.clone(),
         defender_plan: None,
@@ -443,6 +454,12 @@ pub async fn sweep_cluster(
             }
             None => {}
         }
+    }
+
+    // Readiness of the pending upgrades (quota and subnet reads shared per sweep).
+    let pending = snap.signals.iter().any(|s| matches!(s.kind, SignalKind::UpgradesOffered { .. } | SignalKind::NodeImageAvailable { .. }));
+    if options.readiness && pending {
+        snap.readiness = Some(super::readiness::read(arm, &run.cache.readiness, record).await);
     }
 
     // Maintenance configurations (raw; parsed by policy::windows).

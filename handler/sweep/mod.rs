@@ -9,6 +9,7 @@
 //! runner     Sweeper: the sweep functions end to end, findings planned through the pipeline
 //! certs      certificate expiry readers (API server TLS, kubeconfigs)
 //! wiring     once per sweep: which clusters' AKS events do not reach `aks-events`
+//! readiness  before a pending upgrade: the region's vCPU quota and subnet usage (shared per sweep)
 //! ```
 //!
 //! Wire types (Resource Graph rows, ARM bodies) stop here: what leaves is [`crate::domain::Signal`]
@@ -19,6 +20,7 @@ pub mod cluster;
 pub mod fanout;
 pub mod inventory;
 pub mod memory;
+pub mod readiness;
 pub mod runner;
 pub mod support;
 pub mod wiring;
@@ -107,6 +109,7 @@ impl SweepContext {
         let mut ctx = Self::new(arm, settings.subscriptions.clone(), settings.sweep_concurrency);
         ctx.inline_max = settings.sweep_inline_max;
         ctx.options.certificates.kubeconfig = settings.sweep_kubeconfig_certs;
+        ctx.options.readiness = true;
         if settings.sweep_event_wiring {
             ctx.wiring = Some(WiringCheck { function: settings.function_app_id.as_deref().map(wiring::aks_events_function) });
         }

@@ -149,6 +149,13 @@ pub async fn mount_fleet_for(server: &MockServer, clusters: &[FleetCluster], tok
         .respond_with(ResponseTemplate::new(200).set_body_json(example_body("agentpools_get_upgrade_profile.2026-06-01.json", "200")))
         .mount(server)
         .await;
+    // Readiness: the region's Compute usages (Microsoft's example shape) with room to spare; tests
+    // of readiness mount their own answer with a higher priority.
+    Mock::given(method("GET"))
+        .and(path_regex(r"/providers/Microsoft.Compute/locations/[^/]+/usages$"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(compute_usages(&[("cores", 10, 1000)])))
+        .mount(server)
+        .await;
     Mock::given(method("POST"))
         .and(path_regex(r"/listClusterUserCredential$"))
         .respond_with(ResponseTemplate::new(403).set_body_json(json!({"error": {"code": "AuthorizationFailed", "message": "not granted in this test"}})))
@@ -197,6 +204,25 @@ pub async fn expect_version_upgrade(server: &MockServer, cluster: &FleetCluster,
     done["status"] = json!("Succeeded");
     done["name"] = json!("op-e2e");
     Mock::given(method("GET")).and(path(OP_PATH)).respond_with(ResponseTemplate::new(200).set_body_json(done)).mount(server).await;
+}
+
+/// Microsoft's Compute usages example with its `value` replaced by `(counter, currentValue,
+/// limit)` entries (and no `nextLink`: one page).
+pub fn compute_usages(counters: &[(&str, i64, i64)]) -> Value {
+    let mut body = example_body("compute_usage_list.2024-07-01.json", "200");
+    let template = body["value"][0].clone();
+    body["value"] = json!(counters
+        .iter()
+        .map(|(name, current, limit)| {
+            let mut u = template.clone();
+            u["name"] = json!({"value": name, "localizedValue": name});
+            u["currentValue"] = json!(current);
+            u["limit"] = json!(limit);
+            u
+        })
+        .collect::<Vec<_>>());
+    body.as_object_mut().unwrap().remove("nextLink");
+    body
 }
 
 /// Any write other than the ones a test expects fails the test.
