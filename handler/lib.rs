@@ -43,3 +43,4 @@ pub mod settings;
 pub mod store;
 pub mod sweep;
 pub mod topics;
+pub mod wiring;

@@ -127,8 +127,7 @@ impl Actuator for Recorder {
 }
 
 fn pipeline(ledger: &Arc<dyn Ledger>, policy: &str, adapter: &Arc<Recorder>, now: &str, dry_run: bool) -> Pipeline {
-    let exec = executor(ledger, vec![Arc::clone(adapter) as Arc<dyn Actuator>], "w1");
-    Pipeline::new(Arc::new(Policy::parse(policy, "test.toml").unwrap()), Arc::clone(ledger), exec, dry_run, fixed_clock(ts(now)))
+    parts(Arc::new(Policy::parse(policy, "test.toml").unwrap()), ledger, vec![Arc::clone(adapter) as Arc<dyn Actuator>], dry_run, fixed_clock(ts(now))).pipeline()
 }
 
 fn execute_of(actions: &[Action]) -> Vec<&Action> {
@@ -385,8 +384,7 @@ async fn a_run_that_needs_a_retry_resolves_the_same_concerns_again() {
         }
     }
     let later = "2026-01-22T14:00:00Z";
-    let exec = executor(&ledger, vec![Arc::new(Down) as Arc<dyn Actuator>], "w1");
-    let down = Pipeline::new(Arc::new(Policy::parse(&notify, "t").unwrap()), Arc::clone(&ledger), exec, false, fixed_clock(ts(later)));
+    let down = parts(Arc::new(Policy::parse(&notify, "t").unwrap()), &ledger, vec![Arc::new(Down) as Arc<dyn Actuator>], false, fixed_clock(ts(later))).pipeline();
     let err = down.handle_snapshots(&[snapshot("a", "1.30.7", &[], ts(later))]).await.unwrap_err();
     assert!(matches!(err, PipelineError::Retryable(_)), "{err}");
 
