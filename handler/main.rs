@@ -351,7 +351,6 @@ fn read_events(file: &str) -> anyhow::Result<Vec<ingest::Ingested>> {
 async fn sweep(settings: Settings, args: SweepArgs) -> Result<ExitCode, Failure> {
     init_logging(&settings, Output::Stderr);
     let dry_run = args.dry_run || settings.dry_run;
-    let now = args.now.unwrap_or_else(Timestamp::now);
     let clock = match args.now {
         Some(at) => pipeline::fixed_clock(at),
         None => pipeline::system_clock(),
@@ -359,7 +358,8 @@ async fn sweep(settings: Settings, args: SweepArgs) -> Result<ExitCode, Failure>
     let arm = wiring::arm_client(&settings)?;
     let pipeline = build_pipeline(&settings, dry_run, clock, Some(&arm), Notifications::WithTheRun)?;
     let sweeper = wiring::sweeper(&settings, arm, pipeline);
-    let (local, report) = match sweeper.local(settings.sweep_concurrency, now).await {
+    let now = sweeper.pipeline.now();
+    let (local, report) = match sweeper.local(settings.sweep_concurrency).await {
         Ok(done) => done,
         Err(e) => return Err(anyhow::Error::from(e).context("the sweep failed").into()),
     };

@@ -100,14 +100,9 @@ impl Sweeper {
             }
             return Ok(response);
         }
-        let tracked = self.tracked(inv.clusters.iter().map(|c| c.id.clone()).collect()).await?;
         let records = inv.clusters.clone();
         let source = inv.source;
-        let mut local = sweep_inventory(&self.ctx, inv, self.ctx.concurrency, &tracked, now).await;
-        let mut wiring_logs = Vec::new();
-        let wiring = self.wiring(&records, &local.run_id, now, &mut wiring_logs).await;
-        attach(&mut local.snapshots, wiring);
-        local.notes.extend(wiring_logs);
+        let (local, tracked) = self.sweep_taken(inv, self.ctx.concurrency, now).await?;
         let report = self.pipeline.handle_snapshots(&local.snapshots).await?;
         let mut logs = vec![format!(
             "{}: {} clusters from {}{}, swept in this invocation as one plan: {} action(s) planned",
@@ -156,10 +151,31 @@ impl Sweeper {
     }
 
     /// `handler sweep`: the whole fleet in-process, at most `concurrency` clusters at once, as
-    /// of `now`, planned as ONE plan (one digest per recipient). Clusters whose sweep failed
-    /// are in [`LocalSweep::failures`]; the others are planned regardless.
-    pub async fn local(&self, concurrency: usize, now: Timestamp) -> Result<(LocalSweep, RunReport), SweepFailure> {
+    /// of the pipeline's clock, planned as ONE plan (one digest per recipient). Clusters whose
+    /// sweep failed are in [`LocalSweep::failures`]; the others are planned regardless.
+    pub async fn local(&self, concurrency: usize) -> Result<(LocalSweep, RunReport), SweepFailure> {
+        let local = self.read_fleet(concurrency).await?;
+        let report = self.pipeline.handle_snapshots(&local.snapshots).await?;
+        Ok((local, report))
+    }
+
+    /// The reading half of [`Sweeper::local`] (inventory, every cluster, the event-wiring
+    /// check), as of the pipeline's clock, before anything is planned: what the sweep benchmark
+    /// measures.
+    pub async fn read_fleet(&self, concurrency: usize) -> Result<LocalSweep, SweepFailure> {
+        let now = self.pipeline.now();
         let inv = inventory(&self.ctx.arm, &self.ctx.subscriptions).await?;
+        Ok(self.sweep_taken(inv, concurrency, now).await?.0)
+    }
+
+    /// Every cluster of an inventory already taken, with the operations followed on each (read
+    /// from the ledger) and the event-wiring findings attached to their clusters' snapshots.
+    async fn sweep_taken(
+        &self,
+        inv: super::Inventory,
+        concurrency: usize,
+        now: Timestamp,
+    ) -> Result<(LocalSweep, BTreeMap<ClusterId, Vec<TrackedOperation>>), SweepFailure> {
         let tracked = self.tracked(inv.clusters.iter().map(|c| c.id.clone()).collect()).await?;
         let records = inv.clusters.clone();
         let mut local = sweep_inventory(&self.ctx, inv, concurrency, &tracked, now).await;
@@ -167,8 +183,7 @@ impl Sweeper {
         let wiring = self.wiring(&records, &local.run_id, now, &mut wiring_logs).await;
         attach(&mut local.snapshots, wiring);
         local.notes.extend(wiring_logs);
-        let report = self.pipeline.handle_snapshots(&local.snapshots).await?;
-        Ok((local, report))
+        Ok((local, tracked))
     }
 
     /// The event-wiring findings for `clusters` (`sweep::wiring`): none when the check is off;
