@@ -286,6 +286,9 @@ pub enum OperationStatus {
     Succeeded,
     Failed { code: String, message: String },
     Canceled,
+    /// Nothing was started: the adapter (a live gate, a minor skip) or ARM (a refused request)
+    /// refused the change, for `reason`.
+    Refused { reason: String },
 }
 
 /// The facts a signal carries. Versions are kept as the strings AKS sent (they are parsed and

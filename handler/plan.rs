@@ -1331,12 +1331,14 @@ impl Planner<'_> {
                         (format!("failed: {code}: {}", truncate(message, 300)), digest(&["failed", code, message]))
                     }
                     OperationStatus::Canceled => ("was canceled".to_string(), digest(&["canceled"])),
+                    OperationStatus::Refused { reason } => (truncate(reason, 300), digest(&["refused", reason])),
                 };
-                let summary = format!(
-                    "{name}: update: {} {}: the operation aks-cadence started {told}",
-                    concern.kind.as_str(),
-                    concern.target
-                );
+                let summary = match &status {
+                    OperationStatus::Refused { .. } => {
+                        format!("{name}: update: {} {}: aks-cadence did not start the change, it was refused: {told}", concern.kind.as_str(), concern.target)
+                    }
+                    _ => format!("{name}: update: {} {}: the operation aks-cadence started {told}", concern.kind.as_str(), concern.target),
+                };
                 self.tell(&concern, Stage::Update, &summary, Some(&fact), None);
             }
             What::Resolved => {

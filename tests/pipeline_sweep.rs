@@ -335,7 +335,7 @@ async fn an_upgrade_still_running_is_followed_by_the_next_sweep_and_its_end_is_t
 async fn a_failed_upgrade_is_told_at_once_with_arms_code_and_message() {
     let temp = TempLedger::new();
     let ledger = temp.open();
-    let adapter = Recorder::answering(Err(ActionError::Permanent("ARM UpgradeFailed: drain of node aks-1 timed out".into())));
+    let adapter = Recorder::answering(Err(ActionError::Permanent(aks_cadence::actions::azure::operation_failed("op-1", "UpgradeFailed", "drain of node aks-1 timed out"))));
     let p = pipeline(&ledger, AUTO_PATCH_WITH_ISSUES, &adapter, IN_AUTO_WINDOW, false);
     let report = p.handle_snapshots(&[snapshot("a", "1.30.4", &["1.30.7"], ts(IN_AUTO_WINDOW))]).await.unwrap();
 
@@ -344,6 +344,23 @@ async fn a_failed_upgrade_is_told_at_once_with_arms_code_and_message() {
     assert_eq!(told.concern.target, "patch:1.30.4");
     assert!(adapter.performed().iter().any(|a| a.key == told.key), "told through the concern's channel");
     assert!(p.tracked_operations(&cluster("a")).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_change_the_adapter_refused_is_told_as_refused_never_as_a_failed_operation() {
+    let temp = TempLedger::new();
+    let ledger = temp.open();
+    // What the Azure adapter answers when it will not start a change (nothing reaches ARM).
+    let refusal = "minor upgrades go one minor at a time: from 1.28 the next is 1.29, not 1.30";
+    let adapter = Recorder::answering(Err(ActionError::Permanent(refusal.into())));
+    let p = pipeline(&ledger, AUTO_PATCH_WITH_ISSUES, &adapter, IN_AUTO_WINDOW, false);
+    let report = p.handle_snapshots(&[snapshot("a", "1.30.4", &["1.30.7"], ts(IN_AUTO_WINDOW))]).await.unwrap();
+
+    let told = report.planned.iter().find(|a| a.stage == Stage::Update).expect("an update about the refusal");
+    assert!(told.summary.contains(&format!("did not start the change, it was refused: {refusal}")), "{}", told.summary);
+    assert!(!told.summary.contains("the operation aks-cadence started"), "{}", told.summary);
+    assert!(adapter.performed().iter().any(|a| a.key == told.key), "told through the concern's channel");
+    assert!(p.tracked_operations(&cluster("a")).await.unwrap().is_empty(), "nothing to follow");
 }
 
 #[tokio::test]

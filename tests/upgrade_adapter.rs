@@ -230,9 +230,15 @@ async fn a_failed_upgrade_reports_arms_code_and_message() {
     let mut failed = op_status("Failed");
     failed["error"] = json!({"code": "UpgradeFailed", "message": "Drain of node aks-nodepool1-0 did not complete: PodDisruptionBudget"});
     mount_operation(&server, failed).await;
+    let Err(ActionError::Permanent(reason)) = perform(&server, patch("1.7.11")).await else { panic!("a failed operation is a permanent failure") };
+    // Recorded as an operation ARM ran and that failed, with ARM's code and message.
     assert_eq!(
-        perform(&server, patch("1.7.11")).await,
-        Err(ActionError::Permanent("ARM UpgradeFailed: Drain of node aks-nodepool1-0 did not complete: PodDisruptionBudget".into()))
+        aks_cadence::actions::azure::report_of_failure(&reason),
+        aks_cadence::actions::azure::OperationReport::Ended(aks_cadence::domain::OperationStatus::Failed {
+            code: "UpgradeFailed".into(),
+            message: "Drain of node aks-nodepool1-0 did not complete: PodDisruptionBudget".into()
+        }),
+        "{reason}"
     );
 }
 
