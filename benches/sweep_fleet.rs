@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aks_cadence::azure::{ArmClient, ArmConfig, StaticToken};
-use aks_cadence::sweep::runner::Sweeper;
+use aks_cadence::sweeper::Sweeper;
 use aks_cadence::sweep::{SweepContext, SweepOptions, UpgradeSource};
 use axum::body::Bytes;
 use axum::extract::State;

@@ -1,6 +1,8 @@
 //! The domain every stage after `ingest/` and `sweep/` speaks: clusters, signals, concerns.
 //!
 //! Wire types never leave the edge modules; everything here is ours and stable.
+//!
+//! Layer: core: the vocabulary (clusters, concerns, signals); pure, no IO.
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -24,7 +24,7 @@ use aks_cadence::policy::Policy;
 use aks_cadence::settings::{Settings, SettingsError, StateLocation};
 use aks_cadence::sweep::fanout::LocalSweep;
 use aks_cadence::sweep::inventory::{self, InventorySource};
-use aks_cadence::sweep::runner::Sweeper;
+use aks_cadence::sweeper::Sweeper;
 use aks_cadence::wiring::{self, Notifications, Parts, WiringError};
 
 /// Keeps AKS clusters on a healthy upgrade cadence (Azure Functions custom handler).

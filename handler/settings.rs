@@ -3,6 +3,8 @@
 //! Every setting is an environment variable (Functions app settings; Key Vault references in
 //! Azure). Secrets are held in [`Secret`], whose `Debug`/`Display` never show the value.
 //! Errors name the setting and the fix.
+//!
+//! Layer: edge: settings read and validated once at start-up.
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -26,7 +26,7 @@ use crate::store::blob::BlobLedger;
 use crate::store::sqlite::SqliteLedger;
 use crate::store::{Ledger, LedgerError};
 use crate::sweep::SweepContext;
-use crate::sweep::runner::Sweeper;
+use crate::sweeper::Sweeper;
 
 /// Why a run could not be assembled.
 #[derive(Debug, thiserror::Error)]

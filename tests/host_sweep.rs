@@ -14,7 +14,7 @@ use aks_cadence::policy::Policy;
 use aks_cadence::wiring::Parts;
 use aks_cadence::store::sqlite::SqliteLedger;
 use aks_cadence::store::{ActionState, Ledger};
-use aks_cadence::sweep::runner::Sweeper;
+use aks_cadence::sweeper::Sweeper;
 use aks_cadence::sweep::{CertificateChecks, SweepContext};
 use arm_common::*;
 use axum::body::Body;

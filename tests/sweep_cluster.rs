@@ -191,7 +191,7 @@ async fn clusters_of_one_region_share_the_region_and_node_image_reads() {
         aks_cadence::pipeline::fixed_clock("2026-01-15T02:00:00Z".parse().unwrap()),
     )
     .pipeline();
-    let sweeper = aks_cadence::sweep::runner::Sweeper::new(ctx, std::sync::Arc::new(pipeline));
+    let sweeper = aks_cadence::sweeper::Sweeper::new(ctx, std::sync::Arc::new(pipeline));
     let (local, _) = sweeper.local(3).await.unwrap();
     assert!(local.failures.is_empty(), "{:?}", local.failures);
     let by_name = |n: &str| local.snapshots.iter().find(|s| s.cluster.name() == n).unwrap();

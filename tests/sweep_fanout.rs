@@ -11,7 +11,7 @@ use aks_cadence::policy::Policy;
 use aks_cadence::store::Ledger;
 use aks_cadence::store::sqlite::SqliteLedger;
 use aks_cadence::sweep::fanout::{CLUSTERS_OUTPUT_BINDING, ClusterMessage, MESSAGE_KIND};
-use aks_cadence::sweep::runner::{SweepFailure, Sweeper};
+use aks_cadence::sweeper::{SweepFailure, Sweeper};
 use aks_cadence::sweep::{Inventory, InventorySource, SweepContext, SweepError, TrackedOperation, plan_fanout};
 use aks_cadence::wiring::Parts;
 use arm_common::*;

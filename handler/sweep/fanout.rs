@@ -3,7 +3,7 @@
 //! `cluster`) runs the per-cluster sweep, so many Function instances share a large fleet.
 //! Locally (and for fleets up to `CADENCE_SWEEP_INLINE_MAX`), [`sweep_inventory`] runs the very
 //! same per-cluster code in-process with bounded concurrency. The invocations themselves are
-//! handled by the run layer's `Sweeper` (`sweep::runner`), which plans what this module reads.
+//! handled by the run layer's `Sweeper` (`sweeper`), which plans what this module reads.
 //!
 //! Messages are JSON objects, never strings: the Functions host turns a string output that
 //! happens to be valid base64 into bytes. A queue output given an array writes one message per

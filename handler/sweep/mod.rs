@@ -6,20 +6,20 @@
 //! support    a region's kubernetesVersions → support status (N-2 window, LTS)
 //! fanout     timer → one queue message per cluster; queue message → sweep_cluster; sweep_inventory
 //! memory     what a sweep remembers per cluster (observed facts, followed operations)
-//! runner     Sweeper: the sweep functions end to end, findings planned through the pipeline
 //! certs      certificate expiry readers (API server TLS, kubeconfigs)
 //! wiring     once per sweep: which clusters' AKS events do not reach `aks-events`
 //! ```
 //!
 //! Wire types (Resource Graph rows, ARM bodies) stop here: what leaves is [`crate::domain::Signal`]
 //! plus raw maintenance-configuration JSON for `policy::windows`.
+//!
+//! Layer: edge: ARM reads in, snapshots and signals out; imports the core and the other edges, never the run layer.
 
 pub mod certs;
 pub mod cluster;
 pub mod fanout;
 pub mod inventory;
 pub mod memory;
-pub mod runner;
 pub mod support;
 pub mod wiring;
 

@@ -1,4 +1,4 @@
-//! The sweep end to end: inventory and fan-out (the `sweep` timer), one cluster from a queue
+//! Run layer: the sweep end to end — inventory and fan-out (the `sweep` timer), one cluster from a queue
 //! message (`sweep-cluster`), or the whole fleet in-process (`handler sweep`) — each swept
 //! cluster planned, and unless dry-run carried out, through [`Pipeline::handle_snapshots`].
 //!
@@ -14,9 +14,9 @@ use futures::StreamExt as _;
 use jiff::Timestamp;
 use serde_json::Value;
 
-use super::fanout::{LocalSweep, decode_json_value, parse_cluster_message, sweep_inventory};
-use super::inventory::{ClusterRecord, inventory};
-use super::{ClusterSnapshot, SweepContext, SweepError, TrackedOperation, sweep_cluster, wiring};
+use crate::sweep::fanout::{LocalSweep, decode_json_value, parse_cluster_message, sweep_inventory};
+use crate::sweep::inventory::{ClusterRecord, inventory};
+use crate::sweep::{ClusterSnapshot, SweepContext, SweepError, TrackedOperation, sweep_cluster, wiring};
 use crate::domain::{ClusterId, Signal};
 use crate::pipeline::{Pipeline, PipelineError, RunReport};
 
@@ -80,14 +80,14 @@ impl Sweeper {
     pub async fn timer(&self, body: &Value) -> Result<Value, SweepFailure> {
         // The injected clock, as every other stage: a test (or `--now`) fixes it.
         let now = self.pipeline.now();
-        let past_due = super::fanout::timer_past_due(body);
+        let past_due = crate::sweep::fanout::timer_past_due(body);
         let inv = inventory(&self.ctx.arm, &self.ctx.subscriptions).await?;
         if inv.clusters.is_empty() || inv.clusters.len() > self.ctx.inline_max {
-            let mut response = super::fanout::fanout_response(&inv, now, past_due, &BTreeMap::new());
+            let mut response = crate::sweep::fanout::fanout_response(&inv, now, past_due, &BTreeMap::new());
             // The queue messages plan each cluster on its own; the wiring findings of the whole
             // fleet are planned here, as one plan.
             let mut logs = Vec::new();
-            let wiring = self.wiring(&inv.clusters, &super::fanout::run_id_at(now), now, &mut logs).await;
+            let wiring = self.wiring(&inv.clusters, &crate::sweep::fanout::run_id_at(now), now, &mut logs).await;
             if !wiring.is_empty() {
                 match self.pipeline.handle_signals(wiring).await {
                     Ok(report) => logs.extend(report.log),
@@ -108,12 +108,12 @@ impl Sweeper {
             "{}: {} clusters from {}{}, swept in this invocation as one plan: {} action(s) planned",
             local.run_id,
             records.len(),
-            super::fanout::source_name(source),
+            crate::sweep::fanout::source_name(source),
             if past_due { " (timer was past due)" } else { "" },
             report.planned.len()
         )];
         logs.extend(local.notes.iter().cloned());
-        let mut retry = super::Inventory { source, clusters: Vec::new(), notes: Vec::new() };
+        let mut retry = crate::sweep::Inventory { source, clusters: Vec::new(), notes: Vec::new() };
         for (id, e) in &local.failures {
             logs.push(format!("{id}: {e}{}", if e.is_retryable() { " (queued to be swept again)" } else { "" }));
             if e.is_retryable()
@@ -123,10 +123,10 @@ impl Sweeper {
             }
         }
         logs.extend(report.log);
-        let messages = super::plan_fanout(&retry, &local.run_id, now, &tracked);
+        let messages = crate::sweep::plan_fanout(&retry, &local.run_id, now, &tracked);
         let mut outputs = serde_json::Map::new();
-        outputs.insert(super::fanout::CLUSTERS_OUTPUT_BINDING.into(), Value::Array(messages));
-        Ok(super::fanout::custom_handler_response(outputs, logs))
+        outputs.insert(crate::sweep::fanout::CLUSTERS_OUTPUT_BINDING.into(), Value::Array(messages));
+        Ok(crate::sweep::fanout::custom_handler_response(outputs, logs))
     }
 
     /// `POST /sweep-cluster`: the message in `Data.cluster` → the cluster's sweep → its plan,
@@ -135,8 +135,8 @@ impl Sweeper {
         let body = decode_json_value(body);
         let message = body
             .get("Data")
-            .and_then(|d| d.get(super::fanout::CLUSTER_TRIGGER_BINDING))
-            .ok_or_else(|| SweepError::BadMessage(format!("no Data.{} in the invocation", super::fanout::CLUSTER_TRIGGER_BINDING)))?;
+            .and_then(|d| d.get(crate::sweep::fanout::CLUSTER_TRIGGER_BINDING))
+            .ok_or_else(|| SweepError::BadMessage(format!("no Data.{} in the invocation", crate::sweep::fanout::CLUSTER_TRIGGER_BINDING)))?;
         let m = parse_cluster_message(message)?;
         let mut tracked = m.tracked.clone();
         for op in self.pipeline.tracked_operations(&m.cluster.id).await? {
@@ -172,7 +172,7 @@ impl Sweeper {
     /// from the ledger) and the event-wiring findings attached to their clusters' snapshots.
     async fn sweep_taken(
         &self,
-        inv: super::Inventory,
+        inv: crate::sweep::Inventory,
         concurrency: usize,
         now: Timestamp,
     ) -> Result<(LocalSweep, BTreeMap<ClusterId, Vec<TrackedOperation>>), SweepFailure> {
