@@ -417,6 +417,10 @@ impl ArmClient {
                 Ok(resp) => return Ok(resp),
                 Err(e) => e,
             };
+            // One retry budget per change: the executor's (see `ArmCall::starts_operation`).
+            if call.starts_operation() {
+                return Err(err);
+            }
             let idempotent = call.idempotent() || !sent;
             match throttle::retry_decision(&inner.config.retry, attempts, &err.kind, idempotent) {
                 RetryDecision::GiveUp => return Err(err),
