@@ -30,16 +30,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aks_cadence::domain::{ClusterFacts, ClusterId, OfferedVersion, Origin, Signal, SignalKind};
-use aks_cadence::execute::Executor;
-use aks_cadence::pipeline::{LEDGER_CONCURRENCY, Pipeline, fixed_clock};
+use aks_cadence::pipeline::{LEDGER_CONCURRENCY, fixed_clock};
 use aks_cadence::policy::Policy;
+use aks_cadence::wiring::Parts;
 use aks_cadence::store::sqlite::SqliteLedger;
 use aks_cadence::store::Ledger;
 use aks_cadence::sweep::ClusterSnapshot;
 use aks_cadence::sweep::memory::{ClusterMemory, MEMORY_CHANNEL, Observed};
 use counting_ledger::Counting;
 use futures::StreamExt;
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 
 const POLICY: &str = r#"
 [defaults.upgrade]
@@ -123,9 +123,8 @@ struct Figure {
 async fn plan_once(inner: Arc<dyn Ledger>, latency: Duration, snaps: &[ClusterSnapshot], bound: usize) -> Figure {
     let ledger = Arc::new(Counting::new(inner, latency));
     let dyn_ledger: Arc<dyn Ledger> = Arc::clone(&ledger) as Arc<dyn Ledger>;
-    let executor = Executor::new(Arc::clone(&dyn_ledger), Vec::new(), "bench", SignedDuration::from_mins(5));
     let policy = Arc::new(Policy::parse(POLICY, "bench.toml").expect("policy"));
-    let pipeline = Pipeline::new(policy, dyn_ledger, executor, true, fixed_clock(now())).with_ledger_concurrency(bound);
+    let pipeline = Parts::new(policy, dyn_ledger, Vec::new(), true, fixed_clock(now())).pipeline().with_ledger_concurrency(bound);
     let started = Instant::now();
     let report = pipeline.handle_snapshots(snaps).await.expect("sweep plans");
     Figure { bound, elapsed: started.elapsed(), calls: ledger.take().0, planned: report.planned.len() }

@@ -21,13 +21,14 @@
 //! The work is IO-bound (throttling and latency), so `--profile dev` gives the same figures
 //! without a release build of the dependency tree.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aks_cadence::azure::{ArmClient, ArmConfig, StaticToken};
-use aks_cadence::sweep::{SweepContext, SweepOptions, UpgradeSource, run_local};
+use aks_cadence::sweeper::Sweeper;
+use aks_cadence::sweep::{SweepContext, SweepOptions, UpgradeSource};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{Method, StatusCode, Uri};
@@ -261,8 +262,14 @@ async fn run(clusters: usize, subs: usize, concurrency: usize, source: UpgradeSo
     let mut ctx = SweepContext::new(arm, Vec::new(), concurrency);
     // Certificates are not read: the fake names do not resolve, and the figures compare ARM reads.
     ctx.options = SweepOptions { upgrades_from: source, certificates: aks_cadence::sweep::CertificateChecks::off(), readiness };
+    // The sweep as `handler sweep` reads the fleet (`Sweeper::read_fleet`, the reading half of
+    // `Sweeper::local`); planning is not measured here (benches/plan_ledger.rs measures it).
+    let dir = tempfile::tempdir().unwrap();
+    let ledger: Arc<dyn aks_cadence::store::Ledger> = Arc::new(aks_cadence::store::sqlite::SqliteLedger::open(dir.path().join("cadence.db")).unwrap());
+    let pipeline = aks_cadence::wiring::Parts::new(Arc::new(aks_cadence::policy::Policy::builtin()), ledger, Vec::new(), true, aks_cadence::pipeline::system_clock()).pipeline();
+    let sweeper = Sweeper::new(ctx, Arc::new(pipeline));
     let t0 = Instant::now();
-    let local = run_local(&ctx, concurrency, &BTreeMap::new()).await.expect("sweep");
+    let local = sweeper.read_fleet(concurrency).await.expect("sweep");
     let wall = t0.elapsed();
     let served = fake.reads_served.lock().unwrap().clone();
     let reads: u64 = served.values().sum();

@@ -1,5 +1,7 @@
 //! Planned actions: what the planner decides and the executor carries out. Plain data, so a plan
 //! can be printed (dry-run), diffed and tested before anything runs.
+//!
+//! Layer: core: actions and holds as data; pure, no IO.
 
 use std::fmt;
 

@@ -1,6 +1,8 @@
 //! The domain every stage after `ingest/` and `sweep/` speaks: clusters, signals, concerns.
 //!
 //! Wire types never leave the edge modules; everything here is ours and stable.
+//!
+//! Layer: core: the vocabulary (clusters, concerns, signals); pure, no IO.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -286,6 +288,9 @@ pub enum OperationStatus {
     Succeeded,
     Failed { code: String, message: String },
     Canceled,
+    /// Nothing was started: the adapter (a live gate, a minor skip) or ARM (a refused request)
+    /// refused the change, for `reason`.
+    Refused { reason: String },
 }
 
 /// The facts a signal carries. Versions are kept as the strings AKS sent (they are parsed and

@@ -1,5 +1,7 @@
 //! Errors of outbound actions, classified where they are born (house rule 6). The retry policy
 //! (`execute::retry`) is a pure function of this classification; nobody downcasts.
+//!
+//! Layer: core: failures classified where they are born; pure, no IO.
 
 use std::time::Duration;
 
@@ -53,17 +55,6 @@ impl ActionError {
 
     pub fn is_retryable(&self) -> bool {
         matches!(self, Self::Transient(_) | Self::Throttled { .. })
-    }
-
-    /// Classifies an HTTP status (with an optional `Retry-After` already parsed).
-    pub fn from_status(status: u16, retry_after: Option<Duration>, message: impl Into<String>) -> Self {
-        let message = message.into();
-        match status {
-            429 => Self::Throttled { retry_after, message },
-            408 | 500..=599 => Self::Transient(format!("HTTP {status}: {message}")),
-            409 => Self::Deferred(format!("HTTP 409: {message}")),
-            _ => Self::Permanent(format!("HTTP {status}: {message}")),
-        }
     }
 }
 
@@ -128,14 +119,6 @@ pub fn parse_retry_after(value: &str, now: jiff::Timestamp) -> Option<Duration> 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn statuses_are_classified_where_they_are_born() {
-        assert!(matches!(ActionError::from_status(429, None, "x"), ActionError::Throttled { .. }));
-        assert!(matches!(ActionError::from_status(503, None, "x"), ActionError::Transient(_)));
-        assert!(matches!(ActionError::from_status(409, None, "x"), ActionError::Deferred(_)));
-        assert!(matches!(ActionError::from_status(404, None, "x"), ActionError::Permanent(_)));
-    }
 
     #[test]
     fn a_configuration_failure_is_due_once_per_interval_per_setting() {

@@ -6,6 +6,8 @@
 //! when the plan has one for that concern (a comment: the issue keeps its title), else by the
 //! concern's email. A failed report is not reported again (no loops), and each failure is
 //! reported once: the report's key carries a digest of the failed key.
+//!
+//! Layer: core: pure, no IO.
 
 use sha2::{Digest, Sha256};
 

@@ -3,29 +3,38 @@
 //! An Azure Functions custom handler that keeps AKS clusters on a healthy upgrade cadence.
 //!
 //! ```text
-//! host/      custom-handler protocol, Event Grid webhook handshakes, defensive decoding
-//! ingest/    Event Grid / CloudEvents wire types → Signal (wire types stop here)
-//! sweep/     inventory + per-cluster findings → Signal
-//! policy/    policy file, selectors, cadence, maintenance windows, versions
-//! plan       Signal + Policy + ledger facts + now → Vec<Action>   (pure)
-//! retry      the one retry policy: failure class + attempt → wait or give up   (pure)
-//! error      outbound failures classified where born: transient, throttled, configuration,
-//!            permanent, already done, deferred
-//! execute/   claim(key) → adapter → complete(key, outcome); the executor's retry limits
-//! actions/   adapters: log, github, email, chat, azure upgrade/rotate
-//! store/     the ledger: SQLite (embedded) | Azure Blob (scale-out)
-//! baseline/  the AKS security baseline: check catalogue, pure evaluation against ARM JSON
-//! readiness  before an upgrade: surge settings, vCPU quota and subnet headroom; AKS errors → causes   (pure)
-//! azure/     identity and the ARM client
-//! pipeline   the one orchestrator that sequences the stages
-//! topics     the Event Grid topic allow-list both event routes apply
-//! output/    what the command line prints for a person: the plan as text, sweep progress
+//! core (pure: no IO crate, no edge, no run layer — tests/core_imports.rs)
+//!   domain     clusters, concerns, signals, operation statuses: the vocabulary
+//!   action     actions, keys, holds (`Hold::describe`), the one time format
+//!   error      outbound failures classified where born: transient, throttled, configuration,
+//!              permanent, already done, deferred
+//!   retry      the one retry policy: failure class + attempt → wait or give up
+//!   policy/    policy file, selectors, cadence, maintenance windows (parsed at load), versions
+//!              and support (one model)
+//!   plan       Signal + Policy + ledger facts + now → Vec<Action>
+//!   followup   failure reports through a concern's other channels
+//!   baseline/  the AKS security baseline: check catalogue, pure evaluation against ARM JSON,
+//!              failing checks as concerns (baseline::report)
+//!   readiness  before an upgrade: surge settings, vCPU quota and subnet headroom; AKS errors → causes
+//! edges (import the core and each other, never the run layer)
+//!   ingest/    Event Grid / CloudEvents wire types → Signal (wire types stop here)
+//!   sweep/     inventory + per-cluster reads → ClusterSnapshot / Signal; fan-out messages
+//!   actions/   adapters: log, github, email, chat, azure upgrade/rotate
+//!   azure/     identity and the ARM client
+//!   store/     the ledger: SQLite (embedded) | Azure Blob (scale-out)
+//!   settings   environment → validated Settings, once at start-up
+//!   topics     the Event Grid topic allow-list both event routes apply
+//! run (sequences the stages; imports anything below)
+//!   pipeline   the one orchestrator: facts → plan → execute → report → verdict
+//!   execute/   claim(key) → adapter → complete(key, outcome); the executor's retry limits
+//!   sweeper    the sweep functions end to end (timer, queue message, `handler sweep`)
+//!   host/      custom-handler protocol, Event Grid webhook handshakes, defensive decoding
+//!   wiring     Settings → policy, ledger, adapters, executor, pipeline, sweeper (main and tests)
+//!   output/    what the command line prints for a person: the plan as text, sweep progress
 //! ```
 //!
-//! Layers: the pure core (`domain`, `action`, `error`, `retry`, `policy/`, `plan`, `followup`,
-//! `baseline/`, `readiness`) imports no IO crate and nothing from the edges (`ingest/`, `sweep/`, `actions/`,
-//! `azure/`, `store/`, `host/`, `settings`) or the run layer (`pipeline`, `execute/`);
-//! `tests/core_imports.rs` fails when it does.
+//! `tests/core_imports.rs` enforces the layers: the core names no IO crate and no edge or run
+//! module; the edges name no run module.
 
 pub mod action;
 pub mod actions;
@@ -46,4 +55,6 @@ pub mod retry;
 pub mod settings;
 pub mod store;
 pub mod sweep;
+pub mod sweeper;
 pub mod topics;
+pub mod wiring;

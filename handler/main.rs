@@ -5,7 +5,7 @@
 //! setting is wrong (the message names it and the fix) or the command line is.
 
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -14,30 +14,21 @@ use clap::{Args, Parser, Subcommand};
 use jiff::Timestamp;
 
 use aks_cadence::action::Action;
-use aks_cadence::actions::azure::{AzureActuator, FOLLOW_FOR};
-use aks_cadence::actions::chat::ChatActuator;
-use aks_cadence::actions::email::EmailActuator;
-use aks_cadence::actions::github::GithubActuator;
-use aks_cadence::actions::log::LogActuator;
-use aks_cadence::actions::Actuator;
-use aks_cadence::azure::{ArmClient, ArmConfig, identity};
+use aks_cadence::azure::ArmClient;
 use aks_cadence::baseline;
-use aks_cadence::execute::{DigestWindow, Executor};
+use aks_cadence::execute::DigestWindow;
 use aks_cadence::host::{self, AppState, SweepRoutes};
 use aks_cadence::ingest;
 use aks_cadence::output::plan::{self as text_plan, PlanView};
 use aks_cadence::output::progress::SweepBar;
 use aks_cadence::output::{Format, Style};
 use aks_cadence::pipeline::{self, Clock, EventSink, Pipeline};
-use aks_cadence::sweep::SweepContext;
-use aks_cadence::sweep::fanout::LocalSweep;
-use aks_cadence::sweep::inventory::InventorySource;
-use aks_cadence::sweep::runner::{NoProgress, Sweeper};
+use aks_cadence::sweeper::NoProgress;
 use aks_cadence::policy::Policy;
 use aks_cadence::settings::{Settings, SettingsError, StateLocation};
-use aks_cadence::store::{Ledger, LedgerError};
-use aks_cadence::store::blob::BlobLedger;
-use aks_cadence::store::sqlite::SqliteLedger;
+use aks_cadence::sweep::fanout::LocalSweep;
+use aks_cadence::sweep::inventory::InventorySource;
+use aks_cadence::wiring::{self, Notifications, Parts, WiringError};
 
 /// Keeps AKS clusters on a healthy upgrade cadence (Azure Functions custom handler).
 #[derive(Debug, Parser)]
@@ -217,161 +208,24 @@ fn init_logging(settings: &Settings, out: Output) {
     };
 }
 
-/// The policy in force: the file at `CADENCE_CONFIG`, or the built-in default when there is
-/// none. An invalid file stops the start (printing every problem) rather than running on a
-/// policy nobody wrote.
-fn load_policy(path: &Path) -> anyhow::Result<Policy> {
-    match Policy::load(path) {
-        Ok(Some(policy)) => {
-            tracing::info!(path = %path.display(), "policy loaded");
-            Ok(policy)
-        }
-        Ok(None) => {
-            tracing::info!(path = %path.display(), "no policy file; using the built-in notify-only policy");
-            Ok(Policy::builtin())
-        }
-        Err(errors) => {
-            for e in &errors {
-                eprintln!("{e}");
+/// A policy's problems are printed (each with its line and fix) before the run stops on them.
+impl From<WiringError> for Failure {
+    fn from(e: WiringError) -> Self {
+        match e {
+            WiringError::Settings(e) => Self::Settings(e),
+            WiringError::Policy { ref problems, .. } => {
+                for p in problems {
+                    eprintln!("{p}");
+                }
+                Self::Other(e.into())
             }
-            anyhow::bail!("the policy {} has {} problem(s); see above, or run `handler config check {}`", path.display(), errors.len(), path.display())
+            other => Self::Other(other.into()),
         }
     }
-}
-
-/// The Azure credential chosen by `AZURE_CREDENTIAL`, for the blob ledger.
-fn azure_credential(settings: &Settings) -> Result<Arc<dyn azure_core::credentials::TokenCredential>, Failure> {
-    Ok(identity::credential(settings)?)
-}
-
-/// The ARM client (sweeps and the upgrade adapter), with the identity `AZURE_CREDENTIAL`
-/// names. Building it does no IO. `Err` names the setting to fix.
-fn arm_client(settings: &Settings) -> Result<ArmClient, SettingsError> {
-    let tokens = identity::from_settings(settings)?;
-    let mut config = ArmConfig::from_settings(settings);
-    // The adapter follows an operation this long, then leaves it to the sweeps.
-    config.lro_timeout = FOLLOW_FOR;
-    ArmClient::new(config, tokens).map_err(|e| SettingsError { name: "ARM_ENDPOINT", problem: e.to_string(), fix: "use an absolute https URL such as https://management.azure.com".into() })
-}
-
-/// The ledger named by `CADENCE_STATE`.
-fn open_ledger(settings: &Settings) -> Result<Arc<dyn Ledger>, Failure> {
-    match &settings.state {
-        StateLocation::Sqlite(path) => {
-            let ledger = SqliteLedger::open(path).with_context(|| format!("opening the ledger (CADENCE_STATE=sqlite:{})", path.display()))?;
-            Ok(Arc::new(ledger))
-        }
-        StateLocation::Blob(url) => {
-            let credential = if BlobLedger::needs_credential(url) { Some(azure_credential(settings)?) } else { None };
-            let ledger = BlobLedger::new(url, credential).map_err(|e| Failure::Settings(SettingsError {
-                name: "CADENCE_STATE",
-                problem: match e {
-                    LedgerError::Configuration { message, .. } => message,
-                    other => other.to_string(),
-                },
-                fix: "use blob:https://<account>.blob.core.windows.net/<container> (managed identity) or a container URL with a SAS".into(),
-            }))?;
-            Ok(Arc::new(ledger))
-        }
-    }
-}
-
-/// The adapters this process can use, from settings. Adding an adapter is one line here, added
-/// when its settings are present; a `SettingsError` from its constructor exits 2 via `?`:
-///
-/// ```text
-/// if settings.github_auth.is_some() { actuators.push(Arc::new(GithubActuator::new(settings, Arc::clone(ledger))?)); }
-/// if let Some(email) = EmailActuator::from_settings(settings)? { actuators.push(Arc::new(email)); }
-/// ```
-///
-/// The first adapter that handles an action kind carries it out.
-///
-/// The Azure adapter (upgrades, certificate rotation) is there when ARM is usable (`arm` is
-/// `Some`: a credential could be built) and the run is not a dry run. It carries out only what
-/// the plan lets through: policy `auto` for that change, and every gate open (window, state,
-/// offer). In dry-run it is never built, so nothing that changes a cluster exists in the
-/// process at all; without ARM, upgrade actions are reported "no adapter" and left unclaimed.
-fn build_actuators(settings: &Settings, ledger: &Arc<dyn Ledger>, arm: Option<&ArmClient>, dry_run: bool) -> Result<Vec<Arc<dyn Actuator>>, Failure> {
-    let mut actuators: Vec<Arc<dyn Actuator>> = vec![Arc::new(LogActuator)];
-    // An adapter exists only when its credentials are set; an action whose adapter is missing is
-    // reported and left unclaimed, so it runs once the setting is added.
-    if settings.github_auth.is_some() {
-        actuators.push(Arc::new(GithubActuator::new(settings, Arc::clone(ledger))?));
-    }
-    if let Some(email) = EmailActuator::from_settings(settings)? {
-        actuators.push(Arc::new(email));
-    }
-    let chat = ChatActuator::new(settings.clone()).context("building the chat webhook client")?;
-    actuators.push(Arc::new(chat));
-    if let (Some(arm), false) = (arm, dry_run) {
-        actuators.push(Arc::new(AzureActuator::new(arm.clone())));
-    }
-    Ok(actuators)
-}
-
-/// Names this process in ledger claims: the Functions instance (or host) and the process id.
-fn owner() -> String {
-    let host = std::env::var("WEBSITE_INSTANCE_ID")
-        .or_else(|_| std::env::var("HOSTNAME"))
-        .ok()
-        .filter(|h| !h.trim().is_empty())
-        .map(|h| h.chars().take(16).collect::<String>())
-        .unwrap_or_else(|| "local".into());
-    format!("{host}:{}", std::process::id())
-}
-
-/// A live run checks at start-up that every channel the policy uses can be served, so a missing
-/// token or webhook URL is one clear error now rather than a failure per action later.
-fn check_policy_settings(policy: &Policy, settings: &Settings) -> Result<(), SettingsError> {
-    for name in policy.referenced_settings() {
-        settings.named_secret(name)?;
-    }
-    let uses = |f: fn(&aks_cadence::policy::Rule) -> bool| policy.rules.iter().find(|r| f(r)).map(|r| r.name.clone());
-    if settings.github_auth.is_none()
-        && let Some(rule) = uses(|r| r.github_issue.is_some() || r.github_pr.is_some())
-    {
-        return Err(SettingsError {
-            name: "GITHUB_TOKEN",
-            problem: format!("policy rule `{rule}` opens GitHub issues or pull requests, but no GitHub credentials are set"),
-            fix: "set GITHUB_TOKEN, or GITHUB_APP_ID + GITHUB_APP_PRIVATE_KEY + GITHUB_APP_INSTALLATION_ID (or run with CADENCE_DRY_RUN=true)".into(),
-        });
-    }
-    if settings.smtp_url.is_none()
-        && let Some(rule) = uses(|r| r.email.is_some())
-    {
-        return Err(SettingsError {
-            name: "SMTP_URL",
-            problem: format!("policy rule `{rule}` sends email, but SMTP_URL is not set"),
-            fix: "set SMTP_URL and SMTP_FROM (or run with CADENCE_DRY_RUN=true)".into(),
-        });
-    }
-    Ok(())
-}
-
-/// How a process sends notifications: the host queues them for digests across invocations
-/// (unless `CADENCE_DIGEST_QUIET_SECONDS=0`); a command-line run is one batch and sends them
-/// with the run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Notifications {
-    Digest,
-    WithTheRun,
 }
 
 fn build_pipeline(settings: &Settings, dry_run: bool, clock: Clock, arm: Option<&ArmClient>, notifications: Notifications) -> Result<Arc<Pipeline>, Failure> {
-    let policy = Arc::new(load_policy(&settings.config_path)?);
-    if !dry_run {
-        check_policy_settings(&policy, settings)?;
-    }
-    let ledger = open_ledger(settings)?;
-    let actuators = build_actuators(settings, &ledger, arm, dry_run)?;
-    for a in &actuators {
-        tracing::info!(adapter = a.name(), "adapter ready");
-    }
-    let mut executor = Executor::new(Arc::clone(&ledger), actuators, owner(), settings.claim_lease);
-    if notifications == Notifications::Digest && settings.digest_quiet > jiff::SignedDuration::ZERO {
-        executor = executor.with_digest(DigestWindow { quiet: settings.digest_quiet, max_wait: settings.digest_max_wait });
-    }
-    Ok(Arc::new(Pipeline::new(policy, ledger, executor, dry_run, clock)))
+    Ok(Arc::new(Parts::from_settings(settings, dry_run, clock, arm, notifications)?.pipeline()))
 }
 
 async fn serve(settings: Settings, args: ServeArgs) -> Result<ExitCode, Failure> {
@@ -387,13 +241,13 @@ async fn serve(settings: Settings, args: ServeArgs) -> Result<ExitCode, Failure>
     };
     // The host's readiness never waits for Azure: building the ARM client does no IO, and
     // when it cannot be built the event routes still serve and the sweep routes say why.
-    let arm = arm_client(&settings);
+    let arm = wiring::arm_client(&settings);
     if let Err(e) = &arm {
         tracing::warn!(setting = e.name, error = %e, "ARM is not usable: sweeps and upgrades are off");
     }
     let pipeline = build_pipeline(&settings, settings.dry_run, pipeline::system_clock(), arm.as_ref().ok(), Notifications::Digest)?;
     let sweep = match arm {
-        Ok(arm) => SweepRoutes::Ready(Arc::new(Sweeper::new(SweepContext::from_settings(&settings, arm), Arc::clone(&pipeline)))),
+        Ok(arm) => SweepRoutes::Ready(Arc::new(wiring::sweeper(&settings, arm, Arc::clone(&pipeline)))),
         Err(e) => SweepRoutes::NotConfigured { reason: e.to_string() },
     };
     let shutdown = shutdown_signal().context("installing the SIGTERM handler")?;
@@ -524,20 +378,20 @@ fn read_events(file: &str) -> anyhow::Result<Vec<ingest::Ingested>> {
 async fn sweep(settings: Settings, args: SweepArgs) -> Result<ExitCode, Failure> {
     init_logging(&settings, Output::Stderr);
     let dry_run = args.dry_run || settings.dry_run;
-    let now = args.now.unwrap_or_else(Timestamp::now);
     let clock = match args.now {
         Some(at) => pipeline::fixed_clock(at),
         None => pipeline::system_clock(),
     };
     let format = Format::detect(args.format);
-    let arm = arm_client(&settings)?;
+    let arm = wiring::arm_client(&settings)?;
     let pipeline = build_pipeline(&settings, dry_run, clock, Some(&arm), Notifications::WithTheRun)?;
     // Progress only for a person watching stderr.
     let bar = std::io::IsTerminal::is_terminal(&std::io::stderr()).then(|| SweepBar::start(arm.clone()));
-    let sweeper = Sweeper::new(SweepContext::from_settings(&settings, arm), pipeline);
+    let sweeper = wiring::sweeper(&settings, arm, pipeline);
+    let now = sweeper.pipeline.now();
     let swept = match &bar {
-        Some(bar) => sweeper.local_observed(settings.sweep_concurrency, now, bar).await,
-        None => sweeper.local_observed(settings.sweep_concurrency, now, &NoProgress).await,
+        Some(bar) => sweeper.local_observed(settings.sweep_concurrency, bar).await,
+        None => sweeper.local_observed(settings.sweep_concurrency, &NoProgress).await,
     };
     if let Some(bar) = bar {
         bar.finish();
@@ -590,7 +444,7 @@ async fn sweep(settings: Settings, args: SweepArgs) -> Result<ExitCode, Failure>
 /// inventory (no per-cluster read); the Defender plan is the sweep's one Resource Graph query.
 fn baseline_lines(settings: &Settings, local: &LocalSweep, now: Timestamp) -> Result<Vec<serde_json::Value>, Failure> {
     // The pipeline holds its own copy; the file was validated when the pipeline was built.
-    let policy = load_policy(&settings.config_path)?;
+    let policy = wiring::load_policy(&settings.config_path)?;
     let Some(checks) = &policy.baseline else { return Ok(Vec::new()) };
     let today = jiff::tz::Offset::UTC.to_datetime(now).date();
     Ok(local
@@ -623,7 +477,7 @@ async fn digest(settings: Settings, args: DigestArgs) -> Result<ExitCode, Failur
     let mut stdout = std::io::stdout().lock();
     let format = Format::detect(args.format);
     if !args.send {
-        let ledger = open_ledger(&settings)?;
+        let ledger = wiring::open_ledger(&settings)?;
         let pending = ledger.pending_notifications().await.context("reading the digest queue")?;
         if format == Format::Text {
             let mut queued = Vec::new();

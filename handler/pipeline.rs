@@ -41,6 +41,8 @@
 //! `Operation` signal, in a second, smaller plan. Last, each cluster's memory is written: the
 //! operations always, the observed facts only when the run needs no retry (so a retried run
 //! resolves the same concerns again).
+//!
+//! Layer: run: the sequencer of the stages.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;

@@ -84,6 +84,8 @@
 //! a separate schedule for node OS upgrades. `hold: None` means "may run now". Held actions are only reported
 //! — dry-run shows what would be upgraded, when, and what holds it back; the executor must
 //! skip them without claiming their key.
+//!
+//! Layer: core: pure, no IO (`tests/core_imports.rs`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -1451,6 +1453,7 @@ fn operation_fact(status: &OperationStatus) -> String {
         OperationStatus::Succeeded => digest(&["succeeded"]),
         OperationStatus::Failed { code, message } => digest(&["failed", code, message]),
         OperationStatus::Canceled => digest(&["canceled"]),
+        OperationStatus::Refused { reason } => digest(&["refused", reason]),
     }
 }
 

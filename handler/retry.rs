@@ -12,6 +12,8 @@
 //! short, and adapters turn their library's retries off (octocrab, azure_core).
 //!
 //! Pure and dependency-free: both layers import it from here, neither from the other.
+//!
+//! Layer: core: the one retry decision; pure, no IO.
 
 use std::time::Duration;
 

@@ -3,6 +3,8 @@
 //! Every setting is an environment variable (Functions app settings; Key Vault references in
 //! Azure). Secrets are held in [`Secret`], whose `Debug`/`Display` never show the value.
 //! Errors name the setting and the fix.
+//!
+//! Layer: edge: settings read and validated once at start-up.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -255,6 +257,7 @@ impl Settings {
         let digest_max_wait = jiff::SignedDuration::from_secs(max_wait as i64);
         let arm_endpoint = get("ARM_ENDPOINT").unwrap_or_else(|| "https://management.azure.com".into());
         check_url("ARM_ENDPOINT", &arm_endpoint)?;
+        check_token_url("ARM_ENDPOINT", &arm_endpoint)?;
         let azure_credential = match get("AZURE_CREDENTIAL").as_deref() {
             None if under_host => AzureCredentialKind::ManagedIdentity,
             None => AzureCredentialKind::AzureCli,
@@ -445,9 +448,47 @@ fn check_url(name: &'static str, v: &str) -> Result<(), SettingsError> {
     Ok(())
 }
 
+/// Whether `u` may carry a bearer token: https, or plain http to a loopback address only (a
+/// local fake or emulator). Anything else would send the token over the network in clear text.
+pub fn token_may_travel_to(u: &url::Url) -> bool {
+    match (u.scheme(), u.host()) {
+        ("https", _) => true,
+        ("http", Some(url::Host::Domain(d))) => d.eq_ignore_ascii_case("localhost"),
+        ("http", Some(url::Host::Ipv4(ip))) => ip.is_loopback(),
+        ("http", Some(url::Host::Ipv6(ip))) => ip.is_loopback(),
+        _ => false,
+    }
+}
+
+/// A URL that receives a bearer token: [`token_may_travel_to`] it, or a clear error naming
+/// the setting.
+fn check_token_url(name: &'static str, v: &str) -> Result<(), SettingsError> {
+    let u = url::Url::parse(v).map_err(|e| bad(name, format!("`{v}` is not a URL ({e})"), "use an absolute https URL"))?;
+    if !token_may_travel_to(&u) {
+        return Err(bad(
+            name,
+            format!("`{v}` is plain http to a host that is not loopback: the Azure bearer token would cross the network unencrypted"),
+            "use https (for example https://management.azure.com); plain http is accepted only for 127.0.0.1, [::1] or localhost",
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn arm_endpoint_over_plain_http_is_refused_except_to_loopback() {
+        for ok in ["https://management.azure.com", "https://10.0.0.1", "http://127.0.0.1:8080", "http://[::1]:9", "http://localhost:1234", "http://127.3.4.5"] {
+            assert_eq!(Settings::from_map(env(&[("ARM_ENDPOINT", ok)])).unwrap().arm_endpoint, ok, "{ok}");
+        }
+        for refused in ["http://management.azure.com", "http://10.0.0.1", "http://localhost.example.com", "http://[2001:db8::1]"] {
+            let e = Settings::from_map(env(&[("ARM_ENDPOINT", refused)])).unwrap_err();
+            assert_eq!(e.name, "ARM_ENDPOINT", "{refused}");
+            assert!(e.problem.contains("plain http") && e.fix.contains("https"), "{e}");
+        }
+    }
 
     fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()

@@ -12,6 +12,8 @@
 //! Unset, the list is the subscriptions of `CADENCE_SUBSCRIPTIONS` when that is set (what this
 //! installation sweeps is what it listens to), else every topic — with a warning at start-up,
 //! so the quick start (no settings at all) still works and says what it trusts.
+//!
+//! Layer: edge: used by the event routes.
 
 use std::fmt;
 

@@ -29,6 +29,9 @@ fn a_bad_setting_exits_2_naming_the_setting_and_the_fix() {
         ("CADENCE_DRY_RUN", "maybe", vec!["config", "check"]),
         ("FUNCTIONS_CUSTOMHANDLER_PORT", "eighty", vec!["serve"]),
         ("CADENCE_LOG_FORMAT", "xml", vec![]),
+        // The bearer token never leaves over plain http, except to loopback.
+        ("ARM_ENDPOINT", "http://management.azure.com", vec!["sweep", "--dry-run"]),
+        ("ARM_ENDPOINT", "http://10.1.2.3:8080", vec!["serve"]),
     ] {
         let out = handler(dir.path(), &[(name, value)], &args);
         assert_eq!(out.status.code(), Some(2), "{name}={value}: {}", stderr(&out));

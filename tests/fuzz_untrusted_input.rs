@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use aks_cadence::domain::{ClusterFacts, in_time_range};
 use aks_cadence::ingest::{Ingested, ingest_value};
-use aks_cadence::pipeline::{EventSink, Pipeline, fixed_clock};
+use aks_cadence::pipeline::{EventSink, fixed_clock};
 use aks_cadence::plan::{self, PlanFacts, WindowStatus};
 use aks_cadence::policy::Policy;
 use aks_cadence::policy::windows::{MaintenanceSchedules, MaintenanceWindow};
@@ -347,13 +347,7 @@ fn a_delivery_with_mutated_events_runs_through_the_pipeline_without_failing() {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let store = pipeline_support::TempLedger::new();
     let ledger = store.open();
-    let pipeline = Pipeline::new(
-        Arc::new(Policy::builtin()),
-        Arc::clone(&ledger),
-        pipeline_support::executor(&ledger, vec![], "fuzz"),
-        true,
-        fixed_clock("2026-03-02T12:00:00Z".parse().unwrap()),
-    );
+    let pipeline = pipeline_support::parts(Arc::new(Policy::builtin()), &ledger, vec![], true, fixed_clock("2026-03-02T12:00:00Z".parse().unwrap())).pipeline();
     let mut runner = TestRunner::new(Config { cases: 250, failure_persistence: None, ..Config::default() });
     let strategy = (any::<usize>(), prop::collection::vec(mutation(), 1..3));
     runner

@@ -8,13 +8,13 @@ use std::sync::Arc;
 
 use aks_cadence::actions::Actuator;
 use aks_cadence::actions::log::LogActuator;
-use aks_cadence::execute::{DEFAULT_LEASE, Executor};
 use aks_cadence::host::{AppState, EventGate, SweepRoutes, app};
-use aks_cadence::pipeline::{EventSink, Pipeline, fixed_clock};
+use aks_cadence::pipeline::{EventSink, fixed_clock};
 use aks_cadence::policy::Policy;
+use aks_cadence::wiring::Parts;
 use aks_cadence::store::sqlite::SqliteLedger;
 use aks_cadence::store::{ActionState, Ledger};
-use aks_cadence::sweep::runner::Sweeper;
+use aks_cadence::sweeper::Sweeper;
 use aks_cadence::sweep::{CertificateChecks, SweepContext};
 use arm_common::*;
 use axum::body::Body;
@@ -41,9 +41,9 @@ fn host(server: &MockServer, dry_run: bool) -> Host {
 fn host_inline(server: &MockServer, dry_run: bool, inline_max: usize) -> Host {
     let dir = tempfile::tempdir().unwrap();
     let ledger: Arc<dyn Ledger> = Arc::new(SqliteLedger::open(dir.path().join("cadence.db")).unwrap());
-    let executor = Executor::new(Arc::clone(&ledger), vec![Arc::new(LogActuator) as Arc<dyn Actuator>], "w1", DEFAULT_LEASE);
     let policy = Policy::parse("[defaults.upgrade]\npatch = \"auto\"\n", "test.toml").unwrap();
-    let pipeline = Arc::new(Pipeline::new(Arc::new(policy), Arc::clone(&ledger), executor, dry_run, fixed_clock(NOW.parse().unwrap())));
+    let actuators = vec![Arc::new(LogActuator) as Arc<dyn Actuator>];
+    let pipeline = Arc::new(Parts::new(Arc::new(policy), Arc::clone(&ledger), actuators, dry_run, fixed_clock(NOW.parse().unwrap())).pipeline());
     let mut ctx = SweepContext::new(client(&server.uri()), vec![SUB.into()], 4);
     ctx.options.certificates = CertificateChecks::off();
     ctx.inline_max = inline_max;
@@ -220,9 +220,8 @@ async fn an_upgrade_left_running_is_polled_by_the_next_per_cluster_sweep_and_its
     cfg.lro_poll_default = std::time::Duration::from_millis(10);
     let upgrader = aks_cadence::azure::ArmClient::new(cfg, Arc::new(aks_cadence::azure::StaticToken::new(TOKEN))).unwrap();
     let adapters: Vec<Arc<dyn Actuator>> = vec![Arc::new(LogActuator), Arc::new(AzureActuator::new(upgrader))];
-    let executor = Executor::new(Arc::clone(&ledger), adapters, "w1", DEFAULT_LEASE);
     let policy = Policy::parse("[defaults.upgrade]\npatch = \"auto\"\n", "test.toml").unwrap();
-    let pipeline = Arc::new(Pipeline::new(Arc::new(policy), Arc::clone(&ledger), executor, false, fixed_clock(NOW.parse().unwrap())));
+    let pipeline = Arc::new(Parts::new(Arc::new(policy), Arc::clone(&ledger), adapters, false, fixed_clock(NOW.parse().unwrap())).pipeline());
     let mut ctx = SweepContext::new(client(&server.uri()), vec![SUB.into()], 4);
     ctx.options.certificates = CertificateChecks::off();
     let state = AppState { sink: pipeline.clone() as Arc<dyn EventSink>, max_body_bytes: 1 << 20, sweep: SweepRoutes::Ready(Arc::new(Sweeper::new(ctx, Arc::clone(&pipeline)))), gate: EventGate::default() };

@@ -52,8 +52,7 @@ impl Actuator for Everything {
 }
 
 fn pipeline(ledger: &Arc<dyn Ledger>, adapter: &Arc<Everything>, dry_run: bool) -> Pipeline {
-    let exec = executor(ledger, vec![Arc::clone(adapter) as Arc<dyn Actuator>], "w1");
-    Pipeline::new(Arc::new(Policy::builtin()), Arc::clone(ledger), exec, dry_run, fixed_clock(t0() + SignedDuration::from_hours(1)))
+    parts(Arc::new(Policy::builtin()), ledger, vec![Arc::clone(adapter) as Arc<dyn Actuator>], dry_run, fixed_clock(t0() + SignedDuration::from_hours(1))).pipeline()
 }
 
 fn support_ended(cluster_name: &str) -> Signal {

@@ -380,7 +380,7 @@ impl Platform {
         let adapters: Vec<Arc<dyn Actuator>> = vec![Arc::clone(&github) as Arc<dyn Actuator>, Arc::clone(&email) as _];
         let (clock, offset) = movable_clock();
         let policy = Arc::new(Policy::parse(POLICY, "cadence.toml").unwrap());
-        let p = Pipeline::new(policy, Arc::clone(&ledger), executor(&ledger, adapters, "w1").with_digest(WINDOW), false, clock);
+        let p = Parts { digest: Some(WINDOW), ..parts(policy, &ledger, adapters, false, clock) }.pipeline();
         Self { _store: store, ledger, github, email, offset, p }
     }
 }
@@ -451,13 +451,13 @@ async fn a_digest_that_needs_a_retry_fails_the_tick_and_a_dry_run_sends_nothing(
     let adapters = || vec![Arc::clone(&email) as Arc<dyn Actuator>];
     let (clock, offset) = movable_clock();
     let policy = Arc::new(Policy::parse("[[rule]]\nname = \"p\"\n[rule.email]\nto = [\"ops@example.com\"]\n", "cadence.toml").unwrap());
-    let live = Pipeline::new(Arc::clone(&policy), Arc::clone(&ledger), executor(&ledger, adapters(), "w1").with_digest(WINDOW), false, Arc::clone(&clock));
+    let live = Parts { digest: Some(WINDOW), ..parts(Arc::clone(&policy), &ledger, adapters(), false, Arc::clone(&clock)) }.pipeline();
     live.handle(event("e-1", "prod")).await.unwrap();
     let mail: Action = serde_json::from_str(&ledger.pending_notifications().await.unwrap()[0].action).unwrap();
     email.script(&mail, vec![Err(ActionError::Transient("connection reset".into())); 3]);
     offset.store(60, Ordering::SeqCst);
 
-    let dry = Pipeline::new(Arc::clone(&policy), Arc::clone(&ledger), executor(&ledger, adapters(), "w2").with_digest(WINDOW), true, Arc::clone(&clock));
+    let dry = Parts { digest: Some(WINDOW), owner: "w2".into(), ..parts(Arc::clone(&policy), &ledger, adapters(), true, Arc::clone(&clock)) }.pipeline();
     let nothing = dry.flush_digests(true).await.unwrap();
     assert!(nothing.planned.is_empty() && email.total_performed() == 0, "dry-run never sends what a live run queued");
     assert_eq!(nothing.log, vec!["dry-run: 1 notification(s) queued by a live run are not sent".to_string()]);

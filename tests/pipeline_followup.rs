@@ -69,7 +69,7 @@ const POLICY: &str = "[[rule]]\nname = \"platform\"\n[rule.github_issue]\nrepo =
 fn pipeline(ledger: &Arc<dyn Ledger>, github: &Arc<Recorder>, email: &Arc<Recorder>) -> Pipeline {
     let adapters: Vec<Arc<dyn Actuator>> = vec![Arc::clone(github) as Arc<dyn Actuator>, Arc::clone(email) as Arc<dyn Actuator>];
     let policy = Policy::parse(POLICY, "cadence.toml").expect("policy");
-    Pipeline::new(Arc::new(policy), Arc::clone(ledger), executor(ledger, adapters, "w1"), false, fixed_clock(t0()))
+    parts(Arc::new(policy), ledger, adapters, false, fixed_clock(t0())).pipeline()
 }
 
 fn event(id: &str) -> Vec<Ingested> {

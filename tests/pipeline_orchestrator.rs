@@ -17,8 +17,7 @@ use jiff::{SignedDuration, Timestamp};
 use pipeline_support::*;
 
 fn pipeline(ledger: &Arc<dyn Ledger>, adapter: &Arc<FakeAdapter>, dry_run: bool) -> Pipeline {
-    let exec = executor(ledger, vec![Arc::clone(adapter) as Arc<dyn Actuator>], "w1");
-    Pipeline::new(Arc::new(Policy::builtin()), Arc::clone(ledger), exec, dry_run, fixed_clock(t0()))
+    parts(Arc::new(Policy::builtin()), ledger, vec![Arc::clone(adapter) as Arc<dyn Actuator>], dry_run, fixed_clock(t0())).pipeline()
 }
 
 fn event(id: &str) -> Ingested {

@@ -80,8 +80,7 @@ fn everything() -> Arc<FakeAdapter> {
 }
 
 fn pipeline_with(ledger: &Arc<dyn Ledger>, adapter: &Arc<FakeAdapter>, dry_run: bool) -> Pipeline {
-    let exec = executor(ledger, vec![Arc::clone(adapter) as Arc<dyn Actuator>], "w1");
-    Pipeline::new(Arc::new(Policy::parse(POLICY, "test.toml").unwrap()), Arc::clone(ledger), exec, dry_run, fixed_clock(now()))
+    parts(Arc::new(Policy::parse(POLICY, "test.toml").unwrap()), ledger, vec![Arc::clone(adapter) as Arc<dyn Actuator>], dry_run, fixed_clock(now())).pipeline()
 }
 
 fn pipeline(ledger: &Arc<dyn Ledger>, dry_run: bool) -> Pipeline {

@@ -130,8 +130,7 @@ impl Actuator for Recorder {
 }
 
 fn pipeline(ledger: &Arc<dyn Ledger>, policy: &str, adapter: &Arc<Recorder>, now: &str, dry_run: bool) -> Pipeline {
-    let exec = executor(ledger, vec![Arc::clone(adapter) as Arc<dyn Actuator>], "w1");
-    Pipeline::new(Arc::new(Policy::parse(policy, "test.toml").unwrap()), Arc::clone(ledger), exec, dry_run, fixed_clock(ts(now)))
+    parts(Arc::new(Policy::parse(policy, "test.toml").unwrap()), ledger, vec![Arc::clone(adapter) as Arc<dyn Actuator>], dry_run, fixed_clock(ts(now))).pipeline()
 }
 
 fn execute_of(actions: &[Action]) -> Vec<&Action> {
@@ -339,7 +338,7 @@ async fn an_upgrade_still_running_is_followed_by_the_next_sweep_and_its_end_is_t
 async fn a_failed_upgrade_is_told_at_once_with_arms_code_and_message() {
     let temp = TempLedger::new();
     let ledger = temp.open();
-    let adapter = Recorder::answering(Err(ActionError::Permanent("ARM UpgradeFailed: drain of node aks-1 timed out".into())));
+    let adapter = Recorder::answering(Err(ActionError::Permanent(aks_cadence::actions::azure::operation_failed("op-1", "UpgradeFailed", "drain of node aks-1 timed out"))));
     let p = pipeline(&ledger, AUTO_PATCH_WITH_ISSUES, &adapter, IN_AUTO_WINDOW, false);
     let report = p.handle_snapshots(&[snapshot("a", "1.30.4", &["1.30.7"], ts(IN_AUTO_WINDOW))]).await.unwrap();
 
@@ -348,6 +347,23 @@ async fn a_failed_upgrade_is_told_at_once_with_arms_code_and_message() {
     assert_eq!(told.concern.target, "patch:1.30.4");
     assert!(adapter.performed().iter().any(|a| a.key == told.key), "told through the concern's channel");
     assert!(p.tracked_operations(&cluster("a")).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_change_the_adapter_refused_is_told_as_refused_never_as_a_failed_operation() {
+    let temp = TempLedger::new();
+    let ledger = temp.open();
+    // What the Azure adapter answers when it will not start a change (nothing reaches ARM).
+    let refusal = "minor upgrades go one minor at a time: from 1.28 the next is 1.29, not 1.30";
+    let adapter = Recorder::answering(Err(ActionError::Permanent(refusal.into())));
+    let p = pipeline(&ledger, AUTO_PATCH_WITH_ISSUES, &adapter, IN_AUTO_WINDOW, false);
+    let report = p.handle_snapshots(&[snapshot("a", "1.30.4", &["1.30.7"], ts(IN_AUTO_WINDOW))]).await.unwrap();
+
+    let told = report.planned.iter().find(|a| a.stage == Stage::Update).expect("an update about the refusal");
+    assert!(told.summary.contains(&format!("did not start the change, it was refused: {refusal}")), "{}", told.summary);
+    assert!(!told.summary.contains("the operation aks-cadence started"), "{}", told.summary);
+    assert!(adapter.performed().iter().any(|a| a.key == told.key), "told through the concern's channel");
+    assert!(p.tracked_operations(&cluster("a")).await.unwrap().is_empty(), "nothing to follow");
 }
 
 #[tokio::test]
@@ -388,8 +404,7 @@ async fn a_run_that_needs_a_retry_resolves_the_same_concerns_again() {
         }
     }
     let later = "2026-01-22T14:00:00Z";
-    let exec = executor(&ledger, vec![Arc::new(Down) as Arc<dyn Actuator>], "w1");
-    let down = Pipeline::new(Arc::new(Policy::parse(&notify, "t").unwrap()), Arc::clone(&ledger), exec, false, fixed_clock(ts(later)));
+    let down = parts(Arc::new(Policy::parse(&notify, "t").unwrap()), &ledger, vec![Arc::new(Down) as Arc<dyn Actuator>], false, fixed_clock(ts(later))).pipeline();
     let err = down.handle_snapshots(&[snapshot("a", "1.30.7", &[], ts(later))]).await.unwrap_err();
     assert!(matches!(err, PipelineError::Retryable(_)), "{err}");
 

@@ -2,10 +2,9 @@
 
 mod arm_common;
 
-use std::collections::BTreeMap;
 
 use aks_cadence::domain::{ConcernKind, OfferedVersion, OperationStatus, Origin, SignalKind};
-use aks_cadence::sweep::{CertificateChecks, ClusterSnapshot, SweepContext, SweepOptions, SweepRun, TrackedOperation, UpgradeSource, run_local, sweep_cluster};
+use aks_cadence::sweep::{CertificateChecks, ClusterSnapshot, SweepContext, SweepOptions, SweepRun, TrackedOperation, UpgradeSource, sweep_cluster};
 use arm_common::*;
 use serde_json::json;
 use wiremock::matchers::{method, path, path_regex};
@@ -181,7 +180,19 @@ async fn clusters_of_one_region_share_the_region_and_node_image_reads() {
 
     let mut ctx = SweepContext::new(client(&server.uri()), vec![SUB.into()], 3);
     ctx.options = opts();
-    let local = run_local(&ctx, 3, &BTreeMap::new()).await.unwrap();
+    // The sweep as `handler sweep` runs it (`Sweeper::local`), planning in dry-run.
+    let dir = tempfile::tempdir().unwrap();
+    let ledger: std::sync::Arc<dyn aks_cadence::store::Ledger> = std::sync::Arc::new(aks_cadence::store::sqlite::SqliteLedger::open(dir.path().join("cadence.db")).unwrap());
+    let pipeline = aks_cadence::wiring::Parts::new(
+        std::sync::Arc::new(aks_cadence::policy::Policy::builtin()),
+        ledger,
+        Vec::new(),
+        true,
+        aks_cadence::pipeline::fixed_clock("2026-01-15T02:00:00Z".parse().unwrap()),
+    )
+    .pipeline();
+    let sweeper = aks_cadence::sweeper::Sweeper::new(ctx, std::sync::Arc::new(pipeline));
+    let (local, _) = sweeper.local(3).await.unwrap();
     assert!(local.failures.is_empty(), "{:?}", local.failures);
     let by_name = |n: &str| local.snapshots.iter().find(|s| s.cluster.name() == n).unwrap();
     assert!(kinds(by_name("same-a")).contains(&SignalKind::NodeImageAvailable {

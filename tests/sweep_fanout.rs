@@ -3,10 +3,17 @@
 mod arm_common;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use aks_cadence::domain::{ClusterId, ConcernKind, Origin};
-use aks_cadence::sweep::fanout::{CLUSTERS_OUTPUT_BINDING, MESSAGE_KIND};
-use aks_cadence::sweep::{SweepContext, SweepError, TrackedOperation, handle_cluster_message, handle_timer};
+use aks_cadence::pipeline::fixed_clock;
+use aks_cadence::policy::Policy;
+use aks_cadence::store::Ledger;
+use aks_cadence::store::sqlite::SqliteLedger;
+use aks_cadence::sweep::fanout::{CLUSTERS_OUTPUT_BINDING, ClusterMessage, MESSAGE_KIND};
+use aks_cadence::sweeper::{SweepFailure, Sweeper};
+use aks_cadence::sweep::{Inventory, InventorySource, SweepContext, SweepError, TrackedOperation, plan_fanout};
+use aks_cadence::wiring::Parts;
 use arm_common::*;
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path, path_regex};
@@ -25,9 +32,21 @@ fn timer_invocation() -> Value {
     json!({"Data": {"timer": fixture("functions-host/timer_info_object.docs.json")}, "Metadata": {}})
 }
 
-async fn timer_response(server: &MockServer, tracked: &BTreeMap<ClusterId, Vec<TrackedOperation>>) -> Value {
-    let ctx = SweepContext::new(client(&server.uri()), vec![SUB.into()], 4);
-    handle_timer(&ctx, &timer_invocation(), tracked).await.unwrap()
+/// The sweep functions as production runs them (`Sweeper`), planning in dry-run on a ledger in
+/// `dir`, as of a fixed instant. Certificates are not read (the fixtures' API server names are
+/// public: nothing here resolves names).
+fn sweeper(server: &MockServer, dir: &tempfile::TempDir) -> Sweeper {
+    let ledger: Arc<dyn Ledger> = Arc::new(SqliteLedger::open(dir.path().join("cadence.db")).unwrap());
+    let pipeline = Parts::new(Arc::new(Policy::builtin()), ledger, Vec::new(), true, fixed_clock("2026-01-15T02:00:00Z".parse().unwrap())).pipeline();
+    let mut ctx = SweepContext::new(client(&server.uri()), vec![SUB.into()], 4);
+    ctx.options.certificates = aks_cadence::sweep::CertificateChecks::off();
+    Sweeper::new(ctx, Arc::new(pipeline))
+}
+
+/// `POST /sweep` with the documented timer payload; `CADENCE_SWEEP_INLINE_MAX=0`: always fan out.
+async fn timer_response(server: &MockServer) -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    sweeper(server, &dir).timer(&timer_invocation()).await.unwrap()
 }
 
 #[tokio::test]
@@ -36,12 +55,7 @@ async fn the_timer_emits_one_queue_message_object_per_cluster() {
     let a = cluster_variant("a", "1.24.9", "AKSUbuntu:1604:2020.03.11");
     let b = cluster_variant("b", "1.25.5", "AKSUbuntu:1604:2020.03.11");
     mount_inventory(&server, &[a.clone(), b]).await;
-    let mut tracked = BTreeMap::new();
-    tracked.insert(
-        ClusterId::parse(a["id"].as_str().unwrap()).unwrap(),
-        vec![TrackedOperation { concern: ConcernKind::NodeImage, target: "nodepool1".into(), status_url: None }],
-    );
-    let resp = timer_response(&server, &tracked).await;
+    let resp = timer_response(&server).await;
 
     // The custom-handler response shape, as in the documented example.
     let documented = fixture("functions-host/customhandler_response_payload.docs.json");
@@ -60,8 +74,19 @@ async fn the_timer_emits_one_queue_message_object_per_cluster() {
     }
     assert_eq!(messages[0]["cluster"]["id"], a["id"]);
     assert_eq!(messages[0]["cluster"]["pools"][0]["nodeImageVersion"], "AKSUbuntu:1604:2020.03.11");
-    assert_eq!(messages[0]["tracked"][0]["concern"], "node-image");
-    assert!(messages[1].get("tracked").is_none());
+    // The timer reads no ledger: each `sweep-cluster` invocation reads its own cluster's
+    // followed operations. Messages the inline sweep re-queues carry them (`plan_fanout`).
+    assert!(messages.iter().all(|m| m.get("tracked").is_none()));
+    let records: Vec<ClusterMessage> = messages.iter().map(|m| serde_json::from_value(m.clone()).unwrap()).collect();
+    let inv = Inventory { source: InventorySource::ResourceGraph, clusters: records.iter().map(|m| m.cluster.clone()).collect(), notes: Vec::new() };
+    let mut tracked = BTreeMap::new();
+    tracked.insert(
+        ClusterId::parse(a["id"].as_str().unwrap()).unwrap(),
+        vec![TrackedOperation { concern: ConcernKind::NodeImage, target: "nodepool1".into(), status_url: None }],
+    );
+    let requeued = plan_fanout(&inv, &records[0].run_id, records[0].swept_at, &tracked);
+    assert_eq!(requeued[0]["tracked"][0]["concern"], "node-image");
+    assert!(requeued[1].get("tracked").is_none());
 }
 
 async fn mount_cluster_reads(server: &MockServer) {
@@ -99,14 +124,13 @@ async fn a_queue_message_runs_the_cluster_sweep_whether_it_arrives_as_object_or_
     let server = MockServer::start().await;
     mount_inventory(&server, &[cluster_variant("a", "1.7.7", "AKSUbuntu:1604:2020.01.01")]).await;
     mount_cluster_reads(&server).await;
-    let resp = timer_response(&server, &BTreeMap::new()).await;
+    let resp = timer_response(&server).await;
     let message = resp["Outputs"]["clusters"][0].clone();
-    let mut ctx = SweepContext::new(client(&server.uri()), vec![SUB.into()], 4);
-    // The fixture's API server name is public: read no certificates (nothing resolves names).
-    ctx.options.certificates = aks_cadence::sweep::CertificateChecks::off();
+    let dir = tempfile::tempdir().unwrap();
+    let sweeper = sweeper(&server, &dir);
 
     for delivered in [message.clone(), Value::String(message.to_string()), Value::String(Value::String(message.to_string()).to_string())] {
-        let snap = handle_cluster_message(&ctx, &queue_invocation(delivered)).await.unwrap();
+        let snap = sweeper.cluster(&queue_invocation(delivered)).await.unwrap().snapshot;
         assert_eq!(snap.cluster.name(), "a");
         assert_eq!(snap.signals.len(), 4, "{:?}", snap.signals);
         for s in &snap.signals {
@@ -119,13 +143,14 @@ async fn a_queue_message_runs_the_cluster_sweep_whether_it_arrives_as_object_or_
 #[tokio::test]
 async fn a_foreign_queue_message_is_rejected_without_retry() {
     let server = MockServer::start().await;
-    let ctx = SweepContext::new(client(&server.uri()), vec![SUB.into()], 4);
+    let dir = tempfile::tempdir().unwrap();
+    let sweeper = sweeper(&server, &dir);
     // The documented example's own queue item is not ours.
     let documented = fixture("functions-host/customhandler_request_queue_trigger.docs.json");
-    let err = handle_cluster_message(&ctx, &queue_invocation(documented["Data"]["myQueueItem"].clone())).await.unwrap_err();
-    assert!(matches!(err, SweepError::BadMessage(_)), "{err}");
+    let err = sweeper.cluster(&queue_invocation(documented["Data"]["myQueueItem"].clone())).await.unwrap_err();
+    assert!(matches!(err, SweepFailure::Sweep(SweepError::BadMessage(_))), "{err}");
     assert!(!err.is_retryable());
-    let err = handle_cluster_message(&ctx, &documented).await.unwrap_err();
+    let err = sweeper.cluster(&documented).await.unwrap_err();
     assert!(err.to_string().contains("Data.cluster"), "{err}");
     assert!(server.received_requests().await.unwrap().is_empty());
 }

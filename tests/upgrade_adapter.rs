@@ -230,10 +230,51 @@ async fn a_failed_upgrade_reports_arms_code_and_message() {
     let mut failed = op_status("Failed");
     failed["error"] = json!({"code": "UpgradeFailed", "message": "Drain of node aks-nodepool1-0 did not complete: PodDisruptionBudget"});
     mount_operation(&server, failed).await;
+    let Err(ActionError::Permanent(reason)) = perform(&server, patch("1.7.11")).await else { panic!("a failed operation is a permanent failure") };
+    // Recorded as an operation ARM ran and that failed, with ARM's code and message.
     assert_eq!(
-        perform(&server, patch("1.7.11")).await,
-        Err(ActionError::Permanent("ARM UpgradeFailed: Drain of node aks-nodepool1-0 did not complete: PodDisruptionBudget".into()))
+        aks_cadence::actions::azure::report_of_failure(&reason),
+        aks_cadence::actions::azure::OperationReport::Ended(aks_cadence::domain::OperationStatus::Failed {
+            code: "UpgradeFailed".into(),
+            message: "Drain of node aks-nodepool1-0 did not complete: PodDisruptionBudget".into()
+        }),
+        "{reason}"
     );
+}
+
+/// One `auto` upgrade run by the executor (3 attempts, millisecond waits) against an ARM that
+/// answers every PUT with `status`: the PUTs sent, and the cluster reads sent.
+async fn puts_and_reads_under(status: u16) -> (usize, usize) {
+    use aks_cadence::execute::{DEFAULT_LEASE, Executor, RetryPolicy};
+    let server = MockServer::start().await;
+    mount_cluster(&server, cluster_variant("clustername1", "1.7.7", LATEST_IMAGE)).await;
+    mount_profiles(&server).await;
+    Mock::given(method("PUT"))
+        .and(path(CLUSTER))
+        .respond_with(ResponseTemplate::new(status).insert_header("Retry-After", "0").set_body_json(json!({"error": {"code": "Busy", "message": "try later"}})))
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let ledger: std::sync::Arc<dyn aks_cadence::store::Ledger> = std::sync::Arc::new(aks_cadence::store::sqlite::SqliteLedger::open(dir.path().join("cadence.db")).unwrap());
+    let retry = RetryPolicy { max_attempts: 3, base: std::time::Duration::from_millis(1), cap: std::time::Duration::from_millis(20) };
+    let adapter: std::sync::Arc<dyn Actuator> = std::sync::Arc::new(AzureActuator::new(client(&server.uri())));
+    let executor = Executor::new(ledger, vec![adapter], "w1", DEFAULT_LEASE).with_retry_policy(retry);
+    let report = executor.execute(vec![patch("1.7.11")], "2026-03-01T10:00:00Z".parse().unwrap()).await;
+    assert!(report.needs_retry(), "not done: the delivery comes again");
+    let requests = server.received_requests().await.unwrap();
+    let puts = requests.iter().filter(|r| r.method.as_str() == "PUT").count();
+    let reads = requests.iter().filter(|r| r.method.as_str() == "GET" && r.url.path() == CLUSTER).count();
+    (puts, reads)
+}
+
+#[tokio::test]
+async fn one_change_has_one_retry_budget_and_reads_the_cluster_before_every_write() {
+    for status in [429, 500] {
+        let (puts, reads) = puts_and_reads_under(status).await;
+        // The executor's 3 attempts, not the ARM client's retries times the executor's.
+        assert_eq!(puts, 3, "HTTP {status}: one PUT per executor attempt");
+        assert!(reads >= puts, "HTTP {status}: every PUT follows a fresh read of the cluster ({reads} reads, {puts} PUTs)");
+    }
 }
 
 #[tokio::test]

@@ -166,7 +166,7 @@ pub fn upgrade_body(cluster: &Value, target: &str) -> Value {
 fn outcome(o: LroOutcome) -> Performed {
     match o {
         LroOutcome::Succeeded { operation_id, .. } => Ok(format!("{SUCCEEDED}{operation_id}")),
-        LroOutcome::Failed { code, message, .. } => Err(ActionError::Permanent(format!("ARM {code}: {message}"))),
+        LroOutcome::Failed { operation_id, code, message } => Err(ActionError::Permanent(operation_failed(&operation_id, &code, &message))),
         LroOutcome::Canceled { operation_id } => Err(ActionError::Permanent(format!("ARM operation {operation_id}{CANCELED}"))),
         LroOutcome::StillRunning { operation_id, status_url } => Ok(started_detail(&operation_id, &status_url)),
     }
@@ -176,6 +176,12 @@ const SUCCEEDED: &str = "succeeded: ";
 const STARTED: &str = "started: ";
 const STATUS_AT: &str = "; still running, status at ";
 const CANCELED: &str = " was canceled";
+const FAILED: &str = " failed: ";
+
+/// The reason recorded for an operation that ARM ran and that ended `Failed`.
+pub fn operation_failed(operation_id: &str, code: &str, message: &str) -> String {
+    format!("ARM operation {operation_id}{FAILED}{code}: {message}")
+}
 
 /// The detail recorded for an operation still running when the adapter stopped following it.
 pub fn started_detail(operation_id: &str, status_url: &str) -> String {
@@ -190,7 +196,8 @@ pub fn started_detail(operation_id: &str, status_url: &str) -> String {
 pub enum OperationReport {
     /// Still running: the sweep polls `status_url` until it ends.
     Started { operation_id: String, status_url: String },
-    /// Ended (or never started because ARM refused it), with ARM's code and message.
+    /// Ended with ARM's code and message, or [`OperationStatus::Refused`]: never started
+    /// (the adapter or ARM refused the change).
     Ended(OperationStatus),
 }
 
@@ -203,23 +210,22 @@ pub fn report_of_detail(detail: &str) -> Option<OperationReport> {
     detail.strip_prefix(SUCCEEDED).map(|_| OperationReport::Ended(OperationStatus::Succeeded))
 }
 
-/// Reads the reason of a `failed` upgrade or rotation: `ARM <code>: <message>` keeps ARM's
-/// words; anything else (a minor skipped, a pool that does not exist, an ARM error without a
-/// code) is code `Error` with the reason as the message.
+/// Reads the reason of a `failed` upgrade or rotation. Only an operation ARM ran and ended
+/// (`outcome`: failed with ARM's code and message, or canceled) is a failed operation; every
+/// other reason (a minor skipped, a pool that does not exist, a request ARM refused) means
+/// nothing was started: [`OperationStatus::Refused`] with the reason.
 pub fn report_of_failure(reason: &str) -> OperationReport {
-    if let Some(rest) = reason.strip_prefix("ARM operation ")
-        && rest.ends_with(CANCELED)
-    {
-        return OperationReport::Ended(OperationStatus::Canceled);
+    if let Some(rest) = reason.strip_prefix("ARM operation ") {
+        if rest.ends_with(CANCELED) {
+            return OperationReport::Ended(OperationStatus::Canceled);
+        }
+        if let Some((_, failure)) = rest.split_once(FAILED)
+            && let Some((code, message)) = failure.split_once(": ")
+        {
+            return OperationReport::Ended(OperationStatus::Failed { code: code.to_string(), message: message.to_string() });
+        }
     }
-    if let Some(rest) = reason.strip_prefix("ARM ")
-        && let Some((code, message)) = rest.split_once(": ")
-        && !code.is_empty()
-        && !code.contains(char::is_whitespace)
-    {
-        return OperationReport::Ended(OperationStatus::Failed { code: code.to_string(), message: message.to_string() });
-    }
-    OperationReport::Ended(OperationStatus::Failed { code: "Error".into(), message: reason.to_string() })
+    OperationReport::Ended(OperationStatus::Refused { reason: reason.to_string() })
 }
 
 impl AzureActuator {
@@ -433,15 +439,14 @@ mod tests {
         let failed = reason(LroOutcome::Failed { operation_id: "op-3".into(), code: "UpgradeFailed".into(), message: "drain timed out: pod x".into() });
         assert_eq!(report_of_failure(&failed), OperationReport::Ended(OperationStatus::Failed { code: "UpgradeFailed".into(), message: "drain timed out: pod x".into() }));
         assert_eq!(report_of_failure(&reason(LroOutcome::Canceled { operation_id: "op-4".into() })), OperationReport::Ended(OperationStatus::Canceled));
-        // A refused PUT keeps ARM's words (ArmError → ActionError::Permanent("ARM <code>: <message>")).
+        // A PUT ARM refused started nothing: refused, with ARM's words.
         assert_eq!(
             report_of_failure("ARM InvalidVersion: no such version"),
-            OperationReport::Ended(OperationStatus::Failed { code: "InvalidVersion".into(), message: "no such version".into() })
+            OperationReport::Ended(OperationStatus::Refused { reason: "ARM InvalidVersion: no such version".into() })
         );
-        assert_eq!(
-            report_of_failure("minor upgrades go one minor at a time: from 1.29 the next is 1.30, not 1.31"),
-            OperationReport::Ended(OperationStatus::Failed { code: "Error".into(), message: "minor upgrades go one minor at a time: from 1.29 the next is 1.30, not 1.31".into() })
-        );
+        // So is a change the adapter refused (an LTS cluster asked to skip a minor).
+        let skip = "minor upgrades go one minor at a time: from 1.28 the next is 1.29, not 1.30";
+        assert_eq!(report_of_failure(skip), OperationReport::Ended(OperationStatus::Refused { reason: skip.into() }));
     }
 
     #[test]

@@ -7,6 +7,8 @@
 //! Contract for every adapter: `perform` must tolerate being called again for an action whose
 //! previous attempt crashed after acting but before the ledger recorded it. Adapters that create
 //! things keep their own check for that (GitHub: a hidden marker looked up before creating).
+//!
+//! Layer: edge: the adapters that carry out actions; import the core and the other edges, never the run layer.
 
 pub mod azure;
 pub mod chat;

@@ -142,8 +142,15 @@ pub fn facts(action: &Action) -> Facts {
                 OperationStatus::Succeeded => "succeeded".to_string(),
                 OperationStatus::Canceled => "was canceled".to_string(),
                 OperationStatus::Failed { code, .. } => format!("failed ({code})"),
+                OperationStatus::Refused { .. } => String::new(),
             };
-            why.push(format!("The operation aks-cadence started towards {target} {s}."));
+            match status {
+                OperationStatus::Refused { reason } => {
+                    why.push(format!("aks-cadence did not start the change towards {target}: it was refused, nothing was started."));
+                    detail = Some(reason.clone());
+                }
+                _ => why.push(format!("The operation aks-cadence started towards {target} {s}.")),
+            }
             if let OperationStatus::Failed { message, .. } = status {
                 detail = Some(message.clone());
             }

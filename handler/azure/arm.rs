@@ -279,9 +279,19 @@ impl ArmClient {
     }
 
     pub fn with_http(config: ArmConfig, tokens: Arc<dyn TokenSource>, http: reqwest::Client) -> Result<Self, ArmError> {
-        let origin = url::Url::parse(&config.endpoint)
-            .map_err(|e| ArmError::new(ArmErrorKind::Permanent, ArmCall::GetCluster, None, None, format!("ARM_ENDPOINT `{}` is not a URL: {e}", config.endpoint)))?
-            .origin();
+        let url = url::Url::parse(&config.endpoint)
+            .map_err(|e| ArmError::new(ArmErrorKind::Permanent, ArmCall::GetCluster, None, None, format!("ARM_ENDPOINT `{}` is not a URL: {e}", config.endpoint)))?;
+        // The bearer token never leaves over plain http, except to a local fake on loopback.
+        if !crate::settings::token_may_travel_to(&url) {
+            return Err(ArmError::new(
+                ArmErrorKind::Permanent,
+                ArmCall::GetCluster,
+                None,
+                None,
+                format!("ARM_ENDPOINT `{}` is plain http to a host that is not loopback: the bearer token would cross the network unencrypted", config.endpoint),
+            ));
+        }
+        let origin = url.origin();
         let permits = Semaphore::new(config.max_concurrency.max(1));
         Ok(Self {
             inner: Arc::new(Inner { http, config, origin, tokens, permits, pacer: Pacer::default(), counters: Counters::default() }),
@@ -407,6 +417,10 @@ impl ArmClient {
                 Ok(resp) => return Ok(resp),
                 Err(e) => e,
             };
+            // One retry budget per change: the executor's (see `ArmCall::starts_operation`).
+            if call.starts_operation() {
+                return Err(err);
+            }
             let idempotent = call.idempotent() || !sent;
             match throttle::retry_decision(&inner.config.retry, attempts, &err.kind, idempotent) {
                 RetryDecision::GiveUp => return Err(err),

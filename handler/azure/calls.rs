@@ -158,6 +158,15 @@ impl ArmCall {
     pub fn idempotent(self) -> bool {
         !matches!(self, Self::UpgradeNodeImageVersion | Self::RotateClusterCertificates)
     }
+
+    /// Whether this call starts a long-running operation on a cluster. The client never
+    /// repeats one (not after a 429, not after a 5xx): the executor's retry budget is the only
+    /// one for a change, and each of its attempts reads the cluster first (busy → deferred,
+    /// done → already done), so a write that may have started an operation is never re-sent
+    /// without reading what happened.
+    pub fn starts_operation(self) -> bool {
+        matches!(self, Self::PutCluster | Self::UpgradeNodeImageVersion | Self::RotateClusterCertificates)
+    }
 }
 
 #[cfg(test)]

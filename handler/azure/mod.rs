@@ -12,6 +12,8 @@
 //!
 //! The upgrade/rotation adapter that uses this client is `actions::azure`; fleet sweeps are in
 //! `sweep/`.
+//!
+//! Layer: edge: identity and the ARM client; imports the core only.
 
 pub mod arm;
 pub mod calls;

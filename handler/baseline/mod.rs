@@ -12,6 +12,8 @@
 //!   payload did not carry that section, so nothing is concluded — [`Outcome::Unknown`]);
 //! - a key that is `null`, or missing inside an object that *is* present (for example
 //!   `securityProfile` without `defender`), is **not set**: the documented ARM default applies.
+//!
+//! Layer: core: pure evaluation, no IO.
 
 mod catalogue;
 pub mod report;

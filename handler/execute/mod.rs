@@ -54,6 +54,8 @@
 //! done: the next flush finds it finished and only removes it. A duplicate delivery of an
 //! event whose notification was already sent plans nothing (the key is done); one that
 //! arrives while the notification waits replaces the entry (same key, newest facts).
+//!
+//! Layer: run: claim → act → complete around the adapters.
 
 pub mod retry;
 

@@ -21,6 +21,8 @@
 //! Grid retries 5xx and never retries 400/413, and the Functions host turns any non-2xx from
 //! `/aks-events` into a failed invocation that Event Grid retries. So a non-2xx means "try
 //! again" and is sent only when the sink says a retry can help.
+//!
+//! Layer: run: the custom-handler entry point; hands deliveries to the pipeline and the sweeper.
 
 mod digest;
 mod error;
@@ -42,7 +44,7 @@ pub use error::ApiError;
 use crate::ingest::{Delivered, Ingested};
 use crate::topics::{ALLOWED_TOPICS_SETTING, AllowListOrigin, TopicAllowList};
 use crate::pipeline::{EventSink, PipelineError, RunReport};
-use crate::sweep::runner::Sweeper;
+use crate::sweeper::Sweeper;
 
 /// Everything the routes need.
 #[derive(Clone)]

@@ -22,7 +22,7 @@ use serde_json::Value;
 use super::invocation::InvocationResponse;
 use super::{AppState, SweepRoutes};
 use crate::sweep::SweepError;
-use crate::sweep::runner::SweepFailure;
+use crate::sweeper::SweepFailure;
 
 fn body_value(body: Result<Bytes, BytesRejection>) -> Result<Value, String> {
     let bytes = body.map_err(|r| format!("the invocation body could not be read: {}", r.body_text()))?;

@@ -16,6 +16,8 @@
 //! topic that is not a cluster id, a required field missing) is a successful
 //! [`Ingested::Unknown`] / [`Ingested::Ignored`] with the reason, because Event Grid must get a
 //! success for it — a retry would bring the same bytes back.
+//!
+//! Layer: edge: wire types in, `Signal` out; imports the core only.
 
 mod aks;
 mod cloudevents;

@@ -15,7 +15,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::azure::{ArmCall, ArmClient};
 use crate::domain::ClusterId;
-use crate::sweep::runner::SweepProgress;
+use crate::sweeper::SweepProgress;
 
 const INVENTORY: u8 = 0;
 const SWEEPING: u8 = 1;

@@ -268,6 +268,7 @@ pub(super) fn operation_status(status: &OperationStatus) -> String {
             format!("failed: {code}: {}", truncate(message, 300))
         }
         OperationStatus::Canceled => "was canceled".to_string(),
+        OperationStatus::Refused { reason } => truncate(reason, 300),
     }
 }
 
@@ -277,11 +278,19 @@ pub(super) fn operation(
     target: &str,
     status: &OperationStatus,
 ) -> String {
-    format!(
-        "{name}: update: {} {target}: the operation aks-cadence started {}",
-        kind.as_str(),
-        operation_status(status)
-    )
+    match status {
+        // Nothing was started: never told as a failed operation.
+        OperationStatus::Refused { .. } => format!(
+            "{name}: update: {} {target}: aks-cadence did not start the change, it was refused: {}",
+            kind.as_str(),
+            operation_status(status)
+        ),
+        _ => format!(
+            "{name}: update: {} {target}: the operation aks-cadence started {}",
+            kind.as_str(),
+            operation_status(status)
+        ),
+    }
 }
 
 pub(super) fn resolved(name: &str, kind: ConcernKind, target: &str) -> String {

@@ -14,6 +14,8 @@
 //!
 //! Everything is validated and compiled (globs, signal names) once at load, so matching a signal
 //! against the policy is a few comparisons.
+//!
+//! Layer: core: pure, no IO but reading the policy file it parses (`tests/core_imports.rs`).
 
 pub mod baseline;
 pub mod channels;

@@ -4,6 +4,8 @@
 //! Two implementations share one contract (and one contract test suite):
 //! [`sqlite::SqliteLedger`] (embedded default, `CADENCE_STATE=sqlite:PATH`) and, for scale-out,
 //! a blob-backed ledger on Azure Storage.
+//!
+//! Layer: edge: the ledger backends; imports the core only.
 
 pub mod blob;
 pub mod contract;

@@ -1,8 +1,9 @@
 //! Fan-out: the `sweep` timer takes the inventory and emits one queue message per cluster
 //! through its queue output binding `clusters`; the `sweep-cluster` queueTrigger (binding
 //! `cluster`) runs the per-cluster sweep, so many Function instances share a large fleet.
-//! Locally, [`run_local`] runs the very same per-cluster code in-process with bounded
-//! concurrency.
+//! Locally (and for fleets up to `CADENCE_SWEEP_INLINE_MAX`), [`sweep_inventory`] runs the very
+//! same per-cluster code in-process with bounded concurrency. The invocations themselves are
+//! handled by the run layer's `Sweeper` (`sweeper`), which plans what this module reads.
 //!
 //! Messages are JSON objects, never strings: the Functions host turns a string output that
 //! happens to be valid base64 into bytes. A queue output given an array writes one message per
@@ -17,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::cluster::{ClusterSnapshot, SweepRun, TrackedOperation, sweep_cluster};
-use super::inventory::{ClusterRecord, Inventory, InventorySource, inventory};
+use super::inventory::{ClusterRecord, Inventory, InventorySource};
 use super::{SweepContext, SweepError};
 use crate::domain::ClusterId;
 
@@ -97,18 +98,6 @@ pub fn parse_cluster_message(v: &Value) -> Result<ClusterMessage, SweepError> {
     serde_json::from_value(v).map_err(|e| SweepError::BadMessage(e.to_string()))
 }
 
-/// `POST /sweep` (timerTrigger): inventory → one queue message per cluster.
-///
-/// `body` is the custom-handler request (`{"Data": {<timer>: {...}}, "Metadata": {...}}`); the
-/// timer payload is only logged (`IsPastDue`). Answers the custom-handler response with the
-/// messages in `Outputs.clusters`. A failed inventory is an `Err` (the timer is not retried;
-/// the next tick tries again).
-pub async fn handle_timer(ctx: &SweepContext, body: &Value, tracked: &BTreeMap<ClusterId, Vec<TrackedOperation>>) -> Result<Value, SweepError> {
-    let now = Timestamp::now();
-    let inv = inventory(&ctx.arm, &ctx.subscriptions).await?;
-    Ok(fanout_response(&inv, now, timer_past_due(body), tracked))
-}
-
 /// Whether the timer invocation says the tick is late (`IsPastDue`).
 pub fn timer_past_due(body: &Value) -> bool {
     body.get("Data")
@@ -138,25 +127,6 @@ pub fn source_name(source: InventorySource) -> &'static str {
     }
 }
 
-/// Runs the per-cluster sweep for one fan-out message.
-pub async fn run_cluster_message(ctx: &SweepContext, message: &Value) -> Result<ClusterSnapshot, SweepError> {
-    let m = parse_cluster_message(message)?;
-    let run = ctx.run(&m.run_id, m.swept_at);
-    sweep_cluster(&ctx.arm, &ctx.options, &run, &m.cluster, &m.tracked).await
-}
-
-/// `POST /sweep-cluster` (queueTrigger): the custom-handler request carries the message in
-/// `Data.cluster`. An `Err` that [`SweepError::is_retryable`] should answer non-2xx so the
-/// message returns to the queue; a `BadMessage` should be acknowledged (it will never parse).
-pub async fn handle_cluster_message(ctx: &SweepContext, body: &Value) -> Result<ClusterSnapshot, SweepError> {
-    let body = decode_json_value(body);
-    let message = body
-        .get("Data")
-        .and_then(|d| d.get(CLUSTER_TRIGGER_BINDING))
-        .ok_or_else(|| SweepError::BadMessage(format!("no Data.{CLUSTER_TRIGGER_BINDING} in the invocation")))?;
-    run_cluster_message(ctx, message).await
-}
-
 /// What a local (in-process) sweep did.
 #[derive(Debug)]
 pub struct LocalSweep {
@@ -167,14 +137,6 @@ pub struct LocalSweep {
     pub notes: Vec<String>,
     /// Each cluster's resource as the security baseline reads it (from the inventory).
     pub baseline: BTreeMap<ClusterId, Value>,
-}
-
-/// `handler sweep` locally: inventory, then the per-cluster sweep of every cluster with at most
-/// `concurrency` in flight (the ARM client's own semaphore bounds requests further).
-pub async fn run_local(ctx: &SweepContext, concurrency: usize, tracked: &BTreeMap<ClusterId, Vec<TrackedOperation>>) -> Result<LocalSweep, SweepError> {
-    let now = Timestamp::now();
-    let inv = inventory(&ctx.arm, &ctx.subscriptions).await?;
-    Ok(sweep_inventory(ctx, inv, concurrency, tracked, now).await)
 }
 
 /// The per-cluster sweep of every cluster of an inventory already taken, as of `now` (the

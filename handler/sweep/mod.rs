@@ -4,9 +4,8 @@
 //! inventory  Resource Graph (paged by $skipToken) → ClusterRecord; fallback: ARM list per subscription
 //! cluster    sweep_cluster: one record → ClusterSnapshot (signals, maintenance configs, region offer)
 //! support    a region's kubernetesVersions → support status (N-2 window, LTS)
-//! fanout     timer → one queue message per cluster; queue trigger → sweep_cluster; run_local
+//! fanout     timer → one queue message per cluster; queue message → sweep_cluster; sweep_inventory
 //! memory     what a sweep remembers per cluster (observed facts, followed operations)
-//! runner     Sweeper: the sweep functions end to end, findings planned through the pipeline
 //! certs      certificate expiry readers (API server TLS, kubeconfigs)
 //! wiring     once per sweep: which clusters' AKS events do not reach `aks-events`
 //! readiness  before a pending upgrade: the region's vCPU quota and subnet usage (shared per sweep)
@@ -14,6 +13,8 @@
 //!
 //! Wire types (Resource Graph rows, ARM bodies) stop here: what leaves is [`crate::domain::Signal`]
 //! plus raw maintenance-configuration JSON for `policy::windows`.
+//!
+//! Layer: edge: ARM reads in, snapshots and signals out; imports the core and the other edges, never the run layer.
 
 pub mod certs;
 pub mod cluster;
@@ -21,7 +22,6 @@ pub mod fanout;
 pub mod inventory;
 pub mod memory;
 pub mod readiness;
-pub mod runner;
 pub mod support;
 pub mod wiring;
 
@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 use jiff::Timestamp;
 
 pub use cluster::{CertificateChecks, ClusterSnapshot, SweepCache, SweepOptions, SweepRun, TrackedOperation, UpgradeSource, sweep_cluster};
-pub use fanout::{handle_cluster_message, handle_timer, plan_fanout, run_cluster_message, run_local, sweep_inventory};
+pub use fanout::{plan_fanout, sweep_inventory};
 pub use inventory::{ClusterRecord, Inventory, InventorySource};
 
 use crate::azure::{ArmClient, ArmError};
@@ -69,7 +69,7 @@ pub struct SweepContext {
     pub arm: ArmClient,
     /// `CADENCE_SUBSCRIPTIONS` (empty = every subscription the identity can read).
     pub subscriptions: Vec<String>,
-    /// `CADENCE_SWEEP_CONCURRENCY`, for [`run_local`].
+    /// `CADENCE_SWEEP_CONCURRENCY`: clusters swept at once in-process.
     pub concurrency: usize,
     /// `CADENCE_SWEEP_INLINE_MAX`: the timer sweeps fleets up to this size itself (one plan)
     /// instead of fanning out (0 = always fan out).

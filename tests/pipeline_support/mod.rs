@@ -12,6 +12,9 @@ use aks_cadence::actions::{Actuator, Performed};
 use aks_cadence::domain::{ClusterFacts, ClusterId, Concern, ConcernKind, Origin, Signal, SignalKind};
 use aks_cadence::error::ActionError;
 use aks_cadence::execute::{Executor, RetryPolicy};
+use aks_cadence::pipeline::Clock;
+use aks_cadence::policy::Policy;
+pub use aks_cadence::wiring::Parts;
 use aks_cadence::store::Ledger;
 use aks_cadence::store::sqlite::SqliteLedger;
 use async_trait::async_trait;
@@ -140,4 +143,11 @@ pub const FAST_RETRY: RetryPolicy = RetryPolicy { max_attempts: 3, base: Duratio
 
 pub fn executor(ledger: &Arc<dyn Ledger>, adapters: Vec<Arc<dyn Actuator>>, owner: &str) -> Executor {
     Executor::new(Arc::clone(ledger), adapters, owner, SignedDuration::from_mins(5)).with_retry_policy(FAST_RETRY)
+}
+
+/// A pipeline's parts as production assembles them (`wiring::Parts`), with the test's policy,
+/// ledger, adapters and clock, claims owned by `w1` and millisecond retries. Change a field
+/// (`digest`, `owner`) with struct update syntax, then `.pipeline()`.
+pub fn parts(policy: Arc<Policy>, ledger: &Arc<dyn Ledger>, adapters: Vec<Arc<dyn Actuator>>, dry_run: bool, clock: Clock) -> Parts {
+    Parts { owner: "w1".into(), retry: FAST_RETRY, ..Parts::new(policy, Arc::clone(ledger), adapters, dry_run, clock) }
 }

@@ -1,4 +1,4 @@
-//! The sweep end to end: inventory and fan-out (the `sweep` timer), one cluster from a queue
+//! Run layer: the sweep end to end — inventory and fan-out (the `sweep` timer), one cluster from a queue
 //! message (`sweep-cluster`), or the whole fleet in-process (`handler sweep`) — each swept
 //! cluster planned, and unless dry-run carried out, through [`Pipeline::handle_snapshots`].
 //!
@@ -14,9 +14,9 @@ use futures::StreamExt as _;
 use jiff::Timestamp;
 use serde_json::Value;
 
-use super::fanout::{LocalSweep, decode_json_value, parse_cluster_message, sweep_inventory, sweep_inventory_observed};
-use super::inventory::{ClusterRecord, inventory};
-use super::{ClusterSnapshot, SweepContext, SweepError, TrackedOperation, sweep_cluster, wiring};
+use crate::sweep::fanout::{LocalSweep, decode_json_value, parse_cluster_message, sweep_inventory_observed};
+use crate::sweep::inventory::{ClusterRecord, inventory};
+use crate::sweep::{ClusterSnapshot, SweepCache, SweepContext, SweepError, TrackedOperation, sweep_cluster, wiring};
 use crate::domain::{ClusterId, Signal};
 use crate::pipeline::{Pipeline, PipelineError, RunReport};
 
@@ -39,12 +39,10 @@ impl SweepFailure {
     }
 }
 
-/// Adds each wiring finding to its cluster's snapshot, so it is planned with the sweep's one
-/// plan (a cluster whose own sweep failed has no snapshot: its finding waits for the next sweep).
 /// Gives each snapshot its subscription's Defender plan when the policy reports the security
 /// baseline: one Resource Graph query per run (`cache`). A failed read leaves the plan unknown
 /// (the `defender-plan` check then says so) and is logged; it never fails the sweep.
-async fn attach_defender_plans(sweeper: &Sweeper, cache: &super::SweepCache, snapshots: &mut [ClusterSnapshot], logs: &mut Vec<String>) {
+async fn attach_defender_plans(sweeper: &Sweeper, cache: &SweepCache, snapshots: &mut [ClusterSnapshot], logs: &mut Vec<String>) {
     if !sweeper.pipeline.reports_baseline() || snapshots.iter().all(|s| s.baseline.is_none()) {
         return;
     }
@@ -61,6 +59,8 @@ async fn attach_defender_plans(sweeper: &Sweeper, cache: &super::SweepCache, sna
     }
 }
 
+/// Adds each wiring finding to its cluster's snapshot, so it is planned with the sweep's one
+/// plan (a cluster whose own sweep failed has no snapshot: its finding waits for the next sweep).
 fn attach(snapshots: &mut [ClusterSnapshot], signals: Vec<Signal>) {
     let index: std::collections::HashMap<ClusterId, usize> = snapshots.iter().enumerate().map(|(i, s)| (s.cluster.clone(), i)).collect();
     for signal in signals {
@@ -115,14 +115,14 @@ impl Sweeper {
     pub async fn timer(&self, body: &Value) -> Result<Value, SweepFailure> {
         // The injected clock, as every other stage: a test (or `--now`) fixes it.
         let now = self.pipeline.now();
-        let past_due = super::fanout::timer_past_due(body);
+        let past_due = crate::sweep::fanout::timer_past_due(body);
         let inv = inventory(&self.ctx.arm, &self.ctx.subscriptions).await?;
         if inv.clusters.is_empty() || inv.clusters.len() > self.ctx.inline_max {
-            let mut response = super::fanout::fanout_response(&inv, now, past_due, &BTreeMap::new());
+            let mut response = crate::sweep::fanout::fanout_response(&inv, now, past_due, &BTreeMap::new());
             // The queue messages plan each cluster on its own; the wiring findings of the whole
             // fleet are planned here, as one plan.
             let mut logs = Vec::new();
-            let wiring = self.wiring(&inv.clusters, &super::fanout::run_id_at(now), now, &mut logs).await;
+            let wiring = self.wiring(&inv.clusters, &crate::sweep::fanout::run_id_at(now), now, &mut logs).await;
             if !wiring.is_empty() {
                 match self.pipeline.handle_signals(wiring).await {
                     Ok(report) => logs.extend(report.log),
@@ -135,28 +135,20 @@ impl Sweeper {
             }
             return Ok(response);
         }
-        let tracked = self.tracked(inv.clusters.iter().map(|c| c.id.clone()).collect()).await?;
         let records = inv.clusters.clone();
         let source = inv.source;
-        let mut local = sweep_inventory(&self.ctx, inv, self.ctx.concurrency, &tracked, now).await;
-        let mut wiring_logs = Vec::new();
-        let wiring = self.wiring(&records, &local.run_id, now, &mut wiring_logs).await;
-        attach(&mut local.snapshots, wiring);
-        local.notes.extend(wiring_logs);
-        let mut baseline_logs = Vec::new();
-        attach_defender_plans(self, &super::SweepCache::default(), &mut local.snapshots, &mut baseline_logs).await;
-        local.notes.extend(baseline_logs);
+        let (local, tracked) = self.sweep_taken(inv, self.ctx.concurrency, now, &NoProgress).await?;
         let report = self.pipeline.handle_snapshots(&local.snapshots).await?;
         let mut logs = vec![format!(
             "{}: {} clusters from {}{}, swept in this invocation as one plan: {} action(s) planned",
             local.run_id,
             records.len(),
-            super::fanout::source_name(source),
+            crate::sweep::fanout::source_name(source),
             if past_due { " (timer was past due)" } else { "" },
             report.planned.len()
         )];
         logs.extend(local.notes.iter().cloned());
-        let mut retry = super::Inventory { source, clusters: Vec::new(), notes: Vec::new() };
+        let mut retry = crate::sweep::Inventory { source, clusters: Vec::new(), notes: Vec::new() };
         for (id, e) in &local.failures {
             logs.push(format!("{id}: {e}{}", if e.is_retryable() { " (queued to be swept again)" } else { "" }));
             if e.is_retryable()
@@ -166,10 +158,10 @@ impl Sweeper {
             }
         }
         logs.extend(report.log);
-        let messages = super::plan_fanout(&retry, &local.run_id, now, &tracked);
+        let messages = crate::sweep::plan_fanout(&retry, &local.run_id, now, &tracked);
         let mut outputs = serde_json::Map::new();
-        outputs.insert(super::fanout::CLUSTERS_OUTPUT_BINDING.into(), Value::Array(messages));
-        Ok(super::fanout::custom_handler_response(outputs, logs))
+        outputs.insert(crate::sweep::fanout::CLUSTERS_OUTPUT_BINDING.into(), Value::Array(messages));
+        Ok(crate::sweep::fanout::custom_handler_response(outputs, logs))
     }
 
     /// `POST /sweep-cluster`: the message in `Data.cluster` → the cluster's sweep → its plan,
@@ -178,8 +170,8 @@ impl Sweeper {
         let body = decode_json_value(body);
         let message = body
             .get("Data")
-            .and_then(|d| d.get(super::fanout::CLUSTER_TRIGGER_BINDING))
-            .ok_or_else(|| SweepError::BadMessage(format!("no Data.{} in the invocation", super::fanout::CLUSTER_TRIGGER_BINDING)))?;
+            .and_then(|d| d.get(crate::sweep::fanout::CLUSTER_TRIGGER_BINDING))
+            .ok_or_else(|| SweepError::BadMessage(format!("no Data.{} in the invocation", crate::sweep::fanout::CLUSTER_TRIGGER_BINDING)))?;
         let m = parse_cluster_message(message)?;
         let mut tracked = m.tracked.clone();
         for op in self.pipeline.tracked_operations(&m.cluster.id).await? {
@@ -198,15 +190,42 @@ impl Sweeper {
     }
 
     /// `handler sweep`: the whole fleet in-process, at most `concurrency` clusters at once, as
-    /// of `now`, planned as ONE plan (one digest per recipient). Clusters whose sweep failed
-    /// are in [`LocalSweep::failures`]; the others are planned regardless.
-    pub async fn local(&self, concurrency: usize, now: Timestamp) -> Result<(LocalSweep, RunReport), SweepFailure> {
-        self.local_observed(concurrency, now, &NoProgress).await
+    /// of the pipeline's clock, planned as ONE plan (one digest per recipient). Clusters whose
+    /// sweep failed are in [`LocalSweep::failures`]; the others are planned regardless.
+    pub async fn local(&self, concurrency: usize) -> Result<(LocalSweep, RunReport), SweepFailure> {
+        self.local_observed(concurrency, &NoProgress).await
     }
 
     /// [`Sweeper::local`], telling `progress` how far it got (the command line's progress bar).
-    pub async fn local_observed(&self, concurrency: usize, now: Timestamp, progress: &dyn SweepProgress) -> Result<(LocalSweep, RunReport), SweepFailure> {
+    pub async fn local_observed(&self, concurrency: usize, progress: &dyn SweepProgress) -> Result<(LocalSweep, RunReport), SweepFailure> {
+        let local = self.read_fleet_observed(concurrency, progress).await?;
+        let report = self.pipeline.handle_snapshots(&local.snapshots).await?;
+        Ok((local, report))
+    }
+
+    /// The reading half of [`Sweeper::local`] (inventory, every cluster, the event-wiring
+    /// check, the baseline's Defender plans), as of the pipeline's clock, before anything is
+    /// planned: what the sweep benchmark measures.
+    pub async fn read_fleet(&self, concurrency: usize) -> Result<LocalSweep, SweepFailure> {
+        self.read_fleet_observed(concurrency, &NoProgress).await
+    }
+
+    async fn read_fleet_observed(&self, concurrency: usize, progress: &dyn SweepProgress) -> Result<LocalSweep, SweepFailure> {
+        let now = self.pipeline.now();
         let inv = inventory(&self.ctx.arm, &self.ctx.subscriptions).await?;
+        Ok(self.sweep_taken(inv, concurrency, now, progress).await?.0)
+    }
+
+    /// Every cluster of an inventory already taken, with the operations followed on each (read
+    /// from the ledger), the event-wiring findings attached to their clusters' snapshots and,
+    /// with a `[baseline]` policy, each subscription's Defender plan.
+    async fn sweep_taken(
+        &self,
+        inv: crate::sweep::Inventory,
+        concurrency: usize,
+        now: Timestamp,
+        progress: &dyn SweepProgress,
+    ) -> Result<(LocalSweep, BTreeMap<ClusterId, Vec<TrackedOperation>>), SweepFailure> {
         progress.inventory_taken(inv.clusters.len());
         let tracked = self.tracked(inv.clusters.iter().map(|c| c.id.clone()).collect()).await?;
         let records = inv.clusters.clone();
@@ -218,10 +237,9 @@ impl Sweeper {
         attach(&mut local.snapshots, wiring);
         local.notes.extend(wiring_logs);
         let mut baseline_logs = Vec::new();
-        attach_defender_plans(self, &super::SweepCache::default(), &mut local.snapshots, &mut baseline_logs).await;
+        attach_defender_plans(self, &SweepCache::default(), &mut local.snapshots, &mut baseline_logs).await;
         local.notes.extend(baseline_logs);
-        let report = self.pipeline.handle_snapshots(&local.snapshots).await?;
-        Ok((local, report))
+        Ok((local, tracked))
     }
 
     /// The event-wiring findings for `clusters` (`sweep::wiring`): none when the check is off;
