@@ -1,181 +1,571 @@
-//! Throughput of `POST /aks-events` against a bare axum server in the same run.
+//! The event path measured from outside, on the real binary, against a bare axum JSON echo.
 //!
-//! Both servers run in this process on 127.0.0.1:0 with the same `serve` settings; one
-//! in-process load generator (reqwest, `CONCURRENCY` connections, a fixed `REQUESTS` count)
-//! drives each with the real Event Grid fixtures wrapped in the custom-handler envelope, a
-//! third of them string-encoded as the Functions host sometimes sends them. The handler does
-//! the real work up to the sink: envelope decoding, ingestion into signals, structured JSON
-//! logging (to a sink writer, so formatting is paid for), the invocation response. The bare
-//! server reads the body and answers a constant 200.
+//! What runs, each in its own process:
 //!
-//! Run: `cargo bench --bench handler_throughput` (env: BENCH_REQUESTS, BENCH_CONCURRENCY,
-//! BENCH_ROUNDS). Target: the handler keeps at least half the bare server's events/s.
+//! - **handler** — the `handler` binary built by this `cargo bench` (same Cargo.lock, bench
+//!   profile), started the way the Functions host starts it (`FUNCTIONS_CUSTOMHANDLER_PORT`,
+//!   JSON logs on stdout, stdout redirected to a file), on the SQLite ledger, with the built-in
+//!   policy (every signal planned as a log action), in two modes: **dry-run** (plan only) and
+//!   **live** (`CADENCE_DRY_RUN=false`: claim → log adapter → complete for every action);
+//! - **bare** — this bench's own executable re-run as a bare axum server: `POST /aks-events`
+//!   parses the body as JSON and answers the invocation shape, `GET /` answers `ok`. Same axum,
+//!   tokio and serde as the handler, same release profile, same TCP_NODELAY;
+//! - **load** — this executable again as the load generator: raw HTTP/1.1 on kept-alive
+//!   connections (no client library in the measured path of either side), every real Event Grid
+//!   fixture wrapped in the invocation envelope as the host sends it (a third string-encoded),
+//!   each request with a fresh event id and one of 5,000 cluster names, so the ledger sees new
+//!   events and keys as it would from a fleet.
+//!
+//! On Linux the servers are pinned to CPU 1 and the load generator to CPU 0 (`taskset`), so
+//! they do not fight for a core. The figure that counts is **CPU per event**: the server's
+//! utime + stime from `/proc/<pid>/stat` over a round, divided by the events of the round.
+//! Being a ratio of the server's own CPU it cancels most of the machine's noise. Rounds are
+//! paired (bare, dry-run, live, bare, …) and medians reported.
+//!
+//! Printed: CPU per event and events/s per server and round; the ratio bare/handler of CPU per
+//! event (goal ≥ 0.5); p50/p99 at half of each server's median maximum rate (open loop,
+//! latency counted from the scheduled send time; goal p99 < 5 ms); start → first `GET /` 200
+//! for the handler and the bare server (median of `BENCH_STARTS` pairs; goal ≤ 2×); and, when
+//! `CADENCE_TEST_AZURITE_BLOB` is set (`source scripts/services.sh && start_services`), the
+//! handler on the blob ledger through a counting proxy in front of Azurite: events/s per
+//! instance and storage round trips per event.
+//!
+//! Run: `cargo bench --bench handler_throughput`. Environment: `BENCH_REQUESTS` (per round,
+//! default 20000), `BENCH_CONCURRENCY` (connections, 32), `BENCH_ROUNDS` (3), `BENCH_STARTS`
+//! (20), `BENCH_HANDLER` (another handler binary to measure, e.g. an older build),
+//! `BENCH_BLOB_REQUESTS` (2000).
 
-use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use aks_cadence::host::{AppState, serve};
-use aks_cadence::ingest::Ingested;
-use aks_cadence::pipeline::{EventSink, PipelineError, RunReport};
-use axum::Router;
-use axum::body::Bytes;
-use axum::routing::post;
-use axum::serve::ListenerExt;
 use serde_json::{Value, json};
 
-/// Receives what the host ingested and does nothing further: the benchmark measures the
-/// host and ingestion, not the planner or the ledger.
-struct CountingSink(AtomicUsize);
+#[path = "../tests/ledger_blob_support/mod.rs"]
+mod blob_support;
 
-#[async_trait::async_trait]
-impl EventSink for CountingSink {
-    async fn handle(&self, events: Vec<Ingested>) -> Result<RunReport, PipelineError> {
-        self.0.fetch_add(events.len(), Ordering::Relaxed);
-        Ok(RunReport::default())
-    }
-}
+const CLUSTERS: u64 = 5_000;
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
-/// Every real event fixture, wrapped as the Functions host posts it.
-fn bodies() -> Vec<Bytes> {
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    match args.get(1).map(String::as_str) {
+        Some("bare-echo") => bare_echo(args[2].parse().expect("port")),
+        Some("load") => load(&args[2..]),
+        // `cargo bench` passes `--bench`; anything else runs the comparison.
+        _ => compare(),
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// The bare server
+// ------------------------------------------------------------------------------------------
+
+/// A bare axum JSON echo: what any custom handler must at least do for an event.
+fn bare_echo(port: u16) {
+    use axum::Json;
+    use axum::routing::{get, post};
+    use axum::serve::ListenerExt;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    runtime.block_on(async move {
+        let app = axum::Router::new().route("/", get(|| async { "ok" })).route(
+            "/aks-events",
+            post(|Json(body): Json<Value>| async move {
+                let logs = vec![format!("{} bytes", body.to_string().len())];
+                Json(json!({"Outputs": {}, "Logs": logs, "ReturnValue": null}))
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        axum::serve(listener, app).await.unwrap();
+    });
+}
+
+// ------------------------------------------------------------------------------------------
+// The load generator (its own process)
+// ------------------------------------------------------------------------------------------
+
+/// One request body with `__ID__` (the event id) and `__C__` (a cluster-name suffix) to fill.
+fn templates() -> Vec<String> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/eventgrid");
     let mut names: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
     names.sort();
+    let cluster = regex::Regex::new(r"(managedClusters/[A-Za-z0-9_-]+)").unwrap();
     let mut out = Vec::new();
     for (i, path) in names.iter().enumerate() {
-        let value: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-        // Only single events: the trigger fans batches out to one invocation per event.
+        let mut value: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        // Only single AKS events: the trigger fans batches out to one invocation per event.
         let is_event = value.get("eventType").is_some() || value.get("specversion").is_some() || value.get("specVersion").is_some();
-        if !is_event {
+        let is_validation = value.get("eventType").and_then(Value::as_str).is_some_and(|t| t.contains("SubscriptionValidation"));
+        if !is_event || is_validation {
             continue;
         }
+        value["id"] = Value::String("__ID__".into());
+        let text = cluster.replace_all(&value.to_string(), "${1}-__C__").into_owned();
+        let value: Value = serde_json::from_str(&text).unwrap();
         let event = if i % 3 == 0 { Value::String(value.to_string()) } else { value };
         let envelope = json!({
             "Data": {"event": event},
             "Metadata": {"sys": {"MethodName": "aks-events", "UtcNow": "2026-01-01T00:00:00Z", "RandGuid": "24ad4c06-24ad-4e5b-8294-3da9714877e9"}}
         });
-        out.push(Bytes::from(envelope.to_string()));
+        out.push(envelope.to_string());
     }
     assert!(out.len() >= 15, "expected the real fixtures, found {}", out.len());
     out
 }
 
-struct Figures {
-    events_per_sec: f64,
-    p50: Duration,
-    p99: Duration,
+/// What one load run measured (printed by the load process as one JSON line).
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
+struct LoadResult {
+    events: usize,
+    secs: f64,
+    p50_us: f64,
+    p99_us: f64,
 }
 
-async fn drive(url: &str, bodies: &[Bytes], requests: usize, concurrency: usize) -> Figures {
-    let client = reqwest::Client::builder().no_proxy().pool_max_idle_per_host(concurrency).tcp_nodelay(true).build().unwrap();
-    let next = Arc::new(AtomicUsize::new(0));
-    let started = Instant::now();
-    let mut workers = Vec::with_capacity(concurrency);
-    for _ in 0..concurrency {
-        let (client, next, url, bodies) = (client.clone(), next.clone(), url.to_string(), bodies.to_vec());
-        workers.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= requests {
-                    break;
+/// `load <port> <requests> <concurrency> <rate/s, 0 = as fast as possible> <run tag>`
+fn load(args: &[String]) {
+    let port: u16 = args[0].parse().unwrap();
+    let requests: usize = args[1].parse().unwrap();
+    let concurrency: usize = args[2].parse().unwrap();
+    let rate: f64 = args[3].parse().unwrap();
+    let tag = args[4].clone();
+    let templates = std::sync::Arc::new(templates());
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let result = runtime.block_on(async move {
+        let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let start = tokio::time::Instant::now();
+        let mut workers = Vec::new();
+        for _ in 0..concurrency {
+            let (next, templates, tag) = (next.clone(), templates.clone(), tag.clone());
+            workers.push(tokio::spawn(async move {
+                let mut conn = Conn::open(port).await;
+                let mut latencies = Vec::new();
+                loop {
+                    let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if n >= requests {
+                        break;
+                    }
+                    let body = templates[n % templates.len()].replace("__ID__", &format!("{tag}-{n}")).replace("__C__", &format!("{:04}", n as u64 % CLUSTERS));
+                    // Open loop at a fixed rate: latency counts from when the request was due,
+                    // so a stalled server is not hidden by a stalled generator.
+                    let due = if rate > 0.0 { start + Duration::from_secs_f64(n as f64 / rate) } else { tokio::time::Instant::now() };
+                    tokio::time::sleep_until(due).await;
+                    let status = conn.post("/aks-events", body.as_bytes()).await;
+                    assert_eq!(status, 200, "request {n}: the server answered {status}");
+                    latencies.push(due.elapsed());
                 }
-                let body = bodies[i % bodies.len()].clone();
-                let t = Instant::now();
-                let response = client.post(&url).header("content-type", "application/json").body(body).send().await.expect("request");
-                let status = response.status();
-                let _ = response.bytes().await.expect("body");
-                assert_eq!(status, 200, "{url}");
-                latencies.push(t.elapsed());
+                latencies
+            }));
+        }
+        let mut all = Vec::with_capacity(requests);
+        for w in workers {
+            all.extend(w.await.unwrap());
+        }
+        let secs = start.elapsed().as_secs_f64();
+        all.sort();
+        let pct = |p: f64| all[((all.len() as f64 * p).ceil() as usize).saturating_sub(1).min(all.len() - 1)].as_secs_f64() * 1e6;
+        LoadResult { events: all.len(), secs, p50_us: pct(0.50), p99_us: pct(0.99) }
+    });
+    println!("{}", serde_json::to_string(&result).unwrap());
+}
+
+/// A kept-alive HTTP/1.1 connection, spoken by hand (request out, status and body back).
+struct Conn {
+    stream: tokio::net::TcpStream,
+    port: u16,
+    buf: Vec<u8>,
+}
+
+impl Conn {
+    async fn open(port: u16) -> Self {
+        let stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
+        stream.set_nodelay(true).unwrap();
+        Self { stream, port, buf: Vec::with_capacity(16 * 1024) }
+    }
+
+    async fn post(&mut self, path: &str, body: &[u8]) -> u16 {
+        use tokio::io::AsyncWriteExt;
+        let mut request =
+            format!("POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n", self.port, body.len())
+                .into_bytes();
+        request.extend_from_slice(body);
+        self.stream.write_all(&request).await.expect("send");
+        self.buf.clear();
+        loop {
+            if let Some((status, head, len)) = parse_head(&self.buf) {
+                while self.buf.len() < head + len {
+                    self.read_more().await;
+                }
+                return status;
             }
-            latencies
-        }));
+            self.read_more().await;
+        }
     }
-    let mut all = Vec::with_capacity(requests);
-    for w in workers {
-        all.extend(w.await.unwrap());
+
+    async fn read_more(&mut self) {
+        use tokio::io::AsyncReadExt;
+        let mut chunk = [0u8; 8192];
+        let n = self.stream.read(&mut chunk).await.expect("read");
+        assert!(n > 0, "the server closed the connection");
+        self.buf.extend_from_slice(&chunk[..n]);
     }
-    let elapsed = started.elapsed();
-    all.sort();
-    let pct = |p: f64| all[((all.len() as f64 * p).ceil() as usize).saturating_sub(1).min(all.len() - 1)];
-    Figures { events_per_sec: all.len() as f64 / elapsed.as_secs_f64(), p50: pct(0.50), p99: pct(0.99) }
 }
 
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
+/// Status, header length and Content-Length once the head has arrived.
+fn parse_head(buf: &[u8]) -> Option<(u16, usize, usize)> {
+    let end = buf.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+    let head = std::str::from_utf8(&buf[..end]).expect("ASCII head");
+    let status = head.get(9..12).and_then(|s| s.parse().ok()).expect("status line");
+    let len = head.lines().find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("content-length")).map(|(_, v)| v.trim().parse().unwrap()));
+    assert!(len.is_some() || status == 204, "responses must carry Content-Length:\n{head}");
+    Some((status, end, len.unwrap_or(0)))
 }
 
-fn main() {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    // JSON logs as under the Functions host, written to nowhere: formatting cost is measured.
-    tracing_subscriber::fmt().json().with_writer(std::io::sink).with_max_level(tracing::Level::INFO).init();
+// ------------------------------------------------------------------------------------------
+// The comparison
+// ------------------------------------------------------------------------------------------
 
+/// `taskset -c <cpu>` in front of `program` where taskset exists (Linux), else the program alone.
+fn pinned(cpu: &str, program: &Path) -> Command {
+    if Path::new("/usr/bin/taskset").exists() {
+        let mut c = Command::new("/usr/bin/taskset");
+        c.arg("-c").arg(cpu).arg(program);
+        c
+    } else {
+        Command::new(program)
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// One server process under test.
+struct Server {
+    name: &'static str,
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+    log: PathBuf,
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Bare,
+    Handler { dry_run: bool },
+    HandlerBlob,
+}
+
+impl Server {
+    /// Starts the server; returns it with the time from spawn to the first `GET /` 200.
+    fn start(kind: Kind, handler: &Path, blob_url: Option<&str>) -> (Self, Duration) {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let log = dir.path().join("stdout.jsonl");
+        let me = std::env::current_exe().unwrap();
+        let (name, mut cmd) = match kind {
+            Kind::Bare => {
+                let mut c = pinned("1", &me);
+                c.arg("bare-echo").arg(port.to_string());
+                ("bare axum echo", c)
+            }
+            Kind::Handler { dry_run } => (if dry_run { "handler dry-run (SQLite)" } else { "handler live, log action (SQLite)" }, pinned("1", handler)),
+            Kind::HandlerBlob => ("handler live, log action (blob ledger on Azurite)", pinned("1", handler)),
+        };
+        // As the Functions host runs it: only its own settings, stdout collected (here: a file).
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("FUNCTIONS_CUSTOMHANDLER_PORT", port.to_string())
+            .env("FUNCTIONS_WORKER_RUNTIME", "custom")
+            .env("CADENCE_CONFIG", dir.path().join("no-policy.toml"))
+            .env("CADENCE_EVENTGRID_ALLOWED_TOPICS", "*")
+            .env("CADENCE_DIGEST_QUIET_SECONDS", "0")
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(Stdio::inherit());
+        match kind {
+            Kind::Bare => {}
+            Kind::Handler { dry_run } => {
+                cmd.env("CADENCE_DRY_RUN", dry_run.to_string());
+                cmd.env("CADENCE_STATE", format!("sqlite:{}", dir.path().join("ledger.db").display()));
+            }
+            Kind::HandlerBlob => {
+                cmd.env("CADENCE_DRY_RUN", "false");
+                cmd.env("CADENCE_STATE", format!("blob:{}", blob_url.expect("blob URL")));
+            }
+        }
+        let started = Instant::now();
+        let mut child = cmd.spawn().expect("the server starts");
+        let ready = wait_ready(&mut child, port, started);
+        (Self { name, child, port, _dir: dir, log }, ready)
+    }
+
+    /// utime + stime so far, in seconds.
+    fn cpu_secs(&self) -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).expect("/proc/<pid>/stat (Linux)");
+        // Fields after the command name (which is in parentheses and may hold spaces).
+        let rest = &stat[stat.rfind(')').unwrap() + 2..];
+        let fields: Vec<&str> = rest.split(' ').collect();
+        // utime and stime are fields 14 and 15 of the full line: 12 and 13 after the name.
+        let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+        ticks / clock_ticks()
+    }
+
+    fn peak_rss_mib(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .map_or(f64::NAN, |kb| kb / 1024.0)
+    }
+
+    /// SIGTERM (as the host stops it), then waits; returns the number of log lines written.
+    fn stop(mut self) -> usize {
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.child.try_wait().unwrap().is_none() {
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        std::fs::read_to_string(&self.log).map(|t| t.lines().count()).unwrap_or(0)
+    }
+}
+
+fn clock_ticks() -> f64 {
+    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        let out = Command::new("getconf").arg("CLK_TCK").output().ok();
+        out.and_then(|o| String::from_utf8(o.stdout).ok()).and_then(|s| s.trim().parse().ok()).unwrap_or(100.0)
+    })
+}
+
+/// Polls `GET /` as fast as a connection can be made, the way the host waits for readiness.
+fn wait_ready(child: &mut Child, port: u16, started: Instant) -> Duration {
+    loop {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            let _ = s.set_nodelay(true);
+            let _ = s.write_all(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+            let mut buf = Vec::new();
+            let _ = s.read_to_end(&mut buf);
+            if buf.starts_with(b"HTTP/1.1 200") {
+                return started.elapsed();
+            }
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the server exited during start-up: {status}");
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "no GET / 200 within 30 s");
+        std::thread::sleep(Duration::from_micros(200));
+    }
+}
+
+/// Runs the load generator in its own process (pinned to CPU 0) against `port`.
+fn drive(port: u16, requests: usize, concurrency: usize, rate: f64, tag: &str) -> LoadResult {
+    let me = std::env::current_exe().unwrap();
+    let out = pinned("0", &me)
+        .arg("load")
+        .arg(port.to_string())
+        .arg(requests.to_string())
+        .arg(concurrency.to_string())
+        .arg(format!("{rate}"))
+        .arg(tag)
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("the load generator runs");
+    assert!(out.status.success(), "the load generator failed: {}", out.status);
+    serde_json::from_slice(&out.stdout).expect("the load generator's result line")
+}
+
+/// One closed-loop round: CPU per event from the server's own counters.
+struct Round {
+    cpu_us_per_event: f64,
+    events_per_sec: f64,
+    p99_ms: f64,
+}
+
+fn round(server: &Server, requests: usize, concurrency: usize, tag: &str) -> Round {
+    let before = server.cpu_secs();
+    let result = drive(server.port, requests, concurrency, 0.0, tag);
+    let cpu = server.cpu_secs() - before;
+    Round { cpu_us_per_event: cpu * 1e6 / result.events as f64, events_per_sec: result.events as f64 / result.secs, p99_ms: result.p99_us / 1000.0 }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    if v.len() % 2 == 1 { v[v.len() / 2] } else { (v[v.len() / 2 - 1] + v[v.len() / 2]) / 2.0 }
+}
+
+fn compare() {
+    let handler = std::env::var_os("BENCH_HANDLER").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_handler")));
     let requests = env_usize("BENCH_REQUESTS", 20_000);
     let concurrency = env_usize("BENCH_CONCURRENCY", 32);
     let rounds = env_usize("BENCH_ROUNDS", 3).max(1);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let starts = env_usize("BENCH_STARTS", 20).max(1);
+    println!("handler binary: {}", handler.display());
+    println!(
+        "{requests} events per round, {concurrency} connections, {rounds} paired rounds; servers on CPU 1, load generator on CPU 0; CPU from /proc/<pid>/stat"
+    );
 
-    runtime.block_on(async move {
-        let sink = Arc::new(CountingSink(AtomicUsize::new(0)));
-        let state = AppState::events_only(sink.clone(), 1024 * 1024);
-        let handler_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let handler_url = format!("http://{}/aks-events", handler_listener.local_addr().unwrap());
-        tokio::spawn(serve(handler_listener, state, std::future::pending()));
+    // Start-up first, on a quiet machine: spawn → first GET / 200, pairs alternating.
+    let (mut bare_start, mut handler_start) = (Vec::new(), Vec::new());
+    for _ in 0..starts {
+        let (s, t) = Server::start(Kind::Bare, &handler, None);
+        bare_start.push(t.as_secs_f64() * 1000.0);
+        s.stop();
+        let (s, t) = Server::start(Kind::Handler { dry_run: true }, &handler, None);
+        handler_start.push(t.as_secs_f64() * 1000.0);
+        s.stop();
+    }
+    let (bs, hs) = (median(bare_start), median(handler_start));
+    println!(
+        "start -> first GET / 200 (median of {starts} pairs): bare {bs:.1} ms, handler {hs:.1} ms, ratio {:.1}x (goal <= 2x: {})",
+        hs / bs,
+        verdict(hs / bs <= 2.0)
+    );
 
-        let bare_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let bare_url = format!("http://{}/aks-events", bare_listener.local_addr().unwrap());
-        let bare = Router::new().route(
-            "/aks-events",
-            post(|_body: Bytes| async { ([("content-type", "application/json")], r#"{"Outputs":{},"Logs":[],"ReturnValue":null}"#) }),
-        );
-        let bare_listener = bare_listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        tokio::spawn(async move { axum::serve(bare_listener, bare).await });
-
-        let bodies = bodies();
-        println!(
-            "handler_throughput: {requests} requests per run, {concurrency} connections, {} real fixture bodies, {rounds} interleaved rounds",
-            bodies.len()
-        );
-        // Warm both up (connections, allocator, caches).
-        drive(&bare_url, &bodies, 3_000, concurrency).await;
-        drive(&handler_url, &bodies, 3_000, concurrency).await;
-
-        let (mut bare_runs, mut handler_runs) = (Vec::new(), Vec::new());
-        for round in 1..=rounds {
-            let b = drive(&bare_url, &bodies, requests, concurrency).await;
-            let h = drive(&handler_url, &bodies, requests, concurrency).await;
-            println!(
-                "round {round}: bare {:>9.0} ev/s p50 {:.3} ms p99 {:.3} ms | handler {:>9.0} ev/s p50 {:.3} ms p99 {:.3} ms | ratio {:.2}",
-                b.events_per_sec,
-                ms(b.p50),
-                ms(b.p99),
-                h.events_per_sec,
-                ms(h.p50),
-                ms(h.p99),
-                h.events_per_sec / b.events_per_sec
-            );
-            bare_runs.push(b);
-            handler_runs.push(h);
+    let kinds = [Kind::Bare, Kind::Handler { dry_run: true }, Kind::Handler { dry_run: false }];
+    let servers: Vec<Server> = kinds.iter().map(|k| Server::start(*k, &handler, None).0).collect();
+    // Warm-up: connections, allocator, the ledger's first pages.
+    for s in &servers {
+        drive(s.port, requests / 10 + 1, concurrency, 0.0, "warm");
+    }
+    let mut figures: Vec<Vec<Round>> = servers.iter().map(|_| Vec::new()).collect();
+    for r in 1..=rounds {
+        let mut line = format!("round {r}:");
+        for (i, s) in servers.iter().enumerate() {
+            let f = round(s, requests, concurrency, &format!("r{r}"));
+            line += &format!(" | {} {:.1} us/event {:.0} ev/s p99 {:.2} ms", short(s.name), f.cpu_us_per_event, f.events_per_sec, f.p99_ms);
+            figures[i].push(f);
         }
-        let median = |runs: &mut Vec<Figures>| {
-            runs.sort_by(|a, b| a.events_per_sec.total_cmp(&b.events_per_sec));
-            runs.swap_remove(runs.len() / 2)
-        };
-        let (b, h) = (median(&mut bare_runs), median(&mut handler_runs));
-        let ratio = h.events_per_sec / b.events_per_sec;
-        println!("bare     (median round): {:>9.0} events/s  p50 {:.3} ms  p99 {:.3} ms", b.events_per_sec, ms(b.p50), ms(b.p99));
-        println!("handler  (median round): {:>9.0} events/s  p50 {:.3} ms  p99 {:.3} ms", h.events_per_sec, ms(h.p50), ms(h.p99));
+        println!("{line}");
+    }
+    let cpu: Vec<f64> = figures.iter().map(|f| median(f.iter().map(|r| r.cpu_us_per_event).collect())).collect();
+    let max_rate: Vec<f64> = figures.iter().map(|f| median(f.iter().map(|r| r.events_per_sec).collect())).collect();
+    for (i, s) in servers.iter().enumerate() {
+        println!("median {}: {:.1} us CPU/event, {:.0} events/s (max, closed loop)", s.name, cpu[i], max_rate[i]);
+    }
+    for i in 1..servers.len() {
+        let ratio = cpu[0] / cpu[i];
+        println!("ratio bare/handler CPU per event, {}: {ratio:.2} (goal >= 0.5: {})", servers[i].name, verdict(ratio >= 0.5));
+    }
+
+    // Latency at half of each server's own maximum rate (open loop).
+    for (i, s) in servers.iter().enumerate() {
+        let rate = max_rate[i] / 2.0;
+        let n = ((rate * 5.0) as usize).clamp(1_000, requests);
+        let result = drive(s.port, n, concurrency, rate, "half");
+        let p99 = result.p99_us / 1000.0;
         println!(
-            "ratio handler/bare: {ratio:.2} (target >= 0.50: {})  — events seen by the sink: {}",
-            if ratio >= 0.5 { "met" } else { "NOT met" },
-            sink.0.load(Ordering::Relaxed)
+            "{} at {rate:.0} ev/s (half its max), {n} events: p50 {:.2} ms, p99 {p99:.2} ms{}",
+            s.name,
+            result.p50_us / 1000.0,
+            if i == 0 { String::new() } else { format!(" (goal < 5 ms: {})", verdict(p99 < 5.0)) }
         );
+    }
+    for s in servers {
+        let (name, rss) = (s.name, s.peak_rss_mib());
+        let lines = s.stop();
+        println!("{name}: peak RSS {rss:.1} MiB, {lines} log lines on stdout (file)");
+    }
+
+    blob(&handler, concurrency);
+}
+
+/// The handler on the blob ledger (Azurite), through a proxy that counts storage requests.
+fn blob(handler: &Path, concurrency: usize) {
+    if std::env::var_os("CADENCE_TEST_AZURITE_BLOB").is_none() {
+        println!("blob ledger: not measured (start Azurite: `source scripts/services.sh && start_services`)");
+        return;
+    }
+    let requests = env_usize("BENCH_BLOB_REQUESTS", 2_000);
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let upstream = blob_support::endpoint();
+    let container = blob_support::unique_container("bench");
+    let counted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let proxy_port = runtime.block_on(proxy(upstream.clone(), counted.clone()));
+    let direct_url = format!("{upstream}/{container}?{}", blob_support::account_sas());
+    let url = format!("http://127.0.0.1:{proxy_port}/{}/{container}?{}", blob_support::ACCOUNT, blob_support::account_sas());
+    runtime.block_on(async {
+        aks_cadence::store::blob::BlobLedger::new(&direct_url, None).unwrap().ensure_container().await.expect("container");
     });
+    let (server, _) = Server::start(Kind::HandlerBlob, handler, Some(&url));
+    drive(server.port, 100, concurrency, 0.0, "blob-warm");
+    let before = counted.load(std::sync::atomic::Ordering::SeqCst);
+    let cpu_before = server.cpu_secs();
+    let result = drive(server.port, requests, concurrency, 0.0, "blob");
+    let trips = counted.load(std::sync::atomic::Ordering::SeqCst) - before;
+    let cpu = server.cpu_secs() - cpu_before;
+    println!(
+        "{}: {:.0} events/s per instance ({} connections), {:.1} storage round trips per event, p99 {:.1} ms, {:.0} us CPU/event",
+        server.name,
+        result.events as f64 / result.secs,
+        concurrency,
+        trips as f64 / result.events as f64,
+        result.p99_us / 1000.0,
+        cpu * 1e6 / result.events as f64
+    );
+    server.stop();
+    runtime.block_on(blob_support::delete_container(&direct_url));
+}
+
+/// A forwarding HTTP proxy in front of Azurite that counts the requests it forwards.
+async fn proxy(upstream: String, counted: std::sync::Arc<std::sync::atomic::AtomicUsize>) -> u16 {
+    use axum::body::Bytes;
+    use axum::extract::State;
+    use axum::http::{HeaderMap, Method, StatusCode, Uri};
+    use axum::response::IntoResponse;
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    // Azurite's endpoint is http://host:port/<account>; requests keep their path.
+    let origin = {
+        let u = url::Url::parse(&upstream).unwrap();
+        format!("{}://{}:{}", u.scheme(), u.host_str().unwrap(), u.port().unwrap())
+    };
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    type Shared = (reqwest::Client, String, std::sync::Arc<std::sync::atomic::AtomicUsize>);
+    async fn forward(State((client, origin, counted)): State<Shared>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> impl IntoResponse {
+        counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let url = format!("{origin}{}", uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
+        let mut request = client.request(method, url).body(body);
+        for (k, v) in &headers {
+            if k != "host" && k != "content-length" {
+                request = request.header(k, v);
+            }
+        }
+        let response = request.send().await.expect("Azurite answers");
+        let status = StatusCode::from_u16(response.status().as_u16()).unwrap();
+        let mut out_headers = HeaderMap::new();
+        for (k, v) in response.headers() {
+            if k != "content-length" && k != "transfer-encoding" && k != "connection" {
+                out_headers.insert(k.clone(), v.clone());
+            }
+        }
+        let bytes = response.bytes().await.unwrap_or_default();
+        (status, out_headers, bytes)
+    }
+    let app = axum::Router::new().fallback(forward).with_state((client, origin, counted));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    port
+}
+
+fn short(name: &str) -> &str {
+    name.split(" (").next().unwrap_or(name)
+}
+
+fn verdict(met: bool) -> &'static str {
+    if met { "met" } else { "NOT met" }
 }

@@ -190,7 +190,12 @@ enum Output {
 /// tools (whose stdout is data). JSON under the host, text otherwise (`CADENCE_LOG_FORMAT`).
 /// `RUST_LOG` overrides the level. Text has colours only on a terminal, and never with
 /// `NO_COLOR` set (<https://no-color.org>): a file, a pipe or the host's log collector gets plain text.
-fn init_logging(settings: &Settings, out: Output) {
+///
+/// Serving, lines are formatted on the request's thread and written by a writer thread, in
+/// batches: one `write` per batch drained from the queue instead of one per line. The queue is
+/// not lossy: when it is full (128k lines) a request waits rather than a line being dropped.
+/// Keep the returned guard until the process ends: dropping it writes out what is still queued.
+fn init_logging(settings: &Settings, out: Output) -> Option<tracing_appender::non_blocking::WorkerGuard> {
     use std::io::IsTerminal;
     let default = if out == Output::Stdout { "info" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
@@ -200,12 +205,22 @@ fn init_logging(settings: &Settings, out: Output) {
     };
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(terminal && !no_color);
-    let _ = match (settings.log_json, out) {
-        (true, Output::Stdout) => builder.json().with_current_span(false).with_writer(std::io::stdout).try_init(),
-        (true, Output::Stderr) => builder.json().with_current_span(false).with_writer(std::io::stderr).try_init(),
-        (false, Output::Stdout) => builder.with_writer(std::io::stdout).try_init(),
-        (false, Output::Stderr) => builder.with_writer(std::io::stderr).try_init(),
+    if out == Output::Stderr {
+        let _ = match settings.log_json {
+            true => builder.json().with_current_span(false).with_writer(std::io::stderr).try_init(),
+            false => builder.with_writer(std::io::stderr).try_init(),
+        };
+        return None;
+    }
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("log-writer")
+        .finish(std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout()));
+    let _ = match settings.log_json {
+        true => builder.json().with_current_span(false).with_writer(writer).try_init(),
+        false => builder.with_writer(writer).try_init(),
     };
+    Some(guard)
 }
 
 /// A policy's problems are printed (each with its line and fix) before the run stops on them.
@@ -229,7 +244,8 @@ fn build_pipeline(settings: &Settings, dry_run: bool, clock: Clock, arm: Option<
 }
 
 async fn serve(settings: Settings, args: ServeArgs) -> Result<ExitCode, Failure> {
-    init_logging(&settings, Output::Stdout);
+    // Held to the end: dropping it writes out the log lines still queued.
+    let _log_writer = init_logging(&settings, Output::Stdout);
     let port = match (settings.port, args.port) {
         (Some(host), Some(flag)) if host != flag => {
             tracing::warn!(host_port = host, flag_port = flag, "--port ignored: FUNCTIONS_CUSTOMHANDLER_PORT is set by the Functions host");
@@ -253,6 +269,13 @@ async fn serve(settings: Settings, args: ServeArgs) -> Result<ExitCode, Failure>
     let shutdown = shutdown_signal().context("installing the SIGTERM handler")?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.with_context(|| format!("binding 127.0.0.1:{port}"))?;
     let port = listener.local_addr().context("reading the bound address")?.port();
+    // Load the trust roots now, off the request path and after the port is open (the host's
+    // readiness never waits for them); without any, every HTTPS call would fail, so say why.
+    tokio::task::spawn_blocking(|| {
+        if let Err(e) = aks_cadence::azure::tls::trust_roots() {
+            tracing::error!(setting = e.name, error = %e, "no HTTPS call can succeed until this is fixed");
+        }
+    });
     tracing::info!(port, dry_run = settings.dry_run, "aks-cadence handler listening on 127.0.0.1");
     let gate = host::EventGate::from_settings(&settings);
     if gate.topics.allows_everything() {
@@ -383,6 +406,8 @@ async fn sweep(settings: Settings, args: SweepArgs) -> Result<ExitCode, Failure>
         None => pipeline::system_clock(),
     };
     let format = Format::detect(args.format);
+    // No CA certificates is a settings error now, not a failed call per cluster later.
+    aks_cadence::azure::tls::trust_roots()?;
     let arm = wiring::arm_client(&settings)?;
     let pipeline = build_pipeline(&settings, dry_run, clock, Some(&arm), Notifications::WithTheRun)?;
     // Progress only for a person watching stderr.

@@ -61,16 +61,9 @@ impl ChatActuator {
     }
 
     pub fn with_timeouts(settings: Settings, timeouts: ChatTimeouts) -> Result<Self, reqwest::Error> {
-        // reqwest is built with `rustls-no-provider`: make aws-lc the process default (an error
-        // only means a provider is already installed).
-        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-        let client = reqwest::Client::builder()
-            .connect_timeout(timeouts.connect)
-            .timeout(timeouts.total)
-            // A redirect would carry the body elsewhere; webhooks do not redirect.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("aks-cadence/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+        // The shared TLS configuration (aws-lc, trust roots loaded once), redirects off (a
+        // redirect would carry the body elsewhere; webhooks do not redirect), own timeouts.
+        let client = crate::azure::client_builder().connect_timeout(timeouts.connect).timeout(timeouts.total).build()?;
         Ok(Self { settings, client })
     }
 

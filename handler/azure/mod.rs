@@ -6,6 +6,7 @@
 //! arm        ArmClient: base URL from ARM_ENDPOINT, bounded concurrency, retries, 429/Retry-After,
 //!            x-ms-ratelimit-remaining-* pacing, error classification, long-running operations
 //! throttle   the pure parts: retry decision, pacing delay, header parsing
+//! tls        the one rustls configuration of every HTTP client; trust roots loaded once, lazily
 //! calls      ArmCall: every kind of request the code makes, with the RBAC action it needs
 //!            (the roles in infra/roles/ are checked against it)
 //! ```
@@ -19,6 +20,7 @@ pub mod arm;
 pub mod calls;
 pub mod identity;
 pub mod throttle;
+pub mod tls;
 
 pub use arm::{ArmClient, ArmConfig, ArmError, ArmErrorKind, ArmResponse, LroOutcome};
 pub use calls::ArmCall;
@@ -31,19 +33,32 @@ pub const RESOURCE_GRAPH_API_VERSION: &str = "2024-04-01";
 /// The api-version used to list subscriptions (`Microsoft.Resources`).
 pub const SUBSCRIPTIONS_API_VERSION: &str = "2022-12-01";
 
-/// Builds the HTTP client every Azure call uses (ARM and the identity endpoints).
+/// A reqwest builder with what every client of the handler shares: the process's one TLS
+/// configuration ([`tls::client_config`]: aws-lc, trust roots loaded once, on first use),
+/// redirects off, our user agent. Building a client from it does no IO.
 ///
-/// reqwest is built with `rustls-no-provider`: the process-wide rustls provider is aws-lc, installed
-/// here if nobody has installed one yet (never ring, never OpenSSL). Redirects are off: ARM does
-/// not redirect, and following one would carry the bearer token elsewhere.
-pub fn http_client() -> reqwest::Client {
-    // Ignore the error: it only means a provider is already installed (by main or another client).
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+/// reqwest is built with `rustls-no-provider`: the process-wide rustls provider is aws-lc,
+/// installed by [`tls`] if nobody has installed one yet (never ring, never OpenSSL). Redirects
+/// are off: ARM does not redirect, and following one would carry the bearer token (or a
+/// webhook's body) elsewhere.
+pub fn client_builder() -> reqwest::ClientBuilder {
     reqwest::Client::builder()
-        .connect_timeout(std::time::Duration::from_secs(10))
-        .timeout(std::time::Duration::from_secs(100))
+        .tls_backend_preconfigured(tls::client_config())
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("aks-cadence/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .expect("the reqwest client builds with static options")
+}
+
+/// The HTTP client every Azure call uses (ARM and the identity endpoints): built once per
+/// process, on first call, and shared (clones share one connection pool).
+pub fn http_client() -> reqwest::Client {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            client_builder()
+                .connect_timeout(std::time::Duration::from_secs(10))
+                .timeout(std::time::Duration::from_secs(100))
+                .build()
+                .expect("the reqwest client builds with static options and a prebuilt TLS configuration")
+        })
+        .clone()
 }

@@ -159,7 +159,8 @@ impl BlobLedger {
             _ => {}
         }
 
-        let http = reqwest::Client::builder()
+        // The shared TLS configuration (trust roots loaded once per process, on first use).
+        let http = crate::azure::client_builder()
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(30))
             .build()

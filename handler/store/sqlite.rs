@@ -21,7 +21,7 @@
 //! use the blob ledger for more than one instance.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -73,16 +73,45 @@ CREATE TABLE IF NOT EXISTS pending (
 
 /// SQLite-backed [`Ledger`].
 ///
-/// The connection sits behind a `std::sync::Mutex`, not a tokio one: the lock is taken only
-/// inside `spawn_blocking` closures and never held across an `.await`, which is exactly the
-/// case the tokio docs recommend a std mutex for. A single connection per process is enough:
-/// SQLite admits one writer at a time anyway, and every call is short. `rusqlite::Connection`
-/// is `Send` but not `Sync`, so the mutex is also what lets the ledger be shared by tasks.
+/// One dedicated thread owns the connection and runs the calls one after another, in the order
+/// they arrive on a channel; each call answers on a oneshot. Why not `spawn_blocking` per call:
+/// the event path makes several ledger calls per event, and a trip through the blocking pool
+/// each time grew the pool to dozens of threads, woke them through futexes and re-prepared
+/// every statement. A single thread is enough because SQLite admits one writer at a time
+/// anyway and every call is short; its statements stay prepared (`prepare_cached`) for the
+/// life of the connection. Cross-process safety is unchanged: WAL, the busy timeout, and
+/// `BEGIN IMMEDIATE` around a claim.
+///
+/// Clones share the thread. When the last clone is dropped the channel closes, the thread
+/// finishes the calls already queued, closes the connection and is joined, so a file that is
+/// reopened right after (a restart) sees every write.
 #[derive(Clone)]
 pub struct SqliteLedger {
-    conn: Arc<Mutex<Connection>>,
+    worker: Arc<Worker>,
     path: PathBuf,
 }
+
+/// A call for the ledger thread: runs with the connection and answers on its own channel.
+type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+
+/// The ledger thread and the sending end of its queue.
+struct Worker {
+    jobs: Option<std::sync::mpsc::Sender<Job>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        // Closing the queue ends the thread's loop once the queued calls have run.
+        drop(self.jobs.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// How many distinct statements stay prepared: every statement below has its own entry.
+const STATEMENT_CACHE: usize = 32;
 
 impl std::fmt::Debug for SqliteLedger {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -91,8 +120,8 @@ impl std::fmt::Debug for SqliteLedger {
 }
 
 impl SqliteLedger {
-    /// Opens (creating if needed) the ledger file and its schema. Blocking: call it at start-up
-    /// (or inside `spawn_blocking`).
+    /// Opens (creating if needed) the ledger file and its schema, and starts the ledger thread.
+    /// Blocking: call it at start-up (or inside `spawn_blocking`).
     pub fn open(path: impl AsRef<Path>) -> Result<Self, LedgerError> {
         let path = path.as_ref().to_path_buf();
         let conn = Connection::open(&path).map_err(|e| {
@@ -103,7 +132,13 @@ impl SqliteLedger {
             LedgerError::Corrupt(m) => LedgerError::Corrupt(format!("{}: {m}", path.display())),
             other => other,
         })?;
-        Ok(Self { conn: Arc::new(Mutex::new(conn)), path })
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+        let thread = std::thread::Builder::new()
+            .name("sqlite-ledger".into())
+            .spawn(move || run(conn, queue))
+            .map_err(|e| LedgerError::Unavailable(format!("cannot start the SQLite ledger thread for {}: {e}", path.display())))?;
+        Ok(Self { worker: Arc::new(Worker { jobs: Some(jobs), thread: Some(thread) }), path })
     }
 
     /// The file this ledger lives in.
@@ -111,21 +146,33 @@ impl SqliteLedger {
         &self.path
     }
 
-    /// Runs `f` with the connection on the blocking pool.
+    /// Runs `f` with the connection on the ledger thread.
     async fn with_conn<T, F>(&self, f: F) -> Result<T, LedgerError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, LedgerError> + Send + 'static,
     {
-        let conn = Arc::clone(&self.conn);
-        tokio::task::spawn_blocking(move || {
-            // A panic while the lock was held cannot leave a half-done write behind: every
-            // multi-statement change runs in a transaction that rolls back when dropped.
-            let mut guard = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            f(&mut guard)
-        })
-        .await
-        .map_err(|e| LedgerError::Unavailable(format!("ledger task failed: {e}")))?
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            let _ = answer.send(f(conn));
+        });
+        let stopped = || LedgerError::Unavailable(format!("the SQLite ledger thread for {} has stopped", self.path.display()));
+        self.worker.jobs.as_ref().ok_or_else(stopped)?.send(job).map_err(|_| stopped())?;
+        // A dropped answer means the call panicked (the thread caught it and carries on).
+        answered.await.map_err(|_| LedgerError::Unavailable(format!("a SQLite ledger call on {} failed unexpectedly", self.path.display())))?
+    }
+}
+
+/// The ledger thread: runs calls until every sender is gone, then closes the connection.
+fn run(mut conn: Connection, queue: std::sync::mpsc::Receiver<Job>) {
+    while let Ok(job) = queue.recv() {
+        // A panic in one call must not take the ledger down for the rest of the process. It
+        // cannot leave a half-done write behind either: every multi-statement change runs in a
+        // transaction that rolls back when dropped during the unwind.
+        let call = std::panic::AssertUnwindSafe(|| job(&mut conn));
+        if std::panic::catch_unwind(call).is_err() {
+            tracing::error!("a SQLite ledger call panicked; the ledger carries on");
+        }
     }
 }
 
@@ -198,14 +245,25 @@ impl Row {
     }
 }
 
+/// Runs a cached statement (prepared once per connection, then reused).
+fn exec(conn: &Connection, statement: &str, p: impl rusqlite::Params) -> rusqlite::Result<usize> {
+    conn.prepare_cached(statement)?.execute(p)
+}
+
+/// Runs a cached query that returns one row (or `QueryReturnedNoRows`).
+fn one<T>(conn: &Connection, statement: &str, p: impl rusqlite::Params, f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    conn.prepare_cached(statement)?.query_row(p, f)
+}
+
 fn read_row(conn: &Connection, key: &str) -> Result<Option<Row>, LedgerError> {
-    conn.query_row(
-        "SELECT status, owner, until, detail, updated_at FROM actions WHERE key = ?1",
-        params![key],
-        |r| Ok(Row { status: r.get(0)?, owner: r.get(1)?, until: r.get(2)?, detail: r.get(3)?, updated_at: r.get(4)? }),
-    )
-    .optional()
-    .map_err(sql)
+    conn.prepare_cached("SELECT status, owner, until, detail, updated_at FROM actions WHERE key = ?1")
+        .and_then(|mut stmt| {
+            stmt.query_row(params![key], |r| {
+                Ok(Row { status: r.get(0)?, owner: r.get(1)?, until: r.get(2)?, detail: r.get(3)?, updated_at: r.get(4)? })
+            })
+            .optional()
+        })
+        .map_err(sql)
 }
 
 #[async_trait]
@@ -213,8 +271,7 @@ impl Ledger for SqliteLedger {
     async fn mark_event_processed(&self, event_id: &str, at: Timestamp) -> Result<bool, LedgerError> {
         let (id, at) = (event_id.to_string(), to_nanos(at)?);
         self.with_conn(move |c| {
-            let n = c
-                .execute("INSERT INTO events (event_id, processed_at) VALUES (?1, ?2) ON CONFLICT (event_id) DO NOTHING", params![id, at])
+            let n = exec(c, "INSERT INTO events (event_id, processed_at) VALUES (?1, ?2) ON CONFLICT (event_id) DO NOTHING", params![id, at])
                 .map_err(sql)?;
             Ok(n == 1)
         })
@@ -224,7 +281,7 @@ impl Ledger for SqliteLedger {
     async fn event_processed(&self, event_id: &str) -> Result<bool, LedgerError> {
         let id = event_id.to_string();
         self.with_conn(move |c| {
-            c.query_row("SELECT 1 FROM events WHERE event_id = ?1", params![id], |_| Ok(()))
+            one(c, "SELECT 1 FROM events WHERE event_id = ?1", params![id], |_| Ok(()))
                 .optional()
                 .map(|r| r.is_some())
                 .map_err(sql)
@@ -237,8 +294,7 @@ impl Ledger for SqliteLedger {
         self.with_conn(move |c| {
             // Insert-if-absent then read, in one statement: whoever wrote first wins, and every
             // caller (in any process) gets that first value back.
-            let stored: i64 = c
-                .query_row(
+            let stored: i64 = one(c, 
                     "INSERT INTO first_seen (concern_key, at) VALUES (?1, ?2)
                      ON CONFLICT (concern_key) DO UPDATE SET at = first_seen.at
                      RETURNING at",
@@ -254,8 +310,7 @@ impl Ledger for SqliteLedger {
     async fn seen(&self, concern_key: &str) -> Result<Option<Timestamp>, LedgerError> {
         let key = concern_key.to_string();
         self.with_conn(move |c| {
-            let stored: Option<i64> = c
-                .query_row("SELECT at FROM first_seen WHERE concern_key = ?1", params![key], |r| r.get(0))
+            let stored: Option<i64> = one(c, "SELECT at FROM first_seen WHERE concern_key = ?1", params![key], |r| r.get(0))
                 .optional()
                 .map_err(sql)?;
             stored.map(from_nanos).transpose()
@@ -282,8 +337,7 @@ impl Ledger for SqliteLedger {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
             // Insert a fresh claim, or take over a claim whose lease has run out. Done and
             // failed rows, and live claims, are left alone (the WHERE makes the update a no-op).
-            let taken = tx
-                .execute(
+            let taken = exec(&tx, 
                     "INSERT INTO actions (key, status, owner, token, until, detail, updated_at)
                      VALUES (?1, 'claimed', ?2, ?3, ?4, NULL, ?5)
                      ON CONFLICT (key) DO UPDATE SET
@@ -319,8 +373,7 @@ impl Ledger for SqliteLedger {
         self.with_conn(move |c| {
             // The token check makes a stale worker (whose claim expired and was taken over)
             // unable to overwrite the new holder's row.
-            let n = c
-                .execute(
+            let n = exec(c, 
                     "UPDATE actions SET status = ?3, detail = ?4, updated_at = ?5, token = NULL, until = NULL
                      WHERE key = ?1 AND token = ?2 AND status = 'claimed'",
                     params![key, token, status, detail, now],
@@ -335,8 +388,7 @@ impl Ledger for SqliteLedger {
         let key = key.as_str().to_string();
         let token = token.0.clone();
         self.with_conn(move |c| {
-            let n = c
-                .execute("DELETE FROM actions WHERE key = ?1 AND token = ?2 AND status = 'claimed'", params![key, token])
+            let n = exec(c, "DELETE FROM actions WHERE key = ?1 AND token = ?2 AND status = 'claimed'", params![key, token])
                 .map_err(sql)?;
             if n == 1 { Ok(()) } else { Err(LedgerError::LostClaim { key }) }
         })
@@ -346,7 +398,7 @@ impl Ledger for SqliteLedger {
     async fn get_ref(&self, concern_key: &str, channel: &str) -> Result<Option<String>, LedgerError> {
         let (k, ch) = (concern_key.to_string(), channel.to_string());
         self.with_conn(move |c| {
-            c.query_row("SELECT value FROM refs WHERE concern_key = ?1 AND channel = ?2", params![k, ch], |r| r.get(0))
+            one(c, "SELECT value FROM refs WHERE concern_key = ?1 AND channel = ?2", params![k, ch], |r| r.get(0))
                 .optional()
                 .map_err(sql)
         })
@@ -356,7 +408,7 @@ impl Ledger for SqliteLedger {
     async fn put_ref(&self, concern_key: &str, channel: &str, value: &str) -> Result<(), LedgerError> {
         let (k, ch, v) = (concern_key.to_string(), channel.to_string(), value.to_string());
         self.with_conn(move |c| {
-            c.execute(
+            exec(c, 
                 "INSERT INTO refs (concern_key, channel, value) VALUES (?1, ?2, ?3)
                  ON CONFLICT (concern_key, channel) DO UPDATE SET value = excluded.value",
                 params![k, ch, v],
@@ -369,7 +421,7 @@ impl Ledger for SqliteLedger {
 
     async fn list_actions(&self) -> Result<Vec<(ActionKey, ActionState)>, LedgerError> {
         self.with_conn(|c| {
-            let mut stmt = c.prepare("SELECT key, status, owner, until, detail, updated_at FROM actions ORDER BY key").map_err(sql)?;
+            let mut stmt = c.prepare_cached("SELECT key, status, owner, until, detail, updated_at FROM actions ORDER BY key").map_err(sql)?;
             let rows = stmt
                 .query_map([], |r| {
                     Ok((r.get::<_, String>(0)?, Row { status: r.get(1)?, owner: r.get(2)?, until: r.get(3)?, detail: r.get(4)?, updated_at: r.get(5)? }))
@@ -389,7 +441,7 @@ impl Ledger for SqliteLedger {
     async fn queue_notification(&self, key: &ActionKey, action: &str, at: Timestamp) -> Result<(), LedgerError> {
         let (key, action, at) = (key.as_str().to_string(), action.to_string(), to_nanos(at)?);
         self.with_conn(move |c| {
-            c.execute(
+            exec(c, 
                 "INSERT INTO pending (key, action, queued_at, updated_at) VALUES (?1, ?2, ?3, ?3)
                  ON CONFLICT (key) DO UPDATE SET action = excluded.action,
                      updated_at = max(pending.updated_at, excluded.updated_at)",
@@ -403,7 +455,7 @@ impl Ledger for SqliteLedger {
 
     async fn pending_notifications(&self) -> Result<Vec<PendingNotification>, LedgerError> {
         self.with_conn(|c| {
-            let mut stmt = c.prepare("SELECT key, action, queued_at, updated_at FROM pending ORDER BY queued_at, key").map_err(sql)?;
+            let mut stmt = c.prepare_cached("SELECT key, action, queued_at, updated_at FROM pending ORDER BY queued_at, key").map_err(sql)?;
             let rows = stmt
                 .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get::<_, i64>(3)?)))
                 .map_err(sql)?;
@@ -425,7 +477,7 @@ impl Ledger for SqliteLedger {
     async fn remove_notification(&self, key: &ActionKey) -> Result<(), LedgerError> {
         let key = key.as_str().to_string();
         self.with_conn(move |c| {
-            c.execute("DELETE FROM pending WHERE key = ?1", params![key]).map_err(sql)?;
+            exec(c, "DELETE FROM pending WHERE key = ?1", params![key]).map_err(sql)?;
             Ok(())
         })
         .await

@@ -198,7 +198,25 @@ impl Handler {
     }
 
     /// The JSON log lines on stdout; panics on a line that is not JSON (the host expects JSON).
+    ///
+    /// The handler writes its log lines from a writer thread, in order, so a line can reach the
+    /// pipe just after the answer it belongs to. To see every line logged so far, this first
+    /// requests a unique path that does not exist and waits (bounded) until its `client error`
+    /// line has arrived: every line queued before it has arrived too.
     pub fn json_logs(&self) -> Vec<Value> {
+        static BARRIER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let marker = format!("/log-barrier-{}-{}", std::process::id(), BARRIER.fetch_add(1, std::sync::atomic::Ordering::SeqCst));
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.port)) {
+            use std::io::Write as _;
+            let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+            let _ = write!(s, "GET {marker} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+            let _ = s.read_to_end(&mut Vec::new());
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while !self.stdout.lock().unwrap().iter().any(|l| l.contains(&marker)) {
+                assert!(Instant::now() < deadline, "the handler's log line for {marker} did not arrive within 30 s:\n{}", self.output());
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
         self.stdout
             .lock()
             .unwrap()
