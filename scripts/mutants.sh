@@ -122,11 +122,13 @@ for file in "${files[@]}"; do
   done
   secs=$(($(date +%s) - start))
   count() { local f="$dir/$1.txt"; if [ -s "$f" ]; then grep -c . "$f"; else echo 0; fi; }
-  # After pass 2, mutants.out holds its results plus previously_caught.txt (pass 1's caught);
-  # pass 1's unviable mutants stay in mutants.out.old.
-  caught=$(($(count mutants.out/caught) + $(count mutants.out/previously_caught)))
-  unviable=$(count mutants.out/unviable)
-  [ -d "$dir/mutants.out.old" ] && unviable=$((unviable + $(count mutants.out.old/unviable)))
+  # After pass 2, mutants.out holds pass 2's results and mutants.out.old pass 1's (pass 2's
+  # previously_caught.txt repeats pass 1's caught and unviable together, so it is not counted).
+  caught=$(count mutants.out/caught) unviable=$(count mutants.out/unviable)
+  if [ -d "$dir/mutants.out.old" ]; then
+    caught=$((caught + $(count mutants.out.old/caught)))
+    unviable=$((unviable + $(count mutants.out.old/unviable)))
+  fi
   missed=$(count mutants.out/missed) timeouts=$(count mutants.out/timeout)
   total=$((caught + missed + unviable + timeouts))
   per=$((total > 0 ? secs / total : 0))
