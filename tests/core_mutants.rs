@@ -108,3 +108,24 @@ fn version_strings_compare_as_semver_when_both_parse_and_by_numbers_otherwise() 
     // Not semver (a bare minor): numeric parts, not text.
     assert_eq!(compare_versions("1.100", "1.99"), Greater);
 }
+
+// ---------------------------------------------------------------------------------------------
+// policy/windows.rs
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn a_blocked_date_that_is_not_a_string_is_named_by_its_full_path() {
+    use aks_cadence::policy::windows::MaintenanceWindow;
+    let recurring = serde_json::json!({
+        "schedule": {"daily": {"intervalDays": 1}}, "durationHours": 4, "startTime": "00:00",
+        "notAllowedDates": [{"start": 5, "end": "2026-01-02"}]
+    });
+    let e = MaintenanceWindow::from_arm_json(&recurring).unwrap_err();
+    assert_eq!(e.field, "maintenanceWindow.notAllowedDates[0].start", "{e}");
+    let legacy = serde_json::json!({"properties": {
+        "timeInWeek": [{"day": "Monday", "hourSlots": [1]}],
+        "notAllowedTime": [{"start": 5, "end": "2026-01-02T00:00:00Z"}]
+    }});
+    let e = MaintenanceWindow::from_arm_resource(&legacy).unwrap_err();
+    assert_eq!(e.field, "properties.notAllowedTime[0].start", "{e}");
+}
