@@ -14,6 +14,11 @@
 //! clusters of a subscription share a network, each with a subnet of its own). The readiness
 //! reads are printed apart.
 //!
+//! The security baseline is on (`SWEEP_FLEET_BASELINE=0` turns it off): a `[baseline]` policy,
+//! inventory rows that carry the properties it reads, and the one Defender-plan query per sweep.
+//! Its line shows how many clusters were evaluated from the inventory alone and the Resource
+//! Graph queries; the ARM reads are the same with it on or off.
+//!
 //! ```text
 //! cargo bench --bench sweep_fleet -- 1000          # clusters (default 1000)
 //! SWEEP_FLEET_SUBS=4 SWEEP_FLEET_CONCURRENCY=32 SWEEP_FLEET_MODES=region cargo bench --bench sweep_fleet -- 10000
@@ -59,6 +64,8 @@ struct Fake {
     readiness_reads: (AtomicU64, AtomicU64),
     throttled: AtomicU64,
     requests: AtomicU64,
+    /// Resource Graph queries answered: (inventory pages, Defender-plan queries).
+    graph_queries: (AtomicU64, AtomicU64),
     versions: Value,
     cluster_profile: Value,
     pool_profile: Value,
@@ -75,6 +82,7 @@ impl Fake {
             clusters,
             subs: (0..subs).map(|i| format!("{i:08x}-0000-0000-0000-000000000000")).collect(),
             buckets: Mutex::new(HashMap::new()),
+            graph_queries: (AtomicU64::new(0), AtomicU64::new(0)),
             reads_served: Mutex::new(HashMap::new()),
             readiness_reads: (AtomicU64::new(0), AtomicU64::new(0)),
             throttled: AtomicU64::new(0),
@@ -125,7 +133,15 @@ impl Fake {
             "autoUpgradeProfile": {"upgradeChannel": "none", "nodeOSUpgradeChannel": "NodeImage"},
             "fqdn": format!("c{i}-dns.hcp.{}.azmk8s.io", REGIONS[i % REGIONS.len()]), "privateFqdn": "",
             "agentPoolProfiles": pools,
-            "networkProfile": {"networkPlugin": "azure", "networkPluginMode": "overlay"},
+            "networkProfile": {"networkPlugin": "azure", "networkPluginMode": "overlay", "networkPolicy": "azure", "outboundType": "loadBalancer"},
+            // What the security baseline reads besides the above (docs/baseline.md).
+            "enableRBAC": true, "disableLocalAccounts": i % 3 == 0,
+            "aadProfile": {"managed": true, "enableAzureRBAC": true},
+            "apiServerAccessProfile": {"enablePrivateCluster": i % 2 == 0},
+            "securityProfile": {"defender": {"securityMonitoring": {"enabled": true}}, "workloadIdentity": {"enabled": i % 4 != 0}},
+            "oidcIssuerProfile": {"enabled": true},
+            "addonProfiles": {"azurepolicy": {"enabled": true}},
+            "sku": {"name": "Base", "tier": "Standard"},
         })
     }
 
@@ -154,6 +170,19 @@ async fn handle(State(fake): State<Arc<Fake>>, method: Method, uri: Uri, body: B
     let path = uri.path();
     if method == Method::POST && path.ends_with("/Microsoft.ResourceGraph/resources") {
         let req: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        if req["query"].as_str().is_some_and(|q| q.contains("securityresources")) {
+            // The security baseline's one subscription-level query: Defender on everywhere.
+            fake.graph_queries.1.fetch_add(1, Ordering::Relaxed);
+            let mut page = fake.graph_envelope.clone();
+            let rows: Vec<Value> =
+                fake.subs.iter().map(|s| json!({"subscriptionId": s, "name": "Containers", "pricingTier": "Standard", "subPlan": ""})).collect();
+            page["totalRecords"] = json!(rows.len());
+            page["count"] = json!(rows.len());
+            page["data"] = Value::Array(rows);
+            page.as_object_mut().unwrap().remove("$skipToken");
+            return axum::Json(page).into_response();
+        }
+        fake.graph_queries.0.fetch_add(1, Ordering::Relaxed);
         let offset: usize = req["options"]["$skipToken"].as_str().and_then(|t| t.parse().ok()).unwrap_or(0);
         let top = req["options"]["$top"].as_u64().unwrap_or(1000) as usize;
         let end = (offset + top).min(fake.clusters);
@@ -252,9 +281,13 @@ struct Figures {
     throttled: u64,
     signals: usize,
     failures: usize,
+    /// Resource Graph queries: (inventory pages, Defender-plan queries).
+    graph_queries: (u64, u64),
+    /// Clusters whose baseline was evaluated from the inventory alone, and the failing checks found.
+    baseline: (usize, usize),
 }
 
-async fn run(clusters: usize, subs: usize, concurrency: usize, source: UpgradeSource, readiness: bool) -> Figures {
+async fn run(clusters: usize, subs: usize, concurrency: usize, source: UpgradeSource, readiness: bool, baseline: bool) -> Figures {
     let (uri, fake) = start_fake(clusters, subs).await;
     let mut cfg = ArmConfig::new(uri);
     cfg.max_concurrency = concurrency;
@@ -266,13 +299,31 @@ async fn run(clusters: usize, subs: usize, concurrency: usize, source: UpgradeSo
     // `Sweeper::local`); planning is not measured here (benches/plan_ledger.rs measures it).
     let dir = tempfile::tempdir().unwrap();
     let ledger: Arc<dyn aks_cadence::store::Ledger> = Arc::new(aks_cadence::store::sqlite::SqliteLedger::open(dir.path().join("cadence.db")).unwrap());
-    let pipeline = aks_cadence::wiring::Parts::new(Arc::new(aks_cadence::policy::Policy::builtin()), ledger, Vec::new(), true, aks_cadence::pipeline::system_clock()).pipeline();
+    let policy = if baseline {
+        aks_cadence::policy::Policy::parse("[baseline]\n", "bench.toml").expect("policy")
+    } else {
+        aks_cadence::policy::Policy::builtin()
+    };
+    let pipeline = aks_cadence::wiring::Parts::new(Arc::new(policy.clone()), ledger, Vec::new(), true, aks_cadence::pipeline::system_clock()).pipeline();
     let sweeper = Sweeper::new(ctx, Arc::new(pipeline));
     let t0 = Instant::now();
     let local = sweeper.read_fleet(concurrency).await.expect("sweep");
     let wall = t0.elapsed();
     let served = fake.reads_served.lock().unwrap().clone();
     let reads: u64 = served.values().sum();
+    // The baseline as the planner evaluates it: from each snapshot's inventory view and the one
+    // Defender query, no read of its own.
+    let today = jiff::tz::Offset::UTC.to_datetime(jiff::Timestamp::now()).date();
+    let mut evaluated = (0, 0);
+    if let Some(checks) = &policy.baseline {
+        for snap in &local.snapshots {
+            let Some(resource) = &snap.baseline else { continue };
+            let context = aks_cadence::baseline::ClusterContext { maintenance_configurations: None, defender_plan: snap.defender_plan.clone() };
+            let findings = aks_cadence::baseline::assess(checks, &snap.cluster, &snap.facts, resource, &context, today);
+            evaluated.0 += 1;
+            evaluated.1 += findings.iter().filter(|f| f.status.is_failing()).count();
+        }
+    }
     let floor_secs = served.values().map(|r| ((*r as f64 - BURST) / REFILL).max(0.0)).fold(0.0, f64::max);
     Figures {
         wall,
@@ -283,6 +334,8 @@ async fn run(clusters: usize, subs: usize, concurrency: usize, source: UpgradeSo
         throttled: fake.throttled.load(Ordering::Relaxed),
         signals: local.snapshots.iter().map(|s| s.signals.len()).sum(),
         failures: local.failures.len(),
+        graph_queries: (fake.graph_queries.0.load(Ordering::Relaxed), fake.graph_queries.1.load(Ordering::Relaxed)),
+        baseline: evaluated,
     }
 }
 
@@ -296,13 +349,15 @@ fn main() {
     let concurrency: usize = std::env::var("SWEEP_FLEET_CONCURRENCY").ok().and_then(|v| v.parse().ok()).unwrap_or(16);
     let modes = std::env::var("SWEEP_FLEET_MODES").unwrap_or_else(|_| "cluster-profile,region".into());
     let readiness = std::env::var("SWEEP_FLEET_READINESS").map_or(true, |v| v != "0");
+    let baseline = std::env::var("SWEEP_FLEET_BASELINE").map_or(true, |v| v != "0");
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
 
     println!(
-        "sweep_fleet: {clusters} clusters, {subs} subscription(s), {} regions, {} pools each, concurrency {concurrency}, latency 5-20 ms, read bucket {BURST} + {REFILL}/s per subscription, readiness reads {}",
+        "sweep_fleet: {clusters} clusters, {subs} subscription(s), {} regions, {} pools each, concurrency {concurrency}, latency 5-20 ms, read bucket {BURST} + {REFILL}/s per subscription, readiness reads {}, baseline {}",
         REGIONS.len(),
         POOLS.len(),
-        if readiness { "on" } else { "off" }
+        if readiness { "on" } else { "off" },
+        if baseline { "on" } else { "off" }
     );
     println!("{:<16} {:>9} {:>7} {:>13} {:>6} {:>9} {:>10} {:>8}", "upgrades from", "wall", "reads", "reads/cluster", "429s", "floor", "wall/floor", "signals");
     for mode in modes.split(',').map(str::trim) {
@@ -311,7 +366,7 @@ fn main() {
             "region" => UpgradeSource::Region,
             other => panic!("unknown mode {other}: use cluster-profile or region"),
         };
-        let f = rt.block_on(run(clusters, subs, concurrency, source, readiness));
+        let f = rt.block_on(run(clusters, subs, concurrency, source, readiness, baseline));
         let ratio = if f.floor.is_zero() { "-".to_string() } else { format!("{:.2}", f.wall.as_secs_f64() / f.floor.as_secs_f64()) };
         println!(
             "{:<16} {:>8.1}s {:>7} {:>13.2} {:>6} {:>8.1}s {:>10} {:>8}",
@@ -333,7 +388,20 @@ fn main() {
             f.readiness_reads.1,
             (f.readiness_reads.0 + f.readiness_reads.1) as f64 / clusters as f64
         );
+        println!(
+            "{:<16} baseline: {} of {} clusters evaluated from the inventory ({} failing checks); Resource Graph: {} inventory page(s) + {} Defender-plan query; ARM reads above include none for the baseline",
+            "",
+            f.baseline.0,
+            clusters,
+            f.baseline.1,
+            f.graph_queries.0,
+            f.graph_queries.1
+        );
         assert_eq!(f.failures, 0, "every cluster swept");
+        if baseline {
+            assert_eq!(f.baseline.0, clusters, "every cluster's baseline comes from its inventory row");
+            assert_eq!(f.graph_queries.1, 1, "one Defender-plan query per sweep");
+        }
         if readiness {
             assert_eq!(f.assessed, clusters, "every cluster with an upgrade pending has its readiness read");
         }
