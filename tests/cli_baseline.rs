@@ -47,28 +47,11 @@ fn lines(o: &Output) -> Vec<Value> {
     String::from_utf8(o.stdout.clone()).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
 }
 
-/// Microsoft's ManagedClustersGet example with every baseline setting on, each in the shape of
-/// the spec example cited in docs/baseline.md (the same edits as tests/fixtures/baseline).
+/// Microsoft's ManagedClustersGet example with every baseline setting on
+/// ([`fleet_support::harden`]).
 fn hardened() -> FleetCluster {
     let mut c = FleetCluster::new("hardened", "1.24.9", LATEST_IMAGE, vec![]);
-    let p = &mut c.resource["properties"];
-    p["apiServerAccessProfile"] = json!({"enablePrivateCluster": false, "authorizedIPRanges": ["203.0.113.0/24"]});
-    p["enableRBAC"] = json!(true);
-    p["aadProfile"] = json!({"managed": true, "enableAzureRBAC": true, "tenantID": "tenantID"});
-    p["disableLocalAccounts"] = json!(true);
-    p["securityProfile"] = json!({
-        "defender": {"securityMonitoring": {"enabled": true}},
-        "workloadIdentity": {"enabled": true},
-        "imageCleaner": {"enabled": true, "intervalHours": 48}
-    });
-    p["oidcIssuerProfile"] = json!({"enabled": true});
-    p["addonProfiles"] = json!({
-        "azurepolicy": {"enabled": true},
-        "azureKeyvaultSecretsProvider": {"enabled": true, "config": {"enableSecretRotation": "true"}}
-    });
-    p["networkProfile"]["networkPolicy"] = json!("azure");
-    p["agentPoolProfiles"][0]["enableEncryptionAtHost"] = json!(true);
-    p["autoUpgradeProfile"] = json!({"upgradeChannel": "patch", "nodeOSUpgradeChannel": "NodeImage"});
+    harden(&mut c);
     c
 }
 

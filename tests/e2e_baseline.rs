@@ -14,13 +14,12 @@ mod fleet_support;
 
 use std::path::Path;
 use std::process::Output;
-use std::sync::{Arc, Mutex};
 
-use e2e_support::{FakeGithub, FakeIssue, REPO};
+use e2e_support::{FakeGithub, FakeIssue};
 use fleet_support::*;
 use serde_json::{Value, json};
-use wiremock::matchers::{body_string_contains, method, path, path_regex};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::matchers::{body_string_contains, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const POLICY: &str = r#"
 [baseline]
@@ -37,50 +36,6 @@ name = "platform"
 [rule.github_issue]
 repo = "o/r"
 "#;
-
-/// The comments of the fake's issues: `GET`/`POST /repos/o/r/issues/N/comments`.
-#[derive(Clone, Default)]
-struct Comments(Arc<Mutex<Vec<(u64, String)>>>);
-
-impl Comments {
-    fn on(&self, issue: u64) -> Vec<String> {
-        self.0.lock().unwrap().iter().filter(|(n, _)| *n == issue).map(|(_, b)| b.clone()).collect()
-    }
-}
-
-impl Respond for Comments {
-    fn respond(&self, req: &Request) -> ResponseTemplate {
-        let n: u64 = req.url.path().split('/').nth(5).and_then(|n| n.parse().ok()).expect("/repos/o/r/issues/N/comments");
-        if req.method.as_str() == "POST" {
-            let body: Value = serde_json::from_slice(&req.body).expect("a comment is JSON");
-            self.0.lock().unwrap().push((n, body["body"].as_str().unwrap_or_default().to_string()));
-            return ResponseTemplate::new(201).set_body_json(json!({"id": self.0.lock().unwrap().len()}));
-        }
-        ResponseTemplate::new(200).set_body_json(self.on(n).into_iter().map(|b| json!({"body": b})).collect::<Vec<_>>())
-    }
-}
-
-/// Every baseline setting on, each in the shape of the spec example cited in docs/baseline.md.
-fn harden(c: &mut FleetCluster) {
-    let p = &mut c.resource["properties"];
-    p["apiServerAccessProfile"] = json!({"enablePrivateCluster": false, "authorizedIPRanges": ["203.0.113.0/24"]});
-    p["enableRBAC"] = json!(true);
-    p["aadProfile"] = json!({"managed": true, "enableAzureRBAC": true, "tenantID": "tenantID"});
-    p["disableLocalAccounts"] = json!(true);
-    p["securityProfile"] = json!({
-        "defender": {"securityMonitoring": {"enabled": true}},
-        "workloadIdentity": {"enabled": true},
-        "imageCleaner": {"enabled": true, "intervalHours": 48}
-    });
-    p["oidcIssuerProfile"] = json!({"enabled": true});
-    p["addonProfiles"] = json!({
-        "azurepolicy": {"enabled": true},
-        "azureKeyvaultSecretsProvider": {"enabled": true, "config": {"enableSecretRotation": "true"}}
-    });
-    p["networkProfile"]["networkPolicy"] = json!("azure");
-    p["agentPoolProfiles"][0]["enableEncryptionAtHost"] = json!(true);
-    p["autoUpgradeProfile"] = json!({"upgradeChannel": "patch", "nodeOSUpgradeChannel": "NodeImage"});
-}
 
 fn hardened() -> FleetCluster {
     let mut c = FleetCluster::new("hardened", "1.24.9", LATEST_IMAGE, vec![]);
@@ -146,8 +101,7 @@ fn box_of<'a>(body: &'a str, check: &str) -> &'a str {
 async fn one_checklist_issue_per_non_compliant_cluster_updated_when_a_property_is_fixed_and_closed_when_all_pass() {
     let github = FakeGithub::start().await;
     github.expect_creates(1).await;
-    let comments = Comments::default();
-    Mock::given(path_regex(format!("^/repos/{REPO}/issues/[0-9]+/comments$"))).respond_with(comments.clone()).mount(&github.server).await;
+    let comments = github.comments().await;
     let arm = MockServer::start().await;
     let dir = tempfile::tempdir().unwrap();
 

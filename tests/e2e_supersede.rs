@@ -16,44 +16,12 @@ mod fleet_support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::{Arc, Mutex};
 
 use e2e_support::*;
 use serde_json::{Value, json};
-use wiremock::matchers::{method, path_regex};
-use wiremock::{Mock, Request, Respond, ResponseTemplate};
 
 const NOW: &str = "2026-03-10T12:00:00Z";
 const CLUSTER_ID: &str = "/subscriptions/5f0e1d2c-3b4a-4958-8776-a5b4c3d2e1f0/resourceGroups/rg-prod-weu/providers/Microsoft.ContainerService/managedClusters/aks-prod-weu";
-
-/// The comments of the fake's issues: `GET`/`POST /repos/o/r/issues/N/comments`.
-#[derive(Clone, Default)]
-struct Comments(Arc<Mutex<Vec<(u64, String)>>>);
-
-impl Comments {
-    fn on(&self, issue: u64) -> Vec<String> {
-        self.0.lock().unwrap().iter().filter(|(n, _)| *n == issue).map(|(_, b)| b.clone()).collect()
-    }
-    fn all(&self) -> Vec<(u64, String)> {
-        self.0.lock().unwrap().clone()
-    }
-}
-
-fn issue_of(req: &Request) -> u64 {
-    req.url.path().split('/').nth(5).and_then(|n| n.parse().ok()).expect("/repos/o/r/issues/N/comments")
-}
-
-impl Respond for Comments {
-    fn respond(&self, req: &Request) -> ResponseTemplate {
-        let n = issue_of(req);
-        if req.method.as_str() == "POST" {
-            let body: Value = serde_json::from_slice(&req.body).expect("a comment is JSON");
-            self.0.lock().unwrap().push((n, body["body"].as_str().unwrap_or_default().to_string()));
-            return ResponseTemplate::new(201).set_body_json(json!({"id": self.0.lock().unwrap().len()}));
-        }
-        ResponseTemplate::new(200).set_body_json(self.on(n).into_iter().map(|b| json!({"body": b})).collect::<Vec<_>>())
-    }
-}
 
 /// One e2e world (`e2e_support::World`: the e2e policy — an issue in o/r, mail to a unique
 /// MailDev recipient, a Teams card — its fakes and ledger) with comments on the fake GitHub, and
@@ -67,9 +35,7 @@ struct Replays {
 impl Replays {
     async fn start(tag: &str) -> Self {
         let w = World::new(tag).await;
-        let comments = Comments::default();
-        Mock::given(method("GET")).and(path_regex(format!("^/repos/{REPO}/issues/[0-9]+/comments$"))).respond_with(comments.clone()).mount(&w.github.server).await;
-        Mock::given(method("POST")).and(path_regex(format!("^/repos/{REPO}/issues/[0-9]+/comments$"))).respond_with(comments.clone()).mount(&w.github.server).await;
+        let comments = w.github.comments().await;
         Self { w, comments, files: 0 }
     }
 

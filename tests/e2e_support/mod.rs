@@ -389,6 +389,34 @@ impl Respond for EditIssue {
     }
 }
 
+/// The comments on the fake's issues (`GET`/`POST /repos/o/r/issues/N/comments`), mounted by
+/// [`FakeGithub::comments`].
+#[derive(Clone, Default)]
+pub struct Comments(Arc<Mutex<Vec<(u64, String)>>>);
+
+impl Comments {
+    /// The bodies posted on issue `issue`, oldest first.
+    pub fn on(&self, issue: u64) -> Vec<String> {
+        self.0.lock().unwrap().iter().filter(|(n, _)| *n == issue).map(|(_, b)| b.clone()).collect()
+    }
+    /// Every comment as (issue, body).
+    pub fn all(&self) -> Vec<(u64, String)> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+impl Respond for Comments {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let n: u64 = req.url.path().split('/').nth(5).and_then(|n| n.parse().ok()).expect("/repos/o/r/issues/N/comments");
+        if req.method.as_str() == "POST" {
+            let body: Value = serde_json::from_slice(&req.body).expect("a comment is JSON");
+            self.0.lock().unwrap().push((n, body["body"].as_str().unwrap_or_default().to_string()));
+            return ResponseTemplate::new(201).set_body_json(json!({"id": self.0.lock().unwrap().len()}));
+        }
+        ResponseTemplate::new(200).set_body_json(self.on(n).into_iter().map(|b| json!({"body": b})).collect::<Vec<_>>())
+    }
+}
+
 /// A fake GitHub REST API holding issues of `o/r`, serving exactly the endpoints the issue
 /// adapter calls for a notice: the labelled open-issue listing, the search API, create, get
 /// and edit (`handler/actions/github/issues.rs`). Creating is mounted by each test, with the
@@ -413,6 +441,16 @@ impl FakeGithub {
 
     pub fn uri(&self) -> String {
         self.server.uri()
+    }
+
+    /// Serves issue comments (list and post) and returns what was posted.
+    pub async fn comments(&self) -> Comments {
+        let comments = Comments::default();
+        let on_issue = format!("^/repos/{REPO}/issues/[0-9]+/comments$");
+        for m in ["GET", "POST"] {
+            Mock::given(method(m)).and(path_regex(on_issue.as_str())).respond_with(comments.clone()).mount(&self.server).await;
+        }
+        comments
     }
 
     /// Mounts issue creation, verified to be called exactly `n` times.

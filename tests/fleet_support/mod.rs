@@ -240,3 +240,26 @@ pub async fn expect_no_cluster_writes(server: &MockServer) {
             .await;
     }
 }
+
+/// Turns every security-baseline setting on, each in the shape of the spec example cited in
+/// docs/baseline.md (the same edits as tests/fixtures/baseline).
+pub fn harden(c: &mut FleetCluster) {
+    let p = &mut c.resource["properties"];
+    p["apiServerAccessProfile"] = json!({"enablePrivateCluster": false, "authorizedIPRanges": ["203.0.113.0/24"]});
+    p["enableRBAC"] = json!(true);
+    p["aadProfile"] = json!({"managed": true, "enableAzureRBAC": true, "tenantID": "tenantID"});
+    p["disableLocalAccounts"] = json!(true);
+    p["securityProfile"] = json!({
+        "defender": {"securityMonitoring": {"enabled": true}},
+        "workloadIdentity": {"enabled": true},
+        "imageCleaner": {"enabled": true, "intervalHours": 48}
+    });
+    p["oidcIssuerProfile"] = json!({"enabled": true});
+    p["addonProfiles"] = json!({
+        "azurepolicy": {"enabled": true},
+        "azureKeyvaultSecretsProvider": {"enabled": true, "config": {"enableSecretRotation": "true"}}
+    });
+    p["networkProfile"]["networkPolicy"] = json!("azure");
+    p["agentPoolProfiles"][0]["enableEncryptionAtHost"] = json!(true);
+    p["autoUpgradeProfile"] = json!({"upgradeChannel": "patch", "nodeOSUpgradeChannel": "NodeImage"});
+}
