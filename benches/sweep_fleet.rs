@@ -135,10 +135,10 @@ impl Fake {
             "agentPoolProfiles": pools,
             "networkProfile": {"networkPlugin": "azure", "networkPluginMode": "overlay", "networkPolicy": "azure", "outboundType": "loadBalancer"},
             // What the security baseline reads besides the above (docs/baseline.md).
-            "enableRBAC": true, "disableLocalAccounts": i % 3 == 0,
+            "enableRBAC": true, "disableLocalAccounts": i.is_multiple_of(3),
             "aadProfile": {"managed": true, "enableAzureRBAC": true},
-            "apiServerAccessProfile": {"enablePrivateCluster": i % 2 == 0},
-            "securityProfile": {"defender": {"securityMonitoring": {"enabled": true}}, "workloadIdentity": {"enabled": i % 4 != 0}},
+            "apiServerAccessProfile": {"enablePrivateCluster": i.is_multiple_of(2)},
+            "securityProfile": {"defender": {"securityMonitoring": {"enabled": true}}, "workloadIdentity": {"enabled": !i.is_multiple_of(4)}},
             "oidcIssuerProfile": {"enabled": true},
             "addonProfiles": {"azurepolicy": {"enabled": true}},
             "sku": {"name": "Base", "tier": "Standard"},
