@@ -260,7 +260,8 @@ async fn an_unknown_window_holds_naming_its_cause() {
         }
     }
     // (row, snapshot, the hold, words its line must carry)
-    let rows: Vec<(&str, ClusterSnapshot, fn(&Hold) -> bool, &[&str])> = vec![
+    type Row<'a> = (&'a str, ClusterSnapshot, fn(&Hold) -> bool, &'a [&'a str]);
+    let rows: Vec<Row> = vec![
         ("none defined anywhere", none, |h| *h == Hold::OutsideWindow { next: None }, &["no maintenance window is known (define one in AKS or in policy"]),
         (
             "configurations unreadable",
