@@ -204,6 +204,11 @@ pub enum Hold {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         next: Option<Timestamp>,
     },
+    /// No window is known for this change, for a reason a sweep could name (`cause`): the
+    /// cluster's maintenance configurations could not be read, one did not parse, or the
+    /// cluster's own configurations govern no window for this change (the policy's window is
+    /// then not used). `OutsideWindow { next: None }` is "none is defined anywhere".
+    WindowUnknown { cause: String },
     /// The open window closes before the operation could finish.
     WindowTooShort { closes: Timestamp },
     /// The cluster is not `Succeeded` and running.
@@ -250,6 +255,7 @@ impl Hold {
             Self::OutsideWindow { next: None } => {
                 "no maintenance window is known (define one in AKS or in policy [rule.upgrade.window])".into()
             }
+            Self::WindowUnknown { cause } => format!("no maintenance window is known: {cause}"),
             Self::WindowTooShort { closes } => format!("the open window closes at {}, too soon to start", minute(closes)),
             Self::ClusterNotReady { state } => format!("the cluster is not ready ({state})"),
             Self::Busy => "another operation is in progress on the cluster".into(),

@@ -703,6 +703,19 @@ pub fn sweep_plan_facts(snap: &ClusterSnapshot, policy: &Policy, now: Timestamp,
     let name = snap.cluster.name();
     if !snap.maintenance_read {
         log.push(format!("{name}: maintenance configurations unknown; cluster changes are held"));
+        // The read's own error, as `sweep::cluster` noted it ("maintenance configurations: …").
+        let reason = snap
+            .notes
+            .iter()
+            .find_map(|n| n.strip_prefix("maintenance configurations: "))
+            .unwrap_or("the sweep did not read them");
+        let cause = format!(
+            "the cluster's maintenance configurations could not be read ({reason}); when that is a \
+             missing permission, grant Microsoft.ContainerService/managedClusters/maintenanceConfigurations/read"
+        );
+        for scope in WindowScope::ALL {
+            facts.window_causes.insert(scope, cause.clone());
+        }
         return facts;
     }
     let (schedules, errors) = MaintenanceSchedules::from_arm_list(&Value::Array(snap.maintenance_configurations.clone()));
@@ -722,7 +735,24 @@ pub fn sweep_plan_facts(snap: &ClusterSnapshot, policy: &Policy, now: Timestamp,
             WindowScope::KubernetesVersion => ActionKind::Upgrade { upgrade: UpgradeScope::Patch, target: String::new() },
             WindowScope::CertificateRotation => ActionKind::RotateCertificates,
         };
-        facts.windows.insert(scope, schedules.status_for(&kind, now));
+        let status = schedules.status_for(&kind, now);
+        if status == WindowStatus::Unknown {
+            let cause = if errors.is_empty() {
+                let own = match scope {
+                    WindowScope::NodeImage => "aksManagedNodeOSUpgradeSchedule",
+                    WindowScope::KubernetesVersion | WindowScope::CertificateRotation => "aksManagedAutoUpgradeSchedule",
+                };
+                format!(
+                    "the cluster's own maintenance configurations define none for this change, and the \
+                     policy's window is not used for a cluster that has its own (add {own} or default)"
+                )
+            } else {
+                let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
+                format!("a maintenance configuration of the cluster does not parse: {}", errors.join("; "))
+            };
+            facts.window_causes.insert(scope, cause);
+        }
+        facts.windows.insert(scope, status);
     }
     facts.window = WindowStatus::Unknown;
     facts

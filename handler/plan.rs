@@ -166,6 +166,10 @@ pub struct PlanFacts {
     /// What a sweep read for the readiness of the cluster's upgrades (`crate::readiness`);
     /// `None` when nothing was read (events, or no upgrade pending).
     pub readiness: Option<crate::readiness::ReadinessFacts>,
+    /// Why a scope's window is [`WindowStatus::Unknown`], when a sweep can say
+    /// (`pipeline::sweep_plan_facts`): such a change is held as [`Hold::WindowUnknown`]
+    /// naming it; without a cause, as "no maintenance window is known (define one …)".
+    pub window_causes: BTreeMap<WindowScope, String>,
 }
 
 impl PlanFacts {
@@ -1095,7 +1099,10 @@ impl Planner<'_> {
             return Some(Hold::TargetNotOffered { target: target.to_string() });
         }
         match self.facts.window_for(scope) {
-            WindowStatus::Unknown => Some(Hold::OutsideWindow { next: None }),
+            WindowStatus::Unknown => Some(match self.facts.window_causes.get(&scope) {
+                Some(cause) => Hold::WindowUnknown { cause: cause.clone() },
+                None => Hold::OutsideWindow { next: None },
+            }),
             WindowStatus::Closed { next } => Some(Hold::OutsideWindow { next: *next }),
             WindowStatus::Open { until }
                 if until.duration_since(self.now) < SignedDuration::from_mins(i64::from(min_minutes)) =>
@@ -1122,7 +1129,7 @@ impl Planner<'_> {
     /// would let run; the gates before it (policy, cluster state) come first.
     fn readiness_hold(&self, concern: &Concern, kind: &ActionKind, gate: Option<Hold>) -> Option<Hold> {
         if !matches!(kind, ActionKind::Upgrade { .. })
-            || !matches!(gate, None | Some(Hold::OutsideWindow { .. } | Hold::WindowTooShort { .. }))
+            || !matches!(gate, None | Some(Hold::OutsideWindow { .. } | Hold::WindowUnknown { .. } | Hold::WindowTooShort { .. }))
         {
             return gate;
         }

@@ -238,6 +238,63 @@ async fn an_auto_patch_outside_its_window_is_held_with_the_next_opening() {
     assert!(!adapter.performed().iter().any(|a| matches!(a.kind, ActionKind::Upgrade { .. })), "nothing was upgraded");
 }
 
+/// `held_by` names the real cause of an unknown window: none defined anywhere (define one), the
+/// configurations unreadable (the read's error and the role action), the cluster's own
+/// configurations governing no window for the change (the policy's window is not used), or
+/// one that does not parse.
+#[tokio::test]
+async fn an_unknown_window_holds_naming_its_cause() {
+    let forbidden = "maintenance configurations: ARM answered 403 AuthorizationFailed: the client does not have authorization";
+    let base = snapshot("a", "1.30.4", &["1.30.7"], ts(IN_AUTO_WINDOW));
+    let mut none = base.clone();
+    none.maintenance_configurations.clear();
+    let mut unread = none.clone();
+    unread.maintenance_read = false;
+    unread.notes.push(forbidden.into());
+    let mut node_os_only = base.clone();
+    node_os_only.maintenance_configurations.retain(|c| c["name"] == "aksManagedNodeOSUpgradeSchedule");
+    let mut broken = base.clone();
+    for c in &mut broken.maintenance_configurations {
+        if c["name"] == "aksManagedAutoUpgradeSchedule" {
+            c["properties"]["maintenanceWindow"]["durationHours"] = json!(2);
+        }
+    }
+    // (row, snapshot, the hold, words its line must carry)
+    type Row<'a> = (&'a str, ClusterSnapshot, fn(&Hold) -> bool, &'a [&'a str]);
+    let rows: Vec<Row> = vec![
+        ("none defined anywhere", none, |h| *h == Hold::OutsideWindow { next: None }, &["no maintenance window is known (define one in AKS or in policy"]),
+        (
+            "configurations unreadable",
+            unread,
+            |h| matches!(h, Hold::WindowUnknown { .. }),
+            &["could not be read (ARM answered 403 AuthorizationFailed", "grant Microsoft.ContainerService/managedClusters/maintenanceConfigurations/read"],
+        ),
+        (
+            "the cluster's own configurations govern no window for a patch",
+            node_os_only,
+            |h| matches!(h, Hold::WindowUnknown { .. }),
+            &["define none for this change", "policy's window is not used", "add aksManagedAutoUpgradeSchedule"],
+        ),
+        ("the auto-upgrade configuration does not parse", broken, |h| matches!(h, Hold::WindowUnknown { .. }), &["does not parse", "durationHours"]),
+    ];
+    for (row, snap, is_hold, words) in rows {
+        let temp = TempLedger::new();
+        let ledger = temp.open();
+        let adapter = Recorder::answering(Ok("succeeded: op-1".into()));
+        let p = pipeline(&ledger, AUTO_PATCH_WITH_ISSUES, &adapter, IN_AUTO_WINDOW, false);
+        let report = p.handle_snapshots(&[snap]).await.unwrap();
+        let exec = execute_of(&report.planned);
+        let hold = exec[0].hold.as_ref().unwrap_or_else(|| panic!("{row}: not held"));
+        assert!(is_hold(hold), "{row}: {hold:?}");
+        let line = hold.describe();
+        for w in words {
+            assert!(line.contains(w), "{row}: {line:?} lacks {w:?}");
+        }
+        assert!(exec[0].summary.ends_with(&format!("held: {line}")), "{row}: {}", exec[0].summary);
+        assert!(!adapter.performed().iter().any(|a| matches!(a.kind, ActionKind::Upgrade { .. })), "{row}: nothing was upgraded");
+    }
+}
+
 #[tokio::test]
 async fn a_busy_cluster_holds_its_upgrade() {
     let temp = TempLedger::new();

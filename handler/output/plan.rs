@@ -281,6 +281,7 @@ fn hold_time(hold: &Hold) -> Option<Timestamp> {
         Hold::PolicyNotifyOnly
         | Hold::ClusterNotReady { .. }
         | Hold::Busy
+        | Hold::WindowUnknown { .. }
         | Hold::TargetNotOffered { .. }
         | Hold::Readiness { .. } => None,
     }
