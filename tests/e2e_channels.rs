@@ -10,41 +10,19 @@ mod email_support;
 mod fleet_support;
 
 use std::path::Path;
-use std::process::{Command, Output};
-use std::sync::{Arc, Mutex};
+use std::process::Output;
 
-use e2e_support::{FakeGithub, REPO};
+use e2e_support::{Comments, FakeGithub, REPO};
 use fleet_support::{FleetCluster, LATEST_IMAGE};
 use serde_json::{Value, json};
-use wiremock::matchers::{method, path_regex};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::MockServer;
 
 /// 2026-01-15 is a 15th of the example's auto-upgrade schedule: open 08:30–13:30 UTC.
 const IN_AUTO_WINDOW: &str = "2026-01-15T09:00:00Z";
 
-/// Comments posted on the fake's issues (`POST /repos/o/r/issues/N/comments`).
-#[derive(Clone, Default)]
-struct Comments(Arc<Mutex<Vec<(u64, String)>>>);
-
-impl Respond for Comments {
-    fn respond(&self, req: &Request) -> ResponseTemplate {
-        let n: u64 = req.url.path().split('/').nth(5).and_then(|n| n.parse().ok()).expect("/repos/o/r/issues/N/comments");
-        if req.method.as_str() == "POST" {
-            let body: Value = serde_json::from_slice(&req.body).expect("a comment is JSON");
-            self.0.lock().unwrap().push((n, body["body"].as_str().unwrap_or_default().to_string()));
-            return ResponseTemplate::new(201).set_body_json(json!({"id": self.0.lock().unwrap().len()}));
-        }
-        let on: Vec<Value> = self.0.lock().unwrap().iter().filter(|(i, _)| *i == n).map(|(_, b)| json!({"body": b})).collect();
-        ResponseTemplate::new(200).set_body_json(on)
-    }
-}
-
 async fn github() -> (FakeGithub, Comments) {
     let gh = FakeGithub::start().await;
-    let comments = Comments::default();
-    for m in ["GET", "POST"] {
-        Mock::given(method(m)).and(path_regex(format!("^/repos/{REPO}/issues/[0-9]+/comments$"))).respond_with(comments.clone()).mount(&gh.server).await;
-    }
+    let comments = gh.comments().await;
     (gh, comments)
 }
 
@@ -63,25 +41,17 @@ async fn fleet(arm: &MockServer, version: &str, upgrades: Vec<&'static str>) {
 fn sweep(dir: &Path, arm: &MockServer, gh: &FakeGithub, now: &str) -> Output {
     let policy = format!("[defaults.upgrade]\npatch = \"auto\"\n\n[[rule]]\nname = \"platform\"\n[rule.github_issue]\nrepo = \"{REPO}\"\n");
     std::fs::write(dir.join("cadence.toml"), policy).unwrap();
-    let identity = format!("{}/msi/token", arm.uri());
-    let out = Command::new(env!("CARGO_BIN_EXE_handler"))
-        .current_dir(dir)
-        .env_clear()
-        .envs([
-            ("ARM_ENDPOINT", arm.uri().as_str()),
-            ("AZURE_CREDENTIAL", "managed_identity"),
-            ("IDENTITY_ENDPOINT", identity.as_str()),
-            ("IDENTITY_HEADER", fleet_support::IDENTITY_HEADER),
-            ("CADENCE_SUBSCRIPTIONS", arm_common::SUB),
+    let out = fleet_support::handler_sweep(
+        dir,
+        arm,
+        &[
             ("CADENCE_CONFIG", "cadence.toml"),
-            ("CADENCE_STATE", "sqlite:cadence.db"),
             ("CADENCE_DRY_RUN", "false"),
             ("GITHUB_TOKEN", "ghp_e2eChannels00000000000000000000000"),
             ("GITHUB_API_URL", gh.uri().as_str()),
-        ])
-        .args(["sweep", "--now", now])
-        .output()
-        .expect("run handler sweep");
+        ],
+        &["--now", now],
+    );
     assert!(out.status.success(), "sweep failed: {}", String::from_utf8_lossy(&out.stderr));
     out
 }
@@ -117,7 +87,7 @@ async fn a_patch_on_channel_patch_in_an_open_window_writes_nothing_and_its_issue
     arm.verify().await;
     let issue = gh.issues().into_iter().find(|i| i.body.contains(PATCH_MARK)).unwrap();
     assert_eq!(issue.state, "closed");
-    let said: Vec<String> = comments.0.lock().unwrap().iter().filter(|(n, _)| *n == issue.number).map(|(_, b)| b.clone()).collect();
+    let said: Vec<String> = comments.on(issue.number);
     assert!(said.iter().any(|c| c.contains("AKS applied it through upgradeChannel patch (now 1.24.9)")), "{said:#?}");
     gh.server.verify().await;
 }
@@ -144,7 +114,7 @@ async fn a_patch_aks_did_not_apply_by_the_deadline_escalates_as_auto_upgrade_con
 
     let issue = gh.issues().into_iter().find(|i| i.body.contains(PATCH_MARK)).unwrap();
     assert_eq!(issue.state, "open");
-    let told: String = comments.0.lock().unwrap().iter().filter(|(n, _)| *n == issue.number).map(|(_, b)| b.clone()).collect::<Vec<_>>().join("\n") + &issue.body + &issue.title;
+    let told: String = comments.on(issue.number).into_iter().collect::<Vec<_>>().join("\n") + &issue.body + &issue.title;
     for cause in ["auto-upgrade is configured but did not happen", "UpgradeBlockedOnDeprecatedAPIUsage", "kubectl get pdb -A", "az vm list-usage", "powerState"] {
         assert!(told.contains(cause), "{cause} missing from what the issue says:\n{told}");
     }
