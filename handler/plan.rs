@@ -63,6 +63,17 @@
 //! once however often the fact is seen; an adapter that receives a reminder for a concern it
 //! never opened opens it then.
 //!
+//! **Escalation routing.** A rule's `[rule.notice]`, `[rule.reminder]` and `[rule.overdue]`
+//! add recipients to that stage's messages ([`stage_routes`]): the stage's extra mail
+//! recipients get one mail (those a base mail already reaches are left out), its extra chat
+//! destinations one message each (a destination a base channel posts to is not posted twice),
+//! and its labels and assignees go on the concern's issue as one
+//! [`ActionKind::GithubEscalation`] per repository (`…/github-escalation:<repo>/overdue`),
+//! planned after the issue's own action so the issue exists when it runs. Routes of every
+//! applicable rule add up like channels. They ride on the stage's message, so they follow the
+//! ladder exactly: a stage that is skipped (a concern first seen after its reminder date)
+//! routes nothing of its own, and each stage's routes are sent once, by key.
+//!
 //! **Update** tells news about a concern already known (first seen before this signal): a node
 //! pool roll's phase, a planned-maintenance status, an AKS support notice, the outcome of an
 //! operation aks-cadence started. The channel part of its key carries a short digest of the
@@ -973,8 +984,9 @@ impl Planner<'_> {
         !matches!(self.signal.origin, Origin::Sweep { .. })
     }
 
-    /// Message channels of the applicable rules; a log line when no rule names any.
-    fn message_kinds(&self) -> Vec<ActionKind> {
+    /// Message channels of the applicable rules, plus `stage`'s own routes (see "Escalation
+    /// routing"); a log line when nothing else is told.
+    fn message_kinds(&self, stage: Stage) -> Vec<ActionKind> {
         let mut kinds = Vec::new();
         for rule in &self.rules {
             if let Some(i) = &rule.github_issue {
@@ -991,6 +1003,8 @@ impl Planner<'_> {
                 kinds.push(ActionKind::Chat { chat: c.kind, url_setting: c.url_setting.clone() });
             }
         }
+        let routed = stage_routes(&self.rules, stage, &kinds);
+        kinds.extend(routed);
         if kinds.is_empty() {
             kinds.push(ActionKind::Log);
         }
@@ -1055,7 +1069,7 @@ impl Planner<'_> {
         fact: Option<&str>,
         deadline: Option<Timestamp>,
     ) {
-        let kinds = if stage == Stage::Resolve { self.close_kinds() } else { self.message_kinds() };
+        let kinds = if stage == Stage::Resolve { self.close_kinds() } else { self.message_kinds(stage) };
         for kind in kinds {
             self.push(concern, stage, kind, summary.to_string(), fact, deadline, None);
         }
@@ -1476,10 +1490,14 @@ impl Planner<'_> {
         }
     }
 
-    /// The message channels for one check: all but GitHub issues (the checklist holds the checks).
-    fn baseline_check_kinds(&self) -> Vec<ActionKind> {
-        let mut kinds: Vec<ActionKind> =
-            self.message_kinds().into_iter().filter(|k| !matches!(k, ActionKind::GithubIssue { .. })).collect();
+    /// The message channels for one check at `stage`: all but GitHub issues and their
+    /// escalations (the checklist holds the checks).
+    fn baseline_check_kinds(&self, stage: Stage) -> Vec<ActionKind> {
+        let mut kinds: Vec<ActionKind> = self
+            .message_kinds(stage)
+            .into_iter()
+            .filter(|k| !matches!(k, ActionKind::GithubIssue { .. } | ActionKind::GithubEscalation { .. } | ActionKind::Log))
+            .collect();
         if kinds.is_empty() {
             kinds.push(ActionKind::Log);
         }
@@ -1490,7 +1508,7 @@ impl Planner<'_> {
         let Some(item) = self.baseline_items().iter().find(|i| i.check == check).cloned() else { return };
         let stage = item.due.map_or(Stage::Notice, |d| ladder(self.now, d, self.cadence.reminder_days_before));
         let summary = say::baseline_check(self.name(), stage, &item);
-        for kind in self.baseline_check_kinds() {
+        for kind in self.baseline_check_kinds(stage) {
             self.push(concern, stage, kind, summary.clone(), None, item.due, None);
         }
     }
@@ -1498,7 +1516,7 @@ impl Planner<'_> {
     fn baseline_fixed(&mut self, concern: &Concern) {
         let check = baseline_report::check_of_target(&concern.target).unwrap_or(&concern.target).to_string();
         let summary = say::baseline_fixed(self.name(), &check);
-        for kind in self.baseline_check_kinds() {
+        for kind in self.baseline_check_kinds(Stage::Resolve) {
             self.push(concern, Stage::Resolve, kind, summary.clone(), None, None, None);
         }
     }
@@ -1532,6 +1550,70 @@ impl Planner<'_> {
                     update.note = Some(note.clone());
                 }
             }
+        }
+    }
+}
+
+/// The extra actions of `stage`'s routes (`[rule.notice]`, `[rule.reminder]`,
+/// `[rule.overdue]`) of `rules`, given the channels `base` already planned: one mail to every
+/// extra recipient no base mail reaches, each extra chat destination the base does not post to,
+/// and per repository one [`ActionKind::GithubEscalation`] with the labels and assignees of
+/// every rule opening its issue there. Recipients, labels and logins compare ignoring case;
+/// the first spelling, in file order, is kept. Pure.
+pub fn stage_routes(rules: &[&Rule], stage: Stage, base: &[ActionKind]) -> Vec<ActionKind> {
+    let routes: Vec<(&Rule, &crate::policy::StageRoute)> = rules.iter().filter_map(|r| r.route(stage).map(|s| (*r, s))).collect();
+    let mut out = Vec::new();
+    let mut mailed: BTreeSet<String> = base
+        .iter()
+        .filter_map(|k| match k {
+            ActionKind::Email { to } => Some(to.iter().map(|a| mailbox(a))),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    let extra: Vec<String> = routes.iter().flat_map(|(_, r)| r.email.iter()).filter(|a| mailed.insert(mailbox(a))).cloned().collect();
+    if !extra.is_empty() {
+        out.push(ActionKind::Email { to: extra });
+    }
+    for c in routes.iter().flat_map(|(_, r)| r.chat.iter()) {
+        let kind = ActionKind::Chat { chat: c.kind, url_setting: c.url_setting.clone() };
+        if !base.contains(&kind) && !out.contains(&kind) {
+            out.push(kind);
+        }
+    }
+    let mut escalations: Vec<(String, Vec<String>, Vec<String>)> = Vec::new();
+    for (rule, route) in routes.iter().filter(|(_, r)| r.touches_issue()) {
+        let Some(issue) = &rule.github_issue else { continue };
+        let at = match escalations.iter().position(|(repo, ..)| repo.eq_ignore_ascii_case(&issue.repo)) {
+            Some(i) => i,
+            None => {
+                escalations.push((issue.repo.clone(), Vec::new(), Vec::new()));
+                escalations.len() - 1
+            }
+        };
+        let (_, labels, assignees) = &mut escalations[at];
+        add_unique(labels, &route.labels);
+        add_unique(assignees, &route.assignees);
+    }
+    out.extend(escalations.into_iter().map(|(repo, labels, assignees)| ActionKind::GithubEscalation { repo, labels, assignees }));
+    out
+}
+
+/// The address of a recipient (`Ops <ops@example.com>` → `ops@example.com`), lower-cased.
+fn mailbox(recipient: &str) -> String {
+    let r = recipient.trim();
+    let addr = match (r.rfind('<'), r.strip_suffix('>')) {
+        (Some(i), Some(inner)) => &inner[i + 1..],
+        _ => r,
+    };
+    addr.trim().to_ascii_lowercase()
+}
+
+/// Appends each of `new` that `list` does not hold yet (ignoring case).
+fn add_unique(list: &mut Vec<String>, new: &[String]) {
+    for n in new {
+        if !list.iter().any(|l| l.eq_ignore_ascii_case(n)) {
+            list.push(n.clone());
         }
     }
 }

@@ -282,7 +282,7 @@ pub fn check_policy_settings(policy: &Policy, settings: &Settings) -> Result<(),
         });
     }
     if settings.smtp_url.is_none()
-        && let Some(rule) = uses(|r| r.email.is_some())
+        && let Some(rule) = uses(Rule::sends_email)
     {
         return Err(SettingsError {
             name: "SMTP_URL",

@@ -25,13 +25,13 @@ mod summary;
 pub mod versions;
 pub mod windows;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 pub use baseline::{BASELINE_WITHIN_DAYS, BaselineException, BaselinePolicy};
 pub use glob::{Glob, GlobError};
 
-use crate::action::{ChatKind, VersionLocator};
+use crate::action::{ChatKind, Stage, VersionLocator};
 use crate::domain::{ClusterFacts, ClusterId, ConcernKind, SignalKind};
 use windows::MaintenanceWindow;
 
@@ -292,6 +292,33 @@ pub struct ChatTarget {
     pub url_setting: String,
 }
 
+/// The stages a rule can route differently, as the policy names them (`[rule.notice]`,
+/// `[rule.reminder]`, `[rule.overdue]`).
+pub const ROUTED_STAGES: [Stage; 3] = [Stage::Notice, Stage::Reminder, Stage::Overdue];
+
+/// `[rule.notice]`, `[rule.reminder]`, `[rule.overdue]`: who else hears of a concern when it
+/// reaches that stage, on top of the rule's own channels (escalation routing).
+///
+/// `labels` and `assignees` are added to the rule's GitHub issue (the parser requires a
+/// `[rule.github_issue]` in the same rule); `email` recipients get that stage's mail; `chat`
+/// destinations get that stage's message. The planner adds the routes of every applicable rule
+/// up and plans each recipient, destination, label and assignee once (`plan`, "Escalation
+/// routing").
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StageRoute {
+    pub assignees: Vec<String>,
+    pub labels: Vec<String>,
+    pub email: Vec<String>,
+    pub chat: Vec<ChatTarget>,
+}
+
+impl StageRoute {
+    /// Whether the route adds anything to the rule's GitHub issue.
+    pub fn touches_issue(&self) -> bool {
+        !self.labels.is_empty() || !self.assignees.is_empty()
+    }
+}
+
 /// One `[[rule]]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rule {
@@ -308,6 +335,8 @@ pub struct Rule {
     pub chat: Vec<ChatTarget>,
     /// A maintenance window (ARM `maintenanceWindow` shape) for clusters that define none.
     pub window: Option<MaintenanceWindow>,
+    /// Escalation routing: extra recipients per stage (only [`ROUTED_STAGES`] appear).
+    pub routes: BTreeMap<Stage, StageRoute>,
 }
 
 impl Rule {
@@ -333,9 +362,23 @@ impl Rule {
         }
     }
 
-    /// Whether the rule has any channel.
+    /// Whether the rule has any channel (a stage route's mail or chat counts).
     pub fn has_channels(&self) -> bool {
-        self.github_issue.is_some() || self.github_pr.is_some() || self.email.is_some() || !self.chat.is_empty()
+        self.github_issue.is_some()
+            || self.github_pr.is_some()
+            || self.sends_email()
+            || !self.chat.is_empty()
+            || self.routes.values().any(|r| !r.chat.is_empty())
+    }
+
+    /// Whether the rule sends mail, at every stage or at one (`SMTP_URL` is needed).
+    pub fn sends_email(&self) -> bool {
+        self.email.is_some() || self.routes.values().any(|r| !r.email.is_empty())
+    }
+
+    /// The extra recipients of `stage` (`[rule.<stage>]`), if the rule routes it.
+    pub fn route(&self, stage: Stage) -> Option<&StageRoute> {
+        self.routes.get(&stage)
     }
 }
 
@@ -442,7 +485,10 @@ impl Policy {
     /// Names of every app setting the policy refers to (chat webhook URLs), so start-up can
     /// check they exist.
     pub fn referenced_settings(&self) -> BTreeSet<&str> {
-        self.rules.iter().flat_map(|r| r.chat.iter().map(|c| c.url_setting.as_str())).collect()
+        self.rules
+            .iter()
+            .flat_map(|r| r.chat.iter().chain(r.routes.values().flat_map(|s| s.chat.iter())).map(|c| c.url_setting.as_str()))
+            .collect()
     }
 }
 

@@ -34,7 +34,7 @@ impl Policy {
         if !github.is_empty() {
             needed.push(format!("GITHUB_TOKEN or GITHUB_APP_* (rules {github})"));
         }
-        let email = rules_with(|r| r.email.is_some());
+        let email = rules_with(Rule::sends_email);
         if !email.is_empty() {
             needed.push(format!("SMTP_URL and SMTP_FROM (rules {email})"));
         }
@@ -133,15 +133,23 @@ fn rule_lines(rule: &Rule) -> Vec<String> {
     if let Some(to) = &rule.email {
         channels.push(format!("email to {}", to.join(", ")));
     }
-    for c in &rule.chat {
-        let kind = match c.kind {
-            ChatKind::Teams => "Teams",
-            ChatKind::Slack => "Slack",
-            ChatKind::Webhook => "webhook",
-        };
-        channels.push(format!("{kind} via {}", c.url_setting));
-    }
+    channels.extend(rule.chat.iter().map(chat));
     lines.push(format!("  tells: {}", if channels.is_empty() { "no channel (settings only)".into() } else { channels.join(", ") }));
+    for (stage, route) in &rule.routes {
+        let mut also = Vec::new();
+        if let (false, Some(issue)) = (route.assignees.is_empty(), &rule.github_issue) {
+            let who: Vec<String> = route.assignees.iter().map(|a| format!("@{a}")).collect();
+            also.push(format!("assign {} on the issue in {}", who.join(", "), issue.repo));
+        }
+        if let (false, Some(issue)) = (route.labels.is_empty(), &rule.github_issue) {
+            also.push(format!("label {} on the issue in {}", route.labels.join(", "), issue.repo));
+        }
+        if !route.email.is_empty() {
+            also.push(format!("email to {}", route.email.join(", ")));
+        }
+        also.extend(route.chat.iter().map(chat));
+        lines.push(format!("  at {} also: {}", stage.as_str(), also.join("; ")));
+    }
     let settings = overrides(&rule.settings);
     if !settings.is_empty() {
         lines.push(format!("  sets: {}", settings.join(", ")));
@@ -150,6 +158,15 @@ fn rule_lines(rule: &Rule) -> Vec<String> {
         lines.push(format!("  window: {}", window(w)));
     }
     lines
+}
+
+fn chat(c: &super::ChatTarget) -> String {
+    let kind = match c.kind {
+        ChatKind::Teams => "Teams",
+        ChatKind::Slack => "Slack",
+        ChatKind::Webhook => "webhook",
+    };
+    format!("{kind} via {}", c.url_setting)
 }
 
 /// The settings a rule writes, as `name = value`.
