@@ -134,7 +134,12 @@ fn rule_lines(rule: &Rule) -> Vec<String> {
         channels.push(format!("email to {}", to.join(", ")));
     }
     channels.extend(rule.chat.iter().map(chat));
-    lines.push(format!("  tells: {}", if channels.is_empty() { "no channel (settings only)".into() } else { channels.join(", ") }));
+    let tells = match (channels.is_empty(), rule.routes.is_empty()) {
+        (false, _) => channels.join(", "),
+        (true, true) => "no channel (settings only)".into(),
+        (true, false) => "no channel at every stage (only the stage routes below)".into(),
+    };
+    lines.push(format!("  tells: {tells}"));
     for (stage, route) in &rule.routes {
         let mut also = Vec::new();
         if let (false, Some(issue)) = (route.assignees.is_empty(), &rule.github_issue) {
