@@ -101,3 +101,17 @@ async fn without_an_issue_the_escalation_waits_for_the_next_run() {
     assert!(err.to_string().contains("no issue in platform/ops yet"), "{err}");
     server.verify().await;
 }
+
+#[tokio::test]
+async fn an_issue_without_assignees_or_with_null_ones_gets_them() {
+    let server = MockServer::start().await;
+    let mut issue = issue_json(&server.uri(), ISSUE_REPO, 42, "open", "t", "b");
+    issue["assignees"] = json!(null);
+    Mock::given(method("GET")).and(path(ISSUE_42)).respond_with(ResponseTemplate::new(200).set_body_json(issue)).mount(&server).await;
+    let ledger = MemLedger::new();
+    ledger.set(&upgrade_concern().key(), "github-issue:platform/ops", "42");
+    expect_adds(&server, 1, 1).await;
+    run(&actuator(&server.uri(), ledger), &escalation()).await.expect("added");
+    assert_eq!(body_of(&server, "POST", LABELS_42).await, json!({"labels": ["overdue", "sla"]}));
+    server.verify().await;
+}

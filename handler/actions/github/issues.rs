@@ -27,16 +27,27 @@ pub(super) struct Issue {
     /// Present when the "issue" is a pull request (the issues API lists both).
     #[serde(default)]
     pub pull_request: Option<serde_json::Value>,
+    /// `null` is read as none (as for `assignees`): only escalation routing reads these.
     #[serde(default)]
-    pub labels: Vec<Named>,
+    labels: Option<Vec<Named>>,
     #[serde(default)]
-    pub assignees: Vec<Login>,
+    assignees: Option<Vec<Login>>,
 }
 
-/// A label as the issues API returns it (`{"name": "bug", …}`).
+/// A label as the issues API returns it (`{"name": "bug", …}`; a bare name is taken too).
 #[derive(Debug, Clone, Deserialize)]
-pub(super) struct Named {
-    pub name: String,
+#[serde(untagged)]
+pub(super) enum Named {
+    Object { name: String },
+    Name(String),
+}
+
+impl Named {
+    fn name(&self) -> &str {
+        match self {
+            Self::Object { name } | Self::Name(name) => name,
+        }
+    }
 }
 
 /// A user as the issues API returns it (`{"login": "octocat", …}`).
@@ -51,6 +62,12 @@ const ASSIGNEES_PER_REQUEST: usize = 10;
 impl Issue {
     fn is_open(&self) -> bool {
         self.state.eq_ignore_ascii_case("open")
+    }
+    fn has_label(&self, label: &str) -> bool {
+        self.labels.iter().flatten().any(|l| l.name().eq_ignore_ascii_case(label))
+    }
+    fn has_assignee(&self, login: &str) -> bool {
+        self.assignees.iter().flatten().any(|a| a.login.eq_ignore_ascii_case(login))
     }
     fn carries(&self, marker: &str) -> bool {
         self.pull_request.is_none() && self.body.as_deref().is_some_and(|b| b.contains(marker))
@@ -114,8 +131,8 @@ impl GithubActuator {
                 action.stage.as_str()
             )));
         };
-        let labels: Vec<&String> = labels.iter().filter(|l| !issue.labels.iter().any(|h| h.name.eq_ignore_ascii_case(l))).collect();
-        let assignees: Vec<&String> = assignees.iter().filter(|a| !issue.assignees.iter().any(|h| h.login.eq_ignore_ascii_case(a))).collect();
+        let labels: Vec<&String> = labels.iter().filter(|l| !issue.has_label(l)).collect();
+        let assignees: Vec<&String> = assignees.iter().filter(|a| !issue.has_assignee(a)).collect();
         let mut done = Vec::new();
         if !labels.is_empty() {
             let path = format!("{}/issues/{}/labels", repo.api(), issue.number);
