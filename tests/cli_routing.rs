@@ -118,3 +118,26 @@ fn a_rule_that_only_routes_a_stage_needs_mail_settings_for_it() {
     assert!(summary.contains("  at overdue also: email to pager@contoso.example"), "{summary}");
     assert!(summary.contains("SMTP_URL and SMTP_FROM (rules pager)"), "{summary}");
 }
+
+#[test]
+fn a_live_run_refuses_to_start_when_a_stage_route_needs_a_setting_that_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let event = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/eventgrid/aks_cluster_support_ending.eventgrid.json");
+    let event = event.to_str().unwrap();
+    for (policy, missing) in [
+        ("[[rule]]\nname = \"pager\"\n[rule.overdue]\nemail = [\"pager@example.com\"]\n", "SMTP_URL"),
+        ("[[rule]]\nname = \"pager\"\n[[rule.overdue.chat]]\nkind = \"slack\"\nurl_setting = \"SLACK_INCIDENTS_URL\"\n", "SLACK_INCIDENTS_URL"),
+    ] {
+        std::fs::write(dir.path().join("cadence.toml"), policy).unwrap();
+        let run = |args: &[&str], env: &[(&str, &str)]| {
+            Command::new(env!("CARGO_BIN_EXE_handler")).current_dir(dir.path()).env_clear().envs(env.iter().copied()).args(args).output().expect("run handler")
+        };
+        let out = run(&["replay", event], &[("CADENCE_DRY_RUN", "false")]);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{missing}: {err}");
+        assert!(err.contains(missing) && err.contains("Fix: "), "{err}");
+        // Dry-run needs none of them.
+        let out = run(&["replay", "--dry-run", event], &[]);
+        assert_eq!(out.status.code(), Some(0), "dry-run with {missing} unset: {}", text(&out.stderr));
+    }
+}
