@@ -256,6 +256,13 @@ impl Pipeline {
                 seen.baseline = Some(baseline_memory);
                 signals.push(snapshot_signal(snap, kind));
             }
+            // Required AKS channels (policy), judged against what the last sweep saw.
+            if let Some(channels) = &seen.channels {
+                let previous = memory.observed.as_ref().and_then(|o| o.channels.as_ref()).map(|c| c.pair());
+                for kind in plan::channel_findings(&self.policy, &snap.cluster, &snap.facts, channels.pair(), previous) {
+                    signals.push(snapshot_signal(snap, kind));
+                }
+            }
             if let Some(previous) = &memory.observed {
                 for (concern, target) in memory::resolutions(previous, &seen) {
                     signals.push(snapshot_signal(snap, SignalKind::Resolved { concern, target }));

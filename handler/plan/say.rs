@@ -444,3 +444,19 @@ pub(super) fn baseline_changes(newly_failing: &[String], fixed: &[String]) -> St
     }
     parts.join("; ")
 }
+
+/// An AKS channel setting that is not what policy requires, with the command that sets it.
+pub(super) fn channel_required(name: &str, setting: &str, current: Option<&str>, required: &str, command: Option<&str>) -> String {
+    let now = current.map_or_else(|| "is not set".to_string(), |c| format!("is {c}"));
+    let fix = command.map(|c| format!("; set it with: {c}")).unwrap_or_default();
+    format!(
+        "{name}: AKS channel {setting} {now}, policy requires {required}{fix}; {}",
+        crate::policy::channels::BEST_PRACTICE
+    )
+}
+
+/// A required channel now set.
+pub(super) fn channel_set(name: &str, setting: &str, value: Option<&str>) -> String {
+    let value = value.map(|v| format!(" to {v}")).unwrap_or_default();
+    format!("{name}: resolved: aks-channel {setting} — {setting} is now set{value}, as policy requires")
+}

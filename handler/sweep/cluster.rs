@@ -348,6 +348,10 @@ pub async fn sweep_cluster(
             node_images: record.pools.iter().map(|p| (p.name.clone(), p.node_image_version.clone())).collect(),
             certificates: Default::default(),
             baseline: None,
+            channels: Some(super::memory::ObservedChannels {
+                upgrade: record.upgrade_channel.clone(),
+                node_os: record.node_os_upgrade_channel.clone(),
+            }),
         },
         offered_in_region: None,
         busy: is_busy(record),
