@@ -522,6 +522,7 @@ mod tests {
             SignalKind::Resolved { concern: ConcernKind::NodeImage, target: "p".into() },
             SignalKind::EventsNotWired { system_topic: None, function: None },
             SignalKind::Baseline { opened: None, items: vec![], newly_failing: vec![], fixed: vec![] },
+            SignalKind::ChannelRequired { setting: "upgradeChannel".into(), current: None, required: "patch".into() },
         ];
         let names: BTreeSet<&str> = kinds.iter().map(|k| k.name()).collect();
         assert_eq!(names, SIGNAL_NAMES.iter().copied().collect::<BTreeSet<_>>());
