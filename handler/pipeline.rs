@@ -196,6 +196,12 @@ impl Pipeline {
         self.dry_run
     }
 
+    /// Whether the policy checks upgrade readiness (`[readiness] enabled`, default true): when
+    /// it does not, a sweep makes none of the readiness reads.
+    pub fn checks_readiness(&self) -> bool {
+        self.policy.readiness.enabled
+    }
+
     /// Plans and runs signals that did not come from an event and carry no live facts. All
     /// signals form one plan, so notifications group into digests. Sweeps use
     /// [`Pipeline::handle_snapshots`], which adds each cluster's windows and state.

@@ -86,7 +86,8 @@ pub struct SweepOptions {
     pub certificates: CertificateChecks,
     /// Whether a cluster with an upgrade pending gets its readiness read (`sweep::readiness`:
     /// the region's vCPU quota and its subnets' usage, shared per sweep). On in production
-    /// (`SweepContext::from_settings`); off in `Default` so tests of other findings see only
+    /// (`SweepContext::from_settings`) unless the policy turns readiness off (`[readiness]
+    /// enabled = false`: `wiring::sweeper`); off in `Default` so tests of other findings see only
     /// their own reads.
     pub readiness: bool,
 }
