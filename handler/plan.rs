@@ -1406,7 +1406,9 @@ impl Planner<'_> {
         let before = self.out.len();
         self.tell(concern, stage, &summary, None, Some(watch));
         if stage == Stage::Overdue {
-            let causes = say::watchdog_causes(&concern.cluster, aks, self.signal.facts.location.as_deref());
+            let assessment = self.readiness_of_concern(concern);
+            let suspects = crate::readiness::watchdog_suspects(assessment.as_ref(), self.signal.facts.power_state.as_deref());
+            let causes = say::watchdog_causes(&concern.cluster, aks, self.signal.facts.location.as_deref(), &suspects);
             for a in &mut self.out[before..] {
                 a.note = Some(causes.clone());
             }

@@ -194,3 +194,49 @@ fn the_channel_keys_are_checked_with_the_line_and_a_suggestion() {
     assert!(err.contains("line 3") && err.contains("aks_channel_grace_days"), "{err}");
     assert!(Policy::parse("[defaults]\nrespect_aks_channels = false\naks_channel_grace_days = 7\n", "test.toml").is_ok());
 }
+
+#[test]
+fn the_watchdog_names_what_the_last_sweep_saw_first_and_how_to_see_every_cause() {
+    use aks_cadence::readiness::{PoolSurge, ReadinessFacts, Reading, Usage};
+    // Stopped, and the region's vCPU quota is used up: both are seen, so they lead.
+    let stopped = ClusterFacts { power_state: Some("Stopped".into()), ..facts(Some("patch"), None) };
+    let signal = sweep(stopped, patch_offered());
+    let mut f = open(t0());
+    for c in plan::concerns(&signal, &policy(AUTO)) {
+        f.first_seen.insert(c.key(), t0() - days(20));
+    }
+    f.readiness = Some(ReadinessFacts {
+        pools: vec![PoolSurge { name: "nodepool1".into(), count: 3, vm_size: Some("Standard_D4s_v3".into()), max_surge: Some("1".into()), node_subnet_ips_per_node: 1, ..PoolSurge::default() }],
+        quota: Some(Reading::Known([("cores".to_string(), Usage { current: 100, limit: 100 }), ("standardDSv3Family".to_string(), Usage { current: 100, limit: 100 })].into_iter().collect())),
+        ..ReadinessFacts::default()
+    });
+    let actions = plan::plan(&signal, &policy(AUTO), &f, t0());
+    let overdue: Vec<&Action> = actions.iter().filter(|a| a.stage == Stage::Overdue && a.concern.target == "patch:1.30.4").collect();
+    let note = overdue[0].note.as_deref().unwrap();
+    let position = |s: &str| note.find(s).unwrap_or_else(|| panic!("{s:?} missing from {note}"));
+    assert!(note.starts_with("Likely causes, those seen on the cluster first: (1) the cluster is stopped"), "{note}");
+    assert!(position("SEEN by the last sweep: powerState Stopped") < position("(2) not enough quota"), "{note}");
+    assert!(note.contains("SEEN by the last sweep: vCPU quota cores: the surge nodes need 4, 0 available"), "{note}");
+    // Every cause is still listed, each with how to see it and Microsoft's page.
+    for see in [
+        "az aks show -g rg-prod-weu -n aks-prod-weu --query powerState",
+        "az vm list-usage --location westeurope",
+        "kubectl get pdb -A",
+        "UpgradeBlockedOnDeprecatedAPIUsage",
+        "az monitor activity-log list",
+        "az network vnet list-usage",
+        "AllocationFailed",
+        "aksManagedAutoUpgradeSchedule",
+        "https://learn.microsoft.com/azure/aks/stop-cluster-upgrade-api-breaking-changes",
+    ] {
+        position(see);
+    }
+    assert_eq!(note.matches("SEEN by the last sweep").count(), 2, "only what was seen is marked: {note}");
+
+    // Nothing seen: the same causes, none marked, deprecated APIs first.
+    let signal = sweep(facts(Some("patch"), None), patch_offered());
+    f.readiness = None;
+    let actions = plan::plan(&signal, &policy(AUTO), &f, t0());
+    let note = actions.iter().find(|a| a.stage == Stage::Overdue).and_then(|a| a.note.clone()).unwrap();
+    assert!(!note.contains("SEEN") && note.contains("(1) AKS stopped the upgrade"), "{note}");
+}
