@@ -748,6 +748,9 @@ pub fn sweep_plan_facts(snap: &ClusterSnapshot, policy: &Policy, now: Timestamp,
             WindowScope::KubernetesVersion => ActionKind::Upgrade { upgrade: UpgradeScope::Patch, target: String::new() },
             WindowScope::CertificateRotation => ActionKind::RotateCertificates,
         };
+        if let Some(window) = schedules.for_action(&kind) {
+            facts.schedules.insert(scope, window.clone());
+        }
         let status = schedules.status_for(&kind, now);
         if status == WindowStatus::Unknown {
             let cause = if errors.is_empty() {

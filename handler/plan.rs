@@ -171,6 +171,10 @@ pub struct PlanFacts {
     /// (`pipeline::sweep_plan_facts`): such a change is held as [`Hold::WindowUnknown`]
     /// naming it; without a cause, as "no maintenance window is known (define one …)".
     pub window_causes: BTreeMap<WindowScope, String>,
+    /// The cluster's own maintenance configuration governing each scope, when a sweep read and
+    /// parsed them (AKS's schedules: what an auto-upgrade channel waits for). The watchdog counts
+    /// their windows (`aks_channel_grace_windows`).
+    pub schedules: BTreeMap<WindowScope, crate::policy::windows::MaintenanceWindow>,
 }
 
 impl PlanFacts {
@@ -1400,7 +1404,12 @@ impl Planner<'_> {
     fn by_aks(&mut self, concern: &Concern, aks: &AksApplies, told: &str, deadline: Timestamp, kind: ActionKind, what: String) {
         let name = self.name().to_string();
         let window = schedule_scope(aks.schedule).map(|scope| self.facts.window_for(scope).clone());
-        let watch = after_days(deadline, self.cadence.aks_channel_grace_days);
+        let watch = watchdog_at(
+            after_days(deadline, self.cadence.aks_channel_grace_days),
+            schedule_scope(aks.schedule).and_then(|scope| self.facts.schedules.get(&scope)),
+            self.first_seen(concern),
+            self.cadence.aks_channel_grace_windows,
+        );
         let stage = if self.now >= watch { Stage::Overdue } else { Stage::Notice };
         let summary = say::by_aks(&name, stage, told, aks, window.as_ref(), watch);
         let before = self.out.len();
@@ -1420,6 +1429,22 @@ impl Planner<'_> {
         let hold = Hold::AksChannel { channel: aks.channel.clone(), schedule: aks.schedule.as_str().to_string(), next };
         let summary = say::execute(&name, &what, Some(&hold), &WindowStatus::Unknown);
         self.push(concern, Stage::Execute, kind, summary, None, Some(watch), Some(hold));
+    }
+}
+
+/// When the watchdog escalates a change an AKS channel should apply: at `by_days` (the deadline
+/// plus `aks_channel_grace_days`), or once `windows` windows of the channel's own `schedule`
+/// have opened and closed since the change was first seen, whichever comes first
+/// (`aks_channel_grace_windows`; 0, or no schedule known: days only). Pure.
+pub fn watchdog_at(
+    by_days: Timestamp,
+    schedule: Option<&crate::policy::windows::MaintenanceWindow>,
+    first_seen: Timestamp,
+    windows: u32,
+) -> Timestamp {
+    match schedule.and_then(|w| w.nth_closed_since(first_seen, windows)) {
+        Some(by_windows) => by_windows.min(by_days),
+        None => by_days,
     }
 }
 

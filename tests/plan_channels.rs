@@ -240,3 +240,56 @@ fn the_watchdog_names_what_the_last_sweep_saw_first_and_how_to_see_every_cause()
     let note = actions.iter().find(|a| a.stage == Stage::Overdue).and_then(|a| a.note.clone()).unwrap();
     assert!(!note.contains("SEEN") && note.contains("(1) AKS stopped the upgrade"), "{note}");
 }
+
+/// Every Thursday 08:00–14:00 UTC, as a cluster's aksManagedAutoUpgradeSchedule.
+fn thursdays() -> aks_cadence::policy::windows::MaintenanceWindow {
+    aks_cadence::policy::windows::MaintenanceWindow::from_arm_json(&serde_json::json!({
+        "schedule": {"weekly": {"intervalWeeks": 1, "dayOfWeek": "Thursday"}},
+        "durationHours": 6, "startTime": "08:00", "utcOffset": "+00:00"
+    }))
+    .unwrap()
+}
+
+#[test]
+fn the_watchdog_escalates_after_n_windows_or_at_the_deadline_plus_grace_whichever_comes_first() {
+    // First seen Thursday 2026-11-19 09:00, inside a window: that one opened before, so it
+    // does not count. The next ones close 2026-11-26 14:00 and 2026-12-03 14:00.
+    let first_seen = ts("2026-11-19T09:00:00Z");
+    let w = thursdays();
+    assert_eq!(w.nth_closed_since(first_seen, 0), None);
+    assert_eq!(w.nth_closed_since(first_seen, 1), Some(ts("2026-11-26T14:00:00Z")));
+    assert_eq!(w.nth_closed_since(first_seen, 2), Some(ts("2026-12-03T14:00:00Z")));
+    assert_eq!(w.nth_closed_since(ts("2026-11-19T08:00:00Z"), 1), Some(ts("2026-11-19T14:00:00Z")), "a window opening at the sighting counts");
+    let by_days = ts("2026-12-03T09:00:00Z"); // patch_within_days 14, no grace days
+    let table = [
+        (0, Some(&w), by_days),                    // not used: days only
+        (1, Some(&w), ts("2026-11-26T14:00:00Z")), // one window passed before the deadline
+        (2, Some(&w), by_days),                    // the deadline comes first
+        (1, None, by_days),                        // no AKS schedule known: days only
+    ];
+    for (n, schedule, want) in table {
+        assert_eq!(plan::watchdog_at(by_days, schedule, first_seen, n), want, "{n} windows, schedule {}", schedule.is_some());
+    }
+
+    // Through the planner: one window of aksManagedAutoUpgradeSchedule passed without the patch.
+    let signal = sweep(facts(Some("patch"), None), patch_offered());
+    let mut f = open(t0());
+    f.schedules.insert(WindowScope::KubernetesVersion, thursdays());
+    for c in plan::concerns(&signal, &policy(AUTO)) {
+        f.first_seen.insert(c.key(), first_seen);
+    }
+    let stage = |p: &Policy| {
+        let actions = plan::plan(&signal, p, &f, t0());
+        actions.iter().find(|a| a.concern.target == "patch:1.30.4" && a.kind == ActionKind::Log).map(|a| (a.stage, a.summary.clone())).unwrap()
+    };
+    let (s, summary) = stage(&policy(AUTO));
+    assert_eq!(s, Stage::Notice, "days only: due 2026-12-03: {summary}");
+    let (s, summary) = stage(&policy(&format!("[defaults]\naks_channel_grace_windows = 1\n{AUTO}")));
+    assert_eq!(s, Stage::Overdue, "{summary}");
+    assert!(summary.contains("auto-upgrade is configured but did not happen") && summary.contains("by 2026-11-26"), "{summary}");
+    let (s, _) = stage(&policy(&format!("[defaults]\naks_channel_grace_windows = 2\n{AUTO}")));
+    assert_eq!(s, Stage::Notice);
+    // Out of range is refused with the line.
+    let err = Policy::parse("[defaults]\naks_channel_grace_windows = -1\n", "c.toml").unwrap_err();
+    assert!(err[0].to_string().starts_with("c.toml:2: defaults.aks_channel_grace_windows"), "{}", err[0]);
+}

@@ -122,6 +122,10 @@ pub struct Cadence {
     /// Days after the cadence deadline before a change AKS should have applied is escalated
     /// as "auto-upgrade is configured but did not happen" (`aks_channel_grace_days`).
     pub aks_channel_grace_days: u32,
+    /// Windows of the channel's own AKS schedule that may open and close, after the change was
+    /// first seen, before the watchdog escalates (`aks_channel_grace_windows`; 0 = not used).
+    /// Whichever comes first — this or the deadline plus `aks_channel_grace_days` — escalates.
+    pub aks_channel_grace_windows: u32,
     /// The cluster auto-upgrade channel a swept cluster must have (`require_upgrade_channel`);
     /// a cluster without it gets an `aks-channel upgradeChannel` finding.
     pub require_upgrade_channel: Option<channels::UpgradeChannel>,
@@ -156,6 +160,7 @@ impl Default for Cadence {
             min_window_minutes: MinWindow { node_image: 60, patch: 120, minor: 120, certificate_rotation: 60 },
             respect_aks_channels: true,
             aks_channel_grace_days: 0,
+            aks_channel_grace_windows: 0,
             require_upgrade_channel: None,
             require_node_os_channel: None,
         }
@@ -182,6 +187,7 @@ pub struct Overrides {
     pub min_window_certificate_rotation: Option<u32>,
     pub respect_aks_channels: Option<bool>,
     pub aks_channel_grace_days: Option<u32>,
+    pub aks_channel_grace_windows: Option<u32>,
     pub require_upgrade_channel: Option<channels::UpgradeChannel>,
     pub require_node_os_channel: Option<channels::NodeOsChannel>,
 }
@@ -210,6 +216,7 @@ impl Overrides {
             min_window_certificate_rotation,
             respect_aks_channels,
             aks_channel_grace_days,
+            aks_channel_grace_windows,
             require_upgrade_channel,
             require_node_os_channel
         );
@@ -233,6 +240,7 @@ impl Overrides {
             auto_after_days: self.auto_after_days.unwrap_or(d.auto_after_days),
             respect_aks_channels: self.respect_aks_channels.unwrap_or(d.respect_aks_channels),
             aks_channel_grace_days: self.aks_channel_grace_days.unwrap_or(d.aks_channel_grace_days),
+            aks_channel_grace_windows: self.aks_channel_grace_windows.unwrap_or(d.aks_channel_grace_windows),
             require_upgrade_channel: self.require_upgrade_channel.or(d.require_upgrade_channel),
             require_node_os_channel: self.require_node_os_channel.or(d.require_node_os_channel),
             min_window_minutes: MinWindow {

@@ -24,7 +24,7 @@ use crate::baseline::Severity;
 
 type Val<'i> = Spanned<DeValue<'i>>;
 
-const SETTINGS_KEYS: [&str; 11] = [
+const SETTINGS_KEYS: [&str; 12] = [
     "patch_within_days",
     "minor_within_days",
     "node_image_within_days",
@@ -34,6 +34,7 @@ const SETTINGS_KEYS: [&str; 11] = [
     "upgrade",
     "respect_aks_channels",
     "aks_channel_grace_days",
+    "aks_channel_grace_windows",
     "require_upgrade_channel",
     "require_node_os_channel",
 ];
@@ -507,6 +508,9 @@ impl<'s> Checker<'s> {
             o.respect_aks_channels = self.boolean(v, &join(prefix, "respect_aks_channels"));
         }
         o.aks_channel_grace_days = days(self, "aks_channel_grace_days", 0);
+        if let Some(v) = get(t, "aks_channel_grace_windows") {
+            o.aks_channel_grace_windows = self.integer(v, &join(prefix, "aks_channel_grace_windows"), 0, 1000, "windows");
+        }
         if let Some(v) = get(t, "require_upgrade_channel") {
             let names: Vec<&str> = UpgradeChannel::ALL.iter().map(|c| c.as_str()).collect();
             o.require_upgrade_channel =

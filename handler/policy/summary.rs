@@ -88,6 +88,9 @@ fn aks_channels(c: &Cadence) -> String {
     if c.aks_channel_grace_days > 0 {
         parts.push(format!("auto-upgrade watched {} days past the deadline", c.aks_channel_grace_days));
     }
+    if c.aks_channel_grace_windows > 0 {
+        parts.push(format!("auto-upgrade watched for {} of the channel's own windows at most", c.aks_channel_grace_windows));
+    }
     if let Some(ch) = c.require_upgrade_channel {
         parts.push(format!("requires upgradeChannel {} (clusters without it get an aks-channel finding)", ch.as_str()));
     }
