@@ -35,8 +35,13 @@ fn upgrade(target: &str) -> String {
     target.to_string()
 }
 
-/// (setting, current, required) of the findings, and the settings resolved.
-fn judged(p: &Policy, name: &str, now: (Option<&str>, Option<&str>), before: Option<(Option<&str>, Option<&str>)>) -> (Vec<(String, Option<String>, String)>, Vec<String>) {
+/// (upgradeChannel, nodeOSUpgradeChannel) as ARM gives them.
+type Pair<'a> = (Option<&'a str>, Option<&'a str>);
+/// (setting, current, required) of a finding.
+type Missing = (String, Option<String>, String);
+
+/// The findings, and the settings resolved.
+fn judged(p: &Policy, name: &str, now: Pair<'_>, before: Option<Pair<'_>>) -> (Vec<Missing>, Vec<String>) {
     let mut missing = Vec::new();
     let mut resolved = Vec::new();
     for kind in plan::channel_findings(p, &cluster(name), &facts(), now, before) {
@@ -63,7 +68,7 @@ fn a_cluster_without_the_required_channels_gets_one_finding_per_setting() {
     ];
     for (now, want) in table {
         let (missing, _) = judged(&p, "aks1", now, Some(now));
-        let want: Vec<(String, Option<String>, String)> =
+        let want: Vec<Missing> =
             want.into_iter().map(|(s, c, r)| (upgrade(s), c.map(str::to_string), r.to_string())).collect();
         assert_eq!(missing, want, "{now:?}");
     }
