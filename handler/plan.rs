@@ -23,6 +23,7 @@
 //! | node-pool-roll | the pool | `nodepool1` |
 //! | maintenance | the scheduled event id | `8a1b…` |
 //! | event-wiring | [`EVENT_WIRING_TARGET`] (`aks-events`): one concern per cluster | `aks-events` |
+//! | aks-channel | the setting policy requires a value of (`ChannelSetting::target`) | `upgradeChannel`, `nodeOSUpgradeChannel` |
 //!
 //! The helper functions ([`patch_target`], [`minor_target`], …) build these, so a sweep can emit
 //! a matching `Resolved` signal.
@@ -150,7 +151,7 @@ impl WindowScope {
             ConcernKind::NodeImage => Some(Self::NodeImage),
             ConcernKind::KubernetesUpgrade | ConcernKind::Support => Some(Self::KubernetesVersion),
             ConcernKind::Certificate => Some(Self::CertificateRotation),
-            ConcernKind::NodePoolRoll | ConcernKind::Maintenance | ConcernKind::EventWiring | ConcernKind::Baseline => None,
+            ConcernKind::NodePoolRoll | ConcernKind::Maintenance | ConcernKind::EventWiring | ConcernKind::Baseline | ConcernKind::AksChannel => None,
         }
     }
 
@@ -181,6 +182,10 @@ pub struct PlanFacts {
     /// (`pipeline::sweep_plan_facts`): such a change is held as [`Hold::WindowUnknown`]
     /// naming it; without a cause, as "no maintenance window is known (define one …)".
     pub window_causes: BTreeMap<WindowScope, String>,
+    /// The cluster's own maintenance configuration governing each scope, when a sweep read and
+    /// parsed them (AKS's schedules: what an auto-upgrade channel waits for). The watchdog counts
+    /// their windows (`aks_channel_grace_windows`).
+    pub schedules: BTreeMap<WindowScope, crate::policy::windows::MaintenanceWindow>,
 }
 
 impl PlanFacts {
@@ -654,6 +659,11 @@ enum What {
     },
     /// The cluster's baseline checklist (the items are in the signal).
     BaselineChecklist,
+    /// An AKS channel setting differs from the one policy requires.
+    ChannelRequired {
+        current: Option<String>,
+        required: String,
+    },
 }
 
 #[derive(Debug)]
@@ -754,6 +764,11 @@ fn analyse(signal: &Signal, cadence: &Cadence) -> Vec<Finding> {
             ConcernKind::EventWiring,
             EVENT_WIRING_TARGET.to_string(),
             What::NotWired { system_topic: system_topic.clone(), function: function.clone() },
+        )],
+        SignalKind::ChannelRequired { setting, current, required } => vec![make(
+            ConcernKind::AksChannel,
+            setting.clone(),
+            What::ChannelRequired { current: current.clone(), required: required.clone() },
         )],
         SignalKind::Baseline { opened, items, .. } => {
             let mut out: Vec<Finding> = items
@@ -1228,6 +1243,10 @@ impl Planner<'_> {
             What::Resolved if concern.kind == ConcernKind::Baseline && !baseline_report::is_checklist_target(&concern.target) => {
                 self.baseline_fixed(&concern);
             }
+            What::Resolved if concern.kind == ConcernKind::AksChannel => {
+                let summary = say::channel_set(&name, &concern.target, self.channel_now(&concern.target).as_deref());
+                self.tell(&concern, Stage::Resolve, &summary, None, None);
+            }
             What::Resolved => {
                 let summary = match self.applied_by_aks(&concern) {
                     Some(aks) => say::resolved_by_aks(&name, concern.kind, &concern.target, &aks, self.now_running(&concern).as_deref()),
@@ -1237,6 +1256,13 @@ impl Planner<'_> {
             }
             What::BaselineCheck { check } => self.baseline_check(&concern, &check),
             What::BaselineChecklist => self.baseline_checklist(&concern),
+            What::ChannelRequired { current, required } => {
+                let command = channels::ChannelSetting::of_target(&concern.target)
+                    .and_then(|setting| channels::RequiredChannel::parse(setting, &required))
+                    .map(|r| r.command(&concern.cluster));
+                let summary = say::channel_required(&name, &concern.target, current.as_deref(), &required, command.as_deref());
+                self.tell(&concern, Stage::Notice, &summary, None, None);
+            }
             What::NotWired { system_topic, function } => {
                 let location = self.signal.facts.location.as_deref();
                 let fix = wiring_commands(&concern.cluster, location, system_topic.as_deref(), function.as_deref());
@@ -1363,6 +1389,16 @@ impl Planner<'_> {
         }
     }
 
+    /// The cluster's value of an AKS channel setting (`upgradeChannel`), as the signal's facts
+    /// carry it.
+    fn channel_now(&self, target: &str) -> Option<String> {
+        let f = &self.signal.facts;
+        match channels::ChannelSetting::of_target(target)? {
+            channels::ChannelSetting::Upgrade => Some(f.upgrade_channel.clone().unwrap_or_else(|| "none".to_string())),
+            channels::ChannelSetting::NodeOs => f.node_os_upgrade_channel.clone(),
+        }
+    }
+
     /// What the cluster runs now, for a resolved concern's message (version or pool image).
     fn now_running(&self, concern: &Concern) -> Option<String> {
         let f = &self.signal.facts;
@@ -1382,13 +1418,20 @@ impl Planner<'_> {
     fn by_aks(&mut self, concern: &Concern, aks: &AksApplies, told: &str, deadline: Timestamp, kind: ActionKind, what: String) {
         let name = self.name().to_string();
         let window = schedule_scope(aks.schedule).map(|scope| self.facts.window_for(scope).clone());
-        let watch = after_days(deadline, self.cadence.aks_channel_grace_days);
+        let watch = watchdog_at(
+            after_days(deadline, self.cadence.aks_channel_grace_days),
+            schedule_scope(aks.schedule).and_then(|scope| self.facts.schedules.get(&scope)),
+            self.first_seen(concern),
+            self.cadence.aks_channel_grace_windows,
+        );
         let stage = if self.now >= watch { Stage::Overdue } else { Stage::Notice };
         let summary = say::by_aks(&name, stage, told, aks, window.as_ref(), watch);
         let before = self.out.len();
         self.tell(concern, stage, &summary, None, Some(watch));
         if stage == Stage::Overdue {
-            let causes = say::watchdog_causes(&concern.cluster, aks, self.signal.facts.location.as_deref());
+            let assessment = self.readiness_of_concern(concern);
+            let suspects = crate::readiness::watchdog_suspects(assessment.as_ref(), self.signal.facts.power_state.as_deref());
+            let causes = say::watchdog_causes(&concern.cluster, aks, self.signal.facts.location.as_deref(), &suspects);
             for a in &mut self.out[before..] {
                 a.note = Some(causes.clone());
             }
@@ -1401,6 +1444,57 @@ impl Planner<'_> {
         let summary = say::execute(&name, &what, Some(&hold), &WindowStatus::Unknown);
         self.push(concern, Stage::Execute, kind, summary, None, Some(watch), Some(hold));
     }
+}
+
+/// When the watchdog escalates a change an AKS channel should apply: at `by_days` (the deadline
+/// plus `aks_channel_grace_days`), or once `windows` windows of the channel's own `schedule`
+/// have opened and closed since the change was first seen, whichever comes first
+/// (`aks_channel_grace_windows`; 0, or no schedule known: days only). Pure.
+pub fn watchdog_at(
+    by_days: Timestamp,
+    schedule: Option<&crate::policy::windows::MaintenanceWindow>,
+    first_seen: Timestamp,
+    windows: u32,
+) -> Timestamp {
+    match schedule.and_then(|w| w.nth_closed_since(first_seen, windows)) {
+        Some(by_windows) => by_windows.min(by_days),
+        None => by_days,
+    }
+}
+
+/// The findings about a swept cluster's AKS channel settings under policy (pure): for each
+/// setting a rule (or `[defaults]`) requires, `ChannelRequired` while the cluster's value
+/// differs, and `Resolved { aks-channel, <setting> }` when it matches and `previous` (the
+/// value the last sweep saw; `None` outer: no earlier sweep remembered it) was different — so
+/// an unchanged cluster restates nothing, and the pipeline plans a resolution only for a concern
+/// the ledger has seen. `current` is (upgradeChannel, nodeOSUpgradeChannel) as ARM gave them.
+pub fn channel_findings(
+    policy: &Policy,
+    cluster: &ClusterId,
+    facts: &crate::domain::ClusterFacts,
+    current: (Option<&str>, Option<&str>),
+    previous: Option<(Option<&str>, Option<&str>)>,
+) -> Vec<SignalKind> {
+    let mut out = Vec::new();
+    for setting in channels::ChannelSetting::ALL {
+        let (now, before) = match setting {
+            channels::ChannelSetting::Upgrade => (current.0, previous.map(|p| p.0)),
+            channels::ChannelSetting::NodeOs => (current.1, previous.map(|p| p.1)),
+        };
+        // The rules that hear about this concern decide what is required.
+        let probe = SignalKind::ChannelRequired { setting: setting.target().to_string(), current: None, required: String::new() };
+        let Some(required) = policy.cadence_for(cluster, facts, &probe).required_channel(setting) else { continue };
+        if !required.met_by(now) {
+            out.push(SignalKind::ChannelRequired {
+                setting: setting.target().to_string(),
+                current: now.map(str::to_string),
+                required: required.as_str().to_string(),
+            });
+        } else if before.is_none_or(|b| !b.map(str::trim).unwrap_or("").eq_ignore_ascii_case(now.map(str::trim).unwrap_or(""))) {
+            out.push(SignalKind::Resolved { concern: ConcernKind::AksChannel, target: setting.target().to_string() });
+        }
+    }
+    out
 }
 
 /// The window scope of an AKS-managed schedule (`None`: the OS's own daily updater).

@@ -36,7 +36,7 @@ use crate::domain::{ClusterFacts, ClusterId, ConcernKind, SignalKind};
 use windows::MaintenanceWindow;
 
 /// Every signal name a rule's `signals = [...]` may list: the values of [`SignalKind::name`].
-pub const SIGNAL_NAMES: [&str; 12] = [
+pub const SIGNAL_NAMES: [&str; 13] = [
     "new-kubernetes-version",
     "upgrades-offered",
     "support-ending",
@@ -49,6 +49,7 @@ pub const SIGNAL_NAMES: [&str; 12] = [
     "resolved",
     "events-not-wired",
     "baseline",
+    "aks-channel",
 ];
 
 fn signal_bit(name: &str) -> u16 {
@@ -67,6 +68,7 @@ fn concern_signal_mask(kind: ConcernKind) -> u16 {
         ConcernKind::Maintenance => signal_bit("maintenance"),
         ConcernKind::EventWiring => signal_bit("events-not-wired"),
         ConcernKind::Baseline => signal_bit("baseline"),
+        ConcernKind::AksChannel => signal_bit("aks-channel"),
     }
 }
 
@@ -120,6 +122,25 @@ pub struct Cadence {
     /// Days after the cadence deadline before a change AKS should have applied is escalated
     /// as "auto-upgrade is configured but did not happen" (`aks_channel_grace_days`).
     pub aks_channel_grace_days: u32,
+    /// Windows of the channel's own AKS schedule that may open and close, after the change was
+    /// first seen, before the watchdog escalates (`aks_channel_grace_windows`; 0 = not used).
+    /// Whichever comes first — this or the deadline plus `aks_channel_grace_days` — escalates.
+    pub aks_channel_grace_windows: u32,
+    /// The cluster auto-upgrade channel a swept cluster must have (`require_upgrade_channel`);
+    /// a cluster without it gets an `aks-channel upgradeChannel` finding.
+    pub require_upgrade_channel: Option<channels::UpgradeChannel>,
+    /// The node OS channel a swept cluster must have (`require_node_os_channel`).
+    pub require_node_os_channel: Option<channels::NodeOsChannel>,
+}
+
+impl Cadence {
+    /// The channel policy requires for `setting`, if any.
+    pub fn required_channel(&self, setting: channels::ChannelSetting) -> Option<channels::RequiredChannel> {
+        match setting {
+            channels::ChannelSetting::Upgrade => self.require_upgrade_channel.map(channels::RequiredChannel::Upgrade),
+            channels::ChannelSetting::NodeOs => self.require_node_os_channel.map(channels::RequiredChannel::NodeOs),
+        }
+    }
 }
 
 impl Default for Cadence {
@@ -139,6 +160,9 @@ impl Default for Cadence {
             min_window_minutes: MinWindow { node_image: 60, patch: 120, minor: 120, certificate_rotation: 60 },
             respect_aks_channels: true,
             aks_channel_grace_days: 0,
+            aks_channel_grace_windows: 0,
+            require_upgrade_channel: None,
+            require_node_os_channel: None,
         }
     }
 }
@@ -163,6 +187,9 @@ pub struct Overrides {
     pub min_window_certificate_rotation: Option<u32>,
     pub respect_aks_channels: Option<bool>,
     pub aks_channel_grace_days: Option<u32>,
+    pub aks_channel_grace_windows: Option<u32>,
+    pub require_upgrade_channel: Option<channels::UpgradeChannel>,
+    pub require_node_os_channel: Option<channels::NodeOsChannel>,
 }
 
 impl Overrides {
@@ -188,7 +215,10 @@ impl Overrides {
             min_window_minor,
             min_window_certificate_rotation,
             respect_aks_channels,
-            aks_channel_grace_days
+            aks_channel_grace_days,
+            aks_channel_grace_windows,
+            require_upgrade_channel,
+            require_node_os_channel
         );
     }
 
@@ -210,6 +240,9 @@ impl Overrides {
             auto_after_days: self.auto_after_days.unwrap_or(d.auto_after_days),
             respect_aks_channels: self.respect_aks_channels.unwrap_or(d.respect_aks_channels),
             aks_channel_grace_days: self.aks_channel_grace_days.unwrap_or(d.aks_channel_grace_days),
+            aks_channel_grace_windows: self.aks_channel_grace_windows.unwrap_or(d.aks_channel_grace_windows),
+            require_upgrade_channel: self.require_upgrade_channel.or(d.require_upgrade_channel),
+            require_node_os_channel: self.require_node_os_channel.or(d.require_node_os_channel),
             min_window_minutes: MinWindow {
                 node_image: self.min_window_node_image.unwrap_or(d.min_window_minutes.node_image),
                 patch: self.min_window_patch.unwrap_or(d.min_window_minutes.patch),
@@ -543,6 +576,7 @@ mod tests {
             SignalKind::Resolved { concern: ConcernKind::NodeImage, target: "p".into() },
             SignalKind::EventsNotWired { system_topic: None, function: None },
             SignalKind::Baseline { opened: None, items: vec![], newly_failing: vec![], fixed: vec![] },
+            SignalKind::ChannelRequired { setting: "upgradeChannel".into(), current: None, required: "patch".into() },
         ];
         let names: BTreeSet<&str> = kinds.iter().map(|k| k.name()).collect();
         assert_eq!(names, SIGNAL_NAMES.iter().copied().collect::<BTreeSet<_>>());

@@ -17,13 +17,14 @@ use super::{
     BASELINE_WITHIN_DAYS, BaselineException, BaselinePolicy, ChatTarget, GithubIssueTarget, GithubPrTarget, Glob, Overrides, Policy,
     PolicyError, ROUTED_STAGES, Rule, SIGNAL_NAMES, Selector, StageRoute, UpgradeMode, WhenTagsUnknown, signal_bit,
 };
+use super::channels::{NodeOsChannel, UpgradeChannel};
 use super::windows::MaintenanceWindow;
 use crate::action::{ChatKind, VersionLocator};
 use crate::baseline::Severity;
 
 type Val<'i> = Spanned<DeValue<'i>>;
 
-const SETTINGS_KEYS: [&str; 9] = [
+const SETTINGS_KEYS: [&str; 12] = [
     "patch_within_days",
     "minor_within_days",
     "node_image_within_days",
@@ -33,6 +34,9 @@ const SETTINGS_KEYS: [&str; 9] = [
     "upgrade",
     "respect_aks_channels",
     "aks_channel_grace_days",
+    "aks_channel_grace_windows",
+    "require_upgrade_channel",
+    "require_node_os_channel",
 ];
 const UPGRADE_KEYS: [&str; 7] =
     ["node_image", "patch", "minor", "certificate_rotation", "auto_after_days", "min_window_minutes", "window"];
@@ -455,6 +459,28 @@ impl<'s> Checker<'s> {
         out
     }
 
+    /// An AKS channel name, spelt exactly as AKS documents it (`names`): `patch`, `NodeImage`.
+    /// Another case is refused with the right spelling, so the policy reads as `az` and ARM
+    /// write the value.
+    fn channel(&mut self, v: &Val<'_>, field: &str, names: &[&str]) -> Option<String> {
+        let s = self.string(v, field)?;
+        if names.contains(&s.as_str()) {
+            return Some(s);
+        }
+        let allowed = names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ");
+        let lower: Vec<String> = names.iter().map(|n| n.to_ascii_lowercase()).collect();
+        let lower_refs: Vec<&str> = lower.iter().map(String::as_str).collect();
+        let close = names.iter().find(|n| n.eq_ignore_ascii_case(s.trim())).copied().or_else(|| {
+            suggest(&s.to_ascii_lowercase(), &lower_refs).and_then(|l| names.iter().find(|n| n.eq_ignore_ascii_case(l)).copied())
+        });
+        let fix = match close {
+            Some(n) => format!("did you mean \"{n}\"? (AKS's channel names, case as written: {allowed})"),
+            None => format!("use one of AKS's channel names, case as written: {allowed}"),
+        };
+        self.err(v.span(), field, format!("\"{s}\" is not an AKS channel name for this setting"), fix);
+        None
+    }
+
     fn mode(&mut self, v: &Val<'_>, field: &str) -> Option<UpgradeMode> {
         let s = self.string(v, field)?;
         match s.as_str() {
@@ -489,6 +515,19 @@ impl<'s> Checker<'s> {
             o.respect_aks_channels = self.boolean(v, &join(prefix, "respect_aks_channels"));
         }
         o.aks_channel_grace_days = days(self, "aks_channel_grace_days", 0);
+        if let Some(v) = get(t, "aks_channel_grace_windows") {
+            o.aks_channel_grace_windows = self.integer(v, &join(prefix, "aks_channel_grace_windows"), 0, 1000, "windows");
+        }
+        if let Some(v) = get(t, "require_upgrade_channel") {
+            let names: Vec<&str> = UpgradeChannel::ALL.iter().map(|c| c.as_str()).collect();
+            o.require_upgrade_channel =
+                self.channel(v, &join(prefix, "require_upgrade_channel"), &names).and_then(|s| UpgradeChannel::parse(&s));
+        }
+        if let Some(v) = get(t, "require_node_os_channel") {
+            let names: Vec<&str> = NodeOsChannel::ALL.iter().map(|c| c.as_str()).collect();
+            o.require_node_os_channel =
+                self.channel(v, &join(prefix, "require_node_os_channel"), &names).and_then(|s| NodeOsChannel::parse(&s));
+        }
         if let Some(v) = get(t, "certificate_warn_days") {
             let field = join(prefix, "certificate_warn_days");
             match v.get_ref() {

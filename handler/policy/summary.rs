@@ -88,6 +88,15 @@ fn aks_channels(c: &Cadence) -> String {
     if c.aks_channel_grace_days > 0 {
         parts.push(format!("auto-upgrade watched {} days past the deadline", c.aks_channel_grace_days));
     }
+    if c.aks_channel_grace_windows > 0 {
+        parts.push(format!("auto-upgrade watched for {} of the channel's own windows at most", c.aks_channel_grace_windows));
+    }
+    if let Some(ch) = c.require_upgrade_channel {
+        parts.push(format!("requires upgradeChannel {} (clusters without it get an aks-channel finding)", ch.as_str()));
+    }
+    if let Some(ch) = c.require_node_os_channel {
+        parts.push(format!("requires nodeOSUpgradeChannel {} (clusters without it get an aks-channel finding)", ch.as_str()));
+    }
     parts.iter().map(|p| format!("; {p}")).collect()
 }
 
@@ -196,6 +205,12 @@ fn overrides(o: &Overrides) -> Vec<String> {
     }
     if let Some(p) = o.include_preview {
         out.push(format!("include_preview = {p}"));
+    }
+    if let Some(ch) = o.require_upgrade_channel {
+        out.push(format!("require_upgrade_channel = {}", ch.as_str()));
+    }
+    if let Some(ch) = o.require_node_os_channel {
+        out.push(format!("require_node_os_channel = {}", ch.as_str()));
     }
     for (name, mode) in [("node_image", o.node_image), ("patch", o.patch), ("minor", o.minor), ("certificate_rotation", o.certificate_rotation)] {
         if let Some(m) = mode {
