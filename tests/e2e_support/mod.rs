@@ -413,7 +413,26 @@ impl Respond for Comments {
             self.0.lock().unwrap().push((n, body["body"].as_str().unwrap_or_default().to_string()));
             return ResponseTemplate::new(201).set_body_json(json!({"id": self.0.lock().unwrap().len()}));
         }
-        ResponseTemplate::new(200).set_body_json(self.on(n).into_iter().map(|b| json!({"body": b})).collect::<Vec<_>>())
+        // Each comment's id is its place in the fake's list, from 1 (as `POST` answers).
+        let listed: Vec<Value> = self.0.lock().unwrap().iter().enumerate().filter(|(_, (i, _))| *i == n).map(|(id, (_, b))| json!({"id": id + 1, "body": b})).collect();
+        ResponseTemplate::new(200).set_body_json(listed)
+    }
+}
+
+/// `PATCH /repos/o/r/issues/comments/ID`: edits a comment in place (mounted with [`Comments`]).
+struct EditComment(Comments);
+impl Respond for EditComment {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let id: usize = req.url.path().rsplit('/').next().and_then(|n| n.parse().ok()).expect("/repos/o/r/issues/comments/ID");
+        let body: Value = serde_json::from_slice(&req.body).expect("a comment edit is JSON");
+        let mut all = (self.0).0.lock().unwrap();
+        match id.checked_sub(1).and_then(|i| all.get_mut(i)) {
+            Some((_, b)) => {
+                *b = body["body"].as_str().unwrap_or_default().to_string();
+                ResponseTemplate::new(200).set_body_json(json!({"id": id, "body": b.clone()}))
+            }
+            None => ResponseTemplate::new(404).set_body_json(json!({"message": "Not Found"})),
+        }
     }
 }
 
@@ -450,7 +469,20 @@ impl FakeGithub {
         for m in ["GET", "POST"] {
             Mock::given(method(m)).and(path_regex(on_issue.as_str())).respond_with(comments.clone()).mount(&self.server).await;
         }
+        let edit = format!("^/repos/{REPO}/issues/comments/[0-9]+$");
+        Mock::given(method("PATCH")).and(path_regex(edit.as_str())).respond_with(EditComment(comments.clone())).mount(&self.server).await;
         comments
+    }
+
+    /// Mounts issue creation with no expectation on how often (tests that count one kind of
+    /// issue themselves, from [`FakeGithub::requests`]).
+    pub async fn serve_creates(&self) {
+        Mock::given(method("POST"))
+            .and(path(format!("/repos/{REPO}/issues")))
+            .respond_with(CreateIssue(Arc::clone(&self.issues)))
+            .named(format!("POST /repos/{REPO}/issues (create, any number)"))
+            .mount(&self.server)
+            .await;
     }
 
     /// Mounts issue creation, verified to be called exactly `n` times.
