@@ -12,6 +12,7 @@
 //!   (after a lost record: when the text on GitHub differs);
 //! - detail comments carry `<!-- aks-cadence:dashboard-detail=N -->`, found again the same way;
 //!   comments no longer needed (the fleet shrank) are emptied to one line and kept for reuse.
+//!
 //! The record is written after the posts, so a crash in between repeats the same edits.
 
 use http::Method;
