@@ -18,7 +18,7 @@ use fleet_support::{FleetCluster, OLD_IMAGE};
 use serde_json::{Value, json};
 use wiremock::MockServer;
 
-const TITLE: &str = "AKS fleet dashboard";
+const TITLE: &str = e2e_support::DASHBOARD_TITLE;
 const FIRST: &str = "2026-01-15T09:00:00Z";
 /// The same day, hours later: nothing on the dashboard moves by the clock alone.
 const SAME_DAY: &str = "2026-01-15T12:00:00Z";
@@ -54,7 +54,7 @@ fn sweep(dir: &Path, arm: &MockServer, gh: &FakeGithub, now: &str) -> Output {
 
 /// The dashboard issues on the fake.
 fn dashboards(gh: &FakeGithub) -> Vec<e2e_support::FakeIssue> {
-    gh.issues().into_iter().filter(|i| i.title == TITLE).collect()
+    gh.dashboards()
 }
 
 /// GitHub requests about the dashboard (issue `n`, its comments, or creating it), as "METHOD path".

@@ -24,6 +24,8 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 /// The repository the e2e policy opens issues in.
 pub const REPO: &str = "o/r";
+/// The fleet dashboard's title (`aks_cadence::dashboard::TITLE`).
+pub const DASHBOARD_TITLE: &str = "AKS fleet dashboard";
 /// The setting the e2e policy names for its Teams webhook URL.
 pub const TEAMS_SETTING: &str = "TEAMS_PLATFORM_WEBHOOK_URL";
 /// The recipient written in `tests/fixtures/e2e/notify-all.toml`; each test replaces it.
@@ -455,6 +457,16 @@ impl FakeGithub {
         let one = format!("^/repos/{REPO}/issues/[0-9]+$");
         Mock::given(method("GET")).and(path_regex(one.as_str())).respond_with(GetIssue(Arc::clone(&issues))).named("get issue").mount(&server).await;
         Mock::given(method("PATCH")).and(path_regex(one.as_str())).respond_with(EditIssue(Arc::clone(&issues))).named("edit issue").mount(&server).await;
+        // The fleet dashboard a live sweep opens is served on its own, ahead of the creations a
+        // test counts with `expect_creates`: those count concern issues only.
+        Mock::given(method("POST"))
+            .and(path(issues_path.as_str()))
+            .and(wiremock::matchers::body_partial_json(json!({"title": DASHBOARD_TITLE})))
+            .respond_with(CreateIssue(Arc::clone(&issues)))
+            .with_priority(2)
+            .named("create the fleet dashboard")
+            .mount(&server)
+            .await;
         Self { server, issues }
     }
 
@@ -480,7 +492,7 @@ impl FakeGithub {
         Mock::given(method("POST"))
             .and(path(format!("/repos/{REPO}/issues")))
             .respond_with(CreateIssue(Arc::clone(&self.issues)))
-            .named(format!("POST /repos/{REPO}/issues (create, any number)"))
+            .named(format!("POST /repos/{REPO}/issues (create concern issues, any number)"))
             .mount(&self.server)
             .await;
     }
@@ -538,8 +550,14 @@ impl FakeGithub {
         number
     }
 
+    /// The concern issues (the fleet dashboard left out: see [`FakeGithub::dashboards`]).
     pub fn issues(&self) -> Vec<FakeIssue> {
-        self.issues.lock().unwrap().clone()
+        self.issues.lock().unwrap().iter().filter(|i| i.title != DASHBOARD_TITLE).cloned().collect()
+    }
+
+    /// The fleet dashboard issues (one is right).
+    pub fn dashboards(&self) -> Vec<FakeIssue> {
+        self.issues.lock().unwrap().iter().filter(|i| i.title == DASHBOARD_TITLE).cloned().collect()
     }
 
     pub async fn requests(&self) -> Vec<Request> {
@@ -549,7 +567,7 @@ impl FakeGithub {
     /// How many issue creations were attempted (failed ones included).
     pub async fn create_calls(&self) -> usize {
         let p = format!("/repos/{REPO}/issues");
-        self.requests().await.iter().filter(|r| r.method.as_str() == "POST" && r.url.path() == p).count()
+        self.requests().await.iter().filter(|r| r.method.as_str() == "POST" && r.url.path() == p && !String::from_utf8_lossy(&r.body).contains(DASHBOARD_TITLE)).count()
     }
 
     /// Every request went to an endpoint the fake serves (a request to anything else would be
