@@ -143,3 +143,56 @@ pub async fn keep(pipeline: &Pipeline, publisher: Option<&GithubActuator>, fleet
     }
     log
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::action::{ActionKind, Stage};
+    use crate::domain::{ClusterFacts, Concern, ConcernKind, Origin, Signal, SignalKind};
+    use crate::sweep::memory::Observed;
+
+    fn t(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    fn snapshot(name: &str, version: &str) -> ClusterSnapshot {
+        let cluster = ClusterId::from_parts("s", "rg", name);
+        ClusterSnapshot {
+            cluster,
+            facts: ClusterFacts { upgrade_channel: Some("patch".into()), ..ClusterFacts::default() },
+            fqdn: None,
+            run_id: "run".into(),
+            swept_at: t("2026-01-15T09:00:00Z"),
+            signals: Vec::new(),
+            maintenance_configurations: Vec::new(),
+            maintenance_read: true,
+            observed: Observed { kubernetes_version: Some(version.into()), ..Observed::default() },
+            offered_in_region: None,
+            busy: false,
+            readiness: None,
+            notes: Vec::new(),
+            baseline: None,
+            defender_plan: None,
+        }
+    }
+
+    #[test]
+    fn a_cluster_whose_sweep_failed_keeps_its_last_status_and_one_that_left_the_fleet_goes() {
+        let policy = Policy::builtin();
+        let now = t("2026-01-15T09:00:00Z");
+        let a = snapshot("a", "1.30.4");
+        let signal = Signal { cluster: a.cluster.clone(), facts: a.facts.clone(), kind: SignalKind::SupportEnded { kubernetes_version: "1.30.4".into() }, observed_at: now, origin: Origin::Manual };
+        let action = Action::new(Concern::new(a.cluster.clone(), ConcernKind::Support, "1.30"), Stage::Overdue, ActionKind::Log, "s".into(), signal);
+        let mut previous = fleet_status(&[snapshot("b", "1.29.9"), snapshot("gone", "1.28.1")], &[], &[], None, &policy, t("2026-01-14T09:00:00Z"));
+        previous.clusters.iter_mut().for_each(|c| c.swept_at = t("2026-01-14T09:00:00Z"));
+        let b = ClusterId::from_parts("s", "rg", "b");
+        let fleet = fleet_status(&[a], &[&action], std::slice::from_ref(&b), Some(&previous), &policy, now);
+        let names: Vec<&str> = fleet.clusters.iter().map(|c| c.cluster.name()).collect();
+        assert_eq!(names, ["a", "b"], "b failed and keeps its status; `gone` is no longer in the inventory");
+        assert_eq!(fleet.clusters[0].concerns.len(), 1);
+        assert_eq!(fleet.clusters[0].concerns[0].stage, Stage::Overdue);
+        assert_eq!(fleet.clusters[0].upgrade_channel.as_deref(), Some("patch"));
+        assert_eq!(fleet.clusters[1].swept_at, t("2026-01-14T09:00:00Z"), "b's status is the old one");
+        assert_eq!(fleet.clusters[1].kubernetes_version.as_deref(), Some("1.29.9"));
+    }
+}
