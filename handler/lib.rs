@@ -16,6 +16,7 @@
 //!   baseline/  the AKS security baseline: check catalogue, pure evaluation against ARM JSON,
 //!              failing checks as concerns (baseline::report)
 //!   readiness  before an upgrade: surge settings, vCPU quota and subnet headroom; AKS errors → causes
+//!   dashboard  the fleet dashboard (GitHub issue, `handler status`): fleet status → markdown
 //! edges (import the core and each other, never the run layer)
 //!   ingest/    Event Grid / CloudEvents wire types → Signal (wire types stop here)
 //!   sweep/     inventory + per-cluster reads → ClusterSnapshot / Signal; fan-out messages
@@ -28,6 +29,7 @@
 //!   pipeline   the one orchestrator: facts → plan → execute → report → verdict
 //!   execute/   claim(key) → adapter → complete(key, outcome); the executor's retry limits
 //!   sweeper    the sweep functions end to end (timer, queue message, `handler sweep`)
+//!   fleet_status  after a sweep: the fleet's status kept in the ledger, the dashboard issues updated
 //!   host/      custom-handler protocol, Event Grid webhook handshakes, defensive decoding
 //!   wiring     Settings → policy, ledger, adapters, executor, pipeline, sweeper (main and tests)
 //!   output/    what the command line prints for a person: the plan as text, sweep progress
@@ -40,9 +42,11 @@ pub mod action;
 pub mod actions;
 pub mod azure;
 pub mod baseline;
+pub mod dashboard;
 pub mod domain;
 pub mod error;
 pub mod execute;
+pub mod fleet_status;
 pub mod followup;
 pub mod host;
 pub mod ingest;

@@ -1,5 +1,6 @@
 //! The `handler` binary: the Azure Functions custom handler (`handler` / `handler serve`), and
-//! the local tools `handler sweep`, `handler replay`, `handler digest` and `handler config check`.
+//! the local tools `handler sweep`, `handler replay`, `handler digest`, `handler status` and
+//! `handler config check`.
 //!
 //! Exit codes: 0 success, 1 failure (bad input, invalid policy, a run that failed), 2 a
 //! setting is wrong (the message names it and the fix) or the command line is.
@@ -55,6 +56,9 @@ enum Command {
     /// Show the email and chat notifications queued for the next digest (one JSON line each);
     /// `--send` sends them now as one digest instead of waiting for the `digest` timer.
     Digest(DigestArgs),
+    /// Show the fleet as the last sweep left it (the fleet dashboard), from the ledger alone:
+    /// no call to Azure or GitHub.
+    Status(StatusArgs),
     /// Policy file tools.
     Config {
         #[command(subcommand)]
@@ -113,6 +117,14 @@ struct DigestArgs {
     format: Option<Format>,
 }
 
+#[derive(Debug, Args)]
+struct StatusArgs {
+    /// Output: `text` (by ring and cluster), `json` (one document) or `markdown` (the dashboard
+    /// issue's text). Default: text when stdout is a terminal, JSON when it is a pipe or a file.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    format: Option<aks_cadence::output::status::StatusFormat>,
+}
+
 #[derive(Debug, Subcommand)]
 enum ConfigCommand {
     /// Validate a policy file and print every problem with its line and fix.
@@ -134,6 +146,7 @@ fn main() -> ExitCode {
         Some(Command::Sweep(args)) => run_async(sweep(settings, args)),
         Some(Command::Replay(args)) => run_async(replay(settings, args)),
         Some(Command::Digest(args)) => run_async(digest(settings, args)),
+        Some(Command::Status(args)) => run_async(status(settings, args)),
         Some(Command::Config { command: ConfigCommand::Check { path } }) => {
             init_logging(&settings, Output::Stderr);
             config_check(&settings, path)
@@ -557,6 +570,33 @@ async fn digest(settings: Settings, args: DigestArgs) -> Result<ExitCode, Failur
         return Ok(ExitCode::SUCCESS);
     }
     eprintln!("sent {} queued notification(s)", report.planned.len());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `handler status`: the fleet status the last sweep kept in the ledger, printed; nothing else
+/// is read (no Azure, no GitHub). With none yet, says so and how to make one.
+async fn status(settings: Settings, args: StatusArgs) -> Result<ExitCode, Failure> {
+    use aks_cadence::output::status::{self as status_output, StatusFormat};
+    init_logging(&settings, Output::Stderr);
+    const NONE_YET: &str = "no sweep has kept a fleet status yet: run `handler sweep` (or wait for the sweep timer), then `handler status` again";
+    // Looking must not create a ledger: with no SQLite file yet, nothing was swept.
+    if let StateLocation::Sqlite(path) = &settings.state
+        && !path.exists()
+    {
+        eprintln!("{NONE_YET} (no ledger at {})", path.display());
+        return Ok(ExitCode::FAILURE);
+    }
+    let ledger = wiring::open_ledger(&settings)?;
+    let Some(fleet) = aks_cadence::fleet_status::load(ledger.as_ref()).await.context("reading the fleet status from the ledger")? else {
+        eprintln!("{NONE_YET}");
+        return Ok(ExitCode::FAILURE);
+    };
+    let format = StatusFormat::choose(args.format, std::io::IsTerminal::is_terminal(&std::io::stdout()));
+    let mut stdout = std::io::stdout().lock();
+    if !print_text(&mut stdout, &status_output::render(&fleet, format, Style::detect()))? {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let _ = stdout.flush();
     Ok(ExitCode::SUCCESS)
 }
 

@@ -186,6 +186,16 @@ impl Pipeline {
         self
     }
 
+    /// The policy this pipeline plans with (the fleet dashboard reads its repositories and windows).
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The ledger this pipeline records in (the fleet status is kept there too).
+    pub fn ledger(&self) -> &Arc<dyn Ledger> {
+        &self.ledger
+    }
+
     /// Whether this pipeline only plans.
     /// Whether the policy reports the security baseline (`[baseline]`).
     pub fn reports_baseline(&self) -> bool {

@@ -96,11 +96,45 @@ pub struct ClusterRun {
 pub struct Sweeper {
     pub ctx: SweepContext,
     pub pipeline: Arc<Pipeline>,
+    /// Posts the fleet dashboard issues after a sweep (`fleet_status`); `None`: no GitHub.
+    dashboard: Option<Arc<crate::actions::github::GithubActuator>>,
 }
 
 impl Sweeper {
     pub fn new(ctx: SweepContext, pipeline: Arc<Pipeline>) -> Self {
-        Self { ctx, pipeline }
+        Self { ctx, pipeline, dashboard: None }
+    }
+
+    /// The sweeper, posting the fleet dashboard through `github` after each live sweep.
+    pub fn with_dashboard(mut self, github: Arc<crate::actions::github::GithubActuator>) -> Self {
+        self.dashboard = Some(github);
+        self
+    }
+
+    /// The one hook at a sweep's end: the fleet status kept, the dashboards updated
+    /// (`fleet_status`). `failed`: clusters whose sweep failed (they keep their last status).
+    async fn keep_status(&self, snapshots: &[ClusterSnapshot], failed: &[ClusterId], report: &RunReport) -> Vec<String> {
+        let ledger = self.pipeline.ledger();
+        let previous = crate::fleet_status::load(ledger.as_ref()).await.ok().flatten();
+        let actions: Vec<&crate::action::Action> = report.planned.iter().chain(&report.finished).collect();
+        let fleet = crate::fleet_status::fleet_status(snapshots, &actions, failed, previous.as_ref(), self.pipeline.policy(), self.pipeline.now());
+        crate::fleet_status::keep(&self.pipeline, self.dashboard.as_deref(), &fleet).await
+    }
+
+    /// Fan-out mode: the fleet assembled from the clusters' own status records (written by the
+    /// previous run's `sweep-cluster` invocations), kept, and the dashboards updated.
+    async fn keep_fanout_status(&self, clusters: &[ClusterRecord]) -> Vec<String> {
+        let ledger = self.pipeline.ledger();
+        let ids: Vec<ClusterId> = clusters.iter().map(|c| c.id.clone()).collect();
+        let statuses = match crate::fleet_status::load_clusters(ledger, ids).await {
+            Ok(s) => s,
+            Err(e) => return vec![format!("fleet status not assembled this run: {e}")],
+        };
+        if statuses.is_empty() {
+            return Vec::new();
+        }
+        let fleet = crate::dashboard::FleetStatus { swept_at: self.pipeline.now(), rings: Vec::new(), clusters: statuses };
+        crate::fleet_status::keep(&self.pipeline, self.dashboard.as_deref(), &fleet).await
     }
 
     /// `POST /sweep`: inventory, then the custom-handler response.
@@ -130,6 +164,7 @@ impl Sweeper {
                     Err(e) => logs.push(format!("event wiring findings not carried out this time: {e}")),
                 }
             }
+            logs.extend(self.keep_fanout_status(&inv.clusters).await);
             if let Some(Value::Array(lines)) = response.get_mut("Logs") {
                 lines.extend(logs.into_iter().map(Value::String));
             }
@@ -138,7 +173,10 @@ impl Sweeper {
         let records = inv.clusters.clone();
         let source = inv.source;
         let (local, tracked) = self.sweep_taken(inv, self.ctx.concurrency, now, &NoProgress).await?;
-        let report = self.pipeline.handle_snapshots(&local.snapshots).await?;
+        let mut report = self.pipeline.handle_snapshots(&local.snapshots).await?;
+        let failed: Vec<ClusterId> = local.failures.iter().map(|(id, _)| id.clone()).collect();
+        let status = self.keep_status(&local.snapshots, &failed, &report).await;
+        report.log.extend(status);
         let mut logs = vec![format!(
             "{}: {} clusters from {}{}, swept in this invocation as one plan: {} action(s) planned",
             local.run_id,
@@ -186,6 +224,13 @@ impl Sweeper {
         attach_defender_plans(self, &run.cache, std::slice::from_mut(&mut snapshot), &mut notes).await;
         snapshot.notes.extend(notes);
         let report = self.pipeline.handle_snapshots(std::slice::from_ref(&snapshot)).await?;
+        // Fan-out: this cluster's status, for the next timer run to assemble the fleet from.
+        let actions: Vec<&crate::action::Action> = report.planned.iter().chain(&report.finished).collect();
+        let concerns = crate::dashboard::open_concerns(actions).remove(&snapshot.cluster).unwrap_or_default();
+        let status = crate::fleet_status::cluster_status(&snapshot, self.pipeline.policy(), self.pipeline.now(), concerns);
+        if let Err(e) = crate::fleet_status::store_cluster(self.pipeline.ledger().as_ref(), &status).await {
+            tracing::warn!(cluster = %snapshot.cluster, error = %e, "the cluster's status for the fleet dashboard was not kept");
+        }
         Ok(ClusterRun { snapshot, report })
     }
 
@@ -199,7 +244,10 @@ impl Sweeper {
     /// [`Sweeper::local`], telling `progress` how far it got (the command line's progress bar).
     pub async fn local_observed(&self, concurrency: usize, progress: &dyn SweepProgress) -> Result<(LocalSweep, RunReport), SweepFailure> {
         let local = self.read_fleet_observed(concurrency, progress).await?;
-        let report = self.pipeline.handle_snapshots(&local.snapshots).await?;
+        let mut report = self.pipeline.handle_snapshots(&local.snapshots).await?;
+        let failed: Vec<ClusterId> = local.failures.iter().map(|(id, _)| id.clone()).collect();
+        let status = self.keep_status(&local.snapshots, &failed, &report).await;
+        report.log.extend(status);
         Ok((local, report))
     }
 

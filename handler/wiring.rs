@@ -155,10 +155,23 @@ impl Parts {
 
 /// The sweeper of a pipeline: the sweep settings and the ARM client it reads with. Readiness
 /// reads (Compute usages, virtual-network usages) happen only when the policy checks readiness.
+///
+/// With GitHub credentials, a live run and a policy that opens issues, the sweeper also posts
+/// the fleet dashboard (`fleet_status`); the client is built here (inside the runtime).
 pub fn sweeper(settings: &Settings, arm: ArmClient, pipeline: Arc<Pipeline>) -> Sweeper {
+    let dashboard = (settings.github_auth.is_some() && !pipeline.dry_run() && !crate::dashboard::dashboard_repos(pipeline.policy()).is_empty())
+        .then(|| GithubActuator::new(settings, Arc::clone(pipeline.ledger())));
     let mut ctx = SweepContext::from_settings(settings, arm);
     ctx.options.readiness = pipeline.checks_readiness();
-    Sweeper::new(ctx, pipeline)
+    let sweeper = Sweeper::new(ctx, pipeline);
+    match dashboard {
+        Some(Ok(github)) => sweeper.with_dashboard(Arc::new(github)),
+        Some(Err(e)) => {
+            tracing::warn!(error = %e, "the fleet dashboard is off: the GitHub client could not be built");
+            sweeper
+        }
+        None => sweeper,
+    }
 }
 
 /// The policy in force: the file at `CADENCE_CONFIG`, or the built-in default when there is

@@ -154,3 +154,34 @@ async fn a_foreign_queue_message_is_rejected_without_retry() {
     assert!(err.to_string().contains("Data.cluster"), "{err}");
     assert!(server.received_requests().await.unwrap().is_empty());
 }
+
+/// Fan-out and the fleet dashboard: each `sweep-cluster` invocation keeps its cluster's status;
+/// the next timer run assembles the fleet status from those records (what `handler status` and
+/// the dashboard issue show).
+#[tokio::test]
+async fn the_next_timer_run_assembles_the_fleet_status_from_the_cluster_invocations() {
+    let server = MockServer::start().await;
+    // On the version the upgrade profile example reports (what the cluster sweep observes).
+    let a = cluster_variant("a", "1.7.7", "AKSUbuntu:1604:2020.01.01");
+    Mock::given(method("POST"))
+        .and(path("/providers/Microsoft.ResourceGraph/resources"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(graph_page("resources_basic_query.2024-04-01.json", vec![graph_row(&a)])))
+        .mount(&server)
+        .await;
+    mount_cluster_reads(&server).await;
+    let dir = tempfile::tempdir().unwrap();
+    let sweeper = sweeper(&server, &dir);
+    let ledger = SqliteLedger::open(dir.path().join("cadence.db")).unwrap();
+
+    let first = sweeper.timer(&timer_invocation()).await.unwrap();
+    assert!(aks_cadence::fleet_status::load(&ledger).await.unwrap().is_none(), "no cluster has reported yet");
+    sweeper.cluster(&queue_invocation(first["Outputs"]["clusters"][0].clone())).await.unwrap();
+    assert!(aks_cadence::fleet_status::load(&ledger).await.unwrap().is_none(), "a cluster invocation keeps only its own status");
+
+    sweeper.timer(&timer_invocation()).await.unwrap();
+    let fleet = aks_cadence::fleet_status::load(&ledger).await.unwrap().expect("the fleet status, assembled");
+    assert_eq!(fleet.clusters.len(), 1);
+    assert_eq!(fleet.clusters[0].cluster.name(), "a");
+    assert_eq!(fleet.clusters[0].kubernetes_version.as_deref(), Some("1.7.7"));
+    assert!(!fleet.clusters[0].concerns.is_empty(), "its open concerns came with it: {:?}", fleet.clusters[0]);
+}

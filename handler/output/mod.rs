@@ -7,6 +7,7 @@
 
 pub mod plan;
 pub mod progress;
+pub mod status;
 
 use jiff::Timestamp;
 

@@ -24,6 +24,8 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 /// The repository the e2e policy opens issues in.
 pub const REPO: &str = "o/r";
+/// The fleet dashboard's title (`aks_cadence::dashboard::TITLE`).
+pub const DASHBOARD_TITLE: &str = "AKS fleet dashboard";
 /// The setting the e2e policy names for its Teams webhook URL.
 pub const TEAMS_SETTING: &str = "TEAMS_PLATFORM_WEBHOOK_URL";
 /// The recipient written in `tests/fixtures/e2e/notify-all.toml`; each test replaces it.
@@ -445,7 +447,26 @@ impl Respond for Comments {
             self.0.lock().unwrap().push((n, body["body"].as_str().unwrap_or_default().to_string()));
             return ResponseTemplate::new(201).set_body_json(json!({"id": self.0.lock().unwrap().len()}));
         }
-        ResponseTemplate::new(200).set_body_json(self.on(n).into_iter().map(|b| json!({"body": b})).collect::<Vec<_>>())
+        // Each comment's id is its place in the fake's list, from 1 (as `POST` answers).
+        let listed: Vec<Value> = self.0.lock().unwrap().iter().enumerate().filter(|(_, (i, _))| *i == n).map(|(id, (_, b))| json!({"id": id + 1, "body": b})).collect();
+        ResponseTemplate::new(200).set_body_json(listed)
+    }
+}
+
+/// `PATCH /repos/o/r/issues/comments/ID`: edits a comment in place (mounted with [`Comments`]).
+struct EditComment(Comments);
+impl Respond for EditComment {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let id: usize = req.url.path().rsplit('/').next().and_then(|n| n.parse().ok()).expect("/repos/o/r/issues/comments/ID");
+        let body: Value = serde_json::from_slice(&req.body).expect("a comment edit is JSON");
+        let mut all = (self.0).0.lock().unwrap();
+        match id.checked_sub(1).and_then(|i| all.get_mut(i)) {
+            Some((_, b)) => {
+                *b = body["body"].as_str().unwrap_or_default().to_string();
+                ResponseTemplate::new(200).set_body_json(json!({"id": id, "body": b.clone()}))
+            }
+            None => ResponseTemplate::new(404).set_body_json(json!({"message": "Not Found"})),
+        }
     }
 }
 
@@ -468,6 +489,16 @@ impl FakeGithub {
         let one = format!("^/repos/{REPO}/issues/[0-9]+$");
         Mock::given(method("GET")).and(path_regex(one.as_str())).respond_with(GetIssue(Arc::clone(&issues))).named("get issue").mount(&server).await;
         Mock::given(method("PATCH")).and(path_regex(one.as_str())).respond_with(EditIssue(Arc::clone(&issues))).named("edit issue").mount(&server).await;
+        // The fleet dashboard a live sweep opens is served on its own, ahead of the creations a
+        // test counts with `expect_creates`: those count concern issues only.
+        Mock::given(method("POST"))
+            .and(path(issues_path.as_str()))
+            .and(wiremock::matchers::body_partial_json(json!({"title": DASHBOARD_TITLE})))
+            .respond_with(CreateIssue(Arc::clone(&issues)))
+            .with_priority(2)
+            .named("create the fleet dashboard")
+            .mount(&server)
+            .await;
         Self { server, issues }
     }
 
@@ -482,7 +513,20 @@ impl FakeGithub {
         for m in ["GET", "POST"] {
             Mock::given(method(m)).and(path_regex(on_issue.as_str())).respond_with(comments.clone()).mount(&self.server).await;
         }
+        let edit = format!("^/repos/{REPO}/issues/comments/[0-9]+$");
+        Mock::given(method("PATCH")).and(path_regex(edit.as_str())).respond_with(EditComment(comments.clone())).mount(&self.server).await;
         comments
+    }
+
+    /// Mounts issue creation with no expectation on how often (tests that count one kind of
+    /// issue themselves, from [`FakeGithub::requests`]).
+    pub async fn serve_creates(&self) {
+        Mock::given(method("POST"))
+            .and(path(format!("/repos/{REPO}/issues")))
+            .respond_with(CreateIssue(Arc::clone(&self.issues)))
+            .named(format!("POST /repos/{REPO}/issues (create concern issues, any number)"))
+            .mount(&self.server)
+            .await;
     }
 
     /// Mounts issue creation, verified to be called exactly `n` times.
@@ -566,8 +610,14 @@ impl FakeGithub {
         number
     }
 
+    /// The concern issues (the fleet dashboard left out: see [`FakeGithub::dashboards`]).
     pub fn issues(&self) -> Vec<FakeIssue> {
-        self.issues.lock().unwrap().clone()
+        self.issues.lock().unwrap().iter().filter(|i| i.title != DASHBOARD_TITLE).cloned().collect()
+    }
+
+    /// The fleet dashboard issues (one is right).
+    pub fn dashboards(&self) -> Vec<FakeIssue> {
+        self.issues.lock().unwrap().iter().filter(|i| i.title == DASHBOARD_TITLE).cloned().collect()
     }
 
     pub async fn requests(&self) -> Vec<Request> {
@@ -577,7 +627,7 @@ impl FakeGithub {
     /// How many issue creations were attempted (failed ones included).
     pub async fn create_calls(&self) -> usize {
         let p = format!("/repos/{REPO}/issues");
-        self.requests().await.iter().filter(|r| r.method.as_str() == "POST" && r.url.path() == p).count()
+        self.requests().await.iter().filter(|r| r.method.as_str() == "POST" && r.url.path() == p && !String::from_utf8_lossy(&r.body).contains(DASHBOARD_TITLE)).count()
     }
 
     /// Every request went to an endpoint the fake serves (a request to anything else would be

@@ -6,6 +6,7 @@
 //! client.rs  octocrab transport + auth, error classification, pagination
 //! budget.rs  the client-side content-creation budget (≤ 80/min, ≤ 500/h)
 //! issues.rs  find-or-create, comment + refresh, close
+//! dashboard.rs  the fleet dashboard issue, edited in place when its content changed
 //! pulls.rs   branch, commit, open or update the pull request
 //! ```
 //!
@@ -28,6 +29,7 @@
 
 mod budget;
 mod client;
+pub mod dashboard;
 mod issues;
 mod pulls;
 
