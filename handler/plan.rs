@@ -104,6 +104,7 @@ use crate::policy::{Cadence, Policy, Rule, UpgradeMode};
 
 pub use crate::policy::windows::WindowStatus;
 
+pub mod approval;
 mod say;
 
 /// Which maintenance window governs a kind of cluster change. AKS keeps separate schedules:
@@ -1144,6 +1145,14 @@ impl Planner<'_> {
         let scope = WindowScope::of_action(&kind).unwrap_or(WindowScope::KubernetesVersion);
         let hold = self.gate(mode, self.first_seen(concern), target, min_minutes, scope);
         let hold = self.readiness_hold(concern, &kind, hold);
+        // Approval comes last: it is read from GitHub only for a change every other gate lets
+        // run (`pipeline`, `plan::approval`), so until then it is awaited.
+        let hold = match hold {
+            None if self.cadence.approval == crate::policy::ApprovalVia::Github && matches!(kind, ActionKind::Upgrade { .. }) => {
+                Some(Hold::AwaitingApproval { url: None, cause: None })
+            }
+            other => other,
+        };
         let summary = say::execute(self.name(), &what, hold.as_ref(), self.facts.window_for(scope));
         self.push(concern, Stage::Execute, kind, summary, None, deadline, hold);
     }
@@ -1253,7 +1262,18 @@ impl Planner<'_> {
         }
         let stage = ladder(self.now, deadline, self.cadence.reminder_days_before);
         let summary = say::upgrade_available(&name, stage, current, &target, terms.label, deadline);
+        let before = self.out.len();
         self.tell(concern, stage, &summary, None, Some(deadline));
+        // The issue says how to approve when policy requires it (`plan::approval`).
+        if terms.mode == UpgradeMode::Auto && self.cadence.approval == crate::policy::ApprovalVia::Github {
+            let how = approval::how_to_approve(&self.cadence.approval_label, &self.cadence.hold_label);
+            for a in self.out[before..].iter_mut().filter(|a| matches!(a.kind, ActionKind::GithubIssue { .. })) {
+                a.note = Some(match a.note.take() {
+                    Some(n) => format!("{n}\n\n{how}"),
+                    None => how.clone(),
+                });
+            }
+        }
         // One pull request per target version: a newer patch of the same concern updates it.
         let prs: Vec<_> = self.rules.iter().filter_map(|r| r.github_pr.clone()).collect();
         for pr in prs {

@@ -338,14 +338,18 @@ pub(super) fn execute(
     hold: Option<&Hold>,
     window: &WindowStatus,
 ) -> String {
-    let status = match (hold, window) {
+    format!("{name}: {what} — {}", execute_status(hold, window))
+}
+
+/// The part of an execute summary after the dash: "would start now (…)" or "held: …".
+pub(super) fn execute_status(hold: Option<&Hold>, window: &WindowStatus) -> String {
+    match (hold, window) {
         (None, WindowStatus::Open { until }) => {
             format!("would start now (window open until {})", minute(*until))
         }
         (None, _) => "would start now".to_string(),
         (Some(h), _) => format!("held: {}", h.describe()),
-    };
-    format!("{name}: {what} — {status}")
+    }
 }
 
 /// `Kubernetes 1.30.4 → 1.30.7 (patch)`.

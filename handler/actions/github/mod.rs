@@ -4,6 +4,7 @@
 //! ```text
 //! mod.rs     GithubActuator (the Actuator), markers, ledger refs
 //! client.rs  octocrab transport + auth, error classification, pagination
+//! approvals.rs  reads an issue's labels, label events, comments and authors' access (approvals)
 //! budget.rs  the client-side content-creation budget (≤ 80/min, ≤ 500/h)
 //! issues.rs  find-or-create, comment + refresh, close
 //! pulls.rs   branch, commit, open or update the pull request
@@ -24,6 +25,7 @@
 //!   (422 "Reference already exists"), a file already at the version is not committed again, and an
 //!   open PR for the branch is updated instead of opening another.
 
+mod approvals;
 mod budget;
 mod client;
 mod issues;
@@ -34,6 +36,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 
+pub use approvals::GithubApprovals;
 pub use budget::{ContentBudget, TokenBucket};
 pub use client::classify;
 pub use issues::issue_body;
