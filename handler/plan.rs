@@ -1140,6 +1140,21 @@ impl Planner<'_> {
         }
     }
 
+    /// The issue messages planned from `before` on say how to approve, when policy requires
+    /// approval for this `auto` change (`plan::approval`).
+    fn how_to_approve(&mut self, before: usize, mode: UpgradeMode) {
+        if mode != UpgradeMode::Auto || self.cadence.approval != crate::policy::ApprovalVia::Github {
+            return;
+        }
+        let how = approval::how_to_approve(&self.cadence.approval_label, &self.cadence.hold_label);
+        for a in self.out[before..].iter_mut().filter(|a| matches!(a.kind, ActionKind::GithubIssue { .. })) {
+            a.note = Some(match a.note.take() {
+                Some(n) => format!("{n}\n\n{how}"),
+                None => how.clone(),
+            });
+        }
+    }
+
     fn execute(&mut self, concern: &Concern, change: Change<'_>) {
         let Change { kind, what, mode, target, min_minutes, deadline } = change;
         let scope = WindowScope::of_action(&kind).unwrap_or(WindowScope::KubernetesVersion);
@@ -1264,16 +1279,7 @@ impl Planner<'_> {
         let summary = say::upgrade_available(&name, stage, current, &target, terms.label, deadline);
         let before = self.out.len();
         self.tell(concern, stage, &summary, None, Some(deadline));
-        // The issue says how to approve when policy requires it (`plan::approval`).
-        if terms.mode == UpgradeMode::Auto && self.cadence.approval == crate::policy::ApprovalVia::Github {
-            let how = approval::how_to_approve(&self.cadence.approval_label, &self.cadence.hold_label);
-            for a in self.out[before..].iter_mut().filter(|a| matches!(a.kind, ActionKind::GithubIssue { .. })) {
-                a.note = Some(match a.note.take() {
-                    Some(n) => format!("{n}\n\n{how}"),
-                    None => how.clone(),
-                });
-            }
-        }
+        self.how_to_approve(before, terms.mode);
         // One pull request per target version: a newer patch of the same concern updates it.
         let prs: Vec<_> = self.rules.iter().filter_map(|r| r.github_pr.clone()).collect();
         for pr in prs {
@@ -1310,7 +1316,9 @@ impl Planner<'_> {
         }
         let stage = ladder(self.now, deadline, self.cadence.reminder_days_before);
         let summary = say::node_image_available(&name, stage, pool, current, &latest, deadline);
+        let before = self.out.len();
         self.tell(concern, stage, &summary, None, Some(deadline));
+        self.how_to_approve(before, self.cadence.node_image);
         let change = Change {
             what: say::node_image_change(pool, &latest),
             kind: ActionKind::Upgrade { upgrade: UpgradeScope::NodeImage { pool: pool.to_string() }, target: latest },

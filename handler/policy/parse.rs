@@ -1543,4 +1543,31 @@ mod tests {
         assert!(!is_setting_name("1URL"));
         assert!(!is_setting_name("TEAMS-URL"));
     }
+
+    #[test]
+    fn approval_needs_an_issue_for_the_clusters_it_selects() {
+        let ok = "[[rule]]\nname = \"prod\"\nclusters = [\"prod-*\"]\n[rule.upgrade]\npatch = \"auto\"\napproval = \"github\"\napproval_label = \"ship-it\"\n[rule.github_issue]\nrepo = \"o/r\"\n";
+        let policy = parse(ok, "p.toml").unwrap();
+        let o = &policy.rules[0].settings;
+        assert_eq!((o.approval, o.approval_label.as_deref(), o.hold_label.as_deref()), (Some(ApprovalVia::Github), Some("ship-it"), None));
+
+        let without = "[[rule]]\nname = \"prod\"\nclusters = [\"prod-*\"]\n[rule.upgrade]\napproval = \"github\"\n[rule.email]\nto = [\"ops@example.com\"]\n";
+        let errors = parse(without, "p.toml").unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        let e = &errors[0];
+        assert_eq!((e.line, e.field.as_str()), (5, "rule[0].upgrade.approval"));
+        assert!(e.problem.contains("needs a GitHub issue") && e.fix.contains("add [rule.github_issue]"), "{e}");
+
+        // A rule without selectors that opens issues covers every cluster, [defaults] included.
+        let covered = "[defaults.upgrade]\napproval = \"github\"\n\n[[rule]]\nname = \"all\"\n[rule.github_issue]\nrepo = \"o/r\"\n";
+        assert!(parse(covered, "p.toml").is_ok());
+        let uncovered = "[defaults.upgrade]\napproval = \"github\"\n\n[[rule]]\nname = \"prod\"\nclusters = [\"prod\"]\n[rule.github_issue]\nrepo = \"o/r\"\n";
+        let errors = parse(uncovered, "p.toml").unwrap_err();
+        assert_eq!((errors[0].line, errors[0].field.as_str()), (2, "defaults.upgrade.approval"), "{errors:?}");
+
+        let typo = parse("[defaults.upgrade]\napproval = \"githb\"\n", "p.toml").unwrap_err();
+        assert!(typo[0].fix.contains("did you mean \"github\""), "{typo:?}");
+        let label = parse("[defaults.upgrade]\nhold_label = \"a,b\"\n", "p.toml").unwrap_err();
+        assert_eq!(label[0].field, "defaults.upgrade.hold_label", "{label:?}");
+    }
 }
