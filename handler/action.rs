@@ -247,6 +247,9 @@ pub enum Hold {
     },
     /// A person with write access put the change on hold (hold label or `/hold`).
     ApprovalHeld { by: String, url: String },
+    /// The concern's infrastructure-code pull request (`pr`, its web address) is merged: the IaC
+    /// pipeline applies the change, aks-cadence never starts it and watches for it to land.
+    HandledByIac { pr: String },
 }
 
 /// A time as plans, messages and digests show it: `2026-03-01 09:30 UTC`.
@@ -281,13 +284,14 @@ impl Hold {
                 format!("not ready: {}", parts.join("; "))
             }
             Self::AwaitingApproval { url, cause } => {
-                let on = url.as_deref().map_or_else(|| "the concern's GitHub issue".to_string(), |u| format!("on {u}"));
+                let on = url.as_deref().map_or_else(|| "on the concern's GitHub issue".to_string(), |u| format!("on {u}"));
                 match cause {
                     Some(cause) => format!("awaiting approval {on}; the approval state could not be read: {cause}"),
                     None => format!("awaiting approval {on} (a user with write access applies the approval label or comments /approve)"),
                 }
             }
             Self::ApprovalHeld { by, url } => format!("held by @{by} on {url}"),
+            Self::HandledByIac { pr } => format!("handled through infrastructure code: {pr} is merged"),
         }
     }
 }

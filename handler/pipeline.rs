@@ -55,7 +55,7 @@ use crate::action::{Action, ActionKey, ActionKind, Stage, UpgradeScope};
 use crate::actions::azure::{OperationReport, report_of_detail, report_of_failure};
 use crate::actions::github::GithubApprovals;
 use crate::plan::approval;
-use crate::domain::{ClusterId, OperationStatus, Origin, Signal, SignalKind};
+use crate::domain::{ClusterId, ConcernKind, OperationStatus, Origin, Signal, SignalKind};
 use crate::execute::{ExecutionReport, Executor, Outcome};
 use crate::followup;
 use crate::ingest::Ingested;
@@ -396,6 +396,15 @@ impl Pipeline {
                     facts.heads.insert(key, head.clone());
                 }
             }
+            // Upgrades handled through infrastructure code (a merged pull request, recorded by
+            // `approve`): only rules that open pull requests can have them.
+            if self.policy.applicable(&signal.cluster, &signal.facts, &signal.kind).any(|r| r.github_pr.is_some()) {
+                for concern in plan::concerns(signal, &self.policy).into_iter().filter(|c| c.kind == ConcernKind::KubernetesUpgrade) {
+                    if let Some(pr) = self.ledger.get_ref(&concern.key(), plan::IAC_CHANNEL).await? {
+                        facts.handled_by_iac.insert(concern.key(), pr);
+                    }
+                }
+            }
             let planned = plan::plan_with_heads(signal, &self.policy, &facts, now);
             report.log.extend(planned.notes);
             for (key, head) in planned.heads {
@@ -447,6 +456,27 @@ impl Pipeline {
     /// naming the cause. Dry runs read and decide, and record nothing but the proposal time.
     async fn approve(&self, plan: &mut Vec<Action>, finished: &[Action], now: Timestamp, report: &mut RunReport) -> Result<(), PipelineError> {
         let mut echoes: Vec<Action> = Vec::new();
+        // A merged pull request for the concern hands the change to infrastructure code.
+        if let Some(reader) = &self.approvals {
+            for action in plan.iter_mut().filter(|a| approval::ready_but_for_approval(a) && a.concern.kind == ConcernKind::KubernetesUpgrade) {
+                let signal = &action.signal;
+                let repos: Vec<String> = self.policy.applicable(&signal.cluster, &signal.facts, &signal.kind).filter_map(|r| r.github_pr.as_ref()).map(|p| p.repo.clone()).collect();
+                for repo in repos {
+                    match reader.merged_pull(&action.concern, &repo).await {
+                        Ok(Some(pr)) => {
+                            report.log.push(format!("{}: {} is handled through infrastructure code: {pr} is merged", action.concern.cluster.name(), action.concern.target));
+                            if !self.dry_run {
+                                self.ledger.put_ref(&action.concern.key(), plan::IAC_CHANNEL, &pr).await?;
+                            }
+                            approval::handled_by_iac(action, pr);
+                            break;
+                        }
+                        Ok(None) => {}
+                        Err(e) => report.log.push(format!("{}: the pull request of {} could not be read: {e}", action.concern.cluster.name(), action.concern.target)),
+                    }
+                }
+            }
+        }
         for i in 0..plan.len() {
             let Some(terms) = approval::terms_for(&self.policy, &plan[i]) else { continue };
             let ActionKind::Upgrade { target, .. } = &plan[i].kind else { continue };

@@ -171,7 +171,15 @@ pub struct PlanFacts {
     /// (`pipeline::sweep_plan_facts`): such a change is held as [`Hold::WindowUnknown`]
     /// naming it; without a cause, as "no maintenance window is known (define one …)".
     pub window_causes: BTreeMap<WindowScope, String>,
+    /// Concern key → the web address of its merged infrastructure-code pull request (a ledger
+    /// fact, [`IAC_CHANNEL`]): the change is handled through IaC — held, watched like an AKS
+    /// channel's change ([`Hold::HandledByIac`]).
+    pub handled_by_iac: BTreeMap<String, String>,
 }
+
+/// The ledger reference channel that keeps, under a concern's key, the merged pull request
+/// that handles its change through infrastructure code.
+pub const IAC_CHANNEL: &str = "iac-merged";
 
 impl PlanFacts {
     /// The window that governs changes of `scope`: its own entry, else [`PlanFacts::window`].
@@ -1275,6 +1283,10 @@ impl Planner<'_> {
             let told = say::version_change(current, &target, terms.label);
             return self.by_aks(concern, &aks, &told, deadline, upgrade, what);
         }
+        if let Some(pr) = self.facts.handled_by_iac.get(&concern.key()).cloned() {
+            let told = say::version_change(current, &target, terms.label);
+            return self.by_iac(concern, &pr, &told, deadline, upgrade, what);
+        }
         let stage = ladder(self.now, deadline, self.cadence.reminder_days_before);
         let summary = say::upgrade_available(&name, stage, current, &target, terms.label, deadline);
         let before = self.out.len();
@@ -1412,6 +1424,23 @@ impl Planner<'_> {
             _ => None,
         };
         let hold = Hold::AksChannel { channel: aks.channel.clone(), schedule: aks.schedule.as_str().to_string(), next };
+        let summary = say::execute(&name, &what, Some(&hold), &WindowStatus::Unknown);
+        self.push(concern, Stage::Execute, kind, summary, None, Some(watch), Some(hold));
+    }
+}
+
+impl Planner<'_> {
+    /// A change whose infrastructure-code pull request was merged: aks-cadence never starts it
+    /// (the IaC pipeline applies it) and watches for it as for an AKS channel's change — once
+    /// the deadline plus `aks_channel_grace_days` passes with the version still missing, it is
+    /// overdue as "merged through IaC but not applied".
+    fn by_iac(&mut self, concern: &Concern, pr: &str, told: &str, deadline: Timestamp, kind: ActionKind, what: String) {
+        let name = self.name().to_string();
+        let watch = after_days(deadline, self.cadence.aks_channel_grace_days);
+        let stage = if self.now >= watch { Stage::Overdue } else { Stage::Notice };
+        let summary = say::by_iac(&name, stage, told, pr, watch);
+        self.tell(concern, stage, &summary, None, Some(watch));
+        let hold = Hold::HandledByIac { pr: pr.to_string() };
         let summary = say::execute(&name, &what, Some(&hold), &WindowStatus::Unknown);
         self.push(concern, Stage::Execute, kind, summary, None, Some(watch), Some(hold));
     }

@@ -285,7 +285,8 @@ fn hold_time(hold: &Hold) -> Option<Timestamp> {
         | Hold::TargetNotOffered { .. }
         | Hold::Readiness { .. }
         | Hold::AwaitingApproval { .. }
-        | Hold::ApprovalHeld { .. } => None,
+        | Hold::ApprovalHeld { .. }
+        | Hold::HandledByIac { .. } => None,
     }
 }
 

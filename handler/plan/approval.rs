@@ -245,12 +245,28 @@ pub fn apply(action: &mut Action, read: Result<(Decision, String), String>) -> O
             Decision::Unknown { cause } => (Some(Hold::AwaitingApproval { url: Some(url), cause: Some(cause) }), None),
         },
     };
+    hold_as(action, hold);
+    approval
+}
+
+/// Whether an execute action could start now but for approval: every other gate lets it run.
+/// Only these are worth a GitHub read.
+pub fn ready_but_for_approval(action: &Action) -> bool {
+    action.stage == Stage::Execute && matches!(action.kind, ActionKind::Upgrade { .. }) && (action.hold.is_none() || awaits_reading(action))
+}
+
+/// Holds a change whose infrastructure-code pull request (`pr`) is merged: the IaC applies it.
+pub fn handled_by_iac(action: &mut Action, pr: String) {
+    hold_as(action, Some(Hold::HandledByIac { pr }));
+}
+
+/// Sets the hold and the status part of the summary to match.
+fn hold_as(action: &mut Action, hold: Option<Hold>) {
     action.hold = hold;
     let window = action.window.clone().unwrap_or_default();
     if let Some((head, _)) = action.summary.rsplit_once(" — ") {
         action.summary = format!("{head} — {}", super::say::execute_status(action.hold.as_ref(), &window));
     }
-    approval
 }
 
 /// The message that tells the concern's issue an approved change starts: the issue's own

@@ -390,6 +390,15 @@ pub(super) fn by_aks(name: &str, stage: Stage, told: &str, aks: &AksApplies, win
     }
 }
 
+/// A change handled through infrastructure code (its pull request merged).
+pub(super) fn by_iac(name: &str, stage: Stage, told: &str, pr: &str, watch: Timestamp) -> String {
+    if stage == Stage::Overdue {
+        format!("{name}: overdue: merged through infrastructure code but not applied: {told} was merged in {pr} and should have landed by {}; check the pipeline that deploys it", day(watch))
+    } else {
+        format!("{name}: {told} handled through infrastructure code ({pr} is merged); nothing to do unless it is still missing on {}", day(watch))
+    }
+}
+
 /// Why an auto-upgrade may not have happened, and how to see each cause.
 pub(super) fn watchdog_causes(cluster: &ClusterId, aks: &AksApplies, location: Option<&str>) -> String {
     let (rg, n) = (cluster.resource_group(), cluster.name());

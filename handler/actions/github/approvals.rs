@@ -72,6 +72,13 @@ struct Permission {
     permission: String,
 }
 
+#[derive(Debug, Deserialize)]
+struct Pull {
+    #[serde(default)]
+    merged_at: Option<Timestamp>,
+    html_url: String,
+}
+
 /// Reads approval state from GitHub issues.
 pub struct GithubApprovals {
     client: GithubClient,
@@ -146,5 +153,16 @@ impl GithubApprovals {
             items.extend(self.client.get_page::<Vec<T>>(&last).await?.items);
         }
         Ok(items)
+    }
+
+    /// The web address of the pull request aks-cadence opened for `concern` in `repo`, when it
+    /// is merged (`GET /repos/{o}/{r}/pulls/{n}` → `merged_at`); `None` when there is none or
+    /// it is not merged.
+    pub async fn merged_pull(&self, concern: &Concern, repo: &str) -> Result<Option<String>, ActionError> {
+        let repo = Repo::parse(repo)?;
+        let stored = self.ledger.get_ref(&concern.key(), &super::pull_channel(&repo)).await.map_err(ledger_err)?;
+        let Some(number) = stored.and_then(|v| v.trim().parse::<u64>().ok()) else { return Ok(None) };
+        let pull: Option<Pull> = self.client.get_optional(&format!("{}/pulls/{number}", repo.api())).await?;
+        Ok(pull.filter(|p| p.merged_at.is_some()).map(|p| p.html_url))
     }
 }

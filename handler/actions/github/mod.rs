@@ -190,6 +190,11 @@ fn issue_channel(repo: &Repo) -> String {
     format!("github-issue:{}", repo.full().to_ascii_lowercase())
 }
 
+/// Ledger channel holding the number of the concern's latest pull request in one repository.
+fn pull_channel(repo: &Repo) -> String {
+    format!("github-pull:{}", repo.full().to_ascii_lowercase())
+}
+
 /// Ledger channel holding `owner/name#number` of the concern's issue, whichever repository
 /// it is in (so a pull request in an infrastructure repository can report on it).
 const ANY_ISSUE_CHANNEL: &str = "github-issue";
