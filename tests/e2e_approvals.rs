@@ -15,7 +15,8 @@ use std::path::Path;
 use std::process::Output;
 
 use aks_cadence::domain::{ClusterId, Concern, ConcernKind};
-use aks_cadence::store::Ledger;
+use aks_cadence::action::ActionKey;
+use aks_cadence::store::{Claim, Completion, Ledger};
 use aks_cadence::store::sqlite::SqliteLedger;
 use e2e_support::{Comments, FakeGithub};
 use fleet_support::{FleetCluster, LATEST_IMAGE};
@@ -100,7 +101,11 @@ async fn puts(arm: &MockServer) -> Vec<String> {
 }
 
 fn sweep(dir: &Path, arm: &MockServer, gh: &FakeGithub, now: &str) -> Vec<Value> {
-    std::fs::write(dir.join("cadence.toml"), POLICY).unwrap();
+    sweep_with(dir, arm, gh, POLICY, &["--now", now])
+}
+
+fn sweep_with(dir: &Path, arm: &MockServer, gh: &FakeGithub, policy: &str, args: &[&str]) -> Vec<Value> {
+    std::fs::write(dir.join("cadence.toml"), policy).unwrap();
     let out: Output = fleet_support::handler_sweep(
         dir,
         arm,
@@ -110,7 +115,7 @@ fn sweep(dir: &Path, arm: &MockServer, gh: &FakeGithub, now: &str) -> Vec<Value>
             ("GITHUB_TOKEN", "ghp_e2eApprovals0000000000000000000000"),
             ("GITHUB_API_URL", gh.uri().as_str()),
         ],
-        &["--now", now],
+        args,
     );
     assert!(out.status.success(), "sweep failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
@@ -217,4 +222,62 @@ async fn an_unreadable_permission_holds_the_change_and_names_the_cause() {
     let cause = held["held_by"]["cause"].as_str().unwrap_or_else(|| panic!("a cause: {held}"));
     assert!(cause.contains("the access of @alice could not be read") && cause.contains("transient") && cause.contains("502"), "{cause}");
     assert!(puts(&arm).await.is_empty(), "never acts without a readable approval");
+}
+
+/// `prod` on `patch = "auto"` (no approval) with a pull request channel: once the concern's
+/// pull request is merged, the IaC pipeline applies the version and aks-cadence starts nothing.
+const POLICY_IAC: &str = r#"
+[defaults.upgrade]
+patch = "auto"
+
+[[rule]]
+name = "prod"
+clusters = ["prod"]
+[rule.github_issue]
+repo = "o/r"
+[rule.github_pr]
+repo = "o/r"
+path = "infra/aks.bicepparam"
+key = "kubernetesVersion"
+"#;
+
+#[tokio::test]
+async fn a_merged_iac_pull_request_means_aks_cadence_does_not_start_the_change() {
+    let gh = FakeGithub::start().await;
+    let _comments = gh.comments().await;
+    gh.pull(7, Some("2026-01-14T16:00:00Z")).await;
+    gh.expect_creates(1).await;
+    let arm = MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = prod(vec!["1.24.9"]);
+    fleet(&arm, &cluster).await;
+    let concern = Concern::new(ClusterId::parse(&cluster.id()).unwrap(), ConcernKind::KubernetesUpgrade, "patch:1.24.6");
+
+    // The pull request was opened and merged earlier (as an earlier run of the adapter leaves
+    // the ledger: its action done, its number kept).
+    let dry = sweep_with(dir.path(), &arm, &gh, POLICY_IAC, &["--dry-run", "--now", IN_AUTO_WINDOW]);
+    let pr_key = dry.iter().find(|l| l["action"] == "github_pull_request").expect("the pull request line")["key"].as_str().unwrap().to_string();
+    {
+        let ledger = SqliteLedger::open(dir.path().join("cadence.db")).unwrap();
+        let key = ActionKey::from_raw(pr_key);
+        let now: jiff::Timestamp = "2026-01-14T15:00:00Z".parse().unwrap();
+        let Claim::Acquired(token) = ledger.claim(&key, "earlier-run", now, jiff::SignedDuration::from_mins(5)).await.unwrap() else { panic!("claimable") };
+        ledger.complete(&key, &token, Completion::Done { detail: "https://github.example/o/r/pull/7".into() }, now).await.unwrap();
+        ledger.put_ref(&concern.key(), "github-pull:o/r", "7").await.unwrap();
+    }
+
+    let planned = sweep_with(dir.path(), &arm, &gh, POLICY_IAC, &["--now", IN_AUTO_WINDOW]);
+    let held = upgrade_line(&planned, "1.24.9");
+    assert_eq!(held["held_by"], json!({"gate": "handled_by_iac", "pr": "https://github.example/o/r/pull/7"}), "{held}");
+    assert!(puts(&arm).await.is_empty(), "the IaC pipeline applies it: no PUT");
+    let ledger = SqliteLedger::open(dir.path().join("cadence.db")).unwrap();
+    assert_eq!(ledger.get_ref(&concern.key(), "iac-merged").await.unwrap().as_deref(), Some("https://github.example/o/r/pull/7"));
+
+    // From then on the plan itself knows (a ledger fact): held without asking GitHub again, and
+    // told as handled through IaC.
+    let before = gh.gets_matching(r"/pulls/7$").await;
+    let planned = sweep_with(dir.path(), &arm, &gh, POLICY_IAC, &["--now", "2026-01-15T09:30:00Z"]);
+    assert_eq!(upgrade_line(&planned, "1.24.9")["held_by"]["gate"], "handled_by_iac");
+    assert_eq!(gh.gets_matching(r"/pulls/7$").await, before);
+    assert!(puts(&arm).await.is_empty());
 }

@@ -534,6 +534,25 @@ impl FakeGithub {
         Mock::given(method("GET")).and(path_regex(p.as_str())).respond_with(Permissions(roles)).named("collaborator permission").mount(&self.server).await;
     }
 
+    /// Serves `GET /repos/o/r/pulls/{number}` in the documented pull-request shape: `number`,
+    /// `state`, `html_url`, `merged`, `merged_at` (`None`: open, not merged).
+    pub async fn pull(&self, number: u64, merged_at: Option<&str>) {
+        let body = json!({
+            "number": number,
+            "state": if merged_at.is_some() { "closed" } else { "open" },
+            "html_url": format!("https://github.example/{REPO}/pull/{number}"),
+            "merged": merged_at.is_some(),
+            "merged_at": merged_at,
+            "closed_at": merged_at,
+        });
+        Mock::given(method("GET"))
+            .and(path(format!("/repos/{REPO}/pulls/{number}")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(body))
+            .named(format!("GET pull {number}"))
+            .mount(&self.server)
+            .await;
+    }
+
     /// How many requests reached `GET` paths matching `pattern` (a regular expression).
     pub async fn gets_matching(&self, pattern: &str) -> usize {
         let re = regex::Regex::new(pattern).unwrap();
