@@ -489,7 +489,7 @@ impl Pipeline {
             let read = match (terms, &self.approvals) {
                 (None, _) => Err("no [rule.github_issue] applies to this cluster, and approvals are given on the concern's issue".to_string()),
                 (Some(_), None) => Err("GitHub credentials are not set (GITHUB_TOKEN or GITHUB_APP_*)".to_string()),
-                (Some(terms), Some(reader)) => match reader.activity(&concern, &terms.repo, &terms.label, &terms.hold_label).await {
+                (Some(terms), Some(reader)) => match reader.activity(&concern, &terms.repo, &terms.label).await {
                     // The issue is opened by this run: the next run reads it.
                     Ok(None) => continue,
                     Ok(Some(activity)) => Ok((approval::decide(&activity, &terms.label, &terms.hold_label, proposed), activity.url)),

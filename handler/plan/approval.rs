@@ -146,8 +146,9 @@ fn command(body: &str) -> Option<bool> {
 }
 
 /// The logins whose access [`decide`] needs: the authors of `/approve` and `/hold` comments and
-/// of the label events of the two labels. The edge reads each once.
-pub fn authors_to_check(activity: &IssueActivity, label: &str, hold_label: &str) -> Vec<String> {
+/// whoever applied the approval label (the hold label holds whoever applied it: no read). The
+/// edge reads each once.
+pub fn authors_to_check(activity: &IssueActivity, label: &str) -> Vec<String> {
     let mut out: Vec<String> = activity
         .comments
         .iter()
@@ -157,7 +158,7 @@ pub fn authors_to_check(activity: &IssueActivity, label: &str, hold_label: &str)
             activity
                 .events
                 .iter()
-                .filter(|e| e.added && (e.label.eq_ignore_ascii_case(label) || e.label.eq_ignore_ascii_case(hold_label)))
+                .filter(|e| e.added && e.label.eq_ignore_ascii_case(label))
                 .map(|e| e.actor.to_ascii_lowercase()),
         )
         .collect();
@@ -392,10 +393,10 @@ mod tests {
     fn only_authors_of_decisions_are_checked() {
         let a = activity(
             &[LABEL],
-            vec![labeled("10:00", "Alice", LABEL), labeled("10:00", "carol", "bug")],
+            vec![labeled("10:00", "Alice", LABEL), labeled("10:00", "carol", "bug"), labeled("10:01", "dan", HOLD)],
             vec![comment("10:00", "dave", "thanks"), comment("10:05", "bob", "/hold"), comment("10:06", "alice", "/approve")],
         );
-        assert_eq!(authors_to_check(&a, LABEL, HOLD), vec!["alice".to_string(), "bob".to_string()]);
+        assert_eq!(authors_to_check(&a, LABEL), vec!["alice".to_string(), "bob".to_string()]);
     }
 
     #[test]

@@ -104,7 +104,7 @@ impl GithubApprovals {
 
     /// The activity on `concern`'s issue in `repo` (`owner/name`), with the access of every
     /// author whose decision counts; `Ok(None)` when the concern has no issue there yet.
-    pub async fn activity(&self, concern: &Concern, repo: &str, label: &str, hold_label: &str) -> Result<Option<IssueActivity>, ActionError> {
+    pub async fn activity(&self, concern: &Concern, repo: &str, label: &str) -> Result<Option<IssueActivity>, ActionError> {
         let repo = Repo::parse(repo)?;
         let stored = self.ledger.get_ref(&concern.key(), &issue_channel(&repo)).await.map_err(ledger_err)?;
         let Some(number) = stored.and_then(|v| v.trim().parse::<u64>().ok()) else { return Ok(None) };
@@ -128,7 +128,7 @@ impl GithubApprovals {
                 .collect(),
             access: BTreeMap::new(),
         };
-        for login in authors_to_check(&activity, label, hold_label) {
+        for login in authors_to_check(&activity, label) {
             let access = self.access(&repo, &login).await;
             activity.access.insert(login, access);
         }
