@@ -493,7 +493,14 @@ impl Pipeline {
                     // The issue is opened by this run: the next run reads it.
                     Ok(None) => continue,
                     Ok(Some(activity)) => Ok((approval::decide(&activity, &terms.label, &terms.hold_label, proposed), activity.url)),
-                    Err(e) => Err(e.to_string()),
+                    Err(e) => {
+                        // A setting to fix is said loudly, as for every other GitHub call; the
+                        // change holds meanwhile and the next run reads again.
+                        if let crate::error::ActionError::Configuration { setting, message } = &e {
+                            crate::error::log_configuration_failure(setting, message);
+                        }
+                        Err(e.to_string())
+                    }
                 },
             };
             if let Err(cause) = &read {
