@@ -6,7 +6,10 @@
 //! 2. for each signal asks the planner which concerns it is about, reads (and records) when
 //!    each was first seen, reads the heads of its lineages (`plan`, "Lineages"), and plans —
 //!    the planner stays pure; the heads planning moved are stored before anything runs;
-//! 3. drops actions whose key the ledger already finished, and collapses equal keys;
+//! 3. drops actions whose key the ledger already finished, and collapses equal keys; then, for
+//!    upgrades every other gate lets run, asks GitHub whether the concern's pull request is
+//!    merged (handled through IaC) and, when policy requires approval, whether a writer
+//!    approved the target on the concern's issue ([`plan::approval`]);
 //! 4. in dry-run, stops there: the plan is logged and returned (nothing is claimed or marked);
 //! 5. otherwise hands the whole delivery's plan to the executor at once, so notifications of
 //!    one batch group into digests (under the host the executor queues email and chat in the
