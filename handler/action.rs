@@ -116,6 +116,15 @@ pub enum ActionKind {
     },
     /// Close the concern's GitHub issue (stage `Resolve`).
     GithubClose { repo: String },
+    /// Escalation routing: add a stage's extra labels and assignees (`[rule.overdue]`, …) to
+    /// the concern's GitHub issue — one action per repository and stage, with its own key.
+    GithubEscalation {
+        repo: String,
+        #[serde(default)]
+        labels: Vec<String>,
+        #[serde(default)]
+        assignees: Vec<String>,
+    },
     GithubPullRequest {
         repo: String,
         path: String,
@@ -139,6 +148,7 @@ impl ActionKind {
             Self::Log => "log".into(),
             Self::GithubIssue { repo, .. } => format!("github-issue:{}", repo.to_ascii_lowercase()),
             Self::GithubClose { repo } => format!("github-close:{}", repo.to_ascii_lowercase()),
+            Self::GithubEscalation { repo, .. } => format!("github-escalation:{}", repo.to_ascii_lowercase()),
             Self::GithubPullRequest { repo, path, .. } => {
                 format!("github-pr:{}:{}", repo.to_ascii_lowercase(), path)
             }
@@ -162,6 +172,7 @@ impl ActionKind {
             Self::Log => "log",
             Self::GithubIssue { .. } => "github_issue",
             Self::GithubClose { .. } => "github_close",
+            Self::GithubEscalation { .. } => "github_escalation",
             Self::GithubPullRequest { .. } => "github_pull_request",
             Self::Email { .. } => "email",
             Self::Chat { chat, .. } => match chat {

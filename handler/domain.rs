@@ -376,6 +376,15 @@ pub enum SignalKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         function: Option<String>,
     },
+    /// The cluster's AKS channel `setting` (`upgradeChannel` / `nodeOSUpgradeChannel`) is not
+    /// the one policy requires (`require_upgrade_channel` / `require_node_os_channel`; sweep
+    /// only). `current` is ARM's value (`None`: not set).
+    ChannelRequired {
+        setting: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        current: Option<String>,
+        required: String,
+    },
 }
 
 /// One baseline check's result for one cluster, as plain data for plans, messages and logs.
@@ -447,6 +456,7 @@ impl SignalKind {
             Self::Resolved { .. } => "resolved",
             Self::EventsNotWired { .. } => "events-not-wired",
             Self::Baseline { .. } => "baseline",
+            Self::ChannelRequired { .. } => "aks-channel",
         }
     }
 }
@@ -472,6 +482,9 @@ pub enum ConcernKind {
     /// The security baseline: one failing check (`<check>@<since>`), or the cluster's
     /// checklist (`checklist@<opened>`).
     Baseline,
+    /// An AKS auto-upgrade channel setting differs from the one policy requires (target: the
+    /// setting, `upgradeChannel` or `nodeOSUpgradeChannel`).
+    AksChannel,
 }
 
 impl ConcernKind {
@@ -485,6 +498,7 @@ impl ConcernKind {
             Self::Maintenance => "maintenance",
             Self::EventWiring => "event-wiring",
             Self::Baseline => "baseline",
+            Self::AksChannel => "aks-channel",
         }
     }
 }

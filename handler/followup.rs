@@ -53,6 +53,11 @@ fn describe(action: &Action) -> String {
     match &action.kind {
         ActionKind::GithubPullRequest { repo, path, .. } => format!("The pull request on {repo}:{path}"),
         ActionKind::Email { to } => format!("Email to {}", to.join(", ")),
+        ActionKind::GithubEscalation { labels, assignees, .. } => {
+            let mut what: Vec<String> = labels.iter().map(|l| format!("label {l}")).collect();
+            what.extend(assignees.iter().map(|a| format!("assignee @{a}")));
+            format!("Adding {} to the issue", what.join(", "))
+        }
         // The chat adapter's reasons name the webhook and its setting themselves.
         ActionKind::Chat { chat: ChatKind::Teams, .. } => "The Teams message".into(),
         ActionKind::Chat { chat: ChatKind::Slack, .. } => "The Slack message".into(),

@@ -210,6 +210,12 @@ impl Pipeline {
         self.dry_run
     }
 
+    /// Whether the policy checks upgrade readiness (`[readiness] enabled`, default true): when
+    /// it does not, a sweep makes none of the readiness reads.
+    pub fn checks_readiness(&self) -> bool {
+        self.policy.readiness.enabled
+    }
+
     /// Plans and runs signals that did not come from an event and carry no live facts. All
     /// signals form one plan, so notifications group into digests. Sweeps use
     /// [`Pipeline::handle_snapshots`], which adds each cluster's windows and state.
@@ -269,6 +275,13 @@ impl Pipeline {
             if let Some((baseline_memory, kind)) = baseline_of(&self.policy, snap, memory, now) {
                 seen.baseline = Some(baseline_memory);
                 signals.push(snapshot_signal(snap, kind));
+            }
+            // Required AKS channels (policy), judged against what the last sweep saw.
+            if let Some(channels) = &seen.channels {
+                let previous = memory.observed.as_ref().and_then(|o| o.channels.as_ref()).map(|c| c.pair());
+                for kind in plan::channel_findings(&self.policy, &snap.cluster, &snap.facts, channels.pair(), previous) {
+                    signals.push(snapshot_signal(snap, kind));
+                }
             }
             if let Some(previous) = &memory.observed {
                 for (concern, target) in memory::resolutions(previous, &seen) {
@@ -839,6 +852,9 @@ pub fn sweep_plan_facts(snap: &ClusterSnapshot, policy: &Policy, now: Timestamp,
             WindowScope::KubernetesVersion => ActionKind::Upgrade { upgrade: UpgradeScope::Patch, target: String::new() },
             WindowScope::CertificateRotation => ActionKind::RotateCertificates,
         };
+        if let Some(window) = schedules.for_action(&kind) {
+            facts.schedules.insert(scope, window.clone());
+        }
         let status = schedules.status_for(&kind, now);
         if status == WindowStatus::Unknown {
             let cause = if errors.is_empty() {

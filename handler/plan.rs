@@ -23,6 +23,7 @@
 //! | node-pool-roll | the pool | `nodepool1` |
 //! | maintenance | the scheduled event id | `8a1b…` |
 //! | event-wiring | [`EVENT_WIRING_TARGET`] (`aks-events`): one concern per cluster | `aks-events` |
+//! | aks-channel | the setting policy requires a value of (`ChannelSetting::target`) | `upgradeChannel`, `nodeOSUpgradeChannel` |
 //!
 //! The helper functions ([`patch_target`], [`minor_target`], …) build these, so a sweep can emit
 //! a matching `Resolved` signal.
@@ -62,6 +63,17 @@
 //! threshold), overdue once expired. Each stage has its own key per channel, so each is sent
 //! once however often the fact is seen; an adapter that receives a reminder for a concern it
 //! never opened opens it then.
+//!
+//! **Escalation routing.** A rule's `[rule.notice]`, `[rule.reminder]` and `[rule.overdue]`
+//! add recipients to that stage's messages ([`stage_routes`]): the stage's extra mail
+//! recipients get one mail (those a base mail already reaches are left out), its extra chat
+//! destinations one message each (a destination a base channel posts to is not posted twice),
+//! and its labels and assignees go on the concern's issue as one
+//! [`ActionKind::GithubEscalation`] per repository (`…/github-escalation:<repo>/overdue`),
+//! planned after the issue's own action so the issue exists when it runs. Routes of every
+//! applicable rule add up like channels. They ride on the stage's message, so they follow the
+//! ladder exactly: a stage that is skipped (a concern first seen after its reminder date)
+//! routes nothing of its own, and each stage's routes are sent once, by key.
 //!
 //! **Update** tells news about a concern already known (first seen before this signal): a node
 //! pool roll's phase, a planned-maintenance status, an AKS support notice, the outcome of an
@@ -140,7 +152,7 @@ impl WindowScope {
             ConcernKind::NodeImage => Some(Self::NodeImage),
             ConcernKind::KubernetesUpgrade | ConcernKind::Support => Some(Self::KubernetesVersion),
             ConcernKind::Certificate => Some(Self::CertificateRotation),
-            ConcernKind::NodePoolRoll | ConcernKind::Maintenance | ConcernKind::EventWiring | ConcernKind::Baseline => None,
+            ConcernKind::NodePoolRoll | ConcernKind::Maintenance | ConcernKind::EventWiring | ConcernKind::Baseline | ConcernKind::AksChannel => None,
         }
     }
 
@@ -175,6 +187,10 @@ pub struct PlanFacts {
     /// fact, [`IAC_CHANNEL`]): the change is handled through IaC — held, watched like an AKS
     /// channel's change ([`Hold::HandledByIac`]).
     pub handled_by_iac: BTreeMap<String, String>,
+    /// The cluster's own maintenance configuration governing each scope, when a sweep read and
+    /// parsed them (AKS's schedules: what an auto-upgrade channel waits for). The watchdog counts
+    /// their windows (`aks_channel_grace_windows`).
+    pub schedules: BTreeMap<WindowScope, crate::policy::windows::MaintenanceWindow>,
 }
 
 /// The ledger reference channel that keeps, under a concern's key, the merged pull request
@@ -652,6 +668,11 @@ enum What {
     },
     /// The cluster's baseline checklist (the items are in the signal).
     BaselineChecklist,
+    /// An AKS channel setting differs from the one policy requires.
+    ChannelRequired {
+        current: Option<String>,
+        required: String,
+    },
 }
 
 #[derive(Debug)]
@@ -752,6 +773,11 @@ fn analyse(signal: &Signal, cadence: &Cadence) -> Vec<Finding> {
             ConcernKind::EventWiring,
             EVENT_WIRING_TARGET.to_string(),
             What::NotWired { system_topic: system_topic.clone(), function: function.clone() },
+        )],
+        SignalKind::ChannelRequired { setting, current, required } => vec![make(
+            ConcernKind::AksChannel,
+            setting.clone(),
+            What::ChannelRequired { current: current.clone(), required: required.clone() },
         )],
         SignalKind::Baseline { opened, items, .. } => {
             let mut out: Vec<Finding> = items
@@ -982,8 +1008,9 @@ impl Planner<'_> {
         !matches!(self.signal.origin, Origin::Sweep { .. })
     }
 
-    /// Message channels of the applicable rules; a log line when no rule names any.
-    fn message_kinds(&self) -> Vec<ActionKind> {
+    /// Message channels of the applicable rules, plus `stage`'s own routes (see "Escalation
+    /// routing"); a log line when nothing else is told.
+    fn message_kinds(&self, stage: Stage) -> Vec<ActionKind> {
         let mut kinds = Vec::new();
         for rule in &self.rules {
             if let Some(i) = &rule.github_issue {
@@ -1000,6 +1027,8 @@ impl Planner<'_> {
                 kinds.push(ActionKind::Chat { chat: c.kind, url_setting: c.url_setting.clone() });
             }
         }
+        let routed = stage_routes(&self.rules, stage, &kinds);
+        kinds.extend(routed);
         if kinds.is_empty() {
             kinds.push(ActionKind::Log);
         }
@@ -1064,7 +1093,7 @@ impl Planner<'_> {
         fact: Option<&str>,
         deadline: Option<Timestamp>,
     ) {
-        let kinds = if stage == Stage::Resolve { self.close_kinds() } else { self.message_kinds() };
+        let kinds = if stage == Stage::Resolve { self.close_kinds() } else { self.message_kinds(stage) };
         for kind in kinds {
             self.push(concern, stage, kind, summary.to_string(), fact, deadline, None);
         }
@@ -1246,6 +1275,10 @@ impl Planner<'_> {
             What::Resolved if concern.kind == ConcernKind::Baseline && !baseline_report::is_checklist_target(&concern.target) => {
                 self.baseline_fixed(&concern);
             }
+            What::Resolved if concern.kind == ConcernKind::AksChannel => {
+                let summary = say::channel_set(&name, &concern.target, self.channel_now(&concern.target).as_deref());
+                self.tell(&concern, Stage::Resolve, &summary, None, None);
+            }
             What::Resolved => {
                 let summary = match self.applied_by_aks(&concern) {
                     Some(aks) => say::resolved_by_aks(&name, concern.kind, &concern.target, &aks, self.now_running(&concern).as_deref()),
@@ -1255,6 +1288,13 @@ impl Planner<'_> {
             }
             What::BaselineCheck { check } => self.baseline_check(&concern, &check),
             What::BaselineChecklist => self.baseline_checklist(&concern),
+            What::ChannelRequired { current, required } => {
+                let command = channels::ChannelSetting::of_target(&concern.target)
+                    .and_then(|setting| channels::RequiredChannel::parse(setting, &required))
+                    .map(|r| r.command(&concern.cluster));
+                let summary = say::channel_required(&name, &concern.target, current.as_deref(), &required, command.as_deref());
+                self.tell(&concern, Stage::Notice, &summary, None, None);
+            }
             What::NotWired { system_topic, function } => {
                 let location = self.signal.facts.location.as_deref();
                 let fix = wiring_commands(&concern.cluster, location, system_topic.as_deref(), function.as_deref());
@@ -1389,6 +1429,16 @@ impl Planner<'_> {
         }
     }
 
+    /// The cluster's value of an AKS channel setting (`upgradeChannel`), as the signal's facts
+    /// carry it.
+    fn channel_now(&self, target: &str) -> Option<String> {
+        let f = &self.signal.facts;
+        match channels::ChannelSetting::of_target(target)? {
+            channels::ChannelSetting::Upgrade => Some(f.upgrade_channel.clone().unwrap_or_else(|| "none".to_string())),
+            channels::ChannelSetting::NodeOs => f.node_os_upgrade_channel.clone(),
+        }
+    }
+
     /// What the cluster runs now, for a resolved concern's message (version or pool image).
     fn now_running(&self, concern: &Concern) -> Option<String> {
         let f = &self.signal.facts;
@@ -1408,13 +1458,20 @@ impl Planner<'_> {
     fn by_aks(&mut self, concern: &Concern, aks: &AksApplies, told: &str, deadline: Timestamp, kind: ActionKind, what: String) {
         let name = self.name().to_string();
         let window = schedule_scope(aks.schedule).map(|scope| self.facts.window_for(scope).clone());
-        let watch = after_days(deadline, self.cadence.aks_channel_grace_days);
+        let watch = watchdog_at(
+            after_days(deadline, self.cadence.aks_channel_grace_days),
+            schedule_scope(aks.schedule).and_then(|scope| self.facts.schedules.get(&scope)),
+            self.first_seen(concern),
+            self.cadence.aks_channel_grace_windows,
+        );
         let stage = if self.now >= watch { Stage::Overdue } else { Stage::Notice };
         let summary = say::by_aks(&name, stage, told, aks, window.as_ref(), watch);
         let before = self.out.len();
         self.tell(concern, stage, &summary, None, Some(watch));
         if stage == Stage::Overdue {
-            let causes = say::watchdog_causes(&concern.cluster, aks, self.signal.facts.location.as_deref());
+            let assessment = self.readiness_of_concern(concern);
+            let suspects = crate::readiness::watchdog_suspects(assessment.as_ref(), self.signal.facts.power_state.as_deref());
+            let causes = say::watchdog_causes(&concern.cluster, aks, self.signal.facts.location.as_deref(), &suspects);
             for a in &mut self.out[before..] {
                 a.note = Some(causes.clone());
             }
@@ -1444,6 +1501,57 @@ impl Planner<'_> {
         let summary = say::execute(&name, &what, Some(&hold), &WindowStatus::Unknown);
         self.push(concern, Stage::Execute, kind, summary, None, Some(watch), Some(hold));
     }
+}
+
+/// When the watchdog escalates a change an AKS channel should apply: at `by_days` (the deadline
+/// plus `aks_channel_grace_days`), or once `windows` windows of the channel's own `schedule`
+/// have opened and closed since the change was first seen, whichever comes first
+/// (`aks_channel_grace_windows`; 0, or no schedule known: days only). Pure.
+pub fn watchdog_at(
+    by_days: Timestamp,
+    schedule: Option<&crate::policy::windows::MaintenanceWindow>,
+    first_seen: Timestamp,
+    windows: u32,
+) -> Timestamp {
+    match schedule.and_then(|w| w.nth_closed_since(first_seen, windows)) {
+        Some(by_windows) => by_windows.min(by_days),
+        None => by_days,
+    }
+}
+
+/// The findings about a swept cluster's AKS channel settings under policy (pure): for each
+/// setting a rule (or `[defaults]`) requires, `ChannelRequired` while the cluster's value
+/// differs, and `Resolved { aks-channel, <setting> }` when it matches and `previous` (the
+/// value the last sweep saw; `None` outer: no earlier sweep remembered it) was different — so
+/// an unchanged cluster restates nothing, and the pipeline plans a resolution only for a concern
+/// the ledger has seen. `current` is (upgradeChannel, nodeOSUpgradeChannel) as ARM gave them.
+pub fn channel_findings(
+    policy: &Policy,
+    cluster: &ClusterId,
+    facts: &crate::domain::ClusterFacts,
+    current: (Option<&str>, Option<&str>),
+    previous: Option<(Option<&str>, Option<&str>)>,
+) -> Vec<SignalKind> {
+    let mut out = Vec::new();
+    for setting in channels::ChannelSetting::ALL {
+        let (now, before) = match setting {
+            channels::ChannelSetting::Upgrade => (current.0, previous.map(|p| p.0)),
+            channels::ChannelSetting::NodeOs => (current.1, previous.map(|p| p.1)),
+        };
+        // The rules that hear about this concern decide what is required.
+        let probe = SignalKind::ChannelRequired { setting: setting.target().to_string(), current: None, required: String::new() };
+        let Some(required) = policy.cadence_for(cluster, facts, &probe).required_channel(setting) else { continue };
+        if !required.met_by(now) {
+            out.push(SignalKind::ChannelRequired {
+                setting: setting.target().to_string(),
+                current: now.map(str::to_string),
+                required: required.as_str().to_string(),
+            });
+        } else if before.is_none_or(|b| !b.map(str::trim).unwrap_or("").eq_ignore_ascii_case(now.map(str::trim).unwrap_or(""))) {
+            out.push(SignalKind::Resolved { concern: ConcernKind::AksChannel, target: setting.target().to_string() });
+        }
+    }
+    out
 }
 
 /// The window scope of an AKS-managed schedule (`None`: the OS's own daily updater).
@@ -1533,10 +1641,14 @@ impl Planner<'_> {
         }
     }
 
-    /// The message channels for one check: all but GitHub issues (the checklist holds the checks).
-    fn baseline_check_kinds(&self) -> Vec<ActionKind> {
-        let mut kinds: Vec<ActionKind> =
-            self.message_kinds().into_iter().filter(|k| !matches!(k, ActionKind::GithubIssue { .. })).collect();
+    /// The message channels for one check at `stage`: all but GitHub issues and their
+    /// escalations (the checklist holds the checks).
+    fn baseline_check_kinds(&self, stage: Stage) -> Vec<ActionKind> {
+        let mut kinds: Vec<ActionKind> = self
+            .message_kinds(stage)
+            .into_iter()
+            .filter(|k| !matches!(k, ActionKind::GithubIssue { .. } | ActionKind::GithubEscalation { .. } | ActionKind::Log))
+            .collect();
         if kinds.is_empty() {
             kinds.push(ActionKind::Log);
         }
@@ -1547,7 +1659,7 @@ impl Planner<'_> {
         let Some(item) = self.baseline_items().iter().find(|i| i.check == check).cloned() else { return };
         let stage = item.due.map_or(Stage::Notice, |d| ladder(self.now, d, self.cadence.reminder_days_before));
         let summary = say::baseline_check(self.name(), stage, &item);
-        for kind in self.baseline_check_kinds() {
+        for kind in self.baseline_check_kinds(stage) {
             self.push(concern, stage, kind, summary.clone(), None, item.due, None);
         }
     }
@@ -1555,7 +1667,7 @@ impl Planner<'_> {
     fn baseline_fixed(&mut self, concern: &Concern) {
         let check = baseline_report::check_of_target(&concern.target).unwrap_or(&concern.target).to_string();
         let summary = say::baseline_fixed(self.name(), &check);
-        for kind in self.baseline_check_kinds() {
+        for kind in self.baseline_check_kinds(Stage::Resolve) {
             self.push(concern, Stage::Resolve, kind, summary.clone(), None, None, None);
         }
     }
@@ -1589,6 +1701,70 @@ impl Planner<'_> {
                     update.note = Some(note.clone());
                 }
             }
+        }
+    }
+}
+
+/// The extra actions of `stage`'s routes (`[rule.notice]`, `[rule.reminder]`,
+/// `[rule.overdue]`) of `rules`, given the channels `base` already planned: one mail to every
+/// extra recipient no base mail reaches, each extra chat destination the base does not post to,
+/// and per repository one [`ActionKind::GithubEscalation`] with the labels and assignees of
+/// every rule opening its issue there. Recipients, labels and logins compare ignoring case;
+/// the first spelling, in file order, is kept. Pure.
+pub fn stage_routes(rules: &[&Rule], stage: Stage, base: &[ActionKind]) -> Vec<ActionKind> {
+    let routes: Vec<(&Rule, &crate::policy::StageRoute)> = rules.iter().filter_map(|r| r.route(stage).map(|s| (*r, s))).collect();
+    let mut out = Vec::new();
+    let mut mailed: BTreeSet<String> = base
+        .iter()
+        .filter_map(|k| match k {
+            ActionKind::Email { to } => Some(to.iter().map(|a| mailbox(a))),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    let extra: Vec<String> = routes.iter().flat_map(|(_, r)| r.email.iter()).filter(|a| mailed.insert(mailbox(a))).cloned().collect();
+    if !extra.is_empty() {
+        out.push(ActionKind::Email { to: extra });
+    }
+    for c in routes.iter().flat_map(|(_, r)| r.chat.iter()) {
+        let kind = ActionKind::Chat { chat: c.kind, url_setting: c.url_setting.clone() };
+        if !base.contains(&kind) && !out.contains(&kind) {
+            out.push(kind);
+        }
+    }
+    let mut escalations: Vec<(String, Vec<String>, Vec<String>)> = Vec::new();
+    for (rule, route) in routes.iter().filter(|(_, r)| r.touches_issue()) {
+        let Some(issue) = &rule.github_issue else { continue };
+        let at = match escalations.iter().position(|(repo, ..)| repo.eq_ignore_ascii_case(&issue.repo)) {
+            Some(i) => i,
+            None => {
+                escalations.push((issue.repo.clone(), Vec::new(), Vec::new()));
+                escalations.len() - 1
+            }
+        };
+        let (_, labels, assignees) = &mut escalations[at];
+        add_unique(labels, &route.labels);
+        add_unique(assignees, &route.assignees);
+    }
+    out.extend(escalations.into_iter().map(|(repo, labels, assignees)| ActionKind::GithubEscalation { repo, labels, assignees }));
+    out
+}
+
+/// The address of a recipient (`Ops <ops@example.com>` → `ops@example.com`), lower-cased.
+fn mailbox(recipient: &str) -> String {
+    let r = recipient.trim();
+    let addr = match (r.rfind('<'), r.strip_suffix('>')) {
+        (Some(i), Some(inner)) => &inner[i + 1..],
+        _ => r,
+    };
+    addr.trim().to_ascii_lowercase()
+}
+
+/// Appends each of `new` that `list` does not hold yet (ignoring case).
+fn add_unique(list: &mut Vec<String>, new: &[String]) {
+    for n in new {
+        if !list.iter().any(|l| l.eq_ignore_ascii_case(n)) {
+            list.push(n.clone());
         }
     }
 }

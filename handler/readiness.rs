@@ -627,6 +627,52 @@ pub fn likely_causes(code: &str, message: &str) -> Vec<Cause> {
     out
 }
 
+/// A likely cause of an auto-upgrade that did not happen, with what the cluster showed of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Suspect {
+    pub cause: Cause,
+    /// What the last sweep saw that points at it (`None`: only possible, nothing seen).
+    pub seen: Option<String>,
+}
+
+/// The likely causes of a change an AKS channel should have applied and did not (the
+/// watchdog), most likely first: those the cluster shows evidence of — the readiness problems of
+/// the upgrade (`assessment`: quota, subnet, surge settings) and its power state — then every
+/// other cause AKS's errors can name ([`ALL_CAUSES`]), each once. Pure.
+pub fn watchdog_suspects(assessment: Option<&Assessment>, power_state: Option<&str>) -> Vec<Suspect> {
+    let mut seen: Vec<(CauseKind, String)> = Vec::new();
+    if power_state.is_some_and(|p| p.eq_ignore_ascii_case("Stopped")) {
+        seen.push((CauseKind::ClusterStopped, "powerState Stopped".to_string()));
+    }
+    for problem in assessment.map(|a| a.problems.as_slice()).unwrap_or_default() {
+        let kind = match problem {
+            Problem::Quota { .. } => CauseKind::Quota,
+            Problem::Subnet { .. } => CauseKind::SubnetFull,
+            Problem::Surge { .. } => CauseKind::DrainBlocked,
+        };
+        seen.push((kind, problem.describe()));
+    }
+    let mut out: Vec<Suspect> = Vec::new();
+    for (kind, evidence) in seen {
+        match out.iter_mut().find(|s| s.cause.kind == kind) {
+            Some(s) => {
+                let joined = format!("{}; {evidence}", s.seen.take().unwrap_or_default());
+                s.seen = Some(joined);
+            }
+            None => {
+                let cause = ALL_CAUSES.into_iter().find(|c| c.kind == kind).expect("every kind has a cause");
+                out.push(Suspect { cause, seen: Some(evidence) });
+            }
+        }
+    }
+    for cause in ALL_CAUSES {
+        if !out.iter().any(|s| s.cause.kind == cause.kind) {
+            out.push(Suspect { cause, seen: None });
+        }
+    }
+    out
+}
+
 /// The line a failed-operation report adds: the first likely cause with its fix and link, or
 /// `None` when AKS's answer names nothing known.
 pub fn explain_failure(code: &str, message: &str) -> Option<String> {

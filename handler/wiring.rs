@@ -158,9 +158,12 @@ impl Parts {
     }
 }
 
-/// The sweeper of a pipeline: the sweep settings and the ARM client it reads with.
+/// The sweeper of a pipeline: the sweep settings and the ARM client it reads with. Readiness
+/// reads (Compute usages, virtual-network usages) happen only when the policy checks readiness.
 pub fn sweeper(settings: &Settings, arm: ArmClient, pipeline: Arc<Pipeline>) -> Sweeper {
-    Sweeper::new(SweepContext::from_settings(settings, arm), pipeline)
+    let mut ctx = SweepContext::from_settings(settings, arm);
+    ctx.options.readiness = pipeline.checks_readiness();
+    Sweeper::new(ctx, pipeline)
 }
 
 /// The policy in force: the file at `CADENCE_CONFIG`, or the built-in default when there is
@@ -287,7 +290,7 @@ pub fn check_policy_settings(policy: &Policy, settings: &Settings) -> Result<(),
         });
     }
     if settings.smtp_url.is_none()
-        && let Some(rule) = uses(|r| r.email.is_some())
+        && let Some(rule) = uses(Rule::sends_email)
     {
         return Err(SettingsError {
             name: "SMTP_URL",

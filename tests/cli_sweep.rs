@@ -233,3 +233,54 @@ async fn with_kubeconfig_certificate_reads_off_the_sweep_asks_arm_for_no_credent
     assert!(!planned.is_empty(), "the rest of the sweep still ran");
     assert_eq!(count(server.received_requests().await.unwrap()), 0);
 }
+
+/// One `auto` upgrade under a throttling (429) or failing (500) ARM PUT, through the binary:
+/// the change has ONE retry budget (docs/azure.md: "at most 3 PUTs, each after a fresh read"),
+/// not the ARM client's retries times the executor's (18 and 9 PUTs before), and every re-send
+/// comes after a GET of the cluster.
+#[tokio::test]
+async fn one_auto_upgrade_under_a_throttled_or_failing_put_sends_at_most_three_puts_each_after_a_read() {
+    /// The executor's attempts (`execute`'s limits), as docs/azure.md states them.
+    const DOCUMENTED_MAX_PUTS: usize = 3;
+    for (status, retry_after) in [(429u16, Some("1")), (500, None)] {
+        let server = MockServer::start().await;
+        mount_identity(&server).await;
+        let prod = FleetCluster::new("prod", "1.24.6", LATEST_IMAGE, vec!["1.24.9"]).without_maintenance_configurations();
+        let mut answer = wiremock::ResponseTemplate::new(status)
+            .set_body_json(serde_json::json!({"error": {"code": if status == 429 { "TooManyRequests" } else { "InternalServerError" }, "message": "try again"}}));
+        if let Some(after) = retry_after {
+            answer = answer.insert_header("Retry-After", after);
+        }
+        wiremock::Mock::given(wiremock::matchers::method("PUT"))
+            .and(wiremock::matchers::path(prod.id()))
+            .respond_with(answer)
+            .named("the upgrade PUT, refused")
+            .mount(&server)
+            .await;
+        mount_fleet(&server, std::slice::from_ref(&prod)).await;
+        expect_no_cluster_writes(&server).await;
+        let dir = tempfile::tempdir().unwrap();
+
+        let out = sweep(dir.path(), &server, POLICY_AUTO_WITH_WINDOW, &[("CADENCE_DRY_RUN", "false")], &["--now", IN_AUTO_WINDOW]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let requests = server.received_requests().await.unwrap();
+        let on_cluster: Vec<&str> =
+            requests.iter().filter(|r| r.url.path() == prod.id()).map(|r| r.method.as_str()).collect();
+        let puts = on_cluster.iter().filter(|m| **m == "PUT").count();
+        assert!((1..=DOCUMENTED_MAX_PUTS).contains(&puts), "HTTP {status}: {puts} PUTs (at most {DOCUMENTED_MAX_PUTS}): {on_cluster:?}\n{stderr}");
+        assert_eq!(puts, DOCUMENTED_MAX_PUTS, "HTTP {status}: the executor's attempts are used, one PUT each: {on_cluster:?}");
+        // Each PUT follows a GET of the cluster made after the previous PUT.
+        let mut read_since_put = false;
+        for m in &on_cluster {
+            match *m {
+                "GET" => read_since_put = true,
+                "PUT" => {
+                    assert!(read_since_put, "HTTP {status}: a PUT re-sent without reading the cluster first: {on_cluster:?}");
+                    read_since_put = false;
+                }
+                _ => {}
+            }
+        }
+        assert!(!out.status.success(), "HTTP {status}: a change not done is not a success (the sweep runs again): {stderr}");
+    }
+}

@@ -243,3 +243,51 @@ async fn a_refused_quota_read_is_reported_as_unknown_and_holds_only_when_policy_
         "{unknown}"
     );
 }
+
+/// `[readiness] enabled = false` turns the readiness reads off, not just the holds: the same
+/// sweep with readiness on reads the Compute and virtual-network usages once each; with it off,
+/// the fake ARM receives no usages request at all, and every other read is the same.
+#[tokio::test]
+async fn readiness_disabled_makes_no_quota_or_subnet_reads() {
+    async fn usages_requests(server: &MockServer) -> (usize, Vec<String>) {
+        let paths: Vec<String> = server.received_requests().await.unwrap_or_default().iter().map(|r| r.url.path().to_string()).collect();
+        let usages = paths.iter().filter(|p| p.ends_with("/usages")).count();
+        let others: Vec<String> = paths.into_iter().filter(|p| !p.ends_with("/usages")).collect();
+        (usages, others)
+    }
+    // On (the default): one read of each.
+    let on = MockServer::start().await;
+    mount_identity(&on).await;
+    mount_compute_usages(&on, ResponseTemplate::new(200).set_body_json(compute_usages(&[("cores", 10, 100)]))).await;
+    mount_network_usages(&on, network_usages(10.0, 251.0)).await;
+    mount_fleet(&on, &[cluster()]).await;
+    expect_no_cluster_writes(&on).await;
+    let dir = tempfile::tempdir().unwrap();
+    sweep(dir.path(), &on, POLICY);
+    on.verify().await;
+    let (usages_on, mut others_on) = usages_requests(&on).await;
+    assert_eq!(usages_on, 2, "readiness on: Compute usages and virtual-network usages, once each");
+
+    // Off: none.
+    let off = MockServer::start().await;
+    mount_identity(&off).await;
+    Mock::given(method("GET"))
+        .and(path_regex(r"/usages$"))
+        .respond_with(ResponseTemplate::new(500))
+        .with_priority(1)
+        .expect(0)
+        .named("any usages read")
+        .mount(&off)
+        .await;
+    mount_fleet(&off, &[cluster()]).await;
+    expect_no_cluster_writes(&off).await;
+    let dir = tempfile::tempdir().unwrap();
+    let lines = sweep(dir.path(), &off, &format!("{POLICY}\n[readiness]\nenabled = false\n"));
+    off.verify().await;
+    let (usages_off, mut others_off) = usages_requests(&off).await;
+    assert_eq!(usages_off, 0);
+    others_on.sort();
+    others_off.sort();
+    assert_eq!(others_on, others_off, "only the readiness reads differ");
+    assert!(patch_upgrade(&lines).get("held_by").is_none(), "{lines:#?}");
+}

@@ -120,3 +120,80 @@ async fn a_patch_aks_did_not_apply_by_the_deadline_escalates_as_auto_upgrade_con
     }
     gh.server.verify().await;
 }
+
+/// The fake ARM fleet: `prod` on 1.24.9 (nothing to upgrade) with `auto_upgrade` as its
+/// `autoUpgradeProfile`; no cluster write is allowed.
+async fn fleet_with_channels(arm: &MockServer, auto_upgrade: Value) {
+    arm.reset().await;
+    fleet_support::mount_identity(arm).await;
+    let mut prod = FleetCluster::new("prod", "1.24.9", LATEST_IMAGE, vec![]);
+    prod.resource["properties"]["autoUpgradeProfile"] = auto_upgrade;
+    fleet_support::mount_fleet(arm, &[prod]).await;
+    fleet_support::expect_no_cluster_writes(arm).await;
+}
+
+/// `handler sweep` live at `now` requiring upgradeChannel `patch`, issues in o/r.
+fn sweep_requiring_patch(dir: &Path, arm: &MockServer, gh: &FakeGithub, now: &str) -> Output {
+    let policy = format!("[defaults]\nrequire_upgrade_channel = \"patch\"\n\n[[rule]]\nname = \"platform\"\n[rule.github_issue]\nrepo = \"{REPO}\"\n");
+    std::fs::write(dir.join("cadence.toml"), policy).unwrap();
+    let out = fleet_support::handler_sweep(
+        dir,
+        arm,
+        &[
+            ("CADENCE_CONFIG", "cadence.toml"),
+            ("CADENCE_DRY_RUN", "false"),
+            ("GITHUB_TOKEN", "ghp_e2eChannels00000000000000000000000"),
+            ("GITHUB_API_URL", gh.uri().as_str()),
+        ],
+        &["--now", now],
+    );
+    assert!(out.status.success(), "sweep failed: {}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+const CHANNEL_MARK: &str = "#aks-channel#upgradechannel -->";
+
+#[tokio::test]
+async fn a_cluster_without_the_required_channel_gets_one_issue_with_the_command_closed_once_a_sweep_sees_it_set() {
+    let (gh, comments) = github().await;
+    gh.expect_creates(1).await;
+    let arm = MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+
+    fleet_with_channels(&arm, json!({"upgradeChannel": "none", "nodeOSUpgradeChannel": "NodeImage"})).await;
+    let planned = lines(&sweep_requiring_patch(dir.path(), &arm, &gh, IN_AUTO_WINDOW));
+    assert!(planned.iter().any(|l| l["target"] == "upgradeChannel" && l["stage"] == "notice"), "{planned:#?}");
+    let issues: Vec<_> = gh.issues().into_iter().filter(|i| i.body.contains(CHANNEL_MARK)).collect();
+    assert_eq!(issues.len(), 1, "one issue for the setting");
+    let told = format!("{}\n{}", issues[0].title, issues[0].body);
+    for want in [
+        "az aks update --subscription ",
+        "--name prod --auto-upgrade-channel patch",
+        "upgradeChannel",
+        "patch",
+        "best-practice guide recommends",
+    ] {
+        assert!(told.contains(want), "{want:?} missing from the issue:\n{told}");
+    }
+    arm.verify().await;
+
+    // Unchanged: no new call to GitHub at all.
+    let before = gh.requests().await.len();
+    sweep_requiring_patch(dir.path(), &arm, &gh, "2026-01-16T09:00:00Z");
+    assert_eq!(gh.requests().await.len(), before, "an unchanged sweep says nothing new");
+
+    // Set: the issue closes saying so.
+    fleet_with_channels(&arm, json!({"upgradeChannel": "patch", "nodeOSUpgradeChannel": "NodeImage"})).await;
+    sweep_requiring_patch(dir.path(), &arm, &gh, "2026-01-17T09:00:00Z");
+    arm.verify().await;
+    let issue = gh.issues().into_iter().find(|i| i.body.contains(CHANNEL_MARK)).unwrap();
+    assert_eq!(issue.state, "closed");
+    let said = comments.on(issue.number).join("\n");
+    assert!(said.contains("upgradeChannel is now set to patch"), "{said}");
+
+    // And the sweep after that is quiet again.
+    let before = gh.requests().await.len();
+    sweep_requiring_patch(dir.path(), &arm, &gh, "2026-01-18T09:00:00Z");
+    assert_eq!(gh.requests().await.len(), before);
+    gh.server.verify().await;
+}

@@ -194,3 +194,102 @@ fn the_channel_keys_are_checked_with_the_line_and_a_suggestion() {
     assert!(err.contains("line 3") && err.contains("aks_channel_grace_days"), "{err}");
     assert!(Policy::parse("[defaults]\nrespect_aks_channels = false\naks_channel_grace_days = 7\n", "test.toml").is_ok());
 }
+
+#[test]
+fn the_watchdog_names_what_the_last_sweep_saw_first_and_how_to_see_every_cause() {
+    use aks_cadence::readiness::{PoolSurge, ReadinessFacts, Reading, Usage};
+    // Stopped, and the region's vCPU quota is used up: both are seen, so they lead.
+    let stopped = ClusterFacts { power_state: Some("Stopped".into()), ..facts(Some("patch"), None) };
+    let signal = sweep(stopped, patch_offered());
+    let mut f = open(t0());
+    for c in plan::concerns(&signal, &policy(AUTO)) {
+        f.first_seen.insert(c.key(), t0() - days(20));
+    }
+    f.readiness = Some(ReadinessFacts {
+        pools: vec![PoolSurge { name: "nodepool1".into(), count: 3, vm_size: Some("Standard_D4s_v3".into()), max_surge: Some("1".into()), node_subnet_ips_per_node: 1, ..PoolSurge::default() }],
+        quota: Some(Reading::Known([("cores".to_string(), Usage { current: 100, limit: 100 }), ("standardDSv3Family".to_string(), Usage { current: 100, limit: 100 })].into_iter().collect())),
+        ..ReadinessFacts::default()
+    });
+    let actions = plan::plan(&signal, &policy(AUTO), &f, t0());
+    let overdue: Vec<&Action> = actions.iter().filter(|a| a.stage == Stage::Overdue && a.concern.target == "patch:1.30.4").collect();
+    let note = overdue[0].note.as_deref().unwrap();
+    let position = |s: &str| note.find(s).unwrap_or_else(|| panic!("{s:?} missing from {note}"));
+    assert!(note.starts_with("Likely causes, those seen on the cluster first: (1) the cluster is stopped"), "{note}");
+    assert!(position("SEEN by the last sweep: powerState Stopped") < position("(2) not enough quota"), "{note}");
+    assert!(note.contains("SEEN by the last sweep: vCPU quota cores: the surge nodes need 4, 0 available"), "{note}");
+    // Every cause is still listed, each with how to see it and Microsoft's page.
+    for see in [
+        "az aks show -g rg-prod-weu -n aks-prod-weu --query powerState",
+        "az vm list-usage --location westeurope",
+        "kubectl get pdb -A",
+        "UpgradeBlockedOnDeprecatedAPIUsage",
+        "az monitor activity-log list",
+        "az network vnet list-usage",
+        "AllocationFailed",
+        "aksManagedAutoUpgradeSchedule",
+        "https://learn.microsoft.com/azure/aks/stop-cluster-upgrade-api-breaking-changes",
+    ] {
+        position(see);
+    }
+    assert_eq!(note.matches("SEEN by the last sweep").count(), 2, "only what was seen is marked: {note}");
+
+    // Nothing seen: the same causes, none marked, deprecated APIs first.
+    let signal = sweep(facts(Some("patch"), None), patch_offered());
+    f.readiness = None;
+    let actions = plan::plan(&signal, &policy(AUTO), &f, t0());
+    let note = actions.iter().find(|a| a.stage == Stage::Overdue).and_then(|a| a.note.clone()).unwrap();
+    assert!(!note.contains("SEEN") && note.contains("(1) AKS stopped the upgrade"), "{note}");
+}
+
+/// Every Thursday 08:00–14:00 UTC, as a cluster's aksManagedAutoUpgradeSchedule.
+fn thursdays() -> aks_cadence::policy::windows::MaintenanceWindow {
+    aks_cadence::policy::windows::MaintenanceWindow::from_arm_json(&serde_json::json!({
+        "schedule": {"weekly": {"intervalWeeks": 1, "dayOfWeek": "Thursday"}},
+        "durationHours": 6, "startTime": "08:00", "utcOffset": "+00:00"
+    }))
+    .unwrap()
+}
+
+#[test]
+fn the_watchdog_escalates_after_n_windows_or_at_the_deadline_plus_grace_whichever_comes_first() {
+    // First seen Thursday 2026-11-19 09:00, inside a window: that one opened before, so it
+    // does not count. The next ones close 2026-11-26 14:00 and 2026-12-03 14:00.
+    let first_seen = ts("2026-11-19T09:00:00Z");
+    let w = thursdays();
+    assert_eq!(w.nth_closed_since(first_seen, 0), None);
+    assert_eq!(w.nth_closed_since(first_seen, 1), Some(ts("2026-11-26T14:00:00Z")));
+    assert_eq!(w.nth_closed_since(first_seen, 2), Some(ts("2026-12-03T14:00:00Z")));
+    assert_eq!(w.nth_closed_since(ts("2026-11-19T08:00:00Z"), 1), Some(ts("2026-11-19T14:00:00Z")), "a window opening at the sighting counts");
+    let by_days = ts("2026-12-03T09:00:00Z"); // patch_within_days 14, no grace days
+    let table = [
+        (0, Some(&w), by_days),                    // not used: days only
+        (1, Some(&w), ts("2026-11-26T14:00:00Z")), // one window passed before the deadline
+        (2, Some(&w), by_days),                    // the deadline comes first
+        (1, None, by_days),                        // no AKS schedule known: days only
+    ];
+    for (n, schedule, want) in table {
+        assert_eq!(plan::watchdog_at(by_days, schedule, first_seen, n), want, "{n} windows, schedule {}", schedule.is_some());
+    }
+
+    // Through the planner: one window of aksManagedAutoUpgradeSchedule passed without the patch.
+    let signal = sweep(facts(Some("patch"), None), patch_offered());
+    let mut f = open(t0());
+    f.schedules.insert(WindowScope::KubernetesVersion, thursdays());
+    for c in plan::concerns(&signal, &policy(AUTO)) {
+        f.first_seen.insert(c.key(), first_seen);
+    }
+    let stage = |p: &Policy| {
+        let actions = plan::plan(&signal, p, &f, t0());
+        actions.iter().find(|a| a.concern.target == "patch:1.30.4" && a.kind == ActionKind::Log).map(|a| (a.stage, a.summary.clone())).unwrap()
+    };
+    let (s, summary) = stage(&policy(AUTO));
+    assert_eq!(s, Stage::Notice, "days only: due 2026-12-03: {summary}");
+    let (s, summary) = stage(&policy(&format!("[defaults]\naks_channel_grace_windows = 1\n{AUTO}")));
+    assert_eq!(s, Stage::Overdue, "{summary}");
+    assert!(summary.contains("auto-upgrade is configured but did not happen") && summary.contains("by 2026-11-26"), "{summary}");
+    let (s, _) = stage(&policy(&format!("[defaults]\naks_channel_grace_windows = 2\n{AUTO}")));
+    assert_eq!(s, Stage::Notice);
+    // Out of range is refused with the line.
+    let err = Policy::parse("[defaults]\naks_channel_grace_windows = -1\n", "c.toml").unwrap_err();
+    assert!(err[0].to_string().starts_with("c.toml:2: defaults.aks_channel_grace_windows"), "{}", err[0]);
+}

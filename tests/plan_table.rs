@@ -204,6 +204,10 @@ fn every_signal_kind_under_the_builtin_policy_is_a_log_notice_and_changes_nothin
         ),
         (sweep(SignalKind::EventsNotWired { system_topic: None, function: None }), vec![(Notice, "log", "aks-events")]),
         (
+            sweep(SignalKind::ChannelRequired { setting: "upgradeChannel".into(), current: None, required: "patch".into() }),
+            vec![(Notice, "log", "upgradeChannel")],
+        ),
+        (
             sweep(SignalKind::Baseline {
                 opened: Some("2026-11-20T08:00:00Z".parse().unwrap()),
                 items: vec![failing_baseline_item("disable-local-accounts", "2026-11-20T08:00:00Z")],

@@ -103,6 +103,7 @@ pub fn concern_label(kind: ConcernKind) -> &'static str {
         ConcernKind::NodePoolRoll => "node pool roll",
         ConcernKind::Maintenance => "planned maintenance",
         ConcernKind::EventWiring => "AKS events not wired",
+        ConcernKind::AksChannel => "AKS channel not as required",
         ConcernKind::Baseline => "security baseline",
     }
 }
@@ -203,6 +204,7 @@ fn versions(a: &Action) -> (Option<String>, Option<String>) {
         SignalKind::NodeImageAvailable { current, latest, .. } => (Some(current.clone()), Some(latest.clone())),
         SignalKind::CertificateExpiring { not_after, .. } => (Some(format!("expires {}", fmt_time(*not_after))), None),
         SignalKind::Operation { target, .. } | SignalKind::Resolved { target, .. } => (running, Some(target.clone())),
+        SignalKind::ChannelRequired { current, required, .. } => (current.clone().or_else(|| Some("not set".into())), Some(required.clone())),
         SignalKind::NodePoolRolling { .. }
         | SignalKind::Maintenance { .. }
         | SignalKind::EventsNotWired { .. }

@@ -180,6 +180,12 @@ pub fn facts(action: &Action) -> Facts {
                 why.push("Each box below is ticked when its check passes (or is excepted); this issue is updated in place after each sweep and closed when every check passes or is excepted. aks-cadence only reports: it changes nothing in the cluster.".into());
             }
         },
+        SignalKind::ChannelRequired { setting, current, required } => {
+            let now = current.as_deref().map_or_else(|| "is not set".to_string(), |c| format!("is `{c}`"));
+            why.push(format!("The cluster's AKS auto-upgrade setting `{setting}` {now}; policy requires `{required}`."));
+            why.push(format!("Why: {}.", crate::policy::channels::BEST_PRACTICE));
+            why.push("Run the command below; this issue closes at the first sweep that sees the setting.".into());
+        }
         SignalKind::EventsNotWired { system_topic, function } => {
             match system_topic {
                 None => why.push("The cluster has no Event Grid system topic, so AKS publishes none of its events.".into()),
@@ -395,6 +401,7 @@ fn headline(action: &Action, target: Option<&str>) -> String {
         ConcernKind::NodePoolRoll => format!("node pool {t} roll"),
         ConcernKind::Maintenance => format!("planned maintenance {t}"),
         ConcernKind::EventWiring => "AKS events not wired to aks-cadence".to_string(),
+        ConcernKind::AksChannel => format!("AKS {t} not as policy requires"),
         ConcernKind::Baseline => match baseline_item(action) {
             Some(item) => format!("security baseline: {}", item.title),
             None => "security baseline checklist".to_string(),
@@ -514,6 +521,14 @@ fn commands(action: &Action, target: Option<&str>) -> Vec<String> {
         ConcernKind::Baseline => {
             baseline_item(action).and_then(|i| i.fix.clone()).filter(|f| f.starts_with("az ")).into_iter().collect()
         }
+        ConcernKind::AksChannel => match &action.signal.kind {
+            SignalKind::ChannelRequired { setting, required, .. } => {
+                let required = crate::policy::channels::ChannelSetting::of_target(setting)
+                    .and_then(|s| crate::policy::channels::RequiredChannel::parse(s, required));
+                required.map(|r| r.command(&action.concern.cluster)).into_iter().collect()
+            }
+            _ => Vec::new(),
+        },
         ConcernKind::EventWiring => match &action.signal.kind {
             SignalKind::EventsNotWired { system_topic, function } => crate::plan::wiring_commands(
                 &action.concern.cluster,
@@ -548,6 +563,12 @@ fn links(action: &Action, target: Option<&str>, current: Option<&str>) -> Vec<Li
         ConcernKind::NodePoolRoll => v.push(link("Troubleshooting AKS upgrades", "https://learn.microsoft.com/troubleshoot/azure/azure-kubernetes/create-upgrade-delete/upgrading-or-scaling-does-not-succeed")),
         ConcernKind::Maintenance => v.push(link("AKS planned maintenance", "https://learn.microsoft.com/azure/aks/planned-maintenance")),
         ConcernKind::EventWiring => v.push(link("AKS events in Event Grid", "https://learn.microsoft.com/azure/aks/quickstart-event-grid")),
+        ConcernKind::AksChannel => {
+            if let Some(setting) = crate::policy::channels::ChannelSetting::of_target(&action.concern.target) {
+                v.push(link("Microsoft: the setting and its channels", setting.doc()));
+            }
+            v.push(link("Set an auto-upgrade channel (best practice)", "https://learn.microsoft.com/azure/aks/upgrade-cluster#set-auto-upgrade-channel"));
+        }
         ConcernKind::Baseline => {
             if let Some(doc) = baseline_item(action).and_then(|i| i.doc.as_deref()) {
                 v.push(link("How to fix it", doc));

@@ -301,6 +301,11 @@ fn does(kind: &ActionKind) -> String {
         ActionKind::Log => "log".into(),
         ActionKind::GithubIssue { repo, .. } => format!("issue in {repo}"),
         ActionKind::GithubClose { repo } => format!("close issue in {repo}"),
+        ActionKind::GithubEscalation { repo, labels, assignees } => {
+            let mut what: Vec<String> = labels.iter().map(|l| format!("label {l}")).collect();
+            what.extend(assignees.iter().map(|a| format!("assign @{a}")));
+            format!("issue in {repo}: {}", what.join(", "))
+        }
         ActionKind::GithubPullRequest {
             repo,
             path,

@@ -399,22 +399,39 @@ pub(super) fn by_iac(name: &str, stage: Stage, told: &str, pr: &str, watch: Time
     }
 }
 
-/// Why an auto-upgrade may not have happened, and how to see each cause.
-pub(super) fn watchdog_causes(cluster: &ClusterId, aks: &AksApplies, location: Option<&str>) -> String {
+/// Why an auto-upgrade may not have happened, and how to see each cause: the causes the last
+/// sweep saw evidence of first (`crate::readiness::watchdog_suspects`), each with the command
+/// that shows it, its fix and Microsoft's page; then a maintenance window too short.
+pub(super) fn watchdog_causes(cluster: &ClusterId, aks: &AksApplies, location: Option<&str>, suspects: &[crate::readiness::Suspect]) -> String {
+    use crate::readiness::CauseKind;
     let (rg, n) = (cluster.resource_group(), cluster.name());
     let schedule = match aks.schedule {
         ManagedSchedule::OsDaily => "aksManagedNodeOSUpgradeSchedule".to_string(),
         s => s.as_str().to_string(),
     };
     let location = location.unwrap_or("<region>");
-    [
-        format!("Likely causes: (1) deprecated Kubernetes API usage blocks the upgrade (UpgradeBlockedOnDeprecatedAPIUsage): see the cluster's failed operations with `az monitor activity-log list --resource-id {} --offset 14d --status Failed` and https://learn.microsoft.com/en-us/azure/aks/stop-cluster-upgrade-api-breaking-changes", cluster.as_str()),
-        "(2) PodDisruptionBudgets that block drain: `kubectl get pdb -A` (ALLOWED DISRUPTIONS 0) and https://learn.microsoft.com/en-us/azure/aks/upgrade-cluster".to_string(),
-        format!("(3) vCPU quota too small for the surge nodes: `az vm list-usage --location {location} -o table`"),
-        format!("(4) a maintenance window too short for the upgrade: `az aks maintenanceconfiguration show -g {rg} --cluster-name {n} -n {schedule}` and https://learn.microsoft.com/en-us/azure/aks/planned-maintenance"),
-        format!("(5) a stopped cluster: `az aks show -g {rg} -n {n} --query powerState` (AKS upgrades only running clusters; https://learn.microsoft.com/en-us/azure/aks/auto-upgrade-cluster)"),
-    ]
-    .join("; ")
+    let failed_operations = format!("az monitor activity-log list --resource-id {} --offset 14d --status Failed", cluster.as_str());
+    let mut items: Vec<String> = suspects
+        .iter()
+        .map(|s| {
+            let see = match s.cause.kind {
+                CauseKind::DeprecatedApiUsage | CauseKind::Capacity => failed_operations.clone(),
+                CauseKind::DrainBlocked => "kubectl get pdb -A (ALLOWED DISRUPTIONS 0)".to_string(),
+                CauseKind::Quota => format!("az vm list-usage --location {location} -o table"),
+                CauseKind::SubnetFull => format!(
+                    "az aks nodepool list -g {rg} --cluster-name {n} --query \"[].{{pool:name, subnet:vnetSubnetId, maxSurge:upgradeSettings.maxSurge}}\" -o table, then az network vnet list-usage for that network"
+                ),
+                CauseKind::ClusterStopped => format!("az aks show -g {rg} -n {n} --query powerState"),
+            };
+            let seen = s.seen.as_deref().map(|e| format!(" — SEEN by the last sweep: {e}")).unwrap_or_default();
+            format!("{}{seen}; see it: `{see}`; fix: {} ({})", s.cause.title, s.cause.fix, s.cause.doc)
+        })
+        .collect();
+    items.push(format!(
+        "a maintenance window too short for the upgrade: `az aks maintenanceconfiguration show -g {rg} --cluster-name {n} -n {schedule}` (https://learn.microsoft.com/azure/aks/planned-maintenance)"
+    ));
+    let numbered: Vec<String> = items.iter().enumerate().map(|(i, t)| format!("({}) {t}", i + 1)).collect();
+    format!("Likely causes, those seen on the cluster first: {}", numbered.join("; "))
 }
 
 /// A concern AKS resolved through its channel.
@@ -456,4 +473,20 @@ pub(super) fn baseline_changes(newly_failing: &[String], fixed: &[String]) -> St
         parts.push(format!("fixed: {}", fixed.iter().map(name).collect::<Vec<_>>().join(", ")));
     }
     parts.join("; ")
+}
+
+/// An AKS channel setting that is not what policy requires, with the command that sets it.
+pub(super) fn channel_required(name: &str, setting: &str, current: Option<&str>, required: &str, command: Option<&str>) -> String {
+    let now = current.map_or_else(|| "is not set".to_string(), |c| format!("is {c}"));
+    let fix = command.map(|c| format!("; set it with: {c}")).unwrap_or_default();
+    format!(
+        "{name}: AKS channel {setting} {now}, policy requires {required}{fix}; {}",
+        crate::policy::channels::BEST_PRACTICE
+    )
+}
+
+/// A required channel now set.
+pub(super) fn channel_set(name: &str, setting: &str, value: Option<&str>) -> String {
+    let value = value.map(|v| format!(" to {v}")).unwrap_or_default();
+    format!("{name}: resolved: aks-channel {setting} — {setting} is now set{value}, as policy requires")
 }

@@ -214,3 +214,116 @@ pub fn applies(channels: Channels, change: ChangeKind, current: Option<&AksVersi
 fn previous(line: MinorLine) -> Option<MinorLine> {
     Some(MinorLine { major: line.major, minor: line.minor.checked_sub(1)? })
 }
+
+// ---------------------------------------------------------------------------------------------
+// Required channels: policy `require_upgrade_channel` / `require_node_os_channel`.
+// ---------------------------------------------------------------------------------------------
+
+/// The AKS security best-practice guide's recommendation (`../shared/seed/`, "Kubernetes のバー
+/// ジョンアップグレード": 自動アップグレードチャネルを考慮する), quoted in every finding.
+pub const BEST_PRACTICE: &str = "the AKS security best-practice guide recommends considering an auto-upgrade channel (https://learn.microsoft.com/azure/aks/upgrade-cluster#set-auto-upgrade-channel)";
+
+/// One of the two channel settings a policy can require.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChannelSetting {
+    /// `autoUpgradeProfile.upgradeChannel` (`require_upgrade_channel`).
+    Upgrade,
+    /// `autoUpgradeProfile.nodeOSUpgradeChannel` (`require_node_os_channel`).
+    NodeOs,
+}
+
+impl ChannelSetting {
+    pub const ALL: [Self; 2] = [Self::Upgrade, Self::NodeOs];
+
+    /// The ARM property name: the concern's target (`aks-channel upgradeChannel`).
+    pub fn target(self) -> &'static str {
+        match self {
+            Self::Upgrade => "upgradeChannel",
+            Self::NodeOs => "nodeOSUpgradeChannel",
+        }
+    }
+
+    /// Which setting a concern target names (case-insensitive, as concern keys are).
+    pub fn of_target(target: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.target().eq_ignore_ascii_case(target))
+    }
+
+    /// The `az aks update` flag that sets it.
+    pub fn flag(self) -> &'static str {
+        match self {
+            Self::Upgrade => "--auto-upgrade-channel",
+            Self::NodeOs => "--node-os-upgrade-channel",
+        }
+    }
+
+    /// Microsoft's page about the setting.
+    pub fn doc(self) -> &'static str {
+        match self {
+            Self::Upgrade => "https://learn.microsoft.com/azure/aks/auto-upgrade-cluster",
+            Self::NodeOs => "https://learn.microsoft.com/azure/aks/auto-upgrade-node-os-image",
+        }
+    }
+}
+
+/// A channel policy requires, as AKS spells it (`patch`, `NodeImage`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequiredChannel {
+    Upgrade(UpgradeChannel),
+    NodeOs(NodeOsChannel),
+}
+
+impl RequiredChannel {
+    /// The channel `name` (any case) of `setting`.
+    pub fn parse(setting: ChannelSetting, name: &str) -> Option<Self> {
+        match setting {
+            ChannelSetting::Upgrade => UpgradeChannel::parse(name).map(Self::Upgrade),
+            ChannelSetting::NodeOs => NodeOsChannel::parse(name).map(Self::NodeOs),
+        }
+    }
+
+    pub fn setting(self) -> ChannelSetting {
+        match self {
+            Self::Upgrade(_) => ChannelSetting::Upgrade,
+            Self::NodeOs(_) => ChannelSetting::NodeOs,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Upgrade(c) => c.as_str(),
+            Self::NodeOs(c) => c.as_str(),
+        }
+    }
+
+    /// Whether the cluster's raw value (`None`: absent from ARM's answer) is this channel.
+    /// ARM compares these values case-insensitively, so a cluster reporting `Patch` has `patch`.
+    /// An absent `upgradeChannel` is `none` (AKS's documented default); an absent
+    /// `nodeOSUpgradeChannel` is not any channel (it is reported as "not set").
+    pub fn met_by(self, current: Option<&str>) -> bool {
+        match self {
+            Self::Upgrade(want) => current.map_or(Some(UpgradeChannel::None), UpgradeChannel::parse) == Some(want),
+            Self::NodeOs(want) => current.and_then(NodeOsChannel::parse) == Some(want),
+        }
+    }
+
+    /// The command that sets it on `cluster`.
+    pub fn command(self, cluster: &crate::domain::ClusterId) -> String {
+        format!(
+            "az aks update --subscription {} --resource-group {} --name {} {} {}",
+            shell_word(cluster.subscription()),
+            shell_word(cluster.resource_group()),
+            shell_word(cluster.name()),
+            self.setting().flag(),
+            self.as_str()
+        )
+    }
+}
+
+/// Single-quotes a shell word when it holds anything beyond `[A-Za-z0-9._/-]`.
+fn shell_word(s: &str) -> String {
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/')) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}

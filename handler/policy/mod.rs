@@ -25,18 +25,18 @@ mod summary;
 pub mod versions;
 pub mod windows;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 pub use baseline::{BASELINE_WITHIN_DAYS, BaselineException, BaselinePolicy};
 pub use glob::{Glob, GlobError};
 
-use crate::action::{ChatKind, VersionLocator};
+use crate::action::{ChatKind, Stage, VersionLocator};
 use crate::domain::{ClusterFacts, ClusterId, ConcernKind, SignalKind};
 use windows::MaintenanceWindow;
 
 /// Every signal name a rule's `signals = [...]` may list: the values of [`SignalKind::name`].
-pub const SIGNAL_NAMES: [&str; 12] = [
+pub const SIGNAL_NAMES: [&str; 13] = [
     "new-kubernetes-version",
     "upgrades-offered",
     "support-ending",
@@ -49,6 +49,7 @@ pub const SIGNAL_NAMES: [&str; 12] = [
     "resolved",
     "events-not-wired",
     "baseline",
+    "aks-channel",
 ];
 
 fn signal_bit(name: &str) -> u16 {
@@ -67,6 +68,7 @@ fn concern_signal_mask(kind: ConcernKind) -> u16 {
         ConcernKind::Maintenance => signal_bit("maintenance"),
         ConcernKind::EventWiring => signal_bit("events-not-wired"),
         ConcernKind::Baseline => signal_bit("baseline"),
+        ConcernKind::AksChannel => signal_bit("aks-channel"),
     }
 }
 
@@ -152,6 +154,25 @@ pub struct Cadence {
     pub approval_label: String,
     /// The label that holds (`hold_label`).
     pub hold_label: String,
+    /// Windows of the channel's own AKS schedule that may open and close, after the change was
+    /// first seen, before the watchdog escalates (`aks_channel_grace_windows`; 0 = not used).
+    /// Whichever comes first — this or the deadline plus `aks_channel_grace_days` — escalates.
+    pub aks_channel_grace_windows: u32,
+    /// The cluster auto-upgrade channel a swept cluster must have (`require_upgrade_channel`);
+    /// a cluster without it gets an `aks-channel upgradeChannel` finding.
+    pub require_upgrade_channel: Option<channels::UpgradeChannel>,
+    /// The node OS channel a swept cluster must have (`require_node_os_channel`).
+    pub require_node_os_channel: Option<channels::NodeOsChannel>,
+}
+
+impl Cadence {
+    /// The channel policy requires for `setting`, if any.
+    pub fn required_channel(&self, setting: channels::ChannelSetting) -> Option<channels::RequiredChannel> {
+        match setting {
+            channels::ChannelSetting::Upgrade => self.require_upgrade_channel.map(channels::RequiredChannel::Upgrade),
+            channels::ChannelSetting::NodeOs => self.require_node_os_channel.map(channels::RequiredChannel::NodeOs),
+        }
+    }
 }
 
 impl Default for Cadence {
@@ -174,6 +195,9 @@ impl Default for Cadence {
             approval: ApprovalVia::None,
             approval_label: DEFAULT_APPROVAL_LABEL.into(),
             hold_label: DEFAULT_HOLD_LABEL.into(),
+            aks_channel_grace_windows: 0,
+            require_upgrade_channel: None,
+            require_node_os_channel: None,
         }
     }
 }
@@ -201,6 +225,9 @@ pub struct Overrides {
     pub approval: Option<ApprovalVia>,
     pub approval_label: Option<String>,
     pub hold_label: Option<String>,
+    pub aks_channel_grace_windows: Option<u32>,
+    pub require_upgrade_channel: Option<channels::UpgradeChannel>,
+    pub require_node_os_channel: Option<channels::NodeOsChannel>,
 }
 
 impl Overrides {
@@ -229,7 +256,10 @@ impl Overrides {
             aks_channel_grace_days,
             approval,
             approval_label,
-            hold_label
+            hold_label,
+            aks_channel_grace_windows,
+            require_upgrade_channel,
+            require_node_os_channel
         );
     }
 
@@ -254,6 +284,9 @@ impl Overrides {
             approval: self.approval.unwrap_or(d.approval),
             approval_label: self.approval_label.clone().unwrap_or_else(|| d.approval_label.clone()),
             hold_label: self.hold_label.clone().unwrap_or_else(|| d.hold_label.clone()),
+            aks_channel_grace_windows: self.aks_channel_grace_windows.unwrap_or(d.aks_channel_grace_windows),
+            require_upgrade_channel: self.require_upgrade_channel.or(d.require_upgrade_channel),
+            require_node_os_channel: self.require_node_os_channel.or(d.require_node_os_channel),
             min_window_minutes: MinWindow {
                 node_image: self.min_window_node_image.unwrap_or(d.min_window_minutes.node_image),
                 patch: self.min_window_patch.unwrap_or(d.min_window_minutes.patch),
@@ -336,6 +369,33 @@ pub struct ChatTarget {
     pub url_setting: String,
 }
 
+/// The stages a rule can route differently, as the policy names them (`[rule.notice]`,
+/// `[rule.reminder]`, `[rule.overdue]`).
+pub const ROUTED_STAGES: [Stage; 3] = [Stage::Notice, Stage::Reminder, Stage::Overdue];
+
+/// `[rule.notice]`, `[rule.reminder]`, `[rule.overdue]`: who else hears of a concern when it
+/// reaches that stage, on top of the rule's own channels (escalation routing).
+///
+/// `labels` and `assignees` are added to the rule's GitHub issue (the parser requires a
+/// `[rule.github_issue]` in the same rule); `email` recipients get that stage's mail; `chat`
+/// destinations get that stage's message. The planner adds the routes of every applicable rule
+/// up and plans each recipient, destination, label and assignee once (`plan`, "Escalation
+/// routing").
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StageRoute {
+    pub assignees: Vec<String>,
+    pub labels: Vec<String>,
+    pub email: Vec<String>,
+    pub chat: Vec<ChatTarget>,
+}
+
+impl StageRoute {
+    /// Whether the route adds anything to the rule's GitHub issue.
+    pub fn touches_issue(&self) -> bool {
+        !self.labels.is_empty() || !self.assignees.is_empty()
+    }
+}
+
 /// One `[[rule]]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rule {
@@ -352,6 +412,8 @@ pub struct Rule {
     pub chat: Vec<ChatTarget>,
     /// A maintenance window (ARM `maintenanceWindow` shape) for clusters that define none.
     pub window: Option<MaintenanceWindow>,
+    /// Escalation routing: extra recipients per stage (only [`ROUTED_STAGES`] appear).
+    pub routes: BTreeMap<Stage, StageRoute>,
 }
 
 impl Rule {
@@ -377,9 +439,23 @@ impl Rule {
         }
     }
 
-    /// Whether the rule has any channel.
+    /// Whether the rule has any channel (a stage route's mail or chat counts).
     pub fn has_channels(&self) -> bool {
-        self.github_issue.is_some() || self.github_pr.is_some() || self.email.is_some() || !self.chat.is_empty()
+        self.github_issue.is_some()
+            || self.github_pr.is_some()
+            || self.sends_email()
+            || !self.chat.is_empty()
+            || self.routes.values().any(|r| !r.chat.is_empty())
+    }
+
+    /// Whether the rule sends mail, at every stage or at one (`SMTP_URL` is needed).
+    pub fn sends_email(&self) -> bool {
+        self.email.is_some() || self.routes.values().any(|r| !r.email.is_empty())
+    }
+
+    /// The extra recipients of `stage` (`[rule.<stage>]`), if the rule routes it.
+    pub fn route(&self, stage: Stage) -> Option<&StageRoute> {
+        self.routes.get(&stage)
     }
 }
 
@@ -486,7 +562,10 @@ impl Policy {
     /// Names of every app setting the policy refers to (chat webhook URLs), so start-up can
     /// check they exist.
     pub fn referenced_settings(&self) -> BTreeSet<&str> {
-        self.rules.iter().flat_map(|r| r.chat.iter().map(|c| c.url_setting.as_str())).collect()
+        self.rules
+            .iter()
+            .flat_map(|r| r.chat.iter().chain(r.routes.values().flat_map(|s| s.chat.iter())).map(|c| c.url_setting.as_str()))
+            .collect()
     }
 }
 
@@ -541,6 +620,7 @@ mod tests {
             SignalKind::Resolved { concern: ConcernKind::NodeImage, target: "p".into() },
             SignalKind::EventsNotWired { system_topic: None, function: None },
             SignalKind::Baseline { opened: None, items: vec![], newly_failing: vec![], fixed: vec![] },
+            SignalKind::ChannelRequired { setting: "upgradeChannel".into(), current: None, required: "patch".into() },
         ];
         let names: BTreeSet<&str> = kinds.iter().map(|k| k.name()).collect();
         assert_eq!(names, SIGNAL_NAMES.iter().copied().collect::<BTreeSet<_>>());

@@ -15,15 +15,16 @@ use toml::de::{DeTable, DeValue};
 
 use super::{
     ApprovalVia, BASELINE_WITHIN_DAYS, BaselineException, BaselinePolicy, ChatTarget, GithubIssueTarget, GithubPrTarget, Glob, Overrides, Policy,
-    PolicyError, Rule, SIGNAL_NAMES, Selector, UpgradeMode, WhenTagsUnknown, signal_bit,
+    PolicyError, ROUTED_STAGES, Rule, SIGNAL_NAMES, Selector, StageRoute, UpgradeMode, WhenTagsUnknown, signal_bit,
 };
+use super::channels::{NodeOsChannel, UpgradeChannel};
 use super::windows::MaintenanceWindow;
 use crate::action::{ChatKind, VersionLocator};
 use crate::baseline::Severity;
 
 type Val<'i> = Spanned<DeValue<'i>>;
 
-const SETTINGS_KEYS: [&str; 9] = [
+const SETTINGS_KEYS: [&str; 12] = [
     "patch_within_days",
     "minor_within_days",
     "node_image_within_days",
@@ -33,6 +34,9 @@ const SETTINGS_KEYS: [&str; 9] = [
     "upgrade",
     "respect_aks_channels",
     "aks_channel_grace_days",
+    "aks_channel_grace_windows",
+    "require_upgrade_channel",
+    "require_node_os_channel",
 ];
 const UPGRADE_KEYS: [&str; 10] = [
     "node_image",
@@ -47,7 +51,7 @@ const UPGRADE_KEYS: [&str; 10] = [
     "hold_label",
 ];
 const MIN_WINDOW_KEYS: [&str; 4] = ["node_image", "patch", "minor", "certificate_rotation"];
-const RULE_KEYS: [&str; 11] = [
+const RULE_KEYS: [&str; 14] = [
     "name",
     "subscriptions",
     "resource_groups",
@@ -59,7 +63,14 @@ const RULE_KEYS: [&str; 11] = [
     "github_pr",
     "email",
     "chat",
+    "notice",
+    "reminder",
+    "overdue",
 ];
+/// What a stage route (`[rule.overdue]`) may say.
+const ROUTE_KEYS: [&str; 4] = ["assignees", "labels", "email", "chat"];
+/// GitHub adds at most this many assignees per request, and an issue holds at most 10.
+const MAX_ASSIGNEES: usize = 10;
 const MAX_DAYS: i64 = 3650;
 const TOP_LEVEL: [&str; 4] = ["defaults", "rule", "baseline", "readiness"];
 
@@ -463,6 +474,28 @@ impl<'s> Checker<'s> {
         out
     }
 
+    /// An AKS channel name, spelt exactly as AKS documents it (`names`): `patch`, `NodeImage`.
+    /// Another case is refused with the right spelling, so the policy reads as `az` and ARM
+    /// write the value.
+    fn channel(&mut self, v: &Val<'_>, field: &str, names: &[&str]) -> Option<String> {
+        let s = self.string(v, field)?;
+        if names.contains(&s.as_str()) {
+            return Some(s);
+        }
+        let allowed = names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ");
+        let lower: Vec<String> = names.iter().map(|n| n.to_ascii_lowercase()).collect();
+        let lower_refs: Vec<&str> = lower.iter().map(String::as_str).collect();
+        let close = names.iter().find(|n| n.eq_ignore_ascii_case(s.trim())).copied().or_else(|| {
+            suggest(&s.to_ascii_lowercase(), &lower_refs).and_then(|l| names.iter().find(|n| n.eq_ignore_ascii_case(l)).copied())
+        });
+        let fix = match close {
+            Some(n) => format!("did you mean \"{n}\"? (AKS's channel names, case as written: {allowed})"),
+            None => format!("use one of AKS's channel names, case as written: {allowed}"),
+        };
+        self.err(v.span(), field, format!("\"{s}\" is not an AKS channel name for this setting"), fix);
+        None
+    }
+
     fn mode(&mut self, v: &Val<'_>, field: &str) -> Option<UpgradeMode> {
         let s = self.string(v, field)?;
         match s.as_str() {
@@ -549,6 +582,19 @@ impl<'s> Checker<'s> {
             o.respect_aks_channels = self.boolean(v, &join(prefix, "respect_aks_channels"));
         }
         o.aks_channel_grace_days = days(self, "aks_channel_grace_days", 0);
+        if let Some(v) = get(t, "aks_channel_grace_windows") {
+            o.aks_channel_grace_windows = self.integer(v, &join(prefix, "aks_channel_grace_windows"), 0, 1000, "windows");
+        }
+        if let Some(v) = get(t, "require_upgrade_channel") {
+            let names: Vec<&str> = UpgradeChannel::ALL.iter().map(|c| c.as_str()).collect();
+            o.require_upgrade_channel =
+                self.channel(v, &join(prefix, "require_upgrade_channel"), &names).and_then(|s| UpgradeChannel::parse(&s));
+        }
+        if let Some(v) = get(t, "require_node_os_channel") {
+            let names: Vec<&str> = NodeOsChannel::ALL.iter().map(|c| c.as_str()).collect();
+            o.require_node_os_channel =
+                self.channel(v, &join(prefix, "require_node_os_channel"), &names).and_then(|s| NodeOsChannel::parse(&s));
+        }
         if let Some(v) = get(t, "certificate_warn_days") {
             let field = join(prefix, "certificate_warn_days");
             match v.get_ref() {
@@ -1045,6 +1091,26 @@ impl<'s> Checker<'s> {
                     "channels are tables inside the rule",
                     "write [rule.github_issue] with repo = \"owner/name\"",
                 ),
+                (
+                    "update",
+                    "only the notice, reminder and overdue stages can be routed",
+                    "route one of them: [rule.notice], [rule.reminder] or [rule.overdue]",
+                ),
+                (
+                    "execute",
+                    "only the notice, reminder and overdue stages can be routed",
+                    "route one of them: [rule.notice], [rule.reminder] or [rule.overdue]",
+                ),
+                (
+                    "resolve",
+                    "only the notice, reminder and overdue stages can be routed (a resolve closes the issue)",
+                    "route one of them: [rule.notice], [rule.reminder] or [rule.overdue]",
+                ),
+                (
+                    "escalation",
+                    "stage routes are tables named after their stage",
+                    "write [rule.reminder] or [rule.overdue] (and [rule.notice]) with assignees, labels, email or [[rule.overdue.chat]]",
+                ),
             ],
         );
         let errors_before = self.errors.len();
@@ -1117,6 +1183,15 @@ impl<'s> Checker<'s> {
             }
         }
 
+        let mut routes = BTreeMap::new();
+        for stage in ROUTED_STAGES {
+            if let Some(v) = get(t, stage.as_str())
+                && let Some(route) = self.stage_route(v, &join(field, stage.as_str()), github_issue.is_some() || get(t, "github_issue").is_some())
+            {
+                routes.insert(stage, route);
+            }
+        }
+
         let rule = Rule {
             name: name.unwrap_or_default(),
             line,
@@ -1128,6 +1203,7 @@ impl<'s> Checker<'s> {
             email,
             chat,
             window,
+            routes,
         };
         if self.errors.len() == errors_before
             && !rule.has_channels()
@@ -1138,10 +1214,122 @@ impl<'s> Checker<'s> {
                 item.span(),
                 field,
                 format!("the rule `{}` has no channel and no setting, so it does nothing", rule.name),
-                "add a channel ([rule.github_issue], [rule.github_pr], [rule.email], [[rule.chat]]) or a setting, or remove the rule",
+                "add a channel ([rule.github_issue], [rule.github_pr], [rule.email], [[rule.chat]], a stage route like [rule.overdue]) or a setting, or remove the rule",
             );
         }
         (self.errors.len() == errors_before).then_some(rule)
+    }
+
+    /// `[rule.notice]`, `[rule.reminder]`, `[rule.overdue]`: a stage's extra assignees and labels
+    /// (on the rule's GitHub issue, so `has_issue` must hold), mail recipients and chat
+    /// destinations. Duplicates within the table are dropped.
+    fn stage_route(&mut self, v: &Val<'_>, field: &str, has_issue: bool) -> Option<StageRoute> {
+        let t = self.table(v, field)?;
+        self.keys(
+            t,
+            field,
+            &ROUTE_KEYS,
+            &[
+                ("label", "unknown key `label`", "did you mean `labels`?"),
+                ("assignee", "unknown key `assignee`", "did you mean `assignees`?"),
+                ("to", "a stage's extra mail recipients are its `email` list", "write email = [\"oncall@example.com\"]"),
+                ("recipients", "a stage's extra mail recipients are its `email` list", "write email = [\"oncall@example.com\"]"),
+                ("github_issue", "a stage adds to the rule's issue; it does not open its own", "put assignees and labels directly in the stage table, and the repository in the rule's [rule.github_issue]"),
+            ],
+        );
+        let errors_before = self.errors.len();
+        let mut route = StageRoute::default();
+        let issue_fix = "add [rule.github_issue] with repo = \"owner/name\" to this rule (the labels and assignees go on that issue), or move them to the rule that opens the issue";
+        if let Some(lv) = get(t, "labels") {
+            let f = join(field, "labels");
+            if !has_issue {
+                self.err(lv.span(), &f, "labels are added to the rule's GitHub issue, but the rule has no [rule.github_issue]", issue_fix);
+            }
+            for (i, (label, span)) in self.strings(lv, &f).unwrap_or_default().into_iter().enumerate() {
+                if label.trim().is_empty() || label.chars().count() > 50 {
+                    self.err(span, format!("{f}[{i}]"), format!("\"{label}\" is not a usable label"), "labels are 1 to 50 characters");
+                } else if !route.labels.iter().any(|l| l.eq_ignore_ascii_case(&label)) {
+                    route.labels.push(label);
+                }
+            }
+        }
+        if let Some(av) = get(t, "assignees") {
+            let f = join(field, "assignees");
+            if !has_issue {
+                self.err(av.span(), &f, "assignees are added to the rule's GitHub issue, but the rule has no [rule.github_issue]", issue_fix);
+            }
+            for (i, (login, span)) in self.strings(av, &f).unwrap_or_default().into_iter().enumerate() {
+                let login = login.strip_prefix('@').unwrap_or(&login).to_string();
+                if !is_github_login(&login) {
+                    self.err(
+                        span,
+                        format!("{f}[{i}]"),
+                        format!("\"{login}\" is not a GitHub user name"),
+                        "use GitHub logins (letters, digits and single hyphens), e.g. \"octocat\"",
+                    );
+                } else if !route.assignees.iter().any(|a| a.eq_ignore_ascii_case(&login)) {
+                    route.assignees.push(login);
+                }
+            }
+            if route.assignees.len() > MAX_ASSIGNEES {
+                self.err(
+                    av.span(),
+                    &f,
+                    format!("{} assignees; GitHub keeps at most {MAX_ASSIGNEES} on an issue", route.assignees.len()),
+                    "assign a team's lead or an on-call login instead of everyone",
+                );
+            }
+        }
+        if let Some(ev) = get(t, "email") {
+            let f = join(field, "email");
+            if matches!(ev.get_ref(), DeValue::Table(_)) {
+                self.err(ev.span(), &f, "a stage's extra mail recipients are a list, not a table", "write email = [\"oncall@example.com\"] in the stage table");
+            } else {
+                let list = self.strings(ev, &f).unwrap_or_default();
+                if list.is_empty() && self.errors.len() == errors_before {
+                    self.err(ev.span(), &f, "the recipient list is empty", "add at least one address, or remove `email`");
+                }
+                for (i, (addr, span)) in list.into_iter().enumerate() {
+                    if !is_email(&addr) {
+                        self.err(
+                            span,
+                            format!("{f}[{i}]"),
+                            format!("\"{addr}\" is not an email address"),
+                            "write addresses like ops@example.com or \"Ops <ops@example.com>\"",
+                        );
+                    } else if !route.email.iter().any(|a| a.eq_ignore_ascii_case(&addr)) {
+                        route.email.push(addr);
+                    }
+                }
+            }
+        }
+        if let Some(cv) = get(t, "chat") {
+            let f = join(field, "chat");
+            let mut targets = Vec::new();
+            match cv.get_ref() {
+                DeValue::Array(items) => {
+                    for (i, item) in items.iter().enumerate() {
+                        targets.extend(self.chat(item, &format!("{f}[{i}]")));
+                    }
+                }
+                DeValue::Table(_) => targets.extend(self.chat(cv, &f)),
+                _ => self.type_err(cv, &f, "[[rule.<stage>.chat]] tables", "write each destination as a [[rule.overdue.chat]] section (kind and url_setting)"),
+            }
+            for c in targets {
+                if !route.chat.contains(&c) {
+                    route.chat.push(c);
+                }
+            }
+        }
+        if self.errors.len() == errors_before && route == StageRoute::default() {
+            self.err(
+                v.span(),
+                field,
+                "the stage routes nothing",
+                "add assignees, labels, email or a [[rule.<stage>.chat]] destination, or remove the table",
+            );
+        }
+        (self.errors.len() == errors_before).then_some(route)
     }
 
     fn repo(&mut self, t: &DeTable<'_>, table: &Val<'_>, field: &str) -> Option<String> {

@@ -34,7 +34,7 @@ impl Policy {
         if !github.is_empty() {
             needed.push(format!("GITHUB_TOKEN or GITHUB_APP_* (rules {github})"));
         }
-        let email = rules_with(|r| r.email.is_some());
+        let email = rules_with(Rule::sends_email);
         if !email.is_empty() {
             needed.push(format!("SMTP_URL and SMTP_FROM (rules {email})"));
         }
@@ -87,6 +87,15 @@ fn aks_channels(c: &Cadence) -> String {
     }
     if c.aks_channel_grace_days > 0 {
         parts.push(format!("auto-upgrade watched {} days past the deadline", c.aks_channel_grace_days));
+    }
+    if c.aks_channel_grace_windows > 0 {
+        parts.push(format!("auto-upgrade watched for {} of the channel's own windows at most", c.aks_channel_grace_windows));
+    }
+    if let Some(ch) = c.require_upgrade_channel {
+        parts.push(format!("requires upgradeChannel {} (clusters without it get an aks-channel finding)", ch.as_str()));
+    }
+    if let Some(ch) = c.require_node_os_channel {
+        parts.push(format!("requires nodeOSUpgradeChannel {} (clusters without it get an aks-channel finding)", ch.as_str()));
     }
     if c.approval == super::ApprovalVia::Github {
         parts.push(approval_line(&c.approval_label, &c.hold_label));
@@ -143,15 +152,28 @@ fn rule_lines(rule: &Rule) -> Vec<String> {
     if let Some(to) = &rule.email {
         channels.push(format!("email to {}", to.join(", ")));
     }
-    for c in &rule.chat {
-        let kind = match c.kind {
-            ChatKind::Teams => "Teams",
-            ChatKind::Slack => "Slack",
-            ChatKind::Webhook => "webhook",
-        };
-        channels.push(format!("{kind} via {}", c.url_setting));
+    channels.extend(rule.chat.iter().map(chat));
+    let tells = match (channels.is_empty(), rule.routes.is_empty()) {
+        (false, _) => channels.join(", "),
+        (true, true) => "no channel (settings only)".into(),
+        (true, false) => "no channel at every stage (only the stage routes below)".into(),
+    };
+    lines.push(format!("  tells: {tells}"));
+    for (stage, route) in &rule.routes {
+        let mut also = Vec::new();
+        if let (false, Some(issue)) = (route.assignees.is_empty(), &rule.github_issue) {
+            let who: Vec<String> = route.assignees.iter().map(|a| format!("@{a}")).collect();
+            also.push(format!("assign {} on the issue in {}", who.join(", "), issue.repo));
+        }
+        if let (false, Some(issue)) = (route.labels.is_empty(), &rule.github_issue) {
+            also.push(format!("label {} on the issue in {}", route.labels.join(", "), issue.repo));
+        }
+        if !route.email.is_empty() {
+            also.push(format!("email to {}", route.email.join(", ")));
+        }
+        also.extend(route.chat.iter().map(chat));
+        lines.push(format!("  at {} also: {}", stage.as_str(), also.join("; ")));
     }
-    lines.push(format!("  tells: {}", if channels.is_empty() { "no channel (settings only)".into() } else { channels.join(", ") }));
     let settings = overrides(&rule.settings);
     if !settings.is_empty() {
         lines.push(format!("  sets: {}", settings.join(", ")));
@@ -160,6 +182,15 @@ fn rule_lines(rule: &Rule) -> Vec<String> {
         lines.push(format!("  window: {}", window(w)));
     }
     lines
+}
+
+fn chat(c: &super::ChatTarget) -> String {
+    let kind = match c.kind {
+        ChatKind::Teams => "Teams",
+        ChatKind::Slack => "Slack",
+        ChatKind::Webhook => "webhook",
+    };
+    format!("{kind} via {}", c.url_setting)
 }
 
 /// The settings a rule writes, as `name = value`.
@@ -184,6 +215,12 @@ fn overrides(o: &Overrides) -> Vec<String> {
     }
     if let Some(p) = o.include_preview {
         out.push(format!("include_preview = {p}"));
+    }
+    if let Some(ch) = o.require_upgrade_channel {
+        out.push(format!("require_upgrade_channel = {}", ch.as_str()));
+    }
+    if let Some(ch) = o.require_node_os_channel {
+        out.push(format!("require_node_os_channel = {}", ch.as_str()));
     }
     for (name, mode) in [("node_image", o.node_image), ("patch", o.patch), ("minor", o.minor), ("certificate_rotation", o.certificate_rotation)] {
         if let Some(m) = mode {

@@ -278,6 +278,23 @@ impl MaintenanceWindow {
         self.periods(first, last).find(|&(s, _)| s > t)
     }
 
+    /// When the `n`-th open period that starts at or after `from` ends: the moment `n` windows
+    /// have opened and closed since `from` (a period already open at `from` does not count: it
+    /// did not open since). `None` for `n` = 0, or when the schedule has no more periods.
+    pub fn nth_closed_since(&self, from: Timestamp, n: u32) -> Option<Timestamp> {
+        if n == 0 {
+            return None;
+        }
+        let mut t = from.checked_sub(SignedDuration::from_nanos(1)).ok()?;
+        let mut end = None;
+        for _ in 0..n {
+            let (_, e) = self.next_open_after(t)?;
+            end = Some(e);
+            t = e;
+        }
+        end
+    }
+
     /// A one-line description for messages ("every 3 weeks on Monday at 08:30 (+05:30) for 10 h").
     pub fn describe(&self) -> String {
         match &self.spec {

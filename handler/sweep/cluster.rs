@@ -86,7 +86,8 @@ pub struct SweepOptions {
     pub certificates: CertificateChecks,
     /// Whether a cluster with an upgrade pending gets its readiness read (`sweep::readiness`:
     /// the region's vCPU quota and its subnets' usage, shared per sweep). On in production
-    /// (`SweepContext::from_settings`); off in `Default` so tests of other findings see only
+    /// (`SweepContext::from_settings`) unless the policy turns readiness off (`[readiness]
+    /// enabled = false`: `wiring::sweeper`); off in `Default` so tests of other findings see only
     /// their own reads.
     pub readiness: bool,
 }
@@ -348,6 +349,10 @@ pub async fn sweep_cluster(
             node_images: record.pools.iter().map(|p| (p.name.clone(), p.node_image_version.clone())).collect(),
             certificates: Default::default(),
             baseline: None,
+            channels: Some(super::memory::ObservedChannels {
+                upgrade: record.upgrade_channel.clone(),
+                node_os: record.node_os_upgrade_channel.clone(),
+            }),
         },
         offered_in_region: None,
         busy: is_busy(record),

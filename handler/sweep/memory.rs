@@ -59,6 +59,27 @@ pub struct Observed {
     /// policy, or the inventory carried no baseline properties).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline: Option<BaselineMemory>,
+    /// The cluster's AKS channel settings (`None`: not remembered — a memory written before
+    /// they were kept). A required channel's concern resolves when a sweep sees the setting
+    /// move to the required value (`plan::channel_findings`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channels: Option<ObservedChannels>,
+}
+
+/// `autoUpgradeProfile` as a sweep saw it (ARM's raw values; `None`: absent).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObservedChannels {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upgrade: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_os: Option<String>,
+}
+
+impl ObservedChannels {
+    /// (upgradeChannel, nodeOSUpgradeChannel), as `plan::channel_findings` takes them.
+    pub fn pair(&self) -> (Option<&str>, Option<&str>) {
+        (self.upgrade.as_deref(), self.node_os.as_deref())
+    }
 }
 
 /// The per-cluster memory as stored in the ledger (JSON).

@@ -285,6 +285,7 @@ pub struct FakeIssue {
     pub body: String,
     pub labels: Vec<String>,
     pub state: String,
+    pub assignees: Vec<String>,
 }
 
 impl FakeIssue {
@@ -296,6 +297,7 @@ impl FakeIssue {
             "title": self.title,
             "body": self.body,
             "labels": self.labels.iter().map(|l| json!({"name": l})).collect::<Vec<_>>(),
+            "assignees": self.assignees.iter().map(|a| json!({"login": a})).collect::<Vec<_>>(),
         })
     }
 }
@@ -346,6 +348,7 @@ impl Respond for CreateIssue {
             body: v["body"].as_str().unwrap_or_default().to_string(),
             labels: v["labels"].as_array().map(|a| a.iter().filter_map(|l| l.as_str().map(String::from)).collect()).unwrap_or_default(),
             state: "open".into(),
+            assignees: v["assignees"].as_array().map(|a| a.iter().filter_map(|l| l.as_str().map(String::from)).collect()).unwrap_or_default(),
         };
         issues.push(issue.clone());
         ResponseTemplate::new(201).set_body_json(issue.to_json())
@@ -400,6 +403,35 @@ struct FakeComment {
 
 /// The login the fake gives comments the handler posts.
 pub const BOT_LOGIN: &str = "aks-cadence[bot]";
+
+/// `POST /repos/o/r/issues/N/labels` (`{"labels": [...]}`) and `POST …/assignees`
+/// (`{"assignees": [...]}`): adds to the issue without replacing, as GitHub documents, and
+/// answers as GitHub does (200 with the issue's labels; 201 with the issue).
+struct AddToIssue {
+    issues: Issues,
+    assignees: bool,
+}
+impl Respond for AddToIssue {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let v: Value = serde_json::from_slice(&req.body).expect("the request is JSON");
+        let n: Option<u64> = req.url.path().split('/').nth(5).and_then(|n| n.parse().ok());
+        let mut issues = self.issues.lock().unwrap();
+        let Some(i) = n.and_then(|n| issues.iter_mut().find(|i| i.number == n)) else {
+            return ResponseTemplate::new(404).set_body_json(json!({"message": "Not Found"}));
+        };
+        let (field, list) = if self.assignees { ("assignees", &mut i.assignees) } else { ("labels", &mut i.labels) };
+        for add in v[field].as_array().into_iter().flatten().filter_map(Value::as_str) {
+            if !list.iter().any(|l| l.eq_ignore_ascii_case(add)) {
+                list.push(add.to_string());
+            }
+        }
+        if self.assignees {
+            ResponseTemplate::new(201).set_body_json(i.to_json())
+        } else {
+            ResponseTemplate::new(200).set_body_json(i.to_json()["labels"].clone())
+        }
+    }
+}
 
 /// The comments on the fake's issues (`GET`/`POST /repos/o/r/issues/N/comments`), mounted by
 /// [`FakeGithub::comments`]. Listed in GitHub's shape: `id`, `user.login`, `body`, `created_at`.
@@ -584,6 +616,27 @@ impl FakeGithub {
             .await;
     }
 
+    /// Mounts adding labels (`POST …/issues/N/labels`) and assignees (`POST …/issues/N/assignees`)
+    /// to an issue, verified to be called exactly `labels` and `assignees` times.
+    pub async fn expect_label_and_assignee_adds(&self, labels: u64, assignees: u64) {
+        for (what, n, is_assignees) in [("labels", labels, false), ("assignees", assignees, true)] {
+            let p = format!("^/repos/{REPO}/issues/[0-9]+/{what}$");
+            Mock::given(method("POST"))
+                .and(path_regex(p.as_str()))
+                .respond_with(AddToIssue { issues: Arc::clone(&self.issues), assignees: is_assignees })
+                .expect(n)
+                .named(format!("POST /repos/{REPO}/issues/N/{what}"))
+                .mount(&self.server)
+                .await;
+        }
+    }
+
+    /// How many requests added labels (`what` = "labels") or assignees ("assignees") so far.
+    pub async fn adds(&self, what: &str) -> usize {
+        let p = regex::Regex::new(&format!("^/repos/{REPO}/issues/[0-9]+/{what}$")).unwrap();
+        self.requests().await.iter().filter(|r| r.method.as_str() == "POST" && p.is_match(r.url.path())).count()
+    }
+
     /// The next `times` creations answer `status` (ahead of the creating mock), verified.
     pub async fn fail_creates(&self, status: u16, times: u64) {
         Mock::given(method("POST"))
@@ -622,7 +675,14 @@ impl FakeGithub {
     pub fn seed(&self, title: &str, body: &str, labels: &[&str]) -> u64 {
         let mut issues = self.issues.lock().unwrap();
         let number = issues.len() as u64 + 1;
-        issues.push(FakeIssue { number, title: title.into(), body: body.into(), labels: labels.iter().map(|l| l.to_string()).collect(), state: "open".into() });
+        issues.push(FakeIssue {
+            number,
+            title: title.into(),
+            body: body.into(),
+            labels: labels.iter().map(|l| l.to_string()).collect(),
+            state: "open".into(),
+            assignees: Vec::new(),
+        });
         number
     }
 

@@ -27,11 +27,47 @@ pub(super) struct Issue {
     /// Present when the "issue" is a pull request (the issues API lists both).
     #[serde(default)]
     pub pull_request: Option<serde_json::Value>,
+    /// `null` is read as none (as for `assignees`): only escalation routing reads these.
+    #[serde(default)]
+    labels: Option<Vec<Named>>,
+    #[serde(default)]
+    assignees: Option<Vec<Login>>,
 }
+
+/// A label as the issues API returns it (`{"name": "bug", …}`; a bare name is taken too).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub(super) enum Named {
+    Object { name: String },
+    Name(String),
+}
+
+impl Named {
+    fn name(&self) -> &str {
+        match self {
+            Self::Object { name } | Self::Name(name) => name,
+        }
+    }
+}
+
+/// A user as the issues API returns it (`{"login": "octocat", …}`).
+#[derive(Debug, Clone, Deserialize)]
+pub(super) struct Login {
+    pub login: String,
+}
+
+/// GitHub adds at most this many assignees per request.
+const ASSIGNEES_PER_REQUEST: usize = 10;
 
 impl Issue {
     fn is_open(&self) -> bool {
         self.state.eq_ignore_ascii_case("open")
+    }
+    fn has_label(&self, label: &str) -> bool {
+        self.labels.iter().flatten().any(|l| l.name().eq_ignore_ascii_case(label))
+    }
+    fn has_assignee(&self, login: &str) -> bool {
+        self.assignees.iter().flatten().any(|a| a.login.eq_ignore_ascii_case(login))
     }
     fn carries(&self, marker: &str) -> bool {
         self.pull_request.is_none() && self.body.as_deref().is_some_and(|b| b.contains(marker))
@@ -75,6 +111,43 @@ impl GithubActuator {
         }
         self.refresh_issue(repo, &issue, action).await?;
         Ok(issue.html_url)
+    }
+
+    /// Escalation routing: adds a stage's extra labels and assignees to the concern's issue
+    /// (`POST …/issues/{n}/labels`, `POST …/issues/{n}/assignees`, both documented as adding
+    /// without replacing: <https://docs.github.com/en/rest/issues/labels#add-labels-to-an-issue>,
+    /// <https://docs.github.com/en/rest/issues/assignees#add-assignees-to-an-issue>).
+    ///
+    /// Why a replay is safe: only what the issue does not carry yet is posted (a crash after
+    /// posting finds it there and posts nothing), and posting an existing label or assignee
+    /// again would leave the issue as it is. The issue is opened by the stage's issue action,
+    /// planned before this one; without it (that action failed, or a person deleted the issue)
+    /// this is deferred to the next run, which plans it again.
+    pub(super) async fn escalate(&self, action: &Action, repo: &Repo, labels: &[String], assignees: &[String]) -> Performed {
+        let Some(issue) = self.find_issue(repo, &action.concern, Search::No).await? else {
+            return Err(ActionError::Deferred(format!(
+                "the concern has no issue in {} yet; its {} labels and assignees are added once the issue is open",
+                repo.full(),
+                action.stage.as_str()
+            )));
+        };
+        let labels: Vec<&String> = labels.iter().filter(|l| !issue.has_label(l)).collect();
+        let assignees: Vec<&String> = assignees.iter().filter(|a| !issue.has_assignee(a)).collect();
+        let mut done = Vec::new();
+        if !labels.is_empty() {
+            let path = format!("{}/issues/{}/labels", repo.api(), issue.number);
+            self.client.send::<serde_json::Value>(Method::POST, &path, &json!({ "labels": labels })).await.map_err(|e| e.context("adding labels"))?;
+            done.push(format!("labelled {}", labels.iter().map(|l| l.as_str()).collect::<Vec<_>>().join(", ")));
+        }
+        for chunk in assignees.chunks(ASSIGNEES_PER_REQUEST) {
+            let path = format!("{}/issues/{}/assignees", repo.api(), issue.number);
+            self.client.send::<serde_json::Value>(Method::POST, &path, &json!({ "assignees": chunk })).await.map_err(|e| e.context("adding assignees"))?;
+            done.push(format!("assigned {}", chunk.iter().map(|a| format!("@{a}")).collect::<Vec<_>>().join(", ")));
+        }
+        if done.is_empty() {
+            return Ok(format!("{}: already labelled and assigned", issue.html_url));
+        }
+        Ok(format!("{}: {}", issue.html_url, done.join("; ")))
     }
 
     /// Resolve: a closing comment, then close. Nothing to do when there is no open issue.

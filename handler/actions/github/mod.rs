@@ -21,6 +21,8 @@
 //! - commenting: each comment carries `<!-- aks-cadence:action=ACTION_KEY -->` and the issue's
 //!   latest comments are checked for it first;
 //! - refreshing a body, closing: the same request twice leaves the same state;
+//! - a stage's labels and assignees (escalation routing): only those the issue does not carry
+//!   yet are added, and adding one twice leaves the issue as it is;
 //! - pull requests: the branch name is derived from (cluster, file), an existing branch is reused
 //!   (422 "Reference already exists"), a file already at the version is not committed again, and an
 //!   open PR for the branch is updated instead of opening another.
@@ -54,7 +56,7 @@ use crate::store::{Ledger, LedgerError};
 /// issue is found again without relying on the (eventually consistent) search index.
 pub const LABEL: &str = "aks-cadence";
 
-/// Carries out `GithubIssue`, `GithubClose` and `GithubPullRequest` actions.
+/// Carries out `GithubIssue`, `GithubClose`, `GithubEscalation` and `GithubPullRequest` actions.
 pub struct GithubActuator {
     client: GithubClient,
     ledger: Arc<dyn Ledger>,
@@ -96,6 +98,7 @@ impl GithubActuator {
                 }
             }
             ActionKind::GithubClose { repo } => self.close_issue(action, &Repo::parse(repo)?).await,
+            ActionKind::GithubEscalation { repo, labels, assignees } => self.escalate(action, &Repo::parse(repo)?, labels, assignees).await,
             ActionKind::GithubPullRequest { repo, path, locator, base, version } => {
                 let repo = Repo::parse(repo)?;
                 self.pull_request(action, &repo, path, locator, base.as_deref(), version).await
@@ -112,7 +115,10 @@ impl Actuator for GithubActuator {
     }
 
     fn handles(&self, kind: &ActionKind) -> bool {
-        matches!(kind, ActionKind::GithubIssue { .. } | ActionKind::GithubClose { .. } | ActionKind::GithubPullRequest { .. })
+        matches!(
+            kind,
+            ActionKind::GithubIssue { .. } | ActionKind::GithubClose { .. } | ActionKind::GithubEscalation { .. } | ActionKind::GithubPullRequest { .. }
+        )
     }
 
     /// Serially, as GitHub asks of integrations (concurrent writes trip its secondary limits).
