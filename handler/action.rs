@@ -247,6 +247,20 @@ pub enum Hold {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         unknown: Vec<String>,
     },
+    /// Policy requires approval on the concern's GitHub issue (`approval = "github"`) and none
+    /// was given for this target yet (`crate::plan::approval`). `url`: the issue, once known;
+    /// `cause`: why the approval state could not be read (the change holds).
+    AwaitingApproval {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        url: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cause: Option<String>,
+    },
+    /// A person with write access put the change on hold (hold label or `/hold`).
+    ApprovalHeld { by: String, url: String },
+    /// The concern's infrastructure-code pull request (`pr`, its web address) is merged: the IaC
+    /// pipeline applies the change, aks-cadence never starts it and watches for it to land.
+    HandledByIac { pr: String },
 }
 
 /// A time as plans, messages and digests show it: `2026-03-01 09:30 UTC`.
@@ -280,6 +294,15 @@ impl Hold {
                 parts.extend(unknown.iter().map(|u| format!("unknown: {u}")));
                 format!("not ready: {}", parts.join("; "))
             }
+            Self::AwaitingApproval { url, cause } => {
+                let on = url.as_deref().map_or_else(|| "on the concern's GitHub issue".to_string(), |u| format!("on {u}"));
+                match cause {
+                    Some(cause) => format!("awaiting approval {on}; the approval state could not be read: {cause}"),
+                    None => format!("awaiting approval {on} (a user with write access applies the approval label or comments /approve)"),
+                }
+            }
+            Self::ApprovalHeld { by, url } => format!("held by @{by} on {url}"),
+            Self::HandledByIac { pr } => format!("handled through infrastructure code: {pr} is merged"),
         }
     }
 }

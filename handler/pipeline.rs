@@ -6,7 +6,10 @@
 //! 2. for each signal asks the planner which concerns it is about, reads (and records) when
 //!    each was first seen, reads the heads of its lineages (`plan`, "Lineages"), and plans —
 //!    the planner stays pure; the heads planning moved are stored before anything runs;
-//! 3. drops actions whose key the ledger already finished, and collapses equal keys;
+//! 3. drops actions whose key the ledger already finished, and collapses equal keys; then, for
+//!    upgrades every other gate lets run, asks GitHub whether the concern's pull request is
+//!    merged (handled through IaC) and, when policy requires approval, whether a writer
+//!    approved the target on the concern's issue ([`plan::approval`]);
 //! 4. in dry-run, stops there: the plan is logged and returned (nothing is claimed or marked);
 //! 5. otherwise hands the whole delivery's plan to the executor at once, so notifications of
 //!    one batch group into digests (under the host the executor queues email and chat in the
@@ -53,7 +56,9 @@ use serde_json::Value;
 
 use crate::action::{Action, ActionKey, ActionKind, Stage, UpgradeScope};
 use crate::actions::azure::{OperationReport, report_of_detail, report_of_failure};
-use crate::domain::{ClusterId, OperationStatus, Origin, Signal, SignalKind};
+use crate::actions::github::GithubApprovals;
+use crate::plan::approval;
+use crate::domain::{ClusterId, ConcernKind, OperationStatus, Origin, Signal, SignalKind};
 use crate::execute::{ExecutionReport, Executor, Outcome};
 use crate::followup;
 use crate::ingest::Ingested;
@@ -166,6 +171,9 @@ pub struct Pipeline {
     dry_run: bool,
     clock: Clock,
     ledger_concurrency: usize,
+    /// Reads approvals from GitHub issues (`plan::approval`); `None` without GitHub credentials
+    /// (a change that needs approval then holds, saying so).
+    approvals: Option<Arc<GithubApprovals>>,
 }
 
 impl Pipeline {
@@ -176,7 +184,13 @@ impl Pipeline {
     }
 
     pub fn new(policy: Arc<Policy>, ledger: Arc<dyn Ledger>, executor: Executor, dry_run: bool, clock: Clock) -> Self {
-        Self { policy, ledger, executor, dry_run, clock, ledger_concurrency: LEDGER_CONCURRENCY }
+        Self { policy, ledger, executor, dry_run, clock, ledger_concurrency: LEDGER_CONCURRENCY, approvals: None }
+    }
+
+    /// Reads approvals through `reader` (`approval = "github"` in policy).
+    pub fn with_approvals(mut self, reader: Option<Arc<GithubApprovals>>) -> Self {
+        self.approvals = reader;
+        self
     }
 
     /// How many ledger calls planning and sweep memory keep in flight (default
@@ -408,6 +422,15 @@ impl Pipeline {
                     facts.heads.insert(key, head.clone());
                 }
             }
+            // Upgrades handled through infrastructure code (a merged pull request, recorded by
+            // `approve`): only rules that open pull requests can have them.
+            if self.policy.applicable(&signal.cluster, &signal.facts, &signal.kind).any(|r| r.github_pr.is_some()) {
+                for concern in plan::concerns(signal, &self.policy).into_iter().filter(|c| c.kind == ConcernKind::KubernetesUpgrade) {
+                    if let Some(pr) = self.ledger.get_ref(&concern.key(), plan::IAC_CHANNEL).await? {
+                        facts.handled_by_iac.insert(concern.key(), pr);
+                    }
+                }
+            }
             let planned = plan::plan_with_heads(signal, &self.policy, &facts, now);
             report.log.extend(planned.notes);
             for (key, head) in planned.heads {
@@ -446,8 +469,89 @@ impl Pipeline {
             let states = self.action_states(followups.iter().map(|f| f.key.clone()).collect()).await?;
             plan.extend(followups.into_iter().zip(states).filter(|(_, state)| state.is_none()).map(|(f, _)| f));
         }
+        self.approve(&mut plan, &finished, now, report).await?;
         report.finished.extend(finished);
         Ok(plan)
+    }
+
+    /// Approvals (`plan::approval`): for each upgrade policy makes wait for approval, records
+    /// when its target was first proposed (a ledger first sighting: approvals count from then),
+    /// and — only for those every other gate lets run now, to keep GitHub calls few — reads
+    /// the concern's issue and applies the decision. An approved change runs with the plan, its
+    /// approval is kept in the ledger and told on the issue; an unreadable state holds it,
+    /// naming the cause. Dry runs read and decide, and record nothing but the proposal time.
+    async fn approve(&self, plan: &mut Vec<Action>, finished: &[Action], now: Timestamp, report: &mut RunReport) -> Result<(), PipelineError> {
+        let mut echoes: Vec<Action> = Vec::new();
+        // A merged pull request for the concern hands the change to infrastructure code.
+        if let Some(reader) = &self.approvals {
+            for action in plan.iter_mut().filter(|a| approval::ready_but_for_approval(a) && a.concern.kind == ConcernKind::KubernetesUpgrade) {
+                let signal = &action.signal;
+                let repos: Vec<String> = self.policy.applicable(&signal.cluster, &signal.facts, &signal.kind).filter_map(|r| r.github_pr.as_ref()).map(|p| p.repo.clone()).collect();
+                for repo in repos {
+                    match reader.merged_pull(&action.concern, &repo).await {
+                        Ok(Some(pr)) => {
+                            report.log.push(format!("{}: {} is handled through infrastructure code: {pr} is merged", action.concern.cluster.name(), action.concern.target));
+                            if !self.dry_run {
+                                self.ledger.put_ref(&action.concern.key(), plan::IAC_CHANNEL, &pr).await?;
+                            }
+                            approval::handled_by_iac(action, pr);
+                            break;
+                        }
+                        Ok(None) => {}
+                        Err(e) => report.log.push(format!("{}: the pull request of {} could not be read: {e}", action.concern.cluster.name(), action.concern.target)),
+                    }
+                }
+            }
+        }
+        for i in 0..plan.len() {
+            let Some(terms) = approval::terms_for(&self.policy, &plan[i]) else { continue };
+            let ActionKind::Upgrade { target, .. } = &plan[i].kind else { continue };
+            let target = target.clone();
+            let concern = plan[i].concern.clone();
+            let proposed = self.ledger.first_seen(&approval::proposal_key(&concern, &target), now).await?;
+            if !approval::awaits_reading(&plan[i]) {
+                continue;
+            }
+            let read = match (terms, &self.approvals) {
+                (None, _) => Err("no [rule.github_issue] applies to this cluster, and approvals are given on the concern's issue".to_string()),
+                (Some(_), None) => Err("GitHub credentials are not set (GITHUB_TOKEN or GITHUB_APP_*)".to_string()),
+                (Some(terms), Some(reader)) => match reader.activity(&concern, &terms.repo, &terms.label).await {
+                    // The issue is opened by this run: the next run reads it.
+                    Ok(None) => continue,
+                    Ok(Some(activity)) => Ok((approval::decide(&activity, &terms.label, &terms.hold_label, proposed), activity.url)),
+                    Err(e) => {
+                        // A setting to fix is said loudly, as for every other GitHub call; the
+                        // change holds meanwhile and the next run reads again.
+                        if let crate::error::ActionError::Configuration { setting, message } = &e {
+                            crate::error::log_configuration_failure(setting, message);
+                        }
+                        Err(e.to_string())
+                    }
+                },
+            };
+            if let Err(cause) = &read {
+                report.log.push(format!("{}: approval of {target} not read: {cause}", concern.cluster.name()));
+            }
+            let Some(given) = approval::apply(&mut plan[i], read) else { continue };
+            report.log.push(format!("{}: {target} approved by @{} at {} ({})", concern.cluster.name(), given.by, given.at, given.via.as_str()));
+            if self.dry_run {
+                continue;
+            }
+            let record = serde_json::to_string(&given).map_err(|e| PipelineError::Permanent(format!("approval record: {e}")))?;
+            self.ledger.put_ref(&concern.key(), &approval::record_channel(&target), &record).await?;
+            let told = plan
+                .iter()
+                .chain(finished)
+                .filter(|a| a.concern == concern && matches!(a.kind, ActionKind::GithubIssue { .. }))
+                .filter(|a| matches!(a.stage, Stage::Notice | Stage::Reminder | Stage::Overdue))
+                .max_by_key(|a| a.stage);
+            if let Some(told) = told {
+                echoes.push(approval::echo(&plan[i], told, &given));
+            }
+        }
+        let states = self.action_states(echoes.iter().map(|e| e.key.clone()).collect()).await?;
+        plan.extend(echoes.into_iter().zip(states).filter(|(_, state)| state.is_none()).map(|(e, _)| e));
+        Ok(())
     }
 
     /// For each signal, in order, its concern keys with when each was first seen (`None`: the

@@ -116,6 +116,7 @@ use crate::policy::{Cadence, Policy, Rule, UpgradeMode};
 
 pub use crate::policy::windows::WindowStatus;
 
+pub mod approval;
 mod say;
 
 /// Which maintenance window governs a kind of cluster change. AKS keeps separate schedules:
@@ -182,11 +183,19 @@ pub struct PlanFacts {
     /// (`pipeline::sweep_plan_facts`): such a change is held as [`Hold::WindowUnknown`]
     /// naming it; without a cause, as "no maintenance window is known (define one …)".
     pub window_causes: BTreeMap<WindowScope, String>,
+    /// Concern key → the web address of its merged infrastructure-code pull request (a ledger
+    /// fact, [`IAC_CHANNEL`]): the change is handled through IaC — held, watched like an AKS
+    /// channel's change ([`Hold::HandledByIac`]).
+    pub handled_by_iac: BTreeMap<String, String>,
     /// The cluster's own maintenance configuration governing each scope, when a sweep read and
     /// parsed them (AKS's schedules: what an auto-upgrade channel waits for). The watchdog counts
     /// their windows (`aks_channel_grace_windows`).
     pub schedules: BTreeMap<WindowScope, crate::policy::windows::MaintenanceWindow>,
 }
+
+/// The ledger reference channel that keeps, under a concern's key, the merged pull request
+/// that handles its change through infrastructure code.
+pub const IAC_CHANNEL: &str = "iac-merged";
 
 impl PlanFacts {
     /// The window that governs changes of `scope`: its own entry, else [`PlanFacts::window`].
@@ -1168,11 +1177,34 @@ impl Planner<'_> {
         }
     }
 
+    /// The issue messages planned from `before` on say how to approve, when policy requires
+    /// approval for this `auto` change (`plan::approval`).
+    fn how_to_approve(&mut self, before: usize, mode: UpgradeMode) {
+        if mode != UpgradeMode::Auto || self.cadence.approval != crate::policy::ApprovalVia::Github {
+            return;
+        }
+        let how = approval::how_to_approve(&self.cadence.approval_label, &self.cadence.hold_label);
+        for a in self.out[before..].iter_mut().filter(|a| matches!(a.kind, ActionKind::GithubIssue { .. })) {
+            a.note = Some(match a.note.take() {
+                Some(n) => format!("{n}\n\n{how}"),
+                None => how.clone(),
+            });
+        }
+    }
+
     fn execute(&mut self, concern: &Concern, change: Change<'_>) {
         let Change { kind, what, mode, target, min_minutes, deadline } = change;
         let scope = WindowScope::of_action(&kind).unwrap_or(WindowScope::KubernetesVersion);
         let hold = self.gate(mode, self.first_seen(concern), target, min_minutes, scope);
         let hold = self.readiness_hold(concern, &kind, hold);
+        // Approval comes last: it is read from GitHub only for a change every other gate lets
+        // run (`pipeline`, `plan::approval`), so until then it is awaited.
+        let hold = match hold {
+            None if self.cadence.approval == crate::policy::ApprovalVia::Github && matches!(kind, ActionKind::Upgrade { .. }) => {
+                Some(Hold::AwaitingApproval { url: None, cause: None })
+            }
+            other => other,
+        };
         let summary = say::execute(self.name(), &what, hold.as_ref(), self.facts.window_for(scope));
         self.push(concern, Stage::Execute, kind, summary, None, deadline, hold);
     }
@@ -1291,9 +1323,15 @@ impl Planner<'_> {
             let told = say::version_change(current, &target, terms.label);
             return self.by_aks(concern, &aks, &told, deadline, upgrade, what);
         }
+        if let Some(pr) = self.facts.handled_by_iac.get(&concern.key()).cloned() {
+            let told = say::version_change(current, &target, terms.label);
+            return self.by_iac(concern, &pr, &told, deadline, upgrade, what);
+        }
         let stage = ladder(self.now, deadline, self.cadence.reminder_days_before);
         let summary = say::upgrade_available(&name, stage, current, &target, terms.label, deadline);
+        let before = self.out.len();
         self.tell(concern, stage, &summary, None, Some(deadline));
+        self.how_to_approve(before, terms.mode);
         // One pull request per target version: a newer patch of the same concern updates it.
         let prs: Vec<_> = self.rules.iter().filter_map(|r| r.github_pr.clone()).collect();
         for pr in prs {
@@ -1330,7 +1368,9 @@ impl Planner<'_> {
         }
         let stage = ladder(self.now, deadline, self.cadence.reminder_days_before);
         let summary = say::node_image_available(&name, stage, pool, current, &latest, deadline);
+        let before = self.out.len();
         self.tell(concern, stage, &summary, None, Some(deadline));
+        self.how_to_approve(before, self.cadence.node_image);
         let change = Change {
             what: say::node_image_change(pool, &latest),
             kind: ActionKind::Upgrade { upgrade: UpgradeScope::NodeImage { pool: pool.to_string() }, target: latest },
@@ -1441,6 +1481,23 @@ impl Planner<'_> {
             _ => None,
         };
         let hold = Hold::AksChannel { channel: aks.channel.clone(), schedule: aks.schedule.as_str().to_string(), next };
+        let summary = say::execute(&name, &what, Some(&hold), &WindowStatus::Unknown);
+        self.push(concern, Stage::Execute, kind, summary, None, Some(watch), Some(hold));
+    }
+}
+
+impl Planner<'_> {
+    /// A change whose infrastructure-code pull request was merged: aks-cadence never starts it
+    /// (the IaC pipeline applies it) and watches for it as for an AKS channel's change — once
+    /// the deadline plus `aks_channel_grace_days` passes with the version still missing, it is
+    /// overdue as "merged through IaC but not applied".
+    fn by_iac(&mut self, concern: &Concern, pr: &str, told: &str, deadline: Timestamp, kind: ActionKind, what: String) {
+        let name = self.name().to_string();
+        let watch = after_days(deadline, self.cadence.aks_channel_grace_days);
+        let stage = if self.now >= watch { Stage::Overdue } else { Stage::Notice };
+        let summary = say::by_iac(&name, stage, told, pr, watch);
+        self.tell(concern, stage, &summary, None, Some(watch));
+        let hold = Hold::HandledByIac { pr: pr.to_string() };
         let summary = say::execute(&name, &what, Some(&hold), &WindowStatus::Unknown);
         self.push(concern, Stage::Execute, kind, summary, None, Some(watch), Some(hold));
     }

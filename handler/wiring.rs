@@ -15,7 +15,7 @@ use crate::actions::Actuator;
 use crate::actions::azure::{AzureActuator, FOLLOW_FOR};
 use crate::actions::chat::ChatActuator;
 use crate::actions::email::EmailActuator;
-use crate::actions::github::GithubActuator;
+use crate::actions::github::{GithubActuator, GithubApprovals};
 use crate::actions::log::LogActuator;
 use crate::azure::{ArmClient, ArmConfig, identity};
 use crate::execute::{DEFAULT_LEASE, DigestWindow, Executor, RetryPolicy};
@@ -78,6 +78,8 @@ pub struct Parts {
     /// Only plan: nothing is claimed, carried out or marked.
     pub dry_run: bool,
     pub clock: Clock,
+    /// Reads approvals from GitHub issues (`approval = "github"`); `None` without credentials.
+    pub approvals: Option<Arc<GithubApprovals>>,
 }
 
 impl Parts {
@@ -99,6 +101,7 @@ impl Parts {
             digest: None,
             dry_run,
             clock,
+            approvals: None,
         }
     }
 
@@ -120,7 +123,9 @@ impl Parts {
         for a in &actuators {
             tracing::info!(adapter = a.name(), "adapter ready");
         }
+        let approvals = GithubApprovals::new(settings, Arc::clone(&ledger))?;
         let mut parts = Self::new(policy, ledger, actuators, dry_run, clock);
+        parts.approvals = approvals.map(Arc::new);
         parts.lease = settings.claim_lease;
         if notifications == Notifications::Digest && settings.digest_quiet > SignedDuration::ZERO {
             parts.digest = Some(DigestWindow {
@@ -149,7 +154,7 @@ impl Parts {
     /// The pipeline these parts describe.
     pub fn pipeline(self) -> Pipeline {
         let executor = self.executor();
-        Pipeline::new(self.policy, self.ledger, executor, self.dry_run, self.clock)
+        Pipeline::new(self.policy, self.ledger, executor, self.dry_run, self.clock).with_approvals(self.approvals)
     }
 }
 

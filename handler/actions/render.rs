@@ -319,6 +319,10 @@ pub fn markdown(action: &Action) -> String {
     if let Some(w) = &f.window {
         s.push_str(&format!("\n**Maintenance window**: {}\n", text(w)));
     }
+    // How to approve, when policy requires approval (`plan::approval::how_to_approve`).
+    if let Some(how) = action.note.as_deref().and_then(|n| n.split("\n\n").find(|p| p.starts_with("Approval required"))) {
+        s.push_str(&format!("\n**Approval**: {}\n", text(how)));
+    }
     if !f.commands.is_empty() {
         s.push_str("\n**To do it by hand**\n\n```sh\n");
         for c in &f.commands {

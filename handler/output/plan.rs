@@ -283,7 +283,10 @@ fn hold_time(hold: &Hold) -> Option<Timestamp> {
         | Hold::Busy
         | Hold::WindowUnknown { .. }
         | Hold::TargetNotOffered { .. }
-        | Hold::Readiness { .. } => None,
+        | Hold::Readiness { .. }
+        | Hold::AwaitingApproval { .. }
+        | Hold::ApprovalHeld { .. }
+        | Hold::HandledByIac { .. } => None,
     }
 }
 

@@ -338,14 +338,18 @@ pub(super) fn execute(
     hold: Option<&Hold>,
     window: &WindowStatus,
 ) -> String {
-    let status = match (hold, window) {
+    format!("{name}: {what} — {}", execute_status(hold, window))
+}
+
+/// The part of an execute summary after the dash: "would start now (…)" or "held: …".
+pub(super) fn execute_status(hold: Option<&Hold>, window: &WindowStatus) -> String {
+    match (hold, window) {
         (None, WindowStatus::Open { until }) => {
             format!("would start now (window open until {})", minute(*until))
         }
         (None, _) => "would start now".to_string(),
         (Some(h), _) => format!("held: {}", h.describe()),
-    };
-    format!("{name}: {what} — {status}")
+    }
 }
 
 /// `Kubernetes 1.30.4 → 1.30.7 (patch)`.
@@ -383,6 +387,15 @@ pub(super) fn by_aks(name: &str, stage: Stage, told: &str, aks: &AksApplies, win
             aks_window(aks, window),
             day(watch)
         )
+    }
+}
+
+/// A change handled through infrastructure code (its pull request merged).
+pub(super) fn by_iac(name: &str, stage: Stage, told: &str, pr: &str, watch: Timestamp) -> String {
+    if stage == Stage::Overdue {
+        format!("{name}: overdue: merged through infrastructure code but not applied: {told} was merged in {pr} and should have landed by {}; check the pipeline that deploys it", day(watch))
+    } else {
+        format!("{name}: {told} handled through infrastructure code ({pr} is merged); nothing to do unless it is still missing on {}", day(watch))
     }
 }
 

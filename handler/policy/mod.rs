@@ -90,6 +90,32 @@ impl UpgradeMode {
     }
 }
 
+/// Who must approve an `auto` change before aks-cadence starts it (`approval` under
+/// `[rule.upgrade]`; see `plan::approval`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ApprovalVia {
+    /// No approval: `auto` acts once every other gate allows it (the default).
+    #[default]
+    None,
+    /// A person with write access approves on the concern's GitHub issue: the approval label
+    /// or an `/approve` comment; the hold label or `/hold` stops it again.
+    Github,
+}
+
+impl ApprovalVia {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Github => "github",
+        }
+    }
+}
+
+/// The label that approves a change (`approval_label`).
+pub const DEFAULT_APPROVAL_LABEL: &str = "aks-cadence/approved";
+/// The label that stops an approved change (`hold_label`).
+pub const DEFAULT_HOLD_LABEL: &str = "aks-cadence/hold";
+
 /// Minimum minutes left in an open maintenance window for a change to start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MinWindow {
@@ -122,6 +148,12 @@ pub struct Cadence {
     /// Days after the cadence deadline before a change AKS should have applied is escalated
     /// as "auto-upgrade is configured but did not happen" (`aks_channel_grace_days`).
     pub aks_channel_grace_days: u32,
+    /// Who approves `auto` changes before they start (`approval`).
+    pub approval: ApprovalVia,
+    /// The label that approves (`approval_label`).
+    pub approval_label: String,
+    /// The label that holds (`hold_label`).
+    pub hold_label: String,
     /// Windows of the channel's own AKS schedule that may open and close, after the change was
     /// first seen, before the watchdog escalates (`aks_channel_grace_windows`; 0 = not used).
     /// Whichever comes first — this or the deadline plus `aks_channel_grace_days` — escalates.
@@ -160,6 +192,9 @@ impl Default for Cadence {
             min_window_minutes: MinWindow { node_image: 60, patch: 120, minor: 120, certificate_rotation: 60 },
             respect_aks_channels: true,
             aks_channel_grace_days: 0,
+            approval: ApprovalVia::None,
+            approval_label: DEFAULT_APPROVAL_LABEL.into(),
+            hold_label: DEFAULT_HOLD_LABEL.into(),
             aks_channel_grace_windows: 0,
             require_upgrade_channel: None,
             require_node_os_channel: None,
@@ -187,6 +222,9 @@ pub struct Overrides {
     pub min_window_certificate_rotation: Option<u32>,
     pub respect_aks_channels: Option<bool>,
     pub aks_channel_grace_days: Option<u32>,
+    pub approval: Option<ApprovalVia>,
+    pub approval_label: Option<String>,
+    pub hold_label: Option<String>,
     pub aks_channel_grace_windows: Option<u32>,
     pub require_upgrade_channel: Option<channels::UpgradeChannel>,
     pub require_node_os_channel: Option<channels::NodeOsChannel>,
@@ -216,6 +254,9 @@ impl Overrides {
             min_window_certificate_rotation,
             respect_aks_channels,
             aks_channel_grace_days,
+            approval,
+            approval_label,
+            hold_label,
             aks_channel_grace_windows,
             require_upgrade_channel,
             require_node_os_channel
@@ -240,6 +281,9 @@ impl Overrides {
             auto_after_days: self.auto_after_days.unwrap_or(d.auto_after_days),
             respect_aks_channels: self.respect_aks_channels.unwrap_or(d.respect_aks_channels),
             aks_channel_grace_days: self.aks_channel_grace_days.unwrap_or(d.aks_channel_grace_days),
+            approval: self.approval.unwrap_or(d.approval),
+            approval_label: self.approval_label.clone().unwrap_or_else(|| d.approval_label.clone()),
+            hold_label: self.hold_label.clone().unwrap_or_else(|| d.hold_label.clone()),
             aks_channel_grace_windows: self.aks_channel_grace_windows.unwrap_or(d.aks_channel_grace_windows),
             require_upgrade_channel: self.require_upgrade_channel.or(d.require_upgrade_channel),
             require_node_os_channel: self.require_node_os_channel.or(d.require_node_os_channel),

@@ -14,7 +14,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::{
-    BASELINE_WITHIN_DAYS, BaselineException, BaselinePolicy, ChatTarget, GithubIssueTarget, GithubPrTarget, Glob, Overrides, Policy,
+    ApprovalVia, BASELINE_WITHIN_DAYS, BaselineException, BaselinePolicy, ChatTarget, GithubIssueTarget, GithubPrTarget, Glob, Overrides, Policy,
     PolicyError, ROUTED_STAGES, Rule, SIGNAL_NAMES, Selector, StageRoute, UpgradeMode, WhenTagsUnknown, signal_bit,
 };
 use super::channels::{NodeOsChannel, UpgradeChannel};
@@ -38,8 +38,18 @@ const SETTINGS_KEYS: [&str; 12] = [
     "require_upgrade_channel",
     "require_node_os_channel",
 ];
-const UPGRADE_KEYS: [&str; 7] =
-    ["node_image", "patch", "minor", "certificate_rotation", "auto_after_days", "min_window_minutes", "window"];
+const UPGRADE_KEYS: [&str; 10] = [
+    "node_image",
+    "patch",
+    "minor",
+    "certificate_rotation",
+    "auto_after_days",
+    "min_window_minutes",
+    "window",
+    "approval",
+    "approval_label",
+    "hold_label",
+];
 const MIN_WINDOW_KEYS: [&str; 4] = ["node_image", "patch", "minor", "certificate_rotation"];
 const RULE_KEYS: [&str; 14] = [
     "name",
@@ -142,6 +152,8 @@ pub(super) fn parse(text: &str, path: &str) -> Result<Policy, Vec<PolicyError>> 
             ),
         }
     }
+
+    c.approvals_have_issues(&policy.rules);
 
     if let Some(v) = get(root, "baseline") {
         policy.baseline = c.baseline(v, "baseline");
@@ -251,13 +263,16 @@ struct Checker<'s> {
     path: &'s str,
     line_starts: Vec<usize>,
     errors: Vec<PolicyError>,
+    /// Where `approval = "github"` was written: (the section's field prefix, span), checked
+    /// against the rules' issue channels once every rule is read.
+    approvals: Vec<(String, Range<usize>)>,
 }
 
 impl<'s> Checker<'s> {
     fn new(text: &'s str, path: &'s str) -> Self {
         let mut line_starts = vec![0];
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        Self { path, line_starts, errors: Vec::new() }
+        Self { path, line_starts, errors: Vec::new(), approvals: Vec::new() }
     }
 
     fn line(&self, offset: usize) -> usize {
@@ -497,6 +512,58 @@ impl<'s> Checker<'s> {
         }
     }
 
+    fn approval(&mut self, v: &Val<'_>, field: &str) -> Option<ApprovalVia> {
+        let s = self.string(v, field)?;
+        match s.as_str() {
+            "none" => Some(ApprovalVia::None),
+            "github" => Some(ApprovalVia::Github),
+            other => {
+                let fix = match suggest(other, &["none", "github"]) {
+                    Some(s) => format!("did you mean \"{s}\"? (allowed: \"none\", \"github\")"),
+                    None => "use \"none\" (auto changes start without approval) or \"github\" (a writer approves on the concern's issue)".into(),
+                };
+                self.err(v.span(), field, format!("unknown approval \"{other}\""), fix);
+                None
+            }
+        }
+    }
+
+    /// A GitHub label name: 1–50 characters (GitHub's limit), no comma (label filters are
+    /// comma-separated).
+    fn label(&mut self, v: &Val<'_>, field: &str) -> Option<String> {
+        let s = self.string(v, field)?;
+        let t = s.trim();
+        if t.is_empty() || t.chars().count() > 50 || t.contains(',') {
+            self.err(v.span(), field, format!("\"{s}\" is not a usable GitHub label"), "use a label name of 1 to 50 characters without commas, like \"aks-cadence/approved\"");
+            return None;
+        }
+        Some(t.to_string())
+    }
+
+    /// `approval = "github"` needs the concern's GitHub issue: the rule that sets it must open
+    /// issues itself, or a rule selecting every cluster must (for `[defaults.upgrade]`, the
+    /// latter).
+    fn approvals_have_issues(&mut self, rules: &[Rule]) {
+        let catch_all = rules.iter().any(|r| r.github_issue.is_some() && r.selector == Selector::default() && r.signals().is_none());
+        for (prefix, span) in std::mem::take(&mut self.approvals) {
+            let own = prefix
+                .strip_prefix("rule[")
+                .and_then(|r| r.split(']').next())
+                .and_then(|i| i.parse::<usize>().ok())
+                .and_then(|i| rules.get(i))
+                .is_some_and(|r| r.github_issue.is_some());
+            if own || catch_all {
+                continue;
+            }
+            let fix = if prefix.starts_with("rule[") {
+                "add [rule.github_issue] with repo = \"owner/name\" to this rule (approvals are given on the concern's issue), or set approval = \"none\""
+            } else {
+                "add a [[rule]] without selectors that has [rule.github_issue] (approvals are given on the concern's issue), or set approval in the rules that open issues"
+            };
+            self.err(span, join(&prefix, "approval"), "approval = \"github\" needs a GitHub issue for the clusters it selects, and no [rule.github_issue] covers them", fix);
+        }
+    }
+
     /// Reads the settings keys of a `[defaults]` or `[[rule]]` table.
     fn settings(&mut self, t: &DeTable<'_>, prefix: &str) -> (Overrides, Option<MaintenanceWindow>) {
         let mut o = Overrides::default();
@@ -580,6 +647,14 @@ impl<'s> Checker<'s> {
                 if let Some(v) = get(u, "window") {
                     window = self.window(v, &join(&prefix, "window"));
                 }
+                if let Some(v) = get(u, "approval") {
+                    o.approval = self.approval(v, &join(&prefix, "approval"));
+                    if o.approval == Some(ApprovalVia::Github) {
+                        self.approvals.push((prefix.clone(), v.span()));
+                    }
+                }
+                o.approval_label = get(u, "approval_label").and_then(|v| self.label(v, &join(&prefix, "approval_label")));
+                o.hold_label = get(u, "hold_label").and_then(|v| self.label(v, &join(&prefix, "hold_label")));
             }
         }
         (o, window)
@@ -1655,5 +1730,32 @@ mod tests {
         assert!(is_setting_name("TEAMS_WEBHOOK_URL"));
         assert!(!is_setting_name("1URL"));
         assert!(!is_setting_name("TEAMS-URL"));
+    }
+
+    #[test]
+    fn approval_needs_an_issue_for_the_clusters_it_selects() {
+        let ok = "[[rule]]\nname = \"prod\"\nclusters = [\"prod-*\"]\n[rule.upgrade]\npatch = \"auto\"\napproval = \"github\"\napproval_label = \"ship-it\"\n[rule.github_issue]\nrepo = \"o/r\"\n";
+        let policy = parse(ok, "p.toml").unwrap();
+        let o = &policy.rules[0].settings;
+        assert_eq!((o.approval, o.approval_label.as_deref(), o.hold_label.as_deref()), (Some(ApprovalVia::Github), Some("ship-it"), None));
+
+        let without = "[[rule]]\nname = \"prod\"\nclusters = [\"prod-*\"]\n[rule.upgrade]\napproval = \"github\"\n[rule.email]\nto = [\"ops@example.com\"]\n";
+        let errors = parse(without, "p.toml").unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        let e = &errors[0];
+        assert_eq!((e.line, e.field.as_str()), (5, "rule[0].upgrade.approval"));
+        assert!(e.problem.contains("needs a GitHub issue") && e.fix.contains("add [rule.github_issue]"), "{e}");
+
+        // A rule without selectors that opens issues covers every cluster, [defaults] included.
+        let covered = "[defaults.upgrade]\napproval = \"github\"\n\n[[rule]]\nname = \"all\"\n[rule.github_issue]\nrepo = \"o/r\"\n";
+        assert!(parse(covered, "p.toml").is_ok());
+        let uncovered = "[defaults.upgrade]\napproval = \"github\"\n\n[[rule]]\nname = \"prod\"\nclusters = [\"prod\"]\n[rule.github_issue]\nrepo = \"o/r\"\n";
+        let errors = parse(uncovered, "p.toml").unwrap_err();
+        assert_eq!((errors[0].line, errors[0].field.as_str()), (2, "defaults.upgrade.approval"), "{errors:?}");
+
+        let typo = parse("[defaults.upgrade]\napproval = \"githb\"\n", "p.toml").unwrap_err();
+        assert!(typo[0].fix.contains("did you mean \"github\""), "{typo:?}");
+        let label = parse("[defaults.upgrade]\nhold_label = \"a,b\"\n", "p.toml").unwrap_err();
+        assert_eq!(label[0].field, "defaults.upgrade.hold_label", "{label:?}");
     }
 }

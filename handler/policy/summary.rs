@@ -97,7 +97,17 @@ fn aks_channels(c: &Cadence) -> String {
     if let Some(ch) = c.require_node_os_channel {
         parts.push(format!("requires nodeOSUpgradeChannel {} (clusters without it get an aks-channel finding)", ch.as_str()));
     }
+    if c.approval == super::ApprovalVia::Github {
+        parts.push(approval_line(&c.approval_label, &c.hold_label));
+    }
     parts.iter().map(|p| format!("; {p}")).collect()
+}
+
+/// What `approval = "github"` means, in one phrase.
+fn approval_line(label: &str, hold: &str) -> String {
+    format!(
+        "auto changes wait for approval on the concern's GitHub issue (label `{label}` or an /approve comment by a user with write access; `{hold}` or /hold stops them)"
+    )
 }
 
 /// A window is validated when the policy loads: only a usable one reaches here.
@@ -215,6 +225,19 @@ fn overrides(o: &Overrides) -> Vec<String> {
     for (name, mode) in [("node_image", o.node_image), ("patch", o.patch), ("minor", o.minor), ("certificate_rotation", o.certificate_rotation)] {
         if let Some(m) = mode {
             out.push(format!("upgrade.{name} = {}", m.as_str()));
+        }
+    }
+    if let Some(a) = o.approval {
+        out.push(format!("upgrade.approval = {}", a.as_str()));
+        if a == super::ApprovalVia::Github {
+            let label = o.approval_label.as_deref().unwrap_or(super::DEFAULT_APPROVAL_LABEL);
+            let hold = o.hold_label.as_deref().unwrap_or(super::DEFAULT_HOLD_LABEL);
+            out.push(approval_line(label, hold));
+        }
+    }
+    for (name, label) in [("approval_label", &o.approval_label), ("hold_label", &o.hold_label)] {
+        if let Some(l) = label {
+            out.push(format!("upgrade.{name} = {l}"));
         }
     }
     out

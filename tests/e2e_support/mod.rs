@@ -394,6 +394,18 @@ impl Respond for EditIssue {
     }
 }
 
+/// One comment on the fake's issues: issue number, body, author, `created_at`.
+#[derive(Debug, Clone)]
+struct FakeComment {
+    issue: u64,
+    body: String,
+    user: String,
+    created_at: String,
+}
+
+/// The login the fake gives comments the handler posts.
+pub const BOT_LOGIN: &str = "aks-cadence[bot]";
+
 /// `POST /repos/o/r/issues/N/labels` (`{"labels": [...]}`) and `POST …/assignees`
 /// (`{"assignees": [...]}`): adds to the issue without replacing, as GitHub documents, and
 /// answers as GitHub does (200 with the issue's labels; 201 with the issue).
@@ -424,18 +436,22 @@ impl Respond for AddToIssue {
 }
 
 /// The comments on the fake's issues (`GET`/`POST /repos/o/r/issues/N/comments`), mounted by
-/// [`FakeGithub::comments`].
+/// [`FakeGithub::comments`]. Listed in GitHub's shape: `id`, `user.login`, `body`, `created_at`.
 #[derive(Clone, Default)]
-pub struct Comments(Arc<Mutex<Vec<(u64, String)>>>);
+pub struct Comments(Arc<Mutex<Vec<FakeComment>>>);
 
 impl Comments {
     /// The bodies posted on issue `issue`, oldest first.
     pub fn on(&self, issue: u64) -> Vec<String> {
-        self.0.lock().unwrap().iter().filter(|(n, _)| *n == issue).map(|(_, b)| b.clone()).collect()
+        self.0.lock().unwrap().iter().filter(|c| c.issue == issue).map(|c| c.body.clone()).collect()
     }
     /// Every comment as (issue, body).
     pub fn all(&self) -> Vec<(u64, String)> {
-        self.0.lock().unwrap().clone()
+        self.0.lock().unwrap().iter().map(|c| (c.issue, c.body.clone())).collect()
+    }
+    /// A person comments `body` on issue `issue` at `created_at` (RFC 3339).
+    pub fn post_as(&self, issue: u64, user: &str, body: &str, created_at: &str) {
+        self.0.lock().unwrap().push(FakeComment { issue, body: body.into(), user: user.into(), created_at: created_at.into() });
     }
 }
 
@@ -444,12 +460,66 @@ impl Respond for Comments {
         let n: u64 = req.url.path().split('/').nth(5).and_then(|n| n.parse().ok()).expect("/repos/o/r/issues/N/comments");
         if req.method.as_str() == "POST" {
             let body: Value = serde_json::from_slice(&req.body).expect("a comment is JSON");
-            self.0.lock().unwrap().push((n, body["body"].as_str().unwrap_or_default().to_string()));
-            return ResponseTemplate::new(201).set_body_json(json!({"id": self.0.lock().unwrap().len()}));
+            let created_at = jiff::Timestamp::now().to_string();
+            let mut all = self.0.lock().unwrap();
+            all.push(FakeComment { issue: n, body: body["body"].as_str().unwrap_or_default().to_string(), user: BOT_LOGIN.into(), created_at });
+            return ResponseTemplate::new(201).set_body_json(json!({"id": all.len()}));
         }
-        // Each comment's id is its place in the fake's list, from 1 (as `POST` answers).
-        let listed: Vec<Value> = self.0.lock().unwrap().iter().enumerate().filter(|(_, (i, _))| *i == n).map(|(id, (_, b))| json!({"id": id + 1, "body": b})).collect();
+        let listed: Vec<Value> = self
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.issue == n)
+            .map(|(i, c)| json!({"id": i + 1, "user": {"login": c.user, "type": "User"}, "body": c.body, "created_at": c.created_at, "updated_at": c.created_at}))
+            .collect();
         ResponseTemplate::new(200).set_body_json(listed)
+    }
+}
+
+/// One label event: issue, `labeled`/`unlabeled`, label, actor, `created_at`.
+type IssueEvents = Arc<Mutex<Vec<(u64, &'static str, String, String, String)>>>;
+
+/// `GET /repos/o/r/issues/N/events`: the documented issue-event shape (`id`, `event`,
+/// `actor.login`, `label.name`/`color`, `created_at`), oldest first.
+struct ListEvents(IssueEvents);
+impl Respond for ListEvents {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let n: u64 = req.url.path().split('/').nth(5).and_then(|n| n.parse().ok()).expect("/repos/o/r/issues/N/events");
+        let listed: Vec<Value> = self
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.0 == n)
+            .map(|(i, (_, event, label, actor, at))| {
+                json!({"id": i + 1, "event": event, "actor": {"login": actor, "type": "User"}, "label": {"name": label, "color": "ededed"}, "commit_id": null, "created_at": at})
+            })
+            .collect();
+        ResponseTemplate::new(200).set_body_json(listed)
+    }
+}
+
+/// `GET /repos/o/r/collaborators/{user}/permission`: `permission` and `role_name` for a known
+/// user, 404 for anyone else (as GitHub answers for a login it does not know).
+struct Permissions(BTreeMap<String, String>);
+impl Respond for Permissions {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let user = req.url.path().split('/').nth(5).unwrap_or_default().to_ascii_lowercase();
+        match self.0.get(&user) {
+            Some(role) => {
+                // GitHub reports `maintain` as `write` and `triage` as `read` in `permission`.
+                let permission = match role.as_str() {
+                    "maintain" => "write",
+                    "triage" => "read",
+                    other => other,
+                };
+                ResponseTemplate::new(200).set_body_json(json!({"permission": permission, "role_name": role, "user": {"login": user, "type": "User"}}))
+            }
+            None => ResponseTemplate::new(404).set_body_json(json!({"message": "Not Found", "documentation_url": "https://docs.github.com/rest/collaborators/collaborators#get-repository-permissions-for-a-user"})),
+        }
     }
 }
 
@@ -461,9 +531,9 @@ impl Respond for EditComment {
         let body: Value = serde_json::from_slice(&req.body).expect("a comment edit is JSON");
         let mut all = (self.0).0.lock().unwrap();
         match id.checked_sub(1).and_then(|i| all.get_mut(i)) {
-            Some((_, b)) => {
-                *b = body["body"].as_str().unwrap_or_default().to_string();
-                ResponseTemplate::new(200).set_body_json(json!({"id": id, "body": b.clone()}))
+            Some(c) => {
+                c.body = body["body"].as_str().unwrap_or_default().to_string();
+                ResponseTemplate::new(200).set_body_json(json!({"id": id, "body": c.body.clone()}))
             }
             None => ResponseTemplate::new(404).set_body_json(json!({"message": "Not Found"})),
         }
@@ -477,6 +547,7 @@ impl Respond for EditComment {
 pub struct FakeGithub {
     pub server: MockServer,
     issues: Issues,
+    events: IssueEvents,
 }
 
 impl FakeGithub {
@@ -499,7 +570,54 @@ impl FakeGithub {
             .named("create the fleet dashboard")
             .mount(&server)
             .await;
-        Self { server, issues }
+        let events: IssueEvents = Arc::default();
+        let on_issue = format!("^/repos/{REPO}/issues/[0-9]+/events$");
+        Mock::given(method("GET")).and(path_regex(on_issue.as_str())).respond_with(ListEvents(Arc::clone(&events))).named("issue events").mount(&server).await;
+        Self { server, issues, events }
+    }
+
+    /// `actor` applies `label` to issue `number` at `at` (RFC 3339): the label is on the issue
+    /// and a `labeled` event records who and when.
+    pub fn label(&self, number: u64, label: &str, actor: &str, at: &str) {
+        let mut issues = self.issues.lock().unwrap();
+        let issue = issues.iter_mut().find(|i| i.number == number).expect("the issue exists");
+        if !issue.labels.iter().any(|l| l == label) {
+            issue.labels.push(label.into());
+        }
+        self.events.lock().unwrap().push((number, "labeled", label.into(), actor.into(), at.into()));
+    }
+
+    /// Serves the collaborator permission endpoint: `(login, role)` with role `admin`,
+    /// `maintain`, `write`, `triage` or `read`; other logins are answered 404.
+    pub async fn permissions(&self, roles: &[(&str, &str)]) {
+        let roles = roles.iter().map(|(u, r)| (u.to_ascii_lowercase(), r.to_string())).collect();
+        let p = format!("^/repos/{REPO}/collaborators/[^/]+/permission$");
+        Mock::given(method("GET")).and(path_regex(p.as_str())).respond_with(Permissions(roles)).named("collaborator permission").mount(&self.server).await;
+    }
+
+    /// Serves `GET /repos/o/r/pulls/{number}` in the documented pull-request shape: `number`,
+    /// `state`, `html_url`, `merged`, `merged_at` (`None`: open, not merged).
+    pub async fn pull(&self, number: u64, merged_at: Option<&str>) {
+        let body = json!({
+            "number": number,
+            "state": if merged_at.is_some() { "closed" } else { "open" },
+            "html_url": format!("https://github.example/{REPO}/pull/{number}"),
+            "merged": merged_at.is_some(),
+            "merged_at": merged_at,
+            "closed_at": merged_at,
+        });
+        Mock::given(method("GET"))
+            .and(path(format!("/repos/{REPO}/pulls/{number}")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(body))
+            .named(format!("GET pull {number}"))
+            .mount(&self.server)
+            .await;
+    }
+
+    /// How many requests reached `GET` paths matching `pattern` (a regular expression).
+    pub async fn gets_matching(&self, pattern: &str) -> usize {
+        let re = regex::Regex::new(pattern).unwrap();
+        self.requests().await.iter().filter(|r| r.method.as_str() == "GET" && re.is_match(r.url.path())).count()
     }
 
     pub fn uri(&self) -> String {

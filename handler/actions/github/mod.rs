@@ -4,6 +4,7 @@
 //! ```text
 //! mod.rs     GithubActuator (the Actuator), markers, ledger refs
 //! client.rs  octocrab transport + auth, error classification, pagination
+//! approvals.rs  reads an issue's labels, label events, comments and authors' access (approvals)
 //! budget.rs  the client-side content-creation budget (≤ 80/min, ≤ 500/h)
 //! issues.rs  find-or-create, comment + refresh, close
 //! dashboard.rs  the fleet dashboard issue, edited in place when its content changed
@@ -27,6 +28,7 @@
 //!   (422 "Reference already exists"), a file already at the version is not committed again, and an
 //!   open PR for the branch is updated instead of opening another.
 
+mod approvals;
 mod budget;
 mod client;
 pub mod dashboard;
@@ -38,6 +40,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 
+pub use approvals::GithubApprovals;
 pub use budget::{ContentBudget, TokenBucket};
 pub use client::classify;
 pub use issues::issue_body;
@@ -193,6 +196,11 @@ fn comment_safe(s: &str) -> String {
 /// Ledger channel holding the concern's issue number in one repository.
 fn issue_channel(repo: &Repo) -> String {
     format!("github-issue:{}", repo.full().to_ascii_lowercase())
+}
+
+/// Ledger channel holding the number of the concern's latest pull request in one repository.
+fn pull_channel(repo: &Repo) -> String {
+    format!("github-pull:{}", repo.full().to_ascii_lowercase())
 }
 
 /// Ledger channel holding `owner/name#number` of the concern's issue, whichever repository

@@ -89,6 +89,7 @@ impl GithubActuator {
         };
         let open = self.open_pull(repo, &branch).await?;
 
+        let mut number = open.as_ref().map(|pr| pr.number);
         let result = match &open {
             Some(pr) => {
                 let file = self.read_file(repo, path, &branch).await?;
@@ -116,6 +117,7 @@ impl GithubActuator {
                 // The branch now points at the base commit, so the file's blob sha is the same.
                 self.commit(action, repo, path, &branch, &file.sha, &edit, version).await?;
                 let pr = self.create_pull(action, repo, path, &branch, &base, locator, &edit, version).await?;
+                number = Some(pr.number);
                 pr.html_url
             }
         };
@@ -123,6 +125,11 @@ impl GithubActuator {
             .put_ref(&action.concern.key(), &format!("github-pr:{}:{path}", repo.full().to_ascii_lowercase()), &branch)
             .await
             .map_err(ledger_err)?;
+        // The concern's latest pull request: a merged one means the change is handled through
+        // infrastructure code (`GithubApprovals::merged_pull`).
+        if let Some(n) = number {
+            self.ledger.put_ref(&action.concern.key(), &super::pull_channel(repo), &n.to_string()).await.map_err(ledger_err)?;
+        }
         Ok(result)
     }
 
