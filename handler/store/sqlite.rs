@@ -1,6 +1,6 @@
 //! The embedded ledger on a SQLite file (`CADENCE_STATE=sqlite:PATH`).
 //!
-//! One file holds four tables:
+//! One file holds six tables (the `fleet` table came without a schema bump: older builds ignore it):
 //!
 //! | table        | key                    | what                                                      |
 //! |--------------|------------------------|-----------------------------------------------------------|
