@@ -318,4 +318,23 @@ mod tests {
         let only_windows = vec![ring("dev", 2, vec![image("dev-win", &[("AKSWindows-2022-containerd-20348.2461.240501", "2026-01-01T00:00:00Z")])]), ring("prod", 0, vec![])];
         assert_eq!(gate(&only_windows, 1, target, false, t("2026-03-01T00:00:00Z")), Gate::Eligible, "a ring the image does not apply to is skipped");
     }
+
+    #[test]
+    fn config_check_names_each_ring_problem_with_its_line_and_fix() {
+        use crate::policy::Policy;
+        let text = "[[ring]]\nname = \"dev\"\nclusters = [\"dev-*\"]\nsoak_days = 3\n\n[[ring]]\nname = \"Dev\"\nsoak_days = 4000\nsoak = 2\n\n[[ring]]\nname = \"prod\"\n";
+        let errors = Policy::parse(text, "cadence.toml").unwrap_err();
+        let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        let has = |needle: &str| shown.iter().any(|e| e.contains(needle));
+        assert!(has("cadence.toml:8: ring[1].soak_days"), "{shown:#?}");
+        assert!(has("did you mean `soak_days`?"), "{shown:#?}");
+        assert!(has("cadence.toml:11: ring[2].soak_days: the ring has no soak_days"), "{shown:#?}");
+        let ok = Policy::parse("[[ring]]\nname = \"dev\"\nclusters = [\"dev-*\"]\nsoak_days = 3\n\n[[ring]]\nname = \"dev\"\nsoak_days = 0\n", "c.toml").unwrap_err();
+        assert!(ok[0].to_string().contains("the name `dev` is already used by the ring on line 1"), "{ok:?}");
+        let policy = Policy::parse("[[ring]]\nname = \"dev\"\nresource_groups = [\"rg-dev-*\"]\nsoak_days = 3\n\n[[ring]]\nname = \"prod\"\nsoak_days = 0\n", "c.toml").unwrap();
+        let summary = policy.summary().join("\n");
+        assert!(summary.contains("2 ring(s), in order: dev → prod"), "{summary}");
+        assert!(summary.contains("ring 1 dev (line 1): resource groups rg-dev-*; soak 3 day(s) before prod may take a target"), "{summary}");
+        assert!(summary.contains("ring 2 prod (line 6): every cluster; soak 0 day(s) (last ring"), "{summary}");
+    }
 }
