@@ -320,7 +320,18 @@ impl Pipeline {
                 merged.insert(key.clone(), record.clone());
                 fleet_next.push((key, record));
             }
-            ring_view = Some(fleet::rings(&self.policy, merged.values(), now));
+            let view = fleet::rings(&self.policy, merged.values(), now);
+            // Clusters AKS upgrades through a channel cannot be ordered by the gate: say when one
+            // of this run's clusters took a version before the earlier ring had soaked it.
+            let swept: BTreeSet<&str> = snapshots.iter().map(|s| s.cluster.name()).collect();
+            for inversion in crate::policy::rings::inversions(&view.rings) {
+                if swept.contains(inversion.cluster.as_str()) {
+                    let line = inversion.describe();
+                    tracing::warn!("{line}");
+                    report.log.push(line);
+                }
+            }
+            ring_view = Some(view);
         }
         // What each cluster looked like this run (the snapshot's facts, plus the baseline).
         let mut observed: Vec<Observed> = Vec::with_capacity(snapshots.len());

@@ -52,10 +52,18 @@ soak_days = 0
 /// configurations of their own (the policy's window applies); a PUT to 1.24.9 is expected
 /// `dev_puts` / `prod_puts` times and any other write fails the test.
 async fn fleet(arm: &MockServer, dev: (&str, Vec<&'static str>), prod: (&str, Vec<&'static str>), dev_puts: u64, prod_puts: u64) {
+    fleet_with(arm, dev, prod, dev_puts, prod_puts, None).await
+}
+
+/// [`fleet`], prod on AKS's auto-upgrade channel `prod_channel` when given.
+async fn fleet_with(arm: &MockServer, dev: (&str, Vec<&'static str>), prod: (&str, Vec<&'static str>), dev_puts: u64, prod_puts: u64, prod_channel: Option<&str>) {
     arm.reset().await;
     fleet_support::mount_identity(arm).await;
     let dev = FleetCluster::new("dev", dev.0, LATEST_IMAGE, dev.1).without_maintenance_configurations();
-    let prod = FleetCluster::new("prod", prod.0, LATEST_IMAGE, prod.1).without_maintenance_configurations();
+    let mut prod = FleetCluster::new("prod", prod.0, LATEST_IMAGE, prod.1).without_maintenance_configurations();
+    if let Some(channel) = prod_channel {
+        prod.resource["properties"]["autoUpgradeProfile"] = json!({"upgradeChannel": channel});
+    }
     if dev_puts > 0 {
         fleet_support::expect_version_upgrade(arm, &dev, "1.24.9", dev_puts).await;
     }
@@ -67,6 +75,11 @@ async fn fleet(arm: &MockServer, dev: (&str, Vec<&'static str>), prod: (&str, Ve
 }
 
 fn sweep(dir: &Path, arm: &MockServer, gh: &FakeGithub, now: &str, dry_run: bool) -> Vec<Value> {
+    let out = sweep_output(dir, arm, gh, now, dry_run);
+    String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"))).collect()
+}
+
+fn sweep_output(dir: &Path, arm: &MockServer, gh: &FakeGithub, now: &str, dry_run: bool) -> Output {
     std::fs::write(dir.join("cadence.toml"), policy()).unwrap();
     let mut args = vec!["--now", now];
     if dry_run {
@@ -84,7 +97,7 @@ fn sweep(dir: &Path, arm: &MockServer, gh: &FakeGithub, now: &str, dry_run: bool
         &args,
     );
     assert!(out.status.success(), "sweep failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"))).collect()
+    out
 }
 
 fn patch_upgrade<'a>(planned: &'a [Value], cluster: &str) -> &'a Value {
@@ -157,4 +170,28 @@ async fn a_dry_run_prints_the_ring_hold_for_a_person() {
     assert!(prod.contains("held: ring dev has not taken this target") && prod.contains("(waiting: dev)"), "{text}");
     assert!(!text[..text.find("prod  ").unwrap()].contains("held: ring"), "dev is ring 0: never held by a ring\n{text}");
     drop(gh);
+}
+
+#[tokio::test]
+async fn a_prod_cluster_aks_upgraded_through_its_channel_before_dev_soaked_the_version_is_a_ring_inversion_with_the_stagger() {
+    let gh = FakeGithub::start().await;
+    let _comments = gh.comments().await;
+    gh.expect_creates(2).await;
+    let arm = MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+
+    // Day 1, 15:00 (outside the policy window: nothing is written): both on 1.24.6.
+    fleet_with(&arm, ("1.24.6", vec!["1.24.9"]), ("1.24.6", vec!["1.24.9"]), 0, 0, Some("patch")).await;
+    let first = sweep_output(dir.path(), &arm, &gh, "2026-01-15T15:00:00Z", false);
+    assert!(!String::from_utf8_lossy(&first.stderr).contains("ring inversion"), "{}", String::from_utf8_lossy(&first.stderr));
+    // Day 2: AKS's channel moved prod to 1.24.9; dev is still on 1.24.6.
+    fleet_with(&arm, ("1.24.6", vec!["1.24.9"]), ("1.24.9", vec![]), 0, 0, Some("patch")).await;
+    let out = sweep_output(dir.path(), &arm, &gh, "2026-01-16T15:00:00Z", false);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("ring inversion: prod (ring prod) received 1.24.9 on 2026-01-16 15:00 UTC through upgradeChannel patch before ring dev had run it for 3 day(s) (waiting: dev)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("start ring prod's aksManagedAutoUpgradeSchedule at least 3 day(s) after ring dev's"), "{stderr}");
+    arm.verify().await;
 }

@@ -33,6 +33,9 @@ pub struct Ring {
 pub struct Running {
     pub version: String,
     pub since: Timestamp,
+    /// Whether a sweep saw the change to it (`since` is then when the cluster received it, to
+    /// a sweep's interval); `false` when the first sweep found it there.
+    pub seen_to_change: bool,
 }
 
 /// An upgrade of a cluster that failed: the version or node image it was to reach.
@@ -53,6 +56,9 @@ pub struct Member {
     pub node_images: Vec<Running>,
     /// Upgrades that failed.
     pub failed: Vec<Failure>,
+    /// The AKS auto-upgrade channel that moves its control plane (`upgradeChannel`), if any
+    /// but `none`: such a cluster is upgraded by AKS, in its own window, not by this gate.
+    pub aks_channel: Option<String>,
 }
 
 /// The clusters of one ring.
@@ -195,6 +201,79 @@ pub fn gate(rings: &[RingView], ring: usize, target: Target<'_>, released: bool,
     Gate::Eligible
 }
 
+/// A later-ring cluster that AKS upgraded (through its channel) to a version before the earlier
+/// ring finished soaking it: aks-cadence cannot order such clusters, their windows must.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inversion {
+    pub cluster: String,
+    pub ring: String,
+    pub channel: String,
+    pub version: String,
+    pub received: Timestamp,
+    /// The earlier ring, its clusters that had not soaked the version then, and its soak.
+    pub earlier: String,
+    pub waiting: Vec<String>,
+    pub soak_days: u32,
+}
+
+impl Inversion {
+    /// One line for a person, with the window stagger that prevents it.
+    pub fn describe(&self) -> String {
+        format!(
+            "ring inversion: {} (ring {}) received {} on {} through {} before ring {} had run it for {} day(s) (waiting: {}). \
+             AKS orders channel upgrades only by maintenance window: start ring {}'s aksManagedAutoUpgradeSchedule at least {} day(s) \
+             after ring {}'s (e.g. ring {} on day N of the schedule, ring {} on day N+{}), or leave ring {} off the channel so aks-cadence orders it",
+            self.cluster,
+            self.ring,
+            self.version,
+            self.received.strftime("%Y-%m-%d %H:%M UTC"),
+            self.channel,
+            self.earlier,
+            self.soak_days,
+            self.waiting.join(", "),
+            self.ring,
+            self.soak_days,
+            self.earlier,
+            self.earlier,
+            self.ring,
+            self.soak_days,
+            self.ring,
+        )
+    }
+}
+
+/// Every ring inversion the fleet's facts show: a cluster of ring N on an AKS channel that was
+/// seen to change to its current version at a time when the ring gate would have held that
+/// version (the earlier ring had not run it for its soak). Pure.
+pub fn inversions(rings: &[RingView]) -> Vec<Inversion> {
+    let mut out = Vec::new();
+    for (index, ring) in rings.iter().enumerate().skip(1) {
+        for m in &ring.members {
+            let (Some(channel), Some(running)) = (&m.aks_channel, &m.kubernetes) else { continue };
+            let Ok(version) = AksVersion::parse(&running.version) else { continue };
+            if !running.seen_to_change {
+                continue;
+            }
+            if let Gate::Held { ring: earlier, waiting, failed: false, .. } =
+                gate(rings, index, Target::Kubernetes(&version), false, running.since)
+            {
+                let soak_days = rings.iter().find(|r| r.name == earlier).map_or(0, |r| r.soak_days);
+                out.push(Inversion {
+                    cluster: m.cluster.clone(),
+                    ring: ring.name.clone(),
+                    channel: channel.clone(),
+                    version: running.version.clone(),
+                    received: running.since,
+                    earlier,
+                    waiting,
+                    soak_days,
+                });
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,7 +285,7 @@ mod tests {
         AksVersion::parse(s).unwrap()
     }
     fn on(cluster: &str, version: &str, since: &str) -> Member {
-        Member { cluster: cluster.into(), kubernetes: Some(Running { version: version.into(), since: t(since) }), ..Member::default() }
+        Member { cluster: cluster.into(), kubernetes: Some(Running { version: version.into(), since: t(since), seen_to_change: true }), ..Member::default() }
     }
     fn ring(name: &str, soak_days: u32, members: Vec<Member>) -> RingView {
         RingView { name: name.into(), soak_days, members }
@@ -285,7 +364,7 @@ mod tests {
         assert_eq!(gate(&soaked, 1, Target::Kubernetes(&v("1.30.7")), false, now), Gate::Eligible);
         // Fixed after the failure (dev-a reached it later) and soaked: still stopped until released.
         let mut fixed = dev;
-        fixed.kubernetes = Some(Running { version: "1.30.7".into(), since: t("2026-03-05T00:00:00Z") });
+        fixed.kubernetes = Some(Running { version: "1.30.7".into(), since: t("2026-03-05T00:00:00Z"), seen_to_change: true });
         let rings = vec![ring("dev", 1, vec![fixed]), ring("prod", 0, vec![])];
         assert!(matches!(gate(&rings, 1, Target::Kubernetes(&v("1.30.7")), false, now), Gate::Held { failed: true, .. }));
         assert_eq!(gate(&rings, 1, Target::Kubernetes(&v("1.30.7")), true, now), Gate::Eligible);
@@ -295,7 +374,7 @@ mod tests {
     fn node_images_soak_per_image_family() {
         let image = |cluster: &str, images: &[(&str, &str)]| Member {
             cluster: cluster.into(),
-            node_images: images.iter().map(|(i, s)| Running { version: i.to_string(), since: t(s) }).collect(),
+            node_images: images.iter().map(|(i, s)| Running { version: i.to_string(), since: t(s), seen_to_change: true }).collect(),
             ..Member::default()
         };
         let ubuntu_new = "AKSUbuntu-2204gen2containerd-202405.03.0";
@@ -336,5 +415,33 @@ mod tests {
         assert!(summary.contains("2 ring(s), in order: dev → prod"), "{summary}");
         assert!(summary.contains("ring 1 dev (line 1): resource groups rg-dev-*; soak 3 day(s) before prod may take a target"), "{summary}");
         assert!(summary.contains("ring 2 prod (line 6): every cluster; soak 0 day(s) (last ring"), "{summary}");
+    }
+
+    #[test]
+    fn a_later_ring_on_an_aks_channel_that_got_a_version_before_the_soak_ended_is_an_inversion() {
+        let channel = |mut m: Member| {
+            m.aks_channel = Some("upgradeChannel patch".into());
+            m
+        };
+        let rings = vec![
+            ring("dev", 3, vec![on("dev-a", "1.30.7", "2026-03-01T00:00:00Z")]),
+            ring(
+                "prod",
+                0,
+                vec![
+                    channel(on("prod-early", "1.30.7", "2026-03-02T00:00:00Z")),
+                    channel(on("prod-after", "1.30.7", "2026-03-04T00:00:00Z")),
+                    on("prod-manual", "1.30.7", "2026-03-02T00:00:00Z"),
+                    channel(Member { kubernetes: Some(Running { version: "1.30.7".into(), since: t("2026-03-02T00:00:00Z"), seen_to_change: false }), ..on("prod-new", "1.30.7", "2026-03-02T00:00:00Z") }),
+                ],
+            ),
+        ];
+        let found = inversions(&rings);
+        assert_eq!(found.len(), 1, "only the channel cluster seen to change before the soak ended: {found:#?}");
+        assert_eq!(found[0].cluster, "prod-early");
+        assert_eq!(found[0].waiting, vec!["dev-a".to_string()]);
+        let line = found[0].describe();
+        assert!(line.contains("prod-early (ring prod) received 1.30.7 on 2026-03-02 00:00 UTC through upgradeChannel patch before ring dev had run it for 3 day(s)"), "{line}");
+        assert!(line.contains("start ring prod's aksManagedAutoUpgradeSchedule at least 3 day(s) after ring dev's"), "{line}");
     }
 }

@@ -42,6 +42,9 @@ const SEEN_REFRESH: SignedDuration = SignedDuration::from_hours(20);
 pub struct Since {
     pub version: String,
     pub since: Timestamp,
+    /// A sweep saw the change to it (`false`: the first sweep found it there).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub changed: bool,
 }
 
 /// An upgrade aks-cadence started and follows: the concern target it was for and the version
@@ -116,7 +119,8 @@ impl FleetRecord {
 pub fn observe(previous: Option<&FleetRecord>, cluster: &ClusterId, facts: &ClusterFacts, observed: &Observed, now: Timestamp) -> FleetRecord {
     let keep = |before: Option<&Since>, now_running: &str| match before {
         Some(b) if b.version == now_running => b.clone(),
-        _ => Since { version: now_running.to_string(), since: now },
+        Some(_) => Since { version: now_running.to_string(), since: now, changed: true },
+        None => Since { version: now_running.to_string(), since: now, changed: false },
     };
     let kubernetes = match &observed.kubernetes_version {
         Some(v) => Some(keep(previous.and_then(|p| p.kubernetes.as_ref()), v)),
@@ -170,12 +174,19 @@ pub fn rings<'r>(policy: &Policy, records: impl IntoIterator<Item = &'r FleetRec
 }
 
 fn member(id: &ClusterId, record: &FleetRecord) -> Member {
-    let running = |s: &Since| Running { version: s.version.clone(), since: s.since };
+    let running = |s: &Since| Running { version: s.version.clone(), since: s.since, seen_to_change: s.changed };
+    // `none` (or no channel) leaves the control plane to aks-cadence; `node-image` moves only images.
+    let aks_channel = record
+        .upgrade_channel
+        .as_deref()
+        .filter(|c| ["patch", "stable", "rapid"].iter().any(|k| c.eq_ignore_ascii_case(k)))
+        .map(|c| format!("upgradeChannel {c}"));
     Member {
         cluster: id.name().to_string(),
         kubernetes: record.kubernetes.as_ref().map(running),
         node_images: record.node_images.values().map(running).collect(),
         failed: record.failed.iter().map(|f| Failure { target: f.to.clone(), at: f.at }).collect(),
+        aks_channel,
     }
 }
 
@@ -197,13 +208,13 @@ mod tests {
             ..Observed::default()
         };
         let first = observe(None, &id, &facts, &seen("1.30.4", Some("img-1")), t("2026-03-01T00:00:00Z"));
-        assert_eq!(first.kubernetes, Some(Since { version: "1.30.4".into(), since: t("2026-03-01T00:00:00Z") }));
+        assert_eq!(first.kubernetes, Some(Since { version: "1.30.4".into(), since: t("2026-03-01T00:00:00Z"), changed: false }));
         let same = observe(Some(&first), &id, &facts, &seen("1.30.4", Some("img-1")), t("2026-03-02T00:00:00Z"));
         assert_eq!(same.kubernetes.as_ref().unwrap().since, t("2026-03-01T00:00:00Z"));
         assert_eq!(same.node_images["pool"].since, t("2026-03-01T00:00:00Z"));
         assert!(same.worth_writing(Some(&first)), "a day later: seen_at is refreshed");
         let moved = observe(Some(&same), &id, &facts, &seen("1.30.7", None), t("2026-03-03T00:00:00Z"));
-        assert_eq!(moved.kubernetes, Some(Since { version: "1.30.7".into(), since: t("2026-03-03T00:00:00Z") }));
+        assert_eq!(moved.kubernetes, Some(Since { version: "1.30.7".into(), since: t("2026-03-03T00:00:00Z"), changed: true }));
         assert_eq!(moved.node_images["pool"].since, t("2026-03-01T00:00:00Z"), "an unread image keeps what was known");
         let soon = observe(Some(&moved), &id, &facts, &seen("1.30.7", None), t("2026-03-03T01:00:00Z"));
         assert!(!soon.worth_writing(Some(&moved)), "nothing changed an hour later: no write");
@@ -223,7 +234,7 @@ mod tests {
         let record = |name: &str, seen: &str| FleetRecord {
             cluster: ClusterId::from_parts("sub", "rg", name).as_str().to_string(),
             tags: BTreeMap::new(),
-            kubernetes: Some(Since { version: "1.30.4".into(), since: t("2026-01-01T00:00:00Z") }),
+            kubernetes: Some(Since { version: "1.30.4".into(), since: t("2026-01-01T00:00:00Z"), changed: false }),
             node_images: BTreeMap::new(),
             upgrade_channel: None,
             upgrading: Vec::new(),
