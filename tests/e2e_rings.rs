@@ -12,10 +12,12 @@ mod fleet_support;
 use std::path::Path;
 use std::process::Output;
 
+use arm_common::fixture;
 use e2e_support::{FakeGithub, REPO};
 use fleet_support::{FleetCluster, LATEST_IMAGE};
 use serde_json::{Value, json};
-use wiremock::MockServer;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// Patch upgrades automatic in a daily 08:00–14:00 UTC window; dev soaks a target 3 days
 /// before prod may take it; issues in o/r.
@@ -193,5 +195,31 @@ async fn a_prod_cluster_aks_upgraded_through_its_channel_before_dev_soaked_the_v
         "{stderr}"
     );
     assert!(stderr.contains("start ring prod's aksManagedAutoUpgradeSchedule at least 3 day(s) after ring dev's"), "{stderr}");
+    arm.verify().await;
+}
+
+#[tokio::test]
+async fn a_failed_dev_upgrade_stops_the_target_for_prod_even_after_the_soak_time() {
+    let gh = FakeGithub::start().await;
+    let _comments = gh.comments().await;
+    gh.expect_creates(2).await;
+    let arm = MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+
+    // Day 1: dev's upgrade to 1.24.9 is started, and ARM reports it failed.
+    fleet(&arm, ("1.24.6", vec!["1.24.9"]), ("1.24.6", vec!["1.24.9"]), 1, 0).await;
+    let mut failed = fixture("arm/async_operation_status_inprogress.docs.json");
+    failed["status"] = json!("Failed");
+    failed["error"] = json!({"code": "UpgradeFailed", "message": "drain timed out"});
+    Mock::given(method("GET")).and(path(fleet_support::OP_PATH)).respond_with(ResponseTemplate::new(200).set_body_json(failed)).with_priority(1).mount(&arm).await;
+    sweep(dir.path(), &arm, &gh, "2026-01-15T09:00:00Z", false);
+    arm.verify().await;
+
+    // Day 5, prod's window open, long past dev's soak_days: the failure still stops 1.24.9 for prod.
+    fleet(&arm, ("1.24.6", vec!["1.24.9"]), ("1.24.6", vec!["1.24.9"]), 0, 0).await;
+    let later = sweep(dir.path(), &arm, &gh, "2026-01-19T10:00:00Z", false);
+    assert_eq!(patch_upgrade(&later, "prod")["held_by"], json!({"gate": "ring", "ring": "dev", "waiting": ["dev"], "failed": true}));
+    let issue = gh.issues().into_iter().find(|i| i.body.contains("/prod#kubernetes-upgrade#patch:1.24.6")).expect("prod's patch issue");
+    assert!(issue.body.contains("ring dev has not taken this target yet"), "the notice was told on day 1: {}", issue.body);
     arm.verify().await;
 }
