@@ -168,8 +168,11 @@ pub struct Pipeline {
     clock: Clock,
     ledger_concurrency: usize,
     /// The fleet's records (`sweep::fleet`) as last read or written, and when (on the clock).
-    fleet_cache: std::sync::Mutex<Option<(Timestamp, Arc<BTreeMap<String, FleetRecord>>)>>,
+    fleet_cache: std::sync::Mutex<Option<(Timestamp, FleetRecords)>>,
 }
+
+/// Every cluster's fleet record, by cluster key.
+type FleetRecords = Arc<BTreeMap<String, FleetRecord>>;
 
 /// How long the fleet's records read for the rings are reused (on the pipeline's clock): the
 /// queue messages of one fan-out run handled by one instance read them once, and a soak counts
@@ -247,7 +250,7 @@ impl Pipeline {
 
     /// Every cluster's fleet record (`sweep::fleet`), read from the ledger at most once per
     /// [`FLEET_CACHE_FOR`]. Unreadable records are skipped (the cluster's next sweep rewrites it).
-    async fn fleet_records(&self, now: Timestamp) -> Result<Arc<BTreeMap<String, FleetRecord>>, LedgerError> {
+    async fn fleet_records(&self, now: Timestamp) -> Result<FleetRecords, LedgerError> {
         if let Some((at, records)) = &*self.fleet_cache.lock().expect("fleet cache lock")
             && now >= *at
             && now.duration_since(*at) < FLEET_CACHE_FOR
@@ -294,7 +297,7 @@ impl Pipeline {
         let memories: Vec<ClusterMemory> = self.memories(snapshots).await?;
         // With `[[ring]]`s: every cluster's fleet record, this run's clusters as this run sees
         // them, and each ring's clusters from those.
-        let mut fleet_before: Arc<BTreeMap<String, FleetRecord>> = Arc::default();
+        let mut fleet_before: FleetRecords = Arc::default();
         let mut fleet_next: Vec<(String, FleetRecord)> = Vec::new();
         let mut ring_view = None;
         if !self.policy.rings.is_empty() {
