@@ -288,6 +288,28 @@ impl Pipeline {
         Ok(())
     }
 
+    /// Before a fan-out: with `[[ring]]`s, a fleet record for every cluster of the inventory
+    /// that has none yet (its id, tags and channel; no version), so that a `sweep-cluster`
+    /// message of a later ring handled before the earlier ring's messages finds that ring's
+    /// clusters — waiting, version unknown — instead of an empty ring it would skip.
+    pub async fn seed_fleet(&self, clusters: &[crate::sweep::ClusterRecord]) -> Result<(), PipelineError> {
+        if self.policy.rings.is_empty() {
+            return Ok(());
+        }
+        let now = (self.clock)();
+        let before = self.fleet_records(now).await?;
+        let new: Vec<(String, FleetRecord)> = clusters
+            .iter()
+            .filter(|c| !before.contains_key(&c.id.key()))
+            .map(|c| {
+                let facts = crate::domain::ClusterFacts { tags: c.tags.clone(), upgrade_channel: c.upgrade_channel.clone(), ..Default::default() };
+                (c.id.key(), fleet::observe(None, &c.id, &facts, &Observed::default(), now))
+            })
+            .collect();
+        self.remember_fleet(&before, new, now).await?;
+        Ok(())
+    }
+
     /// Plans one sweep (one or many clusters) as one plan, executes it, follows up the
     /// operations it started, and remembers what each cluster looked like. See the module docs.
     pub async fn handle_snapshots(&self, snapshots: &[ClusterSnapshot]) -> Result<RunReport, PipelineError> {
