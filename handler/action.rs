@@ -239,6 +239,18 @@ pub enum Hold {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         next: Option<Timestamp>,
     },
+    /// An earlier ring (`policy::rings`) has not finished soaking the target: its clusters still
+    /// `waiting`, and when the soak ends (`until`) when every one of them already runs it.
+    /// `failed`: the upgrade to this target failed there; it waits for a newer target or a
+    /// person's release.
+    Ring {
+        ring: String,
+        waiting: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        until: Option<Timestamp>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        failed: bool,
+    },
     /// The upgrade is not ready (`crate::readiness`): each problem with its numbers (needed vs
     /// available), and the checks that could not be read (holding only when policy
     /// `[readiness] hold_when_unknown` says so).
@@ -289,6 +301,16 @@ impl Hold {
                 format!("AKS applies this through {channel} ({schedule}); next window opens {}", minute(next))
             }
             Self::AksChannel { channel, schedule, next: None } => format!("AKS applies this through {channel} ({schedule})"),
+            Self::Ring { ring, waiting, until, failed } => {
+                let clusters = waiting.join(", ");
+                match (failed, until) {
+                    (true, _) => format!(
+                        "the upgrade to this target failed in ring {ring} ({clusters}); it waits for a newer target or a person's release"
+                    ),
+                    (false, Some(until)) => format!("ring {ring} soaks this target until {} (waiting: {clusters})", minute(until)),
+                    (false, None) => format!("ring {ring} has not taken this target yet (waiting: {clusters})"),
+                }
+            }
             Self::Readiness { problems, unknown } => {
                 let mut parts: Vec<String> = problems.iter().map(crate::readiness::Problem::describe).collect();
                 parts.extend(unknown.iter().map(|u| format!("unknown: {u}")));

@@ -9,7 +9,7 @@
 //!   error      outbound failures classified where born: transient, throttled, configuration,
 //!              permanent, already done, deferred
 //!   retry      the one retry policy: failure class + attempt → wait or give up
-//!   policy/    policy file, selectors, cadence, maintenance windows (parsed at load), versions
+//!   policy/    policy file, selectors, cadence, rings (the soak gate), maintenance windows (parsed at load), versions
 //!              and support (one model)
 //!   plan       Signal + Policy + ledger facts + now → Vec<Action>
 //!   followup   failure reports through a concern's other channels

@@ -68,6 +68,7 @@ use crate::policy::windows::MaintenanceSchedules;
 use crate::store::{ActionState, Ledger, LedgerError};
 use crate::baseline::report::BaselineMemory;
 use crate::sweep::memory::{self, ClusterMemory, MEMORY_CHANNEL, Observed};
+use crate::sweep::fleet::{self, FleetRecord};
 use crate::sweep::{ClusterSnapshot, TrackedOperation};
 
 /// What one run of the pipeline did, for the invocation's `Logs`/`ReturnValue` and for dry-run.
@@ -174,7 +175,17 @@ pub struct Pipeline {
     /// Reads approvals from GitHub issues (`plan::approval`); `None` without GitHub credentials
     /// (a change that needs approval then holds, saying so).
     approvals: Option<Arc<GithubApprovals>>,
+    /// The fleet's records (`sweep::fleet`) as last read or written, and when (on the clock).
+    fleet_cache: std::sync::Mutex<Option<(Timestamp, FleetRecords)>>,
 }
+
+/// Every cluster's fleet record, by cluster key.
+type FleetRecords = Arc<BTreeMap<String, FleetRecord>>;
+
+/// How long the fleet's records read for the rings are reused (on the pipeline's clock): the
+/// queue messages of one fan-out run handled by one instance read them once, and a soak counts
+/// in days.
+pub const FLEET_CACHE_FOR: jiff::SignedDuration = jiff::SignedDuration::from_mins(10);
 
 impl Pipeline {
     /// The time now on this pipeline's clock (the wall clock, or the one a test or `--now`
@@ -184,7 +195,7 @@ impl Pipeline {
     }
 
     pub fn new(policy: Arc<Policy>, ledger: Arc<dyn Ledger>, executor: Executor, dry_run: bool, clock: Clock) -> Self {
-        Self { policy, ledger, executor, dry_run, clock, ledger_concurrency: LEDGER_CONCURRENCY, approvals: None }
+        Self { policy, ledger, executor, dry_run, clock, ledger_concurrency: LEDGER_CONCURRENCY, approvals: None, fleet_cache: Default::default() }
     }
 
     /// Reads approvals through `reader` (`approval = "github"` in policy).
@@ -267,6 +278,68 @@ impl Pipeline {
         Ok(())
     }
 
+    /// Every cluster's fleet record (`sweep::fleet`), read from the ledger at most once per
+    /// [`FLEET_CACHE_FOR`]. Unreadable records are skipped (the cluster's next sweep rewrites it).
+    async fn fleet_records(&self, now: Timestamp) -> Result<FleetRecords, LedgerError> {
+        if let Some((at, records)) = &*self.fleet_cache.lock().expect("fleet cache lock")
+            && now >= *at
+            && now.duration_since(*at) < FLEET_CACHE_FOR
+        {
+            return Ok(Arc::clone(records));
+        }
+        let read = self.ledger.fleet().await?;
+        let records: BTreeMap<String, FleetRecord> =
+            read.into_iter().filter_map(|(key, value)| FleetRecord::from_stored(&value).map(|r| (key, r))).collect();
+        let records = Arc::new(records);
+        *self.fleet_cache.lock().expect("fleet cache lock") = Some((now, Arc::clone(&records)));
+        Ok(records)
+    }
+
+    /// Writes the fleet records that changed (up to `ledger_concurrency` in flight) and keeps
+    /// them in the cache.
+    async fn remember_fleet(&self, before: &BTreeMap<String, FleetRecord>, next: Vec<(String, FleetRecord)>, now: Timestamp) -> Result<(), LedgerError> {
+        let writes: Vec<(String, FleetRecord)> = next.into_iter().filter(|(key, r)| r.worth_writing(before.get(key))).collect();
+        if writes.is_empty() {
+            return Ok(());
+        }
+        futures::stream::iter(writes.clone())
+            .map(|(key, record)| async move { self.ledger.put_fleet(&key, &record.to_stored()).await })
+            .buffered(self.ledger_concurrency)
+            .try_collect::<Vec<()>>()
+            .await?;
+        let mut cache = self.fleet_cache.lock().expect("fleet cache lock");
+        if let Some((at, records)) = cache.as_mut()
+            && now >= *at
+        {
+            let mut updated = (**records).clone();
+            updated.extend(writes);
+            *records = Arc::new(updated);
+        }
+        Ok(())
+    }
+
+    /// Before a fan-out: with `[[ring]]`s, a fleet record for every cluster of the inventory
+    /// that has none yet (its id, tags and channel; no version), so that a `sweep-cluster`
+    /// message of a later ring handled before the earlier ring's messages finds that ring's
+    /// clusters — waiting, version unknown — instead of an empty ring it would skip.
+    pub async fn seed_fleet(&self, clusters: &[crate::sweep::ClusterRecord]) -> Result<(), PipelineError> {
+        if self.policy.rings.is_empty() {
+            return Ok(());
+        }
+        let now = (self.clock)();
+        let before = self.fleet_records(now).await?;
+        let new: Vec<(String, FleetRecord)> = clusters
+            .iter()
+            .filter(|c| !before.contains_key(&c.id.key()))
+            .map(|c| {
+                let facts = crate::domain::ClusterFacts { tags: c.tags.clone(), upgrade_channel: c.upgrade_channel.clone(), ..Default::default() };
+                (c.id.key(), fleet::observe(None, &c.id, &facts, &Observed::default(), now))
+            })
+            .collect();
+        self.remember_fleet(&before, new, now).await?;
+        Ok(())
+    }
+
     /// Plans one sweep (one or many clusters) as one plan, executes it, follows up the
     /// operations it started, and remembers what each cluster looked like. See the module docs.
     pub async fn handle_snapshots(&self, snapshots: &[ClusterSnapshot]) -> Result<RunReport, PipelineError> {
@@ -274,6 +347,47 @@ impl Pipeline {
         let mut report = RunReport::default();
         let mut groups: Vec<(Vec<Signal>, PlanFacts)> = Vec::with_capacity(snapshots.len());
         let memories: Vec<ClusterMemory> = self.memories(snapshots).await?;
+        // With `[[ring]]`s: every cluster's fleet record, this run's clusters as this run sees
+        // them, and each ring's clusters from those.
+        let mut fleet_before: FleetRecords = Arc::default();
+        let mut fleet_next: Vec<(String, FleetRecord)> = Vec::new();
+        let mut ring_view = None;
+        if !self.policy.rings.is_empty() {
+            fleet_before = self.fleet_records(now).await?;
+            let mut merged: BTreeMap<String, FleetRecord> = (*fleet_before).clone();
+            for snap in snapshots {
+                let key = snap.cluster.key();
+                let mut record = fleet::observe(fleet_before.get(&key), &snap.cluster, &snap.facts, &snap.observed, now);
+                // Operations this sweep saw end: a failed upgrade stops its target for later rings.
+                for signal in &snap.signals {
+                    if let SignalKind::Operation { target, status, .. } = &signal.kind
+                        && !matches!(status, OperationStatus::InProgress)
+                    {
+                        let to: Vec<String> = record.upgrading.iter().filter(|u| u.concern == *target).map(|u| u.to.clone()).collect();
+                        record.upgrading.retain(|u| u.concern != *target);
+                        if matches!(status, OperationStatus::Failed { .. }) {
+                            for to in to {
+                                record.fail(&to, now);
+                            }
+                        }
+                    }
+                }
+                merged.insert(key.clone(), record.clone());
+                fleet_next.push((key, record));
+            }
+            let view = fleet::rings(&self.policy, merged.values(), now);
+            // Clusters AKS upgrades through a channel cannot be ordered by the gate: say when one
+            // of this run's clusters took a version before the earlier ring had soaked it.
+            let swept: BTreeSet<&str> = snapshots.iter().map(|s| s.cluster.name()).collect();
+            for inversion in crate::policy::rings::inversions(&view.rings) {
+                if swept.contains(inversion.cluster.as_str()) {
+                    let line = inversion.describe();
+                    tracing::warn!("{line}");
+                    report.log.push(line);
+                }
+            }
+            ring_view = Some(view);
+        }
         // What each cluster looked like this run (the snapshot's facts, plus the baseline).
         let mut observed: Vec<Observed> = Vec::with_capacity(snapshots.len());
         for (snap, memory) in snapshots.iter().zip(&memories) {
@@ -299,15 +413,19 @@ impl Pipeline {
                 }
             }
             observed.push(seen);
-            let facts = sweep_plan_facts(snap, &self.policy, now, &mut report.log);
+            let mut facts = sweep_plan_facts(snap, &self.policy, now, &mut report.log);
+            if let Some(fleet) = &ring_view {
+                facts.ring = self.policy.ring_of(&snap.cluster, &snap.facts).map(|index| plan::RingPlace { index, fleet: Arc::clone(fleet) });
+            }
             groups.push((signals, facts));
         }
         let borrowed: Vec<(&[Signal], PlanFacts)> = groups.iter().map(|(s, f)| (&s[..], f.clone())).collect();
         let plan = self.plan(&borrowed, now, &mut report).await?;
         if self.dry_run {
             // Nothing runs: nothing to follow up, and memory stays as it was (dry-run leaves no
-            // state but first sightings).
+            // state but observations: first sightings, and the versions the rings soak).
             self.run(plan, now, &mut report).await?;
+            self.remember_fleet(&fleet_before, fleet_next, now).await?;
             return Ok(report);
         }
         report.planned = plan.clone();
@@ -325,6 +443,18 @@ impl Pipeline {
                 Some(Outcome::Failed { reason }) => Some(report_of_failure(reason)),
                 _ => None,
             };
+            if let ActionKind::Upgrade { target: to, .. } = &action.kind
+                && let Some((_, record)) = fleet_next.iter_mut().find(|(key, _)| *key == action.concern.cluster.key())
+            {
+                match &report_of {
+                    Some(OperationReport::Started { .. }) => {
+                        record.upgrading.retain(|u| u.concern != action.concern.target);
+                        record.upgrading.push(fleet::Upgrading { concern: action.concern.target.clone(), to: to.clone() });
+                    }
+                    Some(OperationReport::Ended(OperationStatus::Failed { .. })) => record.fail(to, now),
+                    _ => {}
+                }
+            }
             match report_of {
                 Some(OperationReport::Started { status_url, .. }) => started.push((
                     action.concern.cluster.clone(),
@@ -367,6 +497,7 @@ impl Pipeline {
             }
         }
         self.remember(writes).await?;
+        self.remember_fleet(&fleet_before, fleet_next, now).await?;
         verdict?;
         Ok(report)
     }

@@ -112,6 +112,7 @@ use crate::domain::{
 use crate::baseline::report as baseline_report;
 use crate::policy::channels::{self, AksApplies, ChangeKind, Channels, ManagedSchedule};
 use crate::policy::versions::{self, AksVersion, MinorLine};
+use crate::policy::rings;
 use crate::policy::{Cadence, Policy, Rule, UpgradeMode};
 
 pub use crate::policy::windows::WindowStatus;
@@ -191,6 +192,25 @@ pub struct PlanFacts {
     /// parsed them (AKS's schedules: what an auto-upgrade channel waits for). The watchdog counts
     /// their windows (`aks_channel_grace_windows`).
     pub schedules: BTreeMap<WindowScope, crate::policy::windows::MaintenanceWindow>,
+    /// The cluster's ring and the fleet's ring facts (`policy::rings`), when policy has
+    /// `[[ring]]`s, the cluster is in one and a sweep read the fleet's memory.
+    pub ring: Option<RingPlace>,
+}
+
+/// A cluster's place in the rings: its ring (index into `Policy::rings`) and the fleet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RingPlace {
+    pub index: usize,
+    pub fleet: std::sync::Arc<FleetRings>,
+}
+
+/// Every ring's clusters as the fleet's stored memory knows them, and the targets people
+/// released (a release lifts the stop a failed upgrade puts on a target).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FleetRings {
+    pub rings: Vec<rings::RingView>,
+    /// Targets (versions, node images) released by a person. Empty until approvals feed it.
+    pub released: BTreeSet<String>,
 }
 
 /// The ledger reference channel that keeps, under a concern's key, the merged pull request
@@ -850,6 +870,8 @@ struct Change<'v> {
     target: Option<&'v AksVersion>,
     min_minutes: u32,
     deadline: Option<Timestamp>,
+    /// What the rings say about the target (`None`: eligible, or not ring-gated).
+    ring: Option<Hold>,
 }
 
 struct Planner<'a> {
@@ -1107,6 +1129,7 @@ impl Planner<'_> {
         target: Option<&AksVersion>,
         min_minutes: u32,
         scope: WindowScope,
+        ring: Option<Hold>,
     ) -> Option<Hold> {
         if mode == UpgradeMode::Notify {
             return Some(Hold::PolicyNotifyOnly);
@@ -1114,6 +1137,9 @@ impl Planner<'_> {
         let allowed_from = after_days(first_seen, self.cadence.auto_after_days);
         if self.now < allowed_from {
             return Some(Hold::NotBefore { at: allowed_from });
+        }
+        if ring.is_some() {
+            return ring;
         }
         let f = &self.signal.facts;
         let provisioning = f.provisioning_state.as_deref();
@@ -1148,6 +1174,34 @@ impl Planner<'_> {
                 Some(Hold::WindowTooShort { closes: *until })
             }
             WindowStatus::Open { .. } => None,
+        }
+    }
+
+    /// What the rings say about `target` for this cluster (`policy::rings::gate`): `None` when
+    /// it is eligible, or the cluster is in no ring, or the fleet's facts are unknown.
+    fn ring_hold(&self, target: rings::Target<'_>) -> Option<Hold> {
+        let place = self.facts.ring.as_ref()?;
+        let name = match target {
+            rings::Target::Kubernetes(v) => v.to_string(),
+            rings::Target::NodeImage(i) => i.to_string(),
+        };
+        let released = place.fleet.released.contains(&name);
+        match rings::gate(&place.fleet.rings, place.index, target, released, self.now) {
+            rings::Gate::Eligible => None,
+            rings::Gate::Held { ring, waiting, until, failed } => Some(Hold::Ring { ring, waiting, until, failed }),
+        }
+    }
+
+    /// Adds the ring hold to the messages pushed since `start` (the issue says why the target
+    /// waits, and until when if known).
+    fn note_ring(&mut self, start: usize, ring: Option<&Hold>) {
+        let Some(hold) = ring else { return };
+        let line = format!("The target waits: {}.", hold.describe());
+        for action in &mut self.out[start..] {
+            action.note = Some(match action.note.take() {
+                Some(note) => format!("{note}\n{line}"),
+                None => line.clone(),
+            });
         }
     }
 
@@ -1193,9 +1247,9 @@ impl Planner<'_> {
     }
 
     fn execute(&mut self, concern: &Concern, change: Change<'_>) {
-        let Change { kind, what, mode, target, min_minutes, deadline } = change;
+        let Change { kind, what, mode, target, min_minutes, deadline, ring } = change;
         let scope = WindowScope::of_action(&kind).unwrap_or(WindowScope::KubernetesVersion);
-        let hold = self.gate(mode, self.first_seen(concern), target, min_minutes, scope);
+        let hold = self.gate(mode, self.first_seen(concern), target, min_minutes, scope, ring);
         let hold = self.readiness_hold(concern, &kind, hold);
         // Approval comes last: it is read from GitHub only for a change every other gate lets
         // run (`pipeline`, `plan::approval`), so until then it is awaited.
@@ -1244,6 +1298,8 @@ impl Planner<'_> {
                     target: None,
                     min_minutes: self.cadence.min_window_minutes.certificate_rotation,
                     deadline: Some(not_after),
+                    // A certificate rotation is not a target a ring soaks.
+                    ring: None,
                 };
                 self.execute(&concern, change);
             }
@@ -1327,13 +1383,16 @@ impl Planner<'_> {
             let told = say::version_change(current, &target, terms.label);
             return self.by_iac(concern, &pr, &told, deadline, upgrade, what);
         }
+        let ring = self.ring_hold(rings::Target::Kubernetes(&target));
         let stage = ladder(self.now, deadline, self.cadence.reminder_days_before);
         let summary = say::upgrade_available(&name, stage, current, &target, terms.label, deadline);
-        let before = self.out.len();
+        let start = self.out.len();
         self.tell(concern, stage, &summary, None, Some(deadline));
-        self.how_to_approve(before, terms.mode);
+        self.note_ring(start, ring.as_ref());
+        self.how_to_approve(start, terms.mode);
         // One pull request per target version: a newer patch of the same concern updates it.
-        let prs: Vec<_> = self.rules.iter().filter_map(|r| r.github_pr.clone()).collect();
+        // None while the rings hold the target: the file must not move ahead of the ring.
+        let prs: Vec<_> = if ring.is_some() { Vec::new() } else { self.rules.iter().filter_map(|r| r.github_pr.clone()).collect() };
         for pr in prs {
             let kind = ActionKind::GithubPullRequest {
                 repo: pr.repo,
@@ -1352,6 +1411,7 @@ impl Planner<'_> {
             target: Some(&target),
             min_minutes: terms.min_minutes,
             deadline: Some(deadline),
+            ring,
         };
         self.execute(concern, change);
     }
@@ -1366,11 +1426,13 @@ impl Planner<'_> {
             let kind = ActionKind::Upgrade { upgrade: UpgradeScope::NodeImage { pool: pool.to_string() }, target: latest };
             return self.by_aks(concern, &aks, &told, deadline, kind, what);
         }
+        let ring = self.ring_hold(rings::Target::NodeImage(&latest));
         let stage = ladder(self.now, deadline, self.cadence.reminder_days_before);
         let summary = say::node_image_available(&name, stage, pool, current, &latest, deadline);
-        let before = self.out.len();
+        let start = self.out.len();
         self.tell(concern, stage, &summary, None, Some(deadline));
-        self.how_to_approve(before, self.cadence.node_image);
+        self.note_ring(start, ring.as_ref());
+        self.how_to_approve(start, self.cadence.node_image);
         let change = Change {
             what: say::node_image_change(pool, &latest),
             kind: ActionKind::Upgrade { upgrade: UpgradeScope::NodeImage { pool: pool.to_string() }, target: latest },
@@ -1378,6 +1440,7 @@ impl Planner<'_> {
             target: None,
             min_minutes: self.cadence.min_window_minutes.node_image,
             deadline: Some(deadline),
+            ring,
         };
         self.execute(concern, change);
     }

@@ -152,6 +152,8 @@ impl Sweeper {
         let past_due = crate::sweep::fanout::timer_past_due(body);
         let inv = inventory(&self.ctx.arm, &self.ctx.subscriptions).await?;
         if inv.clusters.is_empty() || inv.clusters.len() > self.ctx.inline_max {
+            // The rings of each message's plan come from the ledger: seed clusters never swept.
+            self.pipeline.seed_fleet(&inv.clusters).await?;
             let mut response = crate::sweep::fanout::fanout_response(&inv, now, past_due, &BTreeMap::new());
             // The queue messages plan each cluster on its own; the wiring findings of the whole
             // fleet are planned here, as one plan.

@@ -40,7 +40,7 @@ async fn the_whole_contract_suite_runs_against_one_directory() {
 
 
 #[test]
-fn open_creates_the_five_tables_in_wal_mode() {
+fn open_creates_the_six_tables_in_wal_mode() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("cadence.db");
     drop(SqliteLedger::open(&path).unwrap());
@@ -53,7 +53,7 @@ fn open_creates_the_five_tables_in_wal_mode() {
         .map(Result::unwrap)
         .collect();
     tables.sort();
-    assert_eq!(tables, ["actions", "events", "first_seen", "pending", "refs"]);
+    assert_eq!(tables, ["actions", "events", "first_seen", "fleet", "pending", "refs"]);
     let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
     assert_eq!(mode, "wal");
     // Opening again (a restart) keeps the file as it is.

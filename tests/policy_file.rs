@@ -112,7 +112,7 @@ fn unknown_keys_suggest_the_closest_one_with_the_line() {
     assert!(e.fix.contains("`assignees`"), "{e}");
 
     let e = one_error("colour = \"blue\"\n");
-    assert!(e.fix.contains("the top level has only [defaults], [[rule]] and [baseline] sections"), "{e}");
+    assert!(e.fix.contains("the top level has only [defaults], [[rule]], [[ring]], [baseline] and [readiness] sections"), "{e}");
 }
 
 #[test]

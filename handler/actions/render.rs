@@ -288,6 +288,10 @@ pub fn markdown(action: &Action) -> String {
     if !summary.is_empty() {
         s.push_str(&format!("{}\n\n", text(summary)));
     }
+    // What the summary leaves out: why the target waits (a ring's soak), what is not ready.
+    if let Some(note) = &action.note {
+        s.push_str(&format!("{}\n\n", text(note)));
+    }
     s.push_str("| | |\n|---|---|\n");
     s.push_str(&format!("| Cluster | {} ([portal](https://portal.azure.com/#@/resource{}/overview)) |\n", code(&f.cluster_name), f.cluster_id));
     s.push_str(&format!("| Subscription | {} |\n", code(&f.subscription)));

@@ -278,6 +278,7 @@ fn hold_time(hold: &Hold) -> Option<Timestamp> {
         Hold::OutsideWindow { next } => *next,
         Hold::WindowTooShort { closes } => Some(*closes),
         Hold::AksChannel { next, .. } => *next,
+        Hold::Ring { until, .. } => *until,
         Hold::PolicyNotifyOnly
         | Hold::ClusterNotReady { .. }
         | Hold::Busy

@@ -21,6 +21,7 @@ pub mod baseline;
 pub mod channels;
 mod glob;
 mod parse;
+pub mod rings;
 mod summary;
 pub mod versions;
 pub mod windows;
@@ -469,6 +470,8 @@ pub struct Policy {
     /// The default window (`[defaults.upgrade.window]`), if any.
     pub default_window: Option<MaintenanceWindow>,
     pub rules: Vec<Rule>,
+    /// `[[ring]]`s in file order (`policy::rings`): the order the fleet takes a target.
+    pub rings: Vec<rings::Ring>,
     /// `[baseline]`: the security baseline, off when the section is absent.
     pub baseline: Option<BaselinePolicy>,
     /// `[readiness]`: the checks before an upgrade is due (`crate::readiness`; on by default).
@@ -496,7 +499,7 @@ impl Policy {
     /// The built-in default: notify-only, every signal planned as a log notice, the default
     /// cadence targets.
     pub fn builtin() -> Self {
-        Self { source: None, defaults: Cadence::default(), default_window: None, rules: Vec::new(), baseline: None, readiness: Default::default() }
+        Self { source: None, defaults: Cadence::default(), default_window: None, rules: Vec::new(), rings: Vec::new(), baseline: None, readiness: Default::default() }
     }
 
     /// Whether this is the built-in policy (no file).
@@ -557,6 +560,12 @@ impl Policy {
             .filter(|r| r.window.is_some() && r.selector.matches(cluster, facts))
             .find_map(|r| r.window.as_ref())
             .or(self.default_window.as_ref())
+    }
+
+    /// The ring `cluster` belongs to (index into [`Policy::rings`]): the first whose selectors
+    /// match it. `None`: in no ring, so not ring-gated.
+    pub fn ring_of(&self, cluster: &ClusterId, facts: &ClusterFacts) -> Option<usize> {
+        self.rings.iter().position(|r| r.selector.matches(cluster, facts))
     }
 
     /// Names of every app setting the policy refers to (chat webhook URLs), so start-up can

@@ -72,7 +72,8 @@ const ROUTE_KEYS: [&str; 4] = ["assignees", "labels", "email", "chat"];
 /// GitHub adds at most this many assignees per request, and an issue holds at most 10.
 const MAX_ASSIGNEES: usize = 10;
 const MAX_DAYS: i64 = 3650;
-const TOP_LEVEL: [&str; 4] = ["defaults", "rule", "baseline", "readiness"];
+const TOP_LEVEL: [&str; 5] = ["defaults", "rule", "ring", "baseline", "readiness"];
+const RING_KEYS: [&str; 7] = ["name", "subscriptions", "resource_groups", "clusters", "tags", "when_tags_unknown", "soak_days"];
 
 pub(super) fn parse(text: &str, path: &str) -> Result<Policy, Vec<PolicyError>> {
     let mut c = Checker::new(text, path);
@@ -154,6 +155,32 @@ pub(super) fn parse(text: &str, path: &str) -> Result<Policy, Vec<PolicyError>> 
     }
 
     c.approvals_have_issues(&policy.rules);
+    if let Some(v) = get(root, "ring") {
+        match v.get_ref() {
+            DeValue::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    let field = format!("ring[{i}]");
+                    if let Some(ring) = c.ring(item, &field) {
+                        if let Some(other) = policy.rings.iter().find(|r| r.name.eq_ignore_ascii_case(&ring.name)) {
+                            c.err(
+                                item.span(),
+                                format!("{field}.name"),
+                                format!("the name `{}` is already used by the ring on line {}", ring.name, other.line),
+                                "give every ring its own name (rings are ordered by their place in the file)",
+                            );
+                        }
+                        policy.rings.push(ring);
+                    }
+                }
+            }
+            other => c.err(
+                v.span(),
+                "ring",
+                format!("expected rings written as [[ring]] tables, found {}", kind(other)),
+                "write each ring as a [[ring]] section (double brackets), in the order the fleet takes a target",
+            ),
+        }
+    }
 
     if let Some(v) = get(root, "baseline") {
         policy.baseline = c.baseline(v, "baseline");
@@ -339,7 +366,7 @@ impl<'s> Checker<'s> {
             } else {
                 match suggest(key, &TOP_LEVEL) {
                     Some(s) => format!("did you mean `{s}`?"),
-                    None => "remove it; the top level has only [defaults], [[rule]] and [baseline] sections".into(),
+                    None => "remove it; the top level has only [defaults], [[rule]], [[ring]], [baseline] and [readiness] sections".into(),
                 }
             };
             self.err(k.span(), key, format!("unknown key `{key}`"), fix);
@@ -350,7 +377,7 @@ impl<'s> Checker<'s> {
         let fix = match suggest(name, &TOP_LEVEL) {
             Some("rule") => "did you mean `rule`? Write each rule as [[rule]]".to_string(),
             Some(s) => format!("did you mean `{s}`?"),
-            None => "remove it; the top level has only [defaults], [[rule]] and [baseline] sections".into(),
+            None => "remove it; the top level has only [defaults], [[rule]], [[ring]], [baseline] and [readiness] sections".into(),
         };
         self.err(span, name, format!("unknown table `{name}`"), fix);
     }
@@ -1330,6 +1357,52 @@ impl<'s> Checker<'s> {
             );
         }
         (self.errors.len() == errors_before).then_some(route)
+    }
+
+    /// One `[[ring]]`: a name, the selectors of a rule and `soak_days`.
+    fn ring(&mut self, item: &Val<'_>, field: &str) -> Option<super::rings::Ring> {
+        let line = self.line(item.span().start);
+        let t = self.table(item, field)?;
+        self.keys(
+            t,
+            field,
+            &RING_KEYS,
+            &[
+                ("soak", "unknown key `soak`", "did you mean `soak_days`? (whole days, 0 to 3650)"),
+                ("signals", "a ring orders every change; it has no `signals`", "remove `signals` (rules choose signals)"),
+            ],
+        );
+        let errors_before = self.errors.len();
+        let name = match get(t, "name") {
+            Some(v) => self.string(v, &join(field, "name")).filter(|n| {
+                let ok = !n.trim().is_empty();
+                if !ok {
+                    self.err(v.span(), join(field, "name"), "the name is empty", "name the ring, e.g. name = \"dev\"");
+                }
+                ok
+            }),
+            None => {
+                self.err(item.span(), join(field, "name"), "the ring has no name", "add name = \"…\" (holds name the ring, e.g. \"dev\")");
+                None
+            }
+        };
+        let selector = self.selector(t, field);
+        let soak_days = match get(t, "soak_days") {
+            Some(v) => self.integer(v, &join(field, "soak_days"), 0, MAX_DAYS, "days"),
+            None => {
+                self.err(
+                    item.span(),
+                    join(field, "soak_days"),
+                    "the ring has no soak_days",
+                    "add soak_days = 3 (days each of its clusters runs a target before the next ring may take it; 0 = no wait)",
+                );
+                None
+            }
+        };
+        if self.errors.len() != errors_before {
+            return None;
+        }
+        Some(super::rings::Ring { name: name?, line, selector, soak_days: soak_days? })
     }
 
     fn repo(&mut self, t: &DeTable<'_>, table: &Val<'_>, field: &str) -> Option<String> {

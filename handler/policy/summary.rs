@@ -20,6 +20,13 @@ impl Policy {
         for rule in &self.rules {
             out.extend(rule_lines(rule));
         }
+        if !self.rings.is_empty() {
+            let names: Vec<&str> = self.rings.iter().map(|r| r.name.as_str()).collect();
+            out.push(format!("{} ring(s), in order: {} (a cluster in no ring is not ring-gated)", self.rings.len(), names.join(" → ")));
+            for (i, ring) in self.rings.iter().enumerate() {
+                out.push(ring_line(i, ring, self.rings.get(i + 1).map(|r| r.name.as_str())));
+            }
+        }
         out.push("a live run (CADENCE_DRY_RUN=false) needs:".into());
         out.extend(self.needed_settings().into_iter().map(|s| format!("  {s}")));
         out
@@ -119,8 +126,17 @@ fn globs(label: &str, globs: &[Glob]) -> Option<String> {
     (!globs.is_empty()).then(|| format!("{label} {}", globs.iter().map(Glob::as_str).collect::<Vec<_>>().join(", ")))
 }
 
-fn rule_lines(rule: &Rule) -> Vec<String> {
-    let s = &rule.selector;
+/// `ring 1 dev (line 12): resource groups rg-dev-*; soak 3 days before prod`.
+fn ring_line(index: usize, ring: &super::rings::Ring, next: Option<&str>) -> String {
+    let soak = match next {
+        Some(next) => format!("soak {} day(s) before {next} may take a target", ring.soak_days),
+        None => format!("soak {} day(s) (last ring: nothing waits for it)", ring.soak_days),
+    };
+    format!("ring {} {} (line {}): {}; {soak}", index + 1, ring.name, ring.line, selects(&ring.selector).join("; "))
+}
+
+/// What a selector selects, one part per given selector (`every cluster` when none is).
+fn selects(s: &super::Selector) -> Vec<String> {
     let mut selects: Vec<String> = [globs("subscriptions", &s.subscriptions), globs("resource groups", &s.resource_groups), globs("clusters", &s.clusters)]
         .into_iter()
         .flatten()
@@ -136,6 +152,11 @@ fn rule_lines(rule: &Rule) -> Vec<String> {
     if selects.is_empty() {
         selects.push("every cluster".into());
     }
+    selects
+}
+
+fn rule_lines(rule: &Rule) -> Vec<String> {
+    let selects = selects(&rule.selector);
     let signals = match rule.signals() {
         None => "every signal".to_string(),
         Some(names) => format!("signals {}", names.join(", ")),

@@ -12,6 +12,7 @@
 //! | `actions/<sha256(action key)>`    | `{"key", "token", "status", …}` — an [`ActionState`] |
 //! | `refs/<sha256(concern\|channel)>` | `{"concern", "channel", "value"}`                   |
 //! | `pending/<sha256(action key)>`    | `{"key", "action", "queued_at", "updated_at"}` — a notification waiting for its digest |
+//! | `fleet/<sha256(cluster key)>`     | `{"cluster", "value"}` — what the rings know of a cluster (`sweep::fleet`) |
 //!
 //! The readable key is inside each blob, so `list_actions` and a person browsing the container
 //! see what a record is about.
@@ -99,6 +100,13 @@ struct EventRecord {
 struct FirstSeenRecord {
     key: String,
     at: Timestamp,
+}
+
+/// The record stored in `fleet/…`.
+#[derive(Debug, Serialize, Deserialize)]
+struct FleetEntry {
+    cluster: String,
+    value: String,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -446,6 +454,23 @@ impl Ledger for BlobLedger {
                 self.shown
             ))),
         }
+    }
+
+    async fn put_fleet(&self, cluster_key: &str, value: &str) -> Result<(), LedgerError> {
+        let blob = self.blob("fleet", cluster_key);
+        let record = FleetEntry { cluster: cluster_key.to_string(), value: value.to_string() };
+        match self.write(&blob, &record, None, false).await? {
+            Written::Ok(_) => Ok(()),
+            Written::ConditionFailed | Written::Missing => Err(LedgerError::Unavailable(format!(
+                "blob ledger {}: could not store the fleet record of {cluster_key}",
+                self.shown
+            ))),
+        }
+    }
+
+    async fn fleet(&self) -> Result<Vec<(String, String)>, LedgerError> {
+        let records: Vec<FleetEntry> = self.read_prefix("fleet/").await?;
+        Ok(records.into_iter().map(|r| (r.cluster, r.value)).collect())
     }
 
     async fn list_actions(&self) -> Result<Vec<(ActionKey, ActionState)>, LedgerError> {

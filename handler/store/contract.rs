@@ -56,6 +56,7 @@ macro_rules! ledger_contract_cases {
             concurrent_claims_acquire_exactly_once,
             two_instances_on_one_store_acquire_exactly_once,
             refs_are_stored_and_replaced,
+            fleet_records_are_stored_replaced_and_shared,
             list_actions_is_sorted_by_key,
             everything_survives_a_restart,
             queued_notifications_keep_the_first_time_and_the_latest_action,
@@ -269,6 +270,22 @@ pub async fn refs_are_stored_and_replaced(open: OpenLedger) {
     assert_eq!(l.get_ref("c#support#1.30", "github-issue:o/r").await.unwrap().as_deref(), Some("18"), "put replaces");
     assert_eq!(l.get_ref("c#support#1.30", "github-pr:o/r:main.bicep").await.unwrap().as_deref(), Some("cadence/c-1.31"), "channels are independent");
     assert_eq!(l.get_ref("c#support#1.31", "github-issue:o/r").await.unwrap(), None, "concerns are independent");
+}
+
+pub async fn fleet_records_are_stored_replaced_and_shared(open: OpenLedger) {
+    let a = open("fleet".into()).await;
+    assert_eq!(a.fleet().await.unwrap(), vec![]);
+    a.put_fleet("sub/rg/dev-a", "{\"v\":1}").await.unwrap();
+    a.put_fleet("sub/rg/prod-a", "{\"v\":1}").await.unwrap();
+    a.put_fleet("sub/rg/dev-a", "{\"v\":2}").await.unwrap();
+    let b = open("fleet".into()).await;
+    let mut read = b.fleet().await.unwrap();
+    read.sort();
+    assert_eq!(
+        read,
+        vec![("sub/rg/dev-a".to_string(), "{\"v\":2}".to_string()), ("sub/rg/prod-a".to_string(), "{\"v\":1}".to_string())],
+        "put replaces; another instance on the same store reads every cluster"
+    );
 }
 
 pub async fn list_actions_is_sorted_by_key(open: OpenLedger) {

@@ -120,6 +120,20 @@ pub trait Ledger: Send + Sync {
     /// Stores (or replaces) such a reference.
     async fn put_ref(&self, concern_key: &str, channel: &str, value: &str) -> Result<(), LedgerError>;
 
+    /// Stores (or replaces) the fleet record of one cluster (`sweep::fleet`: what the rings
+    /// know of it), keyed by the cluster's key.
+    ///
+    /// The default keeps nothing: a ledger without fleet memory (a test double) leaves the
+    /// rings to the clusters of the current run. Both real backends keep it.
+    async fn put_fleet(&self, cluster_key: &str, value: &str) -> Result<(), LedgerError> {
+        let _ = (cluster_key, value);
+        Ok(())
+    }
+    /// Every cluster's fleet record as (cluster key, value), in no particular order.
+    async fn fleet(&self) -> Result<Vec<(String, String)>, LedgerError> {
+        Ok(Vec::new())
+    }
+
     /// Every action key with its state, sorted by key (status pages, tests, `handler status`).
     async fn list_actions(&self) -> Result<Vec<(ActionKey, ActionState)>, LedgerError>;
 

@@ -1,6 +1,6 @@
 //! The embedded ledger on a SQLite file (`CADENCE_STATE=sqlite:PATH`).
 //!
-//! One file holds four tables:
+//! One file holds six tables (the `fleet` table came without a schema bump: older builds ignore it):
 //!
 //! | table        | key                    | what                                                      |
 //! |--------------|------------------------|-----------------------------------------------------------|
@@ -9,6 +9,7 @@
 //! | `actions`    | `key`                  | `claimed` (owner, token, until) / `done` / `failed`       |
 //! | `refs`       | `concern_key, channel` | adapter references (GitHub issue number, PR branch)       |
 //! | `pending`    | `key`                  | notifications queued for the next digest (action JSON)    |
+//! | `fleet`      | `cluster_key`          | what the rings know of each cluster (`sweep::fleet`)      |
 //!
 //! Times are stored as integer nanoseconds since the Unix epoch, so they round-trip exactly and
 //! compare correctly inside SQL (`until <= now`).
@@ -62,6 +63,10 @@ CREATE TABLE IF NOT EXISTS refs (
     channel     TEXT NOT NULL,
     value       TEXT NOT NULL,
     PRIMARY KEY (concern_key, channel)
+);
+CREATE TABLE IF NOT EXISTS fleet (
+    cluster_key TEXT PRIMARY KEY NOT NULL,
+    value       TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS pending (
     key        TEXT PRIMARY KEY NOT NULL,
@@ -415,6 +420,25 @@ impl Ledger for SqliteLedger {
             )
             .map_err(sql)?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn put_fleet(&self, cluster_key: &str, value: &str) -> Result<(), LedgerError> {
+        let (k, v) = (cluster_key.to_string(), value.to_string());
+        self.with_conn(move |c| {
+            exec(c, "INSERT INTO fleet (cluster_key, value) VALUES (?1, ?2) ON CONFLICT (cluster_key) DO UPDATE SET value = excluded.value", params![k, v])
+                .map_err(sql)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn fleet(&self) -> Result<Vec<(String, String)>, LedgerError> {
+        self.with_conn(|c| {
+            let mut stmt = c.prepare_cached("SELECT cluster_key, value FROM fleet ORDER BY cluster_key").map_err(sql)?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(sql)?;
+            rows.collect::<Result<Vec<(String, String)>, _>>().map_err(sql)
         })
         .await
     }

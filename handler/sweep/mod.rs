@@ -6,6 +6,7 @@
 //! support    a region's kubernetesVersions → support status (N-2 window, LTS)
 //! fanout     timer → one queue message per cluster; queue message → sweep_cluster; sweep_inventory
 //! memory     what a sweep remembers per cluster (observed facts, followed operations)
+//! fleet      what the rings know of every cluster (versions and since when, failed upgrades)
 //! certs      certificate expiry readers (API server TLS, kubeconfigs)
 //! wiring     once per sweep: which clusters' AKS events do not reach `aks-events`
 //! readiness  before a pending upgrade: the region's vCPU quota and subnet usage (shared per sweep)
@@ -19,6 +20,7 @@
 pub mod certs;
 pub mod cluster;
 pub mod fanout;
+pub mod fleet;
 pub mod inventory;
 pub mod memory;
 pub mod readiness;

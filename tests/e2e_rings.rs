@@ -1,0 +1,225 @@
+//! Rings and soak time end to end through the real binary: `handler sweep` live against a fake
+//! ARM built from Microsoft's examples (`fleet_support`) and a fake GitHub, the clock moved with
+//! `--now`. dev and prod are both offered a patch, `patch = "auto"`, a window open every day:
+//! dev is upgraded on day 1 (one PUT); prod is held by ring `dev` until every dev cluster has
+//! run the patch for `soak_days`, and upgraded in its window once the soak is over.
+
+mod arm_common;
+mod e2e_support;
+mod email_support;
+mod fleet_support;
+
+use std::path::Path;
+use std::process::Output;
+
+use arm_common::fixture;
+use e2e_support::{FakeGithub, REPO};
+use fleet_support::{FleetCluster, LATEST_IMAGE};
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+/// Patch upgrades automatic in a daily 08:00–14:00 UTC window; dev soaks a target 3 days
+/// before prod may take it; issues in o/r.
+fn policy() -> String {
+    format!(
+        r#"[defaults.upgrade]
+patch = "auto"
+
+[defaults.upgrade.window]
+schedule = {{ daily = {{ intervalDays = 1 }} }}
+durationHours = 6
+startTime = "08:00"
+utcOffset = "+00:00"
+
+[[rule]]
+name = "platform"
+[rule.github_issue]
+repo = "{REPO}"
+
+[[ring]]
+name = "dev"
+clusters = ["dev"]
+soak_days = 3
+
+[[ring]]
+name = "prod"
+clusters = ["prod"]
+soak_days = 0
+"#
+    )
+}
+
+/// The fake fleet: dev and prod on their versions, offered `upgrades` each, no maintenance
+/// configurations of their own (the policy's window applies); a PUT to 1.24.9 is expected
+/// `dev_puts` / `prod_puts` times and any other write fails the test.
+async fn fleet(arm: &MockServer, dev: (&str, Vec<&'static str>), prod: (&str, Vec<&'static str>), dev_puts: u64, prod_puts: u64) {
+    fleet_with(arm, dev, prod, dev_puts, prod_puts, None).await
+}
+
+/// [`fleet`], prod on AKS's auto-upgrade channel `prod_channel` when given.
+async fn fleet_with(arm: &MockServer, dev: (&str, Vec<&'static str>), prod: (&str, Vec<&'static str>), dev_puts: u64, prod_puts: u64, prod_channel: Option<&str>) {
+    arm.reset().await;
+    fleet_support::mount_identity(arm).await;
+    let dev = FleetCluster::new("dev", dev.0, LATEST_IMAGE, dev.1).without_maintenance_configurations();
+    let mut prod = FleetCluster::new("prod", prod.0, LATEST_IMAGE, prod.1).without_maintenance_configurations();
+    if let Some(channel) = prod_channel {
+        prod.resource["properties"]["autoUpgradeProfile"] = json!({"upgradeChannel": channel});
+    }
+    if dev_puts > 0 {
+        fleet_support::expect_version_upgrade(arm, &dev, "1.24.9", dev_puts).await;
+    }
+    if prod_puts > 0 {
+        fleet_support::expect_version_upgrade(arm, &prod, "1.24.9", prod_puts).await;
+    }
+    fleet_support::mount_fleet(arm, &[dev, prod]).await;
+    fleet_support::expect_no_cluster_writes(arm).await;
+}
+
+fn sweep(dir: &Path, arm: &MockServer, gh: &FakeGithub, now: &str, dry_run: bool) -> Vec<Value> {
+    let out = sweep_output(dir, arm, gh, now, dry_run);
+    String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"))).collect()
+}
+
+fn sweep_output(dir: &Path, arm: &MockServer, gh: &FakeGithub, now: &str, dry_run: bool) -> Output {
+    std::fs::write(dir.join("cadence.toml"), policy()).unwrap();
+    let mut args = vec!["--now", now];
+    if dry_run {
+        args.push("--dry-run");
+    }
+    let out: Output = fleet_support::handler_sweep(
+        dir,
+        arm,
+        &[
+            ("CADENCE_CONFIG", "cadence.toml"),
+            ("CADENCE_DRY_RUN", "false"),
+            ("GITHUB_TOKEN", "ghp_e2eRings0000000000000000000000000"),
+            ("GITHUB_API_URL", gh.uri().as_str()),
+        ],
+        &args,
+    );
+    assert!(out.status.success(), "sweep failed: {}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+fn patch_upgrade<'a>(planned: &'a [Value], cluster: &str) -> &'a Value {
+    planned
+        .iter()
+        .find(|l| l["action"] == "upgrade" && l["detail"]["upgrade"]["scope"] == "patch" && l["cluster"].as_str().unwrap().ends_with(&format!("/{cluster}")))
+        .unwrap_or_else(|| panic!("no patch upgrade line for {cluster}: {planned:#?}"))
+}
+
+#[tokio::test]
+async fn prod_takes_the_patch_only_after_every_dev_cluster_ran_it_for_soak_days() {
+    let gh = FakeGithub::start().await;
+    let _comments = gh.comments().await;
+    gh.expect_creates(2).await;
+    let arm = MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+
+    // Day 1, 09:00: both offered 1.24.9. dev is ring 0: upgraded (one PUT). prod waits for dev.
+    fleet(&arm, ("1.24.6", vec!["1.24.9"]), ("1.24.6", vec!["1.24.9"]), 1, 0).await;
+    let day1 = sweep(dir.path(), &arm, &gh, "2026-01-15T09:00:00Z", false);
+    assert!(patch_upgrade(&day1, "dev").get("held_by").is_none(), "{}", patch_upgrade(&day1, "dev"));
+    let prod = patch_upgrade(&day1, "prod");
+    assert_eq!(prod["held_by"], json!({"gate": "ring", "ring": "dev", "waiting": ["dev"]}), "dev does not run 1.24.9 yet: {prod}");
+    arm.verify().await;
+    // prod's issue says why its target waits; no pull request bumps it.
+    let issue = gh.issues().into_iter().find(|i| i.body.contains("/prod#kubernetes-upgrade#patch:1.24.6")).expect("prod's patch issue");
+    assert!(issue.body.contains("ring dev has not taken this target yet (waiting: dev)"), "{}", issue.body);
+
+    // Later on day 1 ARM reports dev on 1.24.9: its soak starts now (09:30) and ends 3 days later.
+    fleet(&arm, ("1.24.9", vec![]), ("1.24.6", vec!["1.24.9"]), 0, 0).await;
+    let later = sweep(dir.path(), &arm, &gh, "2026-01-15T09:30:00Z", false);
+    assert_eq!(
+        patch_upgrade(&later, "prod")["held_by"],
+        json!({"gate": "ring", "ring": "dev", "waiting": ["dev"], "until": "2026-01-18T09:30:00Z"})
+    );
+
+    // Day 1 + soak − 1, inside prod's window: still held, in a dry run as in a live one.
+    let dry = sweep(dir.path(), &arm, &gh, "2026-01-17T10:00:00Z", true);
+    let held = patch_upgrade(&dry, "prod");
+    assert_eq!(held["held_by"]["gate"], "ring", "{held}");
+    assert_eq!(held["held_by"]["waiting"], json!(["dev"]));
+    let live = sweep(dir.path(), &arm, &gh, "2026-01-17T10:00:00Z", false);
+    assert_eq!(patch_upgrade(&live, "prod")["held_by"]["until"], "2026-01-18T09:30:00Z");
+    arm.verify().await;
+
+    // Day 1 + soak, 10:00, prod's window open until 14:00: upgraded (one PUT).
+    fleet(&arm, ("1.24.9", vec![]), ("1.24.6", vec!["1.24.9"]), 0, 1).await;
+    let done = sweep(dir.path(), &arm, &gh, "2026-01-18T10:00:00Z", false);
+    let prod = patch_upgrade(&done, "prod");
+    assert!(prod.get("held_by").is_none(), "{prod}");
+    arm.verify().await;
+}
+
+#[tokio::test]
+async fn a_dry_run_prints_the_ring_hold_for_a_person() {
+    let gh = FakeGithub::start().await;
+    let arm = MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    fleet(&arm, ("1.24.6", vec!["1.24.9"]), ("1.24.6", vec!["1.24.9"]), 0, 0).await;
+    std::fs::write(dir.path().join("cadence.toml"), policy()).unwrap();
+    let out = fleet_support::handler_sweep(
+        dir.path(),
+        &arm,
+        &[("CADENCE_CONFIG", "cadence.toml")],
+        &["--dry-run", "--format", "text", "--now", "2026-01-15T09:00:00Z"],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let prod = &text[text.find("prod  ").expect("prod's section")..];
+    assert!(prod.contains("held: ring dev has not taken this target") && prod.contains("(waiting: dev)"), "{text}");
+    assert!(!text[..text.find("prod  ").unwrap()].contains("held: ring"), "dev is ring 0: never held by a ring\n{text}");
+    drop(gh);
+}
+
+#[tokio::test]
+async fn a_prod_cluster_aks_upgraded_through_its_channel_before_dev_soaked_the_version_is_a_ring_inversion_with_the_stagger() {
+    let gh = FakeGithub::start().await;
+    let _comments = gh.comments().await;
+    gh.expect_creates(2).await;
+    let arm = MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+
+    // Day 1, 15:00 (outside the policy window: nothing is written): both on 1.24.6.
+    fleet_with(&arm, ("1.24.6", vec!["1.24.9"]), ("1.24.6", vec!["1.24.9"]), 0, 0, Some("patch")).await;
+    let first = sweep_output(dir.path(), &arm, &gh, "2026-01-15T15:00:00Z", false);
+    assert!(!String::from_utf8_lossy(&first.stderr).contains("ring inversion"), "{}", String::from_utf8_lossy(&first.stderr));
+    // Day 2: AKS's channel moved prod to 1.24.9; dev is still on 1.24.6.
+    fleet_with(&arm, ("1.24.6", vec!["1.24.9"]), ("1.24.9", vec![]), 0, 0, Some("patch")).await;
+    let out = sweep_output(dir.path(), &arm, &gh, "2026-01-16T15:00:00Z", false);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("ring inversion: prod (ring prod) received 1.24.9 on 2026-01-16 15:00 UTC through upgradeChannel patch before ring dev had run it for 3 day(s) (waiting: dev)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("start ring prod's aksManagedAutoUpgradeSchedule at least 3 day(s) after ring dev's"), "{stderr}");
+    arm.verify().await;
+}
+
+#[tokio::test]
+async fn a_failed_dev_upgrade_stops_the_target_for_prod_even_after_the_soak_time() {
+    let gh = FakeGithub::start().await;
+    let _comments = gh.comments().await;
+    gh.expect_creates(2).await;
+    let arm = MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+
+    // Day 1: dev's upgrade to 1.24.9 is started, and ARM reports it failed.
+    fleet(&arm, ("1.24.6", vec!["1.24.9"]), ("1.24.6", vec!["1.24.9"]), 1, 0).await;
+    let mut failed = fixture("arm/async_operation_status_inprogress.docs.json");
+    failed["status"] = json!("Failed");
+    failed["error"] = json!({"code": "UpgradeFailed", "message": "drain timed out"});
+    Mock::given(method("GET")).and(path(fleet_support::OP_PATH)).respond_with(ResponseTemplate::new(200).set_body_json(failed)).with_priority(1).mount(&arm).await;
+    sweep(dir.path(), &arm, &gh, "2026-01-15T09:00:00Z", false);
+    arm.verify().await;
+
+    // Day 5, prod's window open, long past dev's soak_days: the failure still stops 1.24.9 for prod.
+    fleet(&arm, ("1.24.6", vec!["1.24.9"]), ("1.24.6", vec!["1.24.9"]), 0, 0).await;
+    let later = sweep(dir.path(), &arm, &gh, "2026-01-19T10:00:00Z", false);
+    assert_eq!(patch_upgrade(&later, "prod")["held_by"], json!({"gate": "ring", "ring": "dev", "waiting": ["dev"], "failed": true}));
+    let issue = gh.issues().into_iter().find(|i| i.body.contains("/prod#kubernetes-upgrade#patch:1.24.6")).expect("prod's patch issue");
+    assert!(issue.body.contains("ring dev has not taken this target yet"), "the notice was told on day 1: {}", issue.body);
+    arm.verify().await;
+}
