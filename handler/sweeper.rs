@@ -91,7 +91,13 @@ async fn attach_support_dates(
         Some(refresh) => {
             let (calendar, note) = cache.support_calendar.get(refresh, calendar::utc_day(now)).await;
             if let Some(note) = note {
-                tracing::info!("{note}");
+                // A failure is for a person to see (the default filter shows warnings); an
+                // answer is routine.
+                if calendar.is_none() {
+                    tracing::warn!("{note}");
+                } else {
+                    tracing::info!("{note}");
+                }
                 logs.push(note);
             }
             calendar

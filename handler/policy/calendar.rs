@@ -236,6 +236,28 @@ impl SupportCalendar {
         (today - self.taken).get_days() as i64
     }
 
+    /// What `handler config check` says about the calendars a sweep will use at `now`: the
+    /// built-in one's age and span, the refresh (`refresh_url`), and a note when the built-in
+    /// one is stale.
+    pub fn config_lines(&self, now: Timestamp, refresh_url: Option<&str>) -> Vec<String> {
+        let age = self.age_days(now);
+        let span = match (self.minors.keys().next(), self.minors.keys().next_back()) {
+            (Some(a), Some(b)) => format!("{a}–{b}"),
+            _ => "none".into(),
+        };
+        let mut out = vec![format!("support calendar: built-in, taken {} ({age} day(s) ago), minors {span}", self.taken)];
+        out.push(match refresh_url {
+            Some(u) => format!("support calendar refresh: {u} (read once per sweep, ahead of the built-in calendar; if it fails the built-in calendar answers)"),
+            None => "support calendar refresh: off (CADENCE_SUPPORT_CALENDAR_URL unset)".into(),
+        });
+        if age > STALE_AFTER_DAYS {
+            out.push(format!(
+                "note: the built-in support calendar is more than {STALE_AFTER_DAYS} days old: clusters on a minor it does not list get support notices without an end date; {REFRESH_STEPS}"
+            ));
+        }
+        out
+    }
+
     /// `Some(note)` when the calendar is older than [`STALE_AFTER_DAYS`] and some of `running`
     /// is missing from it; the note names the missing minors and the refresh steps.
     pub fn staleness(&self, now: Timestamp, running: &[MinorLine]) -> Option<String> {
@@ -579,5 +601,21 @@ mod tests {
         // Ended: a past date dates it (as an ending whose day has passed); a future one does not.
         assert!(matches!(dated(&ended, &end("2026-07-31T00:00:00Z"), now), Some(SignalKind::SupportEnding { eol_date: Some(_), .. })));
         assert_eq!(dated(&ended, &end("2026-12-31T00:00:00Z"), now), None);
+    }
+
+    #[test]
+    fn config_check_tells_the_calendars_age_the_refresh_and_staleness() {
+        let c = SupportCalendar::embedded();
+        let lines = c.config_lines(ts("2027-01-02T12:00:00Z"), None);
+        assert_eq!(
+            lines,
+            [
+                "support calendar: built-in, taken 2026-12-03 (30 day(s) ago), minors 1.27–1.37",
+                "support calendar refresh: off (CADENCE_SUPPORT_CALENDAR_URL unset)",
+            ]
+        );
+        let lines = c.config_lines(ts("2027-06-01T00:00:00Z"), Some("https://endoflife.date/api/v1/products/azure-kubernetes-service"));
+        assert!(lines[1].starts_with("support calendar refresh: https://endoflife.date/"), "{lines:?}");
+        assert!(lines[2].starts_with("note: the built-in support calendar is more than 120 days old") && lines[2].contains("aks_calendar.toml"), "{lines:?}");
     }
 }
