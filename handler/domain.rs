@@ -322,6 +322,11 @@ pub enum SignalKind {
         eol_date: Option<Timestamp>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         support_type: Option<String>,
+        /// Where `eol_date` came from, for people (an AKS notice, the calendar refresh, the
+        /// built-in calendar: `policy::calendar::EndSource`); `None` when the event itself
+        /// carried the date.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        eol_source: Option<String>,
     },
     /// `ClusterSupportEnded`, or a sweep finding the version out of support.
     SupportEnded { kubernetes_version: String },

@@ -633,6 +633,14 @@ fn read_input(file: &str) -> anyhow::Result<String> {
     }
 }
 
+/// The support calendars a sweep will use (docs/policy.md, *Support calendar*).
+fn print_support_calendar(settings: &Settings) {
+    let calendar = aks_cadence::policy::calendar::SupportCalendar::embedded();
+    for line in calendar.config_lines(Timestamp::now(), settings.support_calendar_url.as_deref()) {
+        println!("{line}");
+    }
+}
+
 fn config_check(settings: &Settings, path: Option<PathBuf>) -> Result<ExitCode, Failure> {
     let explicit = path.is_some();
     let path = path.unwrap_or_else(|| settings.config_path.clone());
@@ -642,6 +650,7 @@ fn config_check(settings: &Settings, path: Option<PathBuf>) -> Result<ExitCode, 
             return Ok(ExitCode::FAILURE);
         }
         println!("{}: no policy file; the built-in notify-only policy applies", path.display());
+        print_support_calendar(settings);
         return Ok(ExitCode::SUCCESS);
     }
     match Policy::load(&path) {
@@ -665,6 +674,7 @@ fn config_check(settings: &Settings, path: Option<PathBuf>) -> Result<ExitCode, 
                     );
                 }
             }
+            print_support_calendar(settings);
             Ok(ExitCode::SUCCESS)
         }
         Err(errors) => {

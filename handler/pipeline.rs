@@ -64,6 +64,7 @@ use crate::followup;
 use crate::ingest::Ingested;
 use crate::plan::{self, PlanFacts, WindowScope, WindowStatus};
 use crate::policy::Policy;
+use crate::policy::calendar::EolNotice;
 use crate::policy::windows::MaintenanceSchedules;
 use crate::store::{ActionState, Ledger, LedgerError};
 use crate::baseline::report::BaselineMemory;
@@ -246,6 +247,11 @@ impl Pipeline {
         let plan = self.plan(&[(&signals[..], PlanFacts::default())], now, &mut report).await?;
         self.run(plan, now, &mut report).await?;
         Ok(report)
+    }
+
+    /// The EOL notice remembered for Kubernetes `minor` (`1.30`), for the sweep's support dates.
+    pub async fn eol_notice(&self, minor: &str) -> Result<Option<EolNotice>, PipelineError> {
+        Ok(self.ledger.eol_notice(minor).await?)
     }
 
     /// The operations aks-cadence is following on `cluster` (from its sweep memory), for the
@@ -1019,6 +1025,17 @@ pub fn sweep_plan_facts(snap: &ClusterSnapshot, policy: &Policy, now: Timestamp,
     facts
 }
 
+/// The EOL notice a delivered support-ending signal with a date is (`EOLNotification`,
+/// `ClusterSupportEnding`), keyed by its minor, for the ledger to remember.
+fn eol_notice_of(signal: &Signal, event_type: &str) -> Option<(String, EolNotice)> {
+    let SignalKind::SupportEnding { kubernetes_version, eol_date: Some(eol), support_type, .. } = &signal.kind else {
+        return None;
+    };
+    let minor = crate::policy::versions::MinorLine::parse(kubernetes_version).ok()?;
+    let notice = EolNotice { eol: *eol, observed_at: signal.observed_at, support_type: support_type.clone(), event_type: event_type.to_string() };
+    Some((minor.to_string(), notice))
+}
+
 #[async_trait::async_trait]
 impl EventSink for Pipeline {
     async fn flush_digests(&self) -> Result<RunReport, PipelineError> {
@@ -1030,6 +1047,7 @@ impl EventSink for Pipeline {
         let mut report = RunReport::default();
         let mut fresh: Vec<String> = Vec::new();
         let mut signals: Vec<Signal> = Vec::new();
+        let mut notices: Vec<(String, EolNotice)> = Vec::new();
         for event in events {
             match event {
                 Ingested::Signals { event_id, event_type, signals: s } => {
@@ -1040,6 +1058,7 @@ impl EventSink for Pipeline {
                     }
                     report.log.push(format!("event {event_id} ({event_type}): {} signal(s)", s.len()));
                     fresh.push(event_id);
+                    notices.extend(s.iter().filter_map(|signal| eol_notice_of(signal, &event_type)));
                     signals.extend(s);
                 }
                 Ingested::Unknown { event_id, event_type } => {
@@ -1064,6 +1083,12 @@ impl EventSink for Pipeline {
         let plan = self.plan(&[(&signals[..], PlanFacts::default())], now, &mut report).await?;
         self.run(plan, now, &mut report).await?;
         if !self.dry_run {
+            // Before the events count as processed: a crash here brings them again.
+            for (minor, notice) in &notices {
+                if self.ledger.remember_eol_notice(minor, notice).await? {
+                    report.log.push(format!("EOL notice for Kubernetes {minor} remembered: support ends {}", notice.eol.strftime("%Y-%m-%d")));
+                }
+            }
             for event_id in fresh {
                 self.ledger.mark_event_processed(&event_id, (self.clock)()).await?;
             }

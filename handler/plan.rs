@@ -650,6 +650,8 @@ enum What {
         version: String,
         eol: Option<Timestamp>,
         support_type: Option<String>,
+        /// Where `eol` came from (`SignalKind::SupportEnding::eol_source`).
+        source: Option<String>,
     },
     SupportEnded {
         version: String,
@@ -741,13 +743,14 @@ fn analyse(signal: &Signal, cadence: &Cadence) -> Vec<Finding> {
             Ok(current) => upgrade_findings(cluster, &current, offered, cadence.include_preview, lts, false),
             Err(_) => Vec::new(),
         },
-        SignalKind::SupportEnding { kubernetes_version, eol_date, support_type } => vec![make(
+        SignalKind::SupportEnding { kubernetes_version, eol_date, support_type, eol_source } => vec![make(
             ConcernKind::Support,
             support_target(kubernetes_version),
             What::SupportEnding {
                 version: kubernetes_version.clone(),
                 eol: *eol_date,
                 support_type: support_type.clone(),
+                source: eol_source.clone(),
             },
         )],
         SignalKind::SupportEnded { kubernetes_version } => vec![make(
@@ -1271,7 +1274,7 @@ impl Planner<'_> {
             What::NewestVersion { newest } => {
                 self.tell(&concern, Stage::Notice, &say::newest_version(&name, &newest), None, None);
             }
-            What::SupportEnding { version, eol, support_type } => {
+            What::SupportEnding { version, eol, support_type, source } => {
                 let support_type = support_type.as_deref();
                 if self.known_before(&concern) && self.is_news() {
                     let fact = digest(&[&version, &eol.map(day).unwrap_or_default(), support_type.unwrap_or("")]);
@@ -1279,7 +1282,8 @@ impl Planner<'_> {
                     self.tell(&concern, Stage::Update, &update, Some(&fact), eol);
                 }
                 let stage = eol.map_or(Stage::Notice, |eol| ladder(self.now, eol, self.cadence.reminder_days_before));
-                self.tell(&concern, stage, &say::support_ending(&name, stage, &version, eol, support_type), None, eol);
+                let summary = say::support_ending(&name, stage, &version, eol, support_type, source.as_deref());
+                self.tell(&concern, stage, &summary, None, eol);
             }
             What::SupportEnded { version } => {
                 self.tell(&concern, Stage::Overdue, &say::support_ended(&name, &version), None, None);

@@ -111,6 +111,13 @@ pub struct Settings {
     /// query, that every cluster's AKS events reach this app (`sweep::wiring`), and reports the
     /// clusters whose events do not, with the commands that wire them.
     pub sweep_event_wiring: bool,
+    /// `CADENCE_SUPPORT_CALENDAR_URL` (default unset: off): a public support-calendar API read
+    /// once per sweep (endoflife.date's API v1 product shape, e.g.
+    /// `https://endoflife.date/api/v1/products/azure-kubernetes-service`) to date support
+    /// concerns ahead of the built-in calendar (docs/policy.md, "Support calendar"). https
+    /// only, except plain http to loopback (a local mirror or a test fake). A failed read
+    /// falls back to the built-in calendar; it never fails a sweep.
+    pub support_calendar_url: Option<String>,
     /// The function app's resource id, for the event-wiring check: `CADENCE_FUNCTION_APP_ID`,
     /// else built from what App Service sets (`WEBSITE_OWNER_NAME` = `<subscription>+…`,
     /// `WEBSITE_RESOURCE_GROUP`, `WEBSITE_SITE_NAME`). `None` locally: the check then reports
@@ -225,6 +232,17 @@ impl Settings {
         let sweep_inline_max = parse_num("CADENCE_SWEEP_INLINE_MAX", get("CADENCE_SWEEP_INLINE_MAX"), 1000)?;
         let sweep_kubeconfig_certs = parse_bool("CADENCE_SWEEP_KUBECONFIG_CERTS", get("CADENCE_SWEEP_KUBECONFIG_CERTS"), true)?;
         let sweep_event_wiring = parse_bool("CADENCE_SWEEP_EVENT_WIRING", get("CADENCE_SWEEP_EVENT_WIRING"), true)?;
+        let support_calendar_url = get("CADENCE_SUPPORT_CALENDAR_URL");
+        if let Some(v) = &support_calendar_url {
+            let u = url::Url::parse(v).map_err(|e| bad("CADENCE_SUPPORT_CALENDAR_URL", format!("`{v}` is not a URL ({e})"), "use an absolute https URL, or unset it to use the built-in calendar"))?;
+            if !token_may_travel_to(&u) {
+                return Err(bad(
+                    "CADENCE_SUPPORT_CALENDAR_URL",
+                    format!("`{v}` is neither https nor plain http to loopback: the calendar could be changed on the way"),
+                    "use https (for example https://endoflife.date/api/v1/products/azure-kubernetes-service); plain http is accepted only for 127.0.0.1, [::1] or localhost, or unset it to use the built-in calendar",
+                ));
+            }
+        }
         let function_app_id = match get("CADENCE_FUNCTION_APP_ID") {
             Some(id) => Some(parse_function_app_id(&id)?),
             None => match (get("WEBSITE_OWNER_NAME"), get("WEBSITE_RESOURCE_GROUP"), get("WEBSITE_SITE_NAME")) {
@@ -330,6 +348,7 @@ impl Settings {
             sweep_inline_max,
             sweep_kubeconfig_certs,
             sweep_event_wiring,
+            support_calendar_url,
             function_app_id,
             digest_quiet,
             digest_max_wait,
@@ -477,6 +496,19 @@ fn check_token_url(name: &'static str, v: &str) -> Result<(), SettingsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_support_calendar_url_is_off_by_default_and_https_only_except_to_loopback() {
+        assert_eq!(Settings::from_map(env(&[])).unwrap().support_calendar_url, None);
+        for ok in ["https://endoflife.date/api/v1/products/azure-kubernetes-service", "http://127.0.0.1:9/cal", "http://localhost:1/x"] {
+            assert_eq!(Settings::from_map(env(&[("CADENCE_SUPPORT_CALENDAR_URL", ok)])).unwrap().support_calendar_url.as_deref(), Some(ok));
+        }
+        for refused in ["http://endoflife.date/api/v1/products/azure-kubernetes-service", "ftp://127.0.0.1/x", "not a url"] {
+            let e = Settings::from_map(env(&[("CADENCE_SUPPORT_CALENDAR_URL", refused)])).unwrap_err();
+            assert_eq!(e.name, "CADENCE_SUPPORT_CALENDAR_URL", "{refused}");
+            assert!(e.fix.contains("https"), "{e}");
+        }
+    }
 
     #[test]
     fn arm_endpoint_over_plain_http_is_refused_except_to_loopback() {

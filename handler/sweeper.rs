@@ -7,7 +7,7 @@
 //! them: that would be one ledger read per cluster inside one invocation, while each
 //! `sweep-cluster` invocation reads its own cluster's for the same cost, spread out.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use futures::StreamExt as _;
@@ -19,6 +19,8 @@ use crate::sweep::inventory::{ClusterRecord, inventory};
 use crate::sweep::{ClusterSnapshot, SweepCache, SweepContext, SweepError, TrackedOperation, sweep_cluster, wiring};
 use crate::domain::{ClusterId, Signal};
 use crate::pipeline::{Pipeline, PipelineError, RunReport};
+use crate::policy::calendar::{self, SupportCalendar};
+use crate::policy::versions::{self, MinorLine};
 
 /// Why a sweep invocation failed.
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +59,74 @@ async fn attach_defender_plans(sweeper: &Sweeper, cache: &SweepCache, snapshots:
             logs.push(format!("baseline: the Defender plans could not be read ({e}); defender-plan is unknown this run"));
         }
     }
+}
+
+/// Dates each snapshot's support findings (`policy::calendar`, precedence): the EOL notice the
+/// ledger remembers for the minor, else the run's calendar refresh (when
+/// `CADENCE_SUPPORT_CALENDAR_URL` is set: read once per run, and only when there is something
+/// to date), else the built-in calendar. Says when the built-in calendar is stale for a minor a
+/// cluster runs. A refresh that fails is a line in `logs` (once per run), never a failed sweep;
+/// a ledger that cannot be read fails it, as every other ledger read of the sweep does.
+async fn attach_support_dates(
+    sweeper: &Sweeper,
+    cache: &SweepCache,
+    now: Timestamp,
+    snapshots: &mut [ClusterSnapshot],
+    logs: &mut Vec<String>,
+) -> Result<(), PipelineError> {
+    let embedded = SupportCalendar::embedded();
+    let running: Vec<MinorLine> =
+        snapshots.iter().filter_map(|s| s.observed.kubernetes_version.as_deref()).filter_map(|v| MinorLine::parse(v).ok()).collect();
+    if let Some(note) = embedded.staleness(now, &running) {
+        tracing::warn!("{note}");
+        logs.push(note);
+    }
+    let lts_of = |s: &ClusterSnapshot| versions::is_lts(s.facts.support_plan.as_deref());
+    let wanted: BTreeSet<(MinorLine, bool)> =
+        snapshots.iter().flat_map(|s| s.signals.iter().filter_map(move |sig| calendar::date_wanted(&sig.kind, lts_of(s)))).collect();
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let refreshed = match &sweeper.ctx.calendar_refresh {
+        Some(refresh) => {
+            let (calendar, note) = cache.support_calendar.get(refresh, calendar::utc_day(now)).await;
+            if let Some(note) = note {
+                // A failure is for a person to see (the default filter shows warnings); an
+                // answer is routine.
+                if calendar.is_none() {
+                    tracing::warn!("{note}");
+                } else {
+                    tracing::info!("{note}");
+                }
+                logs.push(note);
+            }
+            calendar
+        }
+        None => None,
+    };
+    let mut notices = BTreeMap::new();
+    for minor in wanted.iter().map(|(m, _)| *m).collect::<BTreeSet<_>>() {
+        notices.insert(minor, sweeper.pipeline.eol_notice(&minor.to_string()).await?);
+    }
+    let ends: BTreeMap<(MinorLine, bool), calendar::SupportEnd> = wanted
+        .iter()
+        .filter_map(|&(m, lts)| {
+            let notice = notices.get(&m).and_then(Option::as_ref);
+            calendar::support_end(m, lts, notice, refreshed.as_deref(), embedded).map(|end| ((m, lts), end))
+        })
+        .collect();
+    for snap in snapshots.iter_mut() {
+        let lts = lts_of(snap);
+        for signal in &mut snap.signals {
+            if let Some(want) = calendar::date_wanted(&signal.kind, lts)
+                && let Some(end) = ends.get(&want)
+                && let Some(kind) = calendar::dated(&signal.kind, end, now)
+            {
+                signal.kind = kind;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Adds each wiring finding to its cluster's snapshot, so it is planned with the sweep's one
@@ -224,6 +294,7 @@ impl Sweeper {
         // The run's cache: the queue messages of one run handled by this instance share the query.
         let mut notes = Vec::new();
         attach_defender_plans(self, &run.cache, std::slice::from_mut(&mut snapshot), &mut notes).await;
+        attach_support_dates(self, &run.cache, run.now, std::slice::from_mut(&mut snapshot), &mut notes).await?;
         snapshot.notes.extend(notes);
         let report = self.pipeline.handle_snapshots(std::slice::from_ref(&snapshot)).await?;
         // Fan-out: this cluster's status, for the next timer run to assemble the fleet from.
@@ -289,6 +360,10 @@ impl Sweeper {
         let mut baseline_logs = Vec::new();
         attach_defender_plans(self, &SweepCache::default(), &mut local.snapshots, &mut baseline_logs).await;
         local.notes.extend(baseline_logs);
+        let mut calendar_logs = Vec::new();
+        let run = self.ctx.run(&local.run_id, now);
+        attach_support_dates(self, &run.cache, now, &mut local.snapshots, &mut calendar_logs).await?;
+        local.notes.extend(calendar_logs);
         Ok((local, tracked))
     }
 

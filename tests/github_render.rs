@@ -110,7 +110,7 @@ fn each_kind_of_concern_gets_its_own_command_links_and_reason() {
         ),
         (
             "support ending",
-            with(ConcernKind::Support, "1.29", SignalKind::SupportEnding { kubernetes_version: "1.29.2".into(), eol_date: Some(ts("2026-03-31T00:00:00Z")), support_type: Some("KubernetesOfficial".into()) }),
+            with(ConcernKind::Support, "1.29", SignalKind::SupportEnding { kubernetes_version: "1.29.2".into(), eol_date: Some(ts("2026-03-31T00:00:00Z")), support_type: Some("KubernetesOfficial".into()), eol_source: None }),
             "--kubernetes-version <version from get-upgrades>",
             "https://github.com/kubernetes/kubernetes/blob/master/CHANGELOG/CHANGELOG-1.29.md",
             "Kubernetes 1.29.2 leaves AKS support (KubernetesOfficial) on 2026-03-31.",

@@ -62,7 +62,7 @@ fn expectations() -> Vec<(&'static str, Expect)> {
         lowest_minor: Some("1.18.19".into()),
         latest_preview: Some("1.21.1".into()),
     };
-    let ending = SignalKind::SupportEnding { kubernetes_version: "1.24.10".into(), eol_date: None, support_type: None };
+    let ending = SignalKind::SupportEnding { kubernetes_version: "1.24.10".into(), eol_date: None, support_type: None, eol_source: None };
     let ended = SignalKind::SupportEnded { kubernetes_version: "1.23.15".into() };
     let rolling = |phase| SignalKind::NodePoolRolling { pool: "nodepool1".into(), phase, error: None };
     let maintenance = SignalKind::Maintenance {
@@ -290,6 +290,7 @@ fn an_eol_notification_with_object_details_is_support_ending_for_the_notice_clus
             kubernetes_version: "1.32.3".into(),
             eol_date: Some(ts("2026-03-01T00:00:00Z")),
             support_type: Some("Community".into()),
+            eol_source: None,
         }
     );
     assert_eq!(s[0].facts.location.as_deref(), Some("eastus"));

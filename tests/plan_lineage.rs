@@ -91,7 +91,7 @@ fn newest(version: &str, day: i64) -> Signal {
 
 fn support_ending(version: &str, day: i64) -> Signal {
     event(
-        SignalKind::SupportEnding { kubernetes_version: version.into(), eol_date: Some(t(day + 60)), support_type: None },
+        SignalKind::SupportEnding { kubernetes_version: version.into(), eol_date: Some(t(day + 60)), support_type: None, eol_source: None },
         day,
         &format!("eol-{version}"),
     )

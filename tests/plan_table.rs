@@ -176,6 +176,7 @@ fn every_signal_kind_under_the_builtin_policy_is_a_log_notice_and_changes_nothin
                 kubernetes_version: "1.29.9".into(),
                 eol_date: None,
                 support_type: None,
+                eol_source: None,
             }),
             vec![(Notice, "log", "1.29")],
         ),
@@ -373,7 +374,7 @@ fn signals_no_rule_applies_to_are_logged() {
 fn tag_rules_wait_for_a_sweep_because_events_carry_no_tags() {
     let p = policy(TEAM_POLICY);
     let payments = ClusterId::from_parts("s", "rg-pay", "aks-pay");
-    let ending = SignalKind::SupportEnding { kubernetes_version: "1.29.9".into(), eol_date: None, support_type: None };
+    let ending = SignalKind::SupportEnding { kubernetes_version: "1.29.9".into(), eol_date: None, support_type: None, eol_source: None };
     let from_event = run(&event_on(payments.clone(), ending.clone()), &p, t0());
     assert_eq!(channels(&from_event, Stage::Notice), ["log"]);
     let mut swept = sweep_on(payments, ending);
@@ -617,6 +618,7 @@ fn support_ending_climbs_towards_the_eol_date_and_support_ended_is_overdue() {
         kubernetes_version: "1.29.9".into(),
         eol_date: Some(eol),
         support_type: Some("Community".into()),
+        eol_source: None,
     });
     let at = |now: Timestamp| ladder_at(&s, &builtin(), now);
     assert_eq!(
@@ -684,7 +686,7 @@ fn certificate_notices_and_rotation_warn_of_downtime() {
 fn an_event_and_a_sweep_finding_about_the_same_thing_share_their_keys() {
     let p = builtin();
     // AKS says 1.29 is leaving support; the sweep's calendar check says the same.
-    let ending = SignalKind::SupportEnding { kubernetes_version: "1.29.9".into(), eol_date: None, support_type: None };
+    let ending = SignalKind::SupportEnding { kubernetes_version: "1.29.9".into(), eol_date: None, support_type: None, eol_source: None };
     let from_event = run(&event(ending.clone()), &p, t0());
     let from_sweep = run(&sweep(ending), &p, t0());
     assert_eq!(from_event[0].key, from_sweep[0].key);
@@ -700,8 +702,9 @@ fn an_event_and_a_sweep_finding_about_the_same_thing_share_their_keys() {
         kubernetes_version: "1.29".into(),
         eol_date: Some(plus_days(t0(), 30)),
         support_type: Some("Community".into()),
+        eol_source: None,
     };
-    let grid = SignalKind::SupportEnding { kubernetes_version: "1.29.9".into(), eol_date: None, support_type: None };
+    let grid = SignalKind::SupportEnding { kubernetes_version: "1.29.9".into(), eol_date: None, support_type: None, eol_source: None };
     assert_eq!(plan::concerns(&event(eol), &p), plan::concerns(&event(grid), &p));
     assert_eq!(
         plan::concerns(&event(SignalKind::SupportEnded { kubernetes_version: "1.29.2".into() }), &p)[0].target,
@@ -743,6 +746,7 @@ fn news_about_a_known_concern_is_an_update_told_once_per_fact() {
         kubernetes_version: "1.29.9".into(),
         eol_date: Some(ts(eol)),
         support_type: Some("Community".into()),
+        eol_source: None,
     };
     let a = update_key(ending("2027-03-01T00:00:00Z"), t0()).unwrap();
     let b = update_key(ending("2027-03-01T00:00:00Z"), plus_days(t0(), 1)).unwrap();

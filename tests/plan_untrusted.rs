@@ -115,8 +115,8 @@ fn versions_and_times_at_the_extremes_plan_without_overflow() {
     let kinds = vec![
         SignalKind::SupportEnded { kubernetes_version: huge.clone() },
         SignalKind::SupportEnded { kubernetes_version: top.clone() },
-        SignalKind::SupportEnding { kubernetes_version: top.clone(), eol_date: Some(Timestamp::MIN), support_type: None },
-        SignalKind::SupportEnding { kubernetes_version: huge.clone(), eol_date: Some(Timestamp::MAX), support_type: None },
+        SignalKind::SupportEnding { kubernetes_version: top.clone(), eol_date: Some(Timestamp::MIN), support_type: None, eol_source: None },
+        SignalKind::SupportEnding { kubernetes_version: huge.clone(), eol_date: Some(Timestamp::MAX), support_type: None, eol_source: None },
         SignalKind::NewKubernetesVersion { latest_supported: Some(top.clone()), latest_stable: Some(huge.clone()), lowest_minor: None, latest_preview: None },
         SignalKind::UpgradesOffered { current: top.clone(), offered: vec![OfferedVersion { version: format!("{}.0.0", max), is_preview: false }] },
         SignalKind::UpgradesOffered { current: format!("1.{max}"), offered: vec![OfferedVersion { version: format!("2.{max}"), is_preview: false }] },
@@ -143,7 +143,7 @@ fn a_redelivery_of_an_event_with_an_untrusted_time_plans_the_same_keys_later() {
     let policy = Policy::builtin();
     let kinds = [
         roll(RollingPhase::Failed),
-        SignalKind::SupportEnding { kubernetes_version: "1.24.10".into(), eol_date: None, support_type: None },
+        SignalKind::SupportEnding { kubernetes_version: "1.24.10".into(), eol_date: None, support_type: None, eol_source: None },
     ];
     for kind in kinds {
         for observed in ["2023-03-29T18:00:00Z", "2200-01-01T00:00:00Z"] {

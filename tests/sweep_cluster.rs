@@ -130,7 +130,7 @@ async fn the_oldest_supported_minor_is_told_its_support_is_ending() {
                 offered: ["1.23.15", "1.24.6", "1.24.9"].iter().map(|v| OfferedVersion { version: (*v).into(), is_preview: false }).collect()
             },
             SignalKind::Resolved { concern: ConcernKind::KubernetesUpgrade, target: "1.23".into() },
-            SignalKind::SupportEnding { kubernetes_version: "1.23.12".into(), eol_date: None, support_type: Some("KubernetesOfficial".into()) },
+            SignalKind::SupportEnding { kubernetes_version: "1.23.12".into(), eol_date: None, support_type: Some("KubernetesOfficial".into()), eol_source: None },
             SignalKind::Resolved { concern: ConcernKind::Support, target: "1.22".into() },
             SignalKind::Resolved { concern: ConcernKind::NodeImage, target: format!("nodepool1@{LATEST_IMAGE}") },
         ]

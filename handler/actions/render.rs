@@ -92,10 +92,11 @@ pub fn facts(action: &Action) -> Facts {
                 why.push(format!("AKS offers upgrades from {current} to {}.", ga.join(", ")));
             }
         }
-        SignalKind::SupportEnding { kubernetes_version, eol_date, support_type } => {
+        SignalKind::SupportEnding { kubernetes_version, eol_date, support_type, eol_source } => {
             let plan = support_type.as_deref().map(|s| format!(" ({s})")).unwrap_or_default();
+            let from = eol_source.as_deref().map(|s| format!(" (date from {s})")).unwrap_or_default();
             match eol_date {
-                Some(d) => why.push(format!("Kubernetes {kubernetes_version} leaves AKS support{plan} on {}.", day(*d))),
+                Some(d) => why.push(format!("Kubernetes {kubernetes_version} leaves AKS support{plan} on {}{from}.", day(*d))),
                 None => why.push(format!("Kubernetes {kubernetes_version} is leaving AKS support{plan}.")),
             }
             why.push("Out of support means no security patches, and upgrades cannot skip a minor version.".into());

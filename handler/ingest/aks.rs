@@ -118,7 +118,7 @@ fn build(envelope: &Envelope, kind: Kind) -> Result<Ingested, String> {
             let kubernetes_version = non_empty(d.kubernetes_version).ok_or("data.kubernetesVersion is missing")?;
             check_version("data.kubernetesVersion", Some(&kubernetes_version))?;
             if matches!(kind, Kind::SupportEnding) {
-                SignalKind::SupportEnding { kubernetes_version, eol_date: None, support_type: None }
+                SignalKind::SupportEnding { kubernetes_version, eol_date: None, support_type: None, eol_source: None }
             } else {
                 SignalKind::SupportEnded { kubernetes_version }
             }

@@ -185,6 +185,7 @@ fn build(envelope: &Envelope) -> Result<Ingested, String> {
                 kubernetes_version,
                 eol_date: eol.eol_date.as_deref().and_then(parse_meaningful_time),
                 support_type: eol.support_type.filter(|s| !s.trim().is_empty()),
+                eol_source: None,
             }
         }
     };

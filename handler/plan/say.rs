@@ -95,9 +95,11 @@ pub(super) fn support_ending(
     version: &str,
     eol: Option<Timestamp>,
     support_type: Option<&str>,
+    source: Option<&str>,
 ) -> String {
     let kind = support_kind(support_type);
     let next = next_minor_hint(version);
+    let from = source.map(|s| format!(" (date from {s})")).unwrap_or_default();
     match eol {
         Some(eol) => {
             let verb = if stage == Stage::Overdue {
@@ -106,7 +108,7 @@ pub(super) fn support_ending(
                 "leaves"
             };
             format!(
-                "{name}: {}Kubernetes {version} {verb} AKS support on {}{kind}; {next}",
+                "{name}: {}Kubernetes {version} {verb} AKS support on {}{kind}{from}; {next}",
                 prefix(stage),
                 day(eol)
             )

@@ -18,6 +18,7 @@
 //! Layer: core: pure, no IO but reading the policy file it parses (`tests/core_imports.rs`).
 
 pub mod baseline;
+pub mod calendar;
 pub mod channels;
 mod glob;
 mod parse;
@@ -609,7 +610,7 @@ mod tests {
                 latest_preview: None,
             },
             SignalKind::UpgradesOffered { current: "1.30.1".into(), offered: vec![] },
-            SignalKind::SupportEnding { kubernetes_version: "1.29".into(), eol_date: None, support_type: None },
+            SignalKind::SupportEnding { kubernetes_version: "1.29".into(), eol_date: None, support_type: None, eol_source: None },
             SignalKind::SupportEnded { kubernetes_version: "1.29".into() },
             SignalKind::NodeImageAvailable { pool: "p".into(), current: "a".into(), latest: "b".into() },
             SignalKind::CertificateExpiring { certificate: CertificateKind::ApiServer, not_after: t },

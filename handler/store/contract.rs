@@ -62,7 +62,8 @@ macro_rules! ledger_contract_cases {
             queued_notifications_keep_the_first_time_and_the_latest_action,
             concurrent_queueings_of_one_key_make_one_entry,
             removing_a_queued_notification_is_idempotent,
-            queued_notifications_are_shared_and_survive_a_restart
+            queued_notifications_are_shared_and_survive_a_restart,
+            eol_notices_are_remembered_per_minor_and_a_newer_one_wins
         );
     };
 }
@@ -405,4 +406,31 @@ pub async fn queued_notifications_are_shared_and_survive_a_restart(open: OpenLed
     let pending = l.pending_notifications().await.unwrap();
     assert_eq!(pending, vec![PendingNotification { key: k, action: r#"{"kind":"email"}"#.into(), queued_at: t0(), updated_at: t0() }]);
     assert!(open("pending-elsewhere".into()).await.pending_notifications().await.unwrap().is_empty(), "stores are independent");
+}
+
+pub async fn eol_notices_are_remembered_per_minor_and_a_newer_one_wins(open: OpenLedger) {
+    use crate::policy::calendar::EolNotice;
+    let notice = |eol_day: i64, observed: i64| EolNotice {
+        eol: t0() + secs(eol_day * 86_400),
+        observed_at: t0() + secs(observed),
+        support_type: Some("KubernetesOfficial".into()),
+        event_type: "Microsoft.ResourceNotifications.HealthResources.ResourceAnnotated".into(),
+    };
+    {
+        let l = open("eol".into()).await;
+        assert_eq!(l.eol_notice("1.30").await.unwrap(), None);
+        assert!(l.remember_eol_notice("1.30", &notice(90, 10)).await.unwrap());
+        assert!(!l.remember_eol_notice("1.30", &notice(90, 10)).await.unwrap(), "a redelivery changes nothing");
+        assert!(!l.remember_eol_notice("1.30", &notice(60, 5)).await.unwrap(), "an older notice arriving late changes nothing");
+        assert!(l.remember_eol_notice("1.30", &notice(120, 20)).await.unwrap(), "a newer notice replaces it");
+        assert!(l.remember_eol_notice("1.31", &notice(200, 1)).await.unwrap());
+    }
+    // Another client on the same store (a restart, a second instance) reads the same.
+    let l = open("eol".into()).await;
+    assert_eq!(l.eol_notice("1.30").await.unwrap(), Some(notice(120, 20)));
+    assert_eq!(l.eol_notice("1.31").await.unwrap(), Some(notice(200, 1)), "minors are independent");
+    assert_eq!(l.eol_notice("1.29").await.unwrap(), None);
+    // A record no one can read is reported, not taken as "no notice".
+    l.put_ref(&super::eol_notice_key("1.29"), super::EOL_NOTICE_CHANNEL, "not json").await.unwrap();
+    assert!(matches!(l.eol_notice("1.29").await, Err(LedgerError::Corrupt(_))));
 }

@@ -16,6 +16,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::action::ActionKey;
+use crate::policy::calendar::EolNotice;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
@@ -146,4 +147,42 @@ pub trait Ledger: Send + Sync {
     /// Removes a queued notification once its key is finished. Removing one that is not there
     /// is not an error (two flushes may both remove it).
     async fn remove_notification(&self, key: &ActionKey) -> Result<(), LedgerError>;
+
+    /// Remembers an EOL notice AKS sent about Kubernetes `minor` (`1.30`), so that later sweeps
+    /// date that minor's support concerns from it (`policy::calendar`, precedence). Kept in the
+    /// refs (one per minor, [`EOL_NOTICE_CHANNEL`]), so every backend has it. A notice observed
+    /// after the one stored replaces it; an older or equal one (a redelivery, an out-of-order
+    /// delivery) changes nothing. Two different notices about one minor stored at the same
+    /// moment by two instances: the last write wins, and the next notice sets it right.
+    /// Returns whether the stored notice changed.
+    async fn remember_eol_notice(&self, minor: &str, notice: &EolNotice) -> Result<bool, LedgerError> {
+        let key = eol_notice_key(minor);
+        if let Some(stored) = self.eol_notice(minor).await?
+            && !notice.supersedes(&stored)
+        {
+            return Ok(false);
+        }
+        let value = serde_json::to_string(notice).map_err(|e| LedgerError::Corrupt(format!("EOL notice for {minor}: {e}")))?;
+        self.put_ref(&key, EOL_NOTICE_CHANNEL, &value).await?;
+        Ok(true)
+    }
+
+    /// The EOL notice remembered for Kubernetes `minor`, if any. An unreadable record is
+    /// `Corrupt` (a person must look), never silently none.
+    async fn eol_notice(&self, minor: &str) -> Result<Option<EolNotice>, LedgerError> {
+        match self.get_ref(&eol_notice_key(minor), EOL_NOTICE_CHANNEL).await? {
+            None => Ok(None),
+            Some(v) => serde_json::from_str(&v)
+                .map(Some)
+                .map_err(|e| LedgerError::Corrupt(format!("the EOL notice stored for Kubernetes {minor} does not parse ({e})"))),
+        }
+    }
+}
+
+/// The ref channel EOL notices are remembered under.
+pub const EOL_NOTICE_CHANNEL: &str = "eol-notice";
+
+/// The ref key of `minor`'s EOL notice (`kubernetes-version#1.30`).
+pub fn eol_notice_key(minor: &str) -> String {
+    format!("kubernetes-version#{}", minor.trim().to_ascii_lowercase())
 }

@@ -164,6 +164,8 @@ pub struct SweepCache {
     subscription_facts: OnceCell<Arc<crate::baseline::SubscriptionFacts>>,
     /// Quota and virtual-network usages for readiness.
     pub readiness: super::readiness::ReadinessCache,
+    /// The run's support-calendar refresh (`sweep::calendar`), read at most once.
+    pub support_calendar: super::calendar::RefreshCache,
 }
 
 impl SweepCache {
@@ -422,6 +424,7 @@ pub async fn sweep_cluster(
                         kubernetes_version: current.to_string(),
                         eol_date: None,
                         support_type: Some(support_type.to_string()),
+                        eol_source: None,
                     }));
                     if cm.1 > 0 {
                         let below = plan::support_target(&minor_str((cm.0, cm.1 - 1)));

@@ -10,6 +10,7 @@
 //! certs      certificate expiry readers (API server TLS, kubeconfigs)
 //! wiring     once per sweep: which clusters' AKS events do not reach `aks-events`
 //! readiness  before a pending upgrade: the region's vCPU quota and subnet usage (shared per sweep)
+//! calendar   the optional support-calendar refresh (one read per run; never fails a sweep)
 //! ```
 //!
 //! Wire types (Resource Graph rows, ARM bodies) stop here: what leaves is [`crate::domain::Signal`]
@@ -17,6 +18,7 @@
 //!
 //! Layer: edge: ARM reads in, snapshots and signals out; imports the core and the other edges, never the run layer.
 
+pub mod calendar;
 pub mod certs;
 pub mod cluster;
 pub mod fanout;
@@ -79,6 +81,9 @@ pub struct SweepContext {
     pub options: SweepOptions,
     /// The event-wiring check (`CADENCE_SWEEP_EVENT_WIRING`); `None` = not run.
     pub wiring: Option<WiringCheck>,
+    /// The support-calendar refresh (`CADENCE_SUPPORT_CALENDAR_URL`); `None` = the built-in
+    /// calendar and the ledger's EOL notices only.
+    pub calendar_refresh: Option<calendar::CalendarRefresh>,
     /// Caches of recent runs, so that the queue messages of one run handled by this instance
     /// share region and node-image reads.
     runs: Mutex<HashMap<String, (Instant, Arc<cluster::SweepCache>)>>,
@@ -103,6 +108,7 @@ impl SweepContext {
             inline_max: 0,
             options: SweepOptions::default(),
             wiring: None,
+            calendar_refresh: None,
             runs: Mutex::new(HashMap::new()),
         }
     }
@@ -112,6 +118,7 @@ impl SweepContext {
         ctx.inline_max = settings.sweep_inline_max;
         ctx.options.certificates.kubeconfig = settings.sweep_kubeconfig_certs;
         ctx.options.readiness = true;
+        ctx.calendar_refresh = settings.support_calendar_url.as_deref().map(calendar::CalendarRefresh::new);
         if settings.sweep_event_wiring {
             ctx.wiring = Some(WiringCheck { function: settings.function_app_id.as_deref().map(wiring::aks_events_function) });
         }

@@ -95,6 +95,7 @@ pub fn support_ending(name: &str, how: ActionKind) -> Action {
             kubernetes_version: "1.29.9".into(),
             eol_date: Some(ts("2026-03-01T00:00:00Z")),
             support_type: Some("KubernetesOfficial".into()),
+            eol_source: None,
         },
         "1.29.9",
     );
