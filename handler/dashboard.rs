@@ -5,8 +5,9 @@
 //! version, channels, node images, the window that governs its next change) and the open
 //! concerns of the last plan (stage, deadline, what holds each change). The run layer
 //! (`fleet_status`) builds it after a sweep and keeps it in the ledger; this module only
-//! renders, so an unchanged fleet renders byte-identical (everything is sorted, and the only
-//! clock is the day of the sweep: an image's age moves once a day, not once a sweep).
+//! renders, so an unchanged fleet renders byte-identical (everything is sorted, and it shows
+//! dates rather than ages, so the day of the sweep shows only through a support end coming
+//! within 30 days and a cluster whose sweep failed being marked "as of" its last sweep).
 //!
 //! Size: GitHub refuses an issue body or a comment longer than 65,536 characters ("body is too
 //! long (maximum is 65536 characters)"). [`dashboard`] keeps the whole table in the body while
@@ -101,10 +102,10 @@ pub struct ChangeStatus {
     pub hold: Option<Hold>,
 }
 
-/// The ring a cluster belongs to. Rings (`[[ring]]` policy) are not wired yet: every cluster
-/// is in none, and shows under [`NO_RING`]. The one place that decides it.
-pub fn ring_of(_cluster: &ClusterId, _facts: &ClusterFacts) -> Option<String> {
-    None
+/// The ring a cluster belongs to: the first `[[ring]]` that selects it (`Policy::ring_of`, the
+/// rule the ring gate uses); a cluster in no ring shows under [`NO_RING`].
+pub fn ring_of(policy: &crate::policy::Policy, cluster: &ClusterId, facts: &ClusterFacts) -> Option<String> {
+    policy.ring_of(cluster, facts).map(|i| policy.rings[i].name.clone())
 }
 
 /// When support for `line` ends, if known: the date AKS announced for it (a `support` concern's
@@ -184,6 +185,11 @@ impl ClusterStatus {
     /// The age in days of the cluster's oldest node image at `today` (`None`: no image date known).
     pub fn oldest_image_age(&self, today: Date) -> Option<i32> {
         self.node_images.values().flatten().filter_map(|i| image_date(i)).min().map(|d| (today - d).get_days())
+    }
+
+    /// The build date of the cluster's oldest node image (`None`: no image date known).
+    pub fn oldest_image_date(&self) -> Option<Date> {
+        self.node_images.values().flatten().filter_map(|i| image_date(i)).min()
     }
 
     fn minor(&self) -> Option<MinorLine> {
@@ -320,7 +326,10 @@ fn summary(fleet: &FleetStatus) -> String {
     let held: usize = fleet.clusters.iter().map(ClusterStatus::held).sum();
     let mut out = String::new();
     let _ = writeln!(out, "# {TITLE}\n");
-    let _ = writeln!(out, "Fleet as of the sweep of {today} (UTC). Kept up to date by aks-cadence after each sweep; edits here are overwritten.\n");
+    let _ = writeln!(
+        out,
+        "Kept up to date by aks-cadence: rewritten after a sweep only when something here changed (the issue's edit history says when), so an unchanged fleet leaves it alone; edits here are overwritten.\n"
+    );
     let _ = writeln!(out, "**{total} cluster(s)** · {with_concerns} with open concerns · {overdue} overdue concern(s) · {held} held change(s)\n");
 
     out.push_str("| Ring | Clusters | With open concerns | Overdue | Held changes |\n|---|---:|---:|---:|---:|\n");
@@ -378,9 +387,10 @@ fn summary(fleet: &FleetStatus) -> String {
     out
 }
 
-/// The Mermaid gantt chart: one bar per minor whose support end is known, from the sweep's day
-/// to that end (a minor already out of support: from its end to the sweep's day, marked
-/// critical), labelled with the clusters still on it.
+/// The Mermaid gantt chart: one milestone per minor whose support end is known, on that end,
+/// labelled with the clusters still on it; critical within 30 days of the end or past it. Only
+/// dates that move with the fleet appear (no "today" bar), so an unchanged fleet renders the
+/// same chart on every day of the sweep until a milestone turns critical.
 fn gantt(fleet: &FleetStatus, minors: &BTreeMap<MinorLine, usize>, today: Date) -> String {
     let known: Vec<(MinorLine, usize, Date)> = minors.iter().filter_map(|(l, n)| support_end(*l, fleet).map(|end| (*l, *n, day(end)))).collect();
     if known.is_empty() {
@@ -393,11 +403,9 @@ fn gantt(fleet: &FleetStatus, minors: &BTreeMap<MinorLine, usize>, today: Date) 
         let id = format!("v{}_{}", line.major, line.minor);
         if end > today {
             let crit = if (end - today).get_days() <= 30 { "crit, " } else { "" };
-            let _ = writeln!(out, "    {label} until support ends :{crit}{id}, {today}, {end}");
-        } else if end < today {
-            let _ = writeln!(out, "    {label} out of support :crit, {id}, {end}, {today}");
+            let _ = writeln!(out, "    {label}, support ends :{crit}milestone, {id}, {end}, 0d");
         } else {
-            let _ = writeln!(out, "    {label}, support ends today :crit, milestone, {id}, {end}, 0d");
+            let _ = writeln!(out, "    {label} out of support :crit, milestone, {id}, {end}, 0d");
         }
     }
     out.push_str("```\n");
@@ -428,8 +436,9 @@ fn ring_section(ring: &str, clusters: &[&ClusterStatus], today: Date, part: Opti
 fn cluster_row(c: &ClusterStatus, today: Date) -> String {
     let version = c.kubernetes_version.as_deref().unwrap_or("unknown");
     let channels = format!("{} / {}", c.upgrade_channel.as_deref().unwrap_or("none"), c.node_os_upgrade_channel.as_deref().unwrap_or("none"));
-    let image = match c.oldest_image_age(today) {
-        Some(days) => format!("{days} day{}", if days == 1 { "" } else { "s" }),
+    // The build date, not an age: an age would rewrite the dashboard every day.
+    let image = match c.oldest_image_date() {
+        Some(date) => format!("built {date}"),
         None => "unknown".into(),
     };
     let window = match &c.window {

@@ -47,7 +47,7 @@ pub fn cluster_status(snap: &ClusterSnapshot, policy: &Policy, now: Timestamp, c
     ClusterStatus {
         cluster: snap.cluster.clone(),
         swept_at: snap.swept_at,
-        ring: dashboard::ring_of(&snap.cluster, &snap.facts),
+        ring: dashboard::ring_of(policy, &snap.cluster, &snap.facts),
         kubernetes_version: snap.observed.kubernetes_version.clone().or_else(|| snap.facts.kubernetes_version.clone()),
         upgrade_channel: snap.facts.upgrade_channel.clone(),
         node_os_upgrade_channel: snap.facts.node_os_upgrade_channel.clone(),
@@ -81,7 +81,7 @@ pub fn fleet_status(
             }
         }
     }
-    FleetStatus { swept_at: now, rings: Vec::new(), clusters: clusters.into_values().collect() }
+    FleetStatus { swept_at: now, rings: policy.rings.iter().map(|r| r.name.clone()).collect(), clusters: clusters.into_values().collect() }
 }
 
 /// The fleet status the last sweep kept (`None`: no sweep has kept one yet). An unreadable

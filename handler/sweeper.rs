@@ -203,7 +203,8 @@ impl Sweeper {
         if statuses.is_empty() {
             return Vec::new();
         }
-        let fleet = crate::dashboard::FleetStatus { swept_at: self.pipeline.now(), rings: Vec::new(), clusters: statuses };
+        let rings = self.pipeline.policy().rings.iter().map(|r| r.name.clone()).collect();
+        let fleet = crate::dashboard::FleetStatus { swept_at: self.pipeline.now(), rings, clusters: statuses };
         crate::fleet_status::keep(&self.pipeline, self.dashboard.as_deref(), &fleet).await
     }
 

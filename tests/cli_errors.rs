@@ -132,7 +132,11 @@ fn config_check_of_a_valid_file_prints_the_summary_the_readme_shows() {
 
     let out = handler(repo(), &[], &["config", "check", "cadence.example.toml"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(stdout(&out), shown, "the README shows exactly what `config check` prints");
+    // The README shows a fresh built-in support calendar; once the file is older than the
+    // staleness limit `config check` adds a note (tested in `policy::calendar`), which is not
+    // part of what the README documents as the summary.
+    let printed: String = stdout(&out).lines().filter(|l| !l.starts_with("note: the built-in support calendar is more than")).map(|l| format!("{l}\n")).collect();
+    assert_eq!(printed, shown, "the README shows exactly what `config check` prints");
     for fact in ["4 rule(s)", "rule prod (line ", "tells: Teams via TEAMS_PROD_WEBHOOK_URL", "window: every Tuesday at 22:00", "  TEAMS_PROD_WEBHOOK_URL\n"] {
         assert!(shown.contains(fact), "the summary names rules, channels, windows and settings: {fact}");
     }

@@ -86,7 +86,16 @@ fn a_small_fleet_renders_the_golden_dashboard_with_its_support_chart() {
     golden("small.md", &md);
     // What the issue asks to see, checked on the golden text itself.
     assert!(md.contains("```mermaid\ngantt\n"), "{md}");
-    assert!(md.contains("    1 cluster out of support :crit, v1_29, 2026-01-10, 2026-01-15"), "{md}");
+    assert!(md.contains("    1 cluster out of support :crit, milestone, v1_29, 2026-01-10, 0d"), "{md}");
+    assert!(md.contains("built 2025-10-20"), "the image's build date, not an age that moves daily: {md}");
+    // Dates, not ages: the same fleet a week later renders the same (no support end crosses
+    // its 30-day mark in between), so the dashboard is not rewritten by the clock alone.
+    let mut later = fleet.clone();
+    later.swept_at = t("2026-01-22T09:00:00Z");
+    for c in later.clusters.iter_mut().filter(|c| c.swept_at == fleet.swept_at) {
+        c.swept_at = later.swept_at;
+    }
+    assert_eq!(dashboard::render_markdown(&later), md, "a week later, nothing changed");
     assert!(md.contains("AKS applies this through upgradeChannel patch"), "the hold, as Hold::describe says it: {md}");
     assert!(md.contains("edge\\|01 (as of 2026-01-14)"), "a cell cannot break the table, and a stale status says so: {md}");
     let posted = dashboard::dashboard(&fleet);

@@ -245,7 +245,7 @@ impl SupportCalendar {
             (Some(a), Some(b)) => format!("{a}–{b}"),
             _ => "none".into(),
         };
-        let mut out = vec![format!("support calendar: built-in, taken {} ({age} day(s) ago), minors {span}", self.taken)];
+        let mut out = vec![format!("support calendar: built-in, taken {}, minors {span}", self.taken)];
         out.push(match refresh_url {
             Some(u) => format!("support calendar refresh: {u} (read once per sweep, ahead of the built-in calendar; if it fails the built-in calendar answers)"),
             None => "support calendar refresh: off (CADENCE_SUPPORT_CALENDAR_URL unset)".into(),
@@ -610,7 +610,7 @@ mod tests {
         assert_eq!(
             lines,
             [
-                "support calendar: built-in, taken 2026-12-03 (30 day(s) ago), minors 1.27–1.37",
+                "support calendar: built-in, taken 2026-12-03, minors 1.27–1.37",
                 "support calendar refresh: off (CADENCE_SUPPORT_CALENDAR_URL unset)",
             ]
         );
