@@ -40,20 +40,7 @@ async fn fleet(arm: &MockServer, version: &str, upgrades: Vec<&'static str>) {
 /// `handler sweep` live at `now` with `patch = "auto"` and issues in o/r.
 fn sweep(dir: &Path, arm: &MockServer, gh: &FakeGithub, now: &str) -> Output {
     let policy = format!("[defaults.upgrade]\npatch = \"auto\"\n\n[[rule]]\nname = \"platform\"\n[rule.github_issue]\nrepo = \"{REPO}\"\n");
-    std::fs::write(dir.join("cadence.toml"), policy).unwrap();
-    let out = fleet_support::handler_sweep(
-        dir,
-        arm,
-        &[
-            ("CADENCE_CONFIG", "cadence.toml"),
-            ("CADENCE_DRY_RUN", "false"),
-            ("GITHUB_TOKEN", "ghp_e2eChannels00000000000000000000000"),
-            ("GITHUB_API_URL", gh.uri().as_str()),
-        ],
-        &["--now", now],
-    );
-    assert!(out.status.success(), "sweep failed: {}", String::from_utf8_lossy(&out.stderr));
-    out
+    fleet_support::live_sweep(dir, arm, &policy, &gh.uri(), now)
 }
 
 fn lines(o: &Output) -> Vec<Value> {
@@ -135,20 +122,7 @@ async fn fleet_with_channels(arm: &MockServer, auto_upgrade: Value) {
 /// `handler sweep` live at `now` requiring upgradeChannel `patch`, issues in o/r.
 fn sweep_requiring_patch(dir: &Path, arm: &MockServer, gh: &FakeGithub, now: &str) -> Output {
     let policy = format!("[defaults]\nrequire_upgrade_channel = \"patch\"\n\n[[rule]]\nname = \"platform\"\n[rule.github_issue]\nrepo = \"{REPO}\"\n");
-    std::fs::write(dir.join("cadence.toml"), policy).unwrap();
-    let out = fleet_support::handler_sweep(
-        dir,
-        arm,
-        &[
-            ("CADENCE_CONFIG", "cadence.toml"),
-            ("CADENCE_DRY_RUN", "false"),
-            ("GITHUB_TOKEN", "ghp_e2eChannels00000000000000000000000"),
-            ("GITHUB_API_URL", gh.uri().as_str()),
-        ],
-        &["--now", now],
-    );
-    assert!(out.status.success(), "sweep failed: {}", String::from_utf8_lossy(&out.stderr));
-    out
+    fleet_support::live_sweep(dir, arm, &policy, &gh.uri(), now)
 }
 
 const CHANNEL_MARK: &str = "#aks-channel#upgradechannel -->";

@@ -17,7 +17,6 @@ mod email_support;
 mod fleet_support;
 
 use std::path::Path;
-use std::process::Output;
 
 use e2e_support::{Comments, FakeGithub, REPO};
 use fleet_support::{FleetCluster, LATEST_IMAGE};
@@ -82,19 +81,7 @@ async fn fleet(arm: &MockServer, dev: (&str, Vec<&'static str>), prod: (&str, Ve
 }
 
 fn sweep(dir: &Path, arm: &MockServer, gh: &FakeGithub, now: &str) -> Vec<Value> {
-    std::fs::write(dir.join("cadence.toml"), policy()).unwrap();
-    let out: Output = fleet_support::handler_sweep(
-        dir,
-        arm,
-        &[
-            ("CADENCE_CONFIG", "cadence.toml"),
-            ("CADENCE_DRY_RUN", "false"),
-            ("GITHUB_TOKEN", "ghp_e2eFleetOrder000000000000000000000"),
-            ("GITHUB_API_URL", gh.uri().as_str()),
-        ],
-        &["--now", now],
-    );
-    assert!(out.status.success(), "sweep failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = fleet_support::live_sweep(dir, arm, &policy(), &gh.uri(), now);
     String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"))).collect()
 }
 

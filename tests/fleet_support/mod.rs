@@ -105,6 +105,25 @@ pub fn handler_sweep(dir: &std::path::Path, server: &MockServer, extra_env: &[(&
         .expect("run handler sweep")
 }
 
+/// `handler sweep --now NOW` live (`CADENCE_DRY_RUN=false`) with `policy` written to
+/// `dir/cadence.toml` and GitHub at `github_api` (a test token); the run must succeed.
+pub fn live_sweep(dir: &std::path::Path, server: &MockServer, policy: &str, github_api: &str, now: &str) -> std::process::Output {
+    std::fs::write(dir.join("cadence.toml"), policy).unwrap();
+    let out = handler_sweep(
+        dir,
+        server,
+        &[
+            ("CADENCE_CONFIG", "cadence.toml"),
+            ("CADENCE_DRY_RUN", "false"),
+            ("GITHUB_TOKEN", "ghp_e2eLiveSweep000000000000000000000"),
+            ("GITHUB_API_URL", github_api),
+        ],
+        &["--now", now],
+    );
+    assert!(out.status.success(), "sweep failed: {}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
 pub async fn mount_identity(server: &MockServer) {
     let mut token = fixture("functions-host/managed_identity_token_response.app_service.docs.json");
     token["access_token"] = json!(MI_TOKEN);
