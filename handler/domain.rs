@@ -390,6 +390,10 @@ pub enum SignalKind {
         current: Option<String>,
         required: String,
     },
+    /// The cluster, in a later `[[ring]]`, received `version` through its AKS channel before
+    /// the earlier ring had soaked it (`policy::rings::inversions`; sweep only). `detail` says
+    /// it for a person, with the window stagger that prevents it.
+    RingInversion { version: String, detail: String },
 }
 
 /// One baseline check's result for one cluster, as plain data for plans, messages and logs.
@@ -462,6 +466,7 @@ impl SignalKind {
             Self::EventsNotWired { .. } => "events-not-wired",
             Self::Baseline { .. } => "baseline",
             Self::ChannelRequired { .. } => "aks-channel",
+            Self::RingInversion { .. } => "ring-inversion",
         }
     }
 }
@@ -490,6 +495,9 @@ pub enum ConcernKind {
     /// An AKS auto-upgrade channel setting differs from the one policy requires (target: the
     /// setting, `upgradeChannel` or `nodeOSUpgradeChannel`).
     AksChannel,
+    /// A later ring received a version through its AKS channel before the earlier ring soaked
+    /// it (target: the version). Told once per cluster and version; nothing to apply.
+    RingInversion,
 }
 
 impl ConcernKind {
@@ -504,6 +512,7 @@ impl ConcernKind {
             Self::EventWiring => "event-wiring",
             Self::Baseline => "baseline",
             Self::AksChannel => "aks-channel",
+            Self::RingInversion => "ring-inversion",
         }
     }
 }

@@ -358,6 +358,8 @@ impl Pipeline {
         let mut fleet_before: FleetRecords = Arc::default();
         let mut fleet_next: Vec<(String, FleetRecord)> = Vec::new();
         let mut ring_view = None;
+        // Ring inversions of this run's clusters (by cluster name, as the rings know them).
+        let mut inversions: Vec<(String, SignalKind)> = Vec::new();
         if !self.policy.rings.is_empty() {
             fleet_before = self.fleet_records(now).await?;
             let mut merged: BTreeMap<String, FleetRecord> = (*fleet_before).clone();
@@ -389,7 +391,8 @@ impl Pipeline {
                 if swept.contains(inversion.cluster.as_str()) {
                     let line = inversion.describe();
                     tracing::warn!("{line}");
-                    report.log.push(line);
+                    report.log.push(line.clone());
+                    inversions.push((inversion.cluster.clone(), SignalKind::RingInversion { version: inversion.version.clone(), detail: line }));
                 }
             }
             ring_view = Some(view);
@@ -405,6 +408,9 @@ impl Pipeline {
             if let Some((baseline_memory, kind)) = baseline_of(&self.policy, snap, memory, now) {
                 seen.baseline = Some(baseline_memory);
                 signals.push(snapshot_signal(snap, kind));
+            }
+            for (_, kind) in inversions.iter().filter(|(name, _)| name == snap.cluster.name()) {
+                signals.push(snapshot_signal(snap, kind.clone()));
             }
             // Required AKS channels (policy), judged against what the last sweep saw.
             if let Some(channels) = &seen.channels {

@@ -153,7 +153,12 @@ impl WindowScope {
             ConcernKind::NodeImage => Some(Self::NodeImage),
             ConcernKind::KubernetesUpgrade | ConcernKind::Support => Some(Self::KubernetesVersion),
             ConcernKind::Certificate => Some(Self::CertificateRotation),
-            ConcernKind::NodePoolRoll | ConcernKind::Maintenance | ConcernKind::EventWiring | ConcernKind::Baseline | ConcernKind::AksChannel => None,
+            ConcernKind::NodePoolRoll
+            | ConcernKind::Maintenance
+            | ConcernKind::EventWiring
+            | ConcernKind::Baseline
+            | ConcernKind::AksChannel
+            | ConcernKind::RingInversion => None,
         }
     }
 
@@ -695,6 +700,8 @@ enum What {
         current: Option<String>,
         required: String,
     },
+    /// A later ring took a version through its AKS channel before the earlier ring soaked it.
+    RingInversion { detail: String },
 }
 
 #[derive(Debug)]
@@ -802,6 +809,9 @@ fn analyse(signal: &Signal, cadence: &Cadence) -> Vec<Finding> {
             setting.clone(),
             What::ChannelRequired { current: current.clone(), required: required.clone() },
         )],
+        SignalKind::RingInversion { version, detail } => {
+            vec![make(ConcernKind::RingInversion, version.clone(), What::RingInversion { detail: detail.clone() })]
+        }
         SignalKind::Baseline { opened, items, .. } => {
             let mut out: Vec<Finding> = items
                 .iter()
@@ -1354,6 +1364,12 @@ impl Planner<'_> {
                     .map(|r| r.command(&concern.cluster));
                 let summary = say::channel_required(&name, &concern.target, current.as_deref(), &required, command.as_deref());
                 self.tell(&concern, Stage::Notice, &summary, None, None);
+            }
+            What::RingInversion { detail } => {
+                // Once per cluster and version: a later sweep of the same inversion is not news.
+                if !self.known_before(&concern) {
+                    self.tell(&concern, Stage::Notice, &format!("{name}: {detail}"), None, None);
+                }
             }
             What::NotWired { system_topic, function } => {
                 let location = self.signal.facts.location.as_deref();

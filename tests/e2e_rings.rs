@@ -178,7 +178,8 @@ async fn a_dry_run_prints_the_ring_hold_for_a_person() {
 async fn a_prod_cluster_aks_upgraded_through_its_channel_before_dev_soaked_the_version_is_a_ring_inversion_with_the_stagger() {
     let gh = FakeGithub::start().await;
     let _comments = gh.comments().await;
-    gh.expect_creates(2).await;
+    // prod's and dev's patch issues, then the inversion's own issue.
+    gh.expect_creates(3).await;
     let arm = MockServer::start().await;
     let dir = tempfile::tempdir().unwrap();
 
@@ -196,6 +197,13 @@ async fn a_prod_cluster_aks_upgraded_through_its_channel_before_dev_soaked_the_v
     );
     assert!(stderr.contains("start ring prod's aksManagedAutoUpgradeSchedule at least 3 day(s) after ring dev's"), "{stderr}");
     arm.verify().await;
+    // It is a finding on the rule's channels too: one issue for prod and the version, with the stagger.
+    let inversion: Vec<_> = gh.issues().into_iter().filter(|i| i.body.contains("/prod#ring-inversion#1.24.9")).collect();
+    assert_eq!(inversion.len(), 1, "{:#?}", gh.issues());
+    assert!(inversion[0].body.contains("aksManagedAutoUpgradeSchedule at least 3 day(s) after ring dev's"), "{}", inversion[0].body);
+    // The next sweep sees the same inversion: told once, no new issue (expect_creates(3) holds).
+    sweep_output(dir.path(), &arm, &gh, "2026-01-17T15:00:00Z", false);
+    gh.server.verify().await;
 }
 
 #[tokio::test]

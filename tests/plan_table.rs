@@ -205,6 +205,10 @@ fn every_signal_kind_under_the_builtin_policy_is_a_log_notice_and_changes_nothin
         ),
         (sweep(SignalKind::EventsNotWired { system_topic: None, function: None }), vec![(Notice, "log", "aks-events")]),
         (
+            sweep(SignalKind::RingInversion { version: "1.30.7".into(), detail: "ring inversion: aks-prod-weu (ring prod) received 1.30.7 …".into() }),
+            vec![(Notice, "log", "1.30.7")],
+        ),
+        (
             sweep(SignalKind::ChannelRequired { setting: "upgradeChannel".into(), current: None, required: "patch".into() }),
             vec![(Notice, "log", "upgradeChannel")],
         ),

@@ -104,6 +104,7 @@ pub fn concern_label(kind: ConcernKind) -> &'static str {
         ConcernKind::Maintenance => "planned maintenance",
         ConcernKind::EventWiring => "AKS events not wired",
         ConcernKind::AksChannel => "AKS channel not as required",
+        ConcernKind::RingInversion => "ring inversion",
         ConcernKind::Baseline => "security baseline",
     }
 }
@@ -205,6 +206,7 @@ fn versions(a: &Action) -> (Option<String>, Option<String>) {
         SignalKind::CertificateExpiring { not_after, .. } => (Some(format!("expires {}", fmt_time(*not_after))), None),
         SignalKind::Operation { target, .. } | SignalKind::Resolved { target, .. } => (running, Some(target.clone())),
         SignalKind::ChannelRequired { current, required, .. } => (current.clone().or_else(|| Some("not set".into())), Some(required.clone())),
+        SignalKind::RingInversion { version, .. } => (Some(version.clone()), None),
         SignalKind::NodePoolRolling { .. }
         | SignalKind::Maintenance { .. }
         | SignalKind::EventsNotWired { .. }

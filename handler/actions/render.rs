@@ -187,6 +187,10 @@ pub fn facts(action: &Action) -> Facts {
             why.push(format!("Why: {}.", crate::policy::channels::BEST_PRACTICE));
             why.push("Run the command below; this issue closes at the first sweep that sees the setting.".into());
         }
+        SignalKind::RingInversion { detail, .. } => {
+            why.push(format!("{detail}."));
+            why.push("aks-cadence cannot hold back an upgrade AKS applies through a channel; only the clusters' maintenance windows order them. Close this issue once the windows are staggered.".into());
+        }
         SignalKind::EventsNotWired { system_topic, function } => {
             match system_topic {
                 None => why.push("The cluster has no Event Grid system topic, so AKS publishes none of its events.".into()),
@@ -407,6 +411,7 @@ fn headline(action: &Action, target: Option<&str>) -> String {
         ConcernKind::Maintenance => format!("planned maintenance {t}"),
         ConcernKind::EventWiring => "AKS events not wired to aks-cadence".to_string(),
         ConcernKind::AksChannel => format!("AKS {t} not as policy requires"),
+        ConcernKind::RingInversion => format!("ring inversion: {t} reached this cluster before the earlier ring soaked it"),
         ConcernKind::Baseline => match baseline_item(action) {
             Some(item) => format!("security baseline: {}", item.title),
             None => "security baseline checklist".to_string(),
@@ -522,7 +527,9 @@ fn commands(action: &Action, target: Option<&str>) -> Vec<String> {
             format!("az aks nodepool show {base} --cluster-name {name} --name {} --query '{{state:provisioningState, version:orchestratorVersion, image:nodeImageVersion}}'", sh(&pool)),
             format!("az aks show {base} --name {name} --query provisioningState"),
         ],
-        ConcernKind::Maintenance => vec![format!("az aks maintenanceconfiguration list {base} --cluster-name {name} --output table")],
+        ConcernKind::Maintenance | ConcernKind::RingInversion => {
+            vec![format!("az aks maintenanceconfiguration list {base} --cluster-name {name} --output table")]
+        }
         ConcernKind::Baseline => {
             baseline_item(action).and_then(|i| i.fix.clone()).filter(|f| f.starts_with("az ")).into_iter().collect()
         }
@@ -574,6 +581,7 @@ fn links(action: &Action, target: Option<&str>, current: Option<&str>) -> Vec<Li
             }
             v.push(link("Set an auto-upgrade channel (best practice)", "https://learn.microsoft.com/azure/aks/upgrade-cluster#set-auto-upgrade-channel"));
         }
+        ConcernKind::RingInversion => v.push(link("AKS planned maintenance", "https://learn.microsoft.com/azure/aks/planned-maintenance")),
         ConcernKind::Baseline => {
             if let Some(doc) = baseline_item(action).and_then(|i| i.doc.as_deref()) {
                 v.push(link("How to fix it", doc));

@@ -38,7 +38,7 @@ use crate::domain::{ClusterFacts, ClusterId, ConcernKind, SignalKind};
 use windows::MaintenanceWindow;
 
 /// Every signal name a rule's `signals = [...]` may list: the values of [`SignalKind::name`].
-pub const SIGNAL_NAMES: [&str; 13] = [
+pub const SIGNAL_NAMES: [&str; 14] = [
     "new-kubernetes-version",
     "upgrades-offered",
     "support-ending",
@@ -52,6 +52,7 @@ pub const SIGNAL_NAMES: [&str; 13] = [
     "events-not-wired",
     "baseline",
     "aks-channel",
+    "ring-inversion",
 ];
 
 fn signal_bit(name: &str) -> u16 {
@@ -71,6 +72,7 @@ fn concern_signal_mask(kind: ConcernKind) -> u16 {
         ConcernKind::EventWiring => signal_bit("events-not-wired"),
         ConcernKind::Baseline => signal_bit("baseline"),
         ConcernKind::AksChannel => signal_bit("aks-channel"),
+        ConcernKind::RingInversion => signal_bit("ring-inversion"),
     }
 }
 
@@ -631,6 +633,7 @@ mod tests {
             SignalKind::EventsNotWired { system_topic: None, function: None },
             SignalKind::Baseline { opened: None, items: vec![], newly_failing: vec![], fixed: vec![] },
             SignalKind::ChannelRequired { setting: "upgradeChannel".into(), current: None, required: "patch".into() },
+            SignalKind::RingInversion { version: "1.30.7".into(), detail: "ring inversion: …".into() },
         ];
         let names: BTreeSet<&str> = kinds.iter().map(|k| k.name()).collect();
         assert_eq!(names, SIGNAL_NAMES.iter().copied().collect::<BTreeSet<_>>());
