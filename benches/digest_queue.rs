@@ -82,7 +82,7 @@ impl Actuator for NoopMail {
     }
     async fn perform(&self, batch: &[Action]) -> Vec<Performed> {
         self.batches.lock().unwrap().push(batch.len());
-        batch.iter().map(|_| Ok("sent (no-op)".to_string())).collect()
+        batch.iter().map(|_| Ok("sent (no-op)".into())).collect()
     }
 }
 

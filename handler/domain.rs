@@ -293,6 +293,17 @@ pub enum OperationStatus {
     Refused { reason: String },
 }
 
+/// What an adapter that starts long-running operations (`actions::azure`) reports about the
+/// one an action started, typed, next to the detail text it records: the pipeline follows a
+/// started operation in the sweep memory and tells an ended one through the concern's channels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OperationReport {
+    /// Still running when the adapter stopped following it: the sweep polls `status_url`.
+    Started { operation_id: String, status_url: String },
+    /// Ended with this status ([`OperationStatus::Refused`]: never started).
+    Ended(OperationStatus),
+}
+
 /// The facts a signal carries. Versions are kept as the strings AKS sent (they are parsed and
 /// compared in `policy::versions`), so nothing is lost at the edge.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

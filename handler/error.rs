@@ -26,6 +26,12 @@ pub enum ActionError {
     /// reported through the concern's channels.
     #[error("permanent failure: {0}")]
     Permanent(String),
+    /// A long-running operation the service started ended without success (ARM: `Failed` with
+    /// its code and message, or `Canceled`): permanent like [`Self::Permanent`] — recorded as
+    /// failed with `reason` —, and `status` is how the operation ended, told through the
+    /// concern's channels (typed: nobody reads it back from `reason`).
+    #[error("permanent failure: {reason}")]
+    OperationEnded { status: crate::domain::OperationStatus, reason: String },
     /// The thing already exists / was already done (e.g. 422 "already exists").
     #[error("already done: {0}")]
     AlreadyDone(String),
@@ -48,6 +54,7 @@ impl ActionError {
             Self::Throttled { retry_after, message } => Self::Throttled { retry_after, message: format!("{prefix}: {message}") },
             Self::Configuration { setting, message } => Self::Configuration { setting, message: format!("{prefix}: {message}") },
             Self::Permanent(m) => Self::Permanent(format!("{prefix}: {m}")),
+            Self::OperationEnded { status, reason } => Self::OperationEnded { status, reason: format!("{prefix}: {reason}") },
             Self::AlreadyDone(m) => Self::AlreadyDone(format!("{prefix}: {m}")),
             Self::Deferred(m) => Self::Deferred(format!("{prefix}: {m}")),
         }

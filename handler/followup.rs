@@ -23,13 +23,7 @@ pub fn failure_reports(plan: &[Action], failed: &[(ActionKey, String)]) -> Vec<A
         if is_report(failed_action) || failed_action.kind.changes_cluster() {
             continue;
         }
-        let same_concern = |a: &&Action| a.concern == failed_action.concern && a.key != failed_action.key;
-        let channel = plan
-            .iter()
-            .filter(same_concern)
-            .find(|a| matches!(a.kind, ActionKind::GithubIssue { .. }))
-            .or_else(|| plan.iter().filter(same_concern).find(|a| matches!(a.kind, ActionKind::Email { .. })));
-        let Some(via) = channel else { continue };
+        let Some(via) = report_channel(plan, failed_action) else { continue };
 
         let mut report = via.clone();
         report.stage = Stage::Update;
@@ -43,6 +37,17 @@ pub fn failure_reports(plan: &[Action], failed: &[(ActionKey, String)]) -> Vec<A
         reports.push(report);
     }
     reports
+}
+
+/// The action of `plan` a failure of `failed` would be reported through: the concern's GitHub
+/// issue, else its email (never `failed` itself). The executor keeps it with a notification it
+/// queues for a digest, so the digest's failures are reported without planning again.
+pub fn report_channel<'a>(plan: &'a [Action], failed: &Action) -> Option<&'a Action> {
+    let same_concern = |a: &&Action| a.concern == failed.concern && a.key != failed.key;
+    plan.iter()
+        .filter(same_concern)
+        .find(|a| matches!(a.kind, ActionKind::GithubIssue { .. }))
+        .or_else(|| plan.iter().filter(same_concern).find(|a| matches!(a.kind, ActionKind::Email { .. })))
 }
 
 fn is_report(action: &Action) -> bool {

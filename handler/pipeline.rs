@@ -55,10 +55,9 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 use crate::action::{Action, ActionKey, ActionKind, Stage, UpgradeScope};
-use crate::actions::azure::{OperationReport, report_of_detail, report_of_failure};
 use crate::actions::github::GithubApprovals;
 use crate::plan::approval;
-use crate::domain::{ClusterId, ConcernKind, OperationStatus, Origin, Signal, SignalKind};
+use crate::domain::{ClusterId, ConcernKind, OperationReport, OperationStatus, Origin, Signal, SignalKind};
 use crate::execute::{ExecutionReport, Executor, Outcome};
 use crate::followup;
 use crate::ingest::Ingested;
@@ -245,7 +244,7 @@ impl Pipeline {
         let now = (self.clock)();
         let mut report = RunReport::default();
         let plan = self.plan(&[(&signals[..], PlanFacts::default())], now, &mut report).await?;
-        self.run(plan, now, &mut report).await?;
+        self.carry_out(plan, now, &mut report).await.verdict?;
         Ok(report)
     }
 
@@ -433,32 +432,24 @@ impl Pipeline {
         }
         let borrowed: Vec<(&[Signal], PlanFacts)> = groups.iter().map(|(s, f)| (&s[..], f.clone())).collect();
         let plan = self.plan(&borrowed, now, &mut report).await?;
+        let Carried { executed, verdict: mut outcome } = self.carry_out(plan.clone(), now, &mut report).await;
         if self.dry_run {
-            // Nothing runs: nothing to follow up, and memory stays as it was (dry-run leaves no
+            // Nothing ran: nothing to follow up, and memory stays as it was (dry-run leaves no
             // state but observations: first sightings, and the versions the rings soak).
-            self.run(plan, now, &mut report).await?;
+            outcome?;
             self.remember_fleet(&fleet_before, fleet_next, now).await?;
             return Ok(report);
         }
-        report.planned = plan.clone();
-        let executed = self.executor.execute(plan.clone(), now).await;
-        report.log.extend(executed.log_lines());
-        let candidates: Vec<Action> = plan.iter().chain(&report.finished).cloned().collect();
-        let reported = self.report_failures(&candidates, &executed, now, &mut report).await;
 
-        // Follow up what the plan's upgrades and rotations did.
+        // Follow up what the plan's upgrades and rotations did (the adapter's typed report).
         let mut started: Vec<(ClusterId, TrackedOperation)> = Vec::new();
         let mut ended: Vec<Signal> = Vec::new();
         for action in plan.iter().filter(|a| a.stage == Stage::Execute && a.kind.changes_cluster()) {
-            let report_of = match executed.outcome(&action.key) {
-                Some(Outcome::Done { detail }) => report_of_detail(detail),
-                Some(Outcome::Failed { reason }) => Some(report_of_failure(reason)),
-                _ => None,
-            };
+            let operation = executed.outcome(&action.key).and_then(operation_of);
             if let ActionKind::Upgrade { target: to, .. } = &action.kind
                 && let Some((_, record)) = fleet_next.iter_mut().find(|(key, _)| *key == action.concern.cluster.key())
             {
-                match &report_of {
+                match &operation {
                     Some(OperationReport::Started { .. }) => {
                         record.upgrading.retain(|u| u.concern != action.concern.target);
                         record.upgrading.push(fleet::Upgrading { concern: action.concern.target.clone(), to: to.clone() });
@@ -467,7 +458,7 @@ impl Pipeline {
                     _ => {}
                 }
             }
-            match report_of {
+            match operation {
                 Some(OperationReport::Started { status_url, .. }) => started.push((
                     action.concern.cluster.clone(),
                     TrackedOperation { concern: action.concern.kind, target: action.concern.target.clone(), status_url: Some(status_url) },
@@ -480,15 +471,11 @@ impl Pipeline {
                 None => {}
             }
         }
-        let mut verdict = verdict(&executed).and(reported);
         if !ended.is_empty() {
+            // How the operations ended, told through the concerns' channels: the same path.
             let plan = self.plan(&[(&ended[..], PlanFacts::default())], now, &mut report).await?;
-            let told = self.executor.execute(plan.clone(), now).await;
-            report.log.extend(told.log_lines());
-            report.planned.extend(plan);
-            if verdict.is_ok() {
-                verdict = self::verdict(&told);
-            }
+            let told = self.carry_out(plan, now, &mut report).await.verdict;
+            outcome = outcome.and(told);
         }
 
         // Remember each cluster: operations always (one started now must be followed even if
@@ -496,7 +483,7 @@ impl Pipeline {
         let mut writes: Vec<(String, String)> = Vec::new();
         for ((snap, memory), seen) in snapshots.iter().zip(memories).zip(observed) {
             let mut next = memory.clone();
-            if verdict.is_ok() {
+            if outcome.is_ok() {
                 next.operations.retain(|op| !ended_in(snap, op));
                 next.observed = Some(seen);
             }
@@ -510,7 +497,7 @@ impl Pipeline {
         }
         self.remember(writes).await?;
         self.remember_fleet(&fleet_before, fleet_next, now).await?;
-        verdict?;
+        outcome?;
         Ok(report)
     }
 
@@ -810,15 +797,44 @@ impl Pipeline {
         futures::stream::iter(keys).map(|key| async move { self.ledger.action_state(&key).await }).buffered(self.ledger_concurrency).try_collect().await
     }
 
+    /// The one path from a plan to the invocation's answer, whatever gathered the plan (an
+    /// event, signals, a sweep, the operations a sweep saw end): dry-run logs the plan and
+    /// stops; otherwise execute → log → report failures → verdict ([`Pipeline::settle`]).
+    async fn carry_out(&self, plan: Vec<Action>, now: Timestamp, report: &mut RunReport) -> Carried {
+        if self.dry_run {
+            for action in &plan {
+                tracing::info!(plan = %action.dry_run_line(), "dry-run: planned");
+                report.log.push(format!("dry-run: {} {}: {}", action.kind.name(), action.key, action.summary));
+            }
+            report.planned.extend(plan);
+            return Carried { executed: ExecutionReport::default(), verdict: Ok(()) };
+        }
+        let executed = self.executor.execute(plan.clone(), now).await;
+        self.settle(plan, executed, &[], now, report).await
+    }
+
+    /// After the executor ran `plan` (here, or as the digest queue's flush): log each outcome,
+    /// report the permanent failures through the concern's other channels — found among the
+    /// plan, the actions planning found finished, and `channels` (the ones a queued notification
+    /// kept) — and turn it all into the verdict.
+    async fn settle(&self, plan: Vec<Action>, executed: ExecutionReport, channels: &[Action], now: Timestamp, report: &mut RunReport) -> Carried {
+        report.log.extend(executed.log_lines());
+        let candidates: Vec<Action> = plan.iter().chain(&report.finished).chain(channels).cloned().collect();
+        report.planned.extend(plan);
+        let reported = self.report_failures(&candidates, &executed, now, report).await;
+        Carried { verdict: verdict(&executed).and(reported), executed }
+    }
+
     /// Reports the permanent failures of `executed` through the concern's other channels (see
     /// [`followup`]). A report that cannot be sent now fails the verdict, so the delivery comes
-    /// again and planning (which sees the recorded failure) tries the report again.
+    /// again and planning (which sees the recorded failure) tries the report again. Reports
+    /// are executed and logged like any plan, but their own failures are not reported (no loops).
     async fn report_failures(&self, candidates: &[Action], executed: &ExecutionReport, now: Timestamp, report: &mut RunReport) -> Result<(), PipelineError> {
         let failed: Vec<(ActionKey, String)> = executed
             .executed
             .iter()
             .filter_map(|e| match &e.outcome {
-                Outcome::Failed { reason } => Some((e.key.clone(), reason.clone())),
+                Outcome::Failed { reason, .. } => Some((e.key.clone(), reason.clone())),
                 _ => None,
             })
             .collect();
@@ -835,30 +851,12 @@ impl Pipeline {
         verdict(&told)
     }
 
-    /// Dry-run: log the plan. Otherwise execute it and turn the outcome into the answer.
-    async fn run(&self, plan: Vec<Action>, now: Timestamp, report: &mut RunReport) -> Result<(), PipelineError> {
-        if self.dry_run {
-            for action in &plan {
-                tracing::info!(plan = %action.dry_run_line(), "dry-run: planned");
-                report.log.push(format!("dry-run: {} {}: {}", action.kind.name(), action.key, action.summary));
-            }
-            report.planned = plan;
-            return Ok(());
-        }
-        report.planned = plan.clone();
-        let executed = self.executor.execute(plan.clone(), now).await;
-        report.log.extend(executed.log_lines());
-        let candidates: Vec<Action> = plan.iter().chain(&report.finished).cloned().collect();
-        let reported = self.report_failures(&candidates, &executed, now, report).await;
-        verdict(&executed).and(reported)
-    }
-
     /// Sends the notifications queued for a digest when they are due (or at once with
     /// `force`): every queued email and chat message as ONE plan, so each recipient and
     /// channel gets one message for a whole burst of invocations (see `execute`'s module
     /// docs). A notification that fails permanently is reported like any other: on the
-    /// concern's GitHub issue, else by its email — the concern's other channels come from
-    /// planning the failed action's own signal again. Dry-run sends nothing.
+    /// concern's GitHub issue, else by its email — the channel kept with the notification when
+    /// it was queued (`execute::Flushed::report_channels`). Dry-run sends nothing.
     pub async fn flush_digests(&self, force: bool) -> Result<RunReport, PipelineError> {
         let mut report = RunReport::default();
         if self.dry_run {
@@ -876,19 +874,29 @@ impl Pipeline {
         if flushed.actions.is_empty() {
             return Ok(report);
         }
-        report.log.extend(flushed.report.log_lines());
-        report.planned = flushed.actions.clone();
-        let mut candidates = flushed.actions.clone();
-        let failed: HashSet<&ActionKey> =
-            flushed.report.executed.iter().filter(|e| matches!(e.outcome, Outcome::Failed { .. })).map(|e| &e.key).collect();
-        for action in flushed.actions.iter().filter(|a| failed.contains(&a.key)) {
-            let mut facts = PlanFacts::default();
-            facts.first_seen.insert(action.concern.key(), action.first_seen.unwrap_or(now));
-            candidates.extend(plan::plan(&action.signal, &self.policy, &facts, now).into_iter().filter(|a| a.concern == action.concern));
-        }
-        let reported = self.report_failures(&candidates, &flushed.report, now, &mut report).await;
-        verdict(&flushed.report).and(reported)?;
+        self.settle(flushed.actions, flushed.report, &flushed.report_channels, now, &mut report).await.verdict?;
         Ok(report)
+    }
+}
+
+/// What [`Pipeline::carry_out`] did with a plan: the executor's report (empty in dry-run) and
+/// what it means for the invocation.
+struct Carried {
+    executed: ExecutionReport,
+    verdict: Result<(), PipelineError>,
+}
+
+/// What the outcome of an upgrade or rotation says about its operation, as the adapter
+/// reported it (typed): done → started or succeeded; failed → how the operation ended, or —
+/// when it never ran — refused with the reason. `None`: nothing started (already done, not
+/// run this time).
+fn operation_of(outcome: &Outcome) -> Option<OperationReport> {
+    match outcome {
+        Outcome::Done { operation, .. } => operation.clone(),
+        Outcome::Failed { reason, operation } => {
+            Some(OperationReport::Ended(operation.clone().unwrap_or_else(|| OperationStatus::Refused { reason: reason.clone() })))
+        }
+        _ => None,
     }
 }
 
@@ -1087,7 +1095,7 @@ impl EventSink for Pipeline {
             }
         }
         let plan = self.plan(&[(&signals[..], PlanFacts::default())], now, &mut report).await?;
-        self.run(plan, now, &mut report).await?;
+        self.carry_out(plan, now, &mut report).await.verdict?;
         if !self.dry_run {
             // Before the events count as processed: a crash here brings them again.
             for (minor, notice) in &notices {

@@ -27,7 +27,7 @@ fn config(url: &str, login: bool) -> EmailConfig {
 async fn send(config: EmailConfig) -> Result<String, ActionError> {
     let actuator = EmailActuator::new(config).expect("actuator");
     let a: Action = node_image("aks-001", email_to(&["ops@example.com"]));
-    actuator.perform(std::slice::from_ref(&a)).await.remove(0)
+    actuator.perform(std::slice::from_ref(&a)).await.remove(0).map(|done| done.detail)
 }
 
 #[tokio::test]

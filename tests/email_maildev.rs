@@ -109,7 +109,7 @@ async fn a_digest_of_more_than_a_thousand_entries_arrives_in_parts_that_list_eve
     let results = actuator(&url).perform(&batch).await;
 
     assert!(results.iter().all(|r| r.is_ok()), "{:?}", results.iter().find(|r| r.is_err()));
-    let distinct: std::collections::BTreeSet<String> = results.iter().map(|r| r.clone().unwrap()).collect();
+    let distinct: std::collections::BTreeSet<String> = results.iter().map(|r| r.clone().unwrap().detail).collect();
     assert_eq!(distinct.len(), 3, "each part is its own message with its own Message-ID: {distinct:?}");
     let mail = wait_for_messages(&api, &ops, 3).await;
     assert_eq!(mail.len(), 3, "2,100 entries in parts of 1,000");

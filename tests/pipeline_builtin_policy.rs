@@ -45,7 +45,7 @@ impl Actuator for Everything {
             .iter()
             .map(|a| {
                 self.performed.fetch_add(1, Ordering::SeqCst);
-                if self.down.load(Ordering::SeqCst) { Err(ActionError::Transient("HTTP 502".into())) } else { Ok(format!("did {}", a.key)) }
+                if self.down.load(Ordering::SeqCst) { Err(ActionError::Transient("HTTP 502".into())) } else { Ok(format!("did {}", a.key).into()) }
             })
             .collect()
     }

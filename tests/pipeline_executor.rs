@@ -126,7 +126,7 @@ async fn a_permanent_failure_is_recorded_with_its_reason_and_not_retried() {
 
     let report = exec.execute(vec![a.clone()], t0()).await;
     assert!(!report.needs_retry(), "a retry cannot help, so the invocation succeeds");
-    assert!(matches!(report.outcome(&a.key), Some(Outcome::Failed { reason }) if reason.contains("404")));
+    assert!(matches!(report.outcome(&a.key), Some(Outcome::Failed { reason, .. }) if reason.contains("404")));
     assert!(matches!(ledger.action_state(&a.key).await.unwrap(), Some(ActionState::Failed { reason, .. }) if reason == "HTTP 404: repository not found"));
 
     let again = exec.execute(vec![a.clone()], t0() + SignedDuration::from_hours(1)).await;
@@ -178,7 +178,7 @@ async fn already_done_from_the_adapter_is_recorded_as_done() {
     let a = log_action("prod-weu");
     adapter.script(&a, vec![Err(ActionError::AlreadyDone("branch exists".into()))]);
     let report = executor(&ledger, adapters(&adapter), "w1").execute(vec![a.clone()], t0()).await;
-    assert!(matches!(report.outcome(&a.key), Some(Outcome::Done { detail }) if detail.contains("branch exists")));
+    assert!(matches!(report.outcome(&a.key), Some(Outcome::Done { detail, .. }) if detail.contains("branch exists")));
     assert!(matches!(ledger.action_state(&a.key).await.unwrap(), Some(ActionState::Done { .. })));
     assert_eq!(adapter.performed(&a), 1);
 }
@@ -317,7 +317,7 @@ async fn a_crash_between_act_and_record_is_caught_by_the_adapters_own_check() {
     // The platform's retry after the lease: the adapter finds its marker; nothing is created twice.
     let exec = aks_cadence::execute::Executor::new(Arc::clone(&ledger), vec![Arc::clone(&adapter) as Arc<dyn Actuator>], "w1", lease);
     let report = exec.execute(vec![a.clone()], t0() + lease + SignedDuration::from_secs(1)).await;
-    assert!(matches!(report.outcome(&a.key), Some(Outcome::Done { detail }) if detail.contains("found marker")), "{report:?}");
+    assert!(matches!(report.outcome(&a.key), Some(Outcome::Done { detail, .. }) if detail.contains("found marker")), "{report:?}");
     assert_eq!(adapter.created.lock().unwrap().len(), 1);
 }
 

@@ -57,7 +57,7 @@ impl Actuator for Recorder {
                 };
                 match (self.fail)(a, attempt) {
                     Some(e) => Err(e),
-                    None => Ok(format!("{} did it", self.name)),
+                    None => Ok(format!("{} did it", self.name).into()),
                 }
             })
             .collect()

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use aks_cadence::action::{Action, ActionKind, Hold, Stage};
-use aks_cadence::actions::azure::started_detail;
+use aks_cadence::actions::azure::{operation_failed, still_running, succeeded};
 use aks_cadence::actions::{Actuator, Performed};
 use aks_cadence::domain::{ClusterFacts, ConcernKind, OfferedVersion, OperationStatus, Origin, Signal, SignalKind};
 use aks_cadence::error::ActionError;
@@ -123,7 +123,7 @@ impl Actuator for Recorder {
             .iter()
             .map(|a| match a.kind {
                 ActionKind::Upgrade { .. } => self.upgrade.lock().unwrap().clone(),
-                _ => Ok(format!("did {}", a.key)),
+                _ => Ok(format!("did {}", a.key).into()),
             })
             .collect()
     }
@@ -213,7 +213,7 @@ fn sweep_windows_follow_each_kind_of_change_and_fall_back_to_policy_only_for_clu
 async fn an_auto_patch_runs_inside_the_open_auto_upgrade_window() {
     let temp = TempLedger::new();
     let ledger = temp.open();
-    let adapter = Recorder::answering(Ok("succeeded: op-1".into()));
+    let adapter = Recorder::answering(Ok(succeeded("op-1")));
     let p = pipeline(&ledger, AUTO_PATCH_WITH_ISSUES, &adapter, IN_AUTO_WINDOW, false);
     let report = p.handle_snapshots(&[snapshot("a", "1.30.4", &["1.30.7"], ts(IN_AUTO_WINDOW))]).await.unwrap();
 
@@ -228,7 +228,7 @@ async fn an_auto_patch_runs_inside_the_open_auto_upgrade_window() {
 async fn an_auto_patch_outside_its_window_is_held_with_the_next_opening() {
     let temp = TempLedger::new();
     let ledger = temp.open();
-    let adapter = Recorder::answering(Ok("succeeded: op-1".into()));
+    let adapter = Recorder::answering(Ok(succeeded("op-1")));
     let p = pipeline(&ledger, AUTO_PATCH_WITH_ISSUES, &adapter, AFTER_AUTO_WINDOW, false);
     let report = p.handle_snapshots(&[snapshot("a", "1.30.4", &["1.30.7"], ts(AFTER_AUTO_WINDOW))]).await.unwrap();
 
@@ -280,7 +280,7 @@ async fn an_unknown_window_holds_naming_its_cause() {
     for (row, snap, is_hold, words) in rows {
         let temp = TempLedger::new();
         let ledger = temp.open();
-        let adapter = Recorder::answering(Ok("succeeded: op-1".into()));
+        let adapter = Recorder::answering(Ok(succeeded("op-1")));
         let p = pipeline(&ledger, AUTO_PATCH_WITH_ISSUES, &adapter, IN_AUTO_WINDOW, false);
         let report = p.handle_snapshots(&[snap]).await.unwrap();
         let exec = execute_of(&report.planned);
@@ -299,7 +299,7 @@ async fn an_unknown_window_holds_naming_its_cause() {
 async fn a_busy_cluster_holds_its_upgrade() {
     let temp = TempLedger::new();
     let ledger = temp.open();
-    let adapter = Recorder::answering(Ok("succeeded: op-1".into()));
+    let adapter = Recorder::answering(Ok(succeeded("op-1")));
     let p = pipeline(&ledger, AUTO_PATCH_WITH_ISSUES, &adapter, IN_AUTO_WINDOW, true);
     let mut snap = snapshot("a", "1.30.4", &["1.30.7"], ts(IN_AUTO_WINDOW));
     snap.busy = true;
@@ -315,7 +315,7 @@ async fn a_busy_cluster_holds_its_upgrade() {
 async fn one_sweep_of_many_clusters_is_one_plan_and_one_batch() {
     let temp = TempLedger::new();
     let ledger = temp.open();
-    let adapter = Recorder::answering(Ok("succeeded: op-1".into()));
+    let adapter = Recorder::answering(Ok(succeeded("op-1")));
     let p = pipeline(&ledger, "[[rule]]\nname = \"all\"\n[rule.email]\nto = [\"ops@example.com\"]\n", &adapter, AFTER_AUTO_WINDOW, false);
     let at = ts(AFTER_AUTO_WINDOW);
     let snaps: Vec<ClusterSnapshot> = (0..12).map(|i| snapshot(&format!("c{i}"), "1.30.4", &["1.30.7"], at)).collect();
@@ -331,7 +331,7 @@ async fn one_sweep_of_many_clusters_is_one_plan_and_one_batch() {
 async fn a_concern_noticed_at_1_30_4_is_closed_when_a_later_sweep_sees_1_30_7() {
     let temp = TempLedger::new();
     let ledger = temp.open();
-    let adapter = Recorder::answering(Ok("succeeded: op-1".into()));
+    let adapter = Recorder::answering(Ok(succeeded("op-1")));
     let notify = AUTO_PATCH_WITH_ISSUES.replace("patch = \"auto\"", "patch = \"notify\"");
 
     let first = pipeline(&ledger, &notify, &adapter, AFTER_AUTO_WINDOW, false);
@@ -367,7 +367,7 @@ async fn an_upgrade_still_running_is_followed_by_the_next_sweep_and_its_end_is_t
     let temp = TempLedger::new();
     let ledger = temp.open();
     let url = "https://management.azure.com/subscriptions/s/providers/Microsoft.ContainerService/locations/westeurope/operations/op-9?api-version=2017-08-31";
-    let adapter = Recorder::answering(Ok(started_detail("op-9", url)));
+    let adapter = Recorder::answering(Ok(still_running("op-9", url)));
     let p = pipeline(&ledger, AUTO_PATCH_WITH_ISSUES, &adapter, IN_AUTO_WINDOW, false);
     let snap = snapshot("a", "1.30.4", &["1.30.7"], ts(IN_AUTO_WINDOW));
     p.handle_snapshots(std::slice::from_ref(&snap)).await.unwrap();
@@ -395,7 +395,7 @@ async fn an_upgrade_still_running_is_followed_by_the_next_sweep_and_its_end_is_t
 async fn a_failed_upgrade_is_told_at_once_with_arms_code_and_message() {
     let temp = TempLedger::new();
     let ledger = temp.open();
-    let adapter = Recorder::answering(Err(ActionError::Permanent(aks_cadence::actions::azure::operation_failed("op-1", "UpgradeFailed", "drain of node aks-1 timed out"))));
+    let adapter = Recorder::answering(Err(operation_failed("op-1", "UpgradeFailed", "drain of node aks-1 timed out")));
     let p = pipeline(&ledger, AUTO_PATCH_WITH_ISSUES, &adapter, IN_AUTO_WINDOW, false);
     let report = p.handle_snapshots(&[snapshot("a", "1.30.4", &["1.30.7"], ts(IN_AUTO_WINDOW))]).await.unwrap();
 
@@ -427,7 +427,7 @@ async fn a_change_the_adapter_refused_is_told_as_refused_never_as_a_failed_opera
 async fn dry_run_plans_a_sweep_and_remembers_nothing() {
     let temp = TempLedger::new();
     let ledger = temp.open();
-    let adapter = Recorder::answering(Ok(started_detail("op-1", "https://m/op")));
+    let adapter = Recorder::answering(Ok(still_running("op-1", "https://m/op")));
     let p = pipeline(&ledger, AUTO_PATCH_WITH_ISSUES, &adapter, IN_AUTO_WINDOW, true);
     let report = p.handle_snapshots(&[snapshot("a", "1.30.4", &["1.30.7"], ts(IN_AUTO_WINDOW))]).await.unwrap();
     assert_eq!(execute_of(&report.planned)[0].hold, None, "would run now");
@@ -439,7 +439,7 @@ async fn dry_run_plans_a_sweep_and_remembers_nothing() {
 async fn a_run_that_needs_a_retry_resolves_the_same_concerns_again() {
     let temp = TempLedger::new();
     let ledger = temp.open();
-    let ok = Recorder::answering(Ok("succeeded: op-1".into()));
+    let ok = Recorder::answering(Ok(succeeded("op-1")));
     let notify = AUTO_PATCH_WITH_ISSUES.replace("patch = \"auto\"", "patch = \"notify\"");
     pipeline(&ledger, &notify, &ok, AFTER_AUTO_WINDOW, false)
         .handle_snapshots(&[snapshot("a", "1.30.4", &["1.30.7"], ts(AFTER_AUTO_WINDOW))])

@@ -82,7 +82,12 @@ async fn mount_rotation(server: &MockServer, times: u64) {
     Mock::given(method("GET")).and(path(result_path.as_str())).respond_with(ResponseTemplate::new(204)).mount(server).await;
 }
 
+/// The detail the adapter records (its typed operation report: [`perform_reported`]).
 async fn perform(server: &MockServer, a: Action) -> Result<String, ActionError> {
+    perform_reported(server, a).await.map(|done| done.detail)
+}
+
+async fn perform_reported(server: &MockServer, a: Action) -> aks_cadence::actions::Performed {
     AzureActuator::new(client(&server.uri())).perform(&[a]).await.remove(0)
 }
 
@@ -207,7 +212,9 @@ async fn a_patch_upgrade_puts_the_cluster_with_if_match_and_the_pools_follow() {
         .mount(&server)
         .await;
     mount_operation(&server, op_status("Succeeded")).await;
-    assert_eq!(perform(&server, patch("1.7.11")).await, Ok(format!("succeeded: {OP_NAME}")));
+    let done = perform_reported(&server, patch("1.7.11")).await.expect("done");
+    assert_eq!(done.detail, format!("succeeded: {OP_NAME}"));
+    assert_eq!(done.operation, Some(aks_cadence::domain::OperationReport::Ended(aks_cadence::domain::OperationStatus::Succeeded)));
 
     let put = server.received_requests().await.unwrap().into_iter().find(|r| r.method.as_str() == "PUT").unwrap();
     let body: Value = serde_json::from_slice(&put.body).unwrap();
@@ -230,16 +237,19 @@ async fn a_failed_upgrade_reports_arms_code_and_message() {
     let mut failed = op_status("Failed");
     failed["error"] = json!({"code": "UpgradeFailed", "message": "Drain of node aks-nodepool1-0 did not complete: PodDisruptionBudget"});
     mount_operation(&server, failed).await;
-    let Err(ActionError::Permanent(reason)) = perform(&server, patch("1.7.11")).await else { panic!("a failed operation is a permanent failure") };
-    // Recorded as an operation ARM ran and that failed, with ARM's code and message.
+    let Err(ActionError::OperationEnded { status, reason }) = perform(&server, patch("1.7.11")).await else {
+        panic!("a failed operation is a permanent failure of an operation that ended")
+    };
+    // Reported as an operation ARM ran and that failed, with ARM's code and message (typed).
     assert_eq!(
-        aks_cadence::actions::azure::report_of_failure(&reason),
-        aks_cadence::actions::azure::OperationReport::Ended(aks_cadence::domain::OperationStatus::Failed {
+        status,
+        aks_cadence::domain::OperationStatus::Failed {
             code: "UpgradeFailed".into(),
             message: "Drain of node aks-nodepool1-0 did not complete: PodDisruptionBudget".into()
-        }),
+        },
         "{reason}"
     );
+    assert!(reason.starts_with("ARM operation ") && reason.ends_with("failed: UpgradeFailed: Drain of node aks-nodepool1-0 did not complete: PodDisruptionBudget"), "{reason}");
 }
 
 /// One `auto` upgrade run by the executor (3 attempts, millisecond waits) against an ARM that
@@ -427,7 +437,8 @@ async fn an_api_server_rotation_is_guarded_by_the_served_certificate() {
     mount_cluster(&first, cluster.clone()).await;
     mount_rotation(&first, 1).await;
     let got = adapter(&first, old_addr.port()).perform(&[rotate_for("api-server@2026-05-01")]).await.remove(0);
-    assert_eq!(got, Ok("succeeded: 00000000-0000-0000-0000-000000000000".into()));
+    // Recorded as `succeeded: <id>`, and reported (typed) as an operation that ended succeeded.
+    assert_eq!(got, Ok(aks_cadence::actions::azure::succeeded("00000000-0000-0000-0000-000000000000")));
 
     let replay = MockServer::start().await;
     mount_cluster(&replay, cluster).await;

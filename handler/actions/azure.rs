@@ -10,11 +10,14 @@
 //!    node image, is `AlreadyDone` — before any gate, so a finished action is never "held".
 //! 3. The target is offered: the cluster's upgrade profile lists the version; the pool's upgrade
 //!    profile names a newer `latestNodeImageVersion`.
-//! 4. Act, and follow the long-running operation to its end: `Ok("succeeded: <operation id>")`,
-//!    or `Permanent("ARM <code>: <message>")`. A 409 is `Deferred("another operation is in
+//! 4. Act, and follow the long-running operation to its end: done (`succeeded: <operation id>`,
+//!    reported [`OperationReport::Ended`]), or [`ActionError::OperationEnded`] with ARM's code
+//!    and message. A 409 is `Deferred("another operation is in
 //!    progress")`; a 412 (the cluster changed between GET and PUT) is `Transient` — re-read next
-//!    time. An operation still running after the client's `lro_timeout` answers
-//!    `Ok("started: <id>; …")` and the sweep reports its end (`SignalKind::Operation`).
+//!    time. An operation still running after the client's `lro_timeout` is done
+//!    (`started: <id>; …`, reported [`OperationReport::Started`]) and the sweep reports its
+//!    end (`SignalKind::Operation`). The report is typed: the pipeline reads it from the
+//!    executor's outcome, never from the detail text.
 //!
 //! Patch and minor upgrades are a GET-modify-PUT of the managed cluster with `If-Match: <ETag>`,
 //! setting `kubernetesVersion` and every pool's `orchestratorVersion` (pools follow the control
@@ -48,17 +51,17 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use serde_json::Value;
 
-use super::{Actuator, Performed};
+use super::{Actuator, Done, Performed};
 use crate::action::{Action, ActionKind, Hold, UpgradeScope};
 use crate::azure::{AKS_API_VERSION, ArmCall, ArmClient, LroOutcome};
-use crate::domain::{ClusterId, OperationStatus};
+use crate::domain::{ClusterId, OperationReport, OperationStatus};
 use crate::error::ActionError;
 use crate::domain::CertificateKind;
 use crate::sweep::CertificateChecks;
 use crate::policy::versions::{compare_versions, minor_of, minor_str};
 
 /// How long the adapter follows an operation it started before answering
-/// `"started: …; still running"` (the client's `ArmConfig::lro_timeout` in production). Upgrades
+/// [`still_running`] (the client's `ArmConfig::lro_timeout` in production). Upgrades
 /// take far longer than an invocation should: this stays under the executor's claim lease
 /// (5 minutes) and the Functions timeout (10 minutes), and the next sweeps follow the
 /// operation to its end and tell its outcome (`sweep::memory`).
@@ -165,67 +168,37 @@ pub fn upgrade_body(cluster: &Value, target: &str) -> Value {
 
 fn outcome(o: LroOutcome) -> Performed {
     match o {
-        LroOutcome::Succeeded { operation_id, .. } => Ok(format!("{SUCCEEDED}{operation_id}")),
-        LroOutcome::Failed { operation_id, code, message } => Err(ActionError::Permanent(operation_failed(&operation_id, &code, &message))),
-        LroOutcome::Canceled { operation_id } => Err(ActionError::Permanent(format!("ARM operation {operation_id}{CANCELED}"))),
-        LroOutcome::StillRunning { operation_id, status_url } => Ok(started_detail(&operation_id, &status_url)),
-    }
-}
-
-const SUCCEEDED: &str = "succeeded: ";
-const STARTED: &str = "started: ";
-const STATUS_AT: &str = "; still running, status at ";
-const CANCELED: &str = " was canceled";
-const FAILED: &str = " failed: ";
-
-/// The reason recorded for an operation that ARM ran and that ended `Failed`.
-pub fn operation_failed(operation_id: &str, code: &str, message: &str) -> String {
-    format!("ARM operation {operation_id}{FAILED}{code}: {message}")
-}
-
-/// The detail recorded for an operation still running when the adapter stopped following it.
-pub fn started_detail(operation_id: &str, status_url: &str) -> String {
-    format!("{STARTED}{operation_id}{STATUS_AT}{status_url}")
-}
-
-/// What the recorded outcome of an upgrade or rotation says about its operation, read back by
-/// the pipeline so the sweep can follow an operation that is still running and the concern's
-/// channels hear how it ended. The texts are this adapter's (see `outcome`); `None` means no
-/// operation was started (`already done`, a detail of another adapter).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum OperationReport {
-    /// Still running: the sweep polls `status_url` until it ends.
-    Started { operation_id: String, status_url: String },
-    /// Ended with ARM's code and message, or [`OperationStatus::Refused`]: never started
-    /// (the adapter or ARM refused the change).
-    Ended(OperationStatus),
-}
-
-/// Reads the detail of a `done` upgrade or rotation.
-pub fn report_of_detail(detail: &str) -> Option<OperationReport> {
-    if let Some(rest) = detail.strip_prefix(STARTED) {
-        let (id, url) = rest.split_once(STATUS_AT)?;
-        return Some(OperationReport::Started { operation_id: id.to_string(), status_url: url.to_string() });
-    }
-    detail.strip_prefix(SUCCEEDED).map(|_| OperationReport::Ended(OperationStatus::Succeeded))
-}
-
-/// Reads the reason of a `failed` upgrade or rotation. Only an operation ARM ran and ended
-/// (`outcome`: failed with ARM's code and message, or canceled) is a failed operation; every
-/// other reason (a minor skipped, a pool that does not exist, a request ARM refused) means
-/// nothing was started: [`OperationStatus::Refused`] with the reason.
-pub fn report_of_failure(reason: &str) -> OperationReport {
-    if let Some(rest) = reason.strip_prefix("ARM operation ") {
-        if rest.ends_with(CANCELED) {
-            return OperationReport::Ended(OperationStatus::Canceled);
+        LroOutcome::Succeeded { operation_id, .. } => Ok(succeeded(&operation_id)),
+        LroOutcome::Failed { operation_id, code, message } => Err(operation_failed(&operation_id, &code, &message)),
+        LroOutcome::Canceled { operation_id } => {
+            Err(ActionError::OperationEnded { status: OperationStatus::Canceled, reason: format!("ARM operation {operation_id} was canceled") })
         }
-        if let Some((_, failure)) = rest.split_once(FAILED)
-            && let Some((code, message)) = failure.split_once(": ")
-        {
-            return OperationReport::Ended(OperationStatus::Failed { code: code.to_string(), message: message.to_string() });
-        }
+        LroOutcome::StillRunning { operation_id, status_url } => Ok(still_running(&operation_id, &status_url)),
     }
-    OperationReport::Ended(OperationStatus::Refused { reason: reason.to_string() })
+}
+
+/// An operation ARM ran to success: the detail recorded, and the operation reported ended.
+pub fn succeeded(operation_id: &str) -> Done {
+    Done { detail: format!("succeeded: {operation_id}"), operation: Some(OperationReport::Ended(OperationStatus::Succeeded)) }
+}
+
+/// An operation ARM ran that ended `Failed`: recorded as failed with ARM's code and message,
+/// and reported ended with them.
+pub fn operation_failed(operation_id: &str, code: &str, message: &str) -> ActionError {
+    ActionError::OperationEnded {
+        status: OperationStatus::Failed { code: code.to_string(), message: message.to_string() },
+        reason: format!("ARM operation {operation_id} failed: {code}: {message}"),
+    }
+}
+
+/// An operation still running when the adapter stopped following it: the detail recorded
+/// (`started: <id>; still running, status at <url>`), and the operation reported started, for
+/// the sweep to poll.
+pub fn still_running(operation_id: &str, status_url: &str) -> Done {
+    Done {
+        detail: format!("started: {operation_id}; still running, status at {status_url}"),
+        operation: Some(OperationReport::Started { operation_id: operation_id.to_string(), status_url: status_url.to_string() }),
+    }
 }
 
 impl AzureActuator {
@@ -424,29 +397,25 @@ mod tests {
     }
 
     #[test]
-    fn recorded_outcomes_read_back_as_operation_reports() {
+    fn operations_are_reported_typed_next_to_the_detail_recorded() {
         let url = "https://management.azure.com/subscriptions/s/providers/Microsoft.ContainerService/locations/westus/operations/op-1?api-version=2017-08-31";
         let still = outcome(LroOutcome::StillRunning { operation_id: "op-1".into(), status_url: url.into() }).unwrap();
-        assert_eq!(report_of_detail(&still), Some(OperationReport::Started { operation_id: "op-1".into(), status_url: url.into() }));
+        assert_eq!(still.detail, format!("started: op-1; still running, status at {url}"));
+        assert_eq!(still.operation, Some(OperationReport::Started { operation_id: "op-1".into(), status_url: url.into() }));
         let done = outcome(LroOutcome::Succeeded { operation_id: "op-2".into(), body: Value::Null }).unwrap();
-        assert_eq!(report_of_detail(&done), Some(OperationReport::Ended(OperationStatus::Succeeded)));
-        assert_eq!(report_of_detail("already done: the cluster already runs 1.30.7 (target 1.30.7)"), None);
+        assert_eq!(done.detail, "succeeded: op-2");
+        assert_eq!(done.operation, Some(OperationReport::Ended(OperationStatus::Succeeded)));
 
-        let reason = |o| match outcome(o) {
-            Err(ActionError::Permanent(r)) => r,
-            other => panic!("{other:?}"),
-        };
-        let failed = reason(LroOutcome::Failed { operation_id: "op-3".into(), code: "UpgradeFailed".into(), message: "drain timed out: pod x".into() });
-        assert_eq!(report_of_failure(&failed), OperationReport::Ended(OperationStatus::Failed { code: "UpgradeFailed".into(), message: "drain timed out: pod x".into() }));
-        assert_eq!(report_of_failure(&reason(LroOutcome::Canceled { operation_id: "op-4".into() })), OperationReport::Ended(OperationStatus::Canceled));
-        // A PUT ARM refused started nothing: refused, with ARM's words.
+        let failed = outcome(LroOutcome::Failed { operation_id: "op-3".into(), code: "UpgradeFailed".into(), message: "drain timed out: pod x".into() });
         assert_eq!(
-            report_of_failure("ARM InvalidVersion: no such version"),
-            OperationReport::Ended(OperationStatus::Refused { reason: "ARM InvalidVersion: no such version".into() })
+            failed,
+            Err(ActionError::OperationEnded {
+                status: OperationStatus::Failed { code: "UpgradeFailed".into(), message: "drain timed out: pod x".into() },
+                reason: "ARM operation op-3 failed: UpgradeFailed: drain timed out: pod x".into(),
+            })
         );
-        // So is a change the adapter refused (an LTS cluster asked to skip a minor).
-        let skip = "minor upgrades go one minor at a time: from 1.28 the next is 1.29, not 1.30";
-        assert_eq!(report_of_failure(skip), OperationReport::Ended(OperationStatus::Refused { reason: skip.into() }));
+        let canceled = outcome(LroOutcome::Canceled { operation_id: "op-4".into() });
+        assert_eq!(canceled, Err(ActionError::OperationEnded { status: OperationStatus::Canceled, reason: "ARM operation op-4 was canceled".into() }));
     }
 
     #[test]

@@ -106,7 +106,7 @@ impl ChatActuator {
         let status = response.status();
         if status.is_success() {
             tracing::info!(chat = name, setting = %url_setting, actions = actions.len(), status = status.as_u16(), "chat digest posted");
-            return Ok(format!("posted to {name} via {url_setting} (HTTP {})", status.as_u16()));
+            return Ok(format!("posted to {name} via {url_setting} (HTTP {})", status.as_u16()).into());
         }
         let retry_after = response
             .headers()

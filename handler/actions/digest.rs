@@ -59,7 +59,7 @@ pub trait DigestSender: Sync {
 /// (recipient list / webhook setting); each group's digest split into parts of at most
 /// `max_entries`; one `send` per part, whose result every action of the part gets, in batch
 /// order.
-pub async fn perform_digests<S: DigestSender>(sender: &S, batch: &[Action]) -> Vec<Result<String, ActionError>> {
+pub async fn perform_digests<S: DigestSender>(sender: &S, batch: &[Action]) -> Vec<super::Performed> {
     let mut results: Vec<Option<Result<String, ActionError>>> = vec![None; batch.len()];
     for (channel, idx) in group_by_channel(batch, |a| sender.sends(&a.kind)) {
         let kind = &batch[idx[0]].kind;
@@ -78,6 +78,7 @@ pub async fn perform_digests<S: DigestSender>(sender: &S, batch: &[Action]) -> V
     results
         .into_iter()
         .map(|r| r.unwrap_or_else(|| Err(ActionError::Permanent(format!("not {} action: the executor routed it to the wrong adapter", S::NAME)))))
+        .map(|r| r.map(super::Done::from))
         .collect()
 }
 

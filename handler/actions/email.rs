@@ -232,7 +232,7 @@ impl EmailActuator {
         match sent {
             Ok(Ok(_)) => {
                 tracing::info!(smtp = %self.config.endpoint.describe(), recipients = recipients.len(), actions = actions.len(), %subject, "email digest sent");
-                Ok(format!("sent to {} recipient{} as {message_id}", recipients.len(), if recipients.len() == 1 { "" } else { "s" }))
+                Ok(format!("sent to {} recipient{} as {message_id}", recipients.len(), if recipients.len() == 1 { "" } else { "s" }).into())
             }
             Ok(Err(e)) => Err(self.classify(&e)),
             Err(_) => Err(ActionError::Transient(format!("SMTP server {} did not finish within {bound:?}", self.config.endpoint.describe()))),

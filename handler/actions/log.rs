@@ -23,7 +23,7 @@ impl Actuator for LogActuator {
             .iter()
             .map(|a| {
                 tracing::info!(key = %a.key, cluster = %a.concern.cluster, summary = %a.summary, "notice");
-                Ok(format!("logged: {}", a.summary))
+                Ok(format!("logged: {}", a.summary).into())
             })
             .collect()
     }

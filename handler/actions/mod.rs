@@ -22,10 +22,55 @@ pub mod version_edit;
 use async_trait::async_trait;
 
 use crate::action::{Action, ActionKind};
+use crate::domain::OperationReport;
 use crate::error::ActionError;
 
-/// The outcome detail of a successful action (an issue URL, a message id, an operation id).
-pub type Performed = Result<String, ActionError>;
+/// What an adapter did: the one-line detail recorded and logged (an issue URL, a message id,
+/// an operation id) and, for an action that starts a long-running operation, what became of
+/// the operation — typed, so nobody reads it back out of the detail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Done {
+    pub detail: String,
+    /// `Started` (still running) or `Ended(Succeeded)` from the Azure adapter; `None` when no
+    /// operation was started (every other adapter).
+    pub operation: Option<OperationReport>,
+}
+
+impl Done {
+    /// A result that started no operation.
+    pub fn detail(detail: impl Into<String>) -> Self {
+        Self { detail: detail.into(), operation: None }
+    }
+}
+
+impl From<String> for Done {
+    fn from(detail: String) -> Self {
+        Self::detail(detail)
+    }
+}
+
+impl From<&str> for Done {
+    fn from(detail: &str) -> Self {
+        Self::detail(detail)
+    }
+}
+
+impl std::fmt::Display for Done {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.detail)
+    }
+}
+
+/// The detail reads as the text recorded (`r.as_deref() == Ok("posted to …")`).
+impl std::ops::Deref for Done {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.detail
+    }
+}
+
+/// One action's result: done (with its detail and operation), or how it failed.
+pub type Performed = Result<Done, ActionError>;
 
 #[async_trait]
 pub trait Actuator: Send + Sync {

@@ -68,6 +68,7 @@ use jiff::{SignedDuration, Timestamp};
 
 use crate::action::{Action, ActionKey};
 use crate::actions::{Actuator, Performed};
+use crate::domain::{OperationReport, OperationStatus};
 use crate::error::ActionError;
 use crate::store::{ActionState, Claim, ClaimToken, Completion, Ledger, LedgerError, PendingNotification};
 
@@ -118,6 +119,9 @@ impl DigestWindow {
 pub struct Flushed {
     /// The notifications sent (or found finished) as one plan, in queue order.
     pub actions: Vec<Action>,
+    /// The channels their failures are reported through, as kept when each was queued
+    /// (`followup::report_channel` of the plan that queued it): the concern's issue or email.
+    pub report_channels: Vec<Action>,
     /// Their outcomes.
     pub report: ExecutionReport,
     /// Entries still queued afterwards (not yet due, needing a retry, or unreadable).
@@ -131,10 +135,14 @@ pub struct Flushed {
 /// What happened to one action.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    /// Carried out now (or found already done by the adapter); recorded as done.
-    Done { detail: String },
-    /// Failed permanently; recorded with the reason and not retried.
-    Failed { reason: String },
+    /// Carried out now (or found already done by the adapter); recorded as done. `operation`:
+    /// what the adapter reported of a long-running operation the action started (typed, see
+    /// [`crate::actions::Done`]).
+    Done { detail: String, operation: Option<OperationReport> },
+    /// Failed permanently; recorded with the reason and not retried. `operation`: how the
+    /// long-running operation the action started ended, when it ran and ended without success
+    /// ([`ActionError::OperationEnded`]).
+    Failed { reason: String, operation: Option<OperationStatus> },
     /// Finished by an earlier run (done or failed): nothing to do.
     AlreadyFinished(ActionState),
     /// Not carried out; a later delivery must try again. Fails the invocation.
@@ -218,8 +226,8 @@ impl ExecutionReport {
             .iter()
             .map(|e| {
                 let why = match &e.outcome {
-                    Outcome::Done { detail } | Outcome::LostClaim { detail } => format!(": {detail}"),
-                    Outcome::Failed { reason }
+                    Outcome::Done { detail, .. } | Outcome::LostClaim { detail } => format!(": {detail}"),
+                    Outcome::Failed { reason, .. }
                     | Outcome::NeedsRetry { reason }
                     | Outcome::NeedsConfiguration { reason, .. }
                     | Outcome::Deferred { reason }
@@ -323,9 +331,12 @@ impl Executor {
     async fn flush_locked(&self, now: Timestamp, mut flushed: Flushed) -> Result<Flushed, LedgerError> {
         let pending = self.ledger.pending_notifications().await?;
         for entry in &pending {
-            match serde_json::from_str::<Action>(&entry.action) {
-                Ok(action) if action.key == entry.key => flushed.actions.push(action),
-                Ok(action) => {
+            match read_queued(&entry.action) {
+                Ok((action, via)) if action.key == entry.key => {
+                    flushed.actions.push(action);
+                    flushed.report_channels.extend(via);
+                }
+                Ok((action, _)) => {
                     tracing::error!(key = %entry.key, found = %action.key, "a queued notification holds another key; left in the ledger for a person to look at");
                     flushed.log.push(format!("queued notification {} holds the action of {}; left queued", entry.key, action.key));
                     flushed.waiting += 1;
@@ -364,10 +375,20 @@ impl Executor {
         let order: Vec<(ActionKey, &'static str)> = plan.iter().map(|a| (a.key.clone(), a.kind.name())).collect();
         let mut outcomes: Vec<(ActionKey, Outcome)> = Vec::with_capacity(plan.len());
 
+        // A notification queued for a digest keeps the channel its failure would be reported
+        // through (this plan's issue or email of its concern), read back by the flush.
+        let report_via: HashMap<ActionKey, Action> = if queue_notifications {
+            plan.iter()
+                .filter(|a| a.kind.is_notification())
+                .filter_map(|a| Some((a.key.clone(), crate::followup::report_channel(&plan, a)?.clone())))
+                .collect()
+        } else {
+            HashMap::new()
+        };
         // Pair each action with its adapter; an action nobody handles is not claimed, so it
         // runs once its adapter is configured.
         let mut pending: Vec<(usize, Action)> = Vec::new();
-        let mut to_queue: Vec<Action> = Vec::new();
+        let mut to_queue: Vec<(Action, Option<Action>)> = Vec::new();
         for action in plan {
             // A gate holds this action back (policy, window, cluster state): it is not claimed,
             // so the first plan without a hold carries it out.
@@ -378,7 +399,10 @@ impl Executor {
                 continue;
             }
             match self.actuators.iter().position(|a| a.handles(&action.kind)) {
-                Some(_) if queue_notifications && action.kind.is_notification() => to_queue.push(action),
+                Some(_) if queue_notifications && action.kind.is_notification() => {
+                    let via = report_via.get(&action.key).cloned();
+                    to_queue.push((action, via));
+                }
                 Some(i) => pending.push((i, action)),
                 None => {
                     tracing::error!(key = %action.key, action = action.kind.name(), "no adapter is configured for this action; check its settings");
@@ -435,10 +459,10 @@ impl Executor {
     }
 
     /// Queues notifications for the next digest (see the module docs).
-    async fn queue(&self, actions: Vec<Action>, now: Timestamp) -> Vec<(ActionKey, Outcome)> {
+    async fn queue(&self, actions: Vec<(Action, Option<Action>)>, now: Timestamp) -> Vec<(ActionKey, Outcome)> {
         futures::stream::iter(actions)
-            .map(|action| async move {
-                let outcome = match serde_json::to_string(&action) {
+            .map(|(action, via)| async move {
+                let outcome = match queued_json(&action, via.as_ref()) {
                     Ok(json) => match self.ledger.queue_notification(&action.key, &json, now).await {
                         Ok(()) => {
                             tracing::info!(key = %action.key, action = action.kind.name(), "queued for the digest");
@@ -506,9 +530,10 @@ impl Executor {
             let mut records: Vec<(ActionKey, ClaimToken, Record)> = Vec::with_capacity(actions.len());
             for ((action, token), result) in actions.into_iter().zip(tokens).zip(results) {
                 let completion = match result {
-                    Ok(detail) => Completion::Done { detail },
-                    Err(ActionError::AlreadyDone(detail)) => Completion::Done { detail: format!("already done: {detail}") },
-                    Err(ActionError::Permanent(reason)) => Completion::Failed { reason },
+                    Ok(done) => Completed::Done { detail: done.detail, operation: done.operation },
+                    Err(ActionError::AlreadyDone(detail)) => Completed::Done { detail: format!("already done: {detail}"), operation: None },
+                    Err(ActionError::Permanent(reason)) => Completed::Failed { reason, operation: None },
+                    Err(ActionError::OperationEnded { status, reason }) => Completed::Failed { reason, operation: Some(status) },
                     Err(ActionError::Deferred(reason)) => {
                         tracing::info!(key = %action.key, %reason, "deferred");
                         records.push((action.key, token, Record::Release(Outcome::Deferred { reason })));
@@ -560,14 +585,14 @@ impl Executor {
         outcomes
     }
 
-    async fn complete(&self, key: &ActionKey, token: &ClaimToken, completion: Completion, now: Timestamp) -> Outcome {
-        let outcome = match &completion {
-            Completion::Done { detail } => Outcome::Done { detail: detail.clone() },
-            Completion::Failed { reason } => Outcome::Failed { reason: reason.clone() },
+    async fn complete(&self, key: &ActionKey, token: &ClaimToken, completed: Completed, now: Timestamp) -> Outcome {
+        let (completion, outcome) = match completed {
+            Completed::Done { detail, operation } => (Completion::Done { detail: detail.clone() }, Outcome::Done { detail, operation }),
+            Completed::Failed { reason, operation } => (Completion::Failed { reason: reason.clone() }, Outcome::Failed { reason, operation }),
         };
         match &outcome {
-            Outcome::Done { detail } => tracing::info!(key = %key, %detail, "done"),
-            Outcome::Failed { reason } => tracing::error!(key = %key, %reason, "failed permanently; recorded, not retried"),
+            Outcome::Done { detail, .. } => tracing::info!(key = %key, %detail, "done"),
+            Outcome::Failed { reason, .. } => tracing::error!(key = %key, %reason, "failed permanently; recorded, not retried"),
             _ => {}
         }
         match self.ledger.complete(key, token, completion, now).await {
@@ -601,9 +626,39 @@ impl Executor {
 /// What [`Executor::run_batch`] records for one performed action.
 enum Record {
     /// Done or failed: `complete` under the claim.
-    Complete(Completion),
+    Complete(Completed),
     /// Not finished (deferred, or out of retries): `release` the claim, report the outcome.
     Release(Outcome),
+}
+
+/// The queue entry of a notification: the action's JSON (so a reader of `Action` — `handler
+/// digest` — reads it as it is), plus the channel its failure is reported through under
+/// [`REPORT_VIA`] when the plan had one.
+fn queued_json(action: &Action, via: Option<&Action>) -> Result<String, serde_json::Error> {
+    let mut value = serde_json::to_value(action)?;
+    if let (Some(via), Some(object)) = (via, value.as_object_mut()) {
+        object.insert(REPORT_VIA.to_string(), serde_json::to_value(via)?);
+    }
+    serde_json::to_string(&value)
+}
+
+/// Reads a queue entry written by [`queued_json`] (or, before the channel was kept, a bare
+/// action: its failure then has no channel to be reported through).
+fn read_queued(json: &str) -> Result<(Action, Option<Action>), serde_json::Error> {
+    let mut value: serde_json::Value = serde_json::from_str(json)?;
+    let via = value.as_object_mut().and_then(|o| o.remove(REPORT_VIA));
+    let via = via.map(serde_json::from_value::<Action>).transpose()?;
+    Ok((serde_json::from_value(value)?, via))
+}
+
+/// The key of a queue entry's report channel.
+const REPORT_VIA: &str = "report_via";
+
+/// A finished action: what the ledger records ([`Completion`]), plus the operation report the
+/// outcome carries (not recorded: a replay finds the key finished and follows nothing).
+enum Completed {
+    Done { detail: String, operation: Option<OperationReport> },
+    Failed { reason: String, operation: Option<OperationStatus> },
 }
 
 fn ledger_outcome(e: LedgerError) -> Outcome {

@@ -49,6 +49,7 @@ impl RetryPolicy {
             // (already done), left for the next opportunity (deferred) or for the platform's
             // redelivery after a person fixes a setting (configuration).
             ActionError::Permanent(_)
+            | ActionError::OperationEnded { .. }
             | ActionError::AlreadyDone(_)
             | ActionError::Deferred(_)
             | ActionError::Configuration { .. } => FailureClass::Final,

@@ -211,7 +211,7 @@ pub fn issue_json(server: &str, repo: &str, number: u64, state: &str, title: &st
 pub async fn run(actuator: &GithubActuator, action: &Action) -> Result<String, aks_cadence::error::ActionError> {
     let mut out = actuator.perform(std::slice::from_ref(action)).await;
     assert_eq!(out.len(), 1);
-    out.remove(0)
+    out.remove(0).map(|done| done.detail)
 }
 
 /// The JSON body of the one request the server received matching method and path.

@@ -115,7 +115,7 @@ impl Actuator for FakeAdapter {
                 let key = a.key.as_str().to_string();
                 *self.performed.lock().unwrap().entry(key.clone()).or_default() += 1;
                 let scripted = self.script.lock().unwrap().get_mut(&key).and_then(VecDeque::pop_front);
-                scripted.unwrap_or_else(|| Ok(format!("{} did {}", self.name, a.summary)))
+                scripted.unwrap_or_else(|| Ok(format!("{} did {}", self.name, a.summary))).map(Into::into)
             })
             .collect()
     }

@@ -104,13 +104,13 @@ impl GithubActuator {
     pub(super) async fn issue(&self, action: &Action, repo: &Repo, labels: &[String], assignees: &[String]) -> Performed {
         let Some(issue) = self.find_issue(repo, &action.concern, Search::Yes).await? else {
             let created = self.create_issue(action, repo, labels, assignees).await?;
-            return Ok(created.html_url);
+            return Ok(created.html_url.into());
         };
         if action.stage != Stage::Notice {
             self.comment_once(repo, issue.number, &action.key, &render::comment_markdown(action)).await?;
         }
         self.refresh_issue(repo, &issue, action).await?;
-        Ok(issue.html_url)
+        Ok(issue.html_url.into())
     }
 
     /// Escalation routing: adds a stage's extra labels and assignees to the concern's issue
@@ -145,9 +145,9 @@ impl GithubActuator {
             done.push(format!("assigned {}", chunk.iter().map(|a| format!("@{a}")).collect::<Vec<_>>().join(", ")));
         }
         if done.is_empty() {
-            return Ok(format!("{}: already labelled and assigned", issue.html_url));
+            return Ok(format!("{}: already labelled and assigned", issue.html_url).into());
         }
-        Ok(format!("{}: {}", issue.html_url, done.join("; ")))
+        Ok(format!("{}: {}", issue.html_url, done.join("; ")).into())
     }
 
     /// Resolve: a closing comment, then close. Nothing to do when there is no open issue.
@@ -155,10 +155,10 @@ impl GithubActuator {
         // No search here: the issues we open carry our label, and a sweep may resolve hundreds
         // of concerns at once, far beyond the search API's 30 requests a minute.
         let Some(issue) = self.find_issue(repo, &action.concern, Search::No).await? else {
-            return Ok(format!("no issue for this concern in {}", repo.full()));
+            return Ok(format!("no issue for this concern in {}", repo.full()).into());
         };
         if !issue.is_open() {
-            return Ok(format!("{} was already closed", issue.html_url));
+            return Ok(format!("{} was already closed", issue.html_url).into());
         }
         // A concern a newer one replaced is closed as not planned, linking the newer one's issue.
         let (comment, reason) = match &action.superseded_by {
@@ -169,7 +169,7 @@ impl GithubActuator {
         self.client
             .send::<serde_json::Value>(Method::PATCH, &format!("{}/issues/{}", repo.api(), issue.number), &json!({ "state": "closed", "state_reason": reason }))
             .await?;
-        Ok(issue.html_url)
+        Ok(issue.html_url.into())
     }
 
     /// `action` with a note that links the issue of the concern replacing it, when it has one.

@@ -111,7 +111,7 @@ impl GithubActuator {
                 let file = self.read_file(repo, path, &base_sha).await?;
                 let edit = self.edit(action, repo, path, &file, locator, version).await?;
                 if !edit.changed {
-                    return Ok(format!("{}: {path} on {base} is already at {version}", repo.full()));
+                    return Ok(format!("{}: {path} on {base} is already at {version}", repo.full()).into());
                 }
                 self.ensure_branch(repo, &branch, &base_sha).await?;
                 // The branch now points at the base commit, so the file's blob sha is the same.
@@ -130,7 +130,7 @@ impl GithubActuator {
         if let Some(n) = number {
             self.ledger.put_ref(&action.concern.key(), &super::pull_channel(repo), &n.to_string()).await.map_err(ledger_err)?;
         }
-        Ok(result)
+        Ok(result.into())
     }
 
     /// Applies the locator; a file it does not fit is reported on the concern's issue.
