@@ -39,6 +39,14 @@ const EDGES: &[&str] = &["handler/ingest", "handler/sweep", "handler/actions", "
 /// into it would make the orchestrator a dependency of what it orchestrates).
 const RUN_LAYER: &[&str] = &["crate::pipeline", "crate::execute", "crate::wiring", "crate::sweeper", "crate::host"];
 
+/// The action adapters: they carry out what the plan decided, with the clients of `azure/` and
+/// the core's vocabulary. They never reach into the sweep (a finder of facts): what both need —
+/// certificate readers, the upgrade profile — lives below both, in `azure/` or the core.
+const ACTIONS: &[&str] = &["handler/actions"];
+
+/// What an action adapter may not name (besides the run layer, as every edge).
+const NOT_FOR_ACTIONS: &[&str] = &["crate::sweep"];
+
 /// The one place the core touches the file system: `Policy::load` reads the policy file it
 /// parses (a missing file means the built-in policy). Everything else takes its input as values.
 const ALLOWED: &[(&str, &str)] = &[("handler/policy/mod.rs", "std::fs::read_to_string(path)")];
@@ -136,4 +144,32 @@ fn the_edge_rule_catches_a_run_module_but_not_an_edge_of_the_same_name() {
     let source = "use crate::pipeline::Pipeline;\nuse crate::sweep::wiring::check;\nuse super::wiring;\n";
     let found: Vec<&str> = violations_of(RUN_LAYER, "handler/sweep/mod.rs", source).into_iter().map(|(_, t, _)| t).collect();
     assert_eq!(found, ["crate::pipeline"]);
+}
+
+#[test]
+fn the_action_adapters_never_import_the_sweep() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    for entry in ACTIONS {
+        let path = root.join(entry);
+        assert!(path.exists(), "{entry} is listed as the action adapters but does not exist");
+        rust_files(&path, &mut files);
+    }
+    assert!(files.len() >= 8, "the action adapters were not found: {files:?}");
+    let mut problems = Vec::new();
+    for path in &files {
+        let rel = path.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
+        let source = std::fs::read_to_string(path).unwrap();
+        for (line, token, text) in violations_of(NOT_FOR_ACTIONS, &rel, &source) {
+            problems.push(format!("{rel}:{line}: `{token}` in an action adapter: {text}"));
+        }
+    }
+    assert!(problems.is_empty(), "action adapters must not reach into the sweep (move what both need into azure/ or the core):\n{}", problems.join("\n"));
+}
+
+#[test]
+fn the_action_rule_catches_the_sweep_but_not_a_sweep_origin() {
+    let source = "use crate::sweep::CertificateChecks;\nlet s = crate::sweep::cluster::parse_upgrade_profile(&up, &v);\nmatch o { crate::domain::Origin::Sweep { .. } => 1 }\n";
+    let found: Vec<(usize, &str)> = violations_of(NOT_FOR_ACTIONS, "handler/actions/azure.rs", source).into_iter().map(|(l, t, _)| (l, t)).collect();
+    assert_eq!(found, [(1, "crate::sweep"), (2, "crate::sweep")]);
 }

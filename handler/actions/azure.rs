@@ -37,7 +37,7 @@
 //! was about to expire. Before rotating, after the live gates (a rotation still running holds
 //! the cluster `Busy`), the adapter reads the current certificate of that kind from the same
 //! source the sweep read it from — the public API server's TLS certificate
-//! (`sweep::certs::api_server_certificate`, port and timeout from [`CertificateChecks`]) for
+//! (`azure::certs::api_server_certificate`, port and timeout from [`CertificateChecks`]) for
 //! `api-server`, the user kubeconfig (`POST …/listClusterUserCredential`, an ARM read that also
 //! works for private clusters) for `cluster-ca` and `kubeconfig-client`. A rotation reissues
 //! all three, so when every current certificate of that kind expires after the target's date
@@ -57,7 +57,7 @@ use crate::azure::{AKS_API_VERSION, ArmCall, ArmClient, LroOutcome};
 use crate::domain::{ClusterId, OperationReport, OperationStatus};
 use crate::error::ActionError;
 use crate::domain::CertificateKind;
-use crate::sweep::CertificateChecks;
+use crate::azure::certs::{self, CertificateChecks};
 use crate::policy::versions::{compare_versions, minor_of, minor_str};
 
 /// How long the adapter follows an operation it started before answering
@@ -277,7 +277,7 @@ impl AzureActuator {
         live_gates(body).map_err(deferred)?;
         let path = format!("{}/upgradeProfiles/default", cluster.as_str());
         let up = self.arm.get(ArmCall::GetUpgradeProfile, &path, AKS_API_VERSION).await?;
-        let (_, offered) = crate::sweep::cluster::parse_upgrade_profile(&up, &current);
+        let (_, offered) = crate::azure::aks::parse_upgrade_profile(&up, &current);
         if !offered.iter().any(|o| o.version == target) {
             return Err(deferred(Hold::TargetNotOffered { target: target.to_string() }));
         }
@@ -314,18 +314,18 @@ impl AzureActuator {
         match kind {
             CertificateKind::ApiServer => {
                 let host = str_at(body, "/properties/fqdn").ok_or_else(|| unknown("the cluster has no public API server fqdn".into()))?;
-                let cert = crate::sweep::certs::api_server_certificate(host, self.certificates.api_server_port, self.certificates.timeout)
+                let cert = certs::api_server_certificate(host, self.certificates.api_server_port, self.certificates.timeout)
                     .await
                     .map_err(|e| unknown(format!("API server certificate: {e}")))?;
                 Ok(vec![cert.not_after])
             }
             CertificateKind::ClusterCa | CertificateKind::KubeconfigClient => {
-                let configs = crate::sweep::cluster::user_kubeconfigs(&self.arm, cluster)
+                let configs = crate::azure::aks::user_kubeconfigs(&self.arm, cluster)
                     .await
                     .map_err(|e| unknown(format!("user kubeconfig (listClusterUserCredential): {e}")))?;
                 let mut out = Vec::new();
                 for config in &configs {
-                    let certs = crate::sweep::certs::kubeconfig_certificates(config).map_err(|e| unknown(format!("user kubeconfig: {e}")))?;
+                    let certs = certs::kubeconfig_certificates(config).map_err(|e| unknown(format!("user kubeconfig: {e}")))?;
                     out.extend(certs.into_iter().filter(|(k, _)| *k == kind).map(|(_, c)| c.not_after));
                 }
                 if out.is_empty() {

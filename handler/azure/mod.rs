@@ -9,6 +9,8 @@
 //! tls        the one rustls configuration of every HTTP client; trust roots loaded once, lazily
 //! calls      ArmCall: every kind of request the code makes, with the RBAC action it needs
 //!            (the roles in infra/roles/ are checked against it)
+//! aks        AKS reads the sweep and the Azure adapter share: upgrade profile, user kubeconfigs
+//! certs      certificate expiry readers (API server TLS, kubeconfigs), shared the same way
 //! ```
 //!
 //! The upgrade/rotation adapter that uses this client is `actions::azure`; fleet sweeps are in
@@ -16,8 +18,10 @@
 //!
 //! Layer: edge: identity and the ARM client; imports the core only.
 
+pub mod aks;
 pub mod arm;
 pub mod calls;
+pub mod certs;
 pub mod identity;
 pub mod throttle;
 pub mod tls;

@@ -51,7 +51,6 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use base64::Engine as _;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -92,34 +91,7 @@ pub struct SweepOptions {
     pub readiness: bool,
 }
 
-/// Which certificate sources a sweep reads.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CertificateChecks {
-    /// A TLS handshake with the public API server (`fqdn`) to read its certificate: no
-    /// credentials, no ARM call. Private clusters are skipped (not reachable from outside
-    /// their network).
-    pub api_server: bool,
-    /// `POST …/listClusterUserCredential` (one ARM *write* per cluster: ARM meters POSTs in the
-    /// write bucket, 200 refilling 10/s) for the cluster CA and the client certificate.
-    pub kubeconfig: bool,
-    /// The API server's port (443; tests point it at a local TLS server).
-    pub api_server_port: u16,
-    /// Connect + handshake time limit per API server.
-    pub timeout: std::time::Duration,
-}
-
-impl Default for CertificateChecks {
-    fn default() -> Self {
-        Self { api_server: true, kubeconfig: true, api_server_port: 443, timeout: std::time::Duration::from_secs(5) }
-    }
-}
-
-impl CertificateChecks {
-    /// No certificate reads (benchmarks, tests about other findings).
-    pub fn off() -> Self {
-        Self { api_server: false, kubeconfig: false, ..Self::default() }
-    }
-}
+pub use crate::azure::certs::CertificateChecks;
 
 /// The node-image cache key (see the module docs for its risk).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -514,7 +486,7 @@ async fn certificates(
         match (&record.fqdn, &record.private_fqdn) {
             (_, Some(_)) => notes.push("private cluster: the API server certificate is not read over TLS (the kubeconfig check still runs)".into()),
             (None, None) => notes.push("no API server fqdn in inventory: its certificate is not read".into()),
-            (Some(host), None) => match super::certs::api_server_certificate(host, checks.api_server_port, checks.timeout).await {
+            (Some(host), None) => match crate::azure::certs::api_server_certificate(host, checks.api_server_port, checks.timeout).await {
                 Ok(cert) => add(CertificateKind::ApiServer, cert.not_after, observed, true),
                 Err(e) => notes.push(format!("API server certificate: {e}")),
             },
@@ -526,7 +498,7 @@ async fn certificates(
                 let mut read_all = true;
                 let mut certs = Vec::new();
                 for (i, config) in configs.iter().enumerate() {
-                    match super::certs::kubeconfig_certificates(config) {
+                    match crate::azure::certs::kubeconfig_certificates(config) {
                         Ok(c) => certs.extend(c),
                         Err(e) => {
                             read_all = false;
@@ -550,28 +522,7 @@ async fn certificates(
     found
 }
 
-/// Reads a cluster upgrade profile body: (current version, offered control-plane upgrades).
-pub fn parse_upgrade_profile(body: &Value, fallback_current: &str) -> (String, Vec<OfferedVersion>) {
-    let cp = body.pointer("/properties/controlPlaneProfile");
-    let current = cp
-        .and_then(|c| c.get("kubernetesVersion"))
-        .and_then(Value::as_str)
-        .unwrap_or(fallback_current)
-        .to_string();
-    let offered = cp
-        .and_then(|c| c.get("upgrades"))
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|u| {
-            Some(OfferedVersion {
-                version: u.get("kubernetesVersion")?.as_str()?.to_string(),
-                is_preview: u.get("isPreview").and_then(Value::as_bool).unwrap_or(false),
-            })
-        })
-        .collect();
-    (current, offered)
-}
+pub use crate::azure::aks::parse_upgrade_profile;
 
 async fn operation_status(arm: &ArmClient, record: &ClusterRecord, op: &TrackedOperation, notes: &mut Vec<String>) -> Result<OperationStatus, SweepError> {
     if let Some(url) = &op.status_url {
@@ -598,20 +549,7 @@ async fn operation_status(arm: &ArmClient, record: &ClusterRecord, op: &TrackedO
     })
 }
 
-/// The cluster's user kubeconfigs (`listClusterUserCredential`), decoded from base64 — input for
-/// `sweep::certs::kubeconfig_certificates`.
-pub async fn user_kubeconfigs(arm: &ArmClient, cluster: &ClusterId) -> Result<Vec<Vec<u8>>, ArmError> {
-    let path = format!("{}/listClusterUserCredential", cluster.as_str());
-    let body = arm.post(ArmCall::ListClusterUserCredential, &path, AKS_API_VERSION, None).await?.body;
-    Ok(body
-        .get("kubeconfigs")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|k| k.get("value")?.as_str())
-        .filter_map(|b64| base64::engine::general_purpose::STANDARD.decode(b64.trim()).ok())
-        .collect())
-}
+pub use crate::azure::aks::user_kubeconfigs;
 
 #[cfg(test)]
 mod tests {

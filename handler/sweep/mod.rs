@@ -7,7 +7,7 @@
 //! fanout     timer → one queue message per cluster; queue message → sweep_cluster; sweep_inventory
 //! memory     what a sweep remembers per cluster (observed facts, followed operations)
 //! fleet      what the rings know of every cluster (versions and since when, failed upgrades)
-//! certs      certificate expiry readers (API server TLS, kubeconfigs)
+//! certs      (re-exported from `azure::certs`, shared with the Azure adapter's rotation guard)
 //! wiring     once per sweep: which clusters' AKS events do not reach `aks-events`
 //! readiness  before a pending upgrade: the region's vCPU quota and subnet usage (shared per sweep)
 //! calendar   the optional support-calendar refresh (one read per run; never fails a sweep)
@@ -19,7 +19,6 @@
 //! Layer: edge: ARM reads in, snapshots and signals out; imports the core and the other edges, never the run layer.
 
 pub mod calendar;
-pub mod certs;
 pub mod cluster;
 pub mod fanout;
 pub mod fleet;
@@ -35,6 +34,7 @@ use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 
+pub use crate::azure::certs;
 pub use cluster::{CertificateChecks, ClusterSnapshot, SweepCache, SweepOptions, SweepRun, TrackedOperation, UpgradeSource, sweep_cluster};
 pub use fanout::{plan_fanout, sweep_inventory};
 pub use inventory::{ClusterRecord, Inventory, InventorySource};

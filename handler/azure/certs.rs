@@ -1,5 +1,6 @@
-//! Certificate expiry readers for sweeps. AKS sends no event before a certificate expires, so
-//! a sweep reads the dates itself from two sources:
+//! Certificate expiry readers, shared by the sweep (which finds expiring certificates) and the
+//! Azure adapter (whose rotation guard reads them again before rotating). AKS sends no event
+//! before a certificate expires, so the dates are read from two sources:
 //!
 //! * the API server's TLS certificate ([`api_server_certificate`]): a TLS handshake with the
 //!   cluster's FQDN, needing no credentials (public clusters);
@@ -23,6 +24,36 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
 use crate::domain::CertificateKind;
+
+
+/// Which certificate sources a sweep reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateChecks {
+    /// A TLS handshake with the public API server (`fqdn`) to read its certificate: no
+    /// credentials, no ARM call. Private clusters are skipped (not reachable from outside
+    /// their network).
+    pub api_server: bool,
+    /// `POST …/listClusterUserCredential` (one ARM *write* per cluster: ARM meters POSTs in the
+    /// write bucket, 200 refilling 10/s) for the cluster CA and the client certificate.
+    pub kubeconfig: bool,
+    /// The API server's port (443; tests point it at a local TLS server).
+    pub api_server_port: u16,
+    /// Connect + handshake time limit per API server.
+    pub timeout: std::time::Duration,
+}
+
+impl Default for CertificateChecks {
+    fn default() -> Self {
+        Self { api_server: true, kubeconfig: true, api_server_port: 443, timeout: std::time::Duration::from_secs(5) }
+    }
+}
+
+impl CertificateChecks {
+    /// No certificate reads (benchmarks, tests about other findings).
+    pub fn off() -> Self {
+        Self { api_server: false, kubeconfig: false, ..Self::default() }
+    }
+}
 
 /// What we learn from one certificate.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
