@@ -46,6 +46,7 @@ pub mod dashboard;
 pub mod domain;
 pub mod error;
 pub mod execute;
+pub mod facts;
 pub mod fleet_status;
 pub mod followup;
 pub mod host;

@@ -47,29 +47,27 @@
 //!
 //! Layer: run: the sequencer of the stages.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 
 use futures::{StreamExt, TryStreamExt};
 use jiff::Timestamp;
-use serde_json::Value;
 
-use crate::action::{Action, ActionKey, ActionKind, Stage, UpgradeScope};
+use crate::action::{Action, ActionKey, ActionKind, Stage};
 use crate::actions::github::GithubApprovals;
 use crate::plan::approval;
-use crate::domain::{ClusterId, ConcernKind, OperationReport, OperationStatus, Origin, Signal, SignalKind};
+use crate::domain::{ClusterId, ConcernKind, OperationReport, OperationStatus, Signal, SignalKind};
 use crate::execute::{ExecutionReport, Executor, Outcome};
 use crate::followup;
 use crate::ingest::Ingested;
-use crate::plan::{self, PlanFacts, WindowScope, WindowStatus};
+use crate::plan::{self, PlanFacts};
 use crate::policy::Policy;
 use crate::policy::calendar::EolNotice;
-use crate::policy::windows::MaintenanceSchedules;
 use crate::store::{ActionState, Ledger, LedgerError};
-use crate::baseline::report::BaselineMemory;
-use crate::sweep::memory::{self, ClusterMemory, MEMORY_CHANNEL, Observed};
+use crate::facts::memory::{self, ClusterMemory, MEMORY_CHANNEL, Observed};
+use crate::facts::sightings::{KeyAnswer, Sightings};
+use crate::facts::{ClusterSnapshot, TrackedOperation, baseline_of, ended_in, snapshot_signal, sweep_plan_facts};
 use crate::sweep::fleet::{self, FleetRecord};
-use crate::sweep::{ClusterSnapshot, TrackedOperation};
 
 /// What one run of the pipeline did, for the invocation's `Logs`/`ReturnValue` and for dry-run.
 #[derive(Debug, Clone, Default)]
@@ -684,86 +682,26 @@ impl Pipeline {
         Ok(())
     }
 
-    /// For each signal, in order, its concern keys with when each was first seen (`None`: the
-    /// ledger has not seen it; only a `Resolved` signal, which records nothing, can get that).
-    ///
-    /// Each distinct key is asked once, keys concurrently. Per key this gives what asking signal
-    /// by signal would give, except that the sighting recorded is the EARLIEST observation of
-    /// the batch (`observed_at`, never after `now`) rather than the first in batch order: with
-    /// the occurrences of a key in signal order, let the first opening one (not `Resolved`) be
-    /// at `i0`:
-    /// - no opening signal: `seen(key)` for every (`Resolved`) occurrence;
-    /// - else `Resolved` occurrences before `i0` see the ledger as it was (`seen(key)`, asked
-    ///   first, only when there are any), and every occurrence from `i0` on gets
-    ///   `first_seen(key, earliest)` — so all signals of one batch about a concern plan with
-    ///   the same first sighting, whatever order the batch came in.
+    /// For each signal, in order, its concern keys with when each was first seen
+    /// ([`facts::sightings`] decides what to ask and what each signal sees). Each distinct key
+    /// is asked once, up to `ledger_concurrency` keys in flight.
     async fn sightings(&self, signals: &[&Signal], now: Timestamp) -> Result<Vec<Vec<(String, Option<Timestamp>)>>, LedgerError> {
-        /// What the batch says about one concern key.
-        #[derive(Clone)]
-        struct Reads {
-            key: String,
-            /// The first signal (index) that opens the concern, with the earliest observation.
-            opened: Option<(usize, Timestamp)>,
-            /// Whether a `Resolved` signal comes before the first opening one.
-            resolved_first: bool,
-        }
-        let mut reads: Vec<Reads> = Vec::new();
-        let mut index: HashMap<String, usize> = HashMap::new();
-        let mut per_signal: Vec<Vec<usize>> = Vec::with_capacity(signals.len());
-        for (i, signal) in signals.iter().enumerate() {
-            // A fact is first seen when it was observed (events can arrive late), never in
-            // the future of our clock, and an event's time only within the trust window.
-            let (observed, _) = plan::observed_at(signal, now);
-            let resolved = matches!(signal.kind, SignalKind::Resolved { .. });
-            let mut mine = Vec::new();
-            for concern in plan::concerns(signal, &self.policy) {
-                let key = concern.key();
-                let r = *index.entry(key.clone()).or_insert_with(|| {
-                    reads.push(Reads { key, opened: None, resolved_first: false });
-                    reads.len() - 1
-                });
-                let entry = &mut reads[r];
-                match (&mut entry.opened, resolved) {
-                    (None, true) => entry.resolved_first = true,
-                    (None, false) => entry.opened = Some((i, observed)),
-                    (Some((_, earliest)), false) => *earliest = (*earliest).min(observed),
-                    (Some(_), true) => {}
-                }
-                mine.push(r);
-            }
-            per_signal.push(mine);
-        }
-        // Per key: (what occurrences before the first opening signal see, what the others see).
-        let answers: Vec<(Option<Timestamp>, Option<Timestamp>)> = futures::stream::iter(reads.clone())
-            .map(|Reads { key, opened, resolved_first }| async move {
-                let before = if resolved_first || opened.is_none() { self.ledger.seen(&key).await? } else { None };
-                let after = match (opened, before) {
+        let sightings = Sightings::of(signals, &self.policy, now);
+        let answers: Vec<KeyAnswer> = futures::stream::iter(sightings.reads.clone())
+            .map(|read| async move {
+                let before = if read.asks_seen() { self.ledger.seen(&read.key).await? } else { None };
+                let after = match (read.records_at(), before) {
                     (None, _) => None,
                     // Already recorded: `first_seen` would answer the same and record nothing.
                     (Some(_), Some(at)) => Some(at),
-                    (Some((_, earliest)), None) => Some(self.ledger.first_seen(&key, earliest).await?),
+                    (Some(earliest), None) => Some(self.ledger.first_seen(&read.key, earliest).await?),
                 };
                 Ok::<_, LedgerError>((before, after))
             })
             .buffered(self.ledger_concurrency)
             .try_collect()
             .await?;
-        Ok(per_signal
-            .into_iter()
-            .enumerate()
-            .map(|(i, mine)| {
-                mine.into_iter()
-                    .map(|r| {
-                        let (before, after) = answers[r];
-                        let at = match reads[r].opened {
-                            Some((i0, _)) if i >= i0 => after,
-                            _ => before,
-                        };
-                        (reads[r].key.clone(), at)
-                    })
-                    .collect()
-            })
-            .collect())
+        Ok(sightings.answer(&answers))
     }
 
     /// The heads of the lineages `signals` are about (see `plan`, "Lineages"), each read once,
@@ -930,113 +868,6 @@ fn verdict(executed: &ExecutionReport) -> Result<(), PipelineError> {
         return Err(PipelineError::Retryable(format!("{} action(s) need a retry: {}", waiting.len(), waiting.join("; "))));
     }
     Ok(())
-}
-
-/// A signal about `snap`'s cluster as of its sweep.
-fn snapshot_signal(snap: &ClusterSnapshot, kind: SignalKind) -> Signal {
-    Signal {
-        cluster: snap.cluster.clone(),
-        facts: snap.facts.clone(),
-        kind,
-        observed_at: snap.swept_at,
-        origin: Origin::Sweep { run_id: snap.run_id.clone() },
-    }
-}
-
-/// Whether the sweep saw `op` end (its `Operation` signal has a final status).
-fn ended_in(snap: &ClusterSnapshot, op: &TrackedOperation) -> bool {
-    snap.signals.iter().any(|s| {
-        matches!(&s.kind, SignalKind::Operation { concern, target, status }
-            if *concern == op.concern && *target == op.target && *status != OperationStatus::InProgress)
-    })
-}
-
-/// The security baseline of a swept cluster (with a `[baseline]` policy and the inventory's
-/// baseline properties): this run's baseline memory and the signal to plan. Pure.
-pub fn baseline_of(policy: &Policy, snap: &ClusterSnapshot, memory: &ClusterMemory, now: Timestamp) -> Option<(BaselineMemory, SignalKind)> {
-    let checks = policy.baseline.as_ref()?;
-    let resource = snap.baseline.as_ref()?;
-    let context = crate::baseline::ClusterContext {
-        maintenance_configurations: snap.maintenance_read.then(|| {
-            snap.maintenance_configurations.iter().filter_map(|c| c.get("name").and_then(|n| n.as_str()).map(str::to_string)).collect()
-        }),
-        defender_plan: snap.defender_plan.clone(),
-    };
-    let previous = memory.observed.as_ref().and_then(|o| o.baseline.as_ref());
-    Some(crate::baseline::report::assessed(checks, &snap.cluster, &snap.facts, resource, &context, previous, now))
-}
-
-/// The live facts a sweep gives the planner for one cluster at `now` (pure). Notes about
-/// windows that could not be read go to `log`.
-///
-/// Windows, per kind of change ([`WindowScope`]):
-/// - the configurations were not read (a failed read) → unknown: every change held, rather
-///   than falling back to the policy's window for a cluster whose own window we did not see;
-/// - the cluster has none of the three configurations AKS honours → the policy's window
-///   (`Policy::window_for`) for every kind, when policy defines one; else unknown;
-/// - otherwise each kind's window as `MaintenanceSchedules::for_action` picks it; a
-///   configuration that does not parse leaves the changes it governs unknown (held).
-pub fn sweep_plan_facts(snap: &ClusterSnapshot, policy: &Policy, now: Timestamp, log: &mut Vec<String>) -> PlanFacts {
-    let mut facts = PlanFacts { cluster_busy: snap.busy, offered_in_region: snap.offered_in_region.clone(), readiness: snap.readiness.clone(), ..PlanFacts::default() };
-    let name = snap.cluster.name();
-    if !snap.maintenance_read {
-        log.push(format!("{name}: maintenance configurations unknown; cluster changes are held"));
-        // The read's own error, as `sweep::cluster` noted it ("maintenance configurations: …").
-        let reason = snap
-            .notes
-            .iter()
-            .find_map(|n| n.strip_prefix("maintenance configurations: "))
-            .unwrap_or("the sweep did not read them");
-        let cause = format!(
-            "the cluster's maintenance configurations could not be read ({reason}); when that is a \
-             missing permission, grant Microsoft.ContainerService/managedClusters/maintenanceConfigurations/read"
-        );
-        for scope in WindowScope::ALL {
-            facts.window_causes.insert(scope, cause.clone());
-        }
-        return facts;
-    }
-    let (schedules, errors) = MaintenanceSchedules::from_arm_list(&Value::Array(snap.maintenance_configurations.clone()));
-    for e in &errors {
-        log.push(format!("{name}: maintenance configuration ignored, the changes it governs are held: {e}"));
-    }
-    if schedules == MaintenanceSchedules::default() && errors.is_empty() {
-        if let Some(window) = policy.window_for(&snap.cluster, &snap.facts) {
-            facts.window = window.status_at(now);
-        }
-        return facts;
-    }
-    for scope in WindowScope::ALL {
-        // A representative action of each scope, for `MaintenanceSchedules::for_action`.
-        let kind = match scope {
-            WindowScope::NodeImage => ActionKind::Upgrade { upgrade: UpgradeScope::NodeImage { pool: String::new() }, target: String::new() },
-            WindowScope::KubernetesVersion => ActionKind::Upgrade { upgrade: UpgradeScope::Patch, target: String::new() },
-            WindowScope::CertificateRotation => ActionKind::RotateCertificates,
-        };
-        if let Some(window) = schedules.for_action(&kind) {
-            facts.schedules.insert(scope, window.clone());
-        }
-        let status = schedules.status_for(&kind, now);
-        if status == WindowStatus::Unknown {
-            let cause = if errors.is_empty() {
-                let own = match scope {
-                    WindowScope::NodeImage => "aksManagedNodeOSUpgradeSchedule",
-                    WindowScope::KubernetesVersion | WindowScope::CertificateRotation => "aksManagedAutoUpgradeSchedule",
-                };
-                format!(
-                    "the cluster's own maintenance configurations define none for this change, and the \
-                     policy's window is not used for a cluster that has its own (add {own} or default)"
-                )
-            } else {
-                let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
-                format!("a maintenance configuration of the cluster does not parse: {}", errors.join("; "))
-            };
-            facts.window_causes.insert(scope, cause);
-        }
-        facts.windows.insert(scope, status);
-    }
-    facts.window = WindowStatus::Unknown;
-    facts
 }
 
 /// The EOL notice a delivered support-ending signal with a date is (`EOLNotification`,

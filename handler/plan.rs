@@ -186,7 +186,7 @@ pub struct PlanFacts {
     /// `None` when nothing was read (events, or no upgrade pending).
     pub readiness: Option<crate::readiness::ReadinessFacts>,
     /// Why a scope's window is [`WindowStatus::Unknown`], when a sweep can say
-    /// (`pipeline::sweep_plan_facts`): such a change is held as [`Hold::WindowUnknown`]
+    /// (`facts::sweep_plan_facts`): such a change is held as [`Hold::WindowUnknown`]
     /// naming it; without a cause, as "no maintenance window is known (define one …)".
     pub window_causes: BTreeMap<WindowScope, String>,
     /// Concern key → the web address of its merged infrastructure-code pull request (a ledger

@@ -1,6 +1,7 @@
 //! The layering rule, as a test: the pure core — the vocabulary (`domain`, `action`, `error`),
 //! the one retry policy (`retry`), policy and versions and windows (`policy/`), the planner
-//! (`plan`), follow-ups (`followup`) and the security baseline's catalogue (`baseline/`) —
+//! (`plan`), the planner's facts as data (`facts/`: snapshots, sweep memory, first sightings),
+//! follow-ups (`followup`) and the security baseline's catalogue (`baseline/`) —
 //! imports no IO crate and nothing from the edges (`ingest`, `sweep`, `actions`, `azure`,
 //! `store`, `host`, `settings`) or the run layer (`pipeline`, `execute`, `sweeper`, `wiring`).
 //! Decisions stay table tests; a new client in the core fails here with the file and line.
@@ -22,6 +23,7 @@ const CORE: &[&str] = &[
     "handler/baseline",
     "handler/readiness.rs",
     "handler/dashboard.rs",
+    "handler/facts",
 ];
 
 /// What the core may not name: IO crates, and the modules of the layers around it.

@@ -57,12 +57,12 @@ use serde_json::Value;
 use tokio::sync::OnceCell;
 
 use super::inventory::{ClusterRecord, PoolRecord};
-use super::memory::Observed;
+use crate::facts::memory::Observed;
 use super::support::{RegionVersions, compare_versions, minor_of, minor_str};
 use crate::policy::versions::SupportFinding;
 use super::SweepError;
 use crate::azure::{AKS_API_VERSION, ArmCall, ArmClient, ArmError, ArmErrorKind};
-use crate::domain::{CertificateKind, ClusterFacts, ClusterId, ConcernKind, OfferedVersion, OperationStatus, Origin, Signal, SignalKind};
+use crate::domain::{CertificateKind, ClusterId, ConcernKind, OfferedVersion, OperationStatus, Origin, Signal, SignalKind};
 use crate::plan;
 use crate::policy::versions::AksVersion;
 
@@ -206,18 +206,6 @@ impl SweepRun {
     }
 }
 
-/// An operation aks-cadence started on the cluster, to report on (from the ledger: the
-/// outcome detail of an `Execute` action).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TrackedOperation {
-    pub concern: ConcernKind,
-    pub target: String,
-    /// The `Azure-AsyncOperation` URL, when known; without it the cluster's provisioning state
-    /// is the best evidence.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_url: Option<String>,
-}
-
 /// Where the certificate checks of `sweep::certs` look for this cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CertificateProbe {
@@ -227,40 +215,7 @@ pub struct CertificateProbe {
     pub port: u16,
 }
 
-/// What a per-cluster sweep found.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ClusterSnapshot {
-    pub cluster: ClusterId,
-    pub facts: ClusterFacts,
-    pub fqdn: Option<String>,
-    /// The run's id and time (every signal's origin and observation time).
-    pub run_id: String,
-    pub swept_at: Timestamp,
-    /// The findings, as signals with `Origin::Sweep { run_id }`.
-    pub signals: Vec<Signal>,
-    /// `maintenanceConfigurations` as ARM returned them (each a `{name, id, properties}`),
-    /// for `policy::windows::MaintenanceSchedules::from_arm_list`.
-    pub maintenance_configurations: Vec<Value>,
-    /// Whether the configurations were read. `false` (the read failed) is not "the cluster has
-    /// none": the planner then knows no window and holds every change, rather than falling
-    /// back to the policy's window for a cluster whose own window it could not see.
-    pub maintenance_read: bool,
-    /// The facts this run's concern targets were made from, for the next run to compare with.
-    pub observed: Observed,
-    /// Every version the region offers (for the "target offered" gate), when read.
-    pub offered_in_region: Option<Vec<String>>,
-    /// Whether an operation is running on the cluster or one of its pools.
-    pub busy: bool,
-    /// Readiness facts of the pending upgrades (`sweep::readiness`); `None` when not read.
-    pub readiness: Option<crate::readiness::ReadinessFacts>,
-    /// Reads that failed without failing the sweep (a missing role action, a deleted pool).
-    pub notes: Vec<String>,
-    /// The resource as the security baseline reads it (from the inventory; see
-    /// `ClusterRecord::baseline`), when the inventory carried it.
-    pub baseline: Option<Value>,
-    /// The subscription's Defender for Containers plan, when the sweep read it (once per sweep).
-    pub defender_plan: Option<crate::baseline::DefenderPlan>,
-}
+pub use crate::facts::{ClusterSnapshot, TrackedOperation};
 
 impl ClusterSnapshot {
     /// Where the API server certificate is read: `Some` for clusters with a public API server
@@ -323,7 +278,7 @@ pub async fn sweep_cluster(
             node_images: record.pools.iter().map(|p| (p.name.clone(), p.node_image_version.clone())).collect(),
             certificates: Default::default(),
             baseline: None,
-            channels: Some(super::memory::ObservedChannels {
+            channels: Some(crate::facts::memory::ObservedChannels {
                 upgrade: record.upgrade_channel.clone(),
                 node_os: record.node_os_upgrade_channel.clone(),
             }),

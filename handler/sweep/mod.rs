@@ -5,7 +5,7 @@
 //! cluster    sweep_cluster: one record → ClusterSnapshot (signals, maintenance configs, region offer)
 //! support    a region's kubernetesVersions → support status (N-2 window, LTS)
 //! fanout     timer → one queue message per cluster; queue message → sweep_cluster; sweep_inventory
-//! memory     what a sweep remembers per cluster (observed facts, followed operations)
+//! memory     (re-exported from the core's `facts::memory`: what a sweep remembers per cluster)
 //! fleet      what the rings know of every cluster (versions and since when, failed upgrades)
 //! certs      (re-exported from `azure::certs`, shared with the Azure adapter's rotation guard)
 //! wiring     once per sweep: which clusters' AKS events do not reach `aks-events`
@@ -23,7 +23,6 @@ pub mod cluster;
 pub mod fanout;
 pub mod fleet;
 pub mod inventory;
-pub mod memory;
 pub mod readiness;
 pub mod support;
 pub mod wiring;
@@ -35,6 +34,7 @@ use std::time::{Duration, Instant};
 use jiff::Timestamp;
 
 pub use crate::azure::certs;
+pub use crate::facts::memory;
 pub use cluster::{CertificateChecks, ClusterSnapshot, SweepCache, SweepOptions, SweepRun, TrackedOperation, UpgradeSource, sweep_cluster};
 pub use fanout::{plan_fanout, sweep_inventory};
 pub use inventory::{ClusterRecord, Inventory, InventorySource};

@@ -20,20 +20,22 @@
 //!   answer) resolve nothing: only a fact seen to change does.
 //!
 //! * The operations aks-cadence started and is still following ([`TrackedOperation`]): an
-//!   upgrade the adapter left running (`"started: …; status at <url>"`) is polled by the next
+//!   upgrade the adapter left running (reported `OperationReport::Started` with its status URL) is polled by the next
 //!   sweeps until it ends, and its outcome told through the concern's channels.
 //!
 //! Why one reference per cluster is safe to read-modify-write without a lock: only the
 //! pipeline's handling of that cluster's sweep writes it, and sweeps of one cluster are hours
 //! apart (a timer run, or `handler sweep`). Two overlapping writers could at worst drop one
 //! tracked operation (its outcome then goes untold; the concern still resolves by version).
+//!
+//! Layer: core: sweep memory as data (the pipeline reads and writes it in the ledger).
 
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::cluster::TrackedOperation;
+use super::TrackedOperation;
 use crate::baseline::report::{self as baseline_report, BaselineMemory};
 use crate::domain::{CertificateKind, ConcernKind};
 use crate::plan;
