@@ -12,6 +12,8 @@
 //!   policy/    policy file, selectors, cadence, rings (the soak gate), maintenance windows (parsed at load), versions
 //!              and support (one model)
 //!   plan       Signal + Policy + ledger facts + now → Vec<Action>
+//!   facts/     the planner's facts as data: a sweep's ClusterSnapshot, sweep memory (memory),
+//!              first sightings (sightings); sweep_plan_facts, baseline_of, snapshot signals
 //!   followup   failure reports through a concern's other channels
 //!   baseline/  the AKS security baseline: check catalogue, pure evaluation against ARM JSON,
 //!              failing checks as concerns (baseline::report)
@@ -20,13 +22,16 @@
 //! edges (import the core and each other, never the run layer)
 //!   ingest/    Event Grid / CloudEvents wire types → Signal (wire types stop here)
 //!   sweep/     inventory + per-cluster reads → ClusterSnapshot / Signal; fan-out messages
-//!   actions/   adapters: log, github, email, chat, azure upgrade/rotate
-//!   azure/     identity and the ARM client
+//!   actions/   adapters: log, github, email, chat, azure upgrade/rotate; each returns Done
+//!              { detail, operation } (a typed operation report) or a classified ActionError;
+//!              never import sweep
+//!   azure/     identity, the ARM client, and the AKS reads sweep and actions share (aks, certs)
 //!   store/     the ledger: SQLite (embedded) | Azure Blob (scale-out)
 //!   settings   environment → validated Settings, once at start-up
 //!   topics     the Event Grid topic allow-list both event routes apply
 //! run (sequences the stages; imports anything below)
-//!   pipeline   the one orchestrator: facts → plan → execute → report → verdict
+//!   pipeline   the one orchestrator: each entry gathers signals and facts → plan → one path
+//!              (carry_out: execute → log → report failures → verdict)
 //!   execute/   claim(key) → adapter → complete(key, outcome); the executor's retry limits
 //!   sweeper    the sweep functions end to end (timer, queue message, `handler sweep`)
 //!   fleet_status  after a sweep: the fleet's status kept in the ledger, the dashboard issues updated
@@ -36,7 +41,7 @@
 //! ```
 //!
 //! `tests/core_imports.rs` enforces the layers: the core names no IO crate and no edge or run
-//! module; the edges name no run module.
+//! module; the edges name no run module; the action adapters do not name the sweep.
 
 pub mod action;
 pub mod actions;

@@ -11,10 +11,12 @@
 //!    merged (handled through IaC) and, when policy requires approval, whether a writer
 //!    approved the target on the concern's issue ([`plan::approval`]);
 //! 4. in dry-run, stops there: the plan is logged and returned (nothing is claimed or marked);
-//! 5. otherwise hands the whole delivery's plan to the executor at once, so notifications of
-//!    one batch group into digests (under the host the executor queues email and chat in the
-//!    ledger instead, and [`Pipeline::flush_digests`] — the `digest` timer — sends the queue
-//!    of many invocations as one plan: see `execute`, "Digests across invocations");
+//! 5. otherwise hands the whole delivery's plan to the one path every entry shares
+//!    ([`Pipeline::carry_out`]: execute → log → report failures → verdict), so notifications
+//!    of one batch group into digests (under the host the executor queues email and chat in
+//!    the ledger instead, and [`Pipeline::flush_digests`] — the `digest` timer — sends the
+//!    queue of many invocations as one plan, entering the same path after the executor: see
+//!    `execute`, "Digests across invocations");
 //! 6. if anything needs a retry, answers [`PipelineError::Retryable`] *without* marking the
 //!    events processed, so the platform delivers again and the finished keys are skipped;
 //!    otherwise marks every event processed.
@@ -26,22 +28,23 @@
 //!
 //! A sweep brings, per cluster, its signals and its live facts ([`ClusterSnapshot`]). Each
 //! cluster's signals are planned with that cluster's [`PlanFacts`]:
-//! - the window of each kind of change at `now` ([`sweep_plan_facts`]): from the cluster's own
+//! - the window of each kind of change at `now` (`facts::sweep_plan_facts`, pure, in the core): from the cluster's own
 //!   maintenance configurations (node image → `aksManagedNodeOSUpgradeSchedule`, versions and
 //!   rotation → `aksManagedAutoUpgradeSchedule`, each falling back to `default`); from the
 //!   policy's window (`Policy::window_for`) when the cluster has none; unknown — every change
 //!   held — when the configurations could not be read or do not parse;
 //! - `cluster_busy` and the versions the region offers;
 //! - `Resolved` signals for the concerns the move since the previous sweep met
-//!   (`sweep::memory`), added to the cluster's own. A `Resolved` is planned only for a concern
+//!   (`facts::memory`), added to the cluster's own. A `Resolved` is planned only for a concern
 //!   the ledger has seen ([`Ledger::seen`]): restating "met" for targets that never were a
 //!   concern leaves no trace.
 //!
 //! Every cluster's actions form ONE plan for the executor, so mail and chat send one digest
 //! for the whole sweep. Then the outcome of every upgrade or rotation of the plan is followed
-//! up: one still running is remembered for the next sweep to poll (`sweep::memory`), one that
-//! ended (or that ARM refused) is told at once through the concern's channels as an
-//! `Operation` signal, in a second, smaller plan. Last, each cluster's memory is written: the
+//! up from the operation the adapter reported (typed: `OperationReport`, never its text): one
+//! still running is remembered for the next sweep to poll (`facts::memory`), one that ended
+//! (or that ARM or the adapter refused) is told at once through the concern's channels as an
+//! `Operation` signal, in a second, smaller plan on the same path. Last, each cluster's memory is written: the
 //! operations always, the observed facts only when the run needs no retry (so a retried run
 //! resolves the same concerns again).
 //!

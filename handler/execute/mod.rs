@@ -672,3 +672,35 @@ fn ledger_outcome(e: LedgerError) -> Outcome {
         LedgerError::Corrupt(reason) => Outcome::LedgerBroken { reason },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::action::{ActionKind, Stage};
+    use crate::domain::{ClusterId, Concern, ConcernKind, Origin, Signal, SignalKind};
+
+    fn action(kind: ActionKind) -> Action {
+        let cluster = ClusterId::from_parts("s", "rg", "aks-prod");
+        let signal = Signal {
+            cluster: cluster.clone(),
+            facts: Default::default(),
+            kind: SignalKind::SupportEnded { kubernetes_version: "1.29.4".into() },
+            observed_at: "2026-03-01T00:00:00Z".parse().unwrap(),
+            origin: Origin::Manual,
+        };
+        Action::new(Concern::new(cluster, ConcernKind::Support, "1.29"), Stage::Notice, kind, "aks-prod: 1.29 is out of support".into(), signal)
+    }
+
+    #[test]
+    fn a_queue_entry_keeps_its_report_channel_and_still_reads_as_the_action() {
+        let mail = action(ActionKind::Email { to: vec!["ops@example.com".into()] });
+        let issue = action(ActionKind::GithubIssue { repo: "o/r".into(), labels: vec![], assignees: vec![] });
+        let json = queued_json(&mail, Some(&issue)).unwrap();
+        assert_eq!(read_queued(&json).unwrap(), (mail.clone(), Some(issue)));
+        // `handler digest` reads the entry as the action it is.
+        assert_eq!(serde_json::from_str::<Action>(&json).unwrap(), mail);
+        // An entry written before the channel was kept reads with none.
+        assert_eq!(read_queued(&serde_json::to_string(&mail).unwrap()).unwrap(), (mail.clone(), None));
+        assert_eq!(read_queued(&queued_json(&mail, None).unwrap()).unwrap(), (mail, None));
+    }
+}
