@@ -72,6 +72,8 @@ use crate::sweep::memory::{self, ClusterMemory, MEMORY_CHANNEL, Observed};
 use crate::sweep::fleet::{self, FleetRecord};
 use crate::sweep::{ClusterSnapshot, TrackedOperation};
 
+mod fleet_order;
+
 /// What one run of the pipeline did, for the invocation's `Logs`/`ReturnValue` and for dry-run.
 #[derive(Debug, Clone, Default)]
 pub struct RunReport {
@@ -178,6 +180,8 @@ pub struct Pipeline {
     approvals: Option<Arc<GithubApprovals>>,
     /// The fleet's records (`sweep::fleet`) as last read or written, and when (on the clock).
     fleet_cache: std::sync::Mutex<Option<(Timestamp, FleetRecords)>>,
+    /// Ring releases read from the ledger (`fleet_order`): ledger channel → (read at, released).
+    release_cache: std::sync::Mutex<BTreeMap<String, (Timestamp, bool)>>,
 }
 
 /// Every cluster's fleet record, by cluster key.
@@ -196,7 +200,7 @@ impl Pipeline {
     }
 
     pub fn new(policy: Arc<Policy>, ledger: Arc<dyn Ledger>, executor: Executor, dry_run: bool, clock: Clock) -> Self {
-        Self { policy, ledger, executor, dry_run, clock, ledger_concurrency: LEDGER_CONCURRENCY, approvals: None, fleet_cache: Default::default() }
+        Self { policy, ledger, executor, dry_run, clock, ledger_concurrency: LEDGER_CONCURRENCY, approvals: None, fleet_cache: Default::default(), release_cache: Default::default() }
     }
 
     /// Reads approvals through `reader` (`approval = "github"` in policy).
@@ -244,7 +248,8 @@ impl Pipeline {
     pub async fn handle_signals(&self, signals: Vec<Signal>) -> Result<RunReport, PipelineError> {
         let now = (self.clock)();
         let mut report = RunReport::default();
-        let plan = self.plan(&[(&signals[..], PlanFacts::default())], now, &mut report).await?;
+        let groups = self.event_groups(&signals, now).await?;
+        let plan = self.plan(&groups, now, &mut report).await?;
         self.run(plan, now, &mut report).await?;
         Ok(report)
     }
@@ -383,7 +388,7 @@ impl Pipeline {
                 merged.insert(key.clone(), record.clone());
                 fleet_next.push((key, record));
             }
-            let view = fleet::rings(&self.policy, merged.values(), now);
+            let view = self.rings_with_releases(merged.values(), now).await?;
             // Clusters AKS upgrades through a channel cannot be ordered by the gate: say when one
             // of this run's clusters took a version before the earlier ring had soaked it.
             let swept: BTreeSet<&str> = snapshots.iter().map(|s| s.cluster.name()).collect();
@@ -431,8 +436,10 @@ impl Pipeline {
             }
             groups.push((signals, facts));
         }
+        let released = self.read_releases(&mut groups, now, &mut report).await?;
         let borrowed: Vec<(&[Signal], PlanFacts)> = groups.iter().map(|(s, f)| (&s[..], f.clone())).collect();
-        let plan = self.plan(&borrowed, now, &mut report).await?;
+        let mut plan = self.plan(&borrowed, now, &mut report).await?;
+        self.tell_releases(&mut plan, &report.finished, &released).await?;
         if self.dry_run {
             // Nothing runs: nothing to follow up, and memory stays as it was (dry-run leaves no
             // state but observations: first sightings, and the versions the rings soak).
@@ -1086,7 +1093,8 @@ impl EventSink for Pipeline {
                 }
             }
         }
-        let plan = self.plan(&[(&signals[..], PlanFacts::default())], now, &mut report).await?;
+        let groups = self.event_groups(&signals, now).await?;
+        let plan = self.plan(&groups, now, &mut report).await?;
         self.run(plan, now, &mut report).await?;
         if !self.dry_run {
             // Before the events count as processed: a crash here brings them again.
