@@ -8,7 +8,10 @@
 //!   hand and soaked it; prod's issue is told so, with how to release;
 //! - a non-writer's `/release` does nothing; a writer's label releases it: prod is upgraded in its
 //!   window and its issue says who released it, once;
-//! - a newer target (1.24.10) needs no release.
+//! - a newer target (1.24.10) needs no release;
+//! - an event's recommendation is ring-gated too: `handler replay` of Microsoft's
+//!   NewKubernetesVersionAvailable event for prod, while dev soaks, says the target waits for
+//!   ring dev (the fleet records the sweeps left in the ledger give the event its ring place).
 
 mod arm_common;
 mod e2e_support;
@@ -187,4 +190,62 @@ async fn a_newer_target_than_the_failed_one_needs_no_release() {
     arm.verify().await;
     assert!(!comments.all().iter().any(|(_, c)| c.contains("released by")), "nobody released anything");
     assert_eq!(gh.gets_matching("/events").await, 0, "no issue was read for a release");
+}
+
+/// `handler replay --now NOW` (dry run) of Microsoft's NewKubernetesVersionAvailable event for
+/// `cluster`, announcing 1.24.9, in `dir` with the sweeps' policy and ledger.
+fn replay_new_version(dir: &Path, cluster: &str, now: &str) -> Vec<Value> {
+    let mut event = fixture("eventgrid/aks_new_kubernetes_version_available.eventgrid.json");
+    event["topic"] = json!(cluster);
+    event["subject"] = json!(cluster.rsplit('/').next().unwrap());
+    event["id"] = json!(format!("new-version-{}", cluster.rsplit('/').next().unwrap()));
+    event["eventTime"] = json!(now);
+    event["data"] = json!({
+        "latestSupportedKubernetesVersion": "1.24.9",
+        "latestStableKubernetesVersion": "1.24.9",
+        "lowestMinorKubernetesVersion": "1.23.12"
+    });
+    let file = dir.join("event.json");
+    std::fs::write(&file, serde_json::to_vec(&event).unwrap()).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_handler"))
+        .current_dir(dir)
+        .env_clear()
+        .envs([("CADENCE_CONFIG", "cadence.toml"), ("CADENCE_STATE", "sqlite:cadence.db")])
+        .args(["replay", "--now", now])
+        .arg(&file)
+        .output()
+        .expect("run handler replay");
+    assert!(out.status.success(), "replay failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"))).collect()
+}
+
+#[tokio::test]
+async fn an_event_recommendation_for_prod_waits_for_ring_dev_while_dev_soaks() {
+    let (gh, _comments) = github().await;
+    gh.serve_creates().await;
+    let arm = MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let id = |name: &str| FleetCluster::new(name, "1.24.6", LATEST_IMAGE, vec![]).id();
+
+    // dev takes 1.24.9 on day 1 and runs it from 09:30: its soak ends 2026-01-18 09:30.
+    fleet(&arm, ("1.24.6", vec!["1.24.9"]), ("1.24.6", vec!["1.24.9"]), &[("dev", "1.24.9")], false).await;
+    sweep(dir.path(), &arm, &gh, "2026-01-15T09:00:00Z");
+    fleet(&arm, ("1.24.9", vec![]), ("1.24.6", vec!["1.24.9"]), &[], false).await;
+    sweep(dir.path(), &arm, &gh, "2026-01-15T09:30:00Z");
+
+    // Day 2: AKS announces 1.24.9 to prod. The recommendation says it waits for ring dev.
+    let planned = replay_new_version(dir.path(), &id("prod"), "2026-01-16T10:00:00Z");
+    let issue = planned.iter().find(|l| l["action"] == "github_issue").unwrap_or_else(|| panic!("an issue notice: {planned:#?}"));
+    let note = issue["note"].as_str().unwrap_or_default();
+    assert!(note.contains("The target waits: ring dev soaks this target until 2026-01-18 09:30 UTC (waiting: dev)."), "{issue}");
+
+    // The same event to dev (ring 0) waits for nothing.
+    let planned = replay_new_version(dir.path(), &id("dev"), "2026-01-16T10:00:00Z");
+    assert!(planned.iter().any(|l| l["action"] == "github_issue"), "{planned:#?}");
+    assert!(planned.iter().all(|l| !l["note"].as_str().unwrap_or_default().contains("waits")), "{planned:#?}");
+
+    // After the soak, prod's recommendation no longer waits.
+    let planned = replay_new_version(dir.path(), &id("prod"), "2026-01-18T09:30:00Z");
+    assert!(planned.iter().any(|l| l["action"] == "github_issue"), "{planned:#?}");
+    assert!(planned.iter().all(|l| !l["note"].as_str().unwrap_or_default().contains("waits")), "{planned:#?}");
 }
