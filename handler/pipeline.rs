@@ -90,6 +90,9 @@ pub struct RunReport {
     /// events of its delivery were planned and acted on. Not repeated in `log`: the host has
     /// already put the same line in the invocation's `Logs` (`host::deliver`).
     pub ignored: Vec<String>,
+    /// Messages told only once ARM accepted a change (execute key → message): the approval
+    /// echo ("Starting the upgrade …, approved by @alice") is not sent for a refused PUT.
+    pub after_start: Vec<(ActionKey, Action)>,
 }
 
 /// Why a run failed.
@@ -488,8 +491,11 @@ impl Pipeline {
             }
         }
         let mut verdict = verdict(&executed).and(reported);
-        if !ended.is_empty() {
-            let plan = self.plan(&[(&ended[..], PlanFacts::default())], now, &mut report).await?;
+        let accepted = accepted_only(&mut report, &executed);
+        self.name_opened_issues(&mut report.planned, &executed);
+        if !ended.is_empty() || !accepted.is_empty() {
+            let mut plan = if ended.is_empty() { Vec::new() } else { self.plan(&[(&ended[..], PlanFacts::default())], now, &mut report).await? };
+            plan.extend(accepted);
             let told = self.executor.execute(plan.clone(), now).await;
             report.log.extend(told.log_lines());
             report.planned.extend(plan);
@@ -628,10 +634,11 @@ impl Pipeline {
     /// when its target was first proposed (a ledger first sighting: approvals count from then),
     /// and — only for those every other gate lets run now, to keep GitHub calls few — reads
     /// the concern's issue and applies the decision. An approved change runs with the plan, its
-    /// approval is kept in the ledger and told on the issue; an unreadable state holds it,
+    /// approval is kept in the ledger and told on the issue once ARM accepted the change
+    /// (`RunReport::after_start`); an unreadable state holds it,
     /// naming the cause. Dry runs read and decide, and record nothing but the proposal time.
     async fn approve(&self, plan: &mut Vec<Action>, finished: &[Action], now: Timestamp, report: &mut RunReport) -> Result<(), PipelineError> {
-        let mut echoes: Vec<Action> = Vec::new();
+        let mut echoes: Vec<(ActionKey, Action)> = Vec::new();
         // A merged pull request for the concern hands the change to infrastructure code.
         if let Some(reader) = &self.approvals {
             for action in plan.iter_mut().filter(|a| approval::ready_but_for_approval(a) && a.concern.kind == ConcernKind::KubernetesUpgrade) {
@@ -696,11 +703,11 @@ impl Pipeline {
                 .filter(|a| matches!(a.stage, Stage::Notice | Stage::Reminder | Stage::Overdue))
                 .max_by_key(|a| a.stage);
             if let Some(told) = told {
-                echoes.push(approval::echo(&plan[i], told, &given));
+                echoes.push((plan[i].key.clone(), approval::echo(&plan[i], told, &given)));
             }
         }
-        let states = self.action_states(echoes.iter().map(|e| e.key.clone()).collect()).await?;
-        plan.extend(echoes.into_iter().zip(states).filter(|(_, state)| state.is_none()).map(|(e, _)| e));
+        let states = self.action_states(echoes.iter().map(|(_, e)| e.key.clone()).collect()).await?;
+        report.after_start.extend(echoes.into_iter().zip(states).filter(|(_, state)| state.is_none()).map(|(e, _)| e));
         Ok(())
     }
 
@@ -857,6 +864,13 @@ impl Pipeline {
         report.log.extend(executed.log_lines());
         let candidates: Vec<Action> = plan.iter().chain(&report.finished).cloned().collect();
         let reported = self.report_failures(&candidates, &executed, now, report).await;
+        let accepted = accepted_only(report, &executed);
+        if !accepted.is_empty() {
+            let told = self.executor.execute(accepted.clone(), now).await;
+            report.log.extend(told.log_lines());
+            report.planned.extend(accepted);
+            return verdict(&executed).and(reported).and(verdict(&told));
+        }
         verdict(&executed).and(reported)
     }
 
@@ -897,6 +911,12 @@ impl Pipeline {
         verdict(&flushed.report).and(reported)?;
         Ok(report)
     }
+}
+
+/// The messages of `report.after_start` whose change ARM accepted in `executed` (taken out of
+/// the report): the others are dropped, as their change did not start.
+fn accepted_only(report: &mut RunReport, executed: &ExecutionReport) -> Vec<Action> {
+    std::mem::take(&mut report.after_start).into_iter().filter(|(key, _)| matches!(executed.outcome(key), Some(Outcome::Done { .. }))).map(|(_, message)| message).collect()
 }
 
 /// What an execution means for the invocation.

@@ -8,7 +8,11 @@
 //!   writer's release is kept in the ledger (`release:<target>` under `plan::release::RECORD_KEY`)
 //!   and applies to the whole fleet at once, and the issue it was given on is told once.
 //!
-//! Layer: run (part of the orchestrator); the decisions are `plan::release` and `policy::rings`.
+//! Also the approvals' last step of a run: the issue a change awaits approval on, once this run
+//! opened it.
+//!
+//! Layer: run (part of the orchestrator); the decisions are `plan::release`, `plan::approval`
+//! and `policy::rings`.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -17,6 +21,7 @@ use jiff::Timestamp;
 
 use super::{FLEET_CACHE_FOR, Pipeline, PipelineError, RunReport};
 use crate::action::{Action, ActionKind, Stage};
+use crate::execute::{ExecutionReport, Outcome};
 use crate::domain::Signal;
 use crate::plan::release::{self, Decision, Release};
 use crate::plan::{self, FleetRings, PlanFacts};
@@ -141,6 +146,30 @@ impl Pipeline {
             }
         }
         Ok(given)
+    }
+
+    /// After a run's execution: a change still awaiting approval names the concern's issue when
+    /// this run opened (or updated) it — the issue adapter answers the issue's web address — so
+    /// the first run's `held_by` has the URL too, not only the next run's.
+    pub(super) fn name_opened_issues(&self, planned: &mut [Action], executed: &ExecutionReport) {
+        let answered: Vec<(&Action, &str)> = planned
+            .iter()
+            .filter(|a| matches!(a.kind, ActionKind::GithubIssue { .. }))
+            .filter_map(|a| match executed.outcome(&a.key) {
+                Some(Outcome::Done { detail }) if detail.starts_with("https://") || detail.starts_with("http://") => Some((a, detail.as_str())),
+                _ => None,
+            })
+            .collect();
+        let opened: Vec<(crate::domain::Concern, String, String)> = answered
+            .into_iter()
+            .filter_map(|(a, url)| match &a.kind {
+                ActionKind::GithubIssue { repo, .. } if !url.contains(char::is_whitespace) => Some((a.concern.clone(), repo.to_ascii_lowercase(), url.to_string())),
+                _ => None,
+            })
+            .collect();
+        crate::plan::approval::name_issues(&self.policy, planned, |concern, repo| {
+            opened.iter().find(|(c, r, _)| c == concern && r.eq_ignore_ascii_case(repo)).map(|(_, _, url)| url.clone())
+        });
     }
 
     /// Tells each release given this run on the issue it was given on, once (keyed by the
