@@ -305,7 +305,7 @@ impl Hold {
                 let clusters = waiting.join(", ");
                 match (failed, until) {
                     (true, _) => format!(
-                        "the upgrade to this target failed in ring {ring} ({clusters}); it waits for a newer target or a person's release"
+                        "the upgrade to this target failed in ring {ring} ({clusters}); it waits for a newer target, or a release by a user with write access (the release label or /release on this cluster's issue)"
                     ),
                     (false, Some(until)) => format!("ring {ring} soaks this target until {} (waiting: {clusters})", minute(until)),
                     (false, None) => format!("ring {ring} has not taken this target yet (waiting: {clusters})"),

@@ -72,6 +72,8 @@ use crate::facts::sightings::{KeyAnswer, Sightings};
 use crate::facts::{ClusterSnapshot, TrackedOperation, baseline_of, ended_in, snapshot_signal, sweep_plan_facts};
 use crate::sweep::fleet::{self, FleetRecord};
 
+mod fleet_order;
+
 /// What one run of the pipeline did, for the invocation's `Logs`/`ReturnValue` and for dry-run.
 #[derive(Debug, Clone, Default)]
 pub struct RunReport {
@@ -88,6 +90,9 @@ pub struct RunReport {
     /// events of its delivery were planned and acted on. Not repeated in `log`: the host has
     /// already put the same line in the invocation's `Logs` (`host::deliver`).
     pub ignored: Vec<String>,
+    /// Messages told only once ARM accepted a change (execute key → message): the approval
+    /// echo ("Starting the upgrade …, approved by @alice") is not sent for a refused PUT.
+    pub after_start: Vec<(ActionKey, Action)>,
 }
 
 /// Why a run failed.
@@ -178,6 +183,8 @@ pub struct Pipeline {
     approvals: Option<Arc<GithubApprovals>>,
     /// The fleet's records (`sweep::fleet`) as last read or written, and when (on the clock).
     fleet_cache: std::sync::Mutex<Option<(Timestamp, FleetRecords)>>,
+    /// Ring releases read from the ledger (`fleet_order`): ledger channel → (read at, released).
+    release_cache: std::sync::Mutex<BTreeMap<String, (Timestamp, bool)>>,
 }
 
 /// Every cluster's fleet record, by cluster key.
@@ -196,7 +203,7 @@ impl Pipeline {
     }
 
     pub fn new(policy: Arc<Policy>, ledger: Arc<dyn Ledger>, executor: Executor, dry_run: bool, clock: Clock) -> Self {
-        Self { policy, ledger, executor, dry_run, clock, ledger_concurrency: LEDGER_CONCURRENCY, approvals: None, fleet_cache: Default::default() }
+        Self { policy, ledger, executor, dry_run, clock, ledger_concurrency: LEDGER_CONCURRENCY, approvals: None, fleet_cache: Default::default(), release_cache: Default::default() }
     }
 
     /// Reads approvals through `reader` (`approval = "github"` in policy).
@@ -244,7 +251,8 @@ impl Pipeline {
     pub async fn handle_signals(&self, signals: Vec<Signal>) -> Result<RunReport, PipelineError> {
         let now = (self.clock)();
         let mut report = RunReport::default();
-        let plan = self.plan(&[(&signals[..], PlanFacts::default())], now, &mut report).await?;
+        let groups = self.event_groups(&signals, now).await?;
+        let plan = self.plan(&groups, now, &mut report).await?;
         self.carry_out(plan, now, &mut report).await.verdict?;
         Ok(report)
     }
@@ -383,7 +391,7 @@ impl Pipeline {
                 merged.insert(key.clone(), record.clone());
                 fleet_next.push((key, record));
             }
-            let view = fleet::rings(&self.policy, merged.values(), now);
+            let view = self.rings_with_releases(merged.values(), now).await?;
             // Clusters AKS upgrades through a channel cannot be ordered by the gate: say when one
             // of this run's clusters took a version before the earlier ring had soaked it.
             let swept: BTreeSet<&str> = snapshots.iter().map(|s| s.cluster.name()).collect();
@@ -431,9 +439,12 @@ impl Pipeline {
             }
             groups.push((signals, facts));
         }
+        let released = self.read_releases(&mut groups, now, &mut report).await?;
         let borrowed: Vec<(&[Signal], PlanFacts)> = groups.iter().map(|(s, f)| (&s[..], f.clone())).collect();
-        let plan = self.plan(&borrowed, now, &mut report).await?;
+        let mut plan = self.plan(&borrowed, now, &mut report).await?;
+        self.tell_releases(&mut plan, &report.finished, &released).await?;
         let Carried { executed, verdict: mut outcome } = self.carry_out(plan.clone(), now, &mut report).await;
+        self.name_opened_issues(&mut report.planned, &executed);
         if self.dry_run {
             // Nothing ran: nothing to follow up, and memory stays as it was (dry-run leaves no
             // state but observations: first sightings, and the versions the rings soak).
@@ -609,10 +620,11 @@ impl Pipeline {
     /// when its target was first proposed (a ledger first sighting: approvals count from then),
     /// and — only for those every other gate lets run now, to keep GitHub calls few — reads
     /// the concern's issue and applies the decision. An approved change runs with the plan, its
-    /// approval is kept in the ledger and told on the issue; an unreadable state holds it,
+    /// approval is kept in the ledger and told on the issue once ARM accepted the change
+    /// (`RunReport::after_start`); an unreadable state holds it,
     /// naming the cause. Dry runs read and decide, and record nothing but the proposal time.
     async fn approve(&self, plan: &mut Vec<Action>, finished: &[Action], now: Timestamp, report: &mut RunReport) -> Result<(), PipelineError> {
-        let mut echoes: Vec<Action> = Vec::new();
+        let mut echoes: Vec<(ActionKey, Action)> = Vec::new();
         // A merged pull request for the concern hands the change to infrastructure code.
         if let Some(reader) = &self.approvals {
             for action in plan.iter_mut().filter(|a| approval::ready_but_for_approval(a) && a.concern.kind == ConcernKind::KubernetesUpgrade) {
@@ -677,11 +689,11 @@ impl Pipeline {
                 .filter(|a| matches!(a.stage, Stage::Notice | Stage::Reminder | Stage::Overdue))
                 .max_by_key(|a| a.stage);
             if let Some(told) = told {
-                echoes.push(approval::echo(&plan[i], told, &given));
+                echoes.push((plan[i].key.clone(), approval::echo(&plan[i], told, &given)));
             }
         }
-        let states = self.action_states(echoes.iter().map(|e| e.key.clone()).collect()).await?;
-        plan.extend(echoes.into_iter().zip(states).filter(|(_, state)| state.is_none()).map(|(e, _)| e));
+        let states = self.action_states(echoes.iter().map(|(_, e)| e.key.clone()).collect()).await?;
+        report.after_start.extend(echoes.into_iter().zip(states).filter(|(_, state)| state.is_none()).map(|(e, _)| e));
         Ok(())
     }
 
@@ -763,7 +775,17 @@ impl Pipeline {
         let candidates: Vec<Action> = plan.iter().chain(&report.finished).chain(channels).cloned().collect();
         report.planned.extend(plan);
         let reported = self.report_failures(&candidates, &executed, now, report).await;
-        Carried { verdict: verdict(&executed).and(reported), executed }
+        let mut outcome = verdict(&executed).and(reported);
+        // The approval echoes of the changes ARM accepted: a refused change got its failure
+        // report above, never the echo.
+        let accepted = accepted_only(report, &executed);
+        if !accepted.is_empty() {
+            let told = self.executor.execute(accepted.clone(), now).await;
+            report.log.extend(told.log_lines());
+            report.planned.extend(accepted);
+            outcome = outcome.and(verdict(&told));
+        }
+        Carried { verdict: outcome, executed }
     }
 
     /// Reports the permanent failures of `executed` through the concern's other channels (see
@@ -839,6 +861,12 @@ fn operation_of(outcome: &Outcome) -> Option<OperationReport> {
         }
         _ => None,
     }
+}
+
+/// The messages of `report.after_start` whose change ARM accepted in `executed` (taken out of
+/// the report): the others are dropped, as their change did not start.
+fn accepted_only(report: &mut RunReport, executed: &ExecutionReport) -> Vec<Action> {
+    std::mem::take(&mut report.after_start).into_iter().filter(|(key, _)| matches!(executed.outcome(key), Some(Outcome::Done { .. }))).map(|(_, message)| message).collect()
 }
 
 /// What an execution means for the invocation.
@@ -928,7 +956,8 @@ impl EventSink for Pipeline {
                 }
             }
         }
-        let plan = self.plan(&[(&signals[..], PlanFacts::default())], now, &mut report).await?;
+        let groups = self.event_groups(&signals, now).await?;
+        let plan = self.plan(&groups, now, &mut report).await?;
         self.carry_out(plan, now, &mut report).await.verdict?;
         if !self.dry_run {
             // Before the events count as processed: a crash here brings them again.

@@ -118,6 +118,7 @@ use crate::policy::{Cadence, Policy, Rule, UpgradeMode};
 pub use crate::policy::windows::WindowStatus;
 
 pub mod approval;
+pub mod release;
 mod say;
 
 /// Which maintenance window governs a kind of cluster change. AKS keeps separate schedules:
@@ -214,8 +215,21 @@ pub struct RingPlace {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FleetRings {
     pub rings: Vec<rings::RingView>,
-    /// Targets (versions, node images) released by a person. Empty until approvals feed it.
+    /// Targets (versions, node images) released by a person (`plan::release`).
     pub released: BTreeSet<String>,
+}
+
+impl FleetRings {
+    /// Every target an upgrade failed to reach on a cluster of some ring, released or not.
+    pub fn failed_targets(&self) -> BTreeSet<String> {
+        self.rings.iter().flat_map(|r| &r.members).flat_map(|m| &m.failed).map(|f| f.target.clone()).collect()
+    }
+
+    /// Whether a failed upgrade stops some target nobody released (only then can a failure stop
+    /// hold a change, and only then is a release worth reading).
+    pub fn stops_any(&self) -> bool {
+        self.failed_targets().iter().any(|t| !self.released.contains(t))
+    }
 }
 
 /// The ledger reference channel that keeps, under a concern's key, the merged pull request
@@ -577,13 +591,26 @@ pub struct Planned {
     pub heads: Vec<(String, Head)>,
     /// Why a finding planned nothing (an older target than the one already told).
     pub notes: Vec<String>,
+    /// The targets a failed upgrade in an earlier ring stops for this signal's concerns (each
+    /// with the issue that can release it: `plan::release`).
+    pub stops: Vec<release::Stop>,
+}
+
+/// The failure stops planning `signal` with `facts` meets (`plan::release`): what the
+/// orchestrator reads releases for before it plans. Empty, without planning, when the fleet has
+/// no unreleased failure or the cluster is in no ring.
+pub fn failure_stops(signal: &Signal, policy: &Policy, facts: &PlanFacts, now: Timestamp) -> Vec<release::Stop> {
+    if !facts.ring.as_ref().is_some_and(|place| place.fleet.stops_any()) {
+        return Vec::new();
+    }
+    plan_with_heads(signal, policy, facts, now).stops
 }
 
 /// Plans the actions for one signal, following each concern's lineage (`facts.heads`).
 pub fn plan_with_heads(signal: &Signal, policy: &Policy, facts: &PlanFacts, now: Timestamp) -> Planned {
     let rules: Vec<&Rule> = policy.applicable(&signal.cluster, &signal.facts, &signal.kind).collect();
     let cadence = policy.cadence_for(&signal.cluster, &signal.facts, &signal.kind);
-    let mut p = Planner { signal, facts, now, cadence: &cadence, rules, out: Vec::new(), keys: BTreeSet::new(), readiness: &policy.readiness };
+    let mut p = Planner { signal, facts, now, cadence: &cadence, rules, out: Vec::new(), keys: BTreeSet::new(), readiness: &policy.readiness, stops: Vec::new() };
     let mut heads = Vec::new();
     let mut notes = Vec::new();
     for finding in analyse(signal, &cadence) {
@@ -627,7 +654,7 @@ pub fn plan_with_heads(signal: &Signal, policy: &Policy, facts: &PlanFacts, now:
             heads.push((key, h));
         }
     }
-    Planned { actions: p.out, heads, notes }
+    Planned { actions: p.out, heads, notes, stops: p.stops }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -896,6 +923,8 @@ struct Planner<'a> {
     out: Vec<Action>,
     keys: BTreeSet<ActionKey>,
     readiness: &'a crate::readiness::ReadinessPolicy,
+    /// Failure stops met while planning (`plan::release`).
+    stops: Vec<release::Stop>,
 }
 
 fn days(n: u32) -> SignedDuration {
@@ -1210,11 +1239,44 @@ impl Planner<'_> {
     fn note_ring(&mut self, start: usize, ring: Option<&Hold>) {
         let Some(hold) = ring else { return };
         let line = format!("The target waits: {}.", hold.describe());
+        let release = release::how_to_release(&self.cadence.release_label);
         for action in &mut self.out[start..] {
+            let mut line = line.clone();
+            if matches!(hold, Hold::Ring { failed: true, .. }) && matches!(action.kind, ActionKind::GithubIssue { .. }) {
+                line = format!("{line} {release}");
+            }
             action.note = Some(match action.note.take() {
                 Some(note) => format!("{note}\n{line}"),
-                None => line.clone(),
+                None => line,
             });
+        }
+    }
+
+    /// A target stopped by a failed upgrade in an earlier ring (`ring` is a failure stop): the
+    /// stop is noted for the orchestrator (releases are read on the concern's issue), and a
+    /// concern told before the failure hears once that its target is stopped, and how to release it.
+    fn failure_stop(&mut self, concern: &Concern, ring: Option<&Hold>, target: &str, deadline: Timestamp) {
+        let Some(Hold::Ring { ring, waiting, failed: true, .. }) = ring else { return };
+        let Some(place) = &self.facts.ring else { return };
+        let since = rings::first_failure(&place.fleet.rings, ring, target).unwrap_or(self.now);
+        let repo = self.rules.iter().find_map(|r| r.github_issue.as_ref()).map(|i| i.repo.clone());
+        let label = self.cadence.release_label.clone();
+        self.stops.push(release::Stop { concern: concern.clone(), target: target.to_string(), ring: ring.clone(), since, repo, label });
+        // First seen at or before the failure: its notice was planned before the failure was
+        // recorded (a sweep records failures after it plans), so it did not say so.
+        if self.facts.first_seen.get(&concern.key()).is_some_and(|seen| *seen <= since) {
+            let fact = digest(&["stopped", target, &since.to_string()]);
+            let summary = format!(
+                "{}: the upgrade to {target} failed in ring {ring} ({}); {target} is stopped for this cluster until a newer target appears or a person releases it",
+                self.name(),
+                waiting.join(", ")
+            );
+            let start = self.out.len();
+            self.tell(concern, Stage::Update, &summary, Some(&fact), Some(deadline));
+            let how = release::how_to_release(&self.cadence.release_label);
+            for a in self.out[start..].iter_mut().filter(|a| matches!(a.kind, ActionKind::GithubIssue { .. })) {
+                a.note = Some(how.clone());
+            }
         }
     }
 
@@ -1282,7 +1344,11 @@ impl Planner<'_> {
         match what {
             What::Upgrade { scope, current, target } => self.upgrade(&concern, scope, &current, target),
             What::NewestVersion { newest } => {
+                // An event's recommendation waits for the rings as a sweep's does.
+                let ring = self.ring_hold(rings::Target::Kubernetes(&newest));
+                let start = self.out.len();
                 self.tell(&concern, Stage::Notice, &say::newest_version(&name, &newest), None, None);
+                self.note_ring(start, ring.as_ref());
             }
             What::SupportEnding { version, eol, support_type, source } => {
                 let support_type = support_type.as_deref();
@@ -1410,6 +1476,7 @@ impl Planner<'_> {
         self.tell(concern, stage, &summary, None, Some(deadline));
         self.note_ring(start, ring.as_ref());
         self.how_to_approve(start, terms.mode);
+        self.failure_stop(concern, ring.as_ref(), &target.to_string(), deadline);
         // One pull request per target version: a newer patch of the same concern updates it.
         // None while the rings hold the target: the file must not move ahead of the ring.
         let prs: Vec<_> = if ring.is_some() { Vec::new() } else { self.rules.iter().filter_map(|r| r.github_pr.clone()).collect() };
@@ -1453,6 +1520,7 @@ impl Planner<'_> {
         self.tell(concern, stage, &summary, None, Some(deadline));
         self.note_ring(start, ring.as_ref());
         self.how_to_approve(start, self.cadence.node_image);
+        self.failure_stop(concern, ring.as_ref(), &latest, deadline);
         let change = Change {
             what: say::node_image_change(pool, &latest),
             kind: ActionKind::Upgrade { upgrade: UpgradeScope::NodeImage { pool: pool.to_string() }, target: latest },

@@ -228,6 +228,6 @@ async fn a_failed_dev_upgrade_stops_the_target_for_prod_even_after_the_soak_time
     let later = sweep(dir.path(), &arm, &gh, "2026-01-19T10:00:00Z", false);
     assert_eq!(patch_upgrade(&later, "prod")["held_by"], json!({"gate": "ring", "ring": "dev", "waiting": ["dev"], "failed": true}));
     let issue = gh.issues().into_iter().find(|i| i.body.contains("/prod#kubernetes-upgrade#patch:1.24.6")).expect("prod's patch issue");
-    assert!(issue.body.contains("ring dev has not taken this target yet"), "the notice was told on day 1: {}", issue.body);
+    assert!(issue.body.contains("1.24.9 is stopped for this cluster") && issue.body.contains("`/release`"), "the stop is told on prod's issue, with how to release: {}", issue.body);
     arm.verify().await;
 }

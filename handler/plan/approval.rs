@@ -250,6 +250,18 @@ pub fn apply(action: &mut Action, read: Result<(Decision, String), String>) -> O
     approval
 }
 
+/// Names the issue in the hold of each change still awaiting approval without one — on the run
+/// that opened the concern's issue, the approval could not be read yet. `issue_of` answers the web
+/// address of the concern's issue in a repository, when this run has it (the issue adapter's answer).
+pub fn name_issues(policy: &Policy, planned: &mut [Action], issue_of: impl Fn(&crate::domain::Concern, &str) -> Option<String>) {
+    for action in planned.iter_mut().filter(|a| awaits_reading(a)) {
+        let Some(Some(terms)) = terms_for(policy, action) else { continue };
+        if let Some(url) = issue_of(&action.concern, &terms.repo) {
+            hold_as(action, Some(Hold::AwaitingApproval { url: Some(url), cause: None }));
+        }
+    }
+}
+
 /// Whether an execute action could start now but for approval: every other gate lets it run.
 /// Only these are worth a GitHub read.
 pub fn ready_but_for_approval(action: &Action) -> bool {
@@ -273,6 +285,8 @@ fn hold_as(action: &mut Action, hold: Option<Hold>) {
 /// The message that tells the concern's issue an approved change starts: the issue's own
 /// latest message (`told`: its notice, reminder or overdue) as an update, keyed by the approval,
 /// with the line "Starting the upgrade to 1.29.9 in the window (…), approved by @alice at …".
+/// The orchestrator sends it only once ARM accepted the change (a refused PUT is reported as a
+/// failure instead).
 pub fn echo(execute: &Action, told: &Action, approval: &Approval) -> Action {
     let mut echo = told.clone();
     echo.stage = Stage::Update;

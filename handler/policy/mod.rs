@@ -119,6 +119,8 @@ impl ApprovalVia {
 pub const DEFAULT_APPROVAL_LABEL: &str = "aks-cadence/approved";
 /// The label that stops an approved change (`hold_label`).
 pub const DEFAULT_HOLD_LABEL: &str = "aks-cadence/hold";
+/// The label that releases a target a failed upgrade stopped for later rings (`release_label`).
+pub const DEFAULT_RELEASE_LABEL: &str = "aks-cadence/release";
 
 /// Minimum minutes left in an open maintenance window for a change to start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,6 +160,9 @@ pub struct Cadence {
     pub approval_label: String,
     /// The label that holds (`hold_label`).
     pub hold_label: String,
+    /// The label that releases a target a failed upgrade in an earlier ring stopped
+    /// (`release_label`; `plan::release`).
+    pub release_label: String,
     /// Windows of the channel's own AKS schedule that may open and close, after the change was
     /// first seen, before the watchdog escalates (`aks_channel_grace_windows`; 0 = not used).
     /// Whichever comes first — this or the deadline plus `aks_channel_grace_days` — escalates.
@@ -199,6 +204,7 @@ impl Default for Cadence {
             approval: ApprovalVia::None,
             approval_label: DEFAULT_APPROVAL_LABEL.into(),
             hold_label: DEFAULT_HOLD_LABEL.into(),
+            release_label: DEFAULT_RELEASE_LABEL.into(),
             aks_channel_grace_windows: 0,
             require_upgrade_channel: None,
             require_node_os_channel: None,
@@ -229,6 +235,7 @@ pub struct Overrides {
     pub approval: Option<ApprovalVia>,
     pub approval_label: Option<String>,
     pub hold_label: Option<String>,
+    pub release_label: Option<String>,
     pub aks_channel_grace_windows: Option<u32>,
     pub require_upgrade_channel: Option<channels::UpgradeChannel>,
     pub require_node_os_channel: Option<channels::NodeOsChannel>,
@@ -261,6 +268,7 @@ impl Overrides {
             approval,
             approval_label,
             hold_label,
+            release_label,
             aks_channel_grace_windows,
             require_upgrade_channel,
             require_node_os_channel
@@ -288,6 +296,7 @@ impl Overrides {
             approval: self.approval.unwrap_or(d.approval),
             approval_label: self.approval_label.clone().unwrap_or_else(|| d.approval_label.clone()),
             hold_label: self.hold_label.clone().unwrap_or_else(|| d.hold_label.clone()),
+            release_label: self.release_label.clone().unwrap_or_else(|| d.release_label.clone()),
             aks_channel_grace_windows: self.aks_channel_grace_windows.unwrap_or(d.aks_channel_grace_windows),
             require_upgrade_channel: self.require_upgrade_channel.or(d.require_upgrade_channel),
             require_node_os_channel: self.require_node_os_channel.or(d.require_node_os_channel),

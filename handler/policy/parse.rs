@@ -38,7 +38,7 @@ const SETTINGS_KEYS: [&str; 12] = [
     "require_upgrade_channel",
     "require_node_os_channel",
 ];
-const UPGRADE_KEYS: [&str; 10] = [
+const UPGRADE_KEYS: [&str; 11] = [
     "node_image",
     "patch",
     "minor",
@@ -49,6 +49,7 @@ const UPGRADE_KEYS: [&str; 10] = [
     "approval",
     "approval_label",
     "hold_label",
+    "release_label",
 ];
 const MIN_WINDOW_KEYS: [&str; 4] = ["node_image", "patch", "minor", "certificate_rotation"];
 const RULE_KEYS: [&str; 14] = [
@@ -567,6 +568,19 @@ impl<'s> Checker<'s> {
         Some(t.to_string())
     }
 
+    /// The release label must not be one that approves or holds (in the same table, or by
+    /// default): one label would then mean two things.
+    fn release_label_apart(&mut self, o: &Overrides, v: &Val<'_>, field: &str) {
+        let Some(release) = o.release_label.as_deref() else { return };
+        let approval = o.approval_label.as_deref().unwrap_or(super::DEFAULT_APPROVAL_LABEL);
+        let hold = o.hold_label.as_deref().unwrap_or(super::DEFAULT_HOLD_LABEL);
+        for (name, other) in [("approval_label", approval), ("hold_label", hold)] {
+            if release.eq_ignore_ascii_case(other) {
+                self.err(v.span(), field, format!("\"{release}\" is also the {name}"), "give releases a label of their own, like \"aks-cadence/release\"");
+            }
+        }
+    }
+
     /// `approval = "github"` needs the concern's GitHub issue: the rule that sets it must open
     /// issues itself, or a rule selecting every cluster must (for `[defaults.upgrade]`, the
     /// latter).
@@ -682,6 +696,11 @@ impl<'s> Checker<'s> {
                 }
                 o.approval_label = get(u, "approval_label").and_then(|v| self.label(v, &join(&prefix, "approval_label")));
                 o.hold_label = get(u, "hold_label").and_then(|v| self.label(v, &join(&prefix, "hold_label")));
+                if let Some(v) = get(u, "release_label") {
+                    let field = join(&prefix, "release_label");
+                    o.release_label = self.label(v, &field);
+                    self.release_label_apart(&o, v, &field);
+                }
             }
         }
         (o, window)

@@ -201,6 +201,19 @@ pub fn gate(rings: &[RingView], ring: usize, target: Target<'_>, released: bool,
     Gate::Eligible
 }
 
+/// When the upgrade to `target` (a version or node image, as the gate names it) first failed on
+/// a cluster of ring `ring`: the stop that failure puts on the target begins then.
+pub fn first_failure(rings: &[RingView], ring: &str, target: &str) -> Option<Timestamp> {
+    rings
+        .iter()
+        .filter(|r| r.name == ring)
+        .flat_map(|r| &r.members)
+        .flat_map(|m| &m.failed)
+        .filter(|f| f.target.eq_ignore_ascii_case(target))
+        .map(|f| f.at)
+        .min()
+}
+
 /// A later-ring cluster that AKS upgraded (through its channel) to a version before the earlier
 /// ring finished soaking it: aks-cadence cannot order such clusters, their windows must.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -26,6 +26,11 @@ impl Policy {
             for (i, ring) in self.rings.iter().enumerate() {
                 out.push(ring_line(i, ring, self.rings.get(i + 1).map(|r| r.name.as_str())));
             }
+            out.push(format!(
+                "a failed upgrade stops its target for later rings until a newer target appears or a user with write access releases it \
+                 (label `{}` or a /release comment on the issue of a cluster it holds)",
+                self.defaults.release_label
+            ));
         }
         out.push("a live run (CADENCE_DRY_RUN=false) needs:".into());
         out.extend(self.needed_settings().into_iter().map(|s| format!("  {s}")));
@@ -256,7 +261,7 @@ fn overrides(o: &Overrides) -> Vec<String> {
             out.push(approval_line(label, hold));
         }
     }
-    for (name, label) in [("approval_label", &o.approval_label), ("hold_label", &o.hold_label)] {
+    for (name, label) in [("approval_label", &o.approval_label), ("hold_label", &o.hold_label), ("release_label", &o.release_label)] {
         if let Some(l) = label {
             out.push(format!("upgrade.{name} = {l}"));
         }

@@ -1,10 +1,12 @@
-//! Reads what the decision of `plan::approval` needs from a concern's GitHub issue: the issue
-//! (web address, labels now), its label events (who applied a label, when), its comments
-//! (`/approve`, `/hold`) and the repository permission of each person whose decision counts.
+//! Reads what the decisions of `plan::approval` and `plan::release` need from a concern's GitHub
+//! issue: the issue (web address, labels now), its label events (who applied a label, when), its
+//! comments (`/approve`, `/hold`, `/release`) and the repository permission of each person whose
+//! decision counts.
 //! Only reads: no content budget, nothing written.
 //!
 //! Calls, per change that every other gate lets run (so a fleet's sweep asks only about the
-//! few changes that could start now):
+//! few changes that could start now), and per change a failed upgrade in an earlier ring stops
+//! while nobody released its target (a release, once read, is kept in the ledger):
 //! - `GET /repos/{o}/{r}/issues/{n}` — `html_url`, `labels[].name`;
 //! - `GET /repos/{o}/{r}/issues/{n}/events?per_page=100` — `event` (`labeled`/`unlabeled`),
 //!   `actor.login`, `label.name`, `created_at` (first page, and the last when there are more);
@@ -105,6 +107,17 @@ impl GithubApprovals {
     /// The activity on `concern`'s issue in `repo` (`owner/name`), with the access of every
     /// author whose decision counts; `Ok(None)` when the concern has no issue there yet.
     pub async fn activity(&self, concern: &Concern, repo: &str, label: &str) -> Result<Option<IssueActivity>, ActionError> {
+        self.activity_checking(concern, repo, |activity| authors_to_check(activity, label)).await
+    }
+
+    /// The activity on `concern`'s issue in `repo` for a ring release (`plan::release`): the
+    /// same reads, with the access of whoever applied `label` or commented `/release`.
+    pub async fn release_activity(&self, concern: &Concern, repo: &str, label: &str) -> Result<Option<IssueActivity>, ActionError> {
+        self.activity_checking(concern, repo, |activity| crate::plan::release::authors_to_check(activity, label)).await
+    }
+
+    /// The issue's activity, with the access of each login `authors` names.
+    async fn activity_checking(&self, concern: &Concern, repo: &str, authors: impl Fn(&IssueActivity) -> Vec<String>) -> Result<Option<IssueActivity>, ActionError> {
         let repo = Repo::parse(repo)?;
         let stored = self.ledger.get_ref(&concern.key(), &issue_channel(&repo)).await.map_err(ledger_err)?;
         let Some(number) = stored.and_then(|v| v.trim().parse::<u64>().ok()) else { return Ok(None) };
@@ -128,7 +141,7 @@ impl GithubApprovals {
                 .collect(),
             access: BTreeMap::new(),
         };
-        for login in authors_to_check(&activity, label) {
+        for login in authors(&activity) {
             let access = self.access(&repo, &login).await;
             activity.access.insert(login, access);
         }
