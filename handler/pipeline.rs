@@ -384,7 +384,7 @@ impl Pipeline {
             // Clusters AKS upgrades through a channel cannot be ordered by the gate: say when one
             // of this run's clusters took a version before the earlier ring had soaked it.
             let swept: BTreeSet<&str> = snapshots.iter().map(|s| s.cluster.name()).collect();
-            for inversion in crate::policy::rings::inversions(&view.rings) {
+            for inversion in crate::policy::rings::open_inversions(&view.rings, now) {
                 if swept.contains(inversion.cluster.as_str()) {
                     let line = inversion.describe();
                     tracing::warn!("{line}");
@@ -408,6 +408,9 @@ impl Pipeline {
             }
             for (_, kind) in inversions.iter().filter(|(name, _)| name == snap.cluster.name()) {
                 signals.push(snapshot_signal(snap, kind.clone()));
+            }
+            if ring_view.is_some() {
+                seen.ring_inversions = Some(memory::inversion_versions(snap.cluster.name(), &inversions));
             }
             // Required AKS channels (policy), judged against what the last sweep saw.
             if let Some(channels) = &seen.channels {

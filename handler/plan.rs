@@ -1345,6 +1345,9 @@ impl Planner<'_> {
             What::Resolved if concern.kind == ConcernKind::Baseline && !baseline_report::is_checklist_target(&concern.target) => {
                 self.baseline_fixed(&concern);
             }
+            What::Resolved if concern.kind == ConcernKind::RingInversion => {
+                self.tell(&concern, Stage::Resolve, &say::ring_inversion_over(&name, &concern.target), None, None);
+            }
             What::Resolved if concern.kind == ConcernKind::AksChannel => {
                 let summary = say::channel_set(&name, &concern.target, self.channel_now(&concern.target).as_deref());
                 self.tell(&concern, Stage::Resolve, &summary, None, None);

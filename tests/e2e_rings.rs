@@ -118,7 +118,7 @@ async fn a_dry_run_prints_the_ring_hold_for_a_person() {
 #[tokio::test]
 async fn a_prod_cluster_aks_upgraded_through_its_channel_before_dev_soaked_the_version_is_a_ring_inversion_with_the_stagger() {
     let gh = FakeGithub::start().await;
-    let _comments = gh.comments().await;
+    let comments = gh.comments().await;
     // prod's and dev's patch issues, then the inversion's own issue.
     gh.expect_creates(3).await;
     let arm = MockServer::start().await;
@@ -144,6 +144,23 @@ async fn a_prod_cluster_aks_upgraded_through_its_channel_before_dev_soaked_the_v
     assert!(inversion[0].body.contains("aksManagedAutoUpgradeSchedule at least 3 day(s) after ring dev's"), "{}", inversion[0].body);
     // The next sweep sees the same inversion: told once, no new issue (expect_creates(3) holds).
     sweep_output(dir.path(), &arm, &gh, "2026-01-17T15:00:00Z", false);
+
+    // Day 4: dev runs 1.24.9 too, from now on: its soak ends on day 7. The inversion stays open.
+    fleet_with(&arm, ("1.24.9", vec![]), ("1.24.9", vec![]), 0, 0, Some("patch")).await;
+    sweep_output(dir.path(), &arm, &gh, "2026-01-18T15:00:00Z", false);
+    let number = inversion[0].number;
+    let open = gh.issues().into_iter().find(|i| i.number == number).unwrap();
+    assert_eq!(open.state, "open", "dev has not soaked 1.24.9 yet");
+    // Day 7: dev has run 1.24.9 for its 3 days: the inversion is over, its issue closed with a sentence.
+    let out = sweep_output(dir.path(), &arm, &gh, "2026-01-21T15:00:00Z", false);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("ring inversion: prod"), "{}", String::from_utf8_lossy(&out.stderr));
+    let closed = gh.issues().into_iter().find(|i| i.number == number).unwrap();
+    assert_eq!(closed.state, "closed", "{closed:#?}");
+    let said = comments.on(number);
+    assert!(
+        said.iter().any(|c| c.contains("the inversion is over: every cluster of the earlier rings has now run 1.24.9 (or newer) for its soak time")),
+        "{said:#?}"
+    );
     gh.server.verify().await;
 }
 
