@@ -72,8 +72,9 @@
 //! [`ActionKind::GithubEscalation`] per repository (`…/github-escalation:<repo>/overdue`),
 //! planned after the issue's own action so the issue exists when it runs. Routes of every
 //! applicable rule add up like channels. They ride on the stage's message, so they follow the
-//! ladder exactly: a stage that is skipped (a concern first seen after its reminder date)
-//! routes nothing of its own, and each stage's routes are sent once, by key.
+//! ladder exactly: a concern first seen late is told at the stage it is in, with that stage's
+//! routes; a stage passed over between two sweeps routes nothing of its own; each stage's
+//! routes are sent once, by key.
 //!
 //! **Update** tells news about a concern already known (first seen before this signal): a node
 //! pool roll's phase, a planned-maintenance status, an AKS support notice, the outcome of an
