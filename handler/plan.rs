@@ -1577,7 +1577,8 @@ impl Planner<'_> {
     /// A change whose infrastructure-code pull request was merged: aks-cadence never starts it
     /// (the IaC pipeline applies it) and watches for it as for an AKS channel's change — once
     /// the deadline plus `aks_channel_grace_days` passes with the version still missing, it is
-    /// overdue as "merged through IaC but not applied".
+    /// overdue as "merged through IaC but not applied". Days only: the IaC pipeline's deploys
+    /// follow no AKS schedule, so `aks_channel_grace_windows` does not apply (docs/github.md).
     fn by_iac(&mut self, concern: &Concern, pr: &str, told: &str, deadline: Timestamp, kind: ActionKind, what: String) {
         let name = self.name().to_string();
         let watch = after_days(deadline, self.cadence.aks_channel_grace_days);
