@@ -4,7 +4,7 @@
 //! Pure (layer: core). The input is a [`FleetStatus`]: per cluster what the last sweep saw (its
 //! version, channels, node images, the window that governs its next change) and the open
 //! concerns of the last plan (stage, deadline, what holds each change). The run layer
-//! (`fleet_status`) builds it after a sweep and keeps it in the ledger; this module only
+//! (`fleet_status`) assembles it from the fleet records (`sweep::fleet`); this module only
 //! renders, so an unchanged fleet renders byte-identical (everything is sorted, and it shows
 //! dates rather than ages, so the day of the sweep shows only through a support end coming
 //! within 30 days and a cluster whose sweep failed being marked "as of" its last sweep).

@@ -1,135 +1,136 @@
-//! Run layer: after a sweep, the fleet's status ([`FleetStatus`]) is kept in the ledger and each
-//! configured repository's dashboard issue is brought up to date (`actions::github::dashboard`).
-//! `handler status` reads the same record back, calling neither Azure nor GitHub.
+//! Run layer: after a sweep, the fleet dashboard issue of each configured repository is brought
+//! up to date (`actions::github::dashboard`) from the fleet's records (`sweep::fleet`: one per
+//! cluster, written by the pipeline with the sweep's plan). `handler status` reads the same
+//! records back, calling neither Azure nor GitHub.
 //!
-//! Which sweeps write it:
+//! Which sweeps update the dashboard:
 //! - `handler sweep` and the timer's inline sweep (the whole fleet in one invocation): at the
-//!   end of the sweep, from its snapshots and its plan. A cluster whose own sweep failed keeps
-//!   its previous status (shown "as of" its day).
+//!   end of the sweep, from the records of its inventory. A cluster whose own sweep failed keeps
+//!   its previous record (shown "as of" its day).
 //! - serverless fan-out (more clusters than `CADENCE_SWEEP_INLINE_MAX`): each `sweep-cluster`
-//!   invocation stores its cluster's status under the cluster's key; the NEXT timer run (which
-//!   takes the inventory anyway) assembles the fleet from those records, stores it and updates
-//!   the dashboards. The dashboard therefore lags one timer period behind in that mode.
+//!   invocation writes its cluster's record; the NEXT timer run (which takes the inventory
+//!   anyway) updates the dashboards from those records. The dashboard issue therefore lags one
+//!   timer period behind in that mode (`handler status` does not: it reads the records).
 //!
-//! Dry-run: the status is an observation (like first sightings) and is kept, so `handler
+//! Both mark the records of clusters their inventory no longer lists (`left_at`): the dashboard
+//! and `handler status` stop showing them.
+//!
+//! Dry-run: the records are observations (like first sightings) and are kept, so `handler
 //! status` works with the notify-only default; the dashboard issues are written only by live runs.
 //!
 //! Nothing here fails a sweep: a ledger or GitHub failure is a log line, and the next sweep
 //! tries again (the record of what was posted is written only after posting).
+//!
+//! Before the records were one per cluster, the dashboard kept a fleet-wide status record
+//! (`aks-cadence#fleet`, channel `status`). [`load`] still reads that record while the ledger
+//! holds no fleet record yet (a ledger last swept by an earlier release); the next sweep writes
+//! the records and the old one is no longer read.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 
-use futures::{StreamExt, TryStreamExt};
 use jiff::Timestamp;
 
-use crate::action::Action;
 use crate::actions::github::GithubActuator;
-use crate::dashboard::{self, ClusterStatus, ConcernStatus, FleetStatus};
+use crate::dashboard::{self, FleetStatus};
 use crate::domain::ClusterId;
-use crate::facts::sweep_plan_facts;
 use crate::pipeline::Pipeline;
-use crate::plan::WindowScope;
-use crate::policy::Policy;
 use crate::store::{Ledger, LedgerError};
-use crate::sweep::ClusterSnapshot;
+use crate::sweep::fleet::FleetRecord;
 
-/// The ledger key of the fleet's records.
+/// The ledger key of the fleet-wide records (dashboard digests; the earlier releases' status).
 pub const FLEET_KEY: &str = "aks-cadence#fleet";
-/// The channel of the fleet status (under [`FLEET_KEY`]) and of a cluster's own status (under
-/// the cluster's key, fan-out mode).
+/// The channel (under [`FLEET_KEY`]) of the fleet status earlier releases kept; read only.
 pub const STATUS_CHANNEL: &str = "status";
 
-/// One cluster's status from its sweep snapshot and its open concerns. Pure.
-pub fn cluster_status(snap: &ClusterSnapshot, policy: &Policy, now: Timestamp, concerns: Vec<ConcernStatus>) -> ClusterStatus {
-    let facts = sweep_plan_facts(snap, policy, now, &mut Vec::new());
-    let mut concerns = concerns;
-    concerns.sort_by(|a, b| a.kind.cmp(&b.kind).then(a.target.cmp(&b.target)));
-    ClusterStatus {
-        cluster: snap.cluster.clone(),
-        swept_at: snap.swept_at,
-        ring: dashboard::ring_of(policy, &snap.cluster, &snap.facts),
-        kubernetes_version: snap.observed.kubernetes_version.clone().or_else(|| snap.facts.kubernetes_version.clone()),
-        upgrade_channel: snap.facts.upgrade_channel.clone(),
-        node_os_upgrade_channel: snap.facts.node_os_upgrade_channel.clone(),
-        node_images: snap.observed.node_images.clone(),
-        window: facts.window_for(WindowScope::KubernetesVersion).clone(),
-        concerns,
-    }
-}
-
-/// The fleet after a sweep: a status for every swept cluster; the clusters whose sweep failed
-/// keep their `previous` status (left out when there is none). Sorted by cluster id. Pure.
-pub fn fleet_status(
-    snapshots: &[ClusterSnapshot],
-    actions: &[&Action],
-    failed: &[ClusterId],
-    previous: Option<&FleetStatus>,
-    policy: &Policy,
-    now: Timestamp,
+/// The fleet as its records show it: every record that is shown (not seeded, not left) and, when
+/// `inventory` is given, whose cluster it lists (by key). `rings`: the ring names in policy
+/// order. The fleet's time is `now`, or without one the newest record's `seen_at`. Pure.
+pub fn assemble<'r>(
+    records: impl IntoIterator<Item = &'r FleetRecord>,
+    inventory: Option<&BTreeSet<String>>,
+    rings: Vec<String>,
+    now: Option<Timestamp>,
 ) -> FleetStatus {
-    let mut open = dashboard::open_concerns(actions.iter().copied());
-    let mut clusters: BTreeMap<String, ClusterStatus> = BTreeMap::new();
-    for snap in snapshots {
-        let concerns = open.remove(&snap.cluster).unwrap_or_default();
-        clusters.insert(snap.cluster.key(), cluster_status(snap, policy, now, concerns));
-    }
-    if let Some(previous) = previous {
-        let failed: BTreeSet<String> = failed.iter().map(ClusterId::key).collect();
-        for c in &previous.clusters {
-            if failed.contains(&c.cluster.key()) && !clusters.contains_key(&c.cluster.key()) {
-                clusters.insert(c.cluster.key(), c.clone());
-            }
+    let mut clusters: BTreeMap<String, dashboard::ClusterStatus> = BTreeMap::new();
+    for record in records {
+        let Some(status) = record.status() else { continue };
+        if inventory.is_some_and(|inv| !inv.contains(&status.cluster.key())) {
+            continue;
         }
+        clusters.insert(status.cluster.key(), status);
     }
-    FleetStatus { swept_at: now, rings: policy.rings.iter().map(|r| r.name.clone()).collect(), clusters: clusters.into_values().collect() }
+    let swept_at = now.or_else(|| clusters.values().map(|c| c.swept_at).max()).unwrap_or(Timestamp::UNIX_EPOCH);
+    FleetStatus { swept_at, rings, clusters: clusters.into_values().collect() }
 }
 
-/// The fleet status the last sweep kept (`None`: no sweep has kept one yet). An unreadable
-/// record (written by a newer release) counts as none.
-pub async fn load(ledger: &dyn Ledger) -> Result<Option<FleetStatus>, LedgerError> {
-    Ok(ledger.get_ref(FLEET_KEY, STATUS_CHANNEL).await?.and_then(|v| serde_json::from_str(&v).ok()))
+/// The records of clusters `inventory` no longer lists that are not yet marked `left_at`, now
+/// marked (to be written). Pure.
+pub fn departed(records: &BTreeMap<String, FleetRecord>, inventory: &BTreeSet<String>, now: Timestamp) -> Vec<(String, FleetRecord)> {
+    records
+        .iter()
+        .filter(|(key, r)| !inventory.contains(*key) && r.left_at.is_none())
+        .map(|(key, r)| (key.clone(), FleetRecord { left_at: Some(now), ..r.clone() }))
+        .collect()
 }
 
-async fn store(ledger: &dyn Ledger, fleet: &FleetStatus) -> Result<(), LedgerError> {
-    ledger.put_ref(FLEET_KEY, STATUS_CHANNEL, &serde_json::to_string(fleet).expect("the fleet status serializes")).await
+/// What [`load`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Loaded {
+    /// The fleet from its per-cluster records.
+    Records(FleetStatus),
+    /// Only the fleet-wide status an earlier release kept: shown as it was; the next sweep
+    /// writes the per-cluster records.
+    Earlier(FleetStatus),
 }
 
-/// One cluster's own status record (fan-out mode).
-pub async fn store_cluster(ledger: &dyn Ledger, status: &ClusterStatus) -> Result<(), LedgerError> {
-    ledger.put_ref(&status.cluster.key(), STATUS_CHANNEL, &serde_json::to_string(status).expect("a cluster status serializes")).await
+/// The fleet for `handler status`: from the clusters' records, or while there is none the
+/// status an earlier release kept (`None`: no sweep has kept either). An unreadable record
+/// (written by a newer release) is skipped.
+pub async fn load(ledger: &dyn Ledger, rings: Vec<String>) -> Result<Option<Loaded>, LedgerError> {
+    let records: Vec<FleetRecord> = ledger.fleet().await?.into_iter().filter_map(|(_, v)| FleetRecord::from_stored(&v)).collect();
+    let fleet = assemble(&records, None, rings, None);
+    if !fleet.clusters.is_empty() {
+        return Ok(Some(Loaded::Records(fleet)));
+    }
+    let earlier: Option<FleetStatus> = ledger.get_ref(FLEET_KEY, STATUS_CHANNEL).await?.and_then(|v| serde_json::from_str(&v).ok());
+    Ok(earlier.map(Loaded::Earlier))
 }
 
-/// The clusters' own status records, for the ids given (fan-out mode), 16 reads at a time;
-/// clusters without one are left out.
-pub async fn load_clusters(ledger: &Arc<dyn Ledger>, clusters: Vec<ClusterId>) -> Result<Vec<ClusterStatus>, LedgerError> {
-    let read: Vec<Option<String>> = futures::stream::iter(clusters)
-        .map(|id| {
-            let ledger = Arc::clone(ledger);
-            async move { ledger.get_ref(&id.key(), STATUS_CHANNEL).await }
-        })
-        .buffered(crate::pipeline::LEDGER_CONCURRENCY)
-        .try_collect()
-        .await?;
-    let mut out: Vec<ClusterStatus> = read.into_iter().flatten().filter_map(|v| serde_json::from_str(&v).ok()).collect();
-    out.sort_by_key(|c| c.cluster.key());
-    Ok(out)
-}
-
-/// Keeps `fleet` in the ledger and, in a live run with GitHub configured, brings every
-/// repository's dashboard up to date. Returns one log line per thing done or failed.
-pub async fn keep(pipeline: &Pipeline, publisher: Option<&GithubActuator>, fleet: &FleetStatus) -> Vec<String> {
+/// After a whole-fleet sweep (`inventory`: every cluster it listed, swept or not): the records
+/// of clusters that left marked, and in a live run with GitHub configured every repository's
+/// dashboard brought up to date from the inventory's records. Returns one log line per thing
+/// done or failed.
+pub async fn keep(pipeline: &Pipeline, publisher: Option<&GithubActuator>, inventory: &[ClusterId]) -> Vec<String> {
     let mut log = Vec::new();
-    if let Err(e) = store(pipeline.ledger().as_ref(), fleet).await {
-        tracing::warn!(error = %e, "the fleet status was not kept this sweep");
-        log.push(format!("fleet status not kept this sweep: {e}"));
+    let now = pipeline.now();
+    let records = match pipeline.fleet_records(now).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(error = %e, "the fleet records were not read: no dashboard this sweep");
+            return vec![format!("fleet records not read this sweep ({e}): the dashboard is not updated")];
+        }
+    };
+    let inventory: BTreeSet<String> = inventory.iter().map(ClusterId::key).collect();
+    // An empty inventory (no cluster in reach at all) marks nothing: more likely lost access
+    // than a fleet deleted.
+    let left = if inventory.is_empty() { Vec::new() } else { departed(&records, &inventory, now) };
+    if !left.is_empty()
+        && let Err(e) = pipeline.remember_fleet(&records, left, now).await
+    {
+        tracing::warn!(error = %e, "clusters that left the fleet were not marked this sweep");
+        log.push(format!("clusters that left the fleet not marked this sweep: {e}"));
     }
     let Some(publisher) = publisher.filter(|_| !pipeline.dry_run()) else { return log };
     let repos = dashboard::dashboard_repos(pipeline.policy());
     if repos.is_empty() {
         return log;
     }
-    let rendered = dashboard::dashboard(fleet);
+    let rings = pipeline.policy().rings.iter().map(|r| r.name.clone()).collect();
+    let fleet = assemble(records.values(), Some(&inventory), rings, Some(now));
+    if fleet.clusters.is_empty() {
+        return log;
+    }
+    let rendered = dashboard::dashboard(&fleet);
     for repo in repos {
         match publisher.publish_dashboard(&repo, &rendered).await {
             Ok(done) => {
@@ -148,52 +149,42 @@ pub async fn keep(pipeline: &Pipeline, publisher: Option<&GithubActuator>, fleet
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::action::{ActionKind, Stage};
-    use crate::domain::{ClusterFacts, Concern, ConcernKind, Origin, Signal, SignalKind};
+    use crate::domain::ClusterFacts;
+    use crate::sweep::fleet::observe;
     use crate::sweep::memory::Observed;
 
     fn t(s: &str) -> Timestamp {
         s.parse().unwrap()
     }
 
-    fn snapshot(name: &str, version: &str) -> ClusterSnapshot {
-        let cluster = ClusterId::from_parts("s", "rg", name);
-        ClusterSnapshot {
-            cluster,
-            facts: ClusterFacts { upgrade_channel: Some("patch".into()), ..ClusterFacts::default() },
-            fqdn: None,
-            run_id: "run".into(),
-            swept_at: t("2026-01-15T09:00:00Z"),
-            signals: Vec::new(),
-            maintenance_configurations: Vec::new(),
-            maintenance_read: true,
-            observed: Observed { kubernetes_version: Some(version.into()), ..Observed::default() },
-            offered_in_region: None,
-            busy: false,
-            readiness: None,
-            notes: Vec::new(),
-            baseline: None,
-            defender_plan: None,
-        }
+    fn record(name: &str, version: &str, at: &str) -> (String, FleetRecord) {
+        let id = ClusterId::from_parts("s", "rg", name);
+        let facts = ClusterFacts { upgrade_channel: Some("patch".into()), ..ClusterFacts::default() };
+        let observed = Observed { kubernetes_version: Some(version.into()), ..Observed::default() };
+        (id.key(), observe(None, &id, &facts, &observed, t(at)))
     }
 
     #[test]
-    fn a_cluster_whose_sweep_failed_keeps_its_last_status_and_one_that_left_the_fleet_goes() {
-        let policy = Policy::builtin();
+    fn the_dashboard_shows_the_inventory_s_records_and_a_cluster_that_left_is_marked_once() {
+        let records: BTreeMap<String, FleetRecord> =
+            [record("a", "1.30.4", "2026-01-15T09:00:00Z"), record("b", "1.29.9", "2026-01-14T09:00:00Z"), record("gone", "1.28.1", "2026-01-14T09:00:00Z")]
+                .into_iter()
+                .collect();
+        let inventory: BTreeSet<String> = ["a", "b"].iter().map(|n| ClusterId::from_parts("s", "rg", n).key()).collect();
         let now = t("2026-01-15T09:00:00Z");
-        let a = snapshot("a", "1.30.4");
-        let signal = Signal { cluster: a.cluster.clone(), facts: a.facts.clone(), kind: SignalKind::SupportEnded { kubernetes_version: "1.30.4".into() }, observed_at: now, origin: Origin::Manual };
-        let action = Action::new(Concern::new(a.cluster.clone(), ConcernKind::Support, "1.30"), Stage::Overdue, ActionKind::Log, "s".into(), signal);
-        let mut previous = fleet_status(&[snapshot("b", "1.29.9"), snapshot("gone", "1.28.1")], &[], &[], None, &policy, t("2026-01-14T09:00:00Z"));
-        previous.clusters.iter_mut().for_each(|c| c.swept_at = t("2026-01-14T09:00:00Z"));
-        let b = ClusterId::from_parts("s", "rg", "b");
-        let fleet = fleet_status(&[a], &[&action], std::slice::from_ref(&b), Some(&previous), &policy, now);
+        let fleet = assemble(records.values(), Some(&inventory), Vec::new(), Some(now));
         let names: Vec<&str> = fleet.clusters.iter().map(|c| c.cluster.name()).collect();
-        assert_eq!(names, ["a", "b"], "b failed and keeps its status; `gone` is no longer in the inventory");
-        assert_eq!(fleet.clusters[0].concerns.len(), 1);
-        assert_eq!(fleet.clusters[0].concerns[0].stage, Stage::Overdue);
+        assert_eq!(names, ["a", "b"], "`gone` is no longer in the inventory");
+        assert_eq!(fleet.clusters[1].swept_at, t("2026-01-14T09:00:00Z"), "b's sweep failed: its record is the old one");
         assert_eq!(fleet.clusters[0].upgrade_channel.as_deref(), Some("patch"));
-        assert_eq!(fleet.clusters[1].swept_at, t("2026-01-14T09:00:00Z"), "b's status is the old one");
-        assert_eq!(fleet.clusters[1].kubernetes_version.as_deref(), Some("1.29.9"));
+        let left = departed(&records, &inventory, now);
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].1.left_at, Some(now));
+        let mut after = records.clone();
+        after.extend(left);
+        assert!(departed(&after, &inventory, now).is_empty(), "marked once");
+        let everything = assemble(after.values(), None, Vec::new(), None);
+        assert_eq!(everything.clusters.len(), 2, "`handler status` leaves the departed cluster out");
+        assert_eq!(everything.swept_at, now, "the newest record's time");
     }
 }

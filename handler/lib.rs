@@ -34,7 +34,7 @@
 //!              (carry_out: execute → log → report failures → verdict)
 //!   execute/   claim(key) → adapter → complete(key, outcome); the executor's retry limits
 //!   sweeper    the sweep functions end to end (timer, queue message, `handler sweep`)
-//!   fleet_status  after a sweep: the fleet's status kept in the ledger, the dashboard issues updated
+//!   fleet_status  after a sweep: the dashboard issues updated from the fleet records (sweep::fleet)
 //!   host/      custom-handler protocol, Event Grid webhook handshakes, defensive decoding
 //!   wiring     Settings → policy, ledger, adapters, executor, pipeline, sweeper (main and tests)
 //!   output/    what the command line prints for a person: the plan as text, sweep progress

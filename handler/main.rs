@@ -579,6 +579,7 @@ async fn status(settings: Settings, args: StatusArgs) -> Result<ExitCode, Failur
     use aks_cadence::output::status::{self as status_output, StatusFormat};
     init_logging(&settings, Output::Stderr);
     const NONE_YET: &str = "no sweep has kept a fleet status yet: run `handler sweep` (or wait for the sweep timer), then `handler status` again";
+    const EARLIER: &str = "this is the fleet status an earlier release of aks-cadence kept; the next sweep replaces it with per-cluster fleet records";
     // Looking must not create a ledger: with no SQLite file yet, nothing was swept.
     if let StateLocation::Sqlite(path) = &settings.state
         && !path.exists()
@@ -587,9 +588,18 @@ async fn status(settings: Settings, args: StatusArgs) -> Result<ExitCode, Failur
         return Ok(ExitCode::FAILURE);
     }
     let ledger = wiring::open_ledger(&settings)?;
-    let Some(fleet) = aks_cadence::fleet_status::load(ledger.as_ref()).await.context("reading the fleet status from the ledger")? else {
-        eprintln!("{NONE_YET}");
-        return Ok(ExitCode::FAILURE);
+    // The ring order comes from the policy; without a readable one, rings show by name.
+    let rings = wiring::load_policy(&settings.config_path).map(|p| p.rings.iter().map(|r| r.name.clone()).collect()).unwrap_or_default();
+    let fleet = match aks_cadence::fleet_status::load(ledger.as_ref(), rings).await.context("reading the fleet records from the ledger")? {
+        Some(aks_cadence::fleet_status::Loaded::Records(fleet)) => fleet,
+        Some(aks_cadence::fleet_status::Loaded::Earlier(fleet)) => {
+            eprintln!("{EARLIER}");
+            fleet
+        }
+        None => {
+            eprintln!("{NONE_YET}");
+            return Ok(ExitCode::FAILURE);
+        }
     };
     let format = StatusFormat::choose(args.format, std::io::IsTerminal::is_terminal(&std::io::stdout()));
     let mut stdout = std::io::stdout().lock();

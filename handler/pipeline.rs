@@ -188,7 +188,7 @@ pub struct Pipeline {
 }
 
 /// Every cluster's fleet record, by cluster key.
-type FleetRecords = Arc<BTreeMap<String, FleetRecord>>;
+pub type FleetRecords = Arc<BTreeMap<String, FleetRecord>>;
 
 /// How long the fleet's records read for the rings are reused (on the pipeline's clock): the
 /// queue messages of one fan-out run handled by one instance read them once, and a soak counts
@@ -294,7 +294,7 @@ impl Pipeline {
 
     /// Every cluster's fleet record (`sweep::fleet`), read from the ledger at most once per
     /// [`FLEET_CACHE_FOR`]. Unreadable records are skipped (the cluster's next sweep rewrites it).
-    async fn fleet_records(&self, now: Timestamp) -> Result<FleetRecords, LedgerError> {
+    pub async fn fleet_records(&self, now: Timestamp) -> Result<FleetRecords, LedgerError> {
         if let Some((at, records)) = &*self.fleet_cache.lock().expect("fleet cache lock")
             && now >= *at
             && now.duration_since(*at) < FLEET_CACHE_FOR
@@ -309,9 +309,25 @@ impl Pipeline {
         Ok(records)
     }
 
+    /// The fleet records a run of `snapshots` starts from: every cluster's with `[[ring]]`s (the
+    /// gate needs the whole fleet), else only those of the run's clusters (a fan-out message
+    /// reads one record, not the fleet's).
+    async fn fleet_before(&self, snapshots: &[ClusterSnapshot], now: Timestamp) -> Result<FleetRecords, LedgerError> {
+        if !self.policy.rings.is_empty() {
+            return self.fleet_records(now).await;
+        }
+        let keys: Vec<String> = snapshots.iter().map(|snap| snap.cluster.key()).collect();
+        let read: Vec<(String, Option<String>)> = futures::stream::iter(keys)
+            .map(|key| async move { self.ledger.fleet_of(&key).await.map(|v| (key, v)) })
+            .buffered(self.ledger_concurrency)
+            .try_collect()
+            .await?;
+        Ok(Arc::new(read.into_iter().filter_map(|(key, v)| v.as_deref().and_then(FleetRecord::from_stored).map(|r| (key, r))).collect()))
+    }
+
     /// Writes the fleet records that changed (up to `ledger_concurrency` in flight) and keeps
     /// them in the cache.
-    async fn remember_fleet(&self, before: &BTreeMap<String, FleetRecord>, next: Vec<(String, FleetRecord)>, now: Timestamp) -> Result<(), LedgerError> {
+    pub async fn remember_fleet(&self, before: &BTreeMap<String, FleetRecord>, next: Vec<(String, FleetRecord)>, now: Timestamp) -> Result<(), LedgerError> {
         let writes: Vec<(String, FleetRecord)> = next.into_iter().filter(|(key, r)| r.worth_writing(before.get(key))).collect();
         if writes.is_empty() {
             return Ok(());
@@ -347,7 +363,7 @@ impl Pipeline {
             .filter(|c| !before.contains_key(&c.id.key()))
             .map(|c| {
                 let facts = crate::domain::ClusterFacts { tags: c.tags.clone(), upgrade_channel: c.upgrade_channel.clone(), ..Default::default() };
-                (c.id.key(), fleet::observe(None, &c.id, &facts, &Observed::default(), now))
+                (c.id.key(), FleetRecord { seeded: true, ..fleet::observe(None, &c.id, &facts, &Observed::default(), now) })
             })
             .collect();
         self.remember_fleet(&before, new, now).await?;
@@ -361,41 +377,22 @@ impl Pipeline {
         let mut report = RunReport::default();
         let mut groups: Vec<(Vec<Signal>, PlanFacts)> = Vec::with_capacity(snapshots.len());
         let memories: Vec<ClusterMemory> = self.memories(snapshots).await?;
-        // With `[[ring]]`s: every cluster's fleet record, this run's clusters as this run sees
-        // them, and each ring's clusters from those.
-        let mut fleet_before: FleetRecords = Arc::default();
-        let mut fleet_next: Vec<(String, FleetRecord)> = Vec::new();
+        // Every cluster's fleet record with `[[ring]]`s (this run's only without), and this run's
+        // clusters as this run sees them (`sweep::fleet`); each ring's clusters from those.
+        let fleet_before: FleetRecords = self.fleet_before(snapshots, now).await?;
+        let mut fleet_next: Vec<(String, FleetRecord)> =
+            snapshots.iter().map(|snap| (snap.cluster.key(), fleet::observe_sweep(fleet_before.get(&snap.cluster.key()), snap, &self.policy, now))).collect();
         let mut ring_view = None;
         // Ring inversions of this run's clusters (by cluster name, as the rings know them).
         let mut inversions: Vec<(String, SignalKind)> = Vec::new();
         if !self.policy.rings.is_empty() {
-            fleet_before = self.fleet_records(now).await?;
             let mut merged: BTreeMap<String, FleetRecord> = (*fleet_before).clone();
-            for snap in snapshots {
-                let key = snap.cluster.key();
-                let mut record = fleet::observe(fleet_before.get(&key), &snap.cluster, &snap.facts, &snap.observed, now);
-                // Operations this sweep saw end: a failed upgrade stops its target for later rings.
-                for signal in &snap.signals {
-                    if let SignalKind::Operation { target, status, .. } = &signal.kind
-                        && !matches!(status, OperationStatus::InProgress)
-                    {
-                        let to: Vec<String> = record.upgrading.iter().filter(|u| u.concern == *target).map(|u| u.to.clone()).collect();
-                        record.upgrading.retain(|u| u.concern != *target);
-                        if matches!(status, OperationStatus::Failed { .. }) {
-                            for to in to {
-                                record.fail(&to, now);
-                            }
-                        }
-                    }
-                }
-                merged.insert(key.clone(), record.clone());
-                fleet_next.push((key, record));
-            }
+            merged.extend(fleet_next.iter().cloned());
             let view = self.rings_with_releases(merged.values(), now).await?;
             // Clusters AKS upgrades through a channel cannot be ordered by the gate: say when one
             // of this run's clusters took a version before the earlier ring had soaked it.
             let swept: BTreeSet<&str> = snapshots.iter().map(|s| s.cluster.name()).collect();
-            for inversion in crate::policy::rings::inversions(&view.rings) {
+            for inversion in crate::policy::rings::open_inversions(&view.rings, now) {
                 if swept.contains(inversion.cluster.as_str()) {
                     let line = inversion.describe();
                     tracing::warn!("{line}");
@@ -407,7 +404,7 @@ impl Pipeline {
         }
         // What each cluster looked like this run (the snapshot's facts, plus the baseline).
         let mut observed: Vec<Observed> = Vec::with_capacity(snapshots.len());
-        for (snap, memory) in snapshots.iter().zip(&memories) {
+        for ((snap, memory), (_, record)) in snapshots.iter().zip(&memories).zip(fleet_next.iter_mut()) {
             for note in &snap.notes {
                 report.log.push(format!("{}: {note}", snap.cluster.name()));
             }
@@ -419,6 +416,9 @@ impl Pipeline {
             }
             for (_, kind) in inversions.iter().filter(|(name, _)| name == snap.cluster.name()) {
                 signals.push(snapshot_signal(snap, kind.clone()));
+            }
+            if ring_view.is_some() {
+                seen.ring_inversions = Some(memory::inversion_versions(snap.cluster.name(), &inversions));
             }
             // Required AKS channels (policy), judged against what the last sweep saw.
             if let Some(channels) = &seen.channels {
@@ -434,6 +434,7 @@ impl Pipeline {
             }
             observed.push(seen);
             let mut facts = sweep_plan_facts(snap, &self.policy, now, &mut report.log);
+            record.window = Some(facts.window_for(plan::WindowScope::KubernetesVersion).clone());
             if let Some(fleet) = &ring_view {
                 facts.ring = self.policy.ring_of(&snap.cluster, &snap.facts).map(|index| plan::RingPlace { index, fleet: Arc::clone(fleet) });
             }
@@ -449,6 +450,7 @@ impl Pipeline {
             // Nothing ran: nothing to follow up, and memory stays as it was (dry-run leaves no
             // state but observations: first sightings, and the versions the rings soak).
             outcome?;
+            fleet::attach_concerns(&mut fleet_next, report.planned.iter().chain(&report.finished));
             self.remember_fleet(&fleet_before, fleet_next, now).await?;
             return Ok(report);
         }
@@ -508,6 +510,7 @@ impl Pipeline {
             }
         }
         self.remember(writes).await?;
+        fleet::attach_concerns(&mut fleet_next, report.planned.iter().chain(&report.finished));
         self.remember_fleet(&fleet_before, fleet_next, now).await?;
         outcome?;
         Ok(report)

@@ -72,8 +72,9 @@
 //! [`ActionKind::GithubEscalation`] per repository (`…/github-escalation:<repo>/overdue`),
 //! planned after the issue's own action so the issue exists when it runs. Routes of every
 //! applicable rule add up like channels. They ride on the stage's message, so they follow the
-//! ladder exactly: a stage that is skipped (a concern first seen after its reminder date)
-//! routes nothing of its own, and each stage's routes are sent once, by key.
+//! ladder exactly: a concern first seen late is told at the stage it is in, with that stage's
+//! routes; a stage passed over between two sweeps routes nothing of its own; each stage's
+//! routes are sent once, by key.
 //!
 //! **Update** tells news about a concern already known (first seen before this signal): a node
 //! pool roll's phase, a planned-maintenance status, an AKS support notice, the outcome of an
@@ -1411,6 +1412,9 @@ impl Planner<'_> {
             What::Resolved if concern.kind == ConcernKind::Baseline && !baseline_report::is_checklist_target(&concern.target) => {
                 self.baseline_fixed(&concern);
             }
+            What::Resolved if concern.kind == ConcernKind::RingInversion => {
+                self.tell(&concern, Stage::Resolve, &say::ring_inversion_over(&name, &concern.target), None, None);
+            }
             What::Resolved if concern.kind == ConcernKind::AksChannel => {
                 let summary = say::channel_set(&name, &concern.target, self.channel_now(&concern.target).as_deref());
                 self.tell(&concern, Stage::Resolve, &summary, None, None);
@@ -1641,7 +1645,8 @@ impl Planner<'_> {
     /// A change whose infrastructure-code pull request was merged: aks-cadence never starts it
     /// (the IaC pipeline applies it) and watches for it as for an AKS channel's change — once
     /// the deadline plus `aks_channel_grace_days` passes with the version still missing, it is
-    /// overdue as "merged through IaC but not applied".
+    /// overdue as "merged through IaC but not applied". Days only: the IaC pipeline's deploys
+    /// follow no AKS schedule, so `aks_channel_grace_windows` does not apply (docs/github.md).
     fn by_iac(&mut self, concern: &Concern, pr: &str, told: &str, deadline: Timestamp, kind: ActionKind, what: String) {
         let name = self.name().to_string();
         let watch = after_days(deadline, self.cadence.aks_channel_grace_days);

@@ -151,6 +151,11 @@ pub trait SweepProgress: Sync {
     fn planning(&self) {}
 }
 
+/// Every cluster of a local sweep's inventory: those swept and those whose sweep failed.
+fn swept_or_failed(local: &LocalSweep) -> Vec<ClusterId> {
+    local.snapshots.iter().map(|s| s.cluster.clone()).chain(local.failures.iter().map(|(id, _)| id.clone())).collect()
+}
+
 /// Tells nothing.
 pub struct NoProgress;
 impl SweepProgress for NoProgress {}
@@ -181,31 +186,10 @@ impl Sweeper {
         self
     }
 
-    /// The one hook at a sweep's end: the fleet status kept, the dashboards updated
-    /// (`fleet_status`). `failed`: clusters whose sweep failed (they keep their last status).
-    async fn keep_status(&self, snapshots: &[ClusterSnapshot], failed: &[ClusterId], report: &RunReport) -> Vec<String> {
-        let ledger = self.pipeline.ledger();
-        let previous = crate::fleet_status::load(ledger.as_ref()).await.ok().flatten();
-        let actions: Vec<&crate::action::Action> = report.planned.iter().chain(&report.finished).collect();
-        let fleet = crate::fleet_status::fleet_status(snapshots, &actions, failed, previous.as_ref(), self.pipeline.policy(), self.pipeline.now());
-        crate::fleet_status::keep(&self.pipeline, self.dashboard.as_deref(), &fleet).await
-    }
-
-    /// Fan-out mode: the fleet assembled from the clusters' own status records (written by the
-    /// previous run's `sweep-cluster` invocations), kept, and the dashboards updated.
-    async fn keep_fanout_status(&self, clusters: &[ClusterRecord]) -> Vec<String> {
-        let ledger = self.pipeline.ledger();
-        let ids: Vec<ClusterId> = clusters.iter().map(|c| c.id.clone()).collect();
-        let statuses = match crate::fleet_status::load_clusters(ledger, ids).await {
-            Ok(s) => s,
-            Err(e) => return vec![format!("fleet status not assembled this run: {e}")],
-        };
-        if statuses.is_empty() {
-            return Vec::new();
-        }
-        let rings = self.pipeline.policy().rings.iter().map(|r| r.name.clone()).collect();
-        let fleet = crate::dashboard::FleetStatus { swept_at: self.pipeline.now(), rings, clusters: statuses };
-        crate::fleet_status::keep(&self.pipeline, self.dashboard.as_deref(), &fleet).await
+    /// The one hook at a whole-fleet sweep's end (`inventory`: every cluster it listed): the
+    /// records of clusters that left marked, the dashboards updated (`fleet_status`).
+    async fn keep_status(&self, inventory: &[ClusterId]) -> Vec<String> {
+        crate::fleet_status::keep(&self.pipeline, self.dashboard.as_deref(), inventory).await
     }
 
     /// `POST /sweep`: inventory, then the custom-handler response.
@@ -237,7 +221,8 @@ impl Sweeper {
                     Err(e) => logs.push(format!("event wiring findings not carried out this time: {e}")),
                 }
             }
-            logs.extend(self.keep_fanout_status(&inv.clusters).await);
+            let ids: Vec<ClusterId> = inv.clusters.iter().map(|c| c.id.clone()).collect();
+            logs.extend(self.keep_status(&ids).await);
             if let Some(Value::Array(lines)) = response.get_mut("Logs") {
                 lines.extend(logs.into_iter().map(Value::String));
             }
@@ -247,8 +232,7 @@ impl Sweeper {
         let source = inv.source;
         let (local, tracked) = self.sweep_taken(inv, self.ctx.concurrency, now, &NoProgress).await?;
         let mut report = self.pipeline.handle_snapshots(&local.snapshots).await?;
-        let failed: Vec<ClusterId> = local.failures.iter().map(|(id, _)| id.clone()).collect();
-        let status = self.keep_status(&local.snapshots, &failed, &report).await;
+        let status = self.keep_status(&swept_or_failed(&local)).await;
         report.log.extend(status);
         let mut logs = vec![format!(
             "{}: {} clusters from {}{}, swept in this invocation as one plan: {} action(s) planned",
@@ -298,13 +282,6 @@ impl Sweeper {
         attach_support_dates(self, &run.cache, run.now, std::slice::from_mut(&mut snapshot), &mut notes).await?;
         snapshot.notes.extend(notes);
         let report = self.pipeline.handle_snapshots(std::slice::from_ref(&snapshot)).await?;
-        // Fan-out: this cluster's status, for the next timer run to assemble the fleet from.
-        let actions: Vec<&crate::action::Action> = report.planned.iter().chain(&report.finished).collect();
-        let concerns = crate::dashboard::open_concerns(actions).remove(&snapshot.cluster).unwrap_or_default();
-        let status = crate::fleet_status::cluster_status(&snapshot, self.pipeline.policy(), self.pipeline.now(), concerns);
-        if let Err(e) = crate::fleet_status::store_cluster(self.pipeline.ledger().as_ref(), &status).await {
-            tracing::warn!(cluster = %snapshot.cluster, error = %e, "the cluster's status for the fleet dashboard was not kept");
-        }
         Ok(ClusterRun { snapshot, report })
     }
 
@@ -319,8 +296,7 @@ impl Sweeper {
     pub async fn local_observed(&self, concurrency: usize, progress: &dyn SweepProgress) -> Result<(LocalSweep, RunReport), SweepFailure> {
         let local = self.read_fleet_observed(concurrency, progress).await?;
         let mut report = self.pipeline.handle_snapshots(&local.snapshots).await?;
-        let failed: Vec<ClusterId> = local.failures.iter().map(|(id, _)| id.clone()).collect();
-        let status = self.keep_status(&local.snapshots, &failed, &report).await;
+        let status = self.keep_status(&swept_or_failed(&local)).await;
         report.log.extend(status);
         Ok((local, report))
     }

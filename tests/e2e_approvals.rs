@@ -104,20 +104,14 @@ fn sweep(dir: &Path, arm: &MockServer, gh: &FakeGithub, now: &str) -> Vec<Value>
     sweep_with(dir, arm, gh, POLICY, &["--now", now])
 }
 
+/// `handler sweep ARGS` live with `policy` (`fleet_support::live_sweep`; `args` start with
+/// `--now NOW`), its JSON lines.
 fn sweep_with(dir: &Path, arm: &MockServer, gh: &FakeGithub, policy: &str, args: &[&str]) -> Vec<Value> {
-    std::fs::write(dir.join("cadence.toml"), policy).unwrap();
-    let out: Output = fleet_support::handler_sweep(
-        dir,
-        arm,
-        &[
-            ("CADENCE_CONFIG", "cadence.toml"),
-            ("CADENCE_DRY_RUN", "false"),
-            ("GITHUB_TOKEN", "ghp_e2eApprovals0000000000000000000000"),
-            ("GITHUB_API_URL", gh.uri().as_str()),
-        ],
-        args,
-    );
-    assert!(out.status.success(), "sweep failed: {}", String::from_utf8_lossy(&out.stderr));
+    let (now, extra) = match args {
+        ["--now", now, extra @ ..] => (*now, extra),
+        _ => panic!("sweep_with takes --now NOW first: {args:?}"),
+    };
+    let out: Output = fleet_support::live_sweep(dir, arm, policy, &gh.uri(), now, extra);
     String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
 }
 
@@ -255,7 +249,7 @@ async fn a_merged_iac_pull_request_means_aks_cadence_does_not_start_the_change()
 
     // The pull request was opened and merged earlier (as an earlier run of the adapter leaves
     // the ledger: its action done, its number kept).
-    let dry = sweep_with(dir.path(), &arm, &gh, POLICY_IAC, &["--dry-run", "--now", IN_AUTO_WINDOW]);
+    let dry = sweep_with(dir.path(), &arm, &gh, POLICY_IAC, &["--now", IN_AUTO_WINDOW, "--dry-run"]);
     let pr_key = dry.iter().find(|l| l["action"] == "github_pull_request").expect("the pull request line")["key"].as_str().unwrap().to_string();
     {
         let ledger = SqliteLedger::open(dir.path().join("cadence.db")).unwrap();

@@ -40,7 +40,7 @@ async fn fleet(arm: &MockServer, version: &str, upgrades: Vec<&'static str>) {
 /// `handler sweep` live at `now` with `patch = "auto"` and issues in o/r.
 fn sweep(dir: &Path, arm: &MockServer, gh: &FakeGithub, now: &str) -> Output {
     let policy = format!("[defaults.upgrade]\npatch = \"auto\"\n\n[[rule]]\nname = \"platform\"\n[rule.github_issue]\nrepo = \"{REPO}\"\n");
-    fleet_support::live_sweep(dir, arm, &policy, &gh.uri(), now)
+    fleet_support::live_sweep(dir, arm, &policy, &gh.uri(), now, &[])
 }
 
 fn lines(o: &Output) -> Vec<Value> {
@@ -122,7 +122,7 @@ async fn fleet_with_channels(arm: &MockServer, auto_upgrade: Value) {
 /// `handler sweep` live at `now` requiring upgradeChannel `patch`, issues in o/r.
 fn sweep_requiring_patch(dir: &Path, arm: &MockServer, gh: &FakeGithub, now: &str) -> Output {
     let policy = format!("[defaults]\nrequire_upgrade_channel = \"patch\"\n\n[[rule]]\nname = \"platform\"\n[rule.github_issue]\nrepo = \"{REPO}\"\n");
-    fleet_support::live_sweep(dir, arm, &policy, &gh.uri(), now)
+    fleet_support::live_sweep(dir, arm, &policy, &gh.uri(), now, &[])
 }
 
 const CHANNEL_MARK: &str = "#aks-channel#upgradechannel -->";

@@ -192,3 +192,44 @@ async fn handler_status_prints_the_last_sweep_in_three_formats_without_calling_a
 
     assert!(spy.received_requests().await.unwrap().is_empty(), "handler status called Azure or GitHub");
 }
+
+/// A ledger an earlier release last swept holds only the fleet-wide status record
+/// (`aks-cadence#fleet`, `status`): `handler status` prints it and says the next sweep replaces
+/// it; after that sweep it prints the per-cluster records, without the note.
+#[tokio::test]
+async fn handler_status_reads_the_status_an_earlier_release_kept_until_the_next_sweep() {
+    let dir = tempfile::tempdir().unwrap();
+    let spy = MockServer::start().await;
+    let old = json!({
+        "swept_at": "2026-01-14T09:00:00Z",
+        "clusters": [{
+            "cluster": format!("/subscriptions/{}/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/legacy", arm_common::SUB),
+            "swept_at": "2026-01-14T09:00:00Z",
+            "kubernetes_version": "1.24.3",
+            "node_images": {},
+            "window": {"window": "unknown"}
+        }]
+    });
+    {
+        let ledger = aks_cadence::store::sqlite::SqliteLedger::open(dir.path().join("cadence.db")).unwrap();
+        aks_cadence::store::Ledger::put_ref(&ledger, "aks-cadence#fleet", "status", &old.to_string()).await.unwrap();
+    }
+    let earlier = status(dir.path(), &spy, &["--format", "json"]);
+    assert!(earlier.status.success(), "{}", String::from_utf8_lossy(&earlier.stderr));
+    assert!(String::from_utf8_lossy(&earlier.stderr).contains("an earlier release of aks-cadence kept; the next sweep replaces it"));
+    let v: Value = serde_json::from_slice(&earlier.stdout).unwrap();
+    assert_eq!(v["clusters"][0]["kubernetes_version"], "1.24.3", "{v}");
+
+    let arm = MockServer::start().await;
+    fleet(&arm, vec!["1.24.9"]).await;
+    std::fs::write(dir.path().join("cadence.toml"), format!("[[rule]]\nname = \"platform\"\n[rule.github_issue]\nrepo = \"{REPO}\"\n")).unwrap();
+    let out = fleet_support::handler_sweep(dir.path(), &arm, &[("CADENCE_CONFIG", "cadence.toml")], &["--now", FIRST, "--format", "json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let now = status(dir.path(), &spy, &["--format", "json"]);
+    assert!(now.status.success());
+    assert!(!String::from_utf8_lossy(&now.stderr).contains("earlier release"), "{}", String::from_utf8_lossy(&now.stderr));
+    let v: Value = serde_json::from_slice(&now.stdout).unwrap();
+    let names: Vec<&str> = v["clusters"].as_array().unwrap().iter().map(|c| c["cluster"].as_str().unwrap().rsplit('/').next().unwrap()).collect();
+    assert_eq!(names, ["dev", "prod"], "the sweep's records, not the old status");
+    assert!(spy.received_requests().await.unwrap().is_empty());
+}

@@ -19,69 +19,26 @@ mod fleet_support;
 use std::path::Path;
 
 use e2e_support::{Comments, FakeGithub, REPO};
-use fleet_support::{FleetCluster, LATEST_IMAGE};
 use serde_json::{Value, json};
 use wiremock::MockServer;
 
-/// Patch upgrades automatic in a daily 08:00–14:00 UTC window; dev soaks a target 3 days
-/// before prod may take it; prod's changes need an approval on its issue.
+/// `fleet_support::dev_prod_policy` (patch upgrades automatic in a daily 08:00–14:00 UTC
+/// window; dev soaks a target 3 days before prod may take it) with prod's changes needing an
+/// approval on its issue.
 fn policy() -> String {
-    format!(
-        r#"[defaults.upgrade]
-patch = "auto"
-
-[defaults.upgrade.window]
-schedule = {{ daily = {{ intervalDays = 1 }} }}
-durationHours = 6
-startTime = "08:00"
-utcOffset = "+00:00"
-
-[[rule]]
-name = "platform"
-[rule.github_issue]
-repo = "{REPO}"
-
-[[rule]]
-name = "prod"
-clusters = ["prod"]
-[rule.github_issue]
-repo = "{REPO}"
-[rule.upgrade]
-approval = "github"
-
-[[ring]]
-name = "dev"
-clusters = ["dev"]
-soak_days = 3
-
-[[ring]]
-name = "prod"
-clusters = ["prod"]
-soak_days = 0
-"#
+    fleet_support::dev_prod_policy(
+        REPO,
+        &format!("\n[[rule]]\nname = \"prod\"\nclusters = [\"prod\"]\n[rule.github_issue]\nrepo = \"{REPO}\"\n[rule.upgrade]\napproval = \"github\"\n"),
     )
 }
 
-/// dev and prod on their versions, offered `upgrades` each, no maintenance configurations of
-/// their own (the policy's window applies); a PUT to 1.24.9 is expected `dev_puts` /
-/// `prod_puts` times and any other cluster write fails the test.
+/// `fleet_support::dev_prod_fleet` with a PUT to 1.24.9 expected `dev_puts` / `prod_puts` times.
 async fn fleet(arm: &MockServer, dev: (&str, Vec<&'static str>), prod: (&str, Vec<&'static str>), dev_puts: u64, prod_puts: u64) {
-    arm.reset().await;
-    fleet_support::mount_identity(arm).await;
-    let dev = FleetCluster::new("dev", dev.0, LATEST_IMAGE, dev.1).without_maintenance_configurations();
-    let prod = FleetCluster::new("prod", prod.0, LATEST_IMAGE, prod.1).without_maintenance_configurations();
-    if dev_puts > 0 {
-        fleet_support::expect_version_upgrade(arm, &dev, "1.24.9", dev_puts).await;
-    }
-    if prod_puts > 0 {
-        fleet_support::expect_version_upgrade(arm, &prod, "1.24.9", prod_puts).await;
-    }
-    fleet_support::mount_fleet(arm, &[dev, prod]).await;
-    fleet_support::expect_no_cluster_writes(arm).await;
+    fleet_support::dev_prod_fleet(arm, dev, prod, "1.24.9", (dev_puts, prod_puts), None).await
 }
 
 fn sweep(dir: &Path, arm: &MockServer, gh: &FakeGithub, now: &str) -> Vec<Value> {
-    let out = fleet_support::live_sweep(dir, arm, &policy(), &gh.uri(), now);
+    let out = fleet_support::live_sweep(dir, arm, &policy(), &gh.uri(), now, &[]);
     String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"))).collect()
 }
 

@@ -14,66 +14,24 @@ use std::process::Output;
 
 use arm_common::fixture;
 use e2e_support::{FakeGithub, REPO};
-use fleet_support::{FleetCluster, LATEST_IMAGE};
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-/// Patch upgrades automatic in a daily 08:00–14:00 UTC window; dev soaks a target 3 days
-/// before prod may take it; issues in o/r.
+/// `fleet_support::dev_prod_policy`: patch upgrades automatic in a daily 08:00–14:00 UTC
+/// window; dev soaks a target 3 days before prod may take it; issues in o/r.
 fn policy() -> String {
-    format!(
-        r#"[defaults.upgrade]
-patch = "auto"
-
-[defaults.upgrade.window]
-schedule = {{ daily = {{ intervalDays = 1 }} }}
-durationHours = 6
-startTime = "08:00"
-utcOffset = "+00:00"
-
-[[rule]]
-name = "platform"
-[rule.github_issue]
-repo = "{REPO}"
-
-[[ring]]
-name = "dev"
-clusters = ["dev"]
-soak_days = 3
-
-[[ring]]
-name = "prod"
-clusters = ["prod"]
-soak_days = 0
-"#
-    )
+    fleet_support::dev_prod_policy(REPO, "")
 }
 
-/// The fake fleet: dev and prod on their versions, offered `upgrades` each, no maintenance
-/// configurations of their own (the policy's window applies); a PUT to 1.24.9 is expected
-/// `dev_puts` / `prod_puts` times and any other write fails the test.
+/// `fleet_support::dev_prod_fleet` with a PUT to 1.24.9 expected `dev_puts` / `prod_puts` times.
 async fn fleet(arm: &MockServer, dev: (&str, Vec<&'static str>), prod: (&str, Vec<&'static str>), dev_puts: u64, prod_puts: u64) {
     fleet_with(arm, dev, prod, dev_puts, prod_puts, None).await
 }
 
 /// [`fleet`], prod on AKS's auto-upgrade channel `prod_channel` when given.
 async fn fleet_with(arm: &MockServer, dev: (&str, Vec<&'static str>), prod: (&str, Vec<&'static str>), dev_puts: u64, prod_puts: u64, prod_channel: Option<&str>) {
-    arm.reset().await;
-    fleet_support::mount_identity(arm).await;
-    let dev = FleetCluster::new("dev", dev.0, LATEST_IMAGE, dev.1).without_maintenance_configurations();
-    let mut prod = FleetCluster::new("prod", prod.0, LATEST_IMAGE, prod.1).without_maintenance_configurations();
-    if let Some(channel) = prod_channel {
-        prod.resource["properties"]["autoUpgradeProfile"] = json!({"upgradeChannel": channel});
-    }
-    if dev_puts > 0 {
-        fleet_support::expect_version_upgrade(arm, &dev, "1.24.9", dev_puts).await;
-    }
-    if prod_puts > 0 {
-        fleet_support::expect_version_upgrade(arm, &prod, "1.24.9", prod_puts).await;
-    }
-    fleet_support::mount_fleet(arm, &[dev, prod]).await;
-    fleet_support::expect_no_cluster_writes(arm).await;
+    fleet_support::dev_prod_fleet(arm, dev, prod, "1.24.9", (dev_puts, prod_puts), prod_channel).await
 }
 
 fn sweep(dir: &Path, arm: &MockServer, gh: &FakeGithub, now: &str, dry_run: bool) -> Vec<Value> {
@@ -82,24 +40,7 @@ fn sweep(dir: &Path, arm: &MockServer, gh: &FakeGithub, now: &str, dry_run: bool
 }
 
 fn sweep_output(dir: &Path, arm: &MockServer, gh: &FakeGithub, now: &str, dry_run: bool) -> Output {
-    std::fs::write(dir.join("cadence.toml"), policy()).unwrap();
-    let mut args = vec!["--now", now];
-    if dry_run {
-        args.push("--dry-run");
-    }
-    let out: Output = fleet_support::handler_sweep(
-        dir,
-        arm,
-        &[
-            ("CADENCE_CONFIG", "cadence.toml"),
-            ("CADENCE_DRY_RUN", "false"),
-            ("GITHUB_TOKEN", "ghp_e2eRings0000000000000000000000000"),
-            ("GITHUB_API_URL", gh.uri().as_str()),
-        ],
-        &args,
-    );
-    assert!(out.status.success(), "sweep failed: {}", String::from_utf8_lossy(&out.stderr));
-    out
+    fleet_support::live_sweep(dir, arm, &policy(), &gh.uri(), now, if dry_run { &["--dry-run"] } else { &[] })
 }
 
 fn patch_upgrade<'a>(planned: &'a [Value], cluster: &str) -> &'a Value {
@@ -177,7 +118,7 @@ async fn a_dry_run_prints_the_ring_hold_for_a_person() {
 #[tokio::test]
 async fn a_prod_cluster_aks_upgraded_through_its_channel_before_dev_soaked_the_version_is_a_ring_inversion_with_the_stagger() {
     let gh = FakeGithub::start().await;
-    let _comments = gh.comments().await;
+    let comments = gh.comments().await;
     // prod's and dev's patch issues, then the inversion's own issue.
     gh.expect_creates(3).await;
     let arm = MockServer::start().await;
@@ -203,6 +144,23 @@ async fn a_prod_cluster_aks_upgraded_through_its_channel_before_dev_soaked_the_v
     assert!(inversion[0].body.contains("aksManagedAutoUpgradeSchedule at least 3 day(s) after ring dev's"), "{}", inversion[0].body);
     // The next sweep sees the same inversion: told once, no new issue (expect_creates(3) holds).
     sweep_output(dir.path(), &arm, &gh, "2026-01-17T15:00:00Z", false);
+
+    // Day 4: dev runs 1.24.9 too, from now on: its soak ends on day 7. The inversion stays open.
+    fleet_with(&arm, ("1.24.9", vec![]), ("1.24.9", vec![]), 0, 0, Some("patch")).await;
+    sweep_output(dir.path(), &arm, &gh, "2026-01-18T15:00:00Z", false);
+    let number = inversion[0].number;
+    let open = gh.issues().into_iter().find(|i| i.number == number).unwrap();
+    assert_eq!(open.state, "open", "dev has not soaked 1.24.9 yet");
+    // Day 7: dev has run 1.24.9 for its 3 days: the inversion is over, its issue closed with a sentence.
+    let out = sweep_output(dir.path(), &arm, &gh, "2026-01-21T15:00:00Z", false);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("ring inversion: prod"), "{}", String::from_utf8_lossy(&out.stderr));
+    let closed = gh.issues().into_iter().find(|i| i.number == number).unwrap();
+    assert_eq!(closed.state, "closed", "{closed:#?}");
+    let said = comments.on(number);
+    assert!(
+        said.iter().any(|c| c.contains("the inversion is over: every cluster of the earlier rings has now run 1.24.9 (or newer) for its soak time")),
+        "{said:#?}"
+    );
     gh.server.verify().await;
 }
 

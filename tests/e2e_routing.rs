@@ -37,12 +37,15 @@ struct World {
     smtp_api: String,
     team: String,
     escalated_to: String,
+    /// The stage the routes are for (`overdue`, `reminder`), and policy text put first.
+    routed_stage: &'static str,
+    preamble: &'static str,
 }
 
 impl World {
     fn policy(&self) -> String {
         format!(
-            r#"
+            r#"{preamble}
 [[rule]]
 name = "platform"
 signals = ["upgrades-offered"]
@@ -55,14 +58,16 @@ to = ["{team}"]
 kind = "teams"
 url_setting = "TEAMS_PLATFORM_WEBHOOK_URL"
 
-[rule.overdue]
+[rule.{stage}]
 assignees = ["platform-lead"]
-labels = ["overdue"]
+labels = ["{stage}"]
 email = ["{escalated}"]
-[[rule.overdue.chat]]
+[[rule.{stage}.chat]]
 kind = "teams"
 url_setting = "TEAMS_INCIDENTS_WEBHOOK_URL"
 "#,
+            preamble = self.preamble,
+            stage = self.routed_stage,
             team = self.team,
             escalated = self.escalated_to
         )
@@ -124,6 +129,8 @@ async fn the_overdue_stage_adds_its_assignee_label_recipient_and_webhook_once_an
         smtp_api,
         team: unique_recipient("routing-team"),
         escalated_to: unique_recipient("routing-escalated"),
+        routed_stage: "overdue",
+        preamble: "",
     };
 
     // Notice: the base channels only.
@@ -175,4 +182,64 @@ async fn the_overdue_stage_adds_its_assignee_label_recipient_and_webhook_once_an
     w.teams.server.verify().await;
     w.incidents.server.verify().await;
     w.arm.verify().await;
+}
+
+/// A late first sighting: with `patch_within_days = 2` and the reminder 3 days before the
+/// deadline, the patch is already in its reminder stage when the first sweep sees it. That
+/// first message is the reminder, and it carries `[rule.reminder]`'s extras: the assignee and
+/// label on the issue it opens, the extra mail and the extra webhook — once.
+#[tokio::test]
+async fn a_concern_first_seen_in_its_reminder_stage_gets_the_reminder_s_extras_at_once() {
+    let (smtp_url, smtp_api) = email_support::maildev();
+    let github = FakeGithub::start().await;
+    let _comments = github.comments().await;
+    github.expect_creates(1).await;
+    github.expect_label_and_assignee_adds(1, 1).await;
+    let teams = FakeChat::start("7c2e4a6b8d0f1e3a5c7e9b1d3f5a7c9e", "sigRoutingLate00").await;
+    teams.expect_posts(1).await;
+    let incidents = FakeChat::start("2a4c6e8f0b1d3f5a7c9e1b3d5f7a9c0e", "sigRoutingLateI0").await;
+    incidents.expect_posts(1).await;
+
+    let arm = MockServer::start().await;
+    fleet_support::mount_identity(&arm).await;
+    fleet_support::mount_fleet(&arm, &[FleetCluster::new("prod", "1.24.6", LATEST_IMAGE, vec!["1.24.9"])]).await;
+    fleet_support::expect_no_cluster_writes(&arm).await;
+
+    let w = World {
+        dir: tempfile::tempdir().unwrap(),
+        arm,
+        github,
+        teams,
+        incidents,
+        smtp_url,
+        smtp_api,
+        team: unique_recipient("routing-late-team"),
+        escalated_to: unique_recipient("routing-late-escalated"),
+        routed_stage: "reminder",
+        preamble: "[defaults]\npatch_within_days = 2\nreminder_days_before = 3\n",
+    };
+
+    let planned = w.sweep(NOTICE_AT);
+    let patch: Vec<&Value> = planned.iter().filter(|l| l["target"] == "patch:1.24.6" && l["action"] != "upgrade").collect();
+    let told: Vec<(&str, &str)> = patch.iter().map(|l| (l["stage"].as_str().unwrap(), l["action"].as_str().unwrap())).collect();
+    assert_eq!(
+        told,
+        [("reminder", "github_issue"), ("reminder", "email"), ("reminder", "teams"), ("reminder", "email"), ("reminder", "teams"), ("reminder", "github_escalation")],
+        "{patch:#?}"
+    );
+    let issue = w.github.issues().into_iter().find(|i| i.body.contains(PATCH_MARK)).expect("the patch concern's issue");
+    assert_eq!(issue.labels, ["aks-cadence", "platform", "reminder"]);
+    assert_eq!(issue.assignees, ["platform-lead"]);
+    assert_eq!(wait_for_messages(&w.smtp_api, &w.escalated_to, 1).await.len(), 1, "the reminder's extra recipient");
+    assert_eq!(wait_for_messages(&w.smtp_api, &w.team, 1).await.len(), 1);
+    assert_eq!((World::posts(&w.teams).await, World::posts(&w.incidents).await), (1, 1));
+
+    // The same stage the next day: nothing more anywhere.
+    w.sweep("2026-01-16T09:00:00Z");
+    assert_eq!((w.github.adds("labels").await, w.github.adds("assignees").await), (1, 1));
+    assert_eq!(wait_for_messages(&w.smtp_api, &w.escalated_to, 2).await.len(), 1);
+    assert_eq!((World::posts(&w.teams).await, World::posts(&w.incidents).await), (1, 1));
+    w.github.server.verify().await;
+    w.teams.server.verify().await;
+    w.incidents.server.verify().await;
 }

@@ -155,11 +155,11 @@ async fn a_foreign_queue_message_is_rejected_without_retry() {
     assert!(server.received_requests().await.unwrap().is_empty());
 }
 
-/// Fan-out and the fleet dashboard: each `sweep-cluster` invocation keeps its cluster's status;
-/// the next timer run assembles the fleet status from those records (what `handler status` and
-/// the dashboard issue show).
+/// Fan-out and the fleet dashboard: each `sweep-cluster` invocation writes its cluster's fleet
+/// record (with its open concerns), which `handler status` reads at once; the next timer run
+/// shows the same records on the dashboard issue.
 #[tokio::test]
-async fn the_next_timer_run_assembles_the_fleet_status_from_the_cluster_invocations() {
+async fn each_cluster_invocation_writes_its_fleet_record_for_the_status_and_the_next_timer_run() {
     let server = MockServer::start().await;
     // On the version the upgrade profile example reports (what the cluster sweep observes).
     let a = cluster_variant("a", "1.7.7", "AKSUbuntu:1604:2020.01.01");
@@ -173,13 +173,15 @@ async fn the_next_timer_run_assembles_the_fleet_status_from_the_cluster_invocati
     let sweeper = sweeper(&server, &dir);
     let ledger = SqliteLedger::open(dir.path().join("cadence.db")).unwrap();
 
+    use aks_cadence::fleet_status::{Loaded, load};
     let first = sweeper.timer(&timer_invocation()).await.unwrap();
-    assert!(aks_cadence::fleet_status::load(&ledger).await.unwrap().is_none(), "no cluster has reported yet");
+    assert!(load(&ledger, Vec::new()).await.unwrap().is_none(), "no cluster has reported yet");
     sweeper.cluster(&queue_invocation(first["Outputs"]["clusters"][0].clone())).await.unwrap();
-    assert!(aks_cadence::fleet_status::load(&ledger).await.unwrap().is_none(), "a cluster invocation keeps only its own status");
+    let Some(Loaded::Records(after_invocation)) = load(&ledger, Vec::new()).await.unwrap() else { panic!("the cluster's record") };
 
     sweeper.timer(&timer_invocation()).await.unwrap();
-    let fleet = aks_cadence::fleet_status::load(&ledger).await.unwrap().expect("the fleet status, assembled");
+    let Some(Loaded::Records(fleet)) = load(&ledger, Vec::new()).await.unwrap() else { panic!("the cluster's record") };
+    assert_eq!(fleet, after_invocation, "the timer run rewrites no record of a cluster still in the inventory");
     assert_eq!(fleet.clusters.len(), 1);
     assert_eq!(fleet.clusters[0].cluster.name(), "a");
     assert_eq!(fleet.clusters[0].kubernetes_version.as_deref(), Some("1.7.7"));

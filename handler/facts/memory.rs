@@ -66,6 +66,26 @@ pub struct Observed {
     /// move to the required value (`plan::channel_findings`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channels: Option<ObservedChannels>,
+    /// The versions of the cluster's open ring inversions (`None`: not judged — no `[[ring]]`,
+    /// or a memory written before they were kept). A version that leaves the list resolves its
+    /// `ring-inversion` concern (`policy::rings::open_inversions`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ring_inversions: Option<Vec<String>>,
+}
+
+/// The versions of `cluster`'s open ring inversions among the run's (cluster name, signal).
+pub fn inversion_versions(cluster: &str, inversions: &[(String, crate::domain::SignalKind)]) -> Vec<String> {
+    let mut out: Vec<String> = inversions
+        .iter()
+        .filter(|(name, _)| name == cluster)
+        .filter_map(|(_, kind)| match kind {
+            crate::domain::SignalKind::RingInversion { version, .. } => Some(version.clone()),
+            _ => None,
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// `autoUpgradeProfile` as a sweep saw it (ARM's raw values; `None`: absent).
@@ -129,6 +149,11 @@ pub fn resolutions(previous: &Observed, now: &Observed) -> Vec<(ConcernKind, Str
             out.push((ConcernKind::KubernetesUpgrade, plan::minor_target(line)));
         }
     }
+    if let (Some(before), Some(after)) = (&previous.ring_inversions, &now.ring_inversions) {
+        for version in before.iter().filter(|v| !after.contains(v)) {
+            out.push((ConcernKind::RingInversion, version.clone()));
+        }
+    }
     for (pool, image) in &previous.node_images {
         let Some(image) = image else { continue };
         let moved = match now.node_images.get(pool) {
@@ -165,6 +190,14 @@ mod tests {
     }
     fn t(s: &str) -> Timestamp {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_ring_inversion_that_leaves_the_list_resolves_and_an_unjudged_run_resolves_none() {
+        let judged = |v: &[&str]| Observed { ring_inversions: Some(v.iter().map(|s| s.to_string()).collect()), ..Observed::default() };
+        assert_eq!(resolutions(&judged(&["1.30.7"]), &judged(&[])), vec![(ConcernKind::RingInversion, "1.30.7".to_string())]);
+        assert_eq!(resolutions(&judged(&["1.30.7"]), &judged(&["1.30.7"])), vec![], "still open");
+        assert_eq!(resolutions(&judged(&["1.30.7"]), &Observed::default()), vec![], "not judged (no rings): nothing resolved");
     }
 
     #[test]

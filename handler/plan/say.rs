@@ -299,6 +299,12 @@ pub(super) fn resolved(name: &str, kind: ConcernKind, target: &str) -> String {
     format!("{name}: resolved: {} {target}", kind.as_str())
 }
 
+pub(super) fn ring_inversion_over(name: &str, version: &str) -> String {
+    format!(
+        "{name}: resolved: ring inversion {version} — the inversion is over: every cluster of the earlier rings has now run {version} (or newer) for its soak time, or {name} no longer runs {version}"
+    )
+}
+
 pub(super) fn superseded(
     name: &str,
     kind: ConcernKind,

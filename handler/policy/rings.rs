@@ -287,6 +287,21 @@ pub fn inversions(rings: &[RingView]) -> Vec<Inversion> {
     out
 }
 
+/// The [`inversions`] not over at `now`. An inversion is over once the gate would let its
+/// version through to the cluster's ring now — every cluster of the earlier rings has run it (or
+/// newer) for the soak, without a failed upgrade — or once the cluster no longer runs that
+/// version (it is then no inversion at all). Pure.
+pub fn open_inversions(rings: &[RingView], now: Timestamp) -> Vec<Inversion> {
+    inversions(rings)
+        .into_iter()
+        .filter(|inv| {
+            let Some(index) = rings.iter().position(|r| r.name == inv.ring) else { return true };
+            let Ok(version) = AksVersion::parse(&inv.version) else { return true };
+            matches!(gate(rings, index, Target::Kubernetes(&version), false, now), Gate::Held { .. })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -456,5 +471,8 @@ mod tests {
         let line = found[0].describe();
         assert!(line.contains("prod-early (ring prod) received 1.30.7 on 2026-03-02 00:00 UTC through upgradeChannel patch before ring dev had run it for 3 day(s)"), "{line}");
         assert!(line.contains("start ring prod's aksManagedAutoUpgradeSchedule at least 3 day(s) after ring dev's"), "{line}");
+        // Open until dev has run 1.30.7 for its 3 days (03-04 00:00), over from then on.
+        assert_eq!(open_inversions(&rings, t("2026-03-03T23:59:00Z")).len(), 1);
+        assert!(open_inversions(&rings, t("2026-03-04T00:00:00Z")).is_empty(), "the soak is over: so is the inversion");
     }
 }

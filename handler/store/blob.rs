@@ -468,6 +468,11 @@ impl Ledger for BlobLedger {
         }
     }
 
+    async fn fleet_of(&self, cluster_key: &str) -> Result<Option<String>, LedgerError> {
+        let blob = self.blob("fleet", cluster_key);
+        Ok(self.read::<FleetEntry>(&blob).await?.map(|(r, _)| r.value))
+    }
+
     async fn fleet(&self) -> Result<Vec<(String, String)>, LedgerError> {
         let records: Vec<FleetEntry> = self.read_prefix("fleet/").await?;
         Ok(records.into_iter().map(|r| (r.cluster, r.value)).collect())

@@ -287,6 +287,8 @@ pub async fn fleet_records_are_stored_replaced_and_shared(open: OpenLedger) {
         vec![("sub/rg/dev-a".to_string(), "{\"v\":2}".to_string()), ("sub/rg/prod-a".to_string(), "{\"v\":1}".to_string())],
         "put replaces; another instance on the same store reads every cluster"
     );
+    assert_eq!(b.fleet_of("sub/rg/dev-a").await.unwrap().as_deref(), Some("{\"v\":2}"), "one cluster's record, as stored last");
+    assert_eq!(b.fleet_of("sub/rg/gone").await.unwrap(), None, "a cluster without a record");
 }
 
 pub async fn list_actions_is_sorted_by_key(open: OpenLedger) {

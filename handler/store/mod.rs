@@ -134,6 +134,12 @@ pub trait Ledger: Send + Sync {
     async fn fleet(&self) -> Result<Vec<(String, String)>, LedgerError> {
         Ok(Vec::new())
     }
+    /// One cluster's fleet record (`None`: none kept) — a sweep of a few clusters without
+    /// rings reads only theirs.
+    async fn fleet_of(&self, cluster_key: &str) -> Result<Option<String>, LedgerError> {
+        let _ = cluster_key;
+        Ok(None)
+    }
 
     /// Every action key with its state, sorted by key (status pages, tests, `handler status`).
     async fn list_actions(&self) -> Result<Vec<(ActionKey, ActionState)>, LedgerError>;

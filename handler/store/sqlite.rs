@@ -434,6 +434,15 @@ impl Ledger for SqliteLedger {
         .await
     }
 
+    async fn fleet_of(&self, cluster_key: &str) -> Result<Option<String>, LedgerError> {
+        let k = cluster_key.to_string();
+        self.with_conn(move |c| {
+            let mut stmt = c.prepare_cached("SELECT value FROM fleet WHERE cluster_key = ?1").map_err(sql)?;
+            stmt.query_row(params![k], |r| r.get::<_, String>(0)).optional().map_err(sql)
+        })
+        .await
+    }
+
     async fn fleet(&self) -> Result<Vec<(String, String)>, LedgerError> {
         self.with_conn(|c| {
             let mut stmt = c.prepare_cached("SELECT cluster_key, value FROM fleet ORDER BY cluster_key").map_err(sql)?;

@@ -282,6 +282,7 @@ pub async fn sweep_cluster(
                 upgrade: record.upgrade_channel.clone(),
                 node_os: record.node_os_upgrade_channel.clone(),
             }),
+            ring_inversions: None,
         },
         offered_in_region: None,
         busy: is_busy(record),

@@ -1,20 +1,27 @@
-//! The fleet's memory for rings (`policy::rings`): one record per cluster, written by the
-//! pipeline after each sweep of that cluster (`Ledger::put_fleet`), read whole once per run
-//! (`Ledger::fleet`). In serverless fan-out each `sweep-cluster` message sees one cluster: the
-//! other clusters of its ring are known only from these records.
+//! The fleet's memory: ONE record per cluster, written by the pipeline after each sweep of that
+//! cluster (`Ledger::put_fleet`, only when it changed), read by the ring gate
+//! (`policy::rings`, the whole fleet once per run) and by the fleet dashboard and `handler
+//! status` (`fleet_status`). In serverless fan-out each `sweep-cluster` message sees one
+//! cluster: the other clusters of its ring are known only from these records.
 //!
-//! A record holds what the ring gate needs: the cluster's id and tags (ring membership is
-//! decided again from the policy on every read, so moving a cluster between rings needs no
-//! migration), its control-plane version and each pool's node image with **since when** it has
-//! run it (the first sweep that saw it there; the first sweep of a cluster counts as "since
-//! now", so a soak never starts before aks-cadence saw it), the upgrades aks-cadence started
-//! and is following, and the upgrades that failed.
+//! A record holds:
+//! - for the rings: the cluster's id and tags (ring membership is decided again from the policy
+//!   on every read, so moving a cluster between rings needs no migration), its control-plane
+//!   version and each pool's node image with **since when** it has run it (the first sweep that
+//!   saw it there; the first sweep of a cluster counts as "since now", so a soak never starts
+//!   before aks-cadence saw it), the upgrades aks-cadence started and is following, and the
+//!   upgrades that failed;
+//! - for the dashboard: its channels, the ring it was shown in, the window that governs its next
+//!   version change (from the facts the sweep planned with), and its open concerns from that
+//!   sweep's plan (stage, deadline, what holds each change).
 //!
 //! A cluster no sweep has seen for [`STALE_DAYS`] days (deleted, or out of the identity's reach)
-//! is left out of its ring: it no longer holds the next ring back.
+//! is left out of its ring: it no longer holds the next ring back. A whole-fleet sweep whose
+//! inventory no longer lists a cluster marks its record `left_at`: the dashboard and `handler
+//! status` stop showing it (the ring gate still waits the [`STALE_DAYS`]).
 //!
 //! Layer: edge (sweep): pure functions over the stored records; the ledger calls are the
-//! pipeline's.
+//! pipeline's and `fleet_status`'s.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -22,20 +29,21 @@ use std::sync::Arc;
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{ClusterFacts, ClusterId};
+use crate::action::Action;
+use crate::dashboard::{ClusterStatus, ConcernStatus};
+use crate::domain::{ClusterFacts, ClusterId, OperationStatus, SignalKind};
 use crate::plan::FleetRings;
 use crate::policy::Policy;
 use crate::policy::rings::{Failure, Member, RingView, Running};
+use crate::policy::windows::WindowStatus;
 
+use super::ClusterSnapshot;
 use super::memory::Observed;
 
 /// Days after which a cluster no sweep has seen is left out of its ring.
 pub const STALE_DAYS: i64 = 30;
 /// Failed upgrades kept per cluster (the newest).
 pub const FAILURES_KEPT: usize = 10;
-/// A `seen_at` younger than this is not rewritten on its own (one write a day at most when
-/// nothing else changed).
-const SEEN_REFRESH: SignedDuration = SignedDuration::from_hours(20);
 
 /// What runs, since when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,7 +71,7 @@ pub struct Failed {
 }
 
 /// One cluster's record (`Ledger::put_fleet`, JSON).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FleetRecord {
     /// The cluster's ARM id.
     pub cluster: String,
@@ -76,12 +84,33 @@ pub struct FleetRecord {
     /// The cluster's `upgradeChannel` (ring inversion: AKS orders those clusters itself).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upgrade_channel: Option<String>,
+    /// The cluster's `nodeOSUpgradeChannel` (dashboard).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_os_upgrade_channel: Option<String>,
+    /// The ring the sweep placed it in, by name (dashboard; the gate decides again from `tags`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ring: Option<String>,
+    /// The window that governed its version changes at the sweep (dashboard: next window).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<WindowStatus>,
+    /// Its open concerns in the sweep's plan, sorted by (kind, target) (dashboard).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub concerns: Vec<ConcernStatus>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub upgrading: Vec<Upgrading>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failed: Vec<Failed>,
-    /// The last sweep that saw the cluster.
+    /// The last sweep that saw the cluster (kept to the day: an unchanged record is rewritten
+    /// by the first sweep of a new UTC day only).
     pub seen_at: Timestamp,
+    /// Written before any sweep of the cluster itself (fan-out seeding with `[[ring]]`s): the
+    /// ring gate waits on it, the dashboard does not show it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub seeded: bool,
+    /// When a whole-fleet sweep's inventory first no longer listed the cluster (dashboard and
+    /// `handler status` leave it out; a later sweep of it clears this).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub left_at: Option<Timestamp>,
 }
 
 impl FleetRecord {
@@ -92,15 +121,37 @@ impl FleetRecord {
         serde_json::to_string(self).expect("fleet record serializes")
     }
 
-    /// Whether `self` differs from `before` in more than a recent `seen_at` (worth a write).
+    /// Whether `self` differs from `before` in more than a `seen_at` of the same UTC day (worth
+    /// a write): an unchanged cluster is written once a day at most, and a record's `seen_at`
+    /// is always on the day of the last sweep that saw it (the dashboard's "as of" mark).
     pub fn worth_writing(&self, before: Option<&FleetRecord>) -> bool {
         match before {
             None => true,
             Some(b) => {
                 let same_but_seen = FleetRecord { seen_at: b.seen_at, ..self.clone() } == *b;
-                !same_but_seen || self.seen_at.duration_since(b.seen_at) >= SEEN_REFRESH
+                !same_but_seen || utc_day(self.seen_at) != utc_day(b.seen_at)
             }
         }
+    }
+
+    /// The dashboard's view of the record (`None`: seeded, left the fleet, or an id that does
+    /// not parse).
+    pub fn status(&self) -> Option<ClusterStatus> {
+        if self.seeded || self.left_at.is_some() {
+            return None;
+        }
+        let cluster = ClusterId::parse(&self.cluster).ok()?;
+        Some(ClusterStatus {
+            cluster,
+            swept_at: self.seen_at,
+            ring: self.ring.clone(),
+            kubernetes_version: self.kubernetes.as_ref().map(|k| k.version.clone()),
+            upgrade_channel: self.upgrade_channel.clone(),
+            node_os_upgrade_channel: self.node_os_upgrade_channel.clone(),
+            node_images: self.node_images.iter().map(|(pool, s)| (pool.clone(), Some(s.version.clone()))).collect(),
+            window: self.window.clone().unwrap_or_default(),
+            concerns: self.concerns.clone(),
+        })
     }
 
     /// Records a failed upgrade to `to` (the newest [`FAILURES_KEPT`] are kept).
@@ -113,6 +164,44 @@ impl FleetRecord {
     }
 }
 
+fn utc_day(t: Timestamp) -> jiff::civil::Date {
+    jiff::tz::Offset::UTC.to_datetime(t).date()
+}
+
+/// This sweep's record of a swept cluster: [`observe`], the operations the sweep saw end taken
+/// off `upgrading` (a failed one recorded against its target: it stops the target for later
+/// rings), and the ring it belongs to now.
+pub fn observe_sweep(previous: Option<&FleetRecord>, snap: &ClusterSnapshot, policy: &Policy, now: Timestamp) -> FleetRecord {
+    let mut record = observe(previous, &snap.cluster, &snap.facts, &snap.observed, now);
+    for signal in &snap.signals {
+        if let SignalKind::Operation { target, status, .. } = &signal.kind
+            && !matches!(status, OperationStatus::InProgress)
+        {
+            let to: Vec<String> = record.upgrading.iter().filter(|u| u.concern == *target).map(|u| u.to.clone()).collect();
+            record.upgrading.retain(|u| u.concern != *target);
+            if matches!(status, OperationStatus::Failed { .. }) {
+                for to in to {
+                    record.fail(&to, now);
+                }
+            }
+        }
+    }
+    record.ring = crate::dashboard::ring_of(policy, &snap.cluster, &snap.facts);
+    record
+}
+
+/// Each record's open concerns from the run's plan (`actions`: planned and finished alike, see
+/// `dashboard::open_concerns`).
+pub fn attach_concerns<'a>(records: &mut [(String, FleetRecord)], actions: impl IntoIterator<Item = &'a Action>) {
+    let mut open = crate::dashboard::open_concerns(actions);
+    for (_, record) in records {
+        let Ok(id) = ClusterId::parse(&record.cluster) else { continue };
+        let mut concerns = open.remove(&id).unwrap_or_default();
+        concerns.sort_by(|a, b| a.kind.cmp(&b.kind).then(a.target.cmp(&b.target)));
+        record.concerns = concerns;
+    }
+}
+
 /// This sweep's record of a cluster, from its previous record: a version or image that did not
 /// change keeps its `since`; a changed or new one runs since `now`. Facts this run could not
 /// read (a pool whose image is unknown, no version) keep what the previous record knew.
@@ -122,7 +211,7 @@ pub fn observe(previous: Option<&FleetRecord>, cluster: &ClusterId, facts: &Clus
         Some(_) => Since { version: now_running.to_string(), since: now, changed: true },
         None => Since { version: now_running.to_string(), since: now, changed: false },
     };
-    let kubernetes = match &observed.kubernetes_version {
+    let kubernetes = match observed.kubernetes_version.as_ref().or(facts.kubernetes_version.as_ref()) {
         Some(v) => Some(keep(previous.and_then(|p| p.kubernetes.as_ref()), v)),
         None => previous.and_then(|p| p.kubernetes.clone()),
     };
@@ -146,9 +235,15 @@ pub fn observe(previous: Option<&FleetRecord>, cluster: &ClusterId, facts: &Clus
         kubernetes,
         node_images,
         upgrade_channel: facts.upgrade_channel.clone(),
+        node_os_upgrade_channel: facts.node_os_upgrade_channel.clone(),
+        ring: None,
+        window: None,
+        concerns: Vec::new(),
         upgrading: previous.map(|p| p.upgrading.clone()).unwrap_or_default(),
         failed: previous.map(|p| p.failed.clone()).unwrap_or_default(),
         seen_at: now,
+        seeded: false,
+        left_at: None,
     }
 }
 
@@ -213,6 +308,8 @@ mod tests {
         assert_eq!(same.kubernetes.as_ref().unwrap().since, t("2026-03-01T00:00:00Z"));
         assert_eq!(same.node_images["pool"].since, t("2026-03-01T00:00:00Z"));
         assert!(same.worth_writing(Some(&first)), "a day later: seen_at is refreshed");
+        let late = observe(Some(&first), &id, &facts, &seen("1.30.4", Some("img-1")), t("2026-03-01T23:59:00Z"));
+        assert!(!late.worth_writing(Some(&first)), "the same day, nothing changed: no write");
         let moved = observe(Some(&same), &id, &facts, &seen("1.30.7", None), t("2026-03-03T00:00:00Z"));
         assert_eq!(moved.kubernetes, Some(Since { version: "1.30.7".into(), since: t("2026-03-03T00:00:00Z"), changed: true }));
         assert_eq!(moved.node_images["pool"].since, t("2026-03-01T00:00:00Z"), "an unread image keeps what was known");
@@ -237,9 +334,15 @@ mod tests {
             kubernetes: Some(Since { version: "1.30.4".into(), since: t("2026-01-01T00:00:00Z"), changed: false }),
             node_images: BTreeMap::new(),
             upgrade_channel: None,
+            node_os_upgrade_channel: None,
+            ring: None,
+            window: None,
+            concerns: Vec::new(),
             upgrading: Vec::new(),
             failed: Vec::new(),
             seen_at: t(seen),
+            seeded: false,
+            left_at: None,
         };
         let records = [record("dev-a", "2026-03-01T00:00:00Z"), record("prod-a", "2026-03-01T00:00:00Z"), record("dev-gone", "2026-01-01T00:00:00Z")];
         let fleet = rings(&policy, &records, t("2026-03-02T00:00:00Z"));

@@ -105,9 +105,10 @@ pub fn handler_sweep(dir: &std::path::Path, server: &MockServer, extra_env: &[(&
         .expect("run handler sweep")
 }
 
-/// `handler sweep --now NOW` live (`CADENCE_DRY_RUN=false`) with `policy` written to
-/// `dir/cadence.toml` and GitHub at `github_api` (a test token); the run must succeed.
-pub fn live_sweep(dir: &std::path::Path, server: &MockServer, policy: &str, github_api: &str, now: &str) -> std::process::Output {
+/// `handler sweep --now NOW [EXTRA…]` live (`CADENCE_DRY_RUN=false`; `extra` may add
+/// `--dry-run`, `--format …`) with `policy` written to `dir/cadence.toml` and GitHub at
+/// `github_api` (a test token); the run must succeed.
+pub fn live_sweep(dir: &std::path::Path, server: &MockServer, policy: &str, github_api: &str, now: &str, extra: &[&str]) -> std::process::Output {
     std::fs::write(dir.join("cadence.toml"), policy).unwrap();
     let out = handler_sweep(
         dir,
@@ -118,10 +119,72 @@ pub fn live_sweep(dir: &std::path::Path, server: &MockServer, policy: &str, gith
             ("GITHUB_TOKEN", "ghp_e2eLiveSweep000000000000000000000"),
             ("GITHUB_API_URL", github_api),
         ],
-        &["--now", now],
+        &[&["--now", now], extra].concat(),
     );
     assert!(out.status.success(), "sweep failed: {}", String::from_utf8_lossy(&out.stderr));
     out
+}
+
+/// The two-ring policy of the fleet-order tests: patch upgrades automatic in a daily
+/// 08:00–14:00 UTC window, rule `platform` opening issues in `repo`, then `extra_rules`
+/// (TOML), then ring `dev` (cluster `dev`, soaking a target 3 days) before ring `prod`.
+pub fn dev_prod_policy(repo: &str, extra_rules: &str) -> String {
+    format!(
+        r#"[defaults.upgrade]
+patch = "auto"
+
+[defaults.upgrade.window]
+schedule = {{ daily = {{ intervalDays = 1 }} }}
+durationHours = 6
+startTime = "08:00"
+utcOffset = "+00:00"
+
+[[rule]]
+name = "platform"
+[rule.github_issue]
+repo = "{repo}"
+{extra_rules}
+[[ring]]
+name = "dev"
+clusters = ["dev"]
+soak_days = 3
+
+[[ring]]
+name = "prod"
+clusters = ["prod"]
+soak_days = 0
+"#
+    )
+}
+
+/// The two-cluster fleet of the fleet-order tests on `arm` (reset first): `dev` and `prod` on
+/// their versions, each offered its upgrades, no maintenance configurations of their own (the
+/// policy's window applies), `prod` on AKS's auto-upgrade channel `prod_channel` when given; a
+/// PUT to `target` is expected `dev_puts` / `prod_puts` times and any other cluster write fails
+/// the test.
+pub async fn dev_prod_fleet(
+    arm: &MockServer,
+    dev: (&str, Vec<&'static str>),
+    prod: (&str, Vec<&'static str>),
+    target: &str,
+    puts: (u64, u64),
+    prod_channel: Option<&str>,
+) {
+    arm.reset().await;
+    mount_identity(arm).await;
+    let dev = FleetCluster::new("dev", dev.0, LATEST_IMAGE, dev.1).without_maintenance_configurations();
+    let mut prod = FleetCluster::new("prod", prod.0, LATEST_IMAGE, prod.1).without_maintenance_configurations();
+    if let Some(channel) = prod_channel {
+        prod.resource["properties"]["autoUpgradeProfile"] = json!({"upgradeChannel": channel});
+    }
+    if puts.0 > 0 {
+        expect_version_upgrade(arm, &dev, target, puts.0).await;
+    }
+    if puts.1 > 0 {
+        expect_version_upgrade(arm, &prod, target, puts.1).await;
+    }
+    mount_fleet(arm, &[dev, prod]).await;
+    expect_no_cluster_writes(arm).await;
 }
 
 pub async fn mount_identity(server: &MockServer) {
