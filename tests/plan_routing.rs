@@ -4,7 +4,7 @@
 //! action with its own key per stage and repository.
 
 use aks_cadence::action::{Action, ActionKind, Stage};
-use aks_cadence::domain::{ClusterFacts, ClusterId, OfferedVersion, Origin, Signal, SignalKind};
+use aks_cadence::domain::{ClusterFacts, ClusterId, ConcernKind, OfferedVersion, Origin, Signal, SignalKind};
 use aks_cadence::plan::{self, PlanFacts};
 use aks_cadence::policy::Policy;
 use jiff::{SignedDuration, Timestamp};
@@ -269,4 +269,18 @@ fn a_stage_skipped_on_the_ladder_routes_nothing_of_its_own() {
     // stage reached).
     let actions = at(&policy(ROUTED), plus_days(14));
     assert!(actions.iter().all(|a| a.kind.channel() != "email:platform-lead@contoso.example"), "{:#?}", told(&actions));
+}
+
+#[test]
+fn a_concern_first_seen_past_its_deadline_gets_the_overdue_routes_at_once() {
+    // A cluster first seen on a version whose support has ended: its first message is overdue,
+    // with `[rule.overdue]`'s extras (the first sighting is now: no earlier stage was told).
+    let p = policy(ROUTED);
+    let signal = Signal { kind: SignalKind::SupportEnded { kubernetes_version: "1.30.4".into() }, ..patch_offered() };
+    let actions = plan::plan(&signal, &p, &PlanFacts::default(), t0());
+    let told: Vec<(Stage, String)> = actions.iter().filter(|a| a.concern.kind == ConcernKind::Support).map(|a| (a.stage, a.kind.channel())).collect();
+    assert!(told.iter().all(|(stage, _)| *stage == Stage::Overdue), "{told:#?}");
+    for extra in ["email:cto-office@contoso.example", "slack:SLACK_INCIDENTS", "github-escalation:contoso/platform-infra"] {
+        assert!(told.iter().any(|(_, channel)| channel == extra), "{extra} missing: {told:#?}");
+    }
 }
