@@ -626,7 +626,7 @@ impl Pipeline {
     /// approval is kept in the ledger and told on the issue once ARM accepted the change
     /// (`RunReport::after_start`); an unreadable state holds it,
     /// naming the cause. Dry runs read and decide, and record nothing but the proposal time.
-    async fn approve(&self, plan: &mut Vec<Action>, finished: &[Action], now: Timestamp, report: &mut RunReport) -> Result<(), PipelineError> {
+    async fn approve(&self, plan: &mut [Action], finished: &[Action], now: Timestamp, report: &mut RunReport) -> Result<(), PipelineError> {
         let mut echoes: Vec<(ActionKey, Action)> = Vec::new();
         // A merged pull request for the concern hands the change to infrastructure code.
         if let Some(reader) = &self.approvals {
