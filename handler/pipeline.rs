@@ -12,7 +12,7 @@
 //!    approved the target on the concern's issue ([`plan::approval`]);
 //! 4. in dry-run, stops there: the plan is logged and returned (nothing is claimed or marked);
 //! 5. otherwise hands the whole delivery's plan to the one path every entry shares
-//!    ([`Pipeline::carry_out`]: execute → log → report failures → verdict), so notifications
+//!    (`Pipeline::carry_out`: execute → log → report failures → verdict), so notifications
 //!    of one batch group into digests (under the host the executor queues email and chat in
 //!    the ledger instead, and [`Pipeline::flush_digests`] — the `digest` timer — sends the
 //!    queue of many invocations as one plan, entering the same path after the executor: see
