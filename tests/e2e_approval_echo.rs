@@ -56,7 +56,7 @@ async fn fleet(arm: &MockServer, put: Option<ResponseTemplate>, puts: u64) {
 }
 
 fn sweep(dir: &Path, arm: &MockServer, gh: &FakeGithub, now: &str) -> Vec<Value> {
-    let out = fleet_support::live_sweep(dir, arm, &policy(), &gh.uri(), now);
+    let out = fleet_support::live_sweep(dir, arm, &policy(), &gh.uri(), now, &[]);
     String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"))).collect()
 }
 
