@@ -327,7 +327,7 @@ impl Sweeper {
 
     /// The reading half of [`Sweeper::local`] (inventory, every cluster, the event-wiring
     /// check, the baseline's Defender plans), as of the pipeline's clock, before anything is
-    /// planned: what the sweep benchmark measures.
+    /// planned.
     pub async fn read_fleet(&self, concurrency: usize) -> Result<LocalSweep, SweepFailure> {
         self.read_fleet_observed(concurrency, &NoProgress).await
     }
