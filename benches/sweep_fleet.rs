@@ -1,47 +1,53 @@
-//! A fleet sweep against a fake ARM that behaves like the real one where it matters for speed:
-//! 5–20 ms of latency per request and ARM's read token bucket per subscription (250 burst,
-//! refilling 25/s; an empty bucket answers 429 with `Retry-After`, and every answer carries
-//! `x-ms-ratelimit-remaining-subscription-reads`).
+//! The real `handler sweep` binary against a fake ARM that behaves like the real one where it
+//! matters for speed: 5–20 ms of latency per request, ARM's read token bucket per subscription
+//! (250 burst, refilling 25/s) and its write bucket (200 burst, refilling 10/s: ARM meters the
+//! `listClusterUserCredential` POST as a write); an empty bucket answers 429 with `Retry-After`,
+//! and every answer carries `x-ms-ratelimit-remaining-subscription-reads` (or `-writes`).
 //!
-//! Prints, per upgrade source (per-cluster upgrade profile vs the region's version table): wall
-//! time against the floor the bucket allows for the reads made (`max(0, (reads − 250) / 25)` s per
-//! subscription, the largest of them), ARM reads per cluster, 429s, and the process's peak memory
-//! (VmHWM; the fake ARM runs in the same process).
+//! The binary runs as in production: `wiring::sweeper` from settings (the per-cluster upgrade
+//! profile, readiness reads, the event-wiring query, `[baseline]` policy, dry-run, SQLite ledger)
+//! and certificate reads on as they are by default — each cluster's user kubeconfig
+//! (`CADENCE_SWEEP_KUBECONFIG_CERTS`, a write) and a TLS handshake with its public API server (a
+//! TLS listener on 127.0.0.1:443 presenting an rcgen certificate; the clusters' `fqdn` is
+//! `localhost`). `SWEEP_FLEET_CERTS=0` turns both off (`CADENCE_SWEEP_KUBECONFIG_CERTS=false`
+//! and no `fqdn`), to compare ARM reads alone.
 //!
-//! Readiness reads are on (`SWEEP_FLEET_READINESS=0` turns them off): every cluster has an upgrade
-//! pending, so every cluster needs its region's Compute usages (shared per subscription + region)
-//! and the usages of the virtual network its pools' subnet is in (shared per network: every 50
-//! clusters of a subscription share a network, each with a subnet of its own). The readiness
-//! reads are printed apart.
+//! Prints, per fleet size: wall time against the floor the buckets allow for the calls made
+//! (`max(0, (reads − 250) / 25)` s and `max(0, (writes − 200) / 10)` s per subscription, the
+//! largest of them), ARM reads and writes per cluster, 429s, and the binary's peak resident memory
+//! (`ru_maxrss` from `wait4`: the `handler` process alone, not the fake); then the ratio of the
+//! largest fleet's peak to the smallest's, measured in the same run.
 //!
-//! The security baseline is on (`SWEEP_FLEET_BASELINE=0` turns it off): a `[baseline]` policy,
-//! inventory rows that carry the properties it reads, and the one Defender-plan query per sweep.
-//! Its line shows how many clusters were evaluated from the inventory alone and the Resource
-//! Graph queries; the ARM reads are the same with it on or off.
+//! Every cluster has an upgrade pending, so every cluster needs its region's Compute usages
+//! (shared per subscription + region) and the usages of the virtual network its pools' subnet is
+//! in (shared per network: every 50 clusters of a subscription share a network, each with a subnet
+//! of its own). The security baseline's one Defender-plan query is answered
+//! (`SWEEP_FLEET_BASELINE=0`: the built-in policy, no `[baseline]`).
 //!
 //! ```text
-//! cargo bench --bench sweep_fleet -- 1000          # clusters (default 1000)
-//! SWEEP_FLEET_SUBS=4 SWEEP_FLEET_CONCURRENCY=32 SWEEP_FLEET_MODES=region cargo bench --bench sweep_fleet -- 10000
+//! cargo bench --bench sweep_fleet -- 1000 10000    # fleet sizes (default 1000 10000)
+//! SWEEP_FLEET_SUBS=8 SWEEP_FLEET_CONCURRENCY=16 SWEEP_FLEET_CERTS=0 cargo bench --bench sweep_fleet -- 2000
 //! ```
-//! The work is IO-bound (throttling and latency), so `--profile dev` gives the same figures
-//! without a release build of the dependency tree.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use aks_cadence::azure::{ArmClient, ArmConfig, StaticToken};
-use aks_cadence::sweeper::Sweeper;
-use aks_cadence::sweep::{SweepContext, SweepOptions, UpgradeSource};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+#[path = "../tests/certs_support/mod.rs"]
+mod certs_support;
+
 const BURST: f64 = 250.0;
 const REFILL: f64 = 25.0;
+const WRITE_BURST: f64 = 200.0;
+const WRITE_REFILL: f64 = 10.0;
+const IDENTITY_HEADER: &str = "bench-identity-header";
 const REGIONS: [&str; 4] = ["westeurope", "northeurope", "eastus", "westus2"];
 const VERSIONS: [&str; 5] = ["1.23.12", "1.24.6", "1.24.9", "1.25.4", "1.25.5"];
 const FAMILIES: [(&str, &str); 3] =
@@ -58,8 +64,17 @@ fn fixture(rel: &str) -> Value {
 struct Fake {
     clusters: usize,
     subs: Vec<String>,
+    /// Per subscription: the read bucket and the write bucket, (tokens, last refill).
     buckets: Mutex<HashMap<String, (f64, Instant)>>,
+    write_buckets: Mutex<HashMap<String, (f64, Instant)>>,
     reads_served: Mutex<HashMap<String, u64>>,
+    writes_served: Mutex<HashMap<String, u64>>,
+    /// Resource Graph wiring queries answered (pages).
+    wiring_pages: AtomicU64,
+    /// Whether clusters have a public API server (`fqdn` = `localhost`) to dial.
+    api_server: bool,
+    /// The `listClusterUserCredential` answer: a kubeconfig with an rcgen CA and client certificate.
+    credentials: Value,
     /// Readiness reads served: (Compute usages, virtual network usages).
     readiness_reads: (AtomicU64, AtomicU64),
     throttled: AtomicU64,
@@ -76,12 +91,17 @@ struct Fake {
 }
 
 impl Fake {
-    fn new(clusters: usize, subs: usize) -> Self {
+    fn new(clusters: usize, subs: usize, api_server: bool, credentials: Value) -> Self {
         let body = |f: &str| fixture(&format!("arm/{f}"))["responses"]["200"]["body"].clone();
         Self {
             clusters,
             subs: (0..subs).map(|i| format!("{i:08x}-0000-0000-0000-000000000000")).collect(),
             buckets: Mutex::new(HashMap::new()),
+            write_buckets: Mutex::new(HashMap::new()),
+            writes_served: Mutex::new(HashMap::new()),
+            wiring_pages: AtomicU64::new(0),
+            api_server,
+            credentials,
             graph_queries: (AtomicU64::new(0), AtomicU64::new(0)),
             reads_served: Mutex::new(HashMap::new()),
             readiness_reads: (AtomicU64::new(0), AtomicU64::new(0)),
@@ -131,7 +151,8 @@ impl Fake {
             "currentKubernetesVersion": version, "kubernetesVersion": version, "provisioningState": "Succeeded",
             "powerState": "Running", "supportPlan": "KubernetesOfficial",
             "autoUpgradeProfile": {"upgradeChannel": "none", "nodeOSUpgradeChannel": "NodeImage"},
-            "fqdn": format!("c{i}-dns.hcp.{}.azmk8s.io", REGIONS[i % REGIONS.len()]), "privateFqdn": "",
+            // A public API server on this machine (the bench's TLS listener on 127.0.0.1:443).
+            "fqdn": if self.api_server { "localhost" } else { "" }, "privateFqdn": "",
             "agentPoolProfiles": pools,
             "networkProfile": {"networkPlugin": "azure", "networkPluginMode": "overlay", "networkPolicy": "azure", "outboundType": "loadBalancer"},
             // What the security baseline reads besides the above (docs/baseline.md).
@@ -147,18 +168,54 @@ impl Fake {
 
     /// Takes a read token from `sub`'s bucket: `Ok(remaining)` or `Err(retry_after_secs)`.
     fn take(&self, sub: &str) -> Result<u64, u64> {
-        let mut buckets = self.buckets.lock().unwrap();
-        let now = Instant::now();
-        let (tokens, last) = buckets.entry(sub.to_string()).or_insert((BURST, now));
-        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * REFILL).min(BURST);
-        *last = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            *self.reads_served.lock().unwrap().entry(sub.to_string()).or_default() += 1;
-            Ok(tokens.floor() as u64)
+        take_token(&self.buckets, &self.reads_served, sub, BURST, REFILL)
+    }
+
+    /// Takes a write token from `sub`'s write bucket.
+    fn take_write(&self, sub: &str) -> Result<u64, u64> {
+        take_token(&self.write_buckets, &self.writes_served, sub, WRITE_BURST, WRITE_REFILL)
+    }
+}
+
+/// ARM's token bucket: `Ok(remaining)` or `Err(retry_after_secs)`.
+fn take_token(buckets: &Mutex<HashMap<String, (f64, Instant)>>, served: &Mutex<HashMap<String, u64>>, sub: &str, burst: f64, refill: f64) -> Result<u64, u64> {
+    let mut buckets = buckets.lock().unwrap();
+    let now = Instant::now();
+    let (tokens, last) = buckets.entry(sub.to_string()).or_insert((burst, now));
+    *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * refill).min(burst);
+    *last = now;
+    if *tokens >= 1.0 {
+        *tokens -= 1.0;
+        *served.lock().unwrap().entry(sub.to_string()).or_default() += 1;
+        Ok(tokens.floor() as u64)
+    } else {
+        Err((((1.0 - *tokens) / refill).ceil() as u64).max(1))
+    }
+}
+
+impl Fake {
+    /// The App Service managed identity answer (`IDENTITY_ENDPOINT`), for `resource`.
+    fn token(resource: &str) -> Value {
+        let mut token = fixture("functions-host/managed_identity_token_response.app_service.docs.json");
+        token["access_token"] = json!("bench-token");
+        token["expires_on"] = json!((jiff::Timestamp::now().as_second() + 3600).to_string());
+        token["resource"] = json!(resource);
+        token
+    }
+
+    /// A Resource Graph page of `total` rows from `offset`, built by `row`.
+    fn graph_page(&self, offset: usize, top: usize, total: usize, row: impl Fn(usize) -> Value) -> Value {
+        let end = (offset + top).min(total);
+        let mut page = self.graph_envelope.clone();
+        page["totalRecords"] = json!(total);
+        page["count"] = json!(end - offset);
+        page["data"] = Value::Array((offset..end).map(row).collect());
+        if end < total {
+            page["$skipToken"] = json!(end.to_string());
         } else {
-            Err((((1.0 - *tokens) / REFILL).ceil() as u64).max(1))
+            page.as_object_mut().unwrap().remove("$skipToken");
         }
+        page
     }
 }
 
@@ -168,8 +225,25 @@ async fn handle(State(fake): State<Arc<Fake>>, method: Method, uri: Uri, body: B
     let jitter = (n.wrapping_mul(2654435761) >> 7) % 16;
     tokio::time::sleep(Duration::from_millis(5 + jitter)).await;
     let path = uri.path();
+    if method == Method::GET && path == "/msi/token" {
+        let resource = uri.query().and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("resource="))).unwrap_or("");
+        let resource = url::form_urlencoded::parse(format!("r={resource}").as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_default();
+        return axum::Json(Fake::token(&resource)).into_response();
+    }
     if method == Method::POST && path.ends_with("/Microsoft.ResourceGraph/resources") {
         let req: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        let offset: usize = req["options"]["$skipToken"].as_str().and_then(|t| t.parse().ok()).unwrap_or(0);
+        let top = req["options"]["$top"].as_u64().unwrap_or(1000) as usize;
+        if req["query"].as_str().is_some_and(|q| q.contains("microsoft.eventgrid/systemtopics")) {
+            // The event-wiring query: every cluster has its system topic, as the infra deploys.
+            fake.wiring_pages.fetch_add(1, Ordering::Relaxed);
+            let page = fake.graph_page(offset, top, fake.clusters, |i| {
+                let id = fake.row(i)["id"].as_str().unwrap().to_string();
+                let rg_end = id.find("/providers/").unwrap();
+                json!({"id": format!("{}/providers/Microsoft.EventGrid/systemTopics/aks-cadence-c{i}", &id[..rg_end]), "source": id})
+            });
+            return axum::Json(page).into_response();
+        }
         if req["query"].as_str().is_some_and(|q| q.contains("securityresources")) {
             // The security baseline's one subscription-level query: Defender on everywhere.
             fake.graph_queries.1.fetch_add(1, Ordering::Relaxed);
@@ -183,19 +257,19 @@ async fn handle(State(fake): State<Arc<Fake>>, method: Method, uri: Uri, body: B
             return axum::Json(page).into_response();
         }
         fake.graph_queries.0.fetch_add(1, Ordering::Relaxed);
-        let offset: usize = req["options"]["$skipToken"].as_str().and_then(|t| t.parse().ok()).unwrap_or(0);
-        let top = req["options"]["$top"].as_u64().unwrap_or(1000) as usize;
-        let end = (offset + top).min(fake.clusters);
-        let mut page = fake.graph_envelope.clone();
-        page["totalRecords"] = json!(fake.clusters);
-        page["count"] = json!(end - offset);
-        page["data"] = Value::Array((offset..end).map(|i| fake.row(i)).collect());
-        if end < fake.clusters {
-            page["$skipToken"] = json!(end.to_string());
-        } else {
-            page.as_object_mut().unwrap().remove("$skipToken");
-        }
+        let page = fake.graph_page(offset, top, fake.clusters, |i| fake.row(i));
         return axum::Json(page).into_response();
+    }
+    if method == Method::POST && path.ends_with("/listClusterUserCredential") {
+        let sub = path.split('/').nth(2).unwrap_or("tenant").to_string();
+        return match fake.take_write(&sub) {
+            Ok(remaining) => ([("x-ms-ratelimit-remaining-subscription-writes", remaining.to_string())], axum::Json(fake.credentials.clone())).into_response(),
+            Err(retry) => {
+                fake.throttled.fetch_add(1, Ordering::Relaxed);
+                let body = json!({"error": {"code": "TooManyRequests", "message": "subscription write bucket empty"}});
+                (StatusCode::TOO_MANY_REQUESTS, [("Retry-After", retry.to_string())], axum::Json(body)).into_response()
+            }
+        };
     }
     if method != Method::GET {
         return StatusCode::METHOD_NOT_ALLOWED.into_response();
@@ -256,166 +330,259 @@ async fn handle(State(fake): State<Arc<Fake>>, method: Method, uri: Uri, body: B
     ([("x-ms-ratelimit-remaining-subscription-reads", remaining.to_string())], axum::Json(body)).into_response()
 }
 
-async fn start_fake(clusters: usize, subs: usize) -> (String, Arc<Fake>) {
-    let fake = Arc::new(Fake::new(clusters, subs));
-    let app = axum::Router::new().fallback(handle).with_state(fake.clone());
+async fn start_fake(fake: Arc<Fake>) -> String {
+    let app = axum::Router::new().fallback(handle).with_state(fake);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (format!("http://{addr}"), fake)
+    format!("http://{addr}")
 }
 
-fn peak_memory_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()
+/// The certificates every cluster presents: an rcgen CA, the API server's certificate (served on
+/// 127.0.0.1:443) and the user's client certificate (in the kubeconfig).
+struct Certificates {
+    ca: certs_support::Ca,
+    server: certs_support::Leaf,
+    client: certs_support::Leaf,
+}
+
+impl Certificates {
+    fn new() -> Self {
+        let ca = certs_support::Ca::new("bench-ca", (2024, 1, 1, 0), (2034, 1, 1, 0));
+        let server = certs_support::leaf("apiserver", (2024, 1, 1, 0), (2030, 1, 1, 0), &ca);
+        let client = certs_support::leaf("masterclient", (2024, 1, 1, 0), (2030, 1, 1, 0), &ca);
+        Self { ca, server, client }
+    }
+
+    /// The `listClusterUserCredential` example with a real kubeconfig in place of its placeholder.
+    fn credentials(&self) -> Value {
+        use base64::Engine as _;
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        let kubeconfig = format!(
+            "apiVersion: v1\nclusters:\n- cluster:\n    certificate-authority-data: {}\n    server: https://localhost:443\n  name: c\ncontexts:\n- context:\n    cluster: c\n    user: u\n  name: c\ncurrent-context: c\nkind: Config\nusers:\n- name: u\n  user:\n    client-certificate-data: {}\n    token: 0123456789abcdef\n",
+            b64(&self.ca.pem()),
+            b64(&self.client.pem)
+        );
+        let mut body = fixture("arm/managedclusters_list_cluster_user_credentials.2026-04-01.json")["responses"]["200"]["body"].clone();
+        body["kubeconfigs"][0]["value"] = json!(b64(&kubeconfig));
+        body
+    }
+
+    /// Every cluster's API server: a TLS listener on 127.0.0.1:443 (the port the sweep dials).
+    async fn serve_api_server(&self) -> std::io::Result<()> {
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![self.server.der.clone(), self.ca.der()], self.server.key_der())
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:443").await?;
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    if let Ok(mut tls) = acceptor.accept(tcp).await {
+                        let mut rest = Vec::new();
+                        let _ = tokio::io::AsyncReadExt::read_to_end(&mut tls, &mut rest).await;
+                    }
+                });
+            }
+        });
+        Ok(())
+    }
 }
 
 struct Figures {
     wall: Duration,
     floor: Duration,
     reads: u64,
+    writes: u64,
     /// (Compute usages, virtual network usages) reads.
     readiness_reads: (u64, u64),
-    /// Clusters whose snapshot carries readiness facts.
-    assessed: usize,
     throttled: u64,
-    signals: usize,
-    failures: usize,
-    /// Resource Graph queries: (inventory pages, Defender-plan queries).
-    graph_queries: (u64, u64),
-    /// Clusters whose baseline was evaluated from the inventory alone, and the failing checks found.
-    baseline: (usize, usize),
+    /// Resource Graph queries: (inventory pages, Defender-plan queries, wiring pages).
+    graph_queries: (u64, u64, u64),
+    /// The `handler` process's peak resident memory (`ru_maxrss`, KiB).
+    peak_kib: u64,
+    /// Lines the binary printed on stdout (one per planned action and per baseline finding).
+    stdout_lines: usize,
+    /// The binary's last stderr line (its summary).
+    summary: String,
 }
 
-async fn run(clusters: usize, subs: usize, concurrency: usize, source: UpgradeSource, readiness: bool, baseline: bool) -> Figures {
-    let (uri, fake) = start_fake(clusters, subs).await;
-    let mut cfg = ArmConfig::new(uri);
-    cfg.max_concurrency = concurrency;
-    let arm = ArmClient::new(cfg, Arc::new(StaticToken::new("bench"))).unwrap();
-    let mut ctx = SweepContext::new(arm, Vec::new(), concurrency);
-    // Certificates are not read: the fake names do not resolve, and the figures compare ARM reads.
-    ctx.options = SweepOptions { upgrades_from: source, certificates: aks_cadence::sweep::CertificateChecks::off(), readiness };
-    // The sweep as `handler sweep` reads the fleet (`Sweeper::read_fleet`, the reading half of
-    // `Sweeper::local`); planning is not measured here (benches/plan_ledger.rs measures it).
-    let dir = tempfile::tempdir().unwrap();
-    let ledger: Arc<dyn aks_cadence::store::Ledger> = Arc::new(aks_cadence::store::sqlite::SqliteLedger::open(dir.path().join("cadence.db")).unwrap());
-    let policy = if baseline {
-        aks_cadence::policy::Policy::parse("[baseline]\n", "bench.toml").expect("policy")
-    } else {
-        aks_cadence::policy::Policy::builtin()
-    };
-    let pipeline = aks_cadence::wiring::Parts::new(Arc::new(policy.clone()), ledger, Vec::new(), true, aks_cadence::pipeline::system_clock()).pipeline();
-    let sweeper = Sweeper::new(ctx, Arc::new(pipeline));
-    let t0 = Instant::now();
-    let local = sweeper.read_fleet(concurrency).await.expect("sweep");
-    let wall = t0.elapsed();
-    let served = fake.reads_served.lock().unwrap().clone();
-    let reads: u64 = served.values().sum();
-    // The baseline as the planner evaluates it: from each snapshot's inventory view and the one
-    // Defender query, no read of its own.
-    let today = jiff::tz::Offset::UTC.to_datetime(jiff::Timestamp::now()).date();
-    let mut evaluated = (0, 0);
-    if let Some(checks) = &policy.baseline {
-        for snap in &local.snapshots {
-            let Some(resource) = &snap.baseline else { continue };
-            let context = aks_cadence::baseline::ClusterContext { maintenance_configurations: None, defender_plan: snap.defender_plan.clone() };
-            let findings = aks_cadence::baseline::assess(checks, &snap.cluster, &snap.facts, resource, &context, today);
-            evaluated.0 += 1;
-            evaluated.1 += findings.iter().filter(|f| f.status.is_failing()).count();
+/// Runs `handler sweep` to its end, counting its stdout lines, and returns (exit code, peak RSS
+/// KiB, stdout lines, last stderr line). `wait4` reports the child's own `ru_maxrss`.
+// The child is reaped by `wait4` (for its `ru_maxrss`), not by `Child::wait`.
+#[allow(clippy::zombie_processes)]
+fn run_binary(cmd: &mut std::process::Command) -> (i32, u64, usize, String) {
+    use std::io::BufRead as _;
+    let mut child = cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().expect("spawn handler sweep");
+    let stdout = child.stdout.take().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || std::io::BufReader::new(stdout).lines().count());
+    let err = std::thread::spawn(move || {
+        let mut last = String::new();
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            if !line.trim().is_empty() {
+                last = line;
+            }
         }
-    }
-    let floor_secs = served.values().map(|r| ((*r as f64 - BURST) / REFILL).max(0.0)).fold(0.0, f64::max);
+        last
+    });
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: `rusage` is plain data the kernel fills; `pid` is our own child, not yet waited for.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(waited, pid, "wait4: {}", std::io::Error::last_os_error());
+    let code = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { -1 };
+    (code, usage.ru_maxrss as u64, out.join().unwrap(), err.join().unwrap())
+}
+
+async fn run(clusters: usize, subs: usize, concurrency: usize, certificates: Option<&Certificates>, baseline: bool) -> Figures {
+    let credentials = certificates.map(Certificates::credentials).unwrap_or(Value::Null);
+    let fake = Arc::new(Fake::new(clusters, subs, certificates.is_some(), credentials));
+    let uri = start_fake(fake.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    // The built-in policy plus, unless `SWEEP_FLEET_BASELINE=0`, the security baseline.
+    std::fs::write(dir.path().join("cadence.toml"), if baseline { "[baseline]\n" } else { "" }).unwrap();
+    let identity = format!("{uri}/msi/token");
+    let subscriptions = fake.subs.join(",");
+    // `SWEEP_FLEET_WRAP="heaptrack -o /tmp/sweep"` runs the binary under a profiler (the peak
+    // printed is then the wrapper's).
+    let wrap = std::env::var("SWEEP_FLEET_WRAP").unwrap_or_default();
+    let mut words = wrap.split_whitespace();
+    let mut cmd = match words.next() {
+        Some(program) => {
+            let mut c = std::process::Command::new(program);
+            c.args(words).arg(env!("CARGO_BIN_EXE_handler"));
+            c
+        }
+        None => std::process::Command::new(env!("CARGO_BIN_EXE_handler")),
+    };
+    let path = std::env::var("PATH").unwrap_or_default();
+    cmd.current_dir(dir.path())
+        .env_clear()
+        .envs([
+            ("ARM_ENDPOINT", uri.as_str()),
+            ("AZURE_CREDENTIAL", "managed_identity"),
+            ("IDENTITY_ENDPOINT", identity.as_str()),
+            ("IDENTITY_HEADER", IDENTITY_HEADER),
+            ("CADENCE_SUBSCRIPTIONS", subscriptions.as_str()),
+            ("CADENCE_STATE", "sqlite:cadence.db"),
+            ("CADENCE_CONFIG", "cadence.toml"),
+            ("CADENCE_DRY_RUN", "true"),
+            ("CADENCE_SWEEP_KUBECONFIG_CERTS", if certificates.is_some() { "true" } else { "false" }),
+            ("PATH", path.as_str()),
+        ])
+        .env("CADENCE_SWEEP_CONCURRENCY", concurrency.to_string())
+        .arg("sweep");
+    let t0 = Instant::now();
+    let (code, peak_kib, stdout_lines, summary) = tokio::task::spawn_blocking(move || run_binary(&mut cmd)).await.unwrap();
+    let wall = t0.elapsed();
+    assert_eq!(code, 0, "handler sweep failed: {summary}");
+    let reads_served = fake.reads_served.lock().unwrap().clone();
+    let writes_served = fake.writes_served.lock().unwrap().clone();
+    let floor_secs = fake
+        .subs
+        .iter()
+        .map(|s| {
+            let r = reads_served.get(s).copied().unwrap_or(0) as f64;
+            let w = writes_served.get(s).copied().unwrap_or(0) as f64;
+            ((r - BURST) / REFILL).max((w - WRITE_BURST) / WRITE_REFILL).max(0.0)
+        })
+        .fold(0.0, f64::max);
     Figures {
         wall,
         floor: Duration::from_secs_f64(floor_secs),
-        reads,
+        reads: reads_served.values().sum(),
+        writes: writes_served.values().sum(),
         readiness_reads: (fake.readiness_reads.0.load(Ordering::Relaxed), fake.readiness_reads.1.load(Ordering::Relaxed)),
-        assessed: local.snapshots.iter().filter(|s| s.readiness.is_some()).count(),
         throttled: fake.throttled.load(Ordering::Relaxed),
-        signals: local.snapshots.iter().map(|s| s.signals.len()).sum(),
-        failures: local.failures.len(),
-        graph_queries: (fake.graph_queries.0.load(Ordering::Relaxed), fake.graph_queries.1.load(Ordering::Relaxed)),
-        baseline: evaluated,
+        graph_queries: (fake.graph_queries.0.load(Ordering::Relaxed), fake.graph_queries.1.load(Ordering::Relaxed), fake.wiring_pages.load(Ordering::Relaxed)),
+        peak_kib,
+        stdout_lines,
+        summary,
     }
 }
 
 fn main() {
-    let clusters: usize = std::env::args()
-        .skip(1)
-        .find_map(|a| a.parse().ok())
-        .or_else(|| std::env::var("SWEEP_FLEET_CLUSTERS").ok()?.parse().ok())
-        .unwrap_or(1000);
-    let subs: usize = std::env::var("SWEEP_FLEET_SUBS").ok().and_then(|v| v.parse().ok()).unwrap_or(1).max(1);
+    let mut sizes: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    if sizes.is_empty() {
+        sizes = match std::env::var("SWEEP_FLEET_CLUSTERS").ok().and_then(|v| v.parse().ok()) {
+            Some(n) => vec![n],
+            None => vec![1000, 10000],
+        };
+    }
+    let subs: usize = std::env::var("SWEEP_FLEET_SUBS").ok().and_then(|v| v.parse().ok()).unwrap_or(8).max(1);
     let concurrency: usize = std::env::var("SWEEP_FLEET_CONCURRENCY").ok().and_then(|v| v.parse().ok()).unwrap_or(16);
-    let modes = std::env::var("SWEEP_FLEET_MODES").unwrap_or_else(|_| "cluster-profile,region".into());
-    let readiness = std::env::var("SWEEP_FLEET_READINESS").map_or(true, |v| v != "0");
+    let certs = std::env::var("SWEEP_FLEET_CERTS").map_or(true, |v| v != "0");
     let baseline = std::env::var("SWEEP_FLEET_BASELINE").map_or(true, |v| v != "0");
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let certificates = certs.then(Certificates::new);
+    if let Some(c) = &certificates {
+        rt.block_on(c.serve_api_server()).expect("the API servers' TLS listener needs 127.0.0.1:443 (run as root, or SWEEP_FLEET_CERTS=0)");
+    }
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
 
     println!(
-        "sweep_fleet: {clusters} clusters, {subs} subscription(s), {} regions, {} pools each, concurrency {concurrency}, latency 5-20 ms, read bucket {BURST} + {REFILL}/s per subscription, readiness reads {}, baseline {}",
+        "sweep_fleet: `handler sweep` (dry-run, upgrades from the cluster profile, readiness, event wiring, baseline {}), {subs} subscription(s), {} regions, {} pools each, concurrency {concurrency}, latency 5-20 ms, read bucket {BURST} + {REFILL}/s and write bucket {WRITE_BURST} + {WRITE_REFILL}/s per subscription, certificate reads {}; load average at start: {}",
+        if baseline { "on" } else { "off" },
         REGIONS.len(),
         POOLS.len(),
-        if readiness { "on" } else { "off" },
-        if baseline { "on" } else { "off" }
+        if certs { "on (kubeconfig + API server TLS)" } else { "off" },
+        load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
     );
-    println!("{:<16} {:>9} {:>7} {:>13} {:>6} {:>9} {:>10} {:>8}", "upgrades from", "wall", "reads", "reads/cluster", "429s", "floor", "wall/floor", "signals");
-    for mode in modes.split(',').map(str::trim) {
-        let source = match mode {
-            "cluster-profile" => UpgradeSource::ClusterProfile,
-            "region" => UpgradeSource::Region,
-            other => panic!("unknown mode {other}: use cluster-profile or region"),
-        };
-        let f = rt.block_on(run(clusters, subs, concurrency, source, readiness, baseline));
+    println!(
+        "{:>8} {:>9} {:>7} {:>7} {:>13} {:>14} {:>6} {:>9} {:>10} {:>10}",
+        "clusters", "wall", "reads", "writes", "reads/cluster", "writes/cluster", "429s", "floor", "wall/floor", "peak RSS"
+    );
+    let mut peaks = Vec::new();
+    for &clusters in &sizes {
+        let f = rt.block_on(run(clusters, subs, concurrency, certificates.as_ref(), baseline));
         let ratio = if f.floor.is_zero() { "-".to_string() } else { format!("{:.2}", f.wall.as_secs_f64() / f.floor.as_secs_f64()) };
         println!(
-            "{:<16} {:>8.1}s {:>7} {:>13.2} {:>6} {:>8.1}s {:>10} {:>8}",
-            mode,
+            "{:>8} {:>8.1}s {:>7} {:>7} {:>13.2} {:>14.2} {:>6} {:>8.1}s {:>10} {:>6.1} MiB",
+            clusters,
             f.wall.as_secs_f64(),
             f.reads,
+            f.writes,
             f.reads as f64 / clusters as f64,
+            f.writes as f64 / clusters as f64,
             f.throttled,
             f.floor.as_secs_f64(),
             ratio,
-            f.signals
+            f.peak_kib as f64 / 1024.0
         );
         println!(
-            "{:<16} readiness: {} of {} clusters assessed; {} Compute usages + {} virtual network usages reads ({:.3} per cluster)",
+            "{:>8} readiness: {} Compute usages + {} virtual network usages reads ({:.3} per cluster); Resource Graph: {} inventory page(s), {} wiring page(s), {} Defender-plan query; stdout {} line(s); {}",
             "",
-            f.assessed,
-            clusters,
             f.readiness_reads.0,
             f.readiness_reads.1,
-            (f.readiness_reads.0 + f.readiness_reads.1) as f64 / clusters as f64
-        );
-        println!(
-            "{:<16} baseline: {} of {} clusters evaluated from the inventory ({} failing checks); Resource Graph: {} inventory page(s) + {} Defender-plan query; ARM reads above include none for the baseline",
-            "",
-            f.baseline.0,
-            clusters,
-            f.baseline.1,
+            (f.readiness_reads.0 + f.readiness_reads.1) as f64 / clusters as f64,
             f.graph_queries.0,
-            f.graph_queries.1
+            f.graph_queries.2,
+            f.graph_queries.1,
+            f.stdout_lines,
+            f.summary
         );
-        assert_eq!(f.failures, 0, "every cluster swept");
         if baseline {
-            assert_eq!(f.baseline.0, clusters, "every cluster's baseline comes from its inventory row");
             assert_eq!(f.graph_queries.1, 1, "one Defender-plan query per sweep");
         }
-        if readiness {
-            assert_eq!(f.assessed, clusters, "every cluster with an upgrade pending has its readiness read");
-        }
+        peaks.push((clusters, f.peak_kib));
     }
-    // The baseline the shared caches are measured against (computed, not run: it would take
-    // minutes more): every cluster reading its region's versions and each pool's upgrade profile.
-    let naive = clusters as u64 * (1 + POOLS.len() as u64 + 1 + 1);
-    let naive_floor = ((naive as f64 / subs as f64 - BURST) / REFILL).max(0.0);
-    println!(
-        "{:<16} {:>9} {:>7} {:>13.2} {:>6} {:>8.1}s   (computed: no shared caches)",
-        "uncached", "-", naive, naive as f64 / clusters as f64, "-", naive_floor
-    );
-    match peak_memory_kib() {
-        Some(kib) => println!("peak memory (VmHWM, fake ARM included): {:.1} MiB", kib as f64 / 1024.0),
-        None => println!("peak memory: /proc/self/status not readable"),
+    if let (Some(first), Some(last)) = (peaks.first(), peaks.last())
+        && peaks.len() > 1
+    {
+        println!(
+            "peak RSS {} clusters / {} clusters: {:.1} MiB / {:.1} MiB = {:.2}",
+            last.0,
+            first.0,
+            last.1 as f64 / 1024.0,
+            first.1 as f64 / 1024.0,
+            last.1 as f64 / first.1 as f64
+        );
     }
 }

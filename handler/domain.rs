@@ -374,7 +374,9 @@ pub enum SignalKind {
         /// When the cluster's current run of failing checks began (the checklist's episode).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         opened: Option<Timestamp>,
-        items: Vec<BaselineItem>,
+        /// Shared: every action planned from the signal carries it (a fleet sweep plans many),
+        /// and a clone is then a reference count, not a copy of every check.
+        items: std::sync::Arc<[BaselineItem]>,
         /// Targets (`<check>@<since>`) failing since the previous sweep.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         newly_failing: Vec<String>,

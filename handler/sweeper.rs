@@ -303,7 +303,7 @@ impl Sweeper {
 
     /// The reading half of [`Sweeper::local`] (inventory, every cluster, the event-wiring
     /// check, the baseline's Defender plans), as of the pipeline's clock, before anything is
-    /// planned: what the sweep benchmark measures.
+    /// planned.
     pub async fn read_fleet(&self, concurrency: usize) -> Result<LocalSweep, SweepFailure> {
         self.read_fleet_observed(concurrency, &NoProgress).await
     }
@@ -326,12 +326,13 @@ impl Sweeper {
     ) -> Result<(LocalSweep, BTreeMap<ClusterId, Vec<TrackedOperation>>), SweepFailure> {
         progress.inventory_taken(inv.clusters.len());
         let tracked = self.tracked(inv.clusters.iter().map(|c| c.id.clone()).collect()).await?;
-        let records = inv.clusters.clone();
+        // The wiring check reads the inventory before the sweep consumes it (no copy of every
+        // record is kept for it); its findings join their clusters' snapshots after the sweep.
+        let mut wiring_logs = Vec::new();
+        let wiring = self.wiring(&inv.clusters, &crate::sweep::fanout::run_id_at(now), now, &mut wiring_logs).await;
         let swept = |id: &ClusterId, ok: bool| progress.cluster_swept(id, ok);
         let mut local = sweep_inventory_observed(&self.ctx, inv, concurrency, &tracked, now, &swept).await;
         progress.planning();
-        let mut wiring_logs = Vec::new();
-        let wiring = self.wiring(&records, &local.run_id, now, &mut wiring_logs).await;
         attach(&mut local.snapshots, wiring);
         local.notes.extend(wiring_logs);
         let mut baseline_logs = Vec::new();

@@ -57,7 +57,7 @@ fn baseline(items: Vec<BaselineItem>, newly_failing: &[&str], fixed: &[&str]) ->
     let opened = items.iter().filter_map(|i| i.since).min();
     SignalKind::Baseline {
         opened,
-        items,
+        items: items.into(),
         newly_failing: newly_failing.iter().map(|s| s.to_string()).collect(),
         fixed: fixed.iter().map(|s| s.to_string()).collect(),
     }

@@ -215,7 +215,7 @@ fn every_signal_kind_under_the_builtin_policy_is_a_log_notice_and_changes_nothin
         (
             sweep(SignalKind::Baseline {
                 opened: Some("2026-11-20T08:00:00Z".parse().unwrap()),
-                items: vec![failing_baseline_item("disable-local-accounts", "2026-11-20T08:00:00Z")],
+                items: vec![failing_baseline_item("disable-local-accounts", "2026-11-20T08:00:00Z")].into(),
                 newly_failing: vec![],
                 fixed: vec![],
             }),

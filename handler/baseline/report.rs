@@ -123,7 +123,7 @@ pub fn assessed(
         // The first assessment: the notice tells everything; there is nothing to compare with.
         None => (Vec::new(), Vec::new()),
     };
-    let kind = crate::domain::SignalKind::Baseline { opened: memory.opened, items, newly_failing, fixed };
+    let kind = crate::domain::SignalKind::Baseline { opened: memory.opened, items: items.into(), newly_failing, fixed };
     (memory, kind)
 }
 

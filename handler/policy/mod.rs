@@ -640,7 +640,7 @@ mod tests {
             },
             SignalKind::Resolved { concern: ConcernKind::NodeImage, target: "p".into() },
             SignalKind::EventsNotWired { system_topic: None, function: None },
-            SignalKind::Baseline { opened: None, items: vec![], newly_failing: vec![], fixed: vec![] },
+            SignalKind::Baseline { opened: None, items: Vec::new().into(), newly_failing: vec![], fixed: vec![] },
             SignalKind::ChannelRequired { setting: "upgradeChannel".into(), current: None, required: "patch".into() },
             SignalKind::RingInversion { version: "1.30.7".into(), detail: "ring inversion: …".into() },
         ];

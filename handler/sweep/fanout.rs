@@ -135,8 +135,6 @@ pub struct LocalSweep {
     pub snapshots: Vec<ClusterSnapshot>,
     pub failures: Vec<(ClusterId, SweepError)>,
     pub notes: Vec<String>,
-    /// Each cluster's resource as the security baseline reads it (from the inventory).
-    pub baseline: BTreeMap<ClusterId, Value>,
 }
 
 /// The per-cluster sweep of every cluster of an inventory already taken, as of `now` (the
@@ -162,7 +160,6 @@ pub async fn sweep_inventory_observed(
 ) -> LocalSweep {
     let run_id = run_id_at(now);
     let run = SweepRun::new(run_id.clone(), now);
-    let baseline = inv.clusters.iter().filter_map(|r| Some((r.id.clone(), r.baseline.clone()?))).collect();
     // Owned inputs per cluster: the futures borrow nothing from the stream's closure, so the
     // whole sweep is `Send` (an HTTP route can await it).
     let work: Vec<(ClusterRecord, Vec<TrackedOperation>, SweepRun)> =
@@ -186,7 +183,7 @@ pub async fn sweep_inventory_observed(
     }
     snapshots.sort_by(|a, b| a.cluster.cmp(&b.cluster));
     failures.sort_by(|a, b| a.0.cmp(&b.0));
-    LocalSweep { run_id, source: inv.source, snapshots, failures, notes: inv.notes, baseline }
+    LocalSweep { run_id, source: inv.source, snapshots, failures, notes: inv.notes }
 }
 
 #[cfg(test)]
