@@ -204,11 +204,11 @@ enum Output {
 /// `RUST_LOG` overrides the level. Text has colours only on a terminal, and never with
 /// `NO_COLOR` set (<https://no-color.org>): a file, a pipe or the host's log collector gets plain text.
 ///
-/// Serving, lines are formatted on the request's thread and written by a writer thread, in
-/// batches: one `write` per batch drained from the queue instead of one per line. The queue is
-/// not lossy: when it is full (128k lines) a request waits rather than a line being dropped.
-/// Keep the returned guard until the process ends: dropping it writes out what is still queued.
-fn init_logging(settings: &Settings, out: Output) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+/// Serving, lines are formatted on the request's thread and written by a writer thread in
+/// batches (`host::log_writer`): one `write` per few milliseconds under load instead of one per
+/// line, and no line is dropped. Keep the returned guard until the process ends: dropping it
+/// writes out what is still queued.
+fn init_logging(settings: &Settings, out: Output) -> Option<host::log_writer::LogGuard> {
     use std::io::IsTerminal;
     let default = if out == Output::Stdout { "info" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
@@ -225,10 +225,14 @@ fn init_logging(settings: &Settings, out: Output) -> Option<tracing_appender::no
         };
         return None;
     }
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        .thread_name("log-writer")
-        .finish(std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout()));
+    let Ok((writer, guard)) = host::log_writer::batched(std::io::stdout()) else {
+        // No thread for the writer: every line is written as it is logged.
+        let _ = match settings.log_json {
+            true => builder.json().with_current_span(false).with_writer(std::io::stdout).try_init(),
+            false => builder.with_writer(std::io::stdout).try_init(),
+        };
+        return None;
+    };
     let _ = match settings.log_json {
         true => builder.json().with_current_span(false).with_writer(writer).try_init(),
         false => builder.with_writer(writer).try_init(),
