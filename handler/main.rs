@@ -204,11 +204,11 @@ enum Output {
 /// `RUST_LOG` overrides the level. Text has colours only on a terminal, and never with
 /// `NO_COLOR` set (<https://no-color.org>): a file, a pipe or the host's log collector gets plain text.
 ///
-/// Serving, lines are formatted on the request's thread and written by a writer thread, in
-/// batches: one `write` per batch drained from the queue instead of one per line. The queue is
-/// not lossy: when it is full (128k lines) a request waits rather than a line being dropped.
-/// Keep the returned guard until the process ends: dropping it writes out what is still queued.
-fn init_logging(settings: &Settings, out: Output) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+/// Serving, lines are formatted on the request's thread and written by a writer thread in
+/// batches (`host::log_writer`): one `write` per few milliseconds under load instead of one per
+/// line, and no line is dropped. Keep the returned guard until the process ends: dropping it
+/// writes out what is still queued.
+fn init_logging(settings: &Settings, out: Output) -> Option<host::log_writer::LogGuard> {
     use std::io::IsTerminal;
     let default = if out == Output::Stdout { "info" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
@@ -225,10 +225,14 @@ fn init_logging(settings: &Settings, out: Output) -> Option<tracing_appender::no
         };
         return None;
     }
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        .thread_name("log-writer")
-        .finish(std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout()));
+    let Ok((writer, guard)) = host::log_writer::batched(std::io::stdout()) else {
+        // No thread for the writer: every line is written as it is logged.
+        let _ = match settings.log_json {
+            true => builder.json().with_current_span(false).with_writer(std::io::stdout).try_init(),
+            false => builder.with_writer(std::io::stdout).try_init(),
+        };
+        return None;
+    };
     let _ = match settings.log_json {
         true => builder.json().with_current_span(false).with_writer(writer).try_init(),
         false => builder.with_writer(writer).try_init(),
@@ -274,20 +278,45 @@ async fn serve(settings: Settings, args: ServeArgs) -> Result<ExitCode, Failure>
     if let Err(e) = &arm {
         tracing::warn!(setting = e.name, error = %e, "ARM is not usable: sweeps and upgrades are off");
     }
-    let pipeline = build_pipeline(&settings, settings.dry_run, pipeline::system_clock(), arm.as_ref().ok(), Notifications::Digest)?;
+    // The SQLite file is opened on a thread of its own while the host is answered (creating it
+    // costs fsyncs); the first deliveries wait for it, and a file that cannot be opened still
+    // stops the host with the same error (below).
+    let (parts, opening) = Parts::from_settings_for_host(&settings, settings.dry_run, pipeline::system_clock(), arm.as_ref().ok(), Notifications::Digest)?;
+    let pipeline = Arc::new(parts.pipeline());
     let sweep = match arm {
         Ok(arm) => SweepRoutes::Ready(Arc::new(wiring::sweeper(&settings, arm, Arc::clone(&pipeline)))),
         Err(e) => SweepRoutes::NotConfigured { reason: e.to_string() },
     };
-    let shutdown = shutdown_signal().context("installing the SIGTERM handler")?;
+    let signal = shutdown_signal().context("installing the SIGTERM handler")?;
+    let (open_failed, failed_open) = tokio::sync::oneshot::channel::<WiringError>();
+    tokio::spawn(async move {
+        if let Err(e) = opening.finished().await {
+            tracing::error!(error = %e, "the ledger cannot be opened; stopping");
+            let _ = open_failed.send(e);
+        }
+    });
+    let stopped_by_ledger = Arc::new(std::sync::Mutex::new(None));
+    let shutdown = {
+        let stopped_by_ledger = Arc::clone(&stopped_by_ledger);
+        async move {
+            tokio::select! {
+                () = signal => {}
+                Ok(e) = failed_open => *stopped_by_ledger.lock().expect("lock") = Some(e),
+            }
+        }
+    };
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.with_context(|| format!("binding 127.0.0.1:{port}"))?;
     let port = listener.local_addr().context("reading the bound address")?.port();
-    // Load the trust roots now, off the request path and after the port is open (the host's
-    // readiness never waits for them); without any, every HTTPS call would fail, so say why.
-    tokio::task::spawn_blocking(|| {
-        if let Err(e) = aks_cadence::azure::tls::trust_roots() {
-            tracing::error!(setting = e.name, error = %e, "no HTTPS call can succeed until this is fixed");
-        }
+    // Load the trust roots off the request path once the host's readiness probe has been
+    // answered (or after a second without one), so they do not compete with it for the CPU;
+    // without any, every HTTPS call would fail, so say why now rather than at the first call.
+    tokio::spawn(async {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), host::first_probe()).await;
+        tokio::task::spawn_blocking(|| {
+            if let Err(e) = aks_cadence::azure::tls::trust_roots() {
+                tracing::error!(setting = e.name, error = %e, "no HTTPS call can succeed until this is fixed");
+            }
+        });
     });
     tracing::info!(port, dry_run = settings.dry_run, "aks-cadence handler listening on 127.0.0.1");
     let gate = host::EventGate::from_settings(&settings);
@@ -305,6 +334,9 @@ async fn serve(settings: Settings, args: ServeArgs) -> Result<ExitCode, Failure>
     }
     let state = AppState { sink: pipeline, max_body_bytes: settings.max_body_bytes, sweep, gate };
     host::serve(listener, state, shutdown).await.context("serving")?;
+    if let Some(e) = stopped_by_ledger.lock().expect("lock").take() {
+        return Err(e.into());
+    }
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }

@@ -23,6 +23,7 @@ use crate::pipeline::{Clock, Pipeline};
 use crate::policy::{Policy, PolicyError, Rule};
 use crate::settings::{Settings, SettingsError, StateLocation};
 use crate::store::blob::BlobLedger;
+use crate::store::opening::OpeningLedger;
 use crate::store::sqlite::SqliteLedger;
 use crate::store::{Ledger, LedgerError};
 use crate::sweep::SweepContext;
@@ -113,6 +114,41 @@ impl Parts {
         clock: Clock,
         arm: Option<&ArmClient>,
         notifications: Notifications,
+    ) -> Result<Self, WiringError> {
+        Self::assemble(settings, dry_run, clock, arm, notifications, open_ledger)
+    }
+
+    /// [`Parts::from_settings`] for the host: a SQLite ledger is opened on a thread of its own
+    /// (`store::opening`) so that `GET /` is answered meanwhile; the returned [`LedgerOpening`]
+    /// says whether the open succeeded (the host stops when it did not, as before).
+    pub fn from_settings_for_host(
+        settings: &Settings,
+        dry_run: bool,
+        clock: Clock,
+        arm: Option<&ArmClient>,
+        notifications: Notifications,
+    ) -> Result<(Self, LedgerOpening), WiringError> {
+        let mut opening = LedgerOpening(None);
+        let parts = Self::assemble(settings, dry_run, clock, arm, notifications, |settings| match &settings.state {
+            StateLocation::Sqlite(path) => {
+                let file = path.clone();
+                let started = OpeningLedger::start(move || Ok(Arc::new(SqliteLedger::open(file)?) as Arc<dyn Ledger>))
+                    .map_err(|e| WiringError::Ledger { path: path.clone(), source: LedgerError::Unavailable(format!("cannot start opening the SQLite ledger: {e}")) })?;
+                opening = LedgerOpening(Some((path.clone(), started.clone())));
+                Ok(Arc::new(started) as Arc<dyn Ledger>)
+            }
+            StateLocation::Blob(_) => open_ledger(settings),
+        })?;
+        Ok((parts, opening))
+    }
+
+    fn assemble(
+        settings: &Settings,
+        dry_run: bool,
+        clock: Clock,
+        arm: Option<&ArmClient>,
+        notifications: Notifications,
+        open_ledger: impl FnOnce(&Settings) -> Result<Arc<dyn Ledger>, WiringError>,
     ) -> Result<Self, WiringError> {
         let policy = Arc::new(load_policy(&settings.config_path)?);
         if !dry_run {
@@ -210,6 +246,20 @@ pub fn arm_client(settings: &Settings) -> Result<ArmClient, SettingsError> {
         problem: e.to_string(),
         fix: "use an absolute https URL such as https://management.azure.com (plain http only to a loopback address)".into(),
     })
+}
+
+/// A ledger being opened in the background ([`Parts::from_settings_for_host`]); `None` inside when
+/// there was nothing to open (the blob ledger connects on first use).
+pub struct LedgerOpening(Option<(PathBuf, OpeningLedger)>);
+
+impl LedgerOpening {
+    /// Waits for the open; `Err` is the error a start-up open would have stopped on.
+    pub async fn finished(&self) -> Result<(), WiringError> {
+        match &self.0 {
+            None => Ok(()),
+            Some((path, opening)) => opening.opened().await.map(|_| ()).map_err(|source| WiringError::Ledger { path: path.clone(), source }),
+        }
+    }
 }
 
 /// The ledger named by `CADENCE_STATE`.

@@ -78,3 +78,27 @@ fn locally_port_zero_picks_a_free_port_and_the_log_says_which() {
     assert!(get_root(port).starts_with("HTTP/1.1 "));
     assert!(terminate(&mut child).success());
 }
+
+/// The ledger file is opened while the host is answered, but one that cannot be opened still
+/// stops the host: exit 1, and the error names the setting and the path.
+#[test]
+fn a_ledger_that_cannot_be_opened_stops_the_host_with_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-dir").join("cadence.db");
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_handler"))
+        .current_dir(dir.path())
+        .env_clear()
+        .env("FUNCTIONS_CUSTOMHANDLER_PORT", free.to_string())
+        .env("CADENCE_STATE", format!("sqlite:{}", missing.display()))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn handler");
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "stderr: {stderr}");
+    assert!(stderr.contains("opening the ledger (CADENCE_STATE=sqlite:"), "{stderr}");
+    assert!(stderr.contains("no-such-dir"), "{stderr}");
+}

@@ -109,3 +109,48 @@ fn a_missing_directory_is_unavailable_and_names_the_path() {
         other => panic!("expected unavailable, got {other:?}"),
     }
 }
+
+/// Calls run on the caller's thread without waiting for a lock; when another process holds the
+/// file's write lock, the call waits on the ledger thread instead (up to the busy timeout) and
+/// then succeeds, exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_that_meets_another_process_lock_waits_for_it_then_runs_once() {
+    use aks_cadence::action::ActionKey;
+    use aks_cadence::store::Claim;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cadence.db");
+    let ledger = SqliteLedger::open(&path).unwrap();
+    let now = jiff::Timestamp::from_second(1_800_000_000).unwrap();
+    let key = ActionKey::from_raw("k-locked");
+    // Another "process" (a connection of its own) takes the write lock and keeps it.
+    let other = rusqlite::Connection::open(&path).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let mut claim = Box::pin(ledger.claim(&key, "me", now, jiff::SignedDuration::from_mins(5)));
+    assert!(futures::poll!(&mut claim).is_pending(), "the claim waits for the lock instead of failing");
+    // Reads do not need the write lock (WAL).
+    assert_eq!(ledger.action_state(&key).await.unwrap(), None);
+    other.execute_batch("COMMIT").unwrap();
+    assert!(matches!(claim.await.unwrap(), Claim::Acquired(_)), "the claim runs once the lock is free");
+    match ledger.claim(&key, "someone else", now, jiff::SignedDuration::from_mins(5)).await.unwrap() {
+        Claim::HeldElsewhere { owner, .. } => assert_eq!(owner, "me", "the waiting claim ran exactly once"),
+        other => panic!("expected the key held by the first claim, got {other:?}"),
+    }
+}
+
+/// Many writes with the automatic checkpoint off on the callers' connection (the checkpointer
+/// thread does it): a reopened file has every write.
+#[tokio::test]
+async fn many_writes_checkpointed_off_the_callers_thread_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cadence.db");
+    let ledger = SqliteLedger::open(&path).unwrap();
+    let at = jiff::Timestamp::from_second(1_800_000_000).unwrap();
+    for i in 0..3_000 {
+        assert!(ledger.mark_event_processed(&format!("e-{i}"), at).await.unwrap());
+    }
+    drop(ledger);
+    let reopened = SqliteLedger::open(&path).unwrap();
+    for i in [0, 1_499, 2_999] {
+        assert!(reopened.event_processed(&format!("e-{i}")).await.unwrap(), "e-{i} survived the restart");
+    }
+}

@@ -27,6 +27,7 @@
 mod digest;
 mod error;
 pub mod invocation;
+pub mod log_writer;
 mod sweep;
 mod webhook;
 
@@ -142,7 +143,22 @@ pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future
 
 /// The Functions host probes `GET /` until it gets any answer; answer at once.
 async fn ready() -> &'static str {
+    if !PROBED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        FIRST_PROBE.notify_one();
+    }
     "ok"
+}
+
+static PROBED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+static FIRST_PROBE: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
+/// Resolves once `GET /` has been answered in this process (the host's readiness probe): work
+/// that can wait (loading the trust roots) starts after it, so it does not compete with the
+/// probe for the CPU. One waiter at a time.
+pub async fn first_probe() {
+    if !PROBED.load(std::sync::atomic::Ordering::Relaxed) {
+        FIRST_PROBE.notified().await;
+    }
 }
 
 async fn not_found(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {

@@ -9,6 +9,7 @@
 
 pub mod blob;
 pub mod contract;
+pub mod opening;
 pub mod sqlite;
 
 use async_trait::async_trait;

@@ -78,18 +78,25 @@ CREATE TABLE IF NOT EXISTS pending (
 
 /// SQLite-backed [`Ledger`].
 ///
-/// One dedicated thread owns the connection and runs the calls one after another, in the order
-/// they arrive on a channel; each call answers on a oneshot. Why not `spawn_blocking` per call:
-/// the event path makes several ledger calls per event, and a trip through the blocking pool
-/// each time grew the pool to dozens of threads, woke them through futexes and re-prepared
-/// every statement. A single thread is enough because SQLite admits one writer at a time
-/// anyway and every call is short; its statements stay prepared (`prepare_cached`) for the
-/// life of the connection. Cross-process safety is unchanged: WAL, the busy timeout, and
-/// `BEGIN IMMEDIATE` around a claim.
+/// Each call runs on the caller's thread when the connection is free and SQLite answers at once
+/// (the usual case: every call is a few microseconds of work on a local file), so the event path
+/// pays no thread hand-off per ledger call. The connection's busy handler is off for these
+/// calls: when another process holds the file's write lock, SQLite answers "busy" at once and
+/// the call (which has changed nothing: a write takes the lock before it writes) goes to the
+/// ledger's own thread instead, which waits up to [`BUSY_TIMEOUT`] for the lock, as every call
+/// used to. So an async worker never waits on another process's lock. Statements stay prepared
+/// (`prepare_cached`) for the life of the connection. Cross-process safety is unchanged: WAL, the
+/// busy timeout (on the ledger thread), and `BEGIN IMMEDIATE` around a claim.
 ///
-/// Clones share the thread. When the last clone is dropped the channel closes, the thread
-/// finishes the calls already queued, closes the connection and is joined, so a file that is
-/// reopened right after (a restart) sees every write.
+/// Checkpoints (copying the write-ahead log back into the file, with its fsyncs) do not run on
+/// a caller's thread either: the connection's automatic checkpoint is off, and a checkpointer
+/// thread with its own connection runs a passive checkpoint (it never blocks readers or the
+/// writer) after every [`CHECKPOINT_EVERY`] calls and once a second while there were any. When
+/// the checkpointer's connection cannot be opened, the automatic checkpoint stays on.
+///
+/// Clones share the connection and the threads. When the last clone is dropped the queue
+/// closes, the threads finish what is queued, close their connections and are joined, so a file
+/// that is reopened right after (a restart) sees every write.
 #[derive(Clone)]
 pub struct SqliteLedger {
     worker: Arc<Worker>,
@@ -99,17 +106,26 @@ pub struct SqliteLedger {
 /// A call for the ledger thread: runs with the connection and answers on its own channel.
 type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 
-/// The ledger thread and the sending end of its queue.
+/// The connection, the ledger thread (for calls that must wait for a lock) and the checkpointer.
 struct Worker {
+    conn: Arc<std::sync::Mutex<Connection>>,
     jobs: Option<std::sync::mpsc::Sender<Job>>,
     thread: Option<std::thread::JoinHandle<()>>,
+    /// Calls made so far (the checkpointer looks whether there were new ones).
+    calls: Arc<std::sync::atomic::AtomicUsize>,
+    checkpoints: Option<std::sync::mpsc::SyncSender<()>>,
+    checkpointer: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Drop for Worker {
     fn drop(&mut self) {
-        // Closing the queue ends the thread's loop once the queued calls have run.
+        // Closing the queues ends the threads' loops once the queued calls have run.
         drop(self.jobs.take());
+        drop(self.checkpoints.take());
         if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        if let Some(thread) = self.checkpointer.take() {
             let _ = thread.join();
         }
     }
@@ -118,10 +134,20 @@ impl Drop for Worker {
 /// How many distinct statements stay prepared: every statement below has its own entry.
 const STATEMENT_CACHE: usize = 32;
 
+/// Ledger calls between two checkpoint requests (a few pages of log each at most: the log stays
+/// far below SQLite's own automatic threshold of 1,000 pages).
+pub const CHECKPOINT_EVERY: usize = 256;
+
 impl std::fmt::Debug for SqliteLedger {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SqliteLedger").field("path", &self.path).finish()
     }
+}
+
+thread_local! {
+    /// Set by [`sql`] when SQLite answered busy or locked on this thread: the call that ran
+    /// on the caller's thread goes to the ledger thread to wait for the lock.
+    static BUSY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 impl SqliteLedger {
@@ -138,12 +164,25 @@ impl SqliteLedger {
             other => other,
         })?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        // Calls on the caller's thread never wait for a lock (see the type's docs).
+        conn.busy_timeout(Duration::ZERO).map_err(sql)?;
+        let calls: Arc<std::sync::atomic::AtomicUsize> = Arc::default();
+        let (checkpoints, checkpointer) = match start_checkpointer(&path, Arc::clone(&calls)) {
+            Some((kick, thread)) => {
+                conn.pragma_update(None, "wal_autocheckpoint", 0).map_err(sql)?;
+                (Some(kick), Some(thread))
+            }
+            None => (None, None),
+        };
+        let conn = Arc::new(std::sync::Mutex::new(conn));
         let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+        let shared = Arc::clone(&conn);
         let thread = std::thread::Builder::new()
             .name("sqlite-ledger".into())
-            .spawn(move || run(conn, queue))
+            .spawn(move || run(&shared, queue))
             .map_err(|e| LedgerError::Unavailable(format!("cannot start the SQLite ledger thread for {}: {e}", path.display())))?;
-        Ok(Self { worker: Arc::new(Worker { jobs: Some(jobs), thread: Some(thread) }), path })
+        let worker = Worker { conn, jobs: Some(jobs), thread: Some(thread), calls, checkpoints, checkpointer };
+        Ok(Self { worker: Arc::new(worker), path })
     }
 
     /// The file this ledger lives in.
@@ -151,12 +190,28 @@ impl SqliteLedger {
         &self.path
     }
 
-    /// Runs `f` with the connection on the ledger thread.
+    /// Runs `f` with the connection: here when the connection is free and SQLite does not
+    /// answer busy, else on the ledger thread (which waits for the lock). `f` may run twice
+    /// when the first run met a lock; a run that met a lock has changed nothing (see the docs).
     async fn with_conn<T, F>(&self, f: F) -> Result<T, LedgerError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<T, LedgerError> + Send + 'static,
+        F: Fn(&mut Connection) -> Result<T, LedgerError> + Send + 'static,
     {
+        self.count_call();
+        if let Ok(mut conn) = self.worker.conn.try_lock() {
+            BUSY.with(|b| b.set(false));
+            let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut conn)));
+            drop(conn);
+            match ran {
+                Ok(result) if !BUSY.with(|b| b.get()) => return result,
+                Ok(_) => {}
+                Err(_) => {
+                    tracing::error!("a SQLite ledger call panicked; the ledger carries on");
+                    return Err(self.failed());
+                }
+            }
+        }
         let (answer, answered) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move |conn| {
             let _ = answer.send(f(conn));
@@ -164,20 +219,71 @@ impl SqliteLedger {
         let stopped = || LedgerError::Unavailable(format!("the SQLite ledger thread for {} has stopped", self.path.display()));
         self.worker.jobs.as_ref().ok_or_else(stopped)?.send(job).map_err(|_| stopped())?;
         // A dropped answer means the call panicked (the thread caught it and carries on).
-        answered.await.map_err(|_| LedgerError::Unavailable(format!("a SQLite ledger call on {} failed unexpectedly", self.path.display())))?
+        answered.await.map_err(|_| self.failed())?
+    }
+
+    fn failed(&self) -> LedgerError {
+        LedgerError::Unavailable(format!("a SQLite ledger call on {} failed unexpectedly", self.path.display()))
+    }
+
+    /// Asks the checkpointer for a checkpoint every [`CHECKPOINT_EVERY`] calls.
+    fn count_call(&self) {
+        use std::sync::atomic::Ordering;
+        let made = self.worker.calls.fetch_add(1, Ordering::Relaxed) + 1;
+        if let Some(kick) = &self.worker.checkpoints
+            && made % CHECKPOINT_EVERY == 0
+        {
+            // Full means a request is already waiting: nothing to add.
+            let _ = kick.try_send(());
+        }
     }
 }
 
-/// The ledger thread: runs calls until every sender is gone, then closes the connection.
-fn run(mut conn: Connection, queue: std::sync::mpsc::Receiver<Job>) {
+/// The checkpointer: its own connection to `path`, a passive checkpoint on every request and
+/// once a second when `calls` moved. `None` when its connection cannot be opened.
+fn start_checkpointer(path: &Path, calls: Arc<std::sync::atomic::AtomicUsize>) -> Option<(std::sync::mpsc::SyncSender<()>, std::thread::JoinHandle<()>)> {
+    let conn = Connection::open(path).ok()?;
+    let (kick, kicks) = std::sync::mpsc::sync_channel::<()>(1);
+    let thread = std::thread::Builder::new()
+        .name("sqlite-checkpoint".into())
+        .spawn(move || {
+            use std::sync::mpsc::RecvTimeoutError;
+            let mut checkpointed_at = 0;
+            loop {
+                match kicks.recv_timeout(Duration::from_secs(1)) {
+                    Ok(()) | Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => break,
+                }
+                let made = calls.load(std::sync::atomic::Ordering::Relaxed);
+                if made == checkpointed_at {
+                    continue;
+                }
+                checkpointed_at = made;
+                // Passive: copies what no reader still needs, never waits for a lock, never
+                // blocks the writer. What it cannot copy now, a later one does.
+                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    tracing::debug!(error = %e, "SQLite checkpoint did not run; the next one will");
+                }
+            }
+        })
+        .ok()?;
+    Some((kick, thread))
+}
+
+/// The ledger thread: runs the calls that met a lock, waiting for it up to [`BUSY_TIMEOUT`],
+/// until every sender is gone.
+fn run(conn: &std::sync::Mutex<Connection>, queue: std::sync::mpsc::Receiver<Job>) {
     while let Ok(job) = queue.recv() {
         // A panic in one call must not take the ledger down for the rest of the process. It
         // cannot leave a half-done write behind either: every multi-statement change runs in a
         // transaction that rolls back when dropped during the unwind.
+        let mut conn = conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _ = conn.busy_timeout(BUSY_TIMEOUT);
         let call = std::panic::AssertUnwindSafe(|| job(&mut conn));
         if std::panic::catch_unwind(call).is_err() {
             tracing::error!("a SQLite ledger call panicked; the ledger carries on");
         }
+        let _ = conn.busy_timeout(Duration::ZERO);
     }
 }
 
@@ -196,14 +302,21 @@ fn init(conn: &Connection) -> Result<(), LedgerError> {
         tracing::warn!(journal_mode = %mode, "SQLite ledger is not in WAL mode; concurrent processes will wait on each other");
     }
     conn.pragma_update(None, "synchronous", "NORMAL").map_err(sql)?;
-    conn.execute_batch(SCHEMA).map_err(sql)?;
-    conn.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(sql)?;
+    // One transaction: one commit for the whole schema instead of one per table.
+    let version_update = if version == SCHEMA_VERSION { String::new() } else { format!("PRAGMA user_version = {SCHEMA_VERSION};") };
+    conn.execute_batch(&format!("BEGIN IMMEDIATE; {SCHEMA} {version_update} COMMIT;")).map_err(|e| {
+        let _ = conn.execute_batch("ROLLBACK");
+        sql(e)
+    })?;
     Ok(())
 }
 
 /// Classifies a SQLite error where it is born: lock contention and IO are worth a retry,
 /// everything else needs a person.
 fn sql(e: rusqlite::Error) -> LedgerError {
+    if matches!(e.sqlite_error_code(), Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)) {
+        BUSY.with(|b| b.set(true));
+    }
     match e.sqlite_error_code() {
         Some(
             ErrorCode::DatabaseBusy
@@ -353,7 +466,7 @@ impl Ledger for SqliteLedger {
                 )
                 .map_err(sql)?;
             let outcome = if taken == 1 {
-                Claim::Acquired(ClaimToken(token))
+                Claim::Acquired(ClaimToken(token.clone()))
             } else {
                 let row = read_row(&tx, &key)?.ok_or_else(|| LedgerError::Corrupt(format!("key {key} vanished during a claim")))?;
                 match row.state(&key)? {
@@ -384,7 +497,7 @@ impl Ledger for SqliteLedger {
                     params![key, token, status, detail, now],
                 )
                 .map_err(sql)?;
-            if n == 1 { Ok(()) } else { Err(LedgerError::LostClaim { key }) }
+            if n == 1 { Ok(()) } else { Err(LedgerError::LostClaim { key: key.clone() }) }
         })
         .await
     }
@@ -395,7 +508,7 @@ impl Ledger for SqliteLedger {
         self.with_conn(move |c| {
             let n = exec(c, "DELETE FROM actions WHERE key = ?1 AND token = ?2 AND status = 'claimed'", params![key, token])
                 .map_err(sql)?;
-            if n == 1 { Ok(()) } else { Err(LedgerError::LostClaim { key }) }
+            if n == 1 { Ok(()) } else { Err(LedgerError::LostClaim { key: key.clone() }) }
         })
         .await
     }
