@@ -52,8 +52,7 @@ CORE_FILES=(
 pass1_for() {
   case "$1" in
     handler/policy/windows.rs) echo "windows_calendar windows_arm_examples windows_property" ;;
-    handler/policy/baseline.rs) echo "lib plan_baseline baseline_catalogue" ;;
-    handler/policy/summary.rs) echo "lib plan_required_channels" ;;
+    handler/policy/baseline.rs | handler/policy/summary.rs) echo "core_mutants" ;;
     handler/policy/channels.rs) echo "lib channels_table plan_channels" ;;
     *) echo "lib" ;;
   esac
@@ -65,7 +64,9 @@ pass2_for() {
     handler/plan.rs) echo "plan_table plan_lineage plan_untrusted core_mutants" ;;
     handler/plan/approval.rs) echo "plan_approvals github_approvals plan_table core_mutants" ;;
     handler/readiness.rs) echo "plan_readiness core_mutants" ;;
-    handler/policy/baseline.rs | handler/policy/summary.rs) echo "core_mutants" ;;
+    handler/policy/baseline.rs) echo "lib plan_baseline baseline_catalogue" ;;
+    handler/policy/summary.rs) echo "lib plan_required_channels" ;;
+    handler/policy/glob.rs) echo "core_mutants" ;;
     handler/policy/rings.rs) echo "plan_table upgrade_adapter policy_file core_mutants" ;;
     handler/policy/channels.rs) echo "plan_required_channels plan_table policy_file core_mutants" ;;
     handler/policy/calendar.rs) echo "plan_channels policy_file core_mutants" ;;
