@@ -123,7 +123,8 @@ for file in "${files[@]}"; do
     if [ "$pass" = 1 ]; then
       targets=("${first[@]}") iterate=()
     else
-      [ -s "$dir/mutants.out/missed.txt" ] || [ -s "$dir/mutants.out/timeout.txt" ] || break
+      # Only missed mutants go on: a timeout is a hang, and it hangs again with more tests.
+      [ -s "$dir/mutants.out/missed.txt" ] || break
       [ ${#more[@]} -gt 0 ] || break
       targets=("${first[@]}" "${more[@]}") iterate=(--iterate)
     fi
