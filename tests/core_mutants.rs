@@ -129,3 +129,329 @@ fn a_blocked_date_that_is_not_a_string_is_named_by_its_full_path() {
     let e = MaintenanceWindow::from_arm_resource(&legacy).unwrap_err();
     assert_eq!(e.field, "properties.notAllowedTime[0].start", "{e}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// policy/baseline.rs
+// ---------------------------------------------------------------------------------------------
+
+mod baseline_exceptions {
+    use aks_cadence::baseline::Severity;
+    use aks_cadence::domain::{ClusterFacts, ClusterId};
+    use aks_cadence::policy::{BaselinePolicy, Policy};
+    use jiff::civil::{Date, date};
+
+    // Two exceptions for the same check on dev, in file order: one that ran out in June, one
+    // that holds through December; a third for another check on every cluster.
+    const POLICY: &str = r#"
+[baseline]
+[baseline.severity]
+uptime-sla = "low"
+
+[[baseline.exception]]
+checks = ["uptime-sla"]
+resource_groups = ["rg-dev-*"]
+reason = "old"
+expires = 2026-06-30
+
+[[baseline.exception]]
+checks = ["uptime-sla"]
+resource_groups = ["rg-dev-*"]
+reason = "new"
+expires = 2026-12-31
+
+[[baseline.exception]]
+checks = ["local-accounts-disabled"]
+clusters = ["*"]
+reason = "break-glass"
+expires = 2026-03-31
+"#;
+
+    fn baseline() -> BaselinePolicy {
+        Policy::parse(POLICY, "cadence.toml").unwrap().baseline.unwrap()
+    }
+    fn dev() -> ClusterId {
+        ClusterId::from_parts("00000000-0000-0000-0000-000000000001", "rg-dev-1", "aks-dev")
+    }
+    fn prod() -> ClusterId {
+        ClusterId::from_parts("00000000-0000-0000-0000-000000000001", "rg-prod-1", "aks-prod")
+    }
+    fn reason(b: &BaselinePolicy, check: &str, cluster: &ClusterId, today: Date) -> Option<String> {
+        b.exception_for(check, cluster, &ClusterFacts::default(), today).map(|e| e.reason.clone())
+    }
+
+    #[test]
+    fn an_exception_holds_through_its_expires_day_and_runs_out_the_day_after() {
+        let b = baseline();
+        let e = &b.exceptions[2];
+        assert!(!e.expired_on(date(2026, 3, 30)));
+        assert!(!e.expired_on(date(2026, 3, 31)), "the expires day is the last day it holds");
+        assert!(e.expired_on(date(2026, 4, 1)));
+        let expired = |today| b.expired(today).map(|e| e.reason.as_str()).collect::<Vec<_>>();
+        assert_eq!(expired(date(2026, 3, 31)), Vec::<&str>::new());
+        assert_eq!(expired(date(2026, 4, 1)), ["break-glass"]);
+        assert_eq!(expired(date(2026, 7, 1)), ["old", "break-glass"]);
+    }
+
+    #[test]
+    fn the_first_running_exception_wins_and_an_expired_one_is_reported_only_when_none_runs() {
+        let b = baseline();
+        assert_eq!(reason(&b, "uptime-sla", &dev(), date(2026, 6, 1)).as_deref(), Some("old"), "both run: the first in file order");
+        assert_eq!(reason(&b, "uptime-sla", &dev(), date(2026, 7, 1)).as_deref(), Some("new"), "the first ran out: the running one");
+        assert_eq!(reason(&b, "uptime-sla", &dev(), date(2027, 1, 1)).as_deref(), Some("old"), "both ran out: the first, as expired");
+    }
+
+    #[test]
+    fn an_exception_covers_only_its_checks_on_its_clusters() {
+        let b = baseline();
+        let facts = ClusterFacts::default();
+        assert!(b.exceptions[0].covers("uptime-sla", &dev(), &facts));
+        assert!(!b.exceptions[0].covers("uptime-sla", &prod(), &facts), "another cluster");
+        assert!(!b.exceptions[0].covers("local-accounts-disabled", &dev(), &facts), "another check");
+        assert_eq!(reason(&b, "uptime-sla", &prod(), date(2026, 6, 1)), None);
+        assert_eq!(reason(&b, "local-accounts-disabled", &prod(), date(2026, 3, 1)).as_deref(), Some("break-glass"));
+    }
+
+    #[test]
+    fn a_severity_override_replaces_the_catalogue_severity_of_its_check_only() {
+        let b = baseline();
+        assert_eq!(b.severity_of("uptime-sla", Severity::High), Severity::Low);
+        assert_eq!(b.severity_of("local-accounts-disabled", Severity::Medium), Severity::Medium);
+        assert_eq!(b.severity_of("local-accounts-disabled", Severity::High), Severity::High);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// policy/glob.rs
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn a_glob_shows_and_compares_as_the_pattern_it_was_written_as() {
+    use aks_cadence::policy::Glob;
+    let g = Glob::new("rg-Prod-*").unwrap();
+    assert_eq!(g.as_str(), "rg-Prod-*");
+    assert_eq!(g.to_string(), "rg-Prod-*");
+    assert_eq!(format!("{g:?}"), "Glob(\"rg-Prod-*\")");
+    assert_eq!(g, Glob::new("rg-Prod-*").unwrap());
+    // Two patterns that match the same names are still two patterns (errors and summaries name
+    // the one written).
+    assert_ne!(g, Glob::new("rg-prod-*").unwrap());
+}
+
+// ---------------------------------------------------------------------------------------------
+// policy/summary.rs (what `handler config check` prints for a valid policy)
+// ---------------------------------------------------------------------------------------------
+
+fn summary_of(toml: &str) -> Vec<String> {
+    aks_cadence::policy::Policy::parse(toml, "cadence.toml").unwrap().summary()
+}
+
+#[test]
+fn the_summary_of_a_policy_that_uses_every_key_names_each_setting_channel_route_window_and_ring() {
+    assert_eq!(summary_of(SUMMARY_RICH), SUMMARY_RICH_LINES);
+}
+
+#[test]
+fn defaults_that_upgrade_by_themselves_need_azure_credentials_and_a_pull_request_rule_alone_needs_github() {
+    assert_eq!(summary_of(SUMMARY_DEFAULTS_AUTO), SUMMARY_DEFAULTS_AUTO_LINES);
+}
+
+#[test]
+fn a_rule_that_upgrades_by_itself_needs_azure_credentials_when_the_defaults_do_not() {
+    assert_eq!(summary_of(SUMMARY_RULE_AUTO), SUMMARY_RULE_AUTO_LINES);
+}
+
+#[test]
+fn a_policy_that_only_changes_deadlines_needs_no_setting_for_a_live_run() {
+    assert_eq!(summary_of(SUMMARY_SETTINGS_ONLY), SUMMARY_SETTINGS_ONLY_LINES);
+}
+
+
+// The policies of the summary tests and what `summary()` says of each (line by line, as
+// `handler config check` prints them).
+
+const SUMMARY_RICH: &str = r#"[defaults]
+patch_within_days = 10
+minor_within_days = 40
+node_image_within_days = 5
+reminder_days_before = 2
+certificate_warn_days = [45, 10]
+include_preview = true
+respect_aks_channels = false
+aks_channel_grace_days = 2
+aks_channel_grace_windows = 3
+require_upgrade_channel = "patch"
+require_node_os_channel = "NodeImage"
+
+[defaults.upgrade]
+node_image = "auto"
+approval = "github"
+
+[defaults.upgrade.window]
+schedule = { weekly = { intervalWeeks = 1, dayOfWeek = "Tuesday" } }
+durationHours = 6
+utcOffset = "+01:00"
+startDate = "2026-01-06"
+startTime = "22:00"
+
+[[rule]]
+name = "prod"
+subscriptions = ["0000*"]
+resource_groups = ["rg-prod-*", "rg-live-*"]
+clusters = ["aks-*"]
+tags = { env = "prod", tier = "gold" }
+when_tags_unknown = "match"
+signals = ["upgrades-offered", "support-ending"]
+patch_within_days = 5
+minor_within_days = 30
+node_image_within_days = 3
+reminder_days_before = 1
+certificate_warn_days = [20, 5]
+include_preview = false
+require_upgrade_channel = "stable"
+require_node_os_channel = "SecurityPatch"
+[rule.upgrade]
+patch = "auto"
+minor = "notify"
+node_image = "auto"
+certificate_rotation = "notify"
+auto_after_days = 2
+min_window_minutes = { node_image = 61, patch = 121, minor = 122, certificate_rotation = 62 }
+approval = "github"
+approval_label = "ok-to-go"
+hold_label = "wait"
+[rule.upgrade.window]
+schedule = { daily = { intervalDays = 1 } }
+durationHours = 4
+utcOffset = "+00:00"
+startTime = "02:00"
+[rule.github_issue]
+repo = "contoso/platform-infra"
+[rule.github_pr]
+repo = "contoso/infra"
+path = "aks/prod.bicepparam"
+key = "kubernetesVersion"
+[rule.email]
+to = ["a@contoso.example", "b@contoso.example"]
+[[rule.chat]]
+kind = "teams"
+url_setting = "TEAMS_URL"
+[[rule.chat]]
+kind = "slack"
+url_setting = "SLACK_URL"
+[rule.reminder]
+assignees = ["lead", "oncall"]
+labels = ["soon", "prod"]
+email = ["lead@contoso.example", "boss@contoso.example"]
+[[rule.reminder.chat]]
+kind = "webhook"
+url_setting = "HOOK_URL"
+
+[[rule]]
+name = "routes-only"
+tags = { env = "dev" }
+[rule.overdue]
+email = ["dev@contoso.example"]
+
+[[rule]]
+name = "everyone"
+[rule.github_issue]
+repo = "contoso/fleet"
+
+[[ring]]
+name = "dev"
+resource_groups = ["rg-dev-*"]
+soak_days = 3
+
+[[ring]]
+name = "prod"
+soak_days = 0
+"#;
+
+const SUMMARY_RICH_LINES: &[&str] = &[
+    "3 rule(s); a signal no rule applies to is only logged",
+    "defaults: patch within 10 days, minor within 40 days, node image within 5 days, reminder 2 days before; certificates warned 45/10 days before expiry; preview versions included; upgrades: node_image auto, patch notify, minor notify, certificate_rotation notify; AKS channels ignored (aks-cadence plans as if none were set); auto-upgrade watched 2 days past the deadline; auto-upgrade watched for 3 of the channel's own windows at most; requires upgradeChannel patch (clusters without it get an aks-channel finding); requires nodeOSUpgradeChannel NodeImage (clusters without it get an aks-channel finding); auto changes wait for approval on the concern's GitHub issue (label `aks-cadence/approved` or an /approve comment by a user with write access; `aks-cadence/hold` or /hold stops them)",
+    "defaults window: every Tuesday at 22:00 (+01:00) for 6 h, from 2026-01-06",
+    "rule prod (line 25): subscriptions 0000*; resource groups rg-prod-*, rg-live-*; clusters aks-*; tags env=prod, tier=gold (applies while tags are unknown); signals upgrades-offered, support-ending",
+    "  tells: GitHub issue in contoso/platform-infra, GitHub pull request on contoso/infra:aks/prod.bicepparam, email to a@contoso.example, b@contoso.example, Teams via TEAMS_URL, Slack via SLACK_URL",
+    "  at reminder also: assign @lead, @oncall on the issue in contoso/platform-infra; label soon, prod on the issue in contoso/platform-infra; email to lead@contoso.example, boss@contoso.example; webhook via HOOK_URL",
+    "  sets: patch_within_days = 5, minor_within_days = 30, node_image_within_days = 3, reminder_days_before = 1, auto_after_days = 2, min_window_minutes.node_image = 61, min_window_minutes.patch = 121, min_window_minutes.minor = 122, min_window_minutes.certificate_rotation = 62, certificate_warn_days = [20, 5], include_preview = false, require_upgrade_channel = stable, require_node_os_channel = SecurityPatch, upgrade.node_image = auto, upgrade.patch = auto, upgrade.minor = notify, upgrade.certificate_rotation = notify, upgrade.approval = github, auto changes wait for approval on the concern's GitHub issue (label `ok-to-go` or an /approve comment by a user with write access; `wait` or /hold stops them), upgrade.approval_label = ok-to-go, upgrade.hold_label = wait",
+    "  window: every day at 02:00 (+00:00) for 4 h",
+    "rule routes-only (line 78): tags env=dev (skipped until a sweep knows the tags); every signal",
+    "  tells: no channel at every stage (only the stage routes below)",
+    "  at overdue also: email to dev@contoso.example",
+    "rule everyone (line 84): every cluster; every signal",
+    "  tells: GitHub issue in contoso/fleet",
+    "2 ring(s), in order: dev → prod (a cluster in no ring is not ring-gated)",
+    "ring 1 dev (line 89): resource groups rg-dev-*; soak 3 day(s) before prod may take a target",
+    "ring 2 prod (line 94): every cluster; soak 0 day(s) (last ring: nothing waits for it)",
+    "a live run (CADENCE_DRY_RUN=false) needs:",
+    "  GITHUB_TOKEN or GITHUB_APP_* (rules prod, everyone)",
+    "  SMTP_URL and SMTP_FROM (rules prod, routes-only)",
+    "  HOOK_URL",
+    "  SLACK_URL",
+    "  TEAMS_URL",
+    "  AZURE_CREDENTIAL with the aks-cadence role (auto upgrades)",
+];
+
+const SUMMARY_DEFAULTS_AUTO: &str = r#"[defaults.upgrade]
+certificate_rotation = "auto"
+
+[[rule]]
+name = "pr-only"
+[rule.github_pr]
+repo = "contoso/infra"
+path = "aks/prod.bicepparam"
+key = "kubernetesVersion"
+
+[[rule]]
+name = "settings"
+upgrade = { approval = "none" }
+"#;
+
+const SUMMARY_DEFAULTS_AUTO_LINES: &[&str] = &[
+    "2 rule(s); a signal no rule applies to is only logged",
+    "defaults: patch within 14 days, minor within 60 days, node image within 7 days, reminder 3 days before; certificates warned 60/30/7 days before expiry; preview versions never; upgrades: node_image notify, patch notify, minor notify, certificate_rotation auto",
+    "defaults window: none (clusters' own planned maintenance only)",
+    "rule pr-only (line 4): every cluster; every signal",
+    "  tells: GitHub pull request on contoso/infra:aks/prod.bicepparam",
+    "rule settings (line 11): every cluster; every signal",
+    "  tells: no channel (settings only)",
+    "  sets: upgrade.approval = none",
+    "a live run (CADENCE_DRY_RUN=false) needs:",
+    "  GITHUB_TOKEN or GITHUB_APP_* (rules pr-only)",
+    "  AZURE_CREDENTIAL with the aks-cadence role (auto upgrades)",
+];
+
+const SUMMARY_RULE_AUTO: &str = r#"[[rule]]
+name = "minors"
+clusters = ["aks-*"]
+[rule.upgrade]
+minor = "auto"
+"#;
+
+const SUMMARY_RULE_AUTO_LINES: &[&str] = &[
+    "1 rule(s); a signal no rule applies to is only logged",
+    "defaults: patch within 14 days, minor within 60 days, node image within 7 days, reminder 3 days before; certificates warned 60/30/7 days before expiry; preview versions never; upgrades: node_image notify, patch notify, minor notify, certificate_rotation notify",
+    "defaults window: none (clusters' own planned maintenance only)",
+    "rule minors (line 1): clusters aks-*; every signal",
+    "  tells: no channel (settings only)",
+    "  sets: upgrade.minor = auto",
+    "a live run (CADENCE_DRY_RUN=false) needs:",
+    "  AZURE_CREDENTIAL with the aks-cadence role (auto upgrades)",
+];
+
+const SUMMARY_SETTINGS_ONLY: &str = r#"[[rule]]
+name = "slow"
+patch_within_days = 30
+"#;
+
+const SUMMARY_SETTINGS_ONLY_LINES: &[&str] = &[
+    "1 rule(s); a signal no rule applies to is only logged",
+    "defaults: patch within 14 days, minor within 60 days, node image within 7 days, reminder 3 days before; certificates warned 60/30/7 days before expiry; preview versions never; upgrades: node_image notify, patch notify, minor notify, certificate_rotation notify",
+    "defaults window: none (clusters' own planned maintenance only)",
+    "rule slow (line 1): every cluster; every signal",
+    "  tells: no channel (settings only)",
+    "  sets: patch_within_days = 30",
+    "a live run (CADENCE_DRY_RUN=false) needs:",
+    "  none (only log lines are planned)",
+];
