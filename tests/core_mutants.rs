@@ -384,6 +384,7 @@ const SUMMARY_RICH_LINES: &[&str] = &[
     "2 ring(s), in order: dev → prod (a cluster in no ring is not ring-gated)",
     "ring 1 dev (line 89): resource groups rg-dev-*; soak 3 day(s) before prod may take a target",
     "ring 2 prod (line 94): every cluster; soak 0 day(s) (last ring: nothing waits for it)",
+    "a failed upgrade stops its target for later rings until a newer target appears or a user with write access releases it (label `aks-cadence/release` or a /release comment on the issue of a cluster it holds)",
     "a live run (CADENCE_DRY_RUN=false) needs:",
     "  GITHUB_TOKEN or GITHUB_APP_* (rules prod, everyone)",
     "  SMTP_URL and SMTP_FROM (rules prod, routes-only)",

@@ -28,32 +28,7 @@ use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 fn policy() -> String {
-    format!(
-        r#"[defaults.upgrade]
-patch = "auto"
-
-[defaults.upgrade.window]
-schedule = {{ daily = {{ intervalDays = 1 }} }}
-durationHours = 6
-startTime = "08:00"
-utcOffset = "+00:00"
-
-[[rule]]
-name = "platform"
-[rule.github_issue]
-repo = "{REPO}"
-
-[[ring]]
-name = "dev"
-clusters = ["dev"]
-soak_days = 3
-
-[[ring]]
-name = "prod"
-clusters = ["prod"]
-soak_days = 0
-"#
-    )
+    fleet_support::dev_prod_policy(REPO, "")
 }
 
 /// The fake fleet: dev and prod on their versions, offered `upgrades` each, the policy's
