@@ -179,7 +179,7 @@ fn outcome(o: LroOutcome) -> Performed {
 
 /// An operation ARM ran to success: the detail recorded, and the operation reported ended.
 pub fn succeeded(operation_id: &str) -> Done {
-    Done { detail: format!("succeeded: {operation_id}"), operation: Some(OperationReport::Ended(OperationStatus::Succeeded)) }
+    Done { detail: format!("succeeded: {operation_id}"), operation: Some(OperationReport::Ended(OperationStatus::Succeeded)), issue: None }
 }
 
 /// An operation ARM ran that ended `Failed`: recorded as failed with ARM's code and message,
@@ -198,6 +198,7 @@ pub fn still_running(operation_id: &str, status_url: &str) -> Done {
     Done {
         detail: format!("started: {operation_id}; still running, status at {status_url}"),
         operation: Some(OperationReport::Started { operation_id: operation_id.to_string(), status_url: status_url.to_string() }),
+        issue: None,
     }
 }
 

@@ -34,12 +34,22 @@ pub struct Done {
     /// `Started` (still running) or `Ended(Succeeded)` from the Azure adapter; `None` when no
     /// operation was started (every other adapter).
     pub operation: Option<OperationReport>,
+    /// The web address of the GitHub issue the action opened or updated (the issue adapter's
+    /// answer; `None` from every other adapter), so a change awaiting approval can name the
+    /// issue opened in the same run.
+    pub issue: Option<String>,
 }
 
 impl Done {
     /// A result that started no operation.
     pub fn detail(detail: impl Into<String>) -> Self {
-        Self { detail: detail.into(), operation: None }
+        Self { detail: detail.into(), operation: None, issue: None }
+    }
+
+    /// The issue adapter's answer: the issue's web address, as the detail and typed.
+    pub fn issue(url: impl Into<String>) -> Self {
+        let url = url.into();
+        Self { detail: url.clone(), operation: None, issue: Some(url) }
     }
 }
 

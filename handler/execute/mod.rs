@@ -136,9 +136,9 @@ pub struct Flushed {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// Carried out now (or found already done by the adapter); recorded as done. `operation`:
-    /// what the adapter reported of a long-running operation the action started (typed, see
-    /// [`crate::actions::Done`]).
-    Done { detail: String, operation: Option<OperationReport> },
+    /// what the adapter reported of a long-running operation the action started; `issue`: the
+    /// issue the action opened or updated (both typed, see [`crate::actions::Done`]).
+    Done { detail: String, operation: Option<OperationReport>, issue: Option<String> },
     /// Failed permanently; recorded with the reason and not retried. `operation`: how the
     /// long-running operation the action started ended, when it ran and ended without success
     /// ([`ActionError::OperationEnded`]).
@@ -530,8 +530,8 @@ impl Executor {
             let mut records: Vec<(ActionKey, ClaimToken, Record)> = Vec::with_capacity(actions.len());
             for ((action, token), result) in actions.into_iter().zip(tokens).zip(results) {
                 let completion = match result {
-                    Ok(done) => Completed::Done { detail: done.detail, operation: done.operation },
-                    Err(ActionError::AlreadyDone(detail)) => Completed::Done { detail: format!("already done: {detail}"), operation: None },
+                    Ok(done) => Completed::Done { detail: done.detail, operation: done.operation, issue: done.issue },
+                    Err(ActionError::AlreadyDone(detail)) => Completed::Done { detail: format!("already done: {detail}"), operation: None, issue: None },
                     Err(ActionError::Permanent(reason)) => Completed::Failed { reason, operation: None },
                     Err(ActionError::OperationEnded { status, reason }) => Completed::Failed { reason, operation: Some(status) },
                     Err(ActionError::Deferred(reason)) => {
@@ -587,7 +587,7 @@ impl Executor {
 
     async fn complete(&self, key: &ActionKey, token: &ClaimToken, completed: Completed, now: Timestamp) -> Outcome {
         let (completion, outcome) = match completed {
-            Completed::Done { detail, operation } => (Completion::Done { detail: detail.clone() }, Outcome::Done { detail, operation }),
+            Completed::Done { detail, operation, issue } => (Completion::Done { detail: detail.clone() }, Outcome::Done { detail, operation, issue }),
             Completed::Failed { reason, operation } => (Completion::Failed { reason: reason.clone() }, Outcome::Failed { reason, operation }),
         };
         match &outcome {
@@ -657,7 +657,7 @@ const REPORT_VIA: &str = "report_via";
 /// A finished action: what the ledger records ([`Completion`]), plus the operation report the
 /// outcome carries (not recorded: a replay finds the key finished and follows nothing).
 enum Completed {
-    Done { detail: String, operation: Option<OperationReport> },
+    Done { detail: String, operation: Option<OperationReport>, issue: Option<String> },
     Failed { reason: String, operation: Option<OperationStatus> },
 }
 

@@ -149,21 +149,21 @@ impl Pipeline {
     }
 
     /// After a run's execution: a change still awaiting approval names the concern's issue when
-    /// this run opened (or updated) it — the issue adapter answers the issue's web address — so
-    /// the first run's `held_by` has the URL too, not only the next run's.
+    /// this run opened (or updated) it — the issue adapter's typed answer (`Outcome::Done`'s
+    /// `issue`) — so the first run's `held_by` has the URL too, not only the next run's.
     pub(super) fn name_opened_issues(&self, planned: &mut [Action], executed: &ExecutionReport) {
         let answered: Vec<(&Action, &str)> = planned
             .iter()
             .filter(|a| matches!(a.kind, ActionKind::GithubIssue { .. }))
             .filter_map(|a| match executed.outcome(&a.key) {
-                Some(Outcome::Done { detail, .. }) if detail.starts_with("https://") || detail.starts_with("http://") => Some((a, detail.as_str())),
+                Some(Outcome::Done { issue: Some(url), .. }) => Some((a, url.as_str())),
                 _ => None,
             })
             .collect();
         let opened: Vec<(crate::domain::Concern, String, String)> = answered
             .into_iter()
             .filter_map(|(a, url)| match &a.kind {
-                ActionKind::GithubIssue { repo, .. } if !url.contains(char::is_whitespace) => Some((a.concern.clone(), repo.to_ascii_lowercase(), url.to_string())),
+                ActionKind::GithubIssue { repo, .. } => Some((a.concern.clone(), repo.to_ascii_lowercase(), url.to_string())),
                 _ => None,
             })
             .collect();

@@ -7,7 +7,7 @@ use serde_json::json;
 use super::client::encode_component;
 use super::{ANY_ISSUE_CHANNEL, GithubActuator, LABEL, Repo, action_marker, body_markers, concern_digest, concern_marker, issue_channel, ledger_err};
 use crate::action::{Action, ActionKey, Stage};
-use crate::actions::{Performed, render};
+use crate::actions::{Done, Performed, render};
 use crate::domain::Concern;
 use crate::error::ActionError;
 
@@ -104,13 +104,13 @@ impl GithubActuator {
     pub(super) async fn issue(&self, action: &Action, repo: &Repo, labels: &[String], assignees: &[String]) -> Performed {
         let Some(issue) = self.find_issue(repo, &action.concern, Search::Yes).await? else {
             let created = self.create_issue(action, repo, labels, assignees).await?;
-            return Ok(created.html_url.into());
+            return Ok(Done::issue(created.html_url));
         };
         if action.stage != Stage::Notice {
             self.comment_once(repo, issue.number, &action.key, &render::comment_markdown(action)).await?;
         }
         self.refresh_issue(repo, &issue, action).await?;
-        Ok(issue.html_url.into())
+        Ok(Done::issue(issue.html_url))
     }
 
     /// Escalation routing: adds a stage's extra labels and assignees to the concern's issue
