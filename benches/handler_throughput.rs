@@ -13,7 +13,7 @@
 //! - **load** — this executable again as the load generator: raw HTTP/1.1 on kept-alive
 //!   connections (no client library in the measured path of either side), every real Event Grid
 //!   fixture wrapped in the invocation envelope as the host sends it (a third string-encoded),
-//!   each request with a fresh event id and one of 5,000 cluster names, so the ledger sees new
+//!   each request with a fresh event id, its send time as the event time and one of 5,000 cluster names, so the ledger sees new
 //!   events and keys as it would from a fleet.
 //!
 //! On Linux the servers are pinned to CPU 1 and the load generator to CPU 0 (`taskset`), so
@@ -91,7 +91,8 @@ fn bare_echo(port: u16) {
 // The load generator (its own process)
 // ------------------------------------------------------------------------------------------
 
-/// One request body with `__ID__` (the event id) and `__C__` (a cluster-name suffix) to fill.
+/// One request body with `__ID__` (the event id), `__C__` (a cluster-name suffix) and `__T__`
+/// (the event time: the send time) to fill.
 fn templates() -> Vec<String> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/eventgrid");
     let mut names: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
@@ -107,6 +108,13 @@ fn templates() -> Vec<String> {
             continue;
         }
         value["id"] = Value::String("__ID__".into());
+        // A live delivery's event time is seconds old; the fixtures' are years old, which the
+        // pipeline notes on every event ("more than 48 hours before it was received").
+        for field in ["eventTime", "time"] {
+            if value.get(field).is_some() {
+                value[field] = Value::String("__T__".into());
+            }
+        }
         let text = cluster.replace_all(&value.to_string(), "${1}-__C__").into_owned();
         let value: Value = serde_json::from_str(&text).unwrap();
         let event = if i % 3 == 0 { Value::String(value.to_string()) } else { value };
@@ -152,7 +160,10 @@ fn load(args: &[String]) {
                     if n >= requests {
                         break;
                     }
-                    let body = templates[n % templates.len()].replace("__ID__", &format!("{tag}-{n}")).replace("__C__", &format!("{:04}", n as u64 % CLUSTERS));
+                    let body = templates[n % templates.len()]
+                        .replace("__ID__", &format!("{tag}-{n}"))
+                        .replace("__C__", &format!("{:04}", n as u64 % CLUSTERS))
+                        .replace("__T__", &jiff::Timestamp::now().to_string());
                     // Open loop at a fixed rate: latency counts from when the request was due,
                     // so a stalled server is not hidden by a stalled generator.
                     let due = if rate > 0.0 { start + Duration::from_secs_f64(n as f64 / rate) } else { tokio::time::Instant::now() };

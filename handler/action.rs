@@ -369,6 +369,49 @@ impl Action {
         Self { key, concern, stage, kind, summary, signal, first_seen: None, deadline: None, hold: None, window: None, note: None, superseded_by: None }
     }
 
+    /// [`Action::dry_run_line`] as JSON text, written straight from the action (no
+    /// intermediate `Value`): what the host's `dry-run: planned` log line carries, once per
+    /// planned action on the event path. The same keys and values; objects nested in `detail`
+    /// and `held_by` keep their declaration order.
+    pub fn dry_run_json(&self) -> String {
+        #[derive(Serialize)]
+        struct Line<'a> {
+            action: &'a str,
+            cluster: &'a str,
+            concern: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            deadline: Option<Timestamp>,
+            detail: &'a ActionKind,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            first_seen: Option<Timestamp>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            held_by: Option<&'a Hold>,
+            key: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            note: Option<&'a str>,
+            signal: &'a str,
+            stage: &'a str,
+            summary: &'a str,
+            target: &'a str,
+        }
+        let line = Line {
+            action: self.kind.name(),
+            cluster: self.concern.cluster.as_str(),
+            concern: self.concern.kind.as_str(),
+            deadline: self.deadline,
+            detail: &self.kind,
+            first_seen: self.first_seen,
+            held_by: self.hold.as_ref(),
+            key: self.key.as_str(),
+            note: self.note.as_deref(),
+            signal: self.signal.kind.name(),
+            stage: self.stage.as_str(),
+            summary: &self.summary,
+            target: &self.concern.target,
+        };
+        serde_json::to_string(&line).expect("a dry-run line serializes")
+    }
+
     /// The dry-run line: at least `action`, `cluster`, `key`, `signal`, `summary`.
     pub fn dry_run_line(&self) -> serde_json::Value {
         let mut v = serde_json::json!({

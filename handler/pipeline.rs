@@ -73,6 +73,7 @@ use crate::facts::{ClusterSnapshot, TrackedOperation, baseline_of, ended_in, sna
 use crate::sweep::fleet::{self, FleetRecord};
 
 mod fleet_order;
+mod known;
 
 /// What one run of the pipeline did, for the invocation's `Logs`/`ReturnValue` and for dry-run.
 #[derive(Debug, Clone, Default)]
@@ -185,6 +186,8 @@ pub struct Pipeline {
     fleet_cache: std::sync::Mutex<Option<(Timestamp, FleetRecords)>>,
     /// Ring releases read from the ledger (`fleet_order`): ledger channel → (read at, released).
     release_cache: std::sync::Mutex<BTreeMap<String, (Timestamp, bool)>>,
+    /// First sightings already read or written by this process (`known`): never re-read.
+    known: known::KnownSightings,
 }
 
 /// Every cluster's fleet record, by cluster key.
@@ -203,7 +206,7 @@ impl Pipeline {
     }
 
     pub fn new(policy: Arc<Policy>, ledger: Arc<dyn Ledger>, executor: Executor, dry_run: bool, clock: Clock) -> Self {
-        Self { policy, ledger, executor, dry_run, clock, ledger_concurrency: LEDGER_CONCURRENCY, approvals: None, fleet_cache: Default::default(), release_cache: Default::default() }
+        Self { policy, ledger, executor, dry_run, clock, ledger_concurrency: LEDGER_CONCURRENCY, approvals: None, fleet_cache: Default::default(), release_cache: Default::default(), known: Default::default() }
     }
 
     /// Reads approvals through `reader` (`approval = "github"` in policy).
@@ -707,13 +710,23 @@ impl Pipeline {
         let sightings = Sightings::of(signals, &self.policy, now);
         let answers: Vec<KeyAnswer> = futures::stream::iter(sightings.reads.clone())
             .map(|read| async move {
-                let before = if read.asks_seen() { self.ledger.seen(&read.key).await? } else { None };
-                let after = match (read.records_at(), before) {
+                // A first sighting this process has had from the ledger is the ledger's answer
+                // (it never moves): no call for it.
+                let known = self.known.get(&read.key);
+                let before = match (read.asks_seen(), known) {
+                    (false, _) => None,
+                    (true, Some(at)) => Some(at),
+                    (true, None) => self.ledger.seen(&read.key).await?,
+                };
+                let after = match (read.records_at(), before.or(known)) {
                     (None, _) => None,
                     // Already recorded: `first_seen` would answer the same and record nothing.
                     (Some(_), Some(at)) => Some(at),
                     (Some(earliest), None) => Some(self.ledger.first_seen(&read.key, earliest).await?),
                 };
+                if let Some(at) = before.or(after) {
+                    self.known.keep(&read.key, at);
+                }
                 Ok::<_, LedgerError>((before, after))
             })
             .buffered(self.ledger_concurrency)
@@ -759,7 +772,7 @@ impl Pipeline {
     async fn carry_out(&self, plan: Vec<Action>, now: Timestamp, report: &mut RunReport) -> Carried {
         if self.dry_run {
             for action in &plan {
-                tracing::info!(plan = %action.dry_run_line(), "dry-run: planned");
+                tracing::info!(plan = %action.dry_run_json(), "dry-run: planned");
                 report.log.push(format!("dry-run: {} {}: {}", action.kind.name(), action.key, action.summary));
             }
             report.planned.extend(plan);
@@ -941,7 +954,8 @@ impl EventSink for Pipeline {
                     signals.extend(s);
                 }
                 Ingested::Unknown { event_id, event_type } => {
-                    tracing::info!(%event_id, %event_type, "ignoring an event type aks-cadence does not handle");
+                    // The host has logged it at info already ("event type not handled").
+                    tracing::debug!(%event_id, %event_type, "ignoring an event type aks-cadence does not handle");
                     report.log.push(format!("event {event_id}: type {event_type} is not handled; ignored"));
                 }
                 Ingested::SubscriptionValidation { event_id, .. } => {

@@ -456,3 +456,50 @@ const SUMMARY_SETTINGS_ONLY_LINES: &[&str] = &[
     "a live run (CADENCE_DRY_RUN=false) needs:",
     "  none (only log lines are planned)",
 ];
+
+mod ring_failures {
+    use aks_cadence::policy::rings::{Failure, Member, RingView, first_failure};
+    use jiff::Timestamp;
+
+    fn at(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    fn member(cluster: &str, failed: &[(&str, &str)]) -> Member {
+        Member { cluster: cluster.into(), failed: failed.iter().map(|(t, when)| Failure { target: (*t).into(), at: at(when) }).collect(), ..Member::default() }
+    }
+
+    fn fleet() -> Vec<RingView> {
+        vec![
+            RingView {
+                name: "dev".into(),
+                soak_days: 3,
+                members: vec![
+                    member("aks-dev-1", &[("1.29.4", "2026-05-03T10:00:00Z"), ("1.30.1", "2026-05-01T08:00:00Z")]),
+                    member("aks-dev-2", &[("1.29.4", "2026-05-02T09:00:00Z")]),
+                ],
+            },
+            RingView { name: "prod".into(), soak_days: 0, members: vec![member("aks-prod-1", &[("1.29.4", "2026-04-20T00:00:00Z")])] },
+        ]
+    }
+
+    #[test]
+    fn the_stop_on_a_target_begins_at_its_earliest_failure_in_that_ring_and_no_other() {
+        // The earliest of the ring's two failures of 1.29.4 (not prod's earlier one, not the other target's).
+        assert_eq!(first_failure(&fleet(), "dev", "1.29.4"), Some(at("2026-05-02T09:00:00Z")));
+        assert_eq!(first_failure(&fleet(), "dev", "1.30.1"), Some(at("2026-05-01T08:00:00Z")));
+        assert_eq!(first_failure(&fleet(), "prod", "1.29.4"), Some(at("2026-04-20T00:00:00Z")));
+    }
+
+    #[test]
+    fn a_target_that_never_failed_in_the_ring_has_no_stop_and_targets_compare_without_case() {
+        assert_eq!(first_failure(&fleet(), "prod", "1.30.1"), None);
+        assert_eq!(first_failure(&fleet(), "canary", "1.29.4"), None);
+        let image = vec![RingView {
+            name: "dev".into(),
+            soak_days: 1,
+            members: vec![member("aks-dev-1", &[("AKSUbuntu-2204gen2containerd-202405.03.0", "2026-05-04T00:00:00Z")])],
+        }];
+        assert_eq!(first_failure(&image, "dev", "aksubuntu-2204GEN2containerd-202405.03.0"), Some(at("2026-05-04T00:00:00Z")));
+    }
+}

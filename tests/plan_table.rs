@@ -1134,6 +1134,23 @@ fn dry_run_lines_snapshot() {
     assert_eq!(lines, want);
 }
 
+/// The log line's JSON text (written straight from the action) says what the dry-run line says:
+/// the same keys and values, holds, notes and deadlines included.
+#[test]
+fn the_dry_run_json_text_holds_the_dry_run_line() {
+    let p = policy(TEAM_POLICY);
+    let s = sweep(upgrades("1.30.4", &["1.30.7", "1.31.2"]));
+    let facts =
+        PlanFacts { window: WindowStatus::Closed { next: Some(ts("2026-12-08T21:00:00Z")) }, ..seen(&s, &p, t0()) };
+    let mut actions = plan::plan(&s, &p, &facts, plus_days(t0(), 12));
+    actions[0].note = Some("the pull request failed: 422".into());
+    assert!(actions.iter().any(|a| a.hold.is_some()) && actions.iter().any(|a| a.deadline.is_some()), "{actions:#?}");
+    for a in &actions {
+        let text: serde_json::Value = serde_json::from_str(&a.dry_run_json()).unwrap();
+        assert_eq!(text, a.dry_run_line(), "{}", a.key);
+    }
+}
+
 #[test]
 fn planning_is_deterministic() {
     let p = policy(TEAM_POLICY);
