@@ -111,8 +111,8 @@ fn a_missing_directory_is_unavailable_and_names_the_path() {
 }
 
 /// Calls run on the caller's thread without waiting for a lock; when another process holds the
-/// file's write lock, the call waits on the ledger thread instead (up to the busy timeout) and
-/// then succeeds, exactly once.
+/// file's write lock, the call waits on the ledger thread instead (up to the busy timeout, on a
+/// connection of its own, so reads go on meanwhile) and then succeeds, exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_that_meets_another_process_lock_waits_for_it_then_runs_once() {
     use aks_cadence::action::ActionKey;
@@ -122,14 +122,17 @@ async fn a_call_that_meets_another_process_lock_waits_for_it_then_runs_once() {
     let ledger = SqliteLedger::open(&path).unwrap();
     let now = jiff::Timestamp::from_second(1_800_000_000).unwrap();
     let key = ActionKey::from_raw("k-locked");
+    ledger.first_seen("concern-before-the-lock", now).await.unwrap();
     // Another "process" (a connection of its own) takes the write lock and keeps it.
     let other = rusqlite::Connection::open(&path).unwrap();
     other.execute_batch("BEGIN IMMEDIATE").unwrap();
     let mut claim = Box::pin(ledger.claim(&key, "me", now, jiff::SignedDuration::from_mins(5)));
     assert!(futures::poll!(&mut claim).is_pending(), "the claim waits for the lock instead of failing");
-    // No other ledger call here: while the ledger thread waits for the lock, later calls queue
-    // behind it (as every call did before calls ran on the caller's thread), so a call made now
-    // would wait for this COMMIT and the test would hang until the busy timeout.
+    // While the ledger thread waits for the lock on its own connection, the callers' connection
+    // goes on: a read answers now. (Were it queued behind the waiting claim it would wait for a
+    // COMMIT that comes only after it: the claim would time out and fail below.)
+    assert_eq!(ledger.seen("concern-before-the-lock").await.unwrap(), Some(now), "a read is not held up by a waiting write");
+    assert!(!ledger.event_processed("event-x").await.unwrap());
     other.execute_batch("COMMIT").unwrap();
     assert!(matches!(claim.await.unwrap(), Claim::Acquired(_)), "the claim runs once the lock is free");
     match ledger.claim(&key, "someone else", now, jiff::SignedDuration::from_mins(5)).await.unwrap() {

@@ -83,8 +83,10 @@ CREATE TABLE IF NOT EXISTS pending (
 /// pays no thread hand-off per ledger call. The connection's busy handler is off for these
 /// calls: when another process holds the file's write lock, SQLite answers "busy" at once and
 /// the call (which has changed nothing: a write takes the lock before it writes) goes to the
-/// ledger's own thread instead, which waits up to [`BUSY_TIMEOUT`] for the lock, as every call
-/// used to. So an async worker never waits on another process's lock. Statements stay prepared
+/// ledger's own thread instead, which waits up to [`BUSY_TIMEOUT`] for the lock on a connection
+/// of its own, as every call used to. So an async worker never waits on another process's lock,
+/// and while the thread waits the callers' connection goes on serving (reads never wait for a
+/// writer in WAL mode; a write that meets the lock queues behind the waiting one). Statements stay prepared
 /// (`prepare_cached`) for the life of the connection. Cross-process safety is unchanged: WAL, the
 /// busy timeout (on the ledger thread), and `BEGIN IMMEDIATE` around a claim.
 ///
@@ -94,7 +96,7 @@ CREATE TABLE IF NOT EXISTS pending (
 /// writer) after every [`CHECKPOINT_EVERY`] calls and once a second while there were any. When
 /// the checkpointer's connection cannot be opened, the automatic checkpoint stays on.
 ///
-/// Clones share the connection and the threads. When the last clone is dropped the queue
+/// Clones share the connections and the threads. When the last clone is dropped the queue
 /// closes, the threads finish what is queued, close their connections and are joined, so a file
 /// that is reopened right after (a restart) sees every write.
 #[derive(Clone)]
@@ -174,12 +176,22 @@ impl SqliteLedger {
             }
             None => (None, None),
         };
+        // The ledger thread's own connection: while it waits for another process's lock, the
+        // callers' connection stays free (reads go on: WAL readers never wait for a writer).
+        let waiter = Connection::open(&path).map_err(|e| {
+            LedgerError::Unavailable(format!("cannot open SQLite ledger {}: {e}", path.display()))
+        })?;
+        waiter.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        waiter.busy_timeout(BUSY_TIMEOUT).map_err(sql)?;
+        if checkpoints.is_some() {
+            waiter.pragma_update(None, "wal_autocheckpoint", 0).map_err(sql)?;
+        }
+        waiter.pragma_update(None, "synchronous", "NORMAL").map_err(sql)?;
         let conn = Arc::new(std::sync::Mutex::new(conn));
         let (jobs, queue) = std::sync::mpsc::channel::<Job>();
-        let shared = Arc::clone(&conn);
         let thread = std::thread::Builder::new()
             .name("sqlite-ledger".into())
-            .spawn(move || run(&shared, queue))
+            .spawn(move || run(waiter, queue))
             .map_err(|e| LedgerError::Unavailable(format!("cannot start the SQLite ledger thread for {}: {e}", path.display())))?;
         let worker = Worker { conn, jobs: Some(jobs), thread: Some(thread), calls, checkpoints, checkpointer };
         Ok(Self { worker: Arc::new(worker), path })
@@ -270,20 +282,17 @@ fn start_checkpointer(path: &Path, calls: Arc<std::sync::atomic::AtomicUsize>) -
     Some((kick, thread))
 }
 
-/// The ledger thread: runs the calls that met a lock, waiting for it up to [`BUSY_TIMEOUT`],
-/// until every sender is gone.
-fn run(conn: &std::sync::Mutex<Connection>, queue: std::sync::mpsc::Receiver<Job>) {
+/// The ledger thread: runs the calls that met a lock on its own connection (`conn`), waiting
+/// for the lock up to [`BUSY_TIMEOUT`], until every sender is gone.
+fn run(mut conn: Connection, queue: std::sync::mpsc::Receiver<Job>) {
     while let Ok(job) = queue.recv() {
         // A panic in one call must not take the ledger down for the rest of the process. It
         // cannot leave a half-done write behind either: every multi-statement change runs in a
         // transaction that rolls back when dropped during the unwind.
-        let mut conn = conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let _ = conn.busy_timeout(BUSY_TIMEOUT);
         let call = std::panic::AssertUnwindSafe(|| job(&mut conn));
         if std::panic::catch_unwind(call).is_err() {
             tracing::error!("a SQLite ledger call panicked; the ledger carries on");
         }
-        let _ = conn.busy_timeout(Duration::ZERO);
     }
 }
 
