@@ -53,6 +53,7 @@ pass1_for() {
   case "$1" in
     handler/policy/windows.rs) echo "windows_calendar windows_arm_examples windows_property" ;;
     handler/policy/baseline.rs | handler/policy/summary.rs) echo "core_mutants" ;;
+    handler/plan/approval.rs) echo "lib core_mutants" ;;
     handler/policy/channels.rs) echo "lib channels_table plan_channels" ;;
     *) echo "lib" ;;
   esac
