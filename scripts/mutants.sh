@@ -54,7 +54,7 @@ pass1_for() {
     handler/policy/windows.rs) echo "windows_calendar windows_arm_examples windows_property" ;;
     handler/policy/baseline.rs | handler/policy/summary.rs) echo "core_mutants" ;;
     handler/plan/approval.rs) echo "lib core_mutants" ;;
-    handler/policy/channels.rs) echo "lib channels_table plan_channels" ;;
+    handler/policy/channels.rs) echo "lib channels_table plan_channels core_mutants" ;;
     *) echo "lib" ;;
   esac
 }

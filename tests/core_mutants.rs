@@ -683,3 +683,47 @@ repo = "o/r"
         assert_eq!(e.note.as_deref(), Some("Starting the upgrade to 1.30.7 in the window (open now), approved by @alice at 2026-11-29 09:30 UTC (label)."));
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// policy/channels.rs (what AKS's own channels apply, and the command that sets a required one)
+// ---------------------------------------------------------------------------------------------
+
+mod channel_settings {
+    use aks_cadence::domain::ClusterId;
+    use aks_cadence::policy::channels::{ChannelSetting, ChannelTarget, NodeOsChannel, RequiredChannel, UpgradeChannel};
+    use aks_cadence::policy::versions::MinorLine;
+
+    #[test]
+    fn what_an_aks_channel_upgrades_to_is_told_in_words() {
+        let cases = [
+            (ChannelTarget::LatestPatchOf(MinorLine::new(1, 30)), "the newest patch of 1.30"),
+            (ChannelTarget::LatestNodeImage, "the newest node image"),
+            (ChannelTarget::SecurityPatches, "AKS-tested security patches"),
+            (ChannelTarget::OsPackages, "the OS's security packages"),
+        ];
+        for (target, words) in cases {
+            assert_eq!(target.to_string(), words, "{target:?}");
+        }
+    }
+
+    #[test]
+    fn each_channel_setting_links_microsofts_page_about_it() {
+        assert_eq!(ChannelSetting::Upgrade.doc(), "https://learn.microsoft.com/azure/aks/auto-upgrade-cluster");
+        assert_eq!(ChannelSetting::NodeOs.doc(), "https://learn.microsoft.com/azure/aks/auto-upgrade-node-os-image");
+    }
+
+    #[test]
+    fn the_command_that_sets_a_channel_quotes_only_the_names_a_shell_would_split_or_expand() {
+        let plain = ClusterId::from_parts("00000000-0000-0000-0000-00000000a001", "rg-prod.weu_1", "aks-prod");
+        assert_eq!(
+            RequiredChannel::Upgrade(UpgradeChannel::Patch).command(&plain),
+            "az aks update --subscription 00000000-0000-0000-0000-00000000a001 --resource-group rg-prod.weu_1 --name aks-prod --auto-upgrade-channel patch"
+        );
+        // Resource group names may hold parentheses, which a shell would read as a subshell.
+        let odd = ClusterId::from_parts("00000000-0000-0000-0000-00000000a001", "rg(prod)", "aks-prod");
+        assert_eq!(
+            RequiredChannel::NodeOs(NodeOsChannel::SecurityPatch).command(&odd),
+            "az aks update --subscription 00000000-0000-0000-0000-00000000a001 --resource-group 'rg(prod)' --name aks-prod --node-os-upgrade-channel SecurityPatch"
+        );
+    }
+}
