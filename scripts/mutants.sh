@@ -53,7 +53,8 @@ pass1_for() {
   case "$1" in
     handler/policy/windows.rs) echo "windows_calendar windows_arm_examples windows_property" ;;
     handler/policy/baseline.rs | handler/policy/summary.rs) echo "core_mutants" ;;
-    handler/policy/channels.rs) echo "lib channels_table plan_channels" ;;
+    handler/plan/approval.rs) echo "lib core_mutants" ;;
+    handler/policy/channels.rs) echo "lib channels_table plan_channels core_mutants" ;;
     *) echo "lib" ;;
   esac
 }
@@ -62,13 +63,13 @@ pass2_for() {
     handler/policy/versions.rs | handler/sweep/support.rs) echo "plan_table core_mutants" ;;
     handler/policy/windows.rs) echo "lib plan_table policy_file core_mutants" ;;
     handler/plan.rs) echo "plan_table plan_lineage plan_untrusted core_mutants" ;;
-    handler/plan/approval.rs) echo "plan_approvals github_approvals plan_table core_mutants" ;;
+    handler/plan/approval.rs) echo "plan_approvals github_approvals plan_table" ;;
     handler/readiness.rs) echo "plan_readiness core_mutants" ;;
     handler/policy/baseline.rs) echo "lib plan_baseline baseline_catalogue" ;;
     handler/policy/summary.rs) echo "lib plan_required_channels" ;;
     handler/policy/glob.rs) echo "core_mutants" ;;
     handler/policy/rings.rs) echo "plan_table upgrade_adapter policy_file core_mutants" ;;
-    handler/policy/channels.rs) echo "plan_required_channels plan_table policy_file core_mutants" ;;
+    handler/policy/channels.rs) echo "plan_required_channels plan_table policy_file" ;;
     handler/policy/calendar.rs) echo "plan_channels policy_file core_mutants" ;;
     handler/policy/*) echo "policy_file plan_table core_mutants" ;;
     *) echo "plan_table core_mutants" ;;

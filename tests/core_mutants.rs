@@ -503,3 +503,274 @@ mod ring_failures {
         assert_eq!(first_failure(&image, "dev", "aksubuntu-2204GEN2containerd-202405.03.0"), Some(at("2026-05-04T00:00:00Z")));
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// plan/approval.rs (the approval decisions the pipeline applies to a planned upgrade)
+// ---------------------------------------------------------------------------------------------
+
+mod approvals {
+    use aks_cadence::action::{Action, ActionKind, Hold, Stage};
+    use aks_cadence::domain::{ClusterFacts, ClusterId, Concern, ConcernKind, OfferedVersion, Origin, Signal, SignalKind};
+    use aks_cadence::plan::approval::{
+        self, Approval, ApprovalTerms, Decision, Via, apply, awaits_reading, echo, handled_by_iac, name_issues,
+        ready_but_for_approval, terms_for,
+    };
+    use aks_cadence::plan::{self, PlanFacts, WindowStatus};
+    use aks_cadence::policy::Policy;
+    use jiff::{SignedDuration, Timestamp};
+
+    fn t0() -> Timestamp {
+        "2026-11-29T09:00:00Z".parse().unwrap()
+    }
+
+    fn until() -> Timestamp {
+        t0() + SignedDuration::from_hours(4)
+    }
+
+    fn signal() -> Signal {
+        let facts = ClusterFacts {
+            location: Some("westeurope".into()),
+            kubernetes_version: Some("1.30.4".into()),
+            provisioning_state: Some("Succeeded".into()),
+            power_state: Some("Running".into()),
+            ..ClusterFacts::default()
+        };
+        let kind = SignalKind::UpgradesOffered { current: "1.30.4".into(), offered: vec![OfferedVersion { version: "1.30.7".into(), is_preview: false }] };
+        let cluster = ClusterId::from_parts("00000000-0000-0000-0000-00000000a001", "rg-prod-weu", "aks-prod-weu");
+        Signal { cluster, facts, kind, observed_at: t0(), origin: Origin::Sweep { run_id: "run-1".into() } }
+    }
+
+    /// `auto` patches that wait for approval on the issue in `o/r`, with their own labels.
+    const GITHUB: &str = r#"
+[[rule]]
+name = "prod"
+[rule.upgrade]
+patch = "auto"
+approval = "github"
+approval_label = "go"
+hold_label = "stop"
+[rule.github_issue]
+repo = "o/r"
+"#;
+
+    fn policy(text: &str) -> Policy {
+        Policy::parse(text, "test.toml").unwrap_or_else(|e| panic!("{e:#?}"))
+    }
+
+    /// What the planner makes of the patch under `text` with the window open.
+    fn planned(text: &str) -> Vec<Action> {
+        let facts = PlanFacts { window: WindowStatus::Open { until: until() }, ..PlanFacts::default() };
+        plan::plan(&signal(), &policy(text), &facts, t0())
+    }
+
+    /// The planned upgrade's execute action under `text`.
+    fn execute(text: &str) -> Action {
+        planned(text).into_iter().find(|a| a.stage == Stage::Execute && matches!(a.kind, ActionKind::Upgrade { .. })).expect("an upgrade execute")
+    }
+
+    fn with(mut a: Action, f: impl FnOnce(&mut Action)) -> Action {
+        f(&mut a);
+        a
+    }
+
+    const AWAITING: Hold = Hold::AwaitingApproval { url: None, cause: None };
+    const URL: &str = "https://github.example/o/r/issues/7";
+
+    #[test]
+    fn approval_terms_apply_to_an_execute_upgrade_only_and_name_the_first_issue_repository() {
+        let p = policy(GITHUB);
+        let up = execute(GITHUB);
+        assert_eq!(terms_for(&p, &up), Some(Some(ApprovalTerms { repo: "o/r".into(), label: "go".into(), hold_label: "stop".into() })));
+        // Telling about the upgrade (any other stage) or changing something else needs no approval.
+        assert_eq!(terms_for(&p, &with(up.clone(), |a| a.stage = Stage::Notice)), None);
+        assert_eq!(terms_for(&p, &with(up.clone(), |a| a.kind = ActionKind::RotateCertificates)), None);
+        // Without `approval = "github"` nothing waits.
+        let none = GITHUB.replace("approval = \"github\"\n", "");
+        assert_eq!(terms_for(&policy(&none), &execute(&none)), None);
+        // Approval required, but no issue rule reaches the cluster (policy load refuses that for a
+        // file; here the rule loses its issue after load): still required, with no repository
+        // (the caller holds the change, naming the missing channel).
+        let mut no_issue = policy(GITHUB);
+        no_issue.rules[0].github_issue = None;
+        assert_eq!(terms_for(&no_issue, &up), Some(None));
+    }
+
+    #[test]
+    fn the_ledger_names_of_an_approval_and_a_proposal_keep_their_stored_format() {
+        // Stored in the ledger: another spelling would orphan the approvals already given.
+        assert_eq!(approval::record_channel("1.30.7"), "approval:1.30.7");
+        let concern = Concern::new(signal().cluster, ConcernKind::KubernetesUpgrade, "patch:1.30.4");
+        assert_eq!(
+            approval::proposal_key(&concern, "1.30.7"),
+            format!("{}#~approval-proposed:1.30.7", concern.key()),
+        );
+        assert_eq!(
+            approval::proposal_key(&concern, "1.30.7"),
+            "/subscriptions/00000000-0000-0000-0000-00000000a001/resourcegroups/rg-prod-weu/providers/microsoft.containerservice/managedclusters/aks-prod-weu#kubernetes-upgrade#patch:1.30.4#~approval-proposed:1.30.7",
+        );
+    }
+
+    #[test]
+    fn how_an_approval_was_given_is_told_as_label_or_approve_comment() {
+        assert_eq!(Via::Label.as_str(), "label");
+        assert_eq!(Via::Comment.as_str(), "/approve comment");
+    }
+
+    #[test]
+    fn only_an_upgrade_held_for_approval_alone_awaits_a_reading_and_only_it_or_a_free_one_is_worth_one() {
+        let up = with(execute(GITHUB), |a| a.hold = None);
+        let url = Hold::AwaitingApproval { url: Some(URL.into()), cause: None };
+        let window = Hold::OutsideWindow { next: None };
+        // (case, action, awaits_reading, ready_but_for_approval)
+        let cases = [
+            ("free to start", up.clone(), false, true),
+            ("held for approval alone", with(up.clone(), |a| a.hold = Some(AWAITING)), true, true),
+            ("awaiting approval on a named issue", with(up.clone(), |a| a.hold = Some(url)), false, false),
+            ("held by a closed window", with(up.clone(), |a| a.hold = Some(window)), false, false),
+            ("the notice of the upgrade", with(up.clone(), |a| a.stage = Stage::Notice), false, false),
+            ("an execute that is no upgrade", with(up.clone(), |a| a.kind = ActionKind::RotateCertificates), false, false),
+        ];
+        for (name, action, awaits, ready) in cases {
+            assert_eq!(awaits_reading(&action), awaits, "awaits_reading: {name}");
+            assert_eq!(ready_but_for_approval(&action), ready, "ready_but_for_approval: {name}");
+        }
+    }
+
+    #[test]
+    fn each_decision_read_from_the_issue_sets_the_hold_and_the_status_of_the_summary() {
+        let up = execute(GITHUB);
+        assert_eq!(up.hold, Some(AWAITING));
+        let head = up.summary.rsplit_once(" — ").expect("a status part").0.to_string();
+        let at = t0() + SignedDuration::from_hours(1);
+        let run = |read: Result<(Decision, String), String>| {
+            let mut a = up.clone();
+            let given = apply(&mut a, read);
+            (given, a.hold.clone(), a.summary.strip_prefix(&format!("{head} — ")).map(str::to_string))
+        };
+
+        let approved = Decision::Approved { by: "alice".into(), at, via: Via::Label };
+        let (given, hold, status) = run(Ok((approved, URL.into())));
+        assert_eq!(given, Some(Approval { target: "1.30.7".into(), by: "alice".into(), at, via: Via::Label, url: URL.into() }));
+        assert_eq!(hold, None);
+        assert_eq!(status.as_deref(), Some("would start now (window open until 2026-11-29 13:00 UTC)"));
+
+        let (given, hold, status) = run(Ok((Decision::Held { by: "bob".into() }, URL.into())));
+        assert_eq!(given, None);
+        assert_eq!(hold, Some(Hold::ApprovalHeld { by: "bob".into(), url: URL.into() }));
+        assert_eq!(status.as_deref(), Some(format!("held: held by @bob on {URL}").as_str()));
+
+        let (given, hold, status) = run(Ok((Decision::Awaiting, URL.into())));
+        assert_eq!(given, None);
+        assert_eq!(hold, Some(Hold::AwaitingApproval { url: Some(URL.into()), cause: None }));
+        assert!(status.as_deref().unwrap_or_default().starts_with(&format!("held: awaiting approval on {URL}")), "{status:?}");
+
+        let (given, hold, _) = run(Ok((Decision::Unknown { cause: "HTTP 502".into() }, URL.into())));
+        assert_eq!(given, None);
+        assert_eq!(hold, Some(Hold::AwaitingApproval { url: Some(URL.into()), cause: Some("HTTP 502".into()) }));
+
+        let (given, hold, status) = run(Err("GitHub answered 401".into()));
+        assert_eq!(given, None);
+        assert_eq!(hold, Some(Hold::AwaitingApproval { url: None, cause: Some("GitHub answered 401".into()) }));
+        assert!(status.as_deref().unwrap_or_default().ends_with("the approval state could not be read: GitHub answered 401"), "{status:?}");
+
+        // Anything but an upgrade is left as it was.
+        let mut rotate = with(up.clone(), |a| a.kind = ActionKind::RotateCertificates);
+        let before = rotate.clone();
+        assert_eq!(apply(&mut rotate, Ok((Decision::Held { by: "bob".into() }, URL.into()))), None);
+        assert_eq!(rotate, before);
+    }
+
+    #[test]
+    fn the_issue_opened_in_this_run_is_named_in_the_hold_of_each_upgrade_still_awaiting_approval() {
+        let p = policy(GITHUB);
+        let mut actions = planned(GITHUB);
+        let i = actions.iter().position(|a| a.stage == Stage::Execute && matches!(a.kind, ActionKind::Upgrade { .. })).expect("an upgrade execute");
+        let concern = actions[i].concern.clone();
+        let others: Vec<Action> = actions.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, a)| a.clone()).collect();
+
+        // No issue in this run: nothing changes.
+        name_issues(&p, &mut actions, |_, _| None);
+        assert_eq!(actions[i].hold, Some(AWAITING));
+
+        name_issues(&p, &mut actions, |c, repo| (c == &concern && repo == "o/r").then(|| URL.to_string()));
+        assert_eq!(actions[i].hold, Some(Hold::AwaitingApproval { url: Some(URL.into()), cause: None }));
+        assert!(actions[i].summary.ends_with(&format!("held: {}", Hold::AwaitingApproval { url: Some(URL.into()), cause: None }.describe())), "{}", actions[i].summary);
+        let after: Vec<Action> = actions.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, a)| a.clone()).collect();
+        assert_eq!(after, others, "only the upgrade awaiting a reading is touched");
+    }
+
+    #[test]
+    fn a_merged_infrastructure_pull_request_holds_the_upgrade_and_says_so_in_its_summary() {
+        let mut up = with(execute(GITHUB), |a| a.hold = None);
+        let head = up.summary.rsplit_once(" — ").expect("a status part").0.to_string();
+        let pr = "https://github.example/o/infra/pull/3";
+        handled_by_iac(&mut up, pr.to_string());
+        assert_eq!(up.hold, Some(Hold::HandledByIac { pr: pr.into() }));
+        assert_eq!(up.summary, format!("{head} — held: handled through infrastructure code: {pr} is merged"));
+    }
+
+    #[test]
+    fn the_issue_is_told_that_an_approved_upgrade_starts_in_the_open_window_and_by_whose_approval() {
+        let actions = planned(GITHUB);
+        let up = actions.iter().find(|a| a.stage == Stage::Execute && matches!(a.kind, ActionKind::Upgrade { .. })).expect("an upgrade execute");
+        let told = actions.iter().find(|a| a.stage == Stage::Notice && matches!(a.kind, ActionKind::GithubIssue { .. })).expect("the issue notice");
+        let at: Timestamp = "2026-11-29T09:30:00Z".parse().unwrap();
+        let given = Approval { target: "1.30.7".into(), by: "alice".into(), at, via: Via::Comment, url: URL.into() };
+
+        let e = echo(up, told, &given);
+        assert_eq!(e.stage, Stage::Update);
+        assert_eq!(e.concern, told.concern);
+        assert_eq!(
+            e.note.as_deref(),
+            Some("Starting the upgrade to 1.30.7 in the window (open until 2026-11-29 13:00 UTC), approved by @alice at 2026-11-29 09:30 UTC (/approve comment).")
+        );
+        // A window not known as open (the cluster's own maintenance, say) is told as open now.
+        let unknown = with(up.clone(), |a| a.window = None);
+        let e = echo(&unknown, told, &Approval { via: Via::Label, ..given });
+        assert_eq!(e.note.as_deref(), Some("Starting the upgrade to 1.30.7 in the window (open now), approved by @alice at 2026-11-29 09:30 UTC (label)."));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// policy/channels.rs (what AKS's own channels apply, and the command that sets a required one)
+// ---------------------------------------------------------------------------------------------
+
+mod channel_settings {
+    use aks_cadence::domain::ClusterId;
+    use aks_cadence::policy::channels::{ChannelSetting, ChannelTarget, NodeOsChannel, RequiredChannel, UpgradeChannel};
+    use aks_cadence::policy::versions::MinorLine;
+
+    #[test]
+    fn what_an_aks_channel_upgrades_to_is_told_in_words() {
+        let cases = [
+            (ChannelTarget::LatestPatchOf(MinorLine::new(1, 30)), "the newest patch of 1.30"),
+            (ChannelTarget::LatestNodeImage, "the newest node image"),
+            (ChannelTarget::SecurityPatches, "AKS-tested security patches"),
+            (ChannelTarget::OsPackages, "the OS's security packages"),
+        ];
+        for (target, words) in cases {
+            assert_eq!(target.to_string(), words, "{target:?}");
+        }
+    }
+
+    #[test]
+    fn each_channel_setting_links_microsofts_page_about_it() {
+        assert_eq!(ChannelSetting::Upgrade.doc(), "https://learn.microsoft.com/azure/aks/auto-upgrade-cluster");
+        assert_eq!(ChannelSetting::NodeOs.doc(), "https://learn.microsoft.com/azure/aks/auto-upgrade-node-os-image");
+    }
+
+    #[test]
+    fn the_command_that_sets_a_channel_quotes_only_the_names_a_shell_would_split_or_expand() {
+        let plain = ClusterId::from_parts("00000000-0000-0000-0000-00000000a001", "rg-prod.weu_1", "aks-prod");
+        assert_eq!(
+            RequiredChannel::Upgrade(UpgradeChannel::Patch).command(&plain),
+            "az aks update --subscription 00000000-0000-0000-0000-00000000a001 --resource-group rg-prod.weu_1 --name aks-prod --auto-upgrade-channel patch"
+        );
+        // Resource group names may hold parentheses, which a shell would read as a subshell.
+        let odd = ClusterId::from_parts("00000000-0000-0000-0000-00000000a001", "rg(prod)", "aks-prod");
+        assert_eq!(
+            RequiredChannel::NodeOs(NodeOsChannel::SecurityPatch).command(&odd),
+            "az aks update --subscription 00000000-0000-0000-0000-00000000a001 --resource-group 'rg(prod)' --name aks-prod --node-os-upgrade-channel SecurityPatch"
+        );
+    }
+}
