@@ -774,3 +774,43 @@ mod channel_settings {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// policy/calendar.rs (the support calendar's two boundaries)
+// ---------------------------------------------------------------------------------------------
+
+mod support_calendar {
+    use aks_cadence::policy::calendar::{STALE_AFTER_DAYS, SupportCalendar};
+    use aks_cadence::policy::versions::MinorLine;
+    use jiff::civil::Date;
+    use serde_json::json;
+
+    /// An endoflife.date release whose extended support ends the day its community support does
+    /// has no long-term support; one that ends later has.
+    #[test]
+    fn extended_support_counts_as_long_term_support_only_when_it_ends_after_community_support() {
+        let body = json!({"result": {"releases": [
+            {"name": "1.30", "releaseDate": "2024-07-01", "eolFrom": "2025-07-31", "eoesFrom": "2026-07-31"},
+            {"name": "1.31", "releaseDate": "2024-10-01", "eolFrom": "2025-11-30", "eoesFrom": "2025-11-30"},
+        ]}});
+        let calendar = SupportCalendar::from_endoflife(&body, "https://endoflife.date/api/v1/products/azure-kubernetes-service", Date::constant(2026, 1, 1)).unwrap();
+        let lts = |minor: &str| calendar.get(MinorLine::parse(minor).unwrap()).unwrap().lts_end_of_life.map(|d| d.date);
+        assert_eq!(lts("1.30"), Some(Date::constant(2026, 7, 31)));
+        assert_eq!(lts("1.31"), None, "an extended support ending with community support is none");
+    }
+
+    /// `config check` notes a stale built-in calendar only when it is MORE than
+    /// `STALE_AFTER_DAYS` days old, as the sweep's own staleness note does.
+    #[test]
+    fn the_built_in_calendar_is_stale_only_past_its_age_limit() {
+        let calendar = SupportCalendar::embedded();
+        let at_age = |days: i64| {
+            let day = calendar.taken.checked_add(jiff::Span::new().days(days)).unwrap();
+            jiff::tz::Offset::UTC.to_timestamp(day.at(12, 0, 0, 0)).unwrap()
+        };
+        let noted = |days: i64| calendar.config_lines(at_age(days), None).iter().any(|l| l.starts_with("note: the built-in support calendar is more than"));
+        assert!(!noted(STALE_AFTER_DAYS), "exactly {STALE_AFTER_DAYS} days old is not stale");
+        assert!(noted(STALE_AFTER_DAYS + 1));
+        assert_eq!(calendar.age_days(at_age(STALE_AFTER_DAYS)), STALE_AFTER_DAYS);
+    }
+}
