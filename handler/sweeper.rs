@@ -430,7 +430,14 @@ impl Sweeper {
             wiring.entry(signal.cluster.clone()).or_default().push(signal);
         }
         out.log(wiring_logs);
-        let queue = clusters.len() > batch && !self.pipeline.dry_run();
+        let batched = clusters.len() > batch;
+        let queue = batched && !self.pipeline.dry_run();
+        if batched {
+            // With `[[ring]]`s, a cluster of an early batch must find the clusters of later
+            // batches never swept yet in their rings (waiting, version unknown), as a fan-out
+            // message does, not an empty ring it would skip.
+            self.pipeline.seed_fleet(&clusters).await?;
+        }
         let run = SweepRun::new(run_id.clone(), now);
         let cache = Arc::clone(&run.cache);
         let mut summary = SweepSummary { run_id, source: inv.source, swept: 0, failures: Vec::new(), planned: 0, held: 0, batches: 0 };
