@@ -421,14 +421,12 @@ impl Sweeper {
         out.log(inv.notes);
         let ids: Vec<ClusterId> = clusters.iter().map(|c| c.id.clone()).collect();
         let tracked = self.tracked(ids.clone()).await?;
-        // The wiring check reads the inventory before the sweep consumes it; its findings join
-        // their clusters' snapshots batch by batch (a cluster whose own sweep failed has no
-        // snapshot: its finding waits for the next sweep).
+        // The wiring check reads the inventory before the sweep consumes it (one verdict per
+        // cluster kept); each batch's findings are made from its clusters' records and join
+        // their snapshots (a cluster whose own sweep failed has no snapshot: its finding waits
+        // for the next sweep).
         let mut wiring_logs = Vec::new();
-        let mut wiring: HashMap<ClusterId, Vec<Signal>> = HashMap::new();
-        for signal in self.wiring(&clusters, &run_id, now, &mut wiring_logs).await {
-            wiring.entry(signal.cluster.clone()).or_default().push(signal);
-        }
+        let wiring = self.wiring_report(&clusters, &mut wiring_logs).await;
         out.log(wiring_logs);
         let batched = clusters.len() > batch;
         let queue = batched && !self.pipeline.dry_run();
@@ -449,20 +447,29 @@ impl Sweeper {
             let mut batches = std::pin::pin!(sweep_in_order(&self.ctx, clusters, concurrency, &tracked, run, &swept).chunks(batch));
             while let Some(chunk) = batches.next().await {
                 let mut snapshots = Vec::with_capacity(chunk.len());
+                let mut records = Vec::with_capacity(chunk.len());
                 for (record, swept) in chunk {
                     match swept {
-                        Ok(snapshot) => snapshots.push(snapshot),
+                        Ok(snapshot) => {
+                            snapshots.push(snapshot);
+                            records.push(record);
+                        }
                         Err(e) => summary.failures.push((record, e)),
                     }
                 }
                 if snapshots.is_empty() {
                     continue;
                 }
-                for snap in &mut snapshots {
-                    if let Some(signals) = wiring.remove(&snap.cluster) {
-                        snap.signals.extend(signals);
+                if let Some(report) = &wiring {
+                    let mut found: HashMap<ClusterId, Vec<Signal>> = HashMap::new();
+                    for signal in wiring::signals(&records, report, self.wiring_function(), &summary.run_id, now) {
+                        found.entry(signal.cluster.clone()).or_default().push(signal);
+                    }
+                    for snap in &mut snapshots {
+                        snap.signals.extend(found.remove(&snap.cluster).unwrap_or_default());
                     }
                 }
+                drop(records);
                 running.extend(running_minors(&snapshots));
                 let mut notes = Vec::new();
                 attach_defender_plans(self, &cache, &mut snapshots, &mut notes).await;
@@ -515,9 +522,23 @@ impl Sweeper {
     /// The event-wiring findings for `clusters` (`sweep::wiring`): none when the check is off;
     /// when it fails, a line in `logs` and none (a sweep never fails for it).
     async fn wiring(&self, clusters: &[ClusterRecord], run_id: &str, now: Timestamp, logs: &mut Vec<String>) -> Vec<Signal> {
-        let Some(check) = &self.ctx.wiring else { return Vec::new() };
+        match self.wiring_report(clusters, logs).await {
+            Some(report) => wiring::signals(clusters, &report, self.wiring_function(), run_id, now),
+            None => Vec::new(),
+        }
+    }
+
+    /// The `aks-events` function the wiring check looks for (`None`: system topics only).
+    fn wiring_function(&self) -> Option<&str> {
+        self.ctx.wiring.as_ref().and_then(|check| check.function.as_deref())
+    }
+
+    /// The event-wiring verdict per cluster of `clusters` (one check per run): `None` when the
+    /// check is off or failed (then a line in `logs`).
+    async fn wiring_report(&self, clusters: &[ClusterRecord], logs: &mut Vec<String>) -> Option<wiring::WiringReport> {
+        let check = self.ctx.wiring.as_ref()?;
         if clusters.is_empty() {
-            return Vec::new();
+            return None;
         }
         let function = check.function.as_deref();
         match wiring::check(&self.ctx.arm, &self.ctx.subscriptions, clusters, function).await {
@@ -530,12 +551,12 @@ impl Sweeper {
                         if function.is_none() { " (no system topic; subscriptions not checked: the function app id is unknown, set CADENCE_FUNCTION_APP_ID)" } else { "" }
                     ));
                 }
-                wiring::signals(clusters, &report, function, run_id, now)
+                Some(report)
             }
             Err(e) => {
                 tracing::warn!(error = %e, "event wiring not checked this sweep");
                 logs.push(format!("event wiring not checked this sweep: {e}"));
-                Vec::new()
+                None
             }
         }
     }
