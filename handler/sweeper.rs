@@ -490,7 +490,7 @@ impl Sweeper {
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, clusters = snapshots.len(), "a batch of the sweep failed; the next batches go on");
-                        out.log(vec![format!("{} cluster(s) from {} on not planned this time: {e}", snapshots.len(), snapshots[0].cluster)]);
+                        out.log(vec![format!("the batch of {} cluster(s) from {} did not complete: {e}", snapshots.len(), snapshots[0].cluster)]);
                         failed.get_or_insert(e);
                     }
                 }
