@@ -410,13 +410,15 @@ struct Figures {
     stdout_lines: usize,
     /// The binary's last stderr line (its summary).
     summary: String,
+    /// The `handler` process's CPU time (user + system, `wait4`).
+    cpu: Duration,
 }
 
 /// Runs `handler sweep` to its end, counting its stdout lines, and returns (exit code, peak RSS
 /// KiB, stdout lines, last stderr line). `wait4` reports the child's own `ru_maxrss`.
 // The child is reaped by `wait4` (for its `ru_maxrss`), not by `Child::wait`.
 #[allow(clippy::zombie_processes)]
-fn run_binary(cmd: &mut std::process::Command) -> (i32, u64, usize, String) {
+fn run_binary(cmd: &mut std::process::Command) -> (i32, u64, usize, String, Duration) {
     use std::io::BufRead as _;
     let mut child = cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().expect("spawn handler sweep");
     let stdout = child.stdout.take().unwrap();
@@ -438,7 +440,8 @@ fn run_binary(cmd: &mut std::process::Command) -> (i32, u64, usize, String) {
     let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     assert_eq!(waited, pid, "wait4: {}", std::io::Error::last_os_error());
     let code = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { -1 };
-    (code, usage.ru_maxrss as u64, out.join().unwrap(), err.join().unwrap())
+    let tv = |t: libc::timeval| Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64);
+    (code, usage.ru_maxrss as u64, out.join().unwrap(), err.join().unwrap(), tv(usage.ru_utime) + tv(usage.ru_stime))
 }
 
 async fn run(clusters: usize, subs: usize, concurrency: usize, certificates: Option<&Certificates>, baseline: bool) -> Figures {
@@ -479,8 +482,12 @@ async fn run(clusters: usize, subs: usize, concurrency: usize, certificates: Opt
         ])
         .env("CADENCE_SWEEP_CONCURRENCY", concurrency.to_string())
         .arg("sweep");
+    // `SWEEP_FLEET_BATCH`: the sweep's `CADENCE_SWEEP_BATCH` (default: the handler's).
+    if let Ok(batch) = std::env::var("SWEEP_FLEET_BATCH") {
+        cmd.env("CADENCE_SWEEP_BATCH", batch);
+    }
     let t0 = Instant::now();
-    let (code, peak_kib, stdout_lines, summary) = tokio::task::spawn_blocking(move || run_binary(&mut cmd)).await.unwrap();
+    let (code, peak_kib, stdout_lines, summary, cpu) = tokio::task::spawn_blocking(move || run_binary(&mut cmd)).await.unwrap();
     let wall = t0.elapsed();
     assert_eq!(code, 0, "handler sweep failed: {summary}");
     let reads_served = fake.reads_served.lock().unwrap().clone();
@@ -505,6 +512,7 @@ async fn run(clusters: usize, subs: usize, concurrency: usize, certificates: Opt
         peak_kib,
         stdout_lines,
         summary,
+        cpu,
     }
 }
 
@@ -557,7 +565,7 @@ fn main() {
             f.peak_kib as f64 / 1024.0
         );
         println!(
-            "{:>8} readiness: {} Compute usages + {} virtual network usages reads ({:.3} per cluster); Resource Graph: {} inventory page(s), {} wiring page(s), {} Defender-plan query; stdout {} line(s); {}",
+            "{:>8} readiness: {} Compute usages + {} virtual network usages reads ({:.3} per cluster); Resource Graph: {} inventory page(s), {} wiring page(s), {} Defender-plan query; stdout {} line(s); handler CPU {:.1} s ({:.1} ms per cluster); {}",
             "",
             f.readiness_reads.0,
             f.readiness_reads.1,
@@ -566,6 +574,8 @@ fn main() {
             f.graph_queries.2,
             f.graph_queries.1,
             f.stdout_lines,
+            f.cpu.as_secs_f64(),
+            f.cpu.as_secs_f64() * 1000.0 / clusters as f64,
             f.summary
         );
         if baseline {

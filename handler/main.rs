@@ -24,10 +24,10 @@ use aks_cadence::output::plan::{self as text_plan, PlanView};
 use aks_cadence::output::progress::SweepBar;
 use aks_cadence::output::{Format, Style};
 use aks_cadence::pipeline::{self, Clock, EventSink, Pipeline};
-use aks_cadence::sweeper::NoProgress;
+use aks_cadence::sweeper::{NoProgress, SweepOutput};
+use aks_cadence::sweep::ClusterSnapshot;
 use aks_cadence::policy::Policy;
 use aks_cadence::settings::{Settings, SettingsError, StateLocation};
-use aks_cadence::sweep::fanout::LocalSweep;
 use aks_cadence::sweep::inventory::InventorySource;
 use aks_cadence::wiring::{self, Notifications, Parts, WiringError};
 
@@ -440,8 +440,10 @@ fn read_events(file: &str) -> anyhow::Result<Vec<ingest::Ingested>> {
 }
 
 /// `handler sweep`: inventory, every cluster in-process (`CADENCE_SWEEP_CONCURRENCY` at once),
-/// one plan. Prints one dry-run line per planned action on stdout — held upgrades too, with
-/// `held_by` naming the gate — and a summary on stderr. Exit 1 when a cluster's sweep or the
+/// planned in batches of `CADENCE_SWEEP_BATCH` clusters in cluster order. Prints one dry-run
+/// line per planned action on stdout as each batch is planned — held upgrades too, with
+/// `held_by` naming the gate — then the batch's baseline lines (text is drawn at the end, from
+/// a compact row per action), and a summary on stderr. Exit 1 when a cluster's sweep or the
 /// run failed (the rest is still planned and printed).
 async fn sweep(settings: Settings, args: SweepArgs) -> Result<ExitCode, Failure> {
     init_logging(&settings, Output::Stderr);
@@ -457,68 +459,111 @@ async fn sweep(settings: Settings, args: SweepArgs) -> Result<ExitCode, Failure>
     let pipeline = build_pipeline(&settings, dry_run, clock, Some(&arm), Notifications::WithTheRun)?;
     // Progress only for a person watching stderr.
     let bar = std::io::IsTerminal::is_terminal(&std::io::stderr()).then(|| SweepBar::start(arm.clone()));
+    // The pipeline holds its own copy; the file was validated when the pipeline was built.
+    let policy = wiring::load_policy(&settings.config_path)?;
     let sweeper = wiring::sweeper(&settings, arm, pipeline);
     let now = sweeper.pipeline.now();
+    let mut printer = SweepPrinter {
+        run_id: aks_cadence::sweep::fanout::run_id_at(now),
+        format,
+        policy,
+        now,
+        text: text_plan::TextPlan::new(now),
+        open: true,
+        error: None,
+    };
     let swept = match &bar {
-        Some(bar) => sweeper.local_observed(settings.sweep_concurrency, bar).await,
-        None => sweeper.local_observed(settings.sweep_concurrency, &NoProgress).await,
+        Some(bar) => sweeper.local(settings.sweep_concurrency, bar, &mut printer).await,
+        None => sweeper.local(settings.sweep_concurrency, &NoProgress, &mut printer).await,
     };
     if let Some(bar) = bar {
         bar.finish();
     }
-    let (local, report) = match swept {
+    if let Some(e) = printer.error.take() {
+        return Err(e);
+    }
+    let summary = match swept {
         Ok(done) => done,
         Err(e) => return Err(anyhow::Error::from(e).context("the sweep failed").into()),
     };
-    for line in local.notes.iter().chain(&report.log) {
-        tracing::info!(run = %local.run_id, "{line}");
-    }
     let mut stdout = std::io::stdout().lock();
-    if format == Format::Text {
-        let baseline = baseline_lines(&settings, &local, now)?;
-        let swept = local.snapshots.len() + local.failures.len();
-        let view = PlanView { actions: &report.planned, baseline: &baseline, now, swept: Some(swept), errors: local.failures.len() };
-        if !print_text(&mut stdout, &text_plan::render(&view, Style::detect()))? {
-            return Ok(ExitCode::SUCCESS);
-        }
-    } else {
-        if !print_lines(&mut stdout, report.planned.iter().map(Action::dry_run_line))? {
-            return Ok(ExitCode::SUCCESS);
-        }
-        if !print_lines(&mut stdout, baseline_lines(&settings, &local, now)?)? {
-            return Ok(ExitCode::SUCCESS);
-        }
+    if !printer.open {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let swept = summary.swept + summary.failures.len();
+    if format == Format::Text && !print_text(&mut stdout, &printer.text.finish(Some(swept), summary.failures.len(), Style::detect()))? {
+        return Ok(ExitCode::SUCCESS);
     }
     let _ = stdout.flush();
-    for (cluster, e) in &local.failures {
-        eprintln!("error: {cluster}: {e}");
+    for (record, e) in &summary.failures {
+        eprintln!("error: {}: {e}", record.id);
     }
-    let held = report.planned.iter().filter(|a| a.hold.is_some()).count();
     eprintln!(
-        "{}: swept {} cluster(s) from {}{}: {} action(s) planned, {held} held{}",
-        local.run_id,
-        local.snapshots.len() + local.failures.len(),
-        match local.source {
+        "{}: swept {swept} cluster(s) from {}{}: {} action(s) planned, {} held{}",
+        summary.run_id,
+        match summary.source {
             InventorySource::ResourceGraph => "Resource Graph",
             InventorySource::ArmList => "the ARM cluster listing",
         },
-        if local.failures.is_empty() { String::new() } else { format!(" ({} failed)", local.failures.len()) },
-        report.planned.len(),
+        if summary.failures.is_empty() { String::new() } else { format!(" ({} failed)", summary.failures.len()) },
+        summary.planned,
+        summary.held,
         if dry_run { " (dry-run: nothing was carried out)" } else { "" }
     );
-    Ok(if local.failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if summary.failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
-/// The security baseline of every swept cluster, one line each, when the policy has a
+/// Prints `handler sweep`'s batches as they are planned: JSON lines at once (the actions, then
+/// the batch's baseline lines); text as compact rows, drawn at the end (it groups by cluster
+/// name across the fleet). Log lines go to the log as they come.
+struct SweepPrinter {
+    run_id: String,
+    format: Format,
+    policy: Policy,
+    now: Timestamp,
+    text: text_plan::TextPlan,
+    /// Whether stdout's reader is still there (`| head` goes away early).
+    open: bool,
+    error: Option<Failure>,
+}
+
+impl SweepOutput for SweepPrinter {
+    fn batch(&mut self, snapshots: &[ClusterSnapshot], report: &aks_cadence::pipeline::RunReport) {
+        for line in &report.log {
+            tracing::info!(run = %self.run_id, "{line}");
+        }
+        let baseline = baseline_lines(&self.policy, snapshots, self.now);
+        if self.format == Format::Text {
+            self.text.add(&report.planned, &baseline);
+            return;
+        }
+        if !self.open || self.error.is_some() {
+            return;
+        }
+        let mut stdout = std::io::stdout().lock();
+        let printed = print_lines(&mut stdout, report.planned.iter().map(Action::dry_run_line))
+            .and_then(|open| if open { print_lines(&mut stdout, baseline) } else { Ok(false) });
+        match printed {
+            Ok(open) => self.open = open,
+            Err(e) => self.error = Some(e),
+        }
+        let _ = stdout.flush();
+    }
+
+    fn log(&mut self, lines: Vec<String>) {
+        for line in lines {
+            tracing::info!(run = %self.run_id, "{line}");
+        }
+    }
+}
+
+/// The security baseline of each swept cluster, one line each, when the policy has a
 /// `[baseline]` (it only reports: nothing here changes a cluster). The resources come from the
 /// inventory (no per-cluster read); the Defender plan is the sweep's one Resource Graph query.
-fn baseline_lines(settings: &Settings, local: &LocalSweep, now: Timestamp) -> Result<Vec<serde_json::Value>, Failure> {
-    // The pipeline holds its own copy; the file was validated when the pipeline was built.
-    let policy = wiring::load_policy(&settings.config_path)?;
-    let Some(checks) = &policy.baseline else { return Ok(Vec::new()) };
+fn baseline_lines(policy: &Policy, snapshots: &[ClusterSnapshot], now: Timestamp) -> Vec<serde_json::Value> {
+    let Some(checks) = &policy.baseline else { return Vec::new() };
     let today = jiff::tz::Offset::UTC.to_datetime(now).date();
-    Ok(local
-        .snapshots
+    snapshots
         .iter()
         .filter_map(|snap| {
             let resource = snap.baseline.as_ref()?;
@@ -531,7 +576,7 @@ fn baseline_lines(settings: &Settings, local: &LocalSweep, now: Timestamp) -> Re
             let findings = baseline::assess(checks, &snap.cluster, &snap.facts, resource, &context, today);
             Some(baseline::report_line(&snap.cluster, &findings))
         })
-        .collect())
+        .collect()
 }
 
 /// `handler digest [--send]`: what waits in the ledger for the next digest, or send it now.

@@ -256,7 +256,7 @@ impl Pipeline {
         let mut report = RunReport::default();
         let groups = self.event_groups(&signals, now).await?;
         let plan = self.plan(&groups, now, &mut report).await?;
-        self.carry_out(plan, now, &mut report).await.verdict?;
+        self.carry_out(plan, now, &mut report, false).await.verdict?;
         Ok(report)
     }
 
@@ -376,6 +376,19 @@ impl Pipeline {
     /// Plans one sweep (one or many clusters) as one plan, executes it, follows up the
     /// operations it started, and remembers what each cluster looked like. See the module docs.
     pub async fn handle_snapshots(&self, snapshots: &[ClusterSnapshot]) -> Result<RunReport, PipelineError> {
+        self.handle_snapshots_with(snapshots, false).await
+    }
+
+    /// Whether email and chat are queued for the `digest` timer (the host's default) rather
+    /// than sent with the run.
+    pub fn queues_digests(&self) -> bool {
+        self.executor.queues_digests()
+    }
+
+    /// [`Pipeline::handle_snapshots`] for one batch of a sweep planned in batches
+    /// (`sweeper`): with `queue_notifications`, email and chat are queued in the ledger, so
+    /// that the sweep's end sends them as one digest per recipient ([`Pipeline::flush_digests`]).
+    pub async fn handle_snapshots_with(&self, snapshots: &[ClusterSnapshot], queue_notifications: bool) -> Result<RunReport, PipelineError> {
         let now = (self.clock)();
         let mut report = RunReport::default();
         let mut groups: Vec<(Vec<Signal>, PlanFacts)> = Vec::with_capacity(snapshots.len());
@@ -447,7 +460,7 @@ impl Pipeline {
         let borrowed: Vec<(&[Signal], PlanFacts)> = groups.iter().map(|(s, f)| (&s[..], f.clone())).collect();
         let mut plan = self.plan(&borrowed, now, &mut report).await?;
         self.tell_releases(&mut plan, &report.finished, &released).await?;
-        let Carried { executed, verdict: mut outcome } = self.carry_out(plan.clone(), now, &mut report).await;
+        let Carried { executed, verdict: mut outcome } = self.carry_out(plan.clone(), now, &mut report, queue_notifications).await;
         self.name_opened_issues(&mut report.planned, &executed);
         if self.dry_run {
             // Nothing ran: nothing to follow up, and memory stays as it was (dry-run leaves no
@@ -491,7 +504,7 @@ impl Pipeline {
         if !ended.is_empty() {
             // How the operations ended, told through the concerns' channels: the same path.
             let plan = self.plan(&[(&ended[..], PlanFacts::default())], now, &mut report).await?;
-            let told = self.carry_out(plan, now, &mut report).await.verdict;
+            let told = self.carry_out(plan, now, &mut report, queue_notifications).await.verdict;
             outcome = outcome.and(told);
         }
 
@@ -769,7 +782,7 @@ impl Pipeline {
     /// The one path from a plan to the invocation's answer, whatever gathered the plan (an
     /// event, signals, a sweep, the operations a sweep saw end): dry-run logs the plan and
     /// stops; otherwise execute → log → report failures → verdict ([`Pipeline::settle`]).
-    async fn carry_out(&self, plan: Vec<Action>, now: Timestamp, report: &mut RunReport) -> Carried {
+    async fn carry_out(&self, plan: Vec<Action>, now: Timestamp, report: &mut RunReport, queue_notifications: bool) -> Carried {
         if self.dry_run {
             for action in &plan {
                 tracing::info!(plan = %action.dry_run_json(), "dry-run: planned");
@@ -778,7 +791,11 @@ impl Pipeline {
             report.planned.extend(plan);
             return Carried { executed: ExecutionReport::default(), verdict: Ok(()) };
         }
-        let executed = self.executor.execute(plan.clone(), now).await;
+        let executed = if queue_notifications {
+            self.executor.execute_queued(plan.clone(), now).await
+        } else {
+            self.executor.execute(plan.clone(), now).await
+        };
         self.settle(plan, executed, &[], now, report).await
     }
 
@@ -975,7 +992,7 @@ impl EventSink for Pipeline {
         }
         let groups = self.event_groups(&signals, now).await?;
         let plan = self.plan(&groups, now, &mut report).await?;
-        self.carry_out(plan, now, &mut report).await.verdict?;
+        self.carry_out(plan, now, &mut report, false).await.verdict?;
         if !self.dry_run {
             // Before the events count as processed: a crash here brings them again.
             for (minor, notice) in &notices {

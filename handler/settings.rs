@@ -107,6 +107,10 @@ pub struct Settings {
     /// inside the timer invocation as ONE plan (one digest per recipient); larger fleets fan
     /// out one queue message per cluster (each cluster its own plan, retried by the queue).
     pub sweep_inline_max: usize,
+    /// `CADENCE_SWEEP_BATCH` (default 250, at least 1): an in-process sweep (`handler sweep`, the
+    /// timer's inline sweep) plans, carries out and forgets its clusters this many at a time, so
+    /// its memory follows this number and the concurrency, not the fleet's size.
+    pub sweep_batch: usize,
     /// `CADENCE_SWEEP_EVENT_WIRING` (default true): each sweep checks, with one Resource Graph
     /// query, that every cluster's AKS events reach this app (`sweep::wiring`), and reports the
     /// clusters whose events do not, with the commands that wire them.
@@ -230,6 +234,10 @@ impl Settings {
         }
         let claim_lease = jiff::SignedDuration::from_secs(lease_seconds as i64);
         let sweep_inline_max = parse_num("CADENCE_SWEEP_INLINE_MAX", get("CADENCE_SWEEP_INLINE_MAX"), 1000)?;
+        let sweep_batch = parse_num("CADENCE_SWEEP_BATCH", get("CADENCE_SWEEP_BATCH"), DEFAULT_SWEEP_BATCH)?;
+        if sweep_batch == 0 {
+            return Err(bad("CADENCE_SWEEP_BATCH", "0 would never plan", "use a number of clusters from 1 up (default 250)"));
+        }
         let sweep_kubeconfig_certs = parse_bool("CADENCE_SWEEP_KUBECONFIG_CERTS", get("CADENCE_SWEEP_KUBECONFIG_CERTS"), true)?;
         let sweep_event_wiring = parse_bool("CADENCE_SWEEP_EVENT_WIRING", get("CADENCE_SWEEP_EVENT_WIRING"), true)?;
         let support_calendar_url = get("CADENCE_SUPPORT_CALENDAR_URL");
@@ -346,6 +354,7 @@ impl Settings {
             sweep_concurrency,
             claim_lease,
             sweep_inline_max,
+            sweep_batch,
             sweep_kubeconfig_certs,
             sweep_event_wiring,
             support_calendar_url,
@@ -442,6 +451,11 @@ fn parse_bool(name: &'static str, v: Option<String>, default: bool) -> Result<bo
         Some(other) => Err(bad(name, format!("`{other}` is not a boolean"), "use true or false")),
     }
 }
+
+/// `CADENCE_SWEEP_BATCH`'s default: large enough that a batch's ledger reads and writes keep
+/// [`crate::pipeline::LEDGER_CONCURRENCY`] calls in flight, small enough that a batch's snapshots
+/// and plan stay a few MiB.
+pub const DEFAULT_SWEEP_BATCH: usize = 250;
 
 fn parse_num(name: &'static str, v: Option<String>, default: usize) -> Result<usize, SettingsError> {
     match v {

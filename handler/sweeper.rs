@@ -7,16 +7,17 @@
 //! them: that would be one ledger read per cluster inside one invocation, while each
 //! `sweep-cluster` invocation reads its own cluster's for the same cost, spread out.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use futures::StreamExt as _;
 use jiff::Timestamp;
 use serde_json::Value;
 
-use crate::sweep::fanout::{LocalSweep, decode_json_value, parse_cluster_message, sweep_inventory_observed};
-use crate::sweep::inventory::{ClusterRecord, inventory};
-use crate::sweep::{ClusterSnapshot, SweepCache, SweepContext, SweepError, TrackedOperation, sweep_cluster, wiring};
+use crate::action::Action;
+use crate::sweep::fanout::{decode_json_value, parse_cluster_message, run_id_at, sweep_in_order};
+use crate::sweep::inventory::{ClusterRecord, InventorySource, inventory};
+use crate::sweep::{ClusterSnapshot, SweepCache, SweepContext, SweepError, SweepRun, TrackedOperation, sweep_cluster, wiring};
 use crate::domain::{ClusterId, Signal};
 use crate::pipeline::{Pipeline, PipelineError, RunReport};
 use crate::policy::calendar::{self, SupportCalendar};
@@ -75,12 +76,28 @@ async fn attach_support_dates(
     logs: &mut Vec<String>,
 ) -> Result<(), PipelineError> {
     let embedded = SupportCalendar::embedded();
-    let running: Vec<MinorLine> =
-        snapshots.iter().filter_map(|s| s.observed.kubernetes_version.as_deref()).filter_map(|v| MinorLine::parse(v).ok()).collect();
-    if let Some(note) = embedded.staleness(now, &running) {
+    if let Some(note) = embedded.staleness(now, &running_minors(snapshots)) {
         tracing::warn!("{note}");
         logs.push(note);
     }
+    date_support(sweeper, cache, now, snapshots, logs).await
+}
+
+/// The Kubernetes minors `snapshots` run.
+fn running_minors(snapshots: &[ClusterSnapshot]) -> Vec<MinorLine> {
+    snapshots.iter().filter_map(|s| s.observed.kubernetes_version.as_deref()).filter_map(|v| MinorLine::parse(v).ok()).collect()
+}
+
+/// [`attach_support_dates`] without the staleness note (a sweep planned in batches says it once,
+/// for every minor of the run, at its end).
+async fn date_support(
+    sweeper: &Sweeper,
+    cache: &SweepCache,
+    now: Timestamp,
+    snapshots: &mut [ClusterSnapshot],
+    logs: &mut Vec<String>,
+) -> Result<(), PipelineError> {
+    let embedded = SupportCalendar::embedded();
     let lts_of = |s: &ClusterSnapshot| versions::is_lts(s.facts.support_plan.as_deref());
     let wanted: BTreeSet<(MinorLine, bool)> =
         snapshots.iter().flat_map(|s| s.signals.iter().filter_map(move |sig| calendar::date_wanted(&sig.kind, lts_of(s)))).collect();
@@ -129,17 +146,6 @@ async fn attach_support_dates(
     Ok(())
 }
 
-/// Adds each wiring finding to its cluster's snapshot, so it is planned with the sweep's one
-/// plan (a cluster whose own sweep failed has no snapshot: its finding waits for the next sweep).
-fn attach(snapshots: &mut [ClusterSnapshot], signals: Vec<Signal>) {
-    let index: std::collections::HashMap<ClusterId, usize> = snapshots.iter().enumerate().map(|(i, s)| (s.cluster.clone(), i)).collect();
-    for signal in signals {
-        if let Some(&i) = index.get(&signal.cluster) {
-            snapshots[i].signals.push(signal);
-        }
-    }
-}
-
 /// What a local sweep tells as it goes: the command line draws a progress bar from it (the
 /// Functions host's sweeps tell nothing). Called from the sweep's tasks, so `Sync`.
 pub trait SweepProgress: Sync {
@@ -151,9 +157,96 @@ pub trait SweepProgress: Sync {
     fn planning(&self) {}
 }
 
-/// Every cluster of a local sweep's inventory: those swept and those whose sweep failed.
-fn swept_or_failed(local: &LocalSweep) -> Vec<ClusterId> {
-    local.snapshots.iter().map(|s| s.cluster.clone()).chain(local.failures.iter().map(|(id, _)| id.clone())).collect()
+/// Where a sweep planned in batches hands each batch once the pipeline has planned it (and,
+/// unless dry-run, carried it out): the command line prints it, the timer keeps its log lines.
+/// The batch's snapshots and plan are dropped afterwards, so keep only what is needed.
+pub trait SweepOutput {
+    /// One batch: its clusters' snapshots (in cluster order) and what the pipeline did with them.
+    fn batch(&mut self, snapshots: &[ClusterSnapshot], report: &RunReport);
+    /// Lines about the run as a whole: inventory and wiring notes, support-calendar and
+    /// Defender notes (each said once), the digest sent at the end, the fleet status.
+    fn log(&mut self, lines: Vec<String>);
+}
+
+/// Keeps every batch whole (tests and tools that look at a whole small sweep).
+#[derive(Debug, Default)]
+pub struct Collected {
+    pub snapshots: Vec<ClusterSnapshot>,
+    pub planned: Vec<Action>,
+    /// The batches' log lines and the run's, in the order they came.
+    pub log: Vec<String>,
+    /// How many clusters each batch planned.
+    pub batches: Vec<usize>,
+}
+
+impl SweepOutput for Collected {
+    fn batch(&mut self, snapshots: &[ClusterSnapshot], report: &RunReport) {
+        self.snapshots.extend(snapshots.iter().cloned());
+        self.planned.extend(report.planned.iter().cloned());
+        self.log.extend(report.log.iter().cloned());
+        self.batches.push(snapshots.len());
+    }
+    fn log(&mut self, lines: Vec<String>) {
+        self.log.extend(lines);
+    }
+}
+
+/// What a sweep planned in batches leaves at its end: per cluster only what the run's end
+/// needs (the plan itself went to the [`SweepOutput`] batch by batch).
+#[derive(Debug)]
+pub struct SweepSummary {
+    pub run_id: String,
+    pub source: InventorySource,
+    /// Clusters swept (each planned with its batch).
+    pub swept: usize,
+    /// Clusters whose sweep failed, with their inventory records, in cluster order.
+    pub failures: Vec<(ClusterRecord, SweepError)>,
+    /// Actions planned, and of those held, over every batch.
+    pub planned: usize,
+    pub held: usize,
+    /// Batches planned.
+    pub batches: usize,
+}
+
+/// The timer's `Logs`: at most [`TIMER_LOG_LINES`] lines are kept for the response (an inline
+/// sweep of `CADENCE_SWEEP_INLINE_MAX` clusters can say more); the rest go to the handler's own
+/// log and are counted.
+struct TimerLogs {
+    lines: Vec<String>,
+    more: usize,
+}
+
+/// Log lines an inline sweep keeps for the timer invocation's `Logs`.
+pub const TIMER_LOG_LINES: usize = 1000;
+
+impl TimerLogs {
+    fn push(&mut self, line: String) {
+        if self.lines.len() < TIMER_LOG_LINES {
+            self.lines.push(line);
+        } else {
+            tracing::info!("{line}");
+            self.more += 1;
+        }
+    }
+    fn finish(mut self) -> Vec<String> {
+        if self.more > 0 {
+            self.lines.push(format!("… and {} more line(s), in the handler's log only", self.more));
+        }
+        self.lines
+    }
+}
+
+impl SweepOutput for TimerLogs {
+    fn batch(&mut self, _snapshots: &[ClusterSnapshot], report: &RunReport) {
+        for line in &report.log {
+            self.push(line.clone());
+        }
+    }
+    fn log(&mut self, lines: Vec<String>) {
+        for line in lines {
+            self.push(line);
+        }
+    }
 }
 
 /// Tells nothing.
@@ -228,35 +321,32 @@ impl Sweeper {
             }
             return Ok(response);
         }
-        let records = inv.clusters.clone();
+        let clusters = inv.clusters.len();
         let source = inv.source;
-        let (local, tracked) = self.sweep_taken(inv, self.ctx.concurrency, now, &NoProgress).await?;
-        let mut report = self.pipeline.handle_snapshots(&local.snapshots).await?;
-        let status = self.keep_status(&swept_or_failed(&local)).await;
-        report.log.extend(status);
-        let mut logs = vec![format!(
-            "{}: {} clusters from {}{}, swept in this invocation as one plan: {} action(s) planned",
-            local.run_id,
-            records.len(),
+        let mut logs = TimerLogs { lines: Vec::new(), more: 0 };
+        let (summary, tracked) = self.sweep_batched(inv, self.ctx.concurrency, now, &NoProgress, &mut logs).await?;
+        let mut head = vec![format!(
+            "{}: {} clusters from {}{}, swept in this invocation in {} batch(es) of up to {}: {} action(s) planned",
+            summary.run_id,
+            clusters,
             crate::sweep::fanout::source_name(source),
             if past_due { " (timer was past due)" } else { "" },
-            report.planned.len()
+            summary.batches,
+            self.ctx.batch,
+            summary.planned
         )];
-        logs.extend(local.notes.iter().cloned());
         let mut retry = crate::sweep::Inventory { source, clusters: Vec::new(), notes: Vec::new() };
-        for (id, e) in &local.failures {
-            logs.push(format!("{id}: {e}{}", if e.is_retryable() { " (queued to be swept again)" } else { "" }));
-            if e.is_retryable()
-                && let Some(record) = records.iter().find(|r| r.id == *id)
-            {
-                retry.clusters.push(record.clone());
+        for (record, e) in summary.failures {
+            head.push(format!("{}: {e}{}", record.id, if e.is_retryable() { " (queued to be swept again)" } else { "" }));
+            if e.is_retryable() {
+                retry.clusters.push(record);
             }
         }
-        logs.extend(report.log);
-        let messages = crate::sweep::plan_fanout(&retry, &local.run_id, now, &tracked);
+        head.extend(logs.finish());
+        let messages = crate::sweep::plan_fanout(&retry, &summary.run_id, now, &tracked);
         let mut outputs = serde_json::Map::new();
         outputs.insert(crate::sweep::fanout::CLUSTERS_OUTPUT_BINDING.into(), Value::Array(messages));
-        Ok(crate::sweep::fanout::custom_handler_response(outputs, logs))
+        Ok(crate::sweep::fanout::custom_handler_response(outputs, head))
     }
 
     /// `POST /sweep-cluster`: the message in `Data.cluster` → the cluster's sweep → its plan,
@@ -286,71 +376,169 @@ impl Sweeper {
     }
 
     /// `handler sweep`: the whole fleet in-process, at most `concurrency` clusters at once, as
-    /// of the pipeline's clock, planned as ONE plan (one digest per recipient). Clusters whose
-    /// sweep failed are in [`LocalSweep::failures`]; the others are planned regardless.
-    pub async fn local(&self, concurrency: usize) -> Result<(LocalSweep, RunReport), SweepFailure> {
-        self.local_observed(concurrency, &NoProgress).await
-    }
-
-    /// [`Sweeper::local`], telling `progress` how far it got (the command line's progress bar).
-    pub async fn local_observed(&self, concurrency: usize, progress: &dyn SweepProgress) -> Result<(LocalSweep, RunReport), SweepFailure> {
-        let local = self.read_fleet_observed(concurrency, progress).await?;
-        let mut report = self.pipeline.handle_snapshots(&local.snapshots).await?;
-        let status = self.keep_status(&swept_or_failed(&local)).await;
-        report.log.extend(status);
-        Ok((local, report))
-    }
-
-    /// The reading half of [`Sweeper::local`] (inventory, every cluster, the event-wiring
-    /// check, the baseline's Defender plans), as of the pipeline's clock, before anything is
-    /// planned.
-    pub async fn read_fleet(&self, concurrency: usize) -> Result<LocalSweep, SweepFailure> {
-        self.read_fleet_observed(concurrency, &NoProgress).await
-    }
-
-    async fn read_fleet_observed(&self, concurrency: usize, progress: &dyn SweepProgress) -> Result<LocalSweep, SweepFailure> {
+    /// of the pipeline's clock, planned in batches of `CADENCE_SWEEP_BATCH` clusters
+    /// ([`Sweeper::sweep_batched`]): each batch goes to `out` once planned (and carried out
+    /// unless dry-run), then is dropped. Clusters whose sweep failed are in
+    /// [`SweepSummary::failures`]; the others are planned regardless.
+    pub async fn local<O: SweepOutput + ?Sized>(&self, concurrency: usize, progress: &dyn SweepProgress, out: &mut O) -> Result<SweepSummary, SweepFailure> {
         let now = self.pipeline.now();
         let inv = inventory(&self.ctx.arm, &self.ctx.subscriptions).await?;
-        Ok(self.sweep_taken(inv, concurrency, now, progress).await?.0)
+        Ok(self.sweep_batched(inv, concurrency, now, progress, out).await?.0)
     }
 
-    /// Every cluster of an inventory already taken, with the operations followed on each (read
-    /// from the ledger), the event-wiring findings attached to their clusters' snapshots and,
-    /// with a `[baseline]` policy, each subscription's Defender plan.
-    async fn sweep_taken(
+    /// Every cluster of an inventory already taken, swept at `concurrency` and planned in
+    /// batches of `CADENCE_SWEEP_BATCH` clusters in cluster order, so that what is held at once
+    /// is one batch, the sweeps in flight and a few ids and counts per cluster — not the fleet:
+    /// - each batch's snapshots get their event-wiring findings (one check per run, before the
+    ///   sweep), their subscription's Defender plan and their support dates (each read once per
+    ///   run: the run's cache), then go to [`Pipeline::handle_snapshots_with`] (plan, carry
+    ///   out unless dry-run, remember each cluster's memory and fleet record) and to `out`;
+    /// - with more clusters than one batch, a live run queues email and chat in the ledger and
+    ///   sends the queue at the end as one digest per recipient (unless the pipeline queues for
+    ///   the `digest` timer anyway, as the host's does by default); with one batch they go with
+    ///   it, as before;
+    /// - a batch the pipeline fails does not stop the others; the first failure is the run's
+    ///   answer, after the digest is sent (and the fleet status is then left as it was).
+    ///
+    /// Ring gating reads the fleet's records (`Pipeline::fleet_records`): a batch sees the
+    /// records the earlier batches of this run wrote and the previous run's for the later ones,
+    /// as the fan-out's per-cluster plans do.
+    ///
+    /// Returns the summary and the operations followed per cluster (for the timer's retries).
+    async fn sweep_batched<O: SweepOutput + ?Sized>(
         &self,
         inv: crate::sweep::Inventory,
         concurrency: usize,
         now: Timestamp,
         progress: &dyn SweepProgress,
-    ) -> Result<(LocalSweep, BTreeMap<ClusterId, Vec<TrackedOperation>>), SweepFailure> {
-        progress.inventory_taken(inv.clusters.len());
-        let tracked = self.tracked(inv.clusters.iter().map(|c| c.id.clone()).collect()).await?;
-        // The wiring check reads the inventory before the sweep consumes it (no copy of every
-        // record is kept for it); its findings join their clusters' snapshots after the sweep.
+        out: &mut O,
+    ) -> Result<(SweepSummary, BTreeMap<ClusterId, Vec<TrackedOperation>>), SweepFailure> {
+        let batch = self.ctx.batch.max(1);
+        let run_id = run_id_at(now);
+        let mut clusters = inv.clusters;
+        clusters.sort_by(|a, b| a.id.cmp(&b.id));
+        progress.inventory_taken(clusters.len());
+        out.log(inv.notes);
+        let ids: Vec<ClusterId> = clusters.iter().map(|c| c.id.clone()).collect();
+        let tracked = self.tracked(ids.clone()).await?;
+        // The wiring check reads the inventory before the sweep consumes it (one verdict per
+        // cluster kept); each batch's findings are made from its clusters' records and join
+        // their snapshots (a cluster whose own sweep failed has no snapshot: its finding waits
+        // for the next sweep).
         let mut wiring_logs = Vec::new();
-        let wiring = self.wiring(&inv.clusters, &crate::sweep::fanout::run_id_at(now), now, &mut wiring_logs).await;
+        let wiring = self.wiring_report(&clusters, &mut wiring_logs).await;
+        out.log(wiring_logs);
+        let batched = clusters.len() > batch;
+        let queue = batched && !self.pipeline.dry_run();
+        if batched {
+            // With `[[ring]]`s, a cluster of an early batch must find the clusters of later
+            // batches never swept yet in their rings (waiting, version unknown), as a fan-out
+            // message does, not an empty ring it would skip.
+            self.pipeline.seed_fleet(&clusters).await?;
+        }
+        let run = SweepRun::new(run_id.clone(), now);
+        let cache = Arc::clone(&run.cache);
+        let mut summary = SweepSummary { run_id, source: inv.source, swept: 0, failures: Vec::new(), planned: 0, held: 0, batches: 0 };
+        let mut said: BTreeSet<String> = BTreeSet::new();
+        let mut running: BTreeSet<MinorLine> = BTreeSet::new();
+        let mut failed: Option<PipelineError> = None;
         let swept = |id: &ClusterId, ok: bool| progress.cluster_swept(id, ok);
-        let mut local = sweep_inventory_observed(&self.ctx, inv, concurrency, &tracked, now, &swept).await;
+        {
+            let mut batches = std::pin::pin!(sweep_in_order(&self.ctx, clusters, concurrency, &tracked, run, &swept).chunks(batch));
+            while let Some(chunk) = batches.next().await {
+                let mut snapshots = Vec::with_capacity(chunk.len());
+                let mut records = Vec::with_capacity(chunk.len());
+                for (record, swept) in chunk {
+                    match swept {
+                        Ok(snapshot) => {
+                            snapshots.push(snapshot);
+                            records.push(record);
+                        }
+                        Err(e) => summary.failures.push((record, e)),
+                    }
+                }
+                if snapshots.is_empty() {
+                    continue;
+                }
+                if let Some(report) = &wiring {
+                    let mut found: HashMap<ClusterId, Vec<Signal>> = HashMap::new();
+                    for signal in wiring::signals(&records, report, self.wiring_function(), &summary.run_id, now) {
+                        found.entry(signal.cluster.clone()).or_default().push(signal);
+                    }
+                    for snap in &mut snapshots {
+                        snap.signals.extend(found.remove(&snap.cluster).unwrap_or_default());
+                    }
+                }
+                drop(records);
+                running.extend(running_minors(&snapshots));
+                let mut notes = Vec::new();
+                attach_defender_plans(self, &cache, &mut snapshots, &mut notes).await;
+                let dated = date_support(self, &cache, now, &mut snapshots, &mut notes).await;
+                // A note about the run (a failed read, a refresh) is said once, not per batch.
+                out.log(notes.into_iter().filter(|n| said.insert(n.clone())).collect());
+                summary.swept += snapshots.len();
+                summary.batches += 1;
+                let handled = match dated {
+                    Ok(()) => self.pipeline.handle_snapshots_with(&snapshots, queue).await,
+                    Err(e) => Err(e),
+                };
+                match handled {
+                    Ok(report) => {
+                        summary.planned += report.planned.len();
+                        summary.held += report.planned.iter().filter(|a| a.hold.is_some()).count();
+                        out.batch(&snapshots, &report);
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, clusters = snapshots.len(), "a batch of the sweep failed; the next batches go on");
+                        out.log(vec![format!("the batch of {} cluster(s) from {} did not complete: {e}", snapshots.len(), snapshots[0].cluster)]);
+                        failed.get_or_insert(e);
+                    }
+                }
+            }
+        }
         progress.planning();
-        attach(&mut local.snapshots, wiring);
-        local.notes.extend(wiring_logs);
-        let mut baseline_logs = Vec::new();
-        attach_defender_plans(self, &SweepCache::default(), &mut local.snapshots, &mut baseline_logs).await;
-        local.notes.extend(baseline_logs);
-        let mut calendar_logs = Vec::new();
-        let run = self.ctx.run(&local.run_id, now);
-        attach_support_dates(self, &run.cache, now, &mut local.snapshots, &mut calendar_logs).await?;
-        local.notes.extend(calendar_logs);
-        Ok((local, tracked))
+        let running: Vec<MinorLine> = running.into_iter().collect();
+        if let Some(note) = SupportCalendar::embedded().staleness(now, &running) {
+            tracing::warn!("{note}");
+            out.log(vec![note]);
+        }
+        if queue && !self.pipeline.queues_digests() {
+            // Every batch queued its email and chat: one digest per recipient for the sweep.
+            match self.pipeline.flush_digests(true).await {
+                Ok(report) => out.log(report.log),
+                Err(e) => {
+                    out.log(vec![format!("the sweep's email and chat stay queued (`handler digest --send` sends them): {e}")]);
+                    failed.get_or_insert(e);
+                }
+            }
+        }
+        if let Some(e) = failed {
+            return Err(e.into());
+        }
+        out.log(self.keep_status(&ids).await);
+        Ok((summary, tracked))
     }
 
     /// The event-wiring findings for `clusters` (`sweep::wiring`): none when the check is off;
     /// when it fails, a line in `logs` and none (a sweep never fails for it).
     async fn wiring(&self, clusters: &[ClusterRecord], run_id: &str, now: Timestamp, logs: &mut Vec<String>) -> Vec<Signal> {
-        let Some(check) = &self.ctx.wiring else { return Vec::new() };
+        match self.wiring_report(clusters, logs).await {
+            Some(report) => wiring::signals(clusters, &report, self.wiring_function(), run_id, now),
+            None => Vec::new(),
+        }
+    }
+
+    /// The `aks-events` function the wiring check looks for (`None`: system topics only).
+    fn wiring_function(&self) -> Option<&str> {
+        self.ctx.wiring.as_ref().and_then(|check| check.function.as_deref())
+    }
+
+    /// The event-wiring verdict per cluster of `clusters` (one check per run): `None` when the
+    /// check is off or failed (then a line in `logs`).
+    async fn wiring_report(&self, clusters: &[ClusterRecord], logs: &mut Vec<String>) -> Option<wiring::WiringReport> {
+        let check = self.ctx.wiring.as_ref()?;
         if clusters.is_empty() {
-            return Vec::new();
+            return None;
         }
         let function = check.function.as_deref();
         match wiring::check(&self.ctx.arm, &self.ctx.subscriptions, clusters, function).await {
@@ -363,12 +551,12 @@ impl Sweeper {
                         if function.is_none() { " (no system topic; subscriptions not checked: the function app id is unknown, set CADENCE_FUNCTION_APP_ID)" } else { "" }
                     ));
                 }
-                wiring::signals(clusters, &report, function, run_id, now)
+                Some(report)
             }
             Err(e) => {
                 tracing::warn!(error = %e, "event wiring not checked this sweep");
                 logs.push(format!("event wiring not checked this sweep: {e}"));
-                Vec::new()
+                None
             }
         }
     }

@@ -284,3 +284,63 @@ async fn one_auto_upgrade_under_a_throttled_or_failing_put_sends_at_most_three_p
         assert!(!out.status.success(), "HTTP {status}: a change not done is not a success (the sweep runs again): {stderr}");
     }
 }
+
+/// `CADENCE_SWEEP_BATCH` changes how many clusters are held at once, not what is planned: the
+/// same fleet swept one cluster per batch, three per batch and all in one batch prints the same
+/// lines (JSON and text) and the same summary, and no action twice.
+#[tokio::test]
+async fn a_sweep_planned_in_batches_prints_what_one_batch_prints_and_plans_nothing_twice() {
+    let server = MockServer::start().await;
+    mount_identity(&server).await;
+    // Listed out of name order: the sweep plans in cluster order whatever the inventory's.
+    let fleet: Vec<FleetCluster> = [4, 1, 6, 0, 3, 5, 2]
+        .iter()
+        .map(|i| {
+            let (version, image, offered) = if i % 2 == 0 { ("1.24.6", OLD_IMAGE, vec!["1.24.9", "1.25.5"]) } else { ("1.23.12", LATEST_IMAGE, vec!["1.23.15", "1.24.6"]) };
+            FleetCluster::new(&format!("aks-batch-{i}"), version, image, offered)
+        })
+        .collect();
+    mount_fleet(&server, &fleet).await;
+    expect_no_cluster_writes(&server).await;
+    let run = |batch: &str, format: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let out = sweep(dir.path(), &server, POLICY_AUTO, &[("CADENCE_SWEEP_BATCH", batch), ("CADENCE_SWEEP_CONCURRENCY", "3")], &["--dry-run", "--now", IN_AUTO_WINDOW, "--format", format]);
+        assert!(out.status.success(), "batch {batch}: {}", String::from_utf8_lossy(&out.stderr));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let summary = stderr.lines().last().unwrap_or_default().to_string();
+        (String::from_utf8(out.stdout).unwrap(), summary)
+    };
+    let (whole, whole_summary) = run("1000", "json");
+    let planned: Vec<Value> = whole.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(planned.len() > fleet.len(), "every cluster has something planned: {whole}");
+    for i in 0..7 {
+        assert!(planned.iter().any(|l| l["cluster"].as_str().unwrap().ends_with(&format!("/aks-batch-{i}"))), "aks-batch-{i}: {whole}");
+    }
+    assert!(whole_summary.contains("swept 7 cluster(s)") && whole_summary.contains(&format!("{} action(s) planned", planned.len())), "{whole_summary}");
+    for batch in ["1", "3"] {
+        let (batched, summary) = run(batch, "json");
+        assert_eq!(batched, whole, "CADENCE_SWEEP_BATCH={batch}");
+        assert_eq!(summary, whole_summary, "CADENCE_SWEEP_BATCH={batch}");
+        let keys: Vec<String> = batched.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()["key"].as_str().unwrap().to_string()).collect();
+        let distinct: std::collections::BTreeSet<&String> = keys.iter().collect();
+        assert_eq!(distinct.len(), keys.len(), "an action planned twice with CADENCE_SWEEP_BATCH={batch}: {batched}");
+    }
+    let (text, _) = run("1000", "text");
+    assert!(text.contains("aks-batch-6") && text.contains("7 clusters swept"), "{text}");
+    assert_eq!(run("2", "text").0, text, "the text plan is the same in batches");
+}
+
+#[test]
+fn a_sweep_batch_of_zero_is_a_settings_error_naming_the_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_handler"))
+        .current_dir(dir.path())
+        .env_clear()
+        .envs([("CADENCE_SWEEP_BATCH", "0"), ("AZURE_CREDENTIAL", "managed_identity")])
+        .args(["sweep", "--dry-run"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("CADENCE_SWEEP_BATCH") && stderr.contains("0 would never plan"), "{stderr}");
+}

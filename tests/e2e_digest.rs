@@ -165,3 +165,69 @@ async fn three_hundred_clusters_swept_one_queue_message_each_get_one_email_listi
     w.chat.server.verify().await;
     arm.verify().await;
 }
+
+/// `handler sweep` live over a fleet larger than `CADENCE_SWEEP_BATCH`: each batch is planned
+/// and carried out on its own, but its email and chat wait in the ledger and the sweep's end
+/// sends them as one email per recipient and one Teams card, listing every cluster.
+#[tokio::test]
+async fn a_live_sweep_in_batches_sends_one_email_and_one_card_for_the_whole_fleet() {
+    const N: usize = 7;
+    let w = World::new("digest-batches").await;
+    w.chat.expect_posts(1).await;
+    let arm = MockServer::start().await;
+    mount_identity(&arm).await;
+    let fleet: Vec<FleetCluster> = (0..N).map(|i| FleetCluster::new(&format!("aks-batch-{i}"), "1.24.6", OLD_IMAGE, vec!["1.24.9"])).collect();
+    mount_fleet(&arm, &fleet).await;
+    expect_no_cluster_writes(&arm).await;
+    let policy = w.dir.path().join("digest.toml");
+    std::fs::write(
+        &policy,
+        format!("[[rule]]\nname = \"fleet\"\n[rule.email]\nto = [\"{}\"]\n[[rule.chat]]\nkind = \"teams\"\nurl_setting = \"{TEAMS_SETTING}\"\n", w.recipient),
+    )
+    .unwrap();
+    let identity = format!("{}/msi/token", arm.uri());
+    let env: Env = w
+        .env()
+        .set("CADENCE_CONFIG", policy.display().to_string())
+        .set("CADENCE_SWEEP_BATCH", "3")
+        .set("CADENCE_SWEEP_KUBECONFIG_CERTS", "false")
+        .set("CADENCE_SUBSCRIPTIONS", arm_common::SUB)
+        .set("ARM_ENDPOINT", arm.uri())
+        .set("AZURE_CREDENTIAL", "managed_identity")
+        .set("IDENTITY_ENDPOINT", identity)
+        .set("IDENTITY_HEADER", IDENTITY_HEADER)
+        .set("RUST_LOG", "info");
+    let dir = w.dir.path().to_path_buf();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_handler"))
+            .current_dir(dir)
+            .env_clear()
+            .envs(&env.0)
+            .args(["sweep", "--format", "json"])
+            .output()
+            .expect("run handler sweep")
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains(&format!("swept {N} cluster(s)")), "{stderr}");
+    let planned: Vec<Value> = String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let emails = planned.iter().filter(|l| l["action"] == "email").count();
+    assert!(emails >= N, "an email action per cluster, in three batches: {planned:#?}");
+    let keys: std::collections::BTreeSet<&str> = planned.iter().map(|l| l["key"].as_str().unwrap()).collect();
+    assert_eq!(keys.len(), planned.len(), "nothing planned twice across batches");
+
+    // The process has ended: what it sent is in MailDev.
+    let mail = w.mail(1).await;
+    assert_eq!(mail.len(), 1, "one email for the sweep, not one per batch: {stderr}");
+    let text = bodies(&mail);
+    let listed = fleet.iter().filter(|c| text.contains(c.resource["name"].as_str().unwrap())).count();
+    assert_eq!(listed, N, "the email lists every cluster of every batch");
+    assert_eq!(w.chat.payloads().await.len(), 1, "one Teams card");
+    w.chat.server.verify().await;
+    // Nothing stays queued.
+    let ledger = aks_cadence::store::sqlite::SqliteLedger::open(w.db.clone()).unwrap();
+    assert!(aks_cadence::store::Ledger::pending_notifications(&ledger).await.unwrap().is_empty());
+    arm.verify().await;
+}

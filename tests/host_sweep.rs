@@ -183,7 +183,7 @@ async fn a_small_fleet_is_swept_inside_the_timer_as_one_plan_and_only_failed_clu
     let (status, answer) = post(&h.state, "/sweep", timer_invocation()).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     let logs = answer["Logs"].to_string();
-    assert!(logs.contains("3 clusters from Resource Graph, swept in this invocation as one plan"), "{logs}");
+    assert!(logs.contains("3 clusters from Resource Graph, swept in this invocation in 1 batch(es) of up to 250"), "{logs}");
     // The one cluster that may work later goes to the queue; the others were planned and done here.
     let queued = answer["Outputs"]["clusters"].as_array().unwrap();
     assert_eq!(queued.len(), 1, "{answer}");

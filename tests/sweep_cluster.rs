@@ -192,8 +192,9 @@ async fn clusters_of_one_region_share_the_region_and_node_image_reads() {
     )
     .pipeline();
     let sweeper = aks_cadence::sweeper::Sweeper::new(ctx, std::sync::Arc::new(pipeline));
-    let (local, _) = sweeper.local(3).await.unwrap();
-    assert!(local.failures.is_empty(), "{:?}", local.failures);
+    let mut local = aks_cadence::sweeper::Collected::default();
+    let summary = sweeper.local(3, &aks_cadence::sweeper::NoProgress, &mut local).await.unwrap();
+    assert!(summary.failures.is_empty(), "{:?}", summary.failures);
     let by_name = |n: &str| local.snapshots.iter().find(|s| s.cluster.name() == n).unwrap();
     assert!(kinds(by_name("same-a")).contains(&SignalKind::NodeImageAvailable {
         pool: "nodepool1".into(),
@@ -202,7 +203,7 @@ async fn clusters_of_one_region_share_the_region_and_node_image_reads() {
     }));
     assert!(kinds(by_name("same-b")).contains(&SignalKind::Resolved { concern: ConcernKind::NodeImage, target: format!("nodepool1@{LATEST_IMAGE}") }));
     for s in &local.snapshots {
-        assert_eq!(s.signals[0].origin, Origin::Sweep { run_id: local.run_id.clone() });
+        assert_eq!(s.signals[0].origin, Origin::Sweep { run_id: summary.run_id.clone() });
     }
     // 1 query + 1 region + 3 profiles + 2 pool profiles + 3 maintenance lists
     assert_eq!(server.received_requests().await.unwrap().len(), 10);

@@ -284,6 +284,18 @@ impl Executor {
         self.execute_inner(plan, now, self.digest.is_some()).await
     }
 
+    /// [`Executor::execute`], queueing email and chat for a digest even without a
+    /// [`DigestWindow`]: a sweep planned in batches queues them so that its end sends one
+    /// digest per recipient ([`Executor::flush_digests`] with `force`).
+    pub async fn execute_queued(&self, plan: Vec<Action>, now: Timestamp) -> ExecutionReport {
+        self.execute_inner(plan, now, true).await
+    }
+
+    /// Whether this executor queues email and chat for the `digest` timer ([`DigestWindow`]).
+    pub fn queues_digests(&self) -> bool {
+        self.digest.is_some()
+    }
+
     /// Sends the queued notifications as one plan when they are due at `now` (or at once
     /// with `force`), and removes the entries whose keys are finished. Without a
     /// [`DigestWindow`] anything queued is due at once (a process whose window was turned off

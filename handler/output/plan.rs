@@ -39,48 +39,105 @@ const MIN_SUMMARY: usize = 20;
 
 /// The text for `view`, ending in a newline.
 pub fn render(view: &PlanView<'_>, style: Style) -> String {
-    let rows: Vec<Row> = view.actions.iter().map(|a| Row::of(a, view.now)).collect();
-    let mut baseline: BTreeMap<ClusterId, Vec<Row>> = BTreeMap::new();
-    for line in view.baseline {
-        if let Some(id) = line["cluster"]
-            .as_str()
-            .and_then(|c| ClusterId::parse(c).ok())
-        {
-            baseline.entry(id).or_default().push(Row::baseline(line));
+    let mut text = TextPlan::new(view.now);
+    text.add(view.actions, view.baseline);
+    text.finish(view.swept, view.errors, style)
+}
+
+/// The text of a plan gathered in parts (a sweep planned in batches): per action only its
+/// drawn row and the counts the summary needs, so the actions themselves can be dropped. The
+/// text is the one [`render`] gives for all the parts' actions and baseline lines together,
+/// as long as each cluster's actions come in one part.
+#[derive(Default)]
+pub struct TextPlan {
+    now: Option<Timestamp>,
+    /// Clusters by name (then group and subscription); rows in plan order within one, then
+    /// the cluster's baseline rows.
+    clusters: BTreeMap<(String, String, String), Vec<Row>>,
+    by_type: BTreeMap<&'static str, usize>,
+    actions: usize,
+    held: usize,
+    baseline: usize,
+    failing: usize,
+}
+
+impl TextPlan {
+    /// An empty plan, whose deadlines and openings are told against `now`.
+    pub fn new(now: Timestamp) -> TextPlan {
+        TextPlan { now: Some(now), ..TextPlan::default() }
+    }
+
+    /// Adds actions and security baseline lines (`baseline::report_line`).
+    pub fn add(&mut self, actions: &[Action], baseline: &[Value]) {
+        let now = self.now.unwrap_or_default();
+        for action in actions {
+            *self.by_type.entry(action.kind.name()).or_default() += 1;
+            self.held += usize::from(action.hold.is_some());
+            self.clusters.entry(sort_key(&action.concern.cluster)).or_default().push(Row::of(action, now));
         }
+        self.actions += actions.len();
+        let mut rows: BTreeMap<ClusterId, Vec<Row>> = BTreeMap::new();
+        for line in baseline {
+            if let Some(id) = line["cluster"].as_str().and_then(|c| ClusterId::parse(c).ok()) {
+                rows.entry(id).or_default().push(Row::baseline(line));
+            }
+        }
+        for (id, rows) in rows {
+            self.clusters.entry(sort_key(&id)).or_default().extend(rows);
+        }
+        self.baseline += baseline.len();
+        self.failing += baseline.iter().map(|b| b["failing"].as_array().map_or(0, Vec::len)).sum::<usize>();
     }
-    // Clusters by name (then group and subscription); actions in plan order within one.
-    let mut clusters: BTreeMap<(String, String, String), Vec<&Row>> = BTreeMap::new();
-    for (action, row) in view.actions.iter().zip(&rows) {
-        clusters
-            .entry(sort_key(&action.concern.cluster))
-            .or_default()
-            .push(row);
-    }
-    for (id, rows) in &baseline {
-        clusters
-            .entry(sort_key(id))
-            .or_default()
-            .extend(rows.iter());
-    }
-    let widths = Widths::of(clusters.values().flatten().copied());
-    let mut out = String::new();
-    if clusters.is_empty() {
-        out.push_str("Nothing to do: no action is planned.\n");
-    }
-    for ((name, group, subscription), rows) in &clusters {
-        out.push_str(&heading(name, group, subscription, style));
-        out.push('\n');
-        for line in widths.table(rows, style).lines() {
-            out.push_str(INDENT);
-            out.push_str(line.trim_end());
+
+    /// The text, ending in a newline. `swept`: clusters a sweep looked at (`None` outside a
+    /// sweep); `errors`: problems reported on stderr.
+    pub fn finish(&self, swept: Option<usize>, errors: usize, style: Style) -> String {
+        let widths = Widths::of(self.clusters.values().flatten());
+        let mut out = String::new();
+        if self.clusters.is_empty() {
+            out.push_str("Nothing to do: no action is planned.\n");
+        }
+        for ((name, group, subscription), rows) in &self.clusters {
+            out.push_str(&heading(name, group, subscription, style));
+            out.push('\n');
+            let rows: Vec<&Row> = rows.iter().collect();
+            for line in widths.table(&rows, style).lines() {
+                out.push_str(INDENT);
+                out.push_str(line.trim_end());
+                out.push('\n');
+            }
             out.push('\n');
         }
+        out.push_str(&self.footer(swept, errors, style));
         out.push('\n');
+        out
     }
-    out.push_str(&footer(view, clusters.len(), style));
-    out.push('\n');
-    out
+
+    /// `3 clusters · 7 actions (log 7) · 0 held · 0 errors`
+    fn footer(&self, swept: Option<usize>, errors: usize, style: Style) -> String {
+        let clusters = self.clusters.len();
+        let types = self.by_type.iter().map(|(t, n)| format!("{t} {n}")).collect::<Vec<_>>().join(", ");
+        let mut parts = Vec::new();
+        parts.push(match swept {
+            Some(swept) => format!("{} swept, {} with something to tell", count(swept, "cluster"), clusters),
+            None => count(clusters, "cluster"),
+        });
+        parts.push(if types.is_empty() { count(self.actions, "action") } else { format!("{} ({types})", count(self.actions, "action")) });
+        parts.push(format!("{} held", self.held));
+        if self.baseline > 0 {
+            parts.push(format!("baseline: {} assessed, {} failing check(s)", count(self.baseline, "cluster"), self.failing));
+        }
+        let said = count(errors, "error");
+        let said = match (errors, style.color) {
+            (0, _) | (_, false) => said,
+            (_, true) => {
+                let red = anstyle::Style::new().fg_color(Some(anstyle::AnsiColor::Red.into())).bold();
+                format!("{red}{said}{red:#}")
+            }
+        };
+        parts.push(said);
+        parts.join(" · ")
+    }
 }
 
 fn sort_key(id: &ClusterId) -> (String, String, String) {
@@ -107,58 +164,6 @@ fn heading(name: &str, group: &str, subscription: &str, style: Style) -> String 
     } else {
         format!("{name}  {rest}")
     }
-}
-
-/// `3 clusters · 7 actions (log 7) · 0 held · 0 errors`
-fn footer(view: &PlanView<'_>, clusters: usize, style: Style) -> String {
-    let mut by_type: BTreeMap<&str, usize> = BTreeMap::new();
-    for a in view.actions {
-        *by_type.entry(a.kind.name()).or_default() += 1;
-    }
-    let held = view.actions.iter().filter(|a| a.hold.is_some()).count();
-    let types = by_type
-        .iter()
-        .map(|(t, n)| format!("{t} {n}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let mut parts = Vec::new();
-    parts.push(match view.swept {
-        Some(swept) => format!(
-            "{} swept, {} with something to tell",
-            count(swept, "cluster"),
-            clusters
-        ),
-        None => count(clusters, "cluster"),
-    });
-    parts.push(if types.is_empty() {
-        count(view.actions.len(), "action")
-    } else {
-        format!("{} ({types})", count(view.actions.len(), "action"))
-    });
-    parts.push(format!("{held} held"));
-    if !view.baseline.is_empty() {
-        let failing: usize = view
-            .baseline
-            .iter()
-            .map(|b| b["failing"].as_array().map_or(0, Vec::len))
-            .sum();
-        parts.push(format!(
-            "baseline: {} assessed, {failing} failing check(s)",
-            count(view.baseline.len(), "cluster")
-        ));
-    }
-    let errors = count(view.errors, "error");
-    let errors = match (view.errors, style.color) {
-        (0, _) | (_, false) => errors,
-        (_, true) => {
-            let red = anstyle::Style::new()
-                .fg_color(Some(anstyle::AnsiColor::Red.into()))
-                .bold();
-            format!("{red}{errors}{red:#}")
-        }
-    };
-    parts.push(errors);
-    parts.join(" · ")
 }
 
 fn count(n: usize, what: &str) -> String {

@@ -288,7 +288,7 @@ pub async fn sweep_cluster(
         busy: is_busy(record),
         readiness: None,
         notes: Vec::new(),
-        baseline: record.baseline.clone(),
+        baseline: record.baseline.as_ref().map(super::inventory::BaselineView::value),
         defender_plan: None,
     };
     let cluster_path = record.id.as_str();

@@ -150,6 +150,7 @@ pub async fn sweep_inventory(
 }
 
 /// [`sweep_inventory`], calling `swept(cluster, ok)` as each cluster's sweep ends (progress).
+/// Holds every snapshot at once: a whole-fleet sweep streams them instead ([`sweep_in_order`]).
 pub async fn sweep_inventory_observed(
     ctx: &SweepContext,
     inv: Inventory,
@@ -160,30 +161,59 @@ pub async fn sweep_inventory_observed(
 ) -> LocalSweep {
     let run_id = run_id_at(now);
     let run = SweepRun::new(run_id.clone(), now);
-    // Owned inputs per cluster: the futures borrow nothing from the stream's closure, so the
-    // whole sweep is `Send` (an HTTP route can await it).
-    let work: Vec<(ClusterRecord, Vec<TrackedOperation>, SweepRun)> =
-        inv.clusters.into_iter().map(|r| { let ops = tracked.get(&r.id).cloned().unwrap_or_default(); (r, ops, run.clone()) }).collect();
-    let results: Vec<(ClusterId, Result<ClusterSnapshot, SweepError>)> = futures::stream::iter(work)
-        .map(|(record, ops, run)| async move {
-            let r = sweep_cluster(&ctx.arm, &ctx.options, &run, &record, &ops).await;
-            swept(&record.id, r.is_ok());
-            (record.id, r)
-        })
-        .buffer_unordered(concurrency.max(1))
-        .collect()
-        .await;
+    let mut clusters = inv.clusters;
+    clusters.sort_by(|a, b| a.id.cmp(&b.id));
+    let results: Vec<(ClusterRecord, Result<ClusterSnapshot, SweepError>)> =
+        sweep_in_order(ctx, clusters, concurrency, tracked, run, swept).collect().await;
     let mut snapshots = Vec::new();
     let mut failures = Vec::new();
-    for (id, r) in results {
+    for (record, r) in results {
         match r {
             Ok(s) => snapshots.push(s),
-            Err(e) => failures.push((id, e)),
+            Err(e) => failures.push((record.id, e)),
         }
     }
-    snapshots.sort_by(|a, b| a.cluster.cmp(&b.cluster));
-    failures.sort_by(|a, b| a.0.cmp(&b.0));
     LocalSweep { run_id, source: inv.source, snapshots, failures, notes: inv.notes }
+}
+
+/// The per-cluster sweep of each of `clusters`, at most `concurrency` in flight, each result
+/// (with the cluster's record) yielded in the order of `clusters`: a cluster that ends early
+/// waits for those before it (so a sweep planned in batches plans in a fixed order, whatever
+/// ARM's latency). Records are taken one by one as their sweeps start; what is held at once is
+/// the sweeps in flight and the results waiting for a slower one before them.
+pub fn sweep_in_order<'a>(
+    ctx: &'a SweepContext,
+    clusters: Vec<ClusterRecord>,
+    concurrency: usize,
+    tracked: &'a BTreeMap<ClusterId, Vec<TrackedOperation>>,
+    run: SweepRun,
+    swept: &'a (dyn Fn(&ClusterId, bool) + Sync),
+) -> impl futures::Stream<Item = (ClusterRecord, Result<ClusterSnapshot, SweepError>)> + Send + 'a {
+    // Owned inputs per cluster: the futures borrow nothing from the stream's closure, so the
+    // whole sweep is `Send` (an HTTP route can await it).
+    let work = clusters.into_iter().enumerate().map(move |(i, record)| {
+        let ops = tracked.get(&record.id).cloned().unwrap_or_default();
+        (i, record, ops, run.clone())
+    });
+    let mut waiting: BTreeMap<usize, (ClusterRecord, Result<ClusterSnapshot, SweepError>)> = BTreeMap::new();
+    let mut next = 0usize;
+    futures::stream::iter(work)
+        .map(move |(i, record, ops, run)| async move {
+            let r = sweep_cluster(&ctx.arm, &ctx.options, &run, &record, &ops).await;
+            swept(&record.id, r.is_ok());
+            (i, record, r)
+        })
+        .buffer_unordered(concurrency.max(1))
+        .map(move |(i, record, r)| {
+            waiting.insert(i, (record, r));
+            let mut ready = Vec::new();
+            while let Some(item) = waiting.remove(&next) {
+                ready.push(item);
+                next += 1;
+            }
+            futures::stream::iter(ready)
+        })
+        .flatten()
 }
 
 #[cfg(test)]

@@ -121,11 +121,41 @@ pub struct ClusterRecord {
     /// only [`BASELINE_PROPERTIES`] (a property the source did not carry is left out, so the
     /// baseline says "unknown" rather than guess). `None` when the source carried none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub baseline: Option<Value>,
+    pub baseline: Option<BaselineView>,
+}
+
+/// A cluster's baseline view (see [`ClusterRecord::baseline`]), held as its compact JSON text:
+/// an inventory holds one per cluster of the fleet until the cluster's sweep starts, and the
+/// text is a fraction of the parsed value's memory (maps and strings). On the wire (a fan-out
+/// message) it is the JSON object itself, as before.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BaselineView(Box<str>);
+
+impl BaselineView {
+    pub fn new(view: &Value) -> Self {
+        Self(view.to_string().into_boxed_str())
+    }
+
+    /// The view as a JSON value (parsed again: once per cluster's sweep).
+    pub fn value(&self) -> Value {
+        serde_json::from_str(&self.0).expect("a baseline view is JSON text it wrote itself")
+    }
+}
+
+impl Serialize for BaselineView {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.value().serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for BaselineView {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(Self::new(&Value::deserialize(deserializer)?))
+    }
 }
 
 /// The baseline view of a resource: `properties` picked from `props`, `sku` as given.
-fn baseline_of(props: Option<&Value>, sku: Option<&Value>) -> Option<Value> {
+fn baseline_of(props: Option<&Value>, sku: Option<&Value>) -> Option<BaselineView> {
     let picked: serde_json::Map<String, Value> = BASELINE_PROPERTIES
         .iter()
         .filter_map(|k| props.and_then(|p| p.get(*k)).map(|v| (k.to_string(), v.clone())))
@@ -139,7 +169,7 @@ fn baseline_of(props: Option<&Value>, sku: Option<&Value>) -> Option<Value> {
     if let Some(sku) = sku {
         out["sku"] = sku.clone();
     }
-    Some(out)
+    Some(BaselineView::new(&out))
 }
 
 fn s(v: Option<&Value>) -> Option<String> {
@@ -196,7 +226,7 @@ impl ClusterRecord {
             private_fqdn: s(p.get("privateFQDN")),
             pools: pools_of(p.get("agentPoolProfiles")),
             // ARM returned the whole resource: the baseline view is always there.
-            baseline: baseline_of(Some(&p), v.get("sku")).or_else(|| Some(json!({ "properties": {} }))),
+            baseline: baseline_of(Some(&p), v.get("sku")).or_else(|| Some(BaselineView::new(&json!({ "properties": {} })))),
         })
     }
 
@@ -437,7 +467,7 @@ mod tests {
         let g = ClusterRecord::from_graph_row(&row).unwrap();
         // The row projects no baseline columns; the ARM resource carries its properties.
         assert_eq!(g.baseline, None);
-        assert!(r.baseline.as_ref().unwrap()["properties"].get("enableRBAC").is_some(), "{:?}", r.baseline);
+        assert!(r.baseline.as_ref().unwrap().value()["properties"].get("enableRBAC").is_some(), "{:?}", r.baseline);
         assert_eq!(g, ClusterRecord { baseline: None, ..r });
     }
 
@@ -457,7 +487,7 @@ mod tests {
             fqdn: None,
             private_fqdn: None,
             pools: vec![PoolRecord { name: "system".into(), ..Default::default() }],
-            baseline: Some(json!({"properties": {"disableLocalAccounts": true}, "sku": {"tier": "Standard"}})),
+            baseline: Some(BaselineView::new(&json!({"properties": {"disableLocalAccounts": true}, "sku": {"tier": "Standard"}}))),
         };
         let v = serde_json::to_value(&r).unwrap();
         assert_eq!(serde_json::from_value::<ClusterRecord>(v).unwrap(), r);

@@ -78,6 +78,8 @@ pub struct SweepContext {
     /// `CADENCE_SWEEP_INLINE_MAX`: the timer sweeps fleets up to this size itself (one plan)
     /// instead of fanning out (0 = always fan out).
     pub inline_max: usize,
+    /// `CADENCE_SWEEP_BATCH`: an in-process sweep plans its clusters this many at a time.
+    pub batch: usize,
     pub options: SweepOptions,
     /// The event-wiring check (`CADENCE_SWEEP_EVENT_WIRING`); `None` = not run.
     pub wiring: Option<WiringCheck>,
@@ -106,6 +108,7 @@ impl SweepContext {
             subscriptions,
             concurrency: concurrency.max(1),
             inline_max: 0,
+            batch: crate::settings::DEFAULT_SWEEP_BATCH,
             options: SweepOptions::default(),
             wiring: None,
             calendar_refresh: None,
@@ -116,6 +119,7 @@ impl SweepContext {
     pub fn from_settings(settings: &crate::settings::Settings, arm: ArmClient) -> Self {
         let mut ctx = Self::new(arm, settings.subscriptions.clone(), settings.sweep_concurrency);
         ctx.inline_max = settings.sweep_inline_max;
+        ctx.batch = settings.sweep_batch.max(1);
         ctx.options.certificates.kubeconfig = settings.sweep_kubeconfig_certs;
         ctx.options.readiness = true;
         ctx.calendar_refresh = settings.support_calendar_url.as_deref().map(calendar::CalendarRefresh::new);

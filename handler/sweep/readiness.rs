@@ -184,7 +184,8 @@ fn n(v: Option<&Value>) -> Option<u32> {
 /// `networkProfile` of its baseline projection), with notes for what is missing.
 pub fn pools_of(record: &ClusterRecord) -> (Vec<PoolSurge>, Vec<String>) {
     let mut notes = Vec::new();
-    let props = record.baseline.as_ref().and_then(|b| b.get("properties"));
+    let baseline = record.baseline.as_ref().map(super::inventory::BaselineView::value);
+    let props = baseline.as_ref().and_then(|b| b.get("properties"));
     let Some(profiles) = props
         .and_then(|p| p.get("agentPoolProfiles"))
         .and_then(Value::as_array)
