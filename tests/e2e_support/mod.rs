@@ -182,9 +182,9 @@ impl Handler {
             if let Some(status) = h.child.try_wait().unwrap() {
                 // Let the reader threads drain the pipes.
                 tokio::time::sleep(Duration::from_millis(100)).await;
-                panic!("the handler exited during start-up ({status}):\n{}", h.output());
+                panic!("the handler exited during start-up ({status}):\n{}", h.output_so_far());
             }
-            assert!(Instant::now() < deadline, "the handler did not log its port within 30 s:\n{}", h.output());
+            assert!(Instant::now() < deadline, "the handler did not log its port within 30 s:\n{}", h.output_so_far());
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -193,8 +193,17 @@ impl Handler {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
-    /// Everything the process wrote so far: stdout (JSON log lines), then stderr.
+    /// Everything the process has logged until now: stdout (JSON log lines), then stderr. Waits
+    /// for the log barrier first (see [`Handler::json_logs`]), so a line logged for an answer
+    /// already received is in it, and a check that a secret is absent cannot pass only because
+    /// its line had not reached the pipe yet.
     pub fn output(&self) -> String {
+        self.log_barrier();
+        self.output_so_far()
+    }
+
+    /// What the reader threads have collected so far, without waiting for the log barrier.
+    fn output_so_far(&self) -> String {
         let out = self.stdout.lock().unwrap().join("\n");
         format!("{out}\n{}", self.stderr.lock().unwrap())
     }
@@ -206,6 +215,18 @@ impl Handler {
     /// requests a unique path that does not exist and waits (bounded) until its `client error`
     /// line has arrived: every line queued before it has arrived too.
     pub fn json_logs(&self) -> Vec<Value> {
+        self.log_barrier();
+        self.stdout
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("a stdout line is not JSON ({e}): {l}")))
+            .collect()
+    }
+
+    /// Requests a unique missing path and waits (bounded) for its `client error` log line. Does
+    /// nothing when the process no longer listens.
+    fn log_barrier(&self) {
         static BARRIER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let marker = format!("/log-barrier-{}-{}", std::process::id(), BARRIER.fetch_add(1, std::sync::atomic::Ordering::SeqCst));
         if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.port)) {
@@ -215,16 +236,10 @@ impl Handler {
             let _ = s.read_to_end(&mut Vec::new());
             let deadline = Instant::now() + Duration::from_secs(30);
             while !self.stdout.lock().unwrap().iter().any(|l| l.contains(&marker)) {
-                assert!(Instant::now() < deadline, "the handler's log line for {marker} did not arrive within 30 s:\n{}", self.output());
+                assert!(Instant::now() < deadline, "the handler's log line for {marker} did not arrive within 30 s:\n{}", self.output_so_far());
                 std::thread::sleep(Duration::from_millis(5));
             }
         }
-        self.stdout
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("a stdout line is not JSON ({e}): {l}")))
-            .collect()
     }
 
     /// Posts one invocation of `aks-events` carrying `event`.
