@@ -814,3 +814,119 @@ mod support_calendar {
         assert_eq!(calendar.age_days(at_age(STALE_AFTER_DAYS)), STALE_AFTER_DAYS);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// policy/mod.rs
+// ---------------------------------------------------------------------------------------------
+
+mod policy_rules {
+    use aks_cadence::action::Stage;
+    use aks_cadence::domain::{ConcernKind, OperationStatus, SignalKind};
+    use aks_cadence::policy::channels::{ChannelSetting, NodeOsChannel, RequiredChannel, UpgradeChannel};
+    use aks_cadence::policy::{Policy, Rule, StageRoute};
+
+    fn rules(text: &str) -> Vec<Rule> {
+        Policy::parse(text, "cadence.toml").unwrap_or_else(|e| panic!("{e:?}")).rules
+    }
+
+    fn rule(text: &str) -> Rule {
+        rules(text).remove(0)
+    }
+
+    fn ending() -> SignalKind {
+        SignalKind::SupportEnding { kubernetes_version: "1.29".into(), eol_date: None, support_type: None, eol_source: None }
+    }
+
+    fn offered() -> SignalKind {
+        SignalKind::NewKubernetesVersion { latest_supported: Some("1.31.2".into()), latest_stable: None, lowest_minor: None, latest_preview: None }
+    }
+
+    fn operation(concern: ConcernKind) -> SignalKind {
+        SignalKind::Operation { concern, target: "1.31.2".into(), status: OperationStatus::InProgress }
+    }
+
+    #[test]
+    fn a_rule_listing_signals_hears_only_those_and_the_follow_ups_of_their_concerns() {
+        let r = rule("[[rule]]\nname = \"support\"\nsignals = [\"support-ended\"]\nminor_within_days = 30\n");
+        assert!(r.wants(&SignalKind::SupportEnded { kubernetes_version: "1.28".into() }));
+        assert!(!r.wants(&ending()), "support-ending is not listed");
+        assert!(!r.wants(&offered()), "an unlisted signal of another concern is not heard");
+        // `operation` and `resolved` follow the concern: support-ended opens a support concern.
+        assert!(r.wants(&operation(ConcernKind::Support)), "support-ended alone hears the support concern's operations");
+        assert!(r.wants(&SignalKind::Resolved { concern: ConcernKind::Support, target: "1.30".into() }));
+        assert!(!r.wants(&operation(ConcernKind::KubernetesUpgrade)), "not another concern's operations");
+
+        let first = rule("[[rule]]\nname = \"ending\"\nsignals = [\"support-ending\"]\nminor_within_days = 30\n");
+        assert!(first.wants(&operation(ConcernKind::Support)), "support-ending alone hears them too");
+        let upgrades = rule("[[rule]]\nname = \"upgrades\"\nsignals = [\"upgrades-offered\"]\nminor_within_days = 30\n");
+        assert!(upgrades.wants(&operation(ConcernKind::KubernetesUpgrade)));
+        assert!(!upgrades.wants(&operation(ConcernKind::Support)));
+        assert!(!upgrades.wants(&offered()), "new-kubernetes-version is a signal of its own");
+
+        let every = rule("[[rule]]\nname = \"all\"\nminor_within_days = 30\n");
+        assert!(every.wants(&offered()) && every.wants(&ending()) && every.wants(&operation(ConcernKind::NodeImage)));
+    }
+
+    #[test]
+    fn a_stage_route_touches_the_issue_only_with_labels_or_assignees() {
+        let labels = StageRoute { labels: vec!["overdue".into()], ..Default::default() };
+        let assignees = StageRoute { assignees: vec!["platform-lead".into()], ..Default::default() };
+        let mail = StageRoute { email: vec!["cto@contoso.example".into()], ..Default::default() };
+        assert!(labels.touches_issue());
+        assert!(assignees.touches_issue());
+        assert!(!mail.touches_issue(), "mail alone leaves the issue as it is");
+        assert!(!StageRoute::default().touches_issue());
+    }
+
+    #[test]
+    fn a_rule_routes_only_the_stages_it_names_and_a_routed_chat_is_a_channel() {
+        let r = rule(
+            "[[rule]]\nname = \"escalate\"\n[[rule.overdue.chat]]\nkind = \"slack\"\nurl_setting = \"SLACK_INCIDENTS\"\n",
+        );
+        assert!(r.github_issue.is_none() && r.email.is_none() && r.chat.is_empty());
+        assert!(r.has_channels(), "a chat on one stage is a channel");
+        assert!(!r.sends_email());
+        let overdue = r.route(Stage::Overdue).expect("the overdue stage is routed");
+        assert_eq!(overdue.chat.len(), 1);
+        assert_eq!(overdue.chat[0].url_setting, "SLACK_INCIDENTS");
+        assert_eq!(r.route(Stage::Notice), None, "an unnamed stage has no route");
+        assert_eq!(r.route(Stage::Reminder), None);
+
+        let mail_only = rule("[[rule]]\nname = \"mail\"\n[rule.reminder]\nemail = [\"lead@contoso.example\"]\n");
+        assert!(mail_only.has_channels() && mail_only.sends_email());
+        assert_eq!(mail_only.route(Stage::Reminder).map(|r| r.email.clone()), Some(vec!["lead@contoso.example".to_string()]));
+
+        let settings_only = rule("[[rule]]\nname = \"settings\"\nminor_within_days = 30\n");
+        assert!(!settings_only.has_channels(), "a rule that only changes settings has no channel");
+    }
+
+    #[test]
+    fn the_required_channels_are_the_ones_policy_sets() {
+        let p = Policy::parse("[defaults]\nrequire_upgrade_channel = \"patch\"\nrequire_node_os_channel = \"SecurityPatch\"\n", "cadence.toml").unwrap();
+        assert_eq!(p.defaults.required_channel(ChannelSetting::Upgrade), Some(RequiredChannel::Upgrade(UpgradeChannel::Patch)));
+        assert_eq!(p.defaults.required_channel(ChannelSetting::NodeOs), Some(RequiredChannel::NodeOs(NodeOsChannel::SecurityPatch)));
+        let none = Policy::builtin();
+        assert_eq!(none.defaults.required_channel(ChannelSetting::Upgrade), None);
+        assert_eq!(none.defaults.required_channel(ChannelSetting::NodeOs), None);
+    }
+
+    #[test]
+    fn only_a_missing_policy_file_means_the_built_in_policy() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("cadence.toml");
+        assert_eq!(Policy::load(&missing), Ok(None));
+        assert!(Policy::load_or_builtin(&missing).unwrap().is_builtin());
+
+        // A path that exists but cannot be read as a file is an error naming the setting.
+        let errors = Policy::load(dir.path()).expect_err("a folder is not a policy file");
+        assert!(errors[0].problem.contains("cannot be read") && errors[0].fix.contains("CADENCE_CONFIG"), "{errors:?}");
+        assert!(Policy::load_or_builtin(dir.path()).is_err());
+
+        let file = dir.path().join("policy.toml");
+        std::fs::write(&file, "[[rule]]\nname = \"prod\"\nresource_groups = [\"rg-prod-*\"]\nminor_within_days = 30\n").unwrap();
+        let loaded = Policy::load_or_builtin(&file).unwrap();
+        assert!(!loaded.is_builtin());
+        assert_eq!(loaded.source.as_deref(), Some(file.display().to_string().as_str()));
+        assert_eq!(loaded.rules.len(), 1);
+    }
+}
