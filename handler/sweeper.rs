@@ -16,7 +16,8 @@ use serde_json::Value;
 
 use crate::action::Action;
 use crate::sweep::fanout::{decode_json_value, parse_cluster_message, run_id_at, sweep_in_order};
-use crate::sweep::inventory::{ClusterRecord, InventorySource, inventory};
+use crate::sweep::inventory::{ClusterRecord, InventorySource, SpooledInventory, inventory, inventory_spooled};
+use crate::sweep::spool::FleetRecords;
 use crate::sweep::{ClusterSnapshot, SweepCache, SweepContext, SweepError, SweepRun, TrackedOperation, sweep_cluster, wiring};
 use crate::domain::{ClusterId, Signal};
 use crate::pipeline::{Pipeline, PipelineError, RunReport};
@@ -324,6 +325,8 @@ impl Sweeper {
         let clusters = inv.clusters.len();
         let source = inv.source;
         let mut logs = TimerLogs { lines: Vec::new(), more: 0 };
+        // At most `CADENCE_SWEEP_INLINE_MAX` records: they stay in memory.
+        let inv = SpooledInventory { source, clusters: FleetRecords::in_memory(inv.clusters), notes: inv.notes };
         let (summary, tracked) = self.sweep_batched(inv, self.ctx.concurrency, now, &NoProgress, &mut logs).await?;
         let mut head = vec![format!(
             "{}: {} clusters from {}{}, swept in this invocation in {} batch(es) of up to {}: {} action(s) planned",
@@ -380,9 +383,12 @@ impl Sweeper {
     /// ([`Sweeper::sweep_batched`]): each batch goes to `out` once planned (and carried out
     /// unless dry-run), then is dropped. Clusters whose sweep failed are in
     /// [`SweepSummary::failures`]; the others are planned regardless.
+    ///
+    /// The inventory is read into a temporary file (`sweep::spool`) and read back a record at
+    /// a time, so the fleet's records are never all in memory.
     pub async fn local<O: SweepOutput + ?Sized>(&self, concurrency: usize, progress: &dyn SweepProgress, out: &mut O) -> Result<SweepSummary, SweepFailure> {
         let now = self.pipeline.now();
-        let inv = inventory(&self.ctx.arm, &self.ctx.subscriptions).await?;
+        let inv = inventory_spooled(&self.ctx.arm, &self.ctx.subscriptions).await?;
         Ok(self.sweep_batched(inv, concurrency, now, progress, out).await?.0)
     }
 
@@ -407,7 +413,7 @@ impl Sweeper {
     /// Returns the summary and the operations followed per cluster (for the timer's retries).
     async fn sweep_batched<O: SweepOutput + ?Sized>(
         &self,
-        inv: crate::sweep::Inventory,
+        inv: SpooledInventory,
         concurrency: usize,
         now: Timestamp,
         progress: &dyn SweepProgress,
@@ -415,18 +421,17 @@ impl Sweeper {
     ) -> Result<(SweepSummary, BTreeMap<ClusterId, Vec<TrackedOperation>>), SweepFailure> {
         let batch = self.ctx.batch.max(1);
         let run_id = run_id_at(now);
-        let mut clusters = inv.clusters;
-        clusters.sort_by(|a, b| a.id.cmp(&b.id));
+        let clusters = inv.clusters;
         progress.inventory_taken(clusters.len());
         out.log(inv.notes);
-        let ids: Vec<ClusterId> = clusters.iter().map(|c| c.id.clone()).collect();
-        let tracked = self.tracked(ids.clone()).await?;
+        let ids = clusters.ids();
+        let tracked = self.tracked(ids.to_vec()).await?;
         // The wiring check reads the inventory before the sweep consumes it (one verdict per
         // cluster kept); each batch's findings are made from its clusters' records and join
         // their snapshots (a cluster whose own sweep failed has no snapshot: its finding waits
         // for the next sweep).
         let mut wiring_logs = Vec::new();
-        let wiring = self.wiring_report(&clusters, &mut wiring_logs).await;
+        let wiring = self.wiring_report(ids, &mut wiring_logs).await;
         out.log(wiring_logs);
         let batched = clusters.len() > batch;
         let queue = batched && !self.pipeline.dry_run();
@@ -434,7 +439,7 @@ impl Sweeper {
             // With `[[ring]]`s, a cluster of an early batch must find the clusters of later
             // batches never swept yet in their rings (waiting, version unknown), as a fan-out
             // message does, not an empty ring it would skip.
-            self.pipeline.seed_fleet(&clusters).await?;
+            self.seed_fleet(&clusters).await?;
         }
         let run = SweepRun::new(run_id.clone(), now);
         let cache = Arc::clone(&run.cache);
@@ -444,7 +449,7 @@ impl Sweeper {
         let mut failed: Option<PipelineError> = None;
         let swept = |id: &ClusterId, ok: bool| progress.cluster_swept(id, ok);
         {
-            let mut batches = std::pin::pin!(sweep_in_order(&self.ctx, clusters, concurrency, &tracked, run, &swept).chunks(batch));
+            let mut batches = std::pin::pin!(sweep_in_order(&self.ctx, clusters.records(), concurrency, &tracked, run, &swept).chunks(batch));
             while let Some(chunk) = batches.next().await {
                 let mut snapshots = Vec::with_capacity(chunk.len());
                 let mut records = Vec::with_capacity(chunk.len());
@@ -497,6 +502,10 @@ impl Sweeper {
             }
         }
         progress.planning();
+        if let Some(e) = clusters.error() {
+            // The clusters after the unreadable record were not swept: the run failed.
+            failed.get_or_insert(PipelineError::Retryable(e.to_string()));
+        }
         let running: Vec<MinorLine> = running.into_iter().collect();
         if let Some(note) = SupportCalendar::embedded().staleness(now, &running) {
             tracing::warn!("{note}");
@@ -515,14 +524,35 @@ impl Sweeper {
         if let Some(e) = failed {
             return Err(e.into());
         }
-        out.log(self.keep_status(&ids).await);
+        out.log(self.keep_status(clusters.ids()).await);
         Ok((summary, tracked))
+    }
+
+    /// [`Pipeline::seed_fleet`] for every record of `clusters`, 1,000 records at a time (with
+    /// `[[ring]]`s only; a fleet without rings reads nothing here).
+    async fn seed_fleet(&self, clusters: &FleetRecords) -> Result<(), SweepFailure> {
+        if self.pipeline.policy().rings.is_empty() {
+            return Ok(());
+        }
+        let mut records = clusters.records();
+        loop {
+            let chunk: Vec<ClusterRecord> = records.by_ref().take(1000).collect();
+            if chunk.is_empty() {
+                break;
+            }
+            self.pipeline.seed_fleet(&chunk).await?;
+        }
+        match clusters.error() {
+            Some(e) => Err(SweepError::from(e).into()),
+            None => Ok(()),
+        }
     }
 
     /// The event-wiring findings for `clusters` (`sweep::wiring`): none when the check is off;
     /// when it fails, a line in `logs` and none (a sweep never fails for it).
     async fn wiring(&self, clusters: &[ClusterRecord], run_id: &str, now: Timestamp, logs: &mut Vec<String>) -> Vec<Signal> {
-        match self.wiring_report(clusters, logs).await {
+        let ids: Vec<ClusterId> = clusters.iter().map(|c| c.id.clone()).collect();
+        match self.wiring_report(&ids, logs).await {
             Some(report) => wiring::signals(clusters, &report, self.wiring_function(), run_id, now),
             None => Vec::new(),
         }
@@ -535,7 +565,7 @@ impl Sweeper {
 
     /// The event-wiring verdict per cluster of `clusters` (one check per run): `None` when the
     /// check is off or failed (then a line in `logs`).
-    async fn wiring_report(&self, clusters: &[ClusterRecord], logs: &mut Vec<String>) -> Option<wiring::WiringReport> {
+    async fn wiring_report(&self, clusters: &[ClusterId], logs: &mut Vec<String>) -> Option<wiring::WiringReport> {
         let check = self.ctx.wiring.as_ref()?;
         if clusters.is_empty() {
             return None;

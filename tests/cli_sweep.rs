@@ -344,3 +344,24 @@ fn a_sweep_batch_of_zero_is_a_settings_error_naming_the_setting() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("CADENCE_SWEEP_BATCH") && stderr.contains("0 would never plan"), "{stderr}");
 }
+
+/// `handler sweep` holds the inventory in a temporary file (`sweep::spool`): a temporary
+/// directory it cannot write fails the run (exit 1, nothing planned) with the setting to fix.
+#[tokio::test]
+async fn a_temporary_directory_that_cannot_be_written_fails_the_sweep_naming_tmpdir() {
+    let server = MockServer::start().await;
+    mount_identity(&server).await;
+    mount_fleet(&server, &[FleetCluster::new("prod", "1.24.6", OLD_IMAGE, vec!["1.24.9"])]).await;
+    expect_no_cluster_writes(&server).await;
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-folder");
+    let out = sweep(dir.path(), &server, POLICY_AUTO, &[("TMPDIR", missing.to_str().unwrap())], &["--dry-run", "--now", IN_AUTO_WINDOW]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("temporary inventory file") && stderr.contains("TMPDIR"), "{stderr}");
+    assert!(out.stdout.is_empty(), "nothing planned: {}", String::from_utf8_lossy(&out.stdout));
+
+    // The same sweep with a usable TMPDIR plans the cluster.
+    let out = sweep(dir.path(), &server, POLICY_AUTO, &[("TMPDIR", dir.path().to_str().unwrap())], &["--dry-run", "--now", IN_AUTO_WINDOW]);
+    assert!(!lines(&out).is_empty());
+}

@@ -1,9 +1,10 @@
-//! Fleet inventory: Resource Graph with paging, and the ARM listing fallback.
+//! Fleet inventory: Resource Graph with paging, and the ARM listing fallback — read into memory
+//! (`inventory`, the timer) and into the spool (`inventory_spooled`, `handler sweep`) alike.
 
 mod arm_common;
 
-use aks_cadence::sweep::InventorySource;
-use aks_cadence::sweep::inventory::inventory;
+use aks_cadence::sweep::inventory::{inventory, inventory_spooled};
+use aks_cadence::sweep::{Inventory, InventorySource};
 use arm_common::*;
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path, query_param, query_param_is_missing};
@@ -18,8 +19,30 @@ fn skip_token_is(expected: Option<String>) -> impl Fn(&Request) -> bool + Send +
     }
 }
 
+/// The inventory read into memory, or into the spool and read back (in cluster order).
+async fn read(spooled: bool, uri: &str, subscriptions: &[String]) -> Inventory {
+    let arm = client(uri);
+    if !spooled {
+        return inventory(&arm, subscriptions).await.unwrap();
+    }
+    let inv = inventory_spooled(&arm, subscriptions).await.unwrap();
+    let clusters: Vec<_> = inv.clusters.records().collect();
+    assert_eq!(inv.clusters.error(), None);
+    assert_eq!(clusters.iter().map(|c| &c.id).collect::<Vec<_>>(), inv.clusters.ids().iter().collect::<Vec<_>>());
+    Inventory { source: inv.source, clusters, notes: inv.notes }
+}
+
 #[tokio::test]
 async fn resource_graph_inventory_follows_skip_tokens_to_the_last_page() {
+    resource_graph_paging(false).await;
+}
+
+#[tokio::test]
+async fn a_spooled_resource_graph_inventory_reads_the_same_pages_into_the_same_records() {
+    resource_graph_paging(true).await;
+}
+
+async fn resource_graph_paging(spooled: bool) {
     let server = MockServer::start().await;
     let first = fixture("resourcegraph/resources_first_page_query.2024-04-01.json");
     let next = fixture("resourcegraph/resources_next_page_query.2024-04-01.json");
@@ -51,7 +74,7 @@ async fn resource_graph_inventory_follows_skip_tokens_to_the_last_page() {
         .mount(&server)
         .await;
 
-    let inv = inventory(&client(&server.uri()), &[SUB.to_string()]).await.unwrap();
+    let inv = read(spooled, &server.uri(), &[SUB.to_string()]).await;
     assert_eq!(inv.source, InventorySource::ResourceGraph);
     let names: Vec<_> = inv.clusters.iter().map(|c| c.id.name().to_string()).collect();
     assert_eq!(names, ["a1", "a2", "b1", "b2", "c1"]);
@@ -94,6 +117,15 @@ async fn mount_cluster_list(server: &MockServer) {
 
 #[tokio::test]
 async fn when_resource_graph_is_refused_the_clusters_are_listed_per_subscription_with_next_links() {
+    refused_graph_falls_back(false).await;
+}
+
+#[tokio::test]
+async fn a_spooled_inventory_falls_back_to_the_listing_the_same_way() {
+    refused_graph_falls_back(true).await;
+}
+
+async fn refused_graph_falls_back(spooled: bool) {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path(GRAPH))
@@ -102,7 +134,7 @@ async fn when_resource_graph_is_refused_the_clusters_are_listed_per_subscription
         .mount(&server)
         .await;
     mount_cluster_list(&server).await;
-    let inv = inventory(&client(&server.uri()), &[SUB.to_string()]).await.unwrap();
+    let inv = read(spooled, &server.uri(), &[SUB.to_string()]).await;
     assert_eq!(inv.source, InventorySource::ArmList);
     let names: Vec<_> = inv.clusters.iter().map(|c| c.id.name().to_string()).collect();
     assert_eq!(names, ["clustername1", "clustername2"]);
@@ -133,14 +165,26 @@ async fn without_configured_subscriptions_the_fallback_lists_the_readable_ones()
 
 #[tokio::test]
 async fn a_truncated_result_without_a_skip_token_is_not_trusted() {
+    truncated_is_not_trusted(false).await;
+}
+
+#[tokio::test]
+async fn a_spooled_inventory_drops_the_truncated_rows_and_keeps_only_the_listing() {
+    truncated_is_not_trusted(true).await;
+}
+
+async fn truncated_is_not_trusted(spooled: bool) {
     let server = MockServer::start().await;
     let mut page = graph_page("resources_basic_query.2024-04-01.json", vec![graph_row(&running_cluster())]);
     page["resultTruncated"] = json!("true");
     Mock::given(method("POST")).and(path(GRAPH)).respond_with(ResponseTemplate::new(200).set_body_json(page)).mount(&server).await;
     mount_cluster_list(&server).await;
-    let inv = inventory(&client(&server.uri()), &[SUB.to_string()]).await.unwrap();
+    let inv = read(spooled, &server.uri(), &[SUB.to_string()]).await;
     assert_eq!(inv.source, InventorySource::ArmList);
     assert!(inv.notes[0].contains("truncated"), "{:?}", inv.notes);
+    // The truncated page's cluster is not in the inventory twice: only the listing's are.
+    let names: Vec<_> = inv.clusters.iter().map(|c| c.id.name().to_string()).collect();
+    assert_eq!(names, ["clustername1", "clustername2"]);
 }
 
 #[tokio::test]

@@ -116,6 +116,22 @@ pub fn classify(status: u16, retry_after: Option<Duration>) -> ArmErrorKind {
     }
 }
 
+/// A successful ARM response whose body is not decoded yet ([`ArmClient::post_raw`]).
+#[derive(Debug, Clone)]
+pub struct RawResponse {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub bytes: bytes::Bytes,
+}
+
+impl RawResponse {
+    /// The error for a 2xx body that is not the JSON it should be (permanent: the same
+    /// request gets the same answer).
+    pub fn not_json(&self, call: ArmCall, e: serde_json::Error) -> ArmError {
+        ArmError::new(ArmErrorKind::Permanent, call, Some(self.status), None, format!("response is not JSON: {e}"))
+    }
+}
+
 /// A successful ARM response.
 #[derive(Debug, Clone)]
 pub struct ArmResponse {
@@ -355,6 +371,31 @@ impl ArmClient {
         body: Option<&Value>,
         if_match: Option<&str>,
     ) -> Result<ArmResponse, ArmError> {
+        let raw = self.send_raw(call, method, target, api_version, body, if_match).await?;
+        let body = if raw.bytes.iter().all(u8::is_ascii_whitespace) {
+            Value::Null
+        } else {
+            serde_json::from_slice(&raw.bytes).map_err(|e| raw.not_json(call, e))?
+        };
+        Ok(ArmResponse { status: raw.status, headers: raw.headers, body })
+    }
+
+    /// `POST` a path; the 2xx body as bytes, for a caller that reads a large answer (a
+    /// Resource Graph page) a part at a time instead of as one [`Value`].
+    pub async fn post_raw(&self, call: ArmCall, path: &str, api_version: &str, body: Option<&Value>) -> Result<RawResponse, ArmError> {
+        self.send_raw(call, Method::POST, path, Some(api_version), body, None).await
+    }
+
+    /// [`ArmClient::send`] without decoding the 2xx body.
+    async fn send_raw(
+        &self,
+        call: ArmCall,
+        method: Method,
+        target: &str,
+        api_version: Option<&str>,
+        body: Option<&Value>,
+        if_match: Option<&str>,
+    ) -> Result<RawResponse, ArmError> {
         let url = self.resolve(call, target, api_version)?;
         let scope = scope_of(&url, call);
         let budget = call.budget();
@@ -405,7 +446,7 @@ impl ArmClient {
                     };
                     drop(permit);
                     match r {
-                        Ok((status, headers, bytes)) => (self.interpret(call, &scope, status, headers, &bytes), true),
+                        Ok((status, headers, bytes)) => (self.interpret(call, &scope, status, headers, bytes), true),
                         Err((e, sent)) => {
                             let what = if e.is_timeout() { "timed out" } else { "failed" };
                             (Err(ArmError::new(ArmErrorKind::Transient, call, None, None, format!("request {what}: {e}"))), sent)
@@ -435,7 +476,7 @@ impl ArmClient {
         }
     }
 
-    fn interpret(&self, call: ArmCall, scope: &str, status: u16, headers: HeaderMap, bytes: &[u8]) -> Result<ArmResponse, ArmError> {
+    fn interpret(&self, call: ArmCall, scope: &str, status: u16, headers: HeaderMap, bytes: bytes::Bytes) -> Result<RawResponse, ArmError> {
         let inner = &self.inner;
         let idx = ArmCall::ALL.iter().position(|c| *c == call).expect("every call is in ALL");
         inner.counters.by_call[idx].fetch_add(1, Ordering::Relaxed);
@@ -446,14 +487,7 @@ impl ArmClient {
         }
         tracing::debug!(call = call.name(), status, "ARM response");
         if (200..300).contains(&status) {
-            let body = if bytes.iter().all(u8::is_ascii_whitespace) {
-                Value::Null
-            } else {
-                serde_json::from_slice(bytes).map_err(|e| {
-                    ArmError::new(ArmErrorKind::Permanent, call, Some(status), None, format!("response is not JSON: {e}"))
-                })?
-            };
-            return Ok(ArmResponse { status, headers, body });
+            return Ok(RawResponse { status, headers, bytes });
         }
         let retry_after = headers
             .get(http::header::RETRY_AFTER)
@@ -464,7 +498,7 @@ impl ArmClient {
             inner.counters.throttled.fetch_add(1, Ordering::Relaxed);
             inner.pacer.pause(scope, retry_after.unwrap_or(inner.config.retry.base_backoff));
         }
-        let (code, message) = error_from_body(bytes);
+        let (code, message) = error_from_body(&bytes);
         Err(ArmError::new(kind, call, Some(status), code, message))
     }
 

@@ -183,7 +183,7 @@ pub async fn sweep_inventory_observed(
 /// the sweeps in flight and the results waiting for a slower one before them.
 pub fn sweep_in_order<'a>(
     ctx: &'a SweepContext,
-    clusters: Vec<ClusterRecord>,
+    clusters: impl IntoIterator<Item = ClusterRecord, IntoIter: Send + 'a>,
     concurrency: usize,
     tracked: &'a BTreeMap<ClusterId, Vec<TrackedOperation>>,
     run: SweepRun,

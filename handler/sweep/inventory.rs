@@ -14,9 +14,11 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use serde::Deserializer as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::spool::{FleetRecords, Spool, SpoolError};
 use crate::azure::{AKS_API_VERSION, ArmCall, ArmClient, ArmError, RESOURCE_GRAPH_API_VERSION, SUBSCRIPTIONS_API_VERSION};
 use crate::domain::{ClusterFacts, ClusterId, NodePoolFacts};
 
@@ -311,15 +313,81 @@ pub enum GraphError {
 
 /// Inventory through Resource Graph, falling back to ARM listing.
 pub async fn inventory(arm: &ArmClient, subscriptions: &[String]) -> Result<Inventory, super::SweepError> {
-    match query_resource_graph(arm, subscriptions).await {
-        Ok((clusters, notes)) => Ok(Inventory { source: InventorySource::ResourceGraph, clusters, notes }),
+    let (source, sink, notes) = read_inventory(arm, subscriptions, || Ok(InMemory::default())).await?;
+    Ok(Inventory { source, clusters: sink.out, notes })
+}
+
+/// The fleet read by [`inventory_spooled`]: its records in a [`Spool`]'s file, in cluster order.
+pub struct SpooledInventory {
+    pub source: InventorySource,
+    pub clusters: FleetRecords,
+    pub notes: Vec<String>,
+}
+
+/// [`inventory`] into a [`Spool`] (`handler sweep`): each page's records go to the spool's
+/// file as the page arrives, so the fleet's records are never all in memory.
+pub async fn inventory_spooled(arm: &ArmClient, subscriptions: &[String]) -> Result<SpooledInventory, super::SweepError> {
+    let (source, sink, notes) = read_inventory(arm, subscriptions, || Ok(Spooled { spool: Spool::new()?, error: None })).await?;
+    if let Some(e) = sink.error {
+        return Err(e.into());
+    }
+    Ok(SpooledInventory { source, clusters: sink.spool.finish()?, notes })
+}
+
+/// Where the inventory's records go as they are read; duplicates (the same cluster id in any
+/// case, as a page boundary can repeat a row) are dropped there.
+trait Sink: Send {
+    fn add(&mut self, record: ClusterRecord);
+}
+
+#[derive(Default)]
+struct InMemory {
+    seen: HashSet<String>,
+    out: Vec<ClusterRecord>,
+}
+
+impl Sink for InMemory {
+    fn add(&mut self, record: ClusterRecord) {
+        if self.seen.insert(record.id.key()) {
+            self.out.push(record);
+        }
+    }
+}
+
+/// Keeps the first failure and takes nothing after it ([`inventory_spooled`] reports it).
+struct Spooled {
+    spool: Spool,
+    error: Option<SpoolError>,
+}
+
+impl Sink for Spooled {
+    fn add(&mut self, record: ClusterRecord) {
+        if self.error.is_none()
+            && let Err(e) = self.spool.push(&record)
+        {
+            self.error = Some(e);
+        }
+    }
+}
+
+/// Resource Graph into a new sink, else the ARM listing into another.
+async fn read_inventory<S: Sink>(
+    arm: &ArmClient,
+    subscriptions: &[String],
+    new_sink: impl Fn() -> Result<S, SpoolError>,
+) -> Result<(InventorySource, S, Vec<String>), super::SweepError> {
+    let mut sink = new_sink()?;
+    let mut notes = Vec::new();
+    match graph_records(arm, subscriptions, &mut sink, &mut notes).await {
+        Ok(()) => Ok((InventorySource::ResourceGraph, sink, notes)),
         Err(graph) => {
             tracing::warn!(error = %graph, "Resource Graph inventory failed; listing clusters per subscription");
-            match list_via_arm(arm, subscriptions).await {
-                Ok((clusters, mut notes)) => {
-                    notes.insert(0, format!("Resource Graph failed ({graph}); listed clusters per subscription instead"));
-                    Ok(Inventory { source: InventorySource::ArmList, clusters, notes })
-                }
+            // What the failed query gave is dropped: the listing is the inventory.
+            drop(sink);
+            let mut sink = new_sink()?;
+            let mut notes = vec![format!("Resource Graph failed ({graph}); listed clusters per subscription instead")];
+            match arm_records(arm, subscriptions, &mut sink, &mut notes).await {
+                Ok(()) => Ok((InventorySource::ArmList, sink, notes)),
                 Err(fallback) => Err(super::SweepError::Inventory { graph: graph.to_string(), fallback }),
             }
         }
@@ -329,26 +397,32 @@ pub async fn inventory(arm: &ArmClient, subscriptions: &[String]) -> Result<Inve
 /// Runs [`RESOURCE_GRAPH_QUERY`] over `subscriptions` (all the identity can read when empty),
 /// following `$skipToken` to the last page.
 pub async fn query_resource_graph(arm: &ArmClient, subscriptions: &[String]) -> Result<(Vec<ClusterRecord>, Vec<String>), GraphError> {
-    let mut out = Vec::new();
+    let mut sink = InMemory::default();
     let mut notes = Vec::new();
-    let mut seen = HashSet::new();
-    for row in graph_rows(arm, ArmCall::ResourceGraphQuery, RESOURCE_GRAPH_QUERY, subscriptions).await? {
-        match ClusterRecord::from_graph_row(&row) {
-            Ok(r) => {
-                if seen.insert(r.id.key()) {
-                    out.push(r);
-                }
-            }
-            Err(e) => notes.push(format!("skipped a Resource Graph row: {e}")),
-        }
-    }
-    Ok((out, notes))
+    graph_records(arm, subscriptions, &mut sink, &mut notes).await?;
+    Ok((sink.out, notes))
+}
+
+/// [`query_resource_graph`] into `sink`. Each row becomes a record as it is read: a parsed
+/// row (pools, profiles, add-ons) is ten times its record, so no page is held parsed.
+async fn graph_records(arm: &ArmClient, subscriptions: &[String], sink: &mut impl Sink, notes: &mut Vec<String>) -> Result<(), GraphError> {
+    graph_pages(arm, ArmCall::ResourceGraphQuery, RESOURCE_GRAPH_QUERY, subscriptions, &mut |row| match ClusterRecord::from_graph_row(&row) {
+        Ok(r) => sink.add(r),
+        Err(e) => notes.push(format!("skipped a Resource Graph row: {e}")),
+    })
+    .await
 }
 
 /// Every row of a Resource Graph `query` over `subscriptions` (all the identity can read when
 /// empty), 1000 subscriptions per request, following `$skipToken` to the last page.
 pub(crate) async fn graph_rows(arm: &ArmClient, call: ArmCall, query: &str, subscriptions: &[String]) -> Result<Vec<Value>, GraphError> {
     let mut out = Vec::new();
+    graph_pages(arm, call, query, subscriptions, &mut |row| out.push(row)).await?;
+    Ok(out)
+}
+
+/// [`graph_rows`] a row at a time: `row` gets each row as the page is read.
+async fn graph_pages(arm: &ArmClient, call: ArmCall, query: &str, subscriptions: &[String], row: &mut (dyn FnMut(Value) + Send)) -> Result<(), GraphError> {
     let chunks: Vec<Option<&[String]>> =
         if subscriptions.is_empty() { vec![None] } else { subscriptions.chunks(SUBSCRIPTIONS_PER_QUERY).map(Some).collect() };
     for chunk in chunks {
@@ -362,26 +436,113 @@ pub(crate) async fn graph_rows(arm: &ArmClient, call: ArmCall, query: &str, subs
             if let Some(subs) = chunk {
                 body["subscriptions"] = json!(subs);
             }
-            let mut resp = arm.post(call, "/providers/Microsoft.ResourceGraph/resources", RESOURCE_GRAPH_API_VERSION, Some(&body)).await?.body;
-            if let Some(Value::Array(rows)) = resp.get_mut("data").map(Value::take) {
-                out.extend(rows);
-            }
-            skip_token = resp.get("$skipToken").and_then(Value::as_str).filter(|t| !t.is_empty()).map(str::to_string);
-            // `resultTruncated` is a string ("true"/"false") in this API; accept a bool too.
-            let truncated = match resp.get("resultTruncated") {
-                Some(Value::String(t)) => t.eq_ignore_ascii_case("true"),
-                Some(Value::Bool(b)) => *b,
-                _ => false,
-            };
+            let raw = arm.post_raw(call, "/providers/Microsoft.ResourceGraph/resources", RESOURCE_GRAPH_API_VERSION, Some(&body)).await?;
+            let end = graph_page(&raw.bytes, row).map_err(|e| GraphError::Arm(raw.not_json(call, e)))?;
+            skip_token = end.skip_token;
             if skip_token.is_none() {
-                if truncated {
+                if end.truncated {
                     return Err(GraphError::Truncated);
                 }
                 break;
             }
         }
     }
-    Ok(out)
+    Ok(())
+}
+
+/// What a Resource Graph page says besides its rows.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct PageEnd {
+    /// `$skipToken` (absent, null or empty: the last page).
+    skip_token: Option<String>,
+    /// `resultTruncated`: a string ("true"/"false") in this API; a bool is accepted too.
+    truncated: bool,
+}
+
+/// Reads one Resource Graph answer, handing each row of its `data` array to `row` as it is
+/// parsed (a `data` that is not an array has no rows). Anything but a JSON object is an error.
+fn graph_page(bytes: &[u8], row: &mut dyn FnMut(Value)) -> Result<PageEnd, serde_json::Error> {
+    use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+    struct Page<'f>(&'f mut dyn FnMut(Value));
+    struct Rows<'f>(&'f mut dyn FnMut(Value));
+
+    impl<'de> Visitor<'de> for Page<'_> {
+        type Value = PageEnd;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a Resource Graph answer (an object with `data`)")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<PageEnd, A::Error> {
+            let mut end = PageEnd::default();
+            while let Some(key) = map.next_key::<String>()? {
+                match key.as_str() {
+                    "data" => map.next_value_seed(Rows(&mut *self.0))?,
+                    "$skipToken" => {
+                        end.skip_token = map.next_value::<Value>()?.as_str().filter(|t| !t.is_empty()).map(str::to_string);
+                    }
+                    "resultTruncated" => {
+                        end.truncated = match map.next_value::<Value>()? {
+                            Value::String(t) => t.eq_ignore_ascii_case("true"),
+                            Value::Bool(b) => b,
+                            _ => false,
+                        };
+                    }
+                    _ => {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+            }
+            Ok(end)
+        }
+    }
+
+    impl<'de> DeserializeSeed<'de> for Rows<'_> {
+        type Value = ();
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Rows<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("the rows of a Resource Graph answer")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            while let Some(v) = seq.next_element::<Value>()? {
+                (self.0)(v);
+            }
+            Ok(())
+        }
+        // Not an array (the older table format, null, …): no rows, as before.
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            Ok(())
+        }
+        fn visit_unit<E>(self) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_str<E>(self, _: &str) -> Result<(), E> {
+            Ok(())
+        }
+    }
+
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let end = de.deserialize_map(Page(row))?;
+    de.end()?;
+    Ok(end)
 }
 
 /// Why the subscription facts of the baseline could not be read.
@@ -414,6 +575,14 @@ pub async fn subscription_facts(
 
 /// Lists clusters per subscription through ARM (the fallback).
 pub async fn list_via_arm(arm: &ArmClient, subscriptions: &[String]) -> Result<(Vec<ClusterRecord>, Vec<String>), ArmError> {
+    let mut sink = InMemory::default();
+    let mut notes = Vec::new();
+    arm_records(arm, subscriptions, &mut sink, &mut notes).await?;
+    Ok((sink.out, notes))
+}
+
+/// [`list_via_arm`] into `sink`, a subscription at a time.
+async fn arm_records(arm: &ArmClient, subscriptions: &[String], sink: &mut impl Sink, notes: &mut Vec<String>) -> Result<(), ArmError> {
     let subs: Vec<String> = if subscriptions.is_empty() {
         arm.list_all(ArmCall::ListSubscriptions, "/subscriptions", SUBSCRIPTIONS_API_VERSION)
             .await?
@@ -423,23 +592,16 @@ pub async fn list_via_arm(arm: &ArmClient, subscriptions: &[String]) -> Result<(
     } else {
         subscriptions.to_vec()
     };
-    let mut out = Vec::new();
-    let mut notes = Vec::new();
-    let mut seen = HashSet::new();
     for sub in subs {
         let path = format!("/subscriptions/{sub}/providers/Microsoft.ContainerService/managedClusters");
         for item in arm.list_all(ArmCall::ListClusters, &path, AKS_API_VERSION).await? {
             match ClusterRecord::from_arm_resource(&item) {
-                Ok(r) => {
-                    if seen.insert(r.id.key()) {
-                        out.push(r);
-                    }
-                }
+                Ok(r) => sink.add(r),
                 Err(e) => notes.push(format!("skipped a cluster in subscription {sub}: {e}")),
             }
         }
     }
-    Ok((out, notes))
+    Ok(())
 }
 
 #[cfg(test)]
@@ -469,6 +631,30 @@ mod tests {
         assert_eq!(g.baseline, None);
         assert!(r.baseline.as_ref().unwrap().value()["properties"].get("enableRBAC").is_some(), "{:?}", r.baseline);
         assert_eq!(g, ClusterRecord { baseline: None, ..r });
+    }
+
+    fn page(text: &str) -> Result<(Vec<Value>, PageEnd), serde_json::Error> {
+        let mut rows = Vec::new();
+        let end = graph_page(text.as_bytes(), &mut |r| rows.push(r))?;
+        Ok((rows, end))
+    }
+
+    #[test]
+    fn a_graph_page_is_read_a_row_at_a_time_with_its_token_and_truncation() {
+        let (rows, end) = page(r#"{"totalRecords": 3, "count": 2, "data": [{"id": "a"}, {"id": "b", "tags": {"x": [1, 2]}}], "facets": [], "resultTruncated": "false", "$skipToken": "next-page"}"#).unwrap();
+        assert_eq!(rows, vec![json!({"id": "a"}), json!({"id": "b", "tags": {"x": [1, 2]}})]);
+        assert_eq!(end, PageEnd { skip_token: Some("next-page".into()), truncated: false });
+        // The last page: no token (absent, null or empty); truncation as a string or a bool.
+        for last in [r#"{"data": [], "resultTruncated": "true"}"#, r#"{"data": [], "$skipToken": null, "resultTruncated": true}"#, r#"{"$skipToken": "", "resultTruncated": "True", "data": []}"#] {
+            assert_eq!(page(last).unwrap().1, PageEnd { skip_token: None, truncated: true }, "{last}");
+        }
+        // `data` in the older table format (an object) or null: no rows.
+        assert_eq!(page(r#"{"data": {"columns": [], "rows": [["a"]]}, "count": 1}"#).unwrap().0, Vec::<Value>::new());
+        assert_eq!(page(r#"{"data": null}"#).unwrap().0, Vec::<Value>::new());
+        // Not an answer at all.
+        for bad in ["[]", r#"{"data": [{"id": "a"}"#, r#"{"data": []} trailing"#, "<html>"] {
+            assert!(page(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! inventory  Resource Graph (paged by $skipToken) → ClusterRecord; fallback: ARM list per subscription
+//! spool      `handler sweep`'s inventory in a temporary file, read back a record at a time in cluster order
 //! cluster    sweep_cluster: one record → ClusterSnapshot (signals, maintenance configs, region offer)
 //! support    a region's kubernetesVersions → support status (N-2 window, LTS)
 //! fanout     timer → one queue message per cluster; queue message → sweep_cluster; sweep_inventory
@@ -24,6 +25,7 @@ pub mod fanout;
 pub mod fleet;
 pub mod inventory;
 pub mod readiness;
+pub mod spool;
 pub mod support;
 pub mod wiring;
 
@@ -53,6 +55,9 @@ pub enum SweepError {
     /// A queue message that is not ours or does not parse: acknowledge it, it will never work.
     #[error("bad sweep-cluster message: {0}")]
     BadMessage(String),
+    /// The temporary file holding the inventory failed (`sweep::spool`).
+    #[error(transparent)]
+    Spool(#[from] spool::SpoolError),
 }
 
 impl SweepError {
@@ -63,6 +68,8 @@ impl SweepError {
             // A refused role is fixed by a person; the redelivery after that works.
             Self::Arm(e) => e.is_retryable() || e.kind == crate::azure::ArmErrorKind::Forbidden,
             Self::BadMessage(_) => false,
+            // A full or read-only temporary directory: the next run tries again.
+            Self::Spool(_) => true,
         }
     }
 }

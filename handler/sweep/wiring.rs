@@ -67,9 +67,9 @@ pub struct WiringReport {
     pub notes: Vec<String>,
 }
 
-/// Checks `clusters` (the sweep's inventory). `function` is the `aks-events` function's id.
-/// `Err` when the Resource Graph query failed: then nothing is known (and nothing reported).
-pub async fn check(arm: &ArmClient, subscriptions: &[String], clusters: &[ClusterRecord], function: Option<&str>) -> Result<WiringReport, GraphError> {
+/// Checks `clusters` (the sweep's inventory, by id). `function` is the `aks-events` function's
+/// id. `Err` when the Resource Graph query failed: then nothing is known (and nothing reported).
+pub async fn check(arm: &ArmClient, subscriptions: &[String], clusters: &[ClusterId], function: Option<&str>) -> Result<WiringReport, GraphError> {
     let rows = graph_rows(arm, ArmCall::EventWiringQuery, WIRING_QUERY, subscriptions).await?;
     let mut topics: HashMap<String, String> = HashMap::new();
     for row in &rows {
@@ -78,14 +78,14 @@ pub async fn check(arm: &ArmClient, subscriptions: &[String], clusters: &[Cluste
     }
     let mut report = WiringReport::default();
     let mut to_list: Vec<(ClusterId, String)> = Vec::new();
-    for c in clusters {
-        match topics.get(&c.id.key()) {
+    for id in clusters {
+        match topics.get(&id.key()) {
             None => {
-                report.clusters.insert(c.id.clone(), Wiring::NoSystemTopic);
+                report.clusters.insert(id.clone(), Wiring::NoSystemTopic);
             }
-            Some(topic) if function.is_some() => to_list.push((c.id.clone(), topic.clone())),
+            Some(topic) if function.is_some() => to_list.push((id.clone(), topic.clone())),
             Some(_) => {
-                report.clusters.insert(c.id.clone(), Wiring::Wired);
+                report.clusters.insert(id.clone(), Wiring::Wired);
             }
         }
     }
