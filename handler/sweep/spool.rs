@@ -2,8 +2,9 @@
 //!
 //! `handler sweep` reads the inventory page by page into a [`Spool`]: each record goes to an
 //! unnamed temporary file (created in `TMPDIR`, removed by the system when the process ends,
-//! however it ends) and only its id and place stay in memory. [`Spool::finish`] sorts them by
-//! cluster id; [`FleetRecords::records`] then reads one record at a time as the sweep takes it.
+//! however it ends) and only its id and place stay in memory. [`Spool::finish`] puts them in
+//! [`sweep_order`]; [`FleetRecords::records`] then reads one record at a time as the sweep
+//! takes it.
 //! What the sweep holds per cluster of the fleet is its id (~0.2 KB), not its record (pools,
 //! tags, the baseline view: 2–4 KB), so its memory does not grow with the fleet's records.
 //!
@@ -27,6 +28,46 @@ pub struct SpoolError(pub String);
 
 fn io(e: impl std::fmt::Display) -> SpoolError {
     SpoolError(e.to_string())
+}
+
+/// The order a sweep takes clusters in: the subscriptions in turn — the first cluster (by id)
+/// of every subscription, then the second of every subscription, and so on; within a turn the
+/// subscriptions by id. The sweeps in flight then read from every subscription, each within its
+/// own ARM read bucket, instead of emptying one subscription's bucket while the others refill
+/// unused (clusters by id, one subscription after another, took the sum of the subscriptions'
+/// waits instead of the longest: docs/azure.md, *Batches*). The order is fixed by the ids alone,
+/// so a sweep in batches plans the same clusters together whatever ARM's latency.
+pub fn sweep_order<T>(items: &mut [T], id: impl Fn(&T) -> &ClusterId) {
+    // By id, then (stable) by the id ignoring case: a subscription written in two cases is one.
+    items.sort_by(|a, b| id(a).cmp(id(b)));
+    items.sort_by_cached_key(|item| id(item).key());
+    let mut turn = Vec::with_capacity(items.len());
+    let mut last: Option<String> = None;
+    let mut n = 0usize;
+    for item in items.iter() {
+        let sub = id(item).subscription().to_ascii_lowercase();
+        n = if last.as_deref() == Some(sub.as_str()) { n + 1 } else { 0 };
+        turn.push(n);
+        last = Some(sub);
+    }
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    order.sort_by(|&a, &b| turn[a].cmp(&turn[b]).then_with(|| a.cmp(&b)));
+    apply_permutation(items, order);
+}
+
+/// Reorders `items` so that position `i` holds what was at `order[i]`.
+fn apply_permutation<T>(items: &mut [T], mut order: Vec<usize>) {
+    for i in 0..items.len() {
+        // Follow the cycle starting at `i`, swapping each element into place.
+        let mut current = i;
+        while order[current] != i {
+            let next = order[current];
+            items.swap(current, next);
+            order[current] = current;
+            current = next;
+        }
+        order[current] = current;
+    }
 }
 
 /// Records being read in (any order, duplicates dropped by cluster id).
@@ -70,7 +111,7 @@ impl Spool {
     pub fn finish(self) -> Result<FleetRecords, SpoolError> {
         let Self { file, mut entries, .. } = self;
         let file = file.into_inner().map_err(|e| io(e.error()))?;
-        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        sweep_order(&mut entries, |e| &e.0);
         let mut ids = Vec::with_capacity(entries.len());
         let mut places = Vec::with_capacity(entries.len());
         for (id, offset, len) in entries {
@@ -103,7 +144,7 @@ impl Store {
     }
 }
 
-/// A fleet's records in cluster order: their ids in memory, the records read one at a time.
+/// A fleet's records in [`sweep_order`]: their ids in memory, the records read one at a time.
 pub struct FleetRecords {
     ids: Vec<ClusterId>,
     store: Arc<Store>,
@@ -112,14 +153,14 @@ pub struct FleetRecords {
 }
 
 impl FleetRecords {
-    /// Records already in memory, sorted by cluster id here (duplicates are the caller's).
+    /// Records already in memory, put in [`sweep_order`] here (duplicates are the caller's).
     pub fn in_memory(mut records: Vec<ClusterRecord>) -> Self {
-        records.sort_by(|a, b| a.id.cmp(&b.id));
+        sweep_order(&mut records, |r| &r.id);
         let ids = records.iter().map(|r| r.id.clone()).collect();
         Self { ids, store: Arc::new(Store::Memory(records)), error: Arc::default() }
     }
 
-    /// The clusters, in order.
+    /// The clusters, in sweep order.
     pub fn ids(&self) -> &[ClusterId] {
         &self.ids
     }
@@ -132,7 +173,7 @@ impl FleetRecords {
         self.ids.is_empty()
     }
 
-    /// Every record in cluster order, each read when the iterator is advanced. A record that
+    /// Every record in sweep order, each read when the iterator is advanced. A record that
     /// cannot be read back ends the iteration; [`FleetRecords::error`] then says why.
     pub fn records(&self) -> RecordReader {
         RecordReader { store: Arc::clone(&self.store), next: 0, len: self.ids.len(), error: Arc::clone(&self.error) }
@@ -195,6 +236,48 @@ mod tests {
             private_fqdn: None,
             pools: vec![PoolRecord { name: "system".into(), node_image_version: Some("AKSUbuntu-2204gen2containerd-202405.03.0".into()), ..Default::default() }],
             baseline: Some(BaselineView::new(&json!({"properties": {"disableLocalAccounts": true}, "sku": {"tier": "Standard"}}))),
+        }
+    }
+
+    fn id(sub: &str, name: &str) -> ClusterId {
+        ClusterId::from_parts(sub, "rg", name)
+    }
+
+    #[test]
+    fn the_sweep_takes_the_subscriptions_in_turn_and_each_subscriptions_clusters_by_id() {
+        let mut ids = vec![id("sub-b", "b2"), id("sub-a", "a3"), id("sub-c", "c1"), id("sub-a", "a1"), id("sub-b", "b1"), id("sub-a", "a2")];
+        sweep_order(&mut ids, |i| i);
+        let names: Vec<&str> = ids.iter().map(ClusterId::name).collect();
+        assert_eq!(names, ["a1", "b1", "c1", "a2", "b2", "a3"]);
+        // The order depends on the ids only, not on the order they came in.
+        let mut again = vec![id("sub-a", "a2"), id("sub-c", "c1"), id("sub-a", "a1"), id("sub-b", "b1"), id("sub-a", "a3"), id("sub-b", "b2")];
+        sweep_order(&mut again, |i| i);
+        assert_eq!(again, ids);
+        // One subscription: by id.
+        let mut one = vec![id("s", "c"), id("s", "a"), id("s", "b")];
+        sweep_order(&mut one, |i| i);
+        assert_eq!(one.iter().map(ClusterId::name).collect::<Vec<_>>(), ["a", "b", "c"]);
+        // A subscription id in another case is the same subscription.
+        let mut cased = vec![id("SUB-A", "x2"), id("sub-a", "x1"), id("sub-b", "y1")];
+        sweep_order(&mut cased, |i| i);
+        assert_eq!(cased.iter().map(ClusterId::name).collect::<Vec<_>>(), ["x1", "y1", "x2"]);
+        let mut apart = vec![id("sub-a", "a1"), id("SUB-B", "b1"), id("SUB-A", "a2")];
+        sweep_order(&mut apart, |i| i);
+        assert_eq!(apart.iter().map(ClusterId::name).collect::<Vec<_>>(), ["a1", "b1", "a2"], "sub-a and SUB-A take turns as one");
+    }
+
+    #[test]
+    fn a_permutation_moves_each_item_once() {
+        for n in 0..7usize {
+            let mut items: Vec<usize> = (0..n).map(|i| i * 10).collect();
+            // Reverse, then a rotation: cycles of every length.
+            let order: Vec<usize> = (0..n).rev().collect();
+            apply_permutation(&mut items, order.clone());
+            assert_eq!(items, order.iter().map(|i| i * 10).collect::<Vec<_>>());
+            let mut items: Vec<usize> = (0..n).collect();
+            let rotation: Vec<usize> = (0..n).map(|i| (i + 2) % n.max(1)).collect();
+            apply_permutation(&mut items, rotation.clone());
+            assert_eq!(items, rotation);
         }
     }
 
