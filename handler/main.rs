@@ -440,7 +440,7 @@ fn read_events(file: &str) -> anyhow::Result<Vec<ingest::Ingested>> {
 }
 
 /// `handler sweep`: inventory, every cluster in-process (`CADENCE_SWEEP_CONCURRENCY` at once),
-/// planned in batches of `CADENCE_SWEEP_BATCH` clusters in cluster order. Prints one dry-run
+/// planned in batches of `CADENCE_SWEEP_BATCH` clusters in sweep order (the subscriptions in turn). Prints one dry-run
 /// line per planned action on stdout as each batch is planned — held upgrades too, with
 /// `held_by` naming the gate — then the batch's baseline lines (text is drawn at the end, from
 /// a compact row per action), and a summary on stderr. Exit 1 when a cluster's sweep or the

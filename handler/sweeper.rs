@@ -162,7 +162,7 @@ pub trait SweepProgress: Sync {
 /// unless dry-run, carried it out): the command line prints it, the timer keeps its log lines.
 /// The batch's snapshots and plan are dropped afterwards, so keep only what is needed.
 pub trait SweepOutput {
-    /// One batch: its clusters' snapshots (in cluster order) and what the pipeline did with them.
+    /// One batch: its clusters' snapshots (in sweep order) and what the pipeline did with them.
     fn batch(&mut self, snapshots: &[ClusterSnapshot], report: &RunReport);
     /// Lines about the run as a whole: inventory and wiring notes, support-calendar and
     /// Defender notes (each said once), the digest sent at the end, the fleet status.
@@ -200,7 +200,7 @@ pub struct SweepSummary {
     pub source: InventorySource,
     /// Clusters swept (each planned with its batch).
     pub swept: usize,
-    /// Clusters whose sweep failed, with their inventory records, in cluster order.
+    /// Clusters whose sweep failed, with their inventory records, in sweep order.
     pub failures: Vec<(ClusterRecord, SweepError)>,
     /// Actions planned, and of those held, over every batch.
     pub planned: usize,
@@ -393,7 +393,7 @@ impl Sweeper {
     }
 
     /// Every cluster of an inventory already taken, swept at `concurrency` and planned in
-    /// batches of `CADENCE_SWEEP_BATCH` clusters in cluster order, so that what is held at once
+    /// batches of `CADENCE_SWEEP_BATCH` clusters in sweep order (`sweep::spool::sweep_order`), so that what is held at once
     /// is one batch, the sweeps in flight and a few ids and counts per cluster — not the fleet:
     /// - each batch's snapshots get their event-wiring findings (one check per run, before the
     ///   sweep), their subscription's Defender plan and their support dates (each read once per

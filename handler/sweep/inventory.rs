@@ -317,7 +317,7 @@ pub async fn inventory(arm: &ArmClient, subscriptions: &[String]) -> Result<Inve
     Ok(Inventory { source, clusters: sink.out, notes })
 }
 
-/// The fleet read by [`inventory_spooled`]: its records in a [`Spool`]'s file, in cluster order.
+/// The fleet read by [`inventory_spooled`]: its records in a [`Spool`]'s file, in sweep order.
 pub struct SpooledInventory {
     pub source: InventorySource,
     pub clusters: FleetRecords,

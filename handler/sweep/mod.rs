@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! inventory  Resource Graph (paged by $skipToken) → ClusterRecord; fallback: ARM list per subscription
-//! spool      `handler sweep`'s inventory in a temporary file, read back a record at a time in cluster order
+//! spool      `handler sweep`'s inventory in a temporary file, read back a record at a time in sweep order
 //! cluster    sweep_cluster: one record → ClusterSnapshot (signals, maintenance configs, region offer)
 //! support    a region's kubernetesVersions → support status (N-2 window, LTS)
 //! fanout     timer → one queue message per cluster; queue message → sweep_cluster; sweep_inventory

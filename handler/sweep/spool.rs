@@ -1,4 +1,4 @@
-//! The fleet's inventory records while a sweep runs, in cluster order, without holding them.
+//! The fleet's inventory records while a sweep runs, in sweep order, without holding them.
 //!
 //! `handler sweep` reads the inventory page by page into a [`Spool`]: each record goes to an
 //! unnamed temporary file (created in `TMPDIR`, removed by the system when the process ends,
