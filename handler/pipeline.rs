@@ -398,26 +398,7 @@ impl Pipeline {
         let fleet_before: FleetRecords = self.fleet_before(snapshots, now).await?;
         let mut fleet_next: Vec<(String, FleetRecord)> =
             snapshots.iter().map(|snap| (snap.cluster.key(), fleet::observe_sweep(fleet_before.get(&snap.cluster.key()), snap, &self.policy, now))).collect();
-        let mut ring_view = None;
-        // Ring inversions of this run's clusters (by cluster name, as the rings know them).
-        let mut inversions: Vec<(String, SignalKind)> = Vec::new();
-        if !self.policy.rings.is_empty() {
-            let mut merged: BTreeMap<String, FleetRecord> = (*fleet_before).clone();
-            merged.extend(fleet_next.iter().cloned());
-            let view = self.rings_with_releases(merged.values(), now).await?;
-            // Clusters AKS upgrades through a channel cannot be ordered by the gate: say when one
-            // of this run's clusters took a version before the earlier ring had soaked it.
-            let swept: BTreeSet<&str> = snapshots.iter().map(|s| s.cluster.name()).collect();
-            for inversion in crate::policy::rings::open_inversions(&view.rings, now) {
-                if swept.contains(inversion.cluster.as_str()) {
-                    let line = inversion.describe();
-                    tracing::warn!("{line}");
-                    report.log.push(line.clone());
-                    inversions.push((inversion.cluster.clone(), SignalKind::RingInversion { version: inversion.version.clone(), detail: line }));
-                }
-            }
-            ring_view = Some(view);
-        }
+        let (ring_view, inversions) = self.sweep_rings(&fleet_before, &fleet_next, snapshots, now, &mut report).await?;
         // What each cluster looked like this run (the snapshot's facts, plus the baseline).
         let mut observed: Vec<Observed> = Vec::with_capacity(snapshots.len());
         for ((snap, memory), (_, record)) in snapshots.iter().zip(&memories).zip(fleet_next.iter_mut()) {

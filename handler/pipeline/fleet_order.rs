@@ -1,4 +1,5 @@
 //! The rings around planning (issue 13), kept apart from the orchestrator's sequence:
+//! - a sweep's ring view and the ring inversions of its clusters (`sweep_rings`);
 //! - the fleet's ring view with the targets people released (`plan::release`), read from the
 //!   ledger once per failed target and run (cached like the fleet's records);
 //! - ring places for signals planned without a sweep (events, replays), so that an event's
@@ -14,7 +15,7 @@
 //! Layer: run (part of the orchestrator); the decisions are `plan::release`, `plan::approval`
 //! and `policy::rings`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use jiff::Timestamp;
@@ -22,13 +23,46 @@ use jiff::Timestamp;
 use super::{FLEET_CACHE_FOR, Pipeline, PipelineError, RunReport};
 use crate::action::{Action, ActionKind, Stage};
 use crate::execute::{ExecutionReport, Outcome};
-use crate::domain::Signal;
+use crate::domain::{Signal, SignalKind};
 use crate::plan::release::{self, Decision, Release};
 use crate::plan::{self, FleetRings, PlanFacts};
 use crate::store::LedgerError;
+use crate::sweep::ClusterSnapshot;
 use crate::sweep::fleet::{self, FleetRecord};
 
 impl Pipeline {
+    /// A sweep's rings (none without `[[ring]]`s): the fleet as this run leaves it (`before`,
+    /// with this run's clusters as `next` has them) with the released targets, and the ring
+    /// inversions of this run's clusters — by cluster name, as the rings know them — each
+    /// logged in `report`: clusters AKS upgrades through a channel cannot be ordered by the
+    /// gate, so a person is told when one took a version before the earlier ring had soaked it.
+    pub(super) async fn sweep_rings(
+        &self,
+        before: &BTreeMap<String, FleetRecord>,
+        next: &[(String, FleetRecord)],
+        snapshots: &[ClusterSnapshot],
+        now: Timestamp,
+        report: &mut RunReport,
+    ) -> Result<(Option<Arc<FleetRings>>, Vec<(String, SignalKind)>), PipelineError> {
+        if self.policy.rings.is_empty() {
+            return Ok((None, Vec::new()));
+        }
+        let mut merged = before.clone();
+        merged.extend(next.iter().cloned());
+        let view = self.rings_with_releases(merged.values(), now).await?;
+        let swept: BTreeSet<&str> = snapshots.iter().map(|s| s.cluster.name()).collect();
+        let mut inversions = Vec::new();
+        for inversion in crate::policy::rings::open_inversions(&view.rings, now) {
+            if swept.contains(inversion.cluster.as_str()) {
+                let line = inversion.describe();
+                tracing::warn!("{line}");
+                report.log.push(line.clone());
+                inversions.push((inversion.cluster.clone(), SignalKind::RingInversion { version: inversion.version.clone(), detail: line }));
+            }
+        }
+        Ok((Some(view), inversions))
+    }
+
     /// The rings of the fleet `records` describe, with the failed targets people released.
     pub(super) async fn rings_with_releases<'r>(&self, records: impl IntoIterator<Item = &'r FleetRecord>, now: Timestamp) -> Result<Arc<FleetRings>, LedgerError> {
         let view = fleet::rings(&self.policy, records, now);
