@@ -518,7 +518,7 @@ async fn sweep(settings: Settings, args: SweepArgs) -> Result<ExitCode, Failure>
 /// 32 MiB) each time a large block is freed, and keeps freed memory below its trim threshold:
 /// a sweep frees each batch's plan and snapshots, and what the next batch did not reuse stayed
 /// resident, so the resident peak grew with the fleet although the heap did not (docs/azure.md,
-/// *Memory*). At 128 KiB each, large blocks get mappings of their own (returned when freed) and
+/// *Batches*). At 128 KiB each, large blocks get mappings of their own (returned when freed) and
 /// the heap's free top is given back.
 fn release_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]

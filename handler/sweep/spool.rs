@@ -107,7 +107,7 @@ impl Spool {
         self.entries.is_empty()
     }
 
-    /// The records, sorted by cluster id, ready to be read.
+    /// The records in [`sweep_order`], ready to be read.
     pub fn finish(self) -> Result<FleetRecords, SpoolError> {
         let Self { file, mut entries, .. } = self;
         let file = file.into_inner().map_err(|e| io(e.error()))?;
