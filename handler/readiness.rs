@@ -271,14 +271,10 @@ pub fn family_counter(vm_size: &str) -> Option<String> {
     };
     let start = name.find(|c: char| c.is_ascii_digit())?;
     let family = &name[..start];
-    // Skip the vCPU count and a constrained count (`8-4`).
-    let after: String = name[start..]
-        .chars()
-        .skip_while(|c| c.is_ascii_digit() || *c == '-')
-        .collect();
-    // Feature letters that name a family counter (a, b, d, l, p, s, i); `m` (memory), `r`
-    // (RDMA), `t` (tiny) and the rest do not.
-    let features: String = after
+    // Feature letters after the vCPU count (and a constrained count, `8-4`) that name a family
+    // counter (a, b, d, l, p, s, i); `m` (memory), `r` (RDMA), `t` (tiny), digits and the rest
+    // do not.
+    let features: String = name[start..]
         .chars()
         .filter(|c| "abdlpsi".contains(c.to_ascii_lowercase()))
         .collect();
@@ -342,7 +338,8 @@ pub fn assess(policy: &ReadinessPolicy, facts: &ReadinessFacts, scope: Scope<'_>
 
     // Surge settings against the thresholds.
     for (p, surge) in &surges {
-        if policy.min_surge_nodes > 0 && *surge < policy.min_surge_nodes {
+        // A threshold of 0 (the default) is no check: no count is under 0.
+        if *surge < policy.min_surge_nodes {
             out.problems.push(Problem::Surge {
                 pool: p.name.clone(),
                 setting: "maxSurge".into(),
@@ -357,7 +354,7 @@ pub fn assess(policy: &ReadinessPolicy, facts: &ReadinessFacts, scope: Scope<'_>
         let drain = p
             .drain_timeout_minutes
             .unwrap_or(DEFAULT_DRAIN_TIMEOUT_MINUTES);
-        if policy.min_drain_timeout_minutes > 0 && drain < policy.min_drain_timeout_minutes {
+        if drain < policy.min_drain_timeout_minutes {
             out.problems.push(Problem::Surge {
                 pool: p.name.clone(),
                 setting: "drainTimeoutInMinutes".into(),
@@ -1065,5 +1062,119 @@ mod tests {
                 c.kind
             );
         }
+    }
+
+    // The rules below were found by mutation testing (scripts/mutants.sh; docs/testing.md).
+
+    #[test]
+    fn a_usage_without_a_limit_or_a_count_says_nothing_about_what_is_left() {
+        assert_eq!(Usage { current: 5, limit: -1 }.available(), None, "no limit");
+        assert_eq!(Usage { current: -1, limit: 10 }.available(), None, "no count");
+        assert_eq!(Usage { current: 12, limit: 10 }.available(), Some(0), "over the limit: none left");
+        assert_eq!(Usage { current: 3, limit: 10 }.available(), Some(7));
+    }
+
+    #[test]
+    fn vm_size_names_without_a_vcpu_count_or_a_family_of_letters_give_nothing() {
+        assert_eq!(vcpus_of("Standard_A0"), None, "A0's number is not its vCPUs");
+        assert_eq!(family_counter("Standard_8s_v3"), None, "no family letters");
+        assert_eq!(family_counter("Standard_D-4s_v3"), None, "a family that is not letters");
+    }
+
+    #[test]
+    fn a_subnet_id_cut_short_is_shown_whole() {
+        assert_eq!(short_id("/s/virtualNetworks/vnet/subnets/nodes"), "vnet/nodes");
+        assert_eq!(short_id("/s/virtualNetworks/vnet/subnets"), "/s/virtualNetworks/vnet/subnets");
+        assert_eq!(short_id("/s/virtualNetworks/vnet"), "/s/virtualNetworks/vnet");
+    }
+
+    #[test]
+    fn a_soak_at_its_limit_passes_and_no_limit_is_no_check() {
+        let soaking = |minutes| ReadinessFacts { pools: vec![PoolSurge { node_soak_minutes: Some(minutes), ..pool("a", 3, Some("1")) }], ..Default::default() };
+        let at_most = |max| ReadinessPolicy { max_node_soak_minutes: max, ..Default::default() };
+        assert!(assess(&at_most(30), &soaking(30), Scope::AllPools).is_ready(), "at the limit");
+        assert!(assess(&at_most(30), &soaking(10), Scope::AllPools).is_ready(), "under the limit");
+        assert!(assess(&at_most(0), &soaking(30), Scope::AllPools).is_ready(), "0: not checked");
+        assert!(!assess(&at_most(30), &soaking(31), Scope::AllPools).is_ready(), "over the limit");
+    }
+
+    #[test]
+    fn pools_that_add_no_surge_node_need_no_quota_and_no_addresses() {
+        let subnet = "/s/virtualNetworks/v/subnets/s".to_string();
+        let in_place = PoolSurge { node_subnet: Some(subnet.clone()), ..pool("a", 3, Some("0")) };
+        let facts = ReadinessFacts {
+            pools: vec![in_place.clone()],
+            quota: Some(Reading::Unknown("Compute usages: 403".into())),
+            subnets: [(subnet.clone(), Reading::Unknown("403".into()))].into(),
+            ..Default::default()
+        };
+        // Nothing to check, so nothing unknown either.
+        assert_eq!(assess(&ReadinessPolicy::default(), &facts, Scope::AllPools), Assessment::default());
+        // Beside a pool that surges, the in-place pool's missing VM size does not matter.
+        let facts = ReadinessFacts {
+            pools: vec![PoolSurge { vm_size: None, ..in_place }, pool("b", 3, Some("1"))],
+            quota: usages(&[("cores", 0, 100)]),
+            subnets: [(subnet, Reading::Known(Usage { current: 0, limit: 251 }))].into(),
+            ..Default::default()
+        };
+        assert_eq!(assess(&ReadinessPolicy::default(), &facts, Scope::AllPools), Assessment::default());
+    }
+
+    #[test]
+    fn exactly_enough_quota_or_addresses_is_enough() {
+        let subnet = "/s/virtualNetworks/v/subnets/s".to_string();
+        let facts = |cores_used, subnet_used| ReadinessFacts {
+            // One surge node of 4 vCPUs taking one address.
+            pools: vec![PoolSurge { node_subnet: Some(subnet.clone()), ..pool("a", 3, Some("1")) }],
+            quota: usages(&[("cores", cores_used, 100)]),
+            subnets: [(subnet.clone(), Reading::Known(Usage { current: subnet_used, limit: 251 }))].into(),
+            ..Default::default()
+        };
+        assert!(assess(&ReadinessPolicy::default(), &facts(96, 250), Scope::AllPools).is_ready());
+        let short = assess(&ReadinessPolicy::default(), &facts(97, 251), Scope::AllPools);
+        assert_eq!(
+            short.problems,
+            vec![
+                Problem::Quota { counter: "cores".into(), needed: 4, available: 3 },
+                Problem::Subnet { subnet: subnet.clone(), needed: 1, available: 0 },
+            ]
+        );
+    }
+
+    #[test]
+    fn only_a_missing_cores_counter_is_unknown_and_only_when_vcpus_are_needed() {
+        let with = |entries: &[(&str, i64, i64)], pools| assess(&ReadinessPolicy::default(), &ReadinessFacts { pools, quota: usages(entries), ..Default::default() }, Scope::AllPools);
+        let a = with(&[("standardDSv3Family", 0, 100)], vec![pool("a", 3, Some("1"))]);
+        assert_eq!(a.unknown, vec!["vCPU quota: the usages have no `cores` counter".to_string()]);
+        // A family counter without a limit is not checked, and not unknown.
+        let a = with(&[("cores", 0, 100), ("standardDSv3Family", 0, -1)], vec![pool("a", 3, Some("1"))]);
+        assert_eq!(a, Assessment::default());
+        // No pool with a known size: no vCPUs needed, so no `cores` to look for.
+        let a = with(&[("standardDSv3Family", 0, 100)], vec![PoolSurge { vm_size: None, ..pool("a", 3, Some("1")) }]);
+        assert_eq!(a.unknown, vec!["vCPU quota: pool a has no VM size in inventory".to_string()]);
+    }
+
+    #[test]
+    fn the_watchdog_names_what_it_saw_first_joined_by_cause_then_every_other_cause_once() {
+        let quota = Problem::Quota { counter: "cores".into(), needed: 8, available: 4 };
+        let subnet = Problem::Subnet { subnet: "/s/virtualNetworks/v/subnets/s".into(), needed: 2, available: 0 };
+        let family = Problem::Quota { counter: "standardDSv3Family".into(), needed: 8, available: 2 };
+        let assessment = Assessment { problems: vec![quota.clone(), subnet.clone(), family.clone()], unknown: vec![] };
+        let suspects = watchdog_suspects(Some(&assessment), Some("stopped"));
+        let kinds: Vec<CauseKind> = suspects.iter().map(|s| s.cause.kind).collect();
+        let seen = [CauseKind::ClusterStopped, CauseKind::Quota, CauseKind::SubnetFull];
+        let expected: Vec<CauseKind> = seen.into_iter().chain(ALL_CAUSES.iter().map(|c| c.kind).filter(|k| !seen.contains(k))).collect();
+        assert_eq!(kinds, expected, "what was seen first, then the rest in their order, each once");
+        for s in &suspects {
+            assert_eq!(Some(&s.cause), ALL_CAUSES.iter().find(|c| c.kind == s.cause.kind), "each kind with its own cause");
+        }
+        assert_eq!(suspects[0].seen.as_deref(), Some("powerState Stopped"));
+        assert_eq!(suspects[1].seen, Some(format!("{}; {}", quota.describe(), family.describe())), "two quota problems, one suspect");
+        assert_eq!(suspects[2].seen, Some(subnet.describe()));
+        assert!(suspects[3..].iter().all(|s| s.seen.is_none()));
+        // Nothing seen: every cause, in order, none seen.
+        let none = watchdog_suspects(None, Some("Running"));
+        assert_eq!(none.iter().map(|s| s.cause).collect::<Vec<_>>(), ALL_CAUSES.to_vec());
+        assert!(none.iter().all(|s| s.seen.is_none()));
     }
 }
