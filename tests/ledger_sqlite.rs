@@ -158,3 +158,81 @@ async fn many_writes_checkpointed_off_the_callers_thread_survive_a_restart() {
         assert!(reopened.event_processed(&format!("e-{i}")).await.unwrap(), "e-{i} survived the restart");
     }
 }
+
+/// Writes queued at the same time share one transaction and one commit, and each answers as it
+/// would alone: on one key, one claim acquires and the others see it held; every first sighting
+/// keeps the first time written; every event is marked once.
+#[tokio::test(flavor = "current_thread")]
+async fn concurrent_writes_share_commits_and_each_answers_as_if_alone() {
+    use aks_cadence::action::ActionKey;
+    use aks_cadence::store::Claim;
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = SqliteLedger::open(dir.path().join("cadence.db")).unwrap();
+    let now = jiff::Timestamp::from_second(1_800_000_000).unwrap();
+    let before = ledger.commits();
+    let tasks: Vec<_> = (0..100)
+        .map(|i| {
+            let ledger = ledger.clone();
+            tokio::spawn(async move {
+                let at = now + jiff::SignedDuration::from_secs(i);
+                let seen = ledger.first_seen(&format!("concern-{}", i % 10), at).await.unwrap();
+                let claim = ledger.claim(&ActionKey::from_raw(format!("k-{}", i % 25)), &format!("owner-{i}"), now, jiff::SignedDuration::from_mins(5)).await.unwrap();
+                let marked = ledger.mark_event_processed(&format!("e-{}", i % 50), now).await.unwrap();
+                (i, seen, claim, marked)
+            })
+        })
+        .collect();
+    let mut acquired = std::collections::BTreeMap::new();
+    let mut marked = 0;
+    for task in tasks {
+        let (i, seen, claim, newly_marked) = task.await.unwrap();
+        assert_eq!(seen, now + jiff::SignedDuration::from_secs(i % 10), "concern-{} keeps the first time written", i % 10);
+        match claim {
+            Claim::Acquired(_) => assert!(acquired.insert(i % 25, format!("owner-{i}")).is_none(), "k-{} acquired twice", i % 25),
+            Claim::HeldElsewhere { .. } => {}
+            other => panic!("unexpected claim answer {other:?}"),
+        }
+        marked += usize::from(newly_marked);
+    }
+    let commits = ledger.commits() - before;
+    assert!(commits <= 10, "300 writes queued together took {commits} commits; expected a few batches");
+    assert!(commits >= 3, "each task's three writes are in order, so at least three batches: {commits}");
+    assert_eq!(acquired.len(), 25, "every key acquired exactly once");
+    assert_eq!(marked, 50, "every event marked exactly once");
+    for (key, owner) in &acquired {
+        match ledger.claim(&ActionKey::from_raw(format!("k-{key}")), "late", now, jiff::SignedDuration::from_mins(5)).await.unwrap() {
+            Claim::HeldElsewhere { owner: held, .. } => assert_eq!(&held, owner, "k-{key} is held by the claim that was told it acquired"),
+            other => panic!("expected k-{key} held, got {other:?}"),
+        }
+    }
+}
+
+/// When a batch cannot commit (another process keeps the write lock past the busy timeout),
+/// every write in it answers "unavailable" and none of them is written: the callers retry.
+#[tokio::test(flavor = "current_thread")]
+async fn a_batch_that_cannot_commit_fails_every_write_in_it_and_writes_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cadence.db");
+    let ledger = SqliteLedger::open(&path).unwrap();
+    let now = jiff::Timestamp::from_second(1_800_000_000).unwrap();
+    let other = rusqlite::Connection::open(&path).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let writes: Vec<_> = (0..8)
+        .map(|i| {
+            let ledger = ledger.clone();
+            tokio::spawn(async move { ledger.first_seen(&format!("concern-{i}"), now).await })
+        })
+        .collect();
+    for write in writes {
+        match write.await.unwrap() {
+            Err(LedgerError::Unavailable(msg)) => assert!(msg.contains("locked"), "{msg}"),
+            other => panic!("expected the write to fail as unavailable, got {other:?}"),
+        }
+    }
+    other.execute_batch("ROLLBACK").unwrap();
+    for i in 0..8 {
+        assert_eq!(ledger.seen(&format!("concern-{i}")).await.unwrap(), None, "concern-{i} was not written");
+    }
+    // The ledger carries on once the lock is gone.
+    assert_eq!(ledger.first_seen("concern-0", now).await.unwrap(), now);
+}

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::action::ActionKey;
 use crate::policy::calendar::EolNotice;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum LedgerError {
     /// The store could not be reached or answered with a server error: retry later.
     #[error("ledger unavailable: {0}")]

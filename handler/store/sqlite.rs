@@ -16,8 +16,8 @@
 //!
 //! Several processes may share the file: the journal is WAL (readers never block the writer),
 //! every connection waits up to [`BUSY_TIMEOUT`] for a lock instead of failing at once, and
-//! [`SqliteLedger::claim`] runs in a `BEGIN IMMEDIATE` transaction, so the read-decide-write
-//! of a claim is serialised across processes, not only across tasks. WAL needs a local disk
+//! every write (a [`SqliteLedger::claim`] among them) runs in a `BEGIN IMMEDIATE` transaction,
+//! so the read-decide-write of a claim is serialised across processes, not only across tasks. WAL needs a local disk
 //! (it uses shared memory): on a network share such as the Functions `/home` (Azure Files),
 //! use the blob ledger for more than one instance.
 
@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
-use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 
 use super::{ActionState, Claim, ClaimToken, Completion, Ledger, LedgerError, PendingNotification};
 use crate::action::ActionKey;
@@ -78,9 +78,11 @@ CREATE TABLE IF NOT EXISTS pending (
 
 /// SQLite-backed [`Ledger`].
 ///
-/// Each call runs on the caller's thread when the connection is free and SQLite answers at once
+/// Each read runs on the caller's thread when the connection is free and SQLite answers at once
 /// (the usual case: every call is a few microseconds of work on a local file), so the event path
-/// pays no thread hand-off per ledger call. The connection's busy handler is off for these
+/// pays no thread hand-off per ledger call. Writes are batched: every write queued until the
+/// runtime next gets to the batch shares one `BEGIN IMMEDIATE` transaction and one commit, and
+/// each is answered after that commit ([`SqliteLedger::with_write`]). The connection's busy handler is off for these
 /// calls: when another process holds the file's write lock, SQLite answers "busy" at once and
 /// the call (which has changed nothing: a write takes the lock before it writes) goes to the
 /// ledger's own thread instead, which waits up to [`BUSY_TIMEOUT`] for the lock on a connection
@@ -88,7 +90,7 @@ CREATE TABLE IF NOT EXISTS pending (
 /// and while the thread waits the callers' connection goes on serving (reads never wait for a
 /// writer in WAL mode; a write that meets the lock queues behind the waiting one). Statements stay prepared
 /// (`prepare_cached`) for the life of the connection. Cross-process safety is unchanged: WAL, the
-/// busy timeout (on the ledger thread), and `BEGIN IMMEDIATE` around a claim.
+/// busy timeout (on the ledger thread), and `BEGIN IMMEDIATE` around every batch of writes.
 ///
 /// Checkpoints (copying the write-ahead log back into the file, with its fsyncs) do not run on
 /// a caller's thread either: the connection's automatic checkpoint is off, and a checkpointer
@@ -117,6 +119,51 @@ struct Worker {
     calls: Arc<std::sync::atomic::AtomicUsize>,
     checkpoints: Option<std::sync::mpsc::SyncSender<()>>,
     checkpointer: Option<std::thread::JoinHandle<()>>,
+    /// The writes waiting for the next batch (see [`SqliteLedger::with_write`]).
+    writes: std::sync::Mutex<Vec<Box<dyn Write>>>,
+    /// Batches committed so far ([`SqliteLedger::commits`]).
+    commits: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// A write waiting for its batch: runs with the connection inside the batch's transaction
+/// (perhaps twice: a run that met another process's lock changed nothing and runs again on the
+/// ledger thread), and answers once the batch has committed or failed.
+trait Write: Send {
+    /// Runs the write and keeps its answer. `Err` is the write's own error, for the batch to
+    /// name when SQLite rolled the whole transaction back with it.
+    fn run(&mut self, conn: &mut Connection) -> Result<(), LedgerError>;
+    /// Sends the kept answer, or `failed` when the batch did not commit.
+    fn answer(self: Box<Self>, failed: Option<&LedgerError>);
+}
+
+struct PendingWrite<T, F> {
+    f: F,
+    kept: Option<Result<T, LedgerError>>,
+    answer: tokio::sync::oneshot::Sender<Result<T, LedgerError>>,
+}
+
+impl<T, F> Write for PendingWrite<T, F>
+where
+    T: Send,
+    F: Fn(&mut Connection) -> Result<T, LedgerError> + Send,
+{
+    fn run(&mut self, conn: &mut Connection) -> Result<(), LedgerError> {
+        let result = (self.f)(conn);
+        let own = result.as_ref().err().cloned();
+        self.kept = Some(result);
+        own.map_or(Ok(()), Err)
+    }
+
+    fn answer(self: Box<Self>, failed: Option<&LedgerError>) {
+        let answer = match (failed, self.kept) {
+            (Some(e), _) => Err(e.clone()),
+            (None, Some(kept)) => kept,
+            (None, None) => Err(LedgerError::Unavailable("a SQLite ledger write was answered before it ran".into())),
+        };
+        // A dropped receiver is a caller that has gone away (its request was cancelled): the
+        // write has committed all the same, as it would have without the batch.
+        let _ = self.answer.send(answer);
+    }
 }
 
 impl Drop for Worker {
@@ -193,13 +240,19 @@ impl SqliteLedger {
             .name("sqlite-ledger".into())
             .spawn(move || run(waiter, queue))
             .map_err(|e| LedgerError::Unavailable(format!("cannot start the SQLite ledger thread for {}: {e}", path.display())))?;
-        let worker = Worker { conn, jobs: Some(jobs), thread: Some(thread), calls, checkpoints, checkpointer };
+        let worker = Worker { conn, jobs: Some(jobs), thread: Some(thread), calls, checkpoints, checkpointer, writes: std::sync::Mutex::default(), commits: Arc::default() };
         Ok(Self { worker: Arc::new(worker), path })
     }
 
     /// The file this ledger lives in.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// How many write transactions this ledger (and its clones) has committed: each holds every
+    /// write that joined its batch (see [`Self::with_write`]). A figure for tests and benchmarks.
+    pub fn commits(&self) -> usize {
+        self.worker.commits.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Runs `f` with the connection: here when the connection is free and SQLite does not
@@ -234,6 +287,47 @@ impl SqliteLedger {
         answered.await.map_err(|_| self.failed())?
     }
 
+    /// Runs the write `f` in the next batch: one transaction (`BEGIN IMMEDIATE` … `COMMIT`)
+    /// for every write queued until the batch runs, answered once it has committed. The first
+    /// write into an empty queue spawns the task that runs the batch; that task yields once
+    /// first, so the other requests the runtime has ready reach their writes and join it. On a
+    /// busy event path this turns several commits per event (first sightings, claims,
+    /// completions, the event's own mark) into a share of one. The batch runs here when the
+    /// connection is free and SQLite does not answer busy, else on the ledger thread, which
+    /// waits for the lock (as [`Self::with_conn`]). Each answer waits for the commit: a claim
+    /// is never answered `Acquired` before it is durable. When any write meets a rollback of
+    /// the whole transaction (an IO error, a full disk), or the commit fails, every write of
+    /// the batch answers that error (nothing of the batch was written) and the callers retry.
+    async fn with_write<T, F>(&self, f: F) -> Result<T, LedgerError>
+    where
+        T: Send + 'static,
+        F: Fn(&mut Connection) -> Result<T, LedgerError> + Send + 'static,
+    {
+        self.count_call();
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let first = {
+            let mut queue = self.worker.writes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            queue.push(Box::new(PendingWrite { f, kept: None, answer }));
+            queue.len() == 1
+        };
+        if first {
+            // A task of its own, not this caller's future: a request cancelled while it waits
+            // must not strand the writes that joined its batch.
+            let worker = Arc::clone(&self.worker);
+            match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => {
+                    runtime.spawn(async move {
+                        tokio::task::yield_now().await;
+                        worker.flush();
+                    });
+                }
+                Err(_) => self.worker.flush(),
+            }
+        }
+        // A dropped answer means the batch never ran (the ledger thread has stopped).
+        answered.await.map_err(|_| self.failed())?
+    }
+
     fn failed(&self) -> LedgerError {
         LedgerError::Unavailable(format!("a SQLite ledger call on {} failed unexpectedly", self.path.display()))
     }
@@ -249,6 +343,83 @@ impl SqliteLedger {
             let _ = kick.try_send(());
         }
     }
+}
+
+impl Worker {
+    /// Runs the queued writes as one batch: here when the connection is free and SQLite does
+    /// not answer busy, else on the ledger thread, which waits for the lock.
+    fn flush(&self) {
+        let writes = std::mem::take(&mut *self.writes.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        if writes.is_empty() {
+            return;
+        }
+        let writes = match self.conn.try_lock() {
+            Ok(mut conn) => match batch(&mut conn, writes, true, &self.commits) {
+                None => return,
+                Some(busy) => busy,
+            },
+            Err(_) => writes,
+        };
+        let commits = Arc::clone(&self.commits);
+        let job: Job = Box::new(move |conn| {
+            let _ = batch(conn, writes, false, &commits);
+        });
+        // The queue is closed only when the last clone is gone, and a queued write holds one
+        // through its batch's task: the send cannot fail here. Were it to, the writes are
+        // dropped with the job and every caller hears that its write failed.
+        if let Some(jobs) = &self.jobs {
+            let _ = jobs.send(job);
+        }
+    }
+}
+
+/// Runs `writes` in one `BEGIN IMMEDIATE` transaction and answers each of them (see
+/// [`SqliteLedger::with_write`]). With `hand_off`, SQLite answering busy (another process holds
+/// the write lock) rolls back and gives the writes back untouched, to run where waiting for the
+/// lock is allowed; without it, busy is the answer (after the connection's busy timeout).
+fn batch(conn: &mut Connection, mut writes: Vec<Box<dyn Write>>, hand_off: bool, commits: &std::sync::atomic::AtomicUsize) -> Option<Vec<Box<dyn Write>>> {
+    BUSY.with(|b| b.set(false));
+    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<(), LedgerError> {
+        exec(conn, "BEGIN IMMEDIATE", []).map_err(sql)?;
+        for write in writes.iter_mut() {
+            let own = write.run(conn);
+            if BUSY.with(|b| b.get()) || conn.is_autocommit() {
+                // SQLite rolled the transaction back (or a write met a lock): nothing of the
+                // batch is written.
+                return Err(match own {
+                    Err(e) => e,
+                    Ok(()) => LedgerError::Unavailable("SQLite rolled back a ledger transaction".into()),
+                });
+            }
+        }
+        exec(conn, "COMMIT", []).map_err(sql)?;
+        Ok(())
+    }));
+    let failure = match ran {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(e),
+        Err(_) => {
+            tracing::error!("a SQLite ledger write panicked; its batch was rolled back and the ledger carries on");
+            Some(LedgerError::Unavailable("a SQLite ledger write failed unexpectedly; nothing of its batch was written".into()))
+        }
+    };
+    if let Some(failure) = failure {
+        if !conn.is_autocommit() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        if hand_off && BUSY.with(|b| b.get()) {
+            return Some(writes);
+        }
+        for write in writes {
+            write.answer(Some(&failure));
+        }
+        return None;
+    }
+    commits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    for write in writes {
+        write.answer(None);
+    }
+    None
 }
 
 /// The checkpointer: its own connection to `path`, a passive checkpoint on every request and
@@ -397,7 +568,7 @@ fn read_row(conn: &Connection, key: &str) -> Result<Option<Row>, LedgerError> {
 impl Ledger for SqliteLedger {
     async fn mark_event_processed(&self, event_id: &str, at: Timestamp) -> Result<bool, LedgerError> {
         let (id, at) = (event_id.to_string(), to_nanos(at)?);
-        self.with_conn(move |c| {
+        self.with_write(move |c| {
             let n = exec(c, "INSERT INTO events (event_id, processed_at) VALUES (?1, ?2) ON CONFLICT (event_id) DO NOTHING", params![id, at])
                 .map_err(sql)?;
             Ok(n == 1)
@@ -418,7 +589,7 @@ impl Ledger for SqliteLedger {
 
     async fn first_seen(&self, concern_key: &str, at: Timestamp) -> Result<Timestamp, LedgerError> {
         let (key, at) = (concern_key.to_string(), to_nanos(at)?);
-        self.with_conn(move |c| {
+        self.with_write(move |c| {
             // Insert-if-absent then read, in one statement: whoever wrote first wins, and every
             // caller (in any process) gets that first value back.
             let stored: i64 = one(c, 
@@ -458,13 +629,13 @@ impl Ledger for SqliteLedger {
             .map_err(|e| LedgerError::Corrupt(format!("lease {lease} from {now} overflows: {e}")))?;
         let (now, until) = (to_nanos(now)?, to_nanos(until_ts)?);
         let token = uuid::Uuid::new_v4().simple().to_string();
-        self.with_conn(move |c| {
-            // IMMEDIATE takes the write lock up front, so no other process can slip in between
-            // the upsert and the read-back below.
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
+        self.with_write(move |c| {
+            // The batch's transaction began IMMEDIATE: it took the write lock up front, so no
+            // other process can slip in between the upsert and the read-back below.
+            let tx: &Connection = c;
             // Insert a fresh claim, or take over a claim whose lease has run out. Done and
             // failed rows, and live claims, are left alone (the WHERE makes the update a no-op).
-            let taken = exec(&tx, 
+            let taken = exec(tx, 
                     "INSERT INTO actions (key, status, owner, token, until, detail, updated_at)
                      VALUES (?1, 'claimed', ?2, ?3, ?4, NULL, ?5)
                      ON CONFLICT (key) DO UPDATE SET
@@ -477,13 +648,12 @@ impl Ledger for SqliteLedger {
             let outcome = if taken == 1 {
                 Claim::Acquired(ClaimToken(token.clone()))
             } else {
-                let row = read_row(&tx, &key)?.ok_or_else(|| LedgerError::Corrupt(format!("key {key} vanished during a claim")))?;
+                let row = read_row(tx, &key)?.ok_or_else(|| LedgerError::Corrupt(format!("key {key} vanished during a claim")))?;
                 match row.state(&key)? {
                     ActionState::Claimed { owner, until } => Claim::HeldElsewhere { owner, until },
                     finished => Claim::Finished(finished),
                 }
             };
-            tx.commit().map_err(sql)?;
             Ok(outcome)
         })
         .await
@@ -497,7 +667,7 @@ impl Ledger for SqliteLedger {
             Completion::Done { detail } => ("done", detail),
             Completion::Failed { reason } => ("failed", reason),
         };
-        self.with_conn(move |c| {
+        self.with_write(move |c| {
             // The token check makes a stale worker (whose claim expired and was taken over)
             // unable to overwrite the new holder's row.
             let n = exec(c, 
@@ -514,7 +684,7 @@ impl Ledger for SqliteLedger {
     async fn release(&self, key: &ActionKey, token: &ClaimToken) -> Result<(), LedgerError> {
         let key = key.as_str().to_string();
         let token = token.0.clone();
-        self.with_conn(move |c| {
+        self.with_write(move |c| {
             let n = exec(c, "DELETE FROM actions WHERE key = ?1 AND token = ?2 AND status = 'claimed'", params![key, token])
                 .map_err(sql)?;
             if n == 1 { Ok(()) } else { Err(LedgerError::LostClaim { key: key.clone() }) }
@@ -534,7 +704,7 @@ impl Ledger for SqliteLedger {
 
     async fn put_ref(&self, concern_key: &str, channel: &str, value: &str) -> Result<(), LedgerError> {
         let (k, ch, v) = (concern_key.to_string(), channel.to_string(), value.to_string());
-        self.with_conn(move |c| {
+        self.with_write(move |c| {
             exec(c, 
                 "INSERT INTO refs (concern_key, channel, value) VALUES (?1, ?2, ?3)
                  ON CONFLICT (concern_key, channel) DO UPDATE SET value = excluded.value",
@@ -548,7 +718,7 @@ impl Ledger for SqliteLedger {
 
     async fn put_fleet(&self, cluster_key: &str, value: &str) -> Result<(), LedgerError> {
         let (k, v) = (cluster_key.to_string(), value.to_string());
-        self.with_conn(move |c| {
+        self.with_write(move |c| {
             exec(c, "INSERT INTO fleet (cluster_key, value) VALUES (?1, ?2) ON CONFLICT (cluster_key) DO UPDATE SET value = excluded.value", params![k, v])
                 .map_err(sql)?;
             Ok(())
@@ -595,7 +765,7 @@ impl Ledger for SqliteLedger {
 
     async fn queue_notification(&self, key: &ActionKey, action: &str, at: Timestamp) -> Result<(), LedgerError> {
         let (key, action, at) = (key.as_str().to_string(), action.to_string(), to_nanos(at)?);
-        self.with_conn(move |c| {
+        self.with_write(move |c| {
             exec(c, 
                 "INSERT INTO pending (key, action, queued_at, updated_at) VALUES (?1, ?2, ?3, ?3)
                  ON CONFLICT (key) DO UPDATE SET action = excluded.action,
@@ -631,7 +801,7 @@ impl Ledger for SqliteLedger {
 
     async fn remove_notification(&self, key: &ActionKey) -> Result<(), LedgerError> {
         let key = key.as_str().to_string();
-        self.with_conn(move |c| {
+        self.with_write(move |c| {
             exec(c, "DELETE FROM pending WHERE key = ?1", params![key]).map_err(sql)?;
             Ok(())
         })
