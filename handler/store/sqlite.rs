@@ -290,7 +290,8 @@ impl SqliteLedger {
     /// Runs the write `f` in the next batch: one transaction (`BEGIN IMMEDIATE` … `COMMIT`)
     /// for every write queued until the batch runs, answered once it has committed. The first
     /// write into an empty queue spawns the task that runs the batch; that task yields once
-    /// first, so the other requests the runtime has ready reach their writes and join it. On a
+    /// first ([`BackOfTheQueue`]), so the other requests the runtime has ready reach their writes
+    /// and join it. On a
     /// busy event path this turns several commits per event (first sightings, claims,
     /// completions, the event's own mark) into a share of one. The batch runs here when the
     /// connection is free and SQLite does not answer busy, else on the ledger thread, which
@@ -317,7 +318,7 @@ impl SqliteLedger {
             match tokio::runtime::Handle::try_current() {
                 Ok(runtime) => {
                     runtime.spawn(async move {
-                        tokio::task::yield_now().await;
+                        BackOfTheQueue(false).await;
                         worker.flush();
                     });
                 }
@@ -342,6 +343,25 @@ impl SqliteLedger {
             // Full means a request is already waiting: nothing to add.
             let _ = kick.try_send(());
         }
+    }
+}
+
+/// Pending once, woken at once: the task goes to the back of its worker's run queue, behind the
+/// requests already runnable (which reach their writes and join the batch), without waiting for
+/// the next poll of the IO driver as `tokio::task::yield_now` does (which would let requests
+/// that arrive meanwhile hold the batch up too).
+struct BackOfTheQueue(bool);
+
+impl std::future::Future for BackOfTheQueue {
+    type Output = ();
+
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        if self.0 {
+            return std::task::Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
     }
 }
 
