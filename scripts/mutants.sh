@@ -61,7 +61,7 @@ pass1_for() {
 pass2_for() {
   case "$1" in
     handler/policy/versions.rs | handler/sweep/support.rs) echo "plan_table core_mutants" ;;
-    handler/policy/windows.rs) echo "lib plan_table policy_file core_mutants" ;;
+    handler/policy/windows.rs) echo "lib plan_table plan_channels policy_file core_mutants" ;;
     handler/plan.rs) echo "plan_table plan_lineage plan_untrusted core_mutants" ;;
     handler/plan/approval.rs) echo "plan_approvals github_approvals plan_table" ;;
     handler/readiness.rs) echo "plan_readiness core_mutants" ;;
