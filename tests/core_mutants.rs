@@ -130,6 +130,114 @@ fn a_blocked_date_that_is_not_a_string_is_named_by_its_full_path() {
     assert_eq!(e.field, "properties.notAllowedTime[0].start", "{e}");
 }
 
+/// The rules of maintenance windows that only `handler config check`'s and the sweep's tests
+/// reached (mutation testing of `policy/windows.rs`, docs/testing.md).
+mod window_rules {
+    use aks_cadence::policy::windows::{LegacyWeek, MaintenanceWindow, WindowSpec};
+    use serde_json::json;
+
+    /// A legacy week is described day by day, each day's allowed hours as ranges in UTC.
+    #[test]
+    fn a_legacy_week_is_described_by_its_days_and_hour_ranges() {
+        let w = MaintenanceWindow::from_arm_resource(&json!({"properties": {"timeInWeek": [
+            {"day": "Monday", "hourSlots": [1, 2, 5]},
+            {"day": "Wednesday", "hourSlots": [0, 23]},
+        ]}}))
+        .unwrap();
+        assert_eq!(w.describe(), "weekly (legacy default, UTC): Monday 01:00–03:00, 05:00–06:00; Wednesday 00:00–01:00, 23:00–24:00");
+    }
+
+    /// A legacy week holds hours 0–23 only, and a blocked span may be empty but not reversed.
+    #[test]
+    fn a_legacy_week_refuses_hours_past_23_and_reversed_blocked_time() {
+        let mut hour_slots = [0; 7];
+        hour_slots[2] = 1 << 24;
+        let e = MaintenanceWindow::new(WindowSpec::Legacy(LegacyWeek { hour_slots, not_allowed_time: vec![] })).unwrap_err();
+        assert_eq!(e.field, "timeInWeek", "{e}");
+        assert!(e.to_string().contains("weekday 2 has slots beyond hour 23"), "{e}");
+        let week = |start: &str, end: &str| {
+            json!({"properties": {
+                "timeInWeek": [{"day": "Monday", "hourSlots": [1]}],
+                "notAllowedTime": [{"start": start, "end": end}]
+            }})
+        };
+        let e = MaintenanceWindow::from_arm_resource(&week("2026-01-02T00:00:00Z", "2026-01-01T00:00:00Z")).unwrap_err();
+        assert!(e.to_string().contains("swap start and end"), "{e}");
+        assert!(MaintenanceWindow::from_arm_resource(&week("2026-01-02T00:00:00Z", "2026-01-02T00:00:00Z")).is_ok(), "an empty blocked span is allowed");
+        assert!(MaintenanceWindow::from_arm_resource(&week("2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z")).is_ok());
+    }
+
+    /// A whole number may come as a JSON string ("8"), as ARM accepts it.
+    #[test]
+    fn a_whole_number_given_as_a_string_is_read() {
+        let w = MaintenanceWindow::from_arm_json(&json!({
+            "schedule": {"weekly": {"intervalWeeks": "2", "dayOfWeek": "Monday"}},
+            "durationHours": "8", "startTime": "08:30", "startDate": "2026-01-05"
+        }))
+        .unwrap();
+        assert_eq!(w.describe(), "every 2 weeks on Monday at 08:30 (+00:00) for 8 h, from 2026-01-05");
+    }
+
+    fn daily(start_time: &str, utc_offset: &str, start_date: &str) -> Result<MaintenanceWindow, aks_cadence::policy::windows::WindowError> {
+        MaintenanceWindow::from_arm_json(&json!({
+            "schedule": {"daily": {"intervalDays": 1}}, "durationHours": 4,
+            "startTime": start_time, "utcOffset": utc_offset, "startDate": start_date
+        }))
+    }
+
+    /// `utcOffset` is exactly `+HH:mm` or `-HH:mm` (digits, a colon, minutes under 60, within
+    /// ±14:00), and is shown back with its sign.
+    #[test]
+    fn a_utc_offset_is_a_signed_hh_mm_and_is_shown_with_its_sign() {
+        for bad in ["+1", "+05-30", "005:30", "x05:30", "+0530", "++5:30", "+05:+3", "+05:3a", "+05:60", "+14:30", "-15:00", "+05:30 x"] {
+            let e = daily("08:00", bad, "2026-01-05").expect_err(bad);
+            assert_eq!(e.field, "maintenanceWindow.utcOffset", "{bad}: {e}");
+        }
+        for (good, shown) in [("+05:30", "+05:30"), ("-07:00", "-07:00"), ("+00:00", "+00:00"), ("+14:00", "+14:00"), ("-12:00", "-12:00")] {
+            let w = daily("08:00", good, "2026-01-05").expect(good);
+            assert_eq!(w.describe(), format!("every day at 08:00 ({shown}) for 4 h, from 2026-01-05"), "{good}");
+        }
+    }
+
+    /// `startTime` is exactly `HH:mm`, and `startDate` a date, or a date-time whose date part
+    /// is read (ARM returns plain dates; some tools write date-times).
+    #[test]
+    fn a_start_time_is_hh_mm_and_a_start_date_may_be_a_date_time() {
+        for bad in ["8:30", "08:300", "08-30", "0a:30", "+8:30", "24:00", "08:60"] {
+            let e = daily(bad, "+00:00", "2026-01-05").expect_err(bad);
+            assert_eq!(e.field, "maintenanceWindow.startTime", "{bad}: {e}");
+        }
+        let w = daily("23:59", "+00:00", "2026-01-05T00:00:00Z").unwrap();
+        assert_eq!(w.describe(), "every day at 23:59 (+00:00) for 4 h, from 2026-01-05");
+        for bad in ["2026-01-05X00:00:00Z", "2026-01-5", "2026-13-01"] {
+            let e = daily("08:00", "+00:00", bad).expect_err(bad);
+            assert_eq!(e.field, "maintenanceWindow.startDate", "{bad}: {e}");
+        }
+    }
+
+    /// Without a start date, only a schedule that skips periods (an interval above 1) counts
+    /// from the configuration's creation (AKS's default for `startDate`); an every-week or
+    /// every-day schedule has no start to anchor.
+    #[test]
+    fn only_a_schedule_with_an_interval_above_one_counts_from_its_creation() {
+        let resource = |interval: u8| {
+            json!({
+                "systemData": {"createdAt": "2026-11-20T10:00:00Z"},
+                "properties": {"maintenanceWindow": {
+                    "schedule": {"weekly": {"intervalWeeks": interval, "dayOfWeek": "Monday"}},
+                    "durationHours": 4, "startTime": "00:00"
+                }}
+            })
+        };
+        let every_week = MaintenanceWindow::from_arm_resource(&resource(1)).unwrap();
+        assert_eq!(every_week.describe(), "every Monday at 00:00 (+00:00) for 4 h");
+        let before_creation: jiff::Timestamp = "2026-11-16T01:00:00Z".parse().unwrap();
+        assert!(every_week.open_at(before_creation).is_some(), "an every-week window is open on a Monday before its creation");
+        let every_other = MaintenanceWindow::from_arm_resource(&resource(2)).unwrap();
+        assert_eq!(every_other.describe(), "every 2 weeks on Monday at 00:00 (+00:00) for 4 h, from 2026-11-20");
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // policy/baseline.rs
 // ---------------------------------------------------------------------------------------------
