@@ -17,9 +17,9 @@
 //! Several processes may share the file: the journal is WAL (readers never block the writer),
 //! every connection waits up to [`BUSY_TIMEOUT`] for a lock instead of failing at once, and
 //! every write (a [`SqliteLedger::claim`] among them) runs in a `BEGIN IMMEDIATE` transaction,
-//! so the read-decide-write of a claim is serialised across processes, not only across tasks. WAL needs a local disk
-//! (it uses shared memory): on a network share such as the Functions `/home` (Azure Files),
-//! use the blob ledger for more than one instance.
+//! so the read-decide-write of a claim is serialised across processes, not only across tasks.
+//! WAL needs a local disk (it uses shared memory): on a network share such as the Functions
+//! `/home` (Azure Files), use the blob ledger for more than one instance.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -82,10 +82,10 @@ CREATE TABLE IF NOT EXISTS pending (
 /// (the usual case: every call is a few microseconds of work on a local file), so the event path
 /// pays no thread hand-off per ledger call. Writes are batched: every write queued until the
 /// runtime next gets to the batch shares one `BEGIN IMMEDIATE` transaction and one commit, and
-/// each is answered after that commit ([`SqliteLedger::with_write`]). The connection's busy handler is off for these
-/// calls: when another process holds the file's write lock, SQLite answers "busy" at once and
-/// the call (which has changed nothing: a write takes the lock before it writes) goes to the
-/// ledger's own thread instead, which waits up to [`BUSY_TIMEOUT`] for the lock on a connection
+/// each is answered after that commit ([`SqliteLedger::with_write`]). The connection's busy
+/// handler is off for these calls: when another process holds the file's write lock, SQLite
+/// answers "busy" at once and the call (which has changed nothing: a write takes the lock before
+/// it writes) goes to the ledger's own thread instead, which waits up to [`BUSY_TIMEOUT`] for the lock on a connection
 /// of its own, as every call used to. So an async worker never waits on another process's lock,
 /// and while the thread waits the callers' connection goes on serving (reads never wait for a
 /// writer in WAL mode; a write that meets the lock queues behind the waiting one). Statements stay prepared
@@ -291,9 +291,8 @@ impl SqliteLedger {
     /// for every write queued until the batch runs, answered once it has committed. The first
     /// write into an empty queue spawns the task that runs the batch; that task yields once
     /// first ([`BackOfTheQueue`]), so the other requests the runtime has ready reach their writes
-    /// and join it. On a
-    /// busy event path this turns several commits per event (first sightings, claims,
-    /// completions, the event's own mark) into a share of one. The batch runs here when the
+    /// and join it. On a busy event path this turns several commits per event (first sightings,
+    /// claims, completions, the event's own mark) into a share of one. The batch runs here when the
     /// connection is free and SQLite does not answer busy, else on the ledger thread, which
     /// waits for the lock (as [`Self::with_conn`]). Each answer waits for the commit: a claim
     /// is never answered `Acquired` before it is durable. When any write meets a rollback of
@@ -652,10 +651,9 @@ impl Ledger for SqliteLedger {
         self.with_write(move |c| {
             // The batch's transaction began IMMEDIATE: it took the write lock up front, so no
             // other process can slip in between the upsert and the read-back below.
-            let tx: &Connection = c;
             // Insert a fresh claim, or take over a claim whose lease has run out. Done and
             // failed rows, and live claims, are left alone (the WHERE makes the update a no-op).
-            let taken = exec(tx, 
+            let taken = exec(c, 
                     "INSERT INTO actions (key, status, owner, token, until, detail, updated_at)
                      VALUES (?1, 'claimed', ?2, ?3, ?4, NULL, ?5)
                      ON CONFLICT (key) DO UPDATE SET
@@ -668,7 +666,7 @@ impl Ledger for SqliteLedger {
             let outcome = if taken == 1 {
                 Claim::Acquired(ClaimToken(token.clone()))
             } else {
-                let row = read_row(tx, &key)?.ok_or_else(|| LedgerError::Corrupt(format!("key {key} vanished during a claim")))?;
+                let row = read_row(c, &key)?.ok_or_else(|| LedgerError::Corrupt(format!("key {key} vanished during a claim")))?;
                 match row.state(&key)? {
                     ActionState::Claimed { owner, until } => Claim::HeldElsewhere { owner, until },
                     finished => Claim::Finished(finished),
