@@ -55,6 +55,7 @@ pass1_for() {
     handler/policy/baseline.rs | handler/policy/summary.rs) echo "core_mutants" ;;
     handler/plan/approval.rs) echo "lib core_mutants" ;;
     handler/policy/channels.rs) echo "lib channels_table plan_channels core_mutants" ;;
+    handler/policy/parse.rs) echo "lib policy_file" ;;
     *) echo "lib" ;;
   esac
 }
