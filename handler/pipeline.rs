@@ -766,7 +766,7 @@ impl Pipeline {
     async fn carry_out(&self, plan: Vec<Action>, now: Timestamp, report: &mut RunReport, queue_notifications: bool) -> Carried {
         if self.dry_run {
             for action in &plan {
-                tracing::info!(plan = %action.dry_run_json(), "dry-run: planned");
+                tracing::info!(plan = action.dry_run_json().as_str(), "dry-run: planned");
                 report.log.push(format!("dry-run: {} {}: {}", action.kind.name(), action.key, action.summary));
             }
             report.planned.extend(plan);

@@ -236,3 +236,95 @@ async fn a_batch_that_cannot_commit_fails_every_write_in_it_and_writes_none() {
     // The ledger carries on once the lock is gone.
     assert_eq!(ledger.first_seen("concern-0", now).await.unwrap(), now);
 }
+
+/// Reads share a read transaction until the runtime's next turn, and a batch of writes ends it
+/// first: a read that follows this process's own write sees it, while the other tasks' reads
+/// go on around the batches.
+#[tokio::test(flavor = "current_thread")]
+async fn a_read_after_its_own_write_sees_it_while_other_reads_share_a_transaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = SqliteLedger::open(dir.path().join("cadence.db")).unwrap();
+    let now = jiff::Timestamp::from_second(1_800_000_000).unwrap();
+    let tasks: Vec<_> = (0..60)
+        .map(|i| {
+            let ledger = ledger.clone();
+            tokio::spawn(async move {
+                let concern = format!("concern-{i}");
+                let event = format!("event-{i}");
+                assert_eq!(ledger.seen(&concern).await.unwrap(), None, "{concern} not seen yet");
+                assert!(!ledger.event_processed(&event).await.unwrap(), "{event} not processed yet");
+                let at = now + jiff::SignedDuration::from_secs(i);
+                assert_eq!(ledger.first_seen(&concern, at).await.unwrap(), at);
+                assert_eq!(ledger.seen(&concern).await.unwrap(), Some(at), "{concern}: the read after the write sees it");
+                assert!(ledger.mark_event_processed(&event, now).await.unwrap());
+                assert!(ledger.event_processed(&event).await.unwrap(), "{event}: the read after the mark sees it");
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+}
+
+/// A batch of writes runs in a transaction of its own even when reads opened one just before
+/// it: A reads (opening the shared read transaction), C queues a write, the runtime ends A's
+/// read transaction, and B reads (opening a new one) before C's batch runs.
+#[tokio::test(flavor = "current_thread")]
+async fn a_batch_ends_the_read_transaction_opened_just_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = SqliteLedger::open(dir.path().join("cadence.db")).unwrap();
+    let now = jiff::Timestamp::from_second(1_800_000_000).unwrap();
+    let a = tokio::spawn({
+        let ledger = ledger.clone();
+        async move { ledger.seen("a").await.unwrap() }
+    });
+    let b = tokio::spawn({
+        let ledger = ledger.clone();
+        async move {
+            one_turn().await;
+            one_turn().await;
+            ledger.seen("b").await.unwrap()
+        }
+    });
+    let c = tokio::spawn({
+        let ledger = ledger.clone();
+        async move { ledger.first_seen("c", now).await }
+    });
+    assert_eq!(a.await.unwrap(), None);
+    assert_eq!(b.await.unwrap(), None);
+    assert_eq!(c.await.unwrap().expect("the write commits in a transaction of its own"), now);
+    assert_eq!(ledger.seen("c").await.unwrap(), Some(now));
+}
+
+/// Goes to the back of the runtime's run queue once.
+async fn one_turn() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if yielded {
+            return std::task::Poll::Ready(());
+        }
+        yielded = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    })
+    .await
+}
+
+/// Another process's commit is seen from the next turn of the runtime on: the shared read
+/// transaction does not outlive the turn that opened it.
+#[tokio::test(flavor = "current_thread")]
+async fn a_commit_by_another_process_is_seen_by_the_next_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cadence.db");
+    let ledger = SqliteLedger::open(&path).unwrap();
+    for i in 0..5 {
+        let concern = format!("concern-{i}");
+        assert_eq!(ledger.seen(&concern).await.unwrap(), None);
+        // Another process (its own connection, outside this runtime) writes and commits.
+        let other = rusqlite::Connection::open(&path).unwrap();
+        other.execute("INSERT INTO first_seen (concern_key, at) VALUES (?1, ?2)", rusqlite::params![concern, 1_800_000_000_000_000_000i64 + i]).unwrap();
+        drop(other);
+        tokio::task::yield_now().await;
+        assert!(ledger.seen(&concern).await.unwrap().is_some(), "{concern}: committed by another process one turn ago");
+    }
+}

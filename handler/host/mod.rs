@@ -210,16 +210,16 @@ async fn deliver(
         let line = item.describe();
         match &item {
             Ingested::Signals { event_id, event_type, signals } => {
-                tracing::info!(route, event_id = %event_id, event_type = %event_type, signals = signals.len(), "event ingested");
+                tracing::info!(route, event_id = event_id.as_str(), event_type = event_type.as_str(), signals = signals.len(), "event ingested");
             }
             Ingested::Unknown { event_id, event_type } => {
-                tracing::info!(route, event_id = %event_id, event_type = %event_type, "event type not handled; acknowledged");
+                tracing::info!(route, event_id = event_id.as_str(), event_type = event_type.as_str(), "event type not handled; acknowledged");
             }
             Ingested::Ignored { event_id, event_type, reason } => {
-                tracing::warn!(route, event_id = %event_id, event_type = %event_type, reason = %reason, "event ignored");
+                tracing::warn!(route, event_id = event_id.as_str(), event_type = event_type.as_str(), reason = reason.as_str(), "event ignored");
             }
             Ingested::SubscriptionValidation { event_id, .. } => {
-                tracing::info!(route, event_id = %event_id, "subscription validation event");
+                tracing::info!(route, event_id = event_id.as_str(), "subscription validation event");
             }
         }
         logs.push(line);

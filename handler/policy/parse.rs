@@ -1792,6 +1792,51 @@ mod tests {
         assert_eq!(suggest("colour", &["repo", "labels", "assignees"]), None);
         assert_eq!(suggest("rules", &["defaults", "rule"]), Some("rule"));
         assert_eq!(suggest("automatic", &["notify", "auto"]), Some("auto"));
+        // Long words take a quarter of their length in edits (here three of five allowed).
+        assert_eq!(suggest("notifcation_chanel", &["notifications_channel"]), Some("notifications_channel"));
+        assert_eq!(suggest("channel", &["notifications_channel"]), None);
+    }
+
+    #[test]
+    fn header_names_are_read_from_section_lines_only() {
+        assert_eq!(header_name("[[rules]]\n"), Some((2, "rules".to_string())));
+        assert_eq!(header_name("  [ rule.email ]"), Some((4, "rule".to_string())));
+        assert_eq!(header_name("[[my-rule_2]]"), Some((2, "my-rule_2".to_string())));
+        assert_eq!(header_name("[\"defaults\"]"), Some((1, "defaults".to_string())));
+        assert_eq!(header_name("['odd name'.x]"), Some((1, "odd name".to_string())));
+        // Not headers: array values, keys, empty or unclosed names.
+        for line in ["[1, 2]", "x = [1]", "[\"\"]", "[a", "[\"open", "[]", "", "# [rule]"] {
+            assert_eq!(header_name(line), None, "{line:?}");
+        }
+    }
+
+    #[test]
+    fn value_kinds_are_named() {
+        let doc = DeTable::parse("s = \"x\"\ni = 1\nf = 1.5\nb = true\nd = 1979-05-27T07:32:00Z\na = [1]\nt = { x = 1 }\n").unwrap();
+        let kinds: Vec<&str> = ["s", "i", "f", "b", "d", "a", "t"].iter().map(|k| kind(get(doc.get_ref(), k).unwrap().get_ref())).collect();
+        assert_eq!(kinds, ["a string", "an integer", "a float", "a boolean", "a date/time", "an array", "a table"]);
+    }
+
+    #[test]
+    fn a_path_points_at_the_deepest_value_the_file_has() {
+        let doc = DeTable::parse("w = { a = [{ b = 1 }, { c = \"x\" }] }\n").unwrap();
+        let w = get(doc.get_ref(), "w").unwrap();
+        let text = "w = { a = [{ b = 1 }, { c = \"x\" }] }\n";
+        let at = |path: &str| &text[span_of_path(w, path)];
+        assert_eq!(at("a[1].c"), "\"x\"");
+        assert_eq!(at("a.1.c"), "\"x\"");
+        assert_eq!(at("a[0].b"), "1");
+        assert_eq!(at("a[0].missing"), "{ b = 1 }");
+        assert_eq!(at("a[7]"), "[{ b = 1 }, { c = \"x\" }]");
+        assert_eq!(at("nothing.here"), "{ a = [{ b = 1 }, { c = \"x\" }] }");
+    }
+
+    #[test]
+    fn edit_distances_count_each_insertion_deletion_and_substitution_once() {
+        for (a, b, d) in [("", "", 0), ("abc", "abc", 0), ("", "abc", 3), ("abc", "", 3), ("kitten", "sitting", 3), ("rule", "rules", 1), ("auto", "uato", 2), ("flaw", "lawn", 2), ("ab", "ba", 2)] {
+            assert_eq!(distance(a, b), d, "{a} → {b}");
+            assert_eq!(distance(b, a), d, "{b} → {a}");
+        }
     }
 
     #[test]

@@ -80,7 +80,8 @@ CREATE TABLE IF NOT EXISTS pending (
 ///
 /// Each read runs on the caller's thread when the connection is free and SQLite answers at once
 /// (the usual case: every call is a few microseconds of work on a local file), so the event path
-/// pays no thread hand-off per ledger call. Writes are batched: every write queued until the
+/// pays no thread hand-off per ledger call; the reads of one turn of the runtime share a read
+/// transaction ([`SqliteLedger::share_reads`]). Writes are batched: every write queued until the
 /// runtime next gets to the batch shares one `BEGIN IMMEDIATE` transaction and one commit, and
 /// each is answered after that commit ([`SqliteLedger::with_write`]). The connection's busy
 /// handler is off for these calls: when another process holds the file's write lock, SQLite
@@ -266,6 +267,7 @@ impl SqliteLedger {
         self.count_call();
         if let Ok(mut conn) = self.worker.conn.try_lock() {
             BUSY.with(|b| b.set(false));
+            self.share_reads(&conn);
             let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut conn)));
             drop(conn);
             match ran {
@@ -326,6 +328,31 @@ impl SqliteLedger {
         }
         // A dropped answer means the batch never ran (the ledger thread has stopped).
         answered.await.map_err(|_| self.failed())?
+    }
+
+    /// Opens a read transaction for the reads of this turn of the runtime, when none is open:
+    /// the reads that run before the runtime next gets to [`end_reads`] share it. Taking and
+    /// dropping SQLite's shared locks (file and WAL-index locks, four `fcntl` calls) is most of
+    /// what a point read costs; shared, it is paid once per turn instead of once per read. The
+    /// snapshot is no older than the turn: a batch of writes ends the transaction before it
+    /// begins its own (so a read after one of this process's commits sees it), and another
+    /// process's commit is seen from the next turn on (as if the read had run a moment
+    /// earlier). Outside a tokio runtime each read is its own transaction.
+    fn share_reads(&self, conn: &Connection) {
+        if !conn.is_autocommit() {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        if exec(conn, "BEGIN", []).is_err() {
+            return;
+        }
+        let worker = Arc::downgrade(&self.worker);
+        runtime.spawn(async move {
+            BackOfTheQueue(false).await;
+            if let Some(worker) = worker.upgrade() {
+                end_reads(&worker.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+            }
+        });
     }
 
     fn failed(&self) -> LedgerError {
@@ -392,12 +419,23 @@ impl Worker {
     }
 }
 
+/// Ends the read transaction [`SqliteLedger::share_reads`] opened, if it is still open. Only
+/// reads ran in it (every write runs in a batch, which ends it first), so there is nothing to
+/// commit: this only lets go of the snapshot and the shared locks.
+fn end_reads(conn: &Connection) {
+    if !conn.is_autocommit() && exec(conn, "COMMIT", []).is_err() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+}
+
 /// Runs `writes` in one `BEGIN IMMEDIATE` transaction and answers each of them (see
 /// [`SqliteLedger::with_write`]). With `hand_off`, SQLite answering busy (another process holds
 /// the write lock) rolls back and gives the writes back untouched, to run where waiting for the
 /// lock is allowed; without it, busy is the answer (after the connection's busy timeout).
 fn batch(conn: &mut Connection, mut writes: Vec<Box<dyn Write>>, hand_off: bool, commits: &std::sync::atomic::AtomicUsize) -> Option<Vec<Box<dyn Write>>> {
     BUSY.with(|b| b.set(false));
+    // The reads of this turn may hold a read transaction open; a write takes the lock afresh.
+    end_reads(conn);
     let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<(), LedgerError> {
         exec(conn, "BEGIN IMMEDIATE", []).map_err(sql)?;
         for write in writes.iter_mut() {
