@@ -1839,6 +1839,78 @@ mod tests {
         }
     }
 
+    /// The one error of `text`, which must have exactly one.
+    fn only_error(text: &str) -> PolicyError {
+        let errors = parse(text, "p.toml").expect_err(text);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        errors.into_iter().next().unwrap()
+    }
+
+    #[test]
+    fn booleans_are_read_as_written_and_anything_else_is_named() {
+        for (written, read) in [("true", true), ("false", false)] {
+            let policy = parse(&format!("[defaults]\ninclude_preview = {written}\nrespect_aks_channels = {written}\n"), "p.toml").unwrap();
+            assert_eq!((policy.defaults.include_preview, policy.defaults.respect_aks_channels), (read, read), "{written}");
+        }
+        let e = only_error("[defaults]\npatch_within_days = 14\ninclude_preview = \"yes\"\n");
+        assert_eq!((e.line, e.field.as_str()), (3, "defaults.include_preview"));
+        assert_eq!((e.problem.as_str(), e.fix.as_str()), ("expected true or false, found a string", "write true or false, without quotes"));
+    }
+
+    #[test]
+    fn whole_numbers_out_of_range_say_which_bound() {
+        let e = only_error("[defaults]\npatch_within_days = 0\n");
+        assert_eq!((e.line, e.field.as_str(), e.problem.as_str()), (2, "defaults.patch_within_days", "0 days must be more than 0"));
+        assert!(e.fix.starts_with("use a number from 1 to "), "{e}");
+        // Below a lower bound of 0, and above any bound: out of range.
+        let e = only_error("[defaults]\nreminder_days_before = -1\n");
+        assert_eq!((e.field.as_str(), e.problem.as_str()), ("defaults.reminder_days_before", "-1 days is out of range"));
+        assert!(e.fix.starts_with("use a number from 0 to "), "{e}");
+        let e = only_error("[defaults]\naks_channel_grace_windows = 1001\n");
+        assert_eq!((e.problem.as_str(), e.fix.as_str()), ("1001 windows is out of range", "use a number from 0 to 1000"));
+        let e = only_error("[defaults]\npatch_within_days = \"14\"\n");
+        assert_eq!((e.problem.as_str(), e.fix.as_str()), ("expected a whole number of days, found a string", "write a number without quotes, like 14"));
+    }
+
+    #[test]
+    fn an_unknown_key_far_from_every_allowed_one_lists_them() {
+        let e = only_error("[defaults]\nzzzzzzzzzz = 1\n");
+        assert_eq!((e.line, e.field.as_str(), e.problem.as_str()), (2, "defaults.zzzzzzzzzz", "unknown key `zzzzzzzzzz`"));
+        assert!(e.fix.starts_with("remove it; allowed here: ") && e.fix.contains("patch_within_days, "), "{e}");
+        let e = only_error("[defaults]\npatch_within_dayz = 1\n");
+        assert_eq!(e.fix, "did you mean `patch_within_days`?");
+    }
+
+    #[test]
+    fn in_a_file_that_is_not_toml_an_unknown_table_is_found_on_its_own_line() {
+        // A duplicate key makes the file invalid TOML: the headers are read from the text.
+        let text = "[defaults]\npatch_within_days = 14\npatch_within_days = 15\n\n[[rules]]\nname = \"a\"\n";
+        let errors = parse(text, "p.toml").unwrap_err();
+        let e = errors.iter().find(|e| e.field == "rules").unwrap_or_else(|| panic!("{errors:?}"));
+        assert_eq!((e.line, e.problem.as_str()), (5, "unknown table `rules`"), "{e}");
+        assert!(e.fix.contains("[[rule]]"), "{e}");
+    }
+
+    #[test]
+    fn channel_names_are_read_as_aks_spells_them() {
+        let policy = parse("[defaults]\nrequire_upgrade_channel = \"node-image\"\n", "p.toml").unwrap();
+        assert_eq!(policy.defaults.require_upgrade_channel, Some(UpgradeChannel::NodeImage));
+        let e = only_error("[defaults]\nrequire_upgrade_channel = \"Stable\"\n");
+        assert_eq!((e.field.as_str(), e.problem.as_str()), ("defaults.require_upgrade_channel", "\"Stable\" is not an AKS channel name for this setting"));
+        assert!(e.fix.starts_with("did you mean \"stable\"?"), "{e}");
+    }
+
+    #[test]
+    fn labels_are_one_to_fifty_characters_without_commas() {
+        let fifty = "a".repeat(50);
+        let policy = parse(&format!("[defaults.upgrade]\napproval_label = \" {fifty} \"\n"), "p.toml").unwrap();
+        assert_eq!(policy.defaults.approval_label, fifty, "kept, trimmed");
+        for bad in ["", "  ", "a,b", &"a".repeat(51)] {
+            let e = only_error(&format!("[defaults.upgrade]\napproval_label = \"{bad}\"\n"));
+            assert_eq!((e.field.as_str(), e.problem), ("defaults.upgrade.approval_label", format!("\"{bad}\" is not a usable GitHub label")));
+        }
+    }
+
     #[test]
     fn email_addresses_are_checked() {
         for ok in ["ops@example.com", "a.b+c@mail.example.co.uk", "Ops Team <ops@example.com>"] {
