@@ -1912,6 +1912,23 @@ mod tests {
     }
 
     #[test]
+    fn a_release_label_must_differ_from_the_approval_and_hold_labels() {
+        let policy = parse("[defaults.upgrade]\nrelease_label = \"ship\"\n", "p.toml").unwrap();
+        assert_eq!(policy.defaults.release_label, "ship");
+        // The defaults, in any case, and labels set in the same table.
+        for (text, name) in [
+            ("release_label = \"AKS-Cadence/Approved\"\n", "approval_label"),
+            ("release_label = \"aks-cadence/hold\"\n", "hold_label"),
+            ("approval_label = \"go\"\nrelease_label = \"go\"\n", "approval_label"),
+            ("hold_label = \"wait\"\nrelease_label = \"Wait\"\n", "hold_label"),
+        ] {
+            let e = only_error(&format!("[defaults.upgrade]\n{text}"));
+            assert_eq!(e.field, "defaults.upgrade.release_label", "{text}");
+            assert!(e.problem.ends_with(&format!("is also the {name}")), "{text}: {e}");
+        }
+    }
+
+    #[test]
     fn email_addresses_are_checked() {
         for ok in ["ops@example.com", "a.b+c@mail.example.co.uk", "Ops Team <ops@example.com>"] {
             assert!(is_email(ok), "{ok}");
