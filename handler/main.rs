@@ -210,6 +210,9 @@ enum Output {
 /// writes out what is still queued.
 fn init_logging(settings: &Settings, out: Output) -> Option<host::log_writer::LogGuard> {
     use std::io::IsTerminal;
+    // JSON lines as tracing-subscriber's JSON format writes them, written more cheaply.
+    use host::log_json::JsonLines;
+    use tracing_subscriber::fmt::format::JsonFields;
     let default = if out == Output::Stdout { "info" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let terminal = match out {
@@ -220,7 +223,7 @@ fn init_logging(settings: &Settings, out: Output) -> Option<host::log_writer::Lo
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(terminal && !no_color);
     if out == Output::Stderr {
         let _ = match settings.log_json {
-            true => builder.json().with_current_span(false).with_writer(std::io::stderr).try_init(),
+            true => builder.fmt_fields(JsonFields::new()).event_format(JsonLines).with_writer(std::io::stderr).try_init(),
             false => builder.with_writer(std::io::stderr).try_init(),
         };
         return None;
@@ -228,13 +231,13 @@ fn init_logging(settings: &Settings, out: Output) -> Option<host::log_writer::Lo
     let Ok((writer, guard)) = host::log_writer::batched(std::io::stdout()) else {
         // No thread for the writer: every line is written as it is logged.
         let _ = match settings.log_json {
-            true => builder.json().with_current_span(false).with_writer(std::io::stdout).try_init(),
+            true => builder.fmt_fields(JsonFields::new()).event_format(JsonLines).with_writer(std::io::stdout).try_init(),
             false => builder.with_writer(std::io::stdout).try_init(),
         };
         return None;
     };
     let _ = match settings.log_json {
-        true => builder.json().with_current_span(false).with_writer(writer).try_init(),
+        true => builder.fmt_fields(JsonFields::new()).event_format(JsonLines).with_writer(writer).try_init(),
         false => builder.with_writer(writer).try_init(),
     };
     Some(guard)

@@ -27,6 +27,7 @@
 mod digest;
 mod error;
 pub mod invocation;
+pub mod log_json;
 pub mod log_writer;
 mod sweep;
 mod webhook;

@@ -1929,6 +1929,18 @@ mod tests {
     }
 
     #[test]
+    fn certificate_warnings_are_days_sorted_latest_first_once_each() {
+        let policy = parse("[defaults]\ncertificate_warn_days = [3, 45, 14, 3]\n", "p.toml").unwrap();
+        assert_eq!(policy.defaults.certificate_warn_days, [45, 14, 3], "not the default [60, 30, 7]");
+        let e = only_error("[defaults]\ncertificate_warn_days = []\n");
+        assert_eq!((e.field.as_str(), e.problem.as_str()), ("defaults.certificate_warn_days", "the list is empty, so no certificate would ever be warned about"));
+        let e = only_error("[defaults]\ncertificate_warn_days = [30, 0]\n");
+        assert_eq!((e.field.as_str(), e.problem.as_str()), ("defaults.certificate_warn_days[1]", "0 days must be more than 0"));
+        let e = only_error("[defaults]\ncertificate_warn_days = 30\n");
+        assert_eq!(e.problem, "expected a list of days, found an integer");
+    }
+
+    #[test]
     fn email_addresses_are_checked() {
         for ok in ["ops@example.com", "a.b+c@mail.example.co.uk", "Ops Team <ops@example.com>"] {
             assert!(is_email(ok), "{ok}");

@@ -1,0 +1,251 @@
+//! The JSON log line, written straight into the line's buffer.
+//!
+//! The same line as `tracing_subscriber`'s JSON format with the settings the handler used
+//! (`.json().with_current_span(false)`) — `{"timestamp":…,"level":…,"fields":{…},"target":…}`,
+//! then `"spans":[…]` when the event is inside spans — key for key and byte for byte (the test
+//! below runs both on the same events). What differs is the path: that format serializes through
+//! `serde_json` into an adaptor that turns every piece back into `str` (`from_utf8`) and writes it
+//! through `fmt::Write`; escaping the dry-run plan (a JSON document in a string field) alone took
+//! most of the logging's share of an event's CPU. Here strings are escaped in runs straight into
+//! the line (`escape`), and numbers are written with `itoa`/`ryu` as `serde_json` writes them.
+
+use std::fmt::{self, Write as _};
+
+use tracing::field::{Field, Visit};
+use tracing::{Event, Subscriber};
+use tracing_log::NormalizeEvent;
+use tracing_subscriber::fmt::format::{JsonFields, Writer};
+use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormattedFields};
+use tracing_subscriber::registry::LookupSpan;
+
+/// The event format: one JSON object per line (see the module docs). Pair it with
+/// [`JsonFields`] as the field formatter, so spans keep their fields as JSON.
+pub struct JsonLines;
+
+impl<S> FormatEvent<S, JsonFields> for JsonLines
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn format_event(&self, ctx: &FmtContext<'_, S, JsonFields>, mut writer: Writer<'_>, event: &Event<'_>) -> fmt::Result {
+        let normalized = event.normalized_metadata();
+        let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
+        let mut line = String::with_capacity(256);
+        line.push_str("{\"timestamp\":\"");
+        SystemTime.format_time(&mut Writer::new(&mut line))?;
+        line.push_str("\",\"level\":\"");
+        line.push_str(meta.level().as_str());
+        line.push_str("\",\"fields\":{");
+        let mut fields = Fields { line, first: true };
+        event.record(&mut fields);
+        let mut line = fields.line;
+        line.push_str("},\"target\":");
+        escape(&mut line, meta.target());
+        let current = event.parent().and_then(|id| ctx.span(id)).or_else(|| ctx.lookup_current());
+        if current.is_some() {
+            line.push_str(",\"spans\":[");
+            if let Some(leaf) = ctx.lookup_current() {
+                for (i, span) in leaf.scope().from_root().enumerate() {
+                    if i > 0 {
+                        line.push(',');
+                    }
+                    let ext = span.extensions();
+                    let recorded = ext.get::<FormattedFields<JsonFields>>().map(|f| f.fields.as_str()).unwrap_or("");
+                    // JsonFields keeps a span's fields as one JSON object (or nothing yet).
+                    let inner = recorded.strip_prefix('{').and_then(|r| r.strip_suffix('}')).unwrap_or("");
+                    line.push('{');
+                    line.push_str(inner);
+                    line.push_str(if inner.is_empty() { "\"name\":" } else { ",\"name\":" });
+                    escape(&mut line, span.metadata().name());
+                    line.push('}');
+                }
+            }
+            line.push(']');
+        }
+        line.push_str("}\n");
+        writer.write_str(&line)
+    }
+}
+
+/// Writes an event's fields as the members of a JSON object.
+struct Fields {
+    line: String,
+    first: bool,
+}
+
+impl Fields {
+    fn key(&mut self, field: &Field) {
+        if !std::mem::take(&mut self.first) {
+            self.line.push(',');
+        }
+        escape(&mut self.line, field.name());
+        self.line.push(':');
+    }
+}
+
+impl Visit for Fields {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.key(field);
+        escape(&mut self.line, value);
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.key(field);
+        // Formatted into a buffer of its own, then escaped: `{:?}` of a message is its text.
+        let mut text = String::new();
+        let _ = write!(text, "{value:?}");
+        escape(&mut self.line, &text);
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.key(field);
+        self.line.push_str(if value { "true" } else { "false" });
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.key(field);
+        self.line.push_str(itoa::Buffer::new().format(value));
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.key(field);
+        self.line.push_str(itoa::Buffer::new().format(value));
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.key(field);
+        // As serde_json: finite numbers in their shortest form, NaN and infinities as null.
+        if value.is_finite() {
+            self.line.push_str(ryu::Buffer::new().format_finite(value));
+        } else {
+            self.line.push_str("null");
+        }
+    }
+}
+
+/// `s` as a JSON string, escaped as `serde_json` escapes it: `"` and `\`, the short forms
+/// `\b \t \n \f \r`, any other control character as `\u00XX`; everything else as it is.
+pub fn escape(out: &mut String, s: &str) {
+    out.push('"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let short = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0x00..=0x1f => "",
+            _ => continue,
+        };
+        // Every byte that stops the run is ASCII, so the slices fall on char boundaries.
+        out.push_str(&s[start..i]);
+        if short.is_empty() {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.push_str("\\u00");
+            out.push(HEX[usize::from(b >> 4)] as char);
+            out.push(HEX[usize::from(b & 0xf)] as char);
+        } else {
+            out.push_str(short);
+        }
+        start = i + 1;
+    }
+    out.push_str(&s[start..]);
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    #[test]
+    fn strings_are_escaped_as_serde_json_escapes_them() {
+        let mut every: String = (0u8..0x80).map(char::from).collect();
+        every.push_str("é → 日本 \u{2028} \u{7f} {\"a\":\"b\\\\c\"}");
+        for s in ["", "plain", "\"", "\\", "a\nb", "\u{1}\u{1f}", every.as_str()] {
+            let mut ours = String::new();
+            escape(&mut ours, s);
+            assert_eq!(ours, serde_json::to_string(s).unwrap(), "{s:?}");
+        }
+    }
+
+    /// Collects what the subscriber writes.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+        type Writer = Captured;
+        fn make_writer(&'a self) -> Self::Writer {
+            self.clone()
+        }
+    }
+
+    impl Captured {
+        fn lines(&self) -> Vec<String> {
+            String::from_utf8(self.0.lock().unwrap().clone()).unwrap().lines().map(str::to_string).collect()
+        }
+    }
+
+    /// The events the comparison logs: every kind of field, escapes, a message with arguments,
+    /// events inside nested spans (with and without fields), and a `log` record.
+    fn log_every_kind() {
+        let plan = serde_json::json!({"action": "log", "summary": "a \"quoted\"\nline\t\u{1}", "n": 3}).to_string();
+        tracing::info!(plan = plan.as_str(), "dry-run: planned");
+        tracing::info!(route = "/aks-events", event_id = %"e-1", signals = 3u64, delta = -2i64, ratio = 0.25f64, nan = f64::NAN, ok = true, "event ingested");
+        tracing::warn!(error = ?std::io::Error::other("disk \"full\""), "ledger {} failed after {} tries", "write", 3);
+        tracing::error!(target: "aks_cadence::custom", "no fields but the message");
+        tracing::info!(message = "a message given as a field", n = 1u64);
+        let outer = tracing::info_span!("outer", cluster = "c\"1", n = 2u64);
+        let _outer = outer.enter();
+        tracing::info!("in one span");
+        let inner = tracing::info_span!("inner");
+        let _inner = inner.enter();
+        tracing::info!(x = 1u64, "in two spans");
+        drop(_inner);
+        drop(_outer);
+        tracing_log::log::logger().log(&tracing_log::log::Record::builder().args(format_args!("from the log crate")).level(tracing_log::log::Level::Warn).target("some_crate::module").module_path_static(Some("some_crate::module")).file_static(Some("src/lib.rs")).line(Some(7)).build());
+    }
+
+    /// The line without its timestamp (the two runs log at different times).
+    fn untimed(line: &str) -> String {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        let stamp = v["timestamp"].as_str().unwrap_or_else(|| panic!("no timestamp: {line}"));
+        assert_eq!(stamp.len(), "2026-12-04T12:42:29.224160Z".len(), "{stamp}");
+        line.replacen(stamp, "T", 1)
+    }
+
+    #[test]
+    fn lines_are_byte_for_byte_those_of_tracing_subscribers_json_format() {
+        let _ = tracing_log::LogTracer::init();
+        let theirs = Captured::default();
+        let subscriber = tracing_subscriber::fmt().json().with_current_span(false).with_writer(theirs.clone()).finish();
+        tracing::subscriber::with_default(subscriber, log_every_kind);
+        let ours = Captured::default();
+        let subscriber = tracing_subscriber::fmt().fmt_fields(JsonFields::new()).event_format(JsonLines).with_writer(ours.clone()).finish();
+        tracing::subscriber::with_default(subscriber, log_every_kind);
+        let (theirs, ours) = (theirs.lines(), ours.lines());
+        assert_eq!(theirs.len(), 8, "{theirs:#?}");
+        assert!(theirs.iter().any(|l| l.contains("\"spans\":[{\"cluster\"")), "the comparison covers spans: {theirs:#?}");
+        assert!(theirs.iter().any(|l| l.contains("from the log crate")), "and log records: {theirs:#?}");
+        for (theirs, ours) in theirs.iter().zip(&ours) {
+            assert_eq!(untimed(ours), untimed(theirs));
+        }
+        assert_eq!(ours.len(), theirs.len());
+    }
+}
