@@ -72,6 +72,7 @@ pass2_for() {
     handler/policy/rings.rs) echo "plan_table upgrade_adapter policy_file core_mutants" ;;
     handler/policy/channels.rs) echo "plan_required_channels plan_table policy_file" ;;
     handler/policy/calendar.rs) echo "plan_channels policy_file core_mutants" ;;
+    handler/policy/parse.rs) echo "plan_table core_mutants policy_baseline plan_baseline plan_readiness plan_routing" ;;
     handler/policy/*) echo "policy_file plan_table core_mutants" ;;
     *) echo "plan_table core_mutants" ;;
   esac
