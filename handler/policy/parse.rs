@@ -1941,6 +1941,129 @@ mod tests {
     }
 
     #[test]
+    fn baseline_checks_skips_and_severities_are_read() {
+        let text = "[baseline]\nchecks = [\"entra-id\", \"kubernetes-rbac\", \"entra-id\", \"azure-rbac\"]\nskip = \"azure-rbac\"\nseverity = { entra-id = \"high\" }\n";
+        let b = parse(text, "p.toml").unwrap().baseline.expect("a [baseline] section turns it on");
+        assert_eq!(b.checks, ["kubernetes-rbac", "entra-id"], "catalogue order, listed and not skipped");
+        assert_eq!(b.severity.get("entra-id").copied(), Some(Severity::High));
+        assert_eq!(b.within_days, BASELINE_WITHIN_DAYS);
+        let every = parse("[baseline]\n", "p.toml").unwrap().baseline.unwrap();
+        assert_eq!(every.checks, crate::baseline::check_ids());
+
+        let e = only_error("[baseline]\nchecks = []\n");
+        assert_eq!((e.field.as_str(), e.problem.as_str()), ("baseline.checks", "the list is empty, so no check would run"));
+        // A list whose every id is wrong reports the ids, not an empty list.
+        let e = only_error("[baseline]\nchecks = [\"entra_id\"]\n");
+        assert_eq!((e.field.as_str(), e.problem.as_str()), ("baseline.checks[0]", "unknown baseline check \"entra_id\""));
+        assert_eq!(e.fix, "did you mean \"entra-id\"?");
+        let e = only_error("[baseline]\nskip = [\"zzzzzzzz\"]\n");
+        assert!(e.fix.starts_with("use one of: api-server-access, kubernetes-rbac, "), "{e}");
+        let e = only_error("[baseline.severity]\nentra-id = \"hihg\"\n");
+        assert_eq!((e.field.as_str(), e.problem.as_str()), ("baseline.severity.entra-id", "unknown severity \"hihg\""));
+        let e = only_error("[baseline]\nexception = { checks = [\"entra-id\"] }\n");
+        assert_eq!((e.field.as_str(), e.problem.as_str()), ("baseline.exception", "expected [[baseline.exception]] tables, found a table"));
+    }
+
+    #[test]
+    fn baseline_exceptions_need_checks_a_selection_a_reason_and_a_date() {
+        let ok = "[baseline]\n\n[[baseline.exception]]\nchecks = \"entra-id\"\nclusters = [\"legacy-*\"]\nreason = \"migrating\"\nexpires = 2027-06-30\n";
+        let b = parse(ok, "p.toml").unwrap().baseline.unwrap();
+        assert_eq!(b.exceptions.len(), 1);
+        let x = &b.exceptions[0];
+        assert_eq!((x.line, x.checks.as_slice(), x.reason.as_str(), x.expires), (3, &["entra-id"][..], "migrating", jiff::civil::date(2027, 6, 30)));
+        // A date may be a string too.
+        assert!(parse(&ok.replace("2027-06-30", "\"2027-06-30\""), "p.toml").is_ok());
+        // Any one selector is enough.
+        for selector in ["subscriptions = [\"s\"]", "resource_groups = [\"rg\"]", "tags = { team = \"a\" }"] {
+            assert!(parse(&ok.replace("clusters = [\"legacy-*\"]", selector), "p.toml").is_ok(), "{selector}");
+        }
+        for (from, to, field, problem) in [
+            ("checks = \"entra-id\"\n", "", "baseline.exception[0].checks", "the exception names no check"),
+            ("clusters = [\"legacy-*\"]\n", "", "baseline.exception[0]", "the exception selects no cluster"),
+            ("reason = \"migrating\"\n", "", "baseline.exception[0].reason", "the exception gives no reason"),
+            ("reason = \"migrating\"", "reason = \" \"", "baseline.exception[0].reason", "the reason is empty"),
+            ("expires = 2027-06-30\n", "", "baseline.exception[0].expires", "the exception has no expiry date"),
+            ("expires = 2027-06-30", "expires = 2027-06-30T10:00:00Z", "baseline.exception[0].expires", "2027-06-30T10:00:00Z has a time of day"),
+            ("expires = 2027-06-30", "expires = 20270630", "baseline.exception[0].expires", "expected a date, found an integer"),
+        ] {
+            let e = only_error(&ok.replace(from, to));
+            assert_eq!((e.field.as_str(), e.problem.as_str()), (field, problem), "{from} → {to}");
+        }
+        let e = only_error(&ok.replace("[baseline]\n", "[baseline]\nskip = \"entra-id\"\n"));
+        assert_eq!(e.problem, "the exception names \"entra-id\", which [baseline] does not run");
+    }
+
+    #[test]
+    fn readiness_settings_are_read() {
+        let text = "[readiness]\nenabled = false\nhold_when_unknown = true\ncheck_quota = false\ncheck_subnet = false\nmin_surge_nodes = 2\nmin_drain_timeout_minutes = 30\nmax_node_soak_minutes = 5\nundrainable_node_behavior = \"cordon\"\n";
+        let r = parse(text, "p.toml").unwrap().readiness;
+        assert_eq!(
+            (r.enabled, r.hold_when_unknown, r.check_quota, r.check_subnet, r.min_surge_nodes, r.min_drain_timeout_minutes, r.max_node_soak_minutes, r.undrainable_node_behavior.as_deref()),
+            (false, true, false, false, 2, 30, 5, Some("Cordon"))
+        );
+        let e = only_error("[readiness]\nundrainable_node_behavior = \"Drain\"\n");
+        assert_eq!((e.field.as_str(), e.problem.as_str()), ("readiness.undrainable_node_behavior", "unknown behaviour \"Drain\""));
+        let e = only_error("[readiness]\nmax_node_soak_minutes = 31\n");
+        assert_eq!(e.problem, "31 minutes is out of range");
+    }
+
+    #[test]
+    fn a_stage_route_adds_each_recipient_once_and_needs_the_rules_issue_for_labels_and_assignees() {
+        let base = "[[rule]]\nname = \"r\"\n[rule.github_issue]\nrepo = \"o/r\"\n";
+        let text = format!(
+            "{base}[rule.overdue]\nlabels = [\"late\", \"LATE\", \"x\"]\nassignees = [\"@octocat\", \"OctoCat\", \"lead\"]\nemail = [\"a@example.com\", \"A@example.com\"]\n[[rule.overdue.chat]]\nkind = \"slack\"\nurl_setting = \"SLACK_URL\"\n[[rule.overdue.chat]]\nkind = \"slack\"\nurl_setting = \"SLACK_URL\"\n"
+        );
+        let policy = parse(&text, "p.toml").unwrap();
+        let route = policy.rules[0].routes.values().next().expect("the overdue route");
+        assert_eq!(route.labels, ["late", "x"]);
+        assert_eq!(route.assignees, ["octocat", "lead"]);
+        assert_eq!(route.email, ["a@example.com"]);
+        assert_eq!(route.chat.len(), 1);
+        // One chat table on its own works as well.
+        let one = format!("{base}[rule.notice.chat]\nkind = \"teams\"\nurl_setting = \"TEAMS_URL\"\n");
+        assert_eq!(parse(&one, "p.toml").unwrap().rules[0].routes.values().next().unwrap().chat.len(), 1);
+
+        let without_issue = "[[rule]]\nname = \"r\"\n[rule.email]\nto = [\"ops@example.com\"]\n";
+        for (stage, problem) in [
+            ("labels = [\"late\"]", "labels are added to the rule's GitHub issue, but the rule has no [rule.github_issue]"),
+            ("assignees = [\"lead\"]", "assignees are added to the rule's GitHub issue, but the rule has no [rule.github_issue]"),
+        ] {
+            let e = only_error(&format!("{without_issue}[rule.overdue]\n{stage}\n"));
+            assert_eq!(e.problem, problem);
+        }
+        for (stage, field, problem) in [
+            ("labels = [\" \"]", "rule[0].overdue.labels[0]", "\" \" is not a usable label".to_string()),
+            (&format!("labels = [\"{}\"]", "a".repeat(51)), "rule[0].overdue.labels[0]", format!("\"{}\" is not a usable label", "a".repeat(51))),
+            ("assignees = [\"a b\"]", "rule[0].overdue.assignees[0]", "\"a b\" is not a GitHub user name".to_string()),
+            ("email = [\"nobody\"]", "rule[0].overdue.email[0]", "\"nobody\" is not an email address".to_string()),
+            ("email = []", "rule[0].overdue.email", "the recipient list is empty".to_string()),
+            ("email = { to = \"a@example.com\" }", "rule[0].overdue.email", "a stage's extra mail recipients are a list, not a table".to_string()),
+            ("chat = \"SLACK_URL\"", "rule[0].overdue.chat", "expected [[rule.<stage>.chat]] tables, found a string".to_string()),
+        ] {
+            let e = only_error(&format!("{base}[rule.overdue]\n{stage}\n"));
+            assert_eq!((e.field.as_str(), e.problem), (field, problem), "{stage}");
+        }
+        let fifty = "a".repeat(50);
+        assert!(parse(&format!("{base}[rule.overdue]\nlabels = [\"{fifty}\"]\n"), "p.toml").is_ok(), "50 characters is a usable label");
+        let ten: Vec<String> = (0..10).map(|i| format!("\"u{i}\"")).collect();
+        assert!(parse(&format!("{base}[rule.overdue]\nassignees = [{}]\n", ten.join(", ")), "p.toml").is_ok(), "ten assignees are allowed");
+        let eleven: Vec<String> = (0..11).map(|i| format!("\"u{i}\"")).collect();
+        let e = only_error(&format!("{base}[rule.overdue]\nassignees = [{}]\n", eleven.join(", ")));
+        assert_eq!(e.problem, "11 assignees; GitHub keeps at most 10 on an issue");
+        let e = only_error(&format!("{base}[rule.overdue]\n"));
+        assert_eq!((e.field.as_str(), e.problem.as_str()), ("rule[0].overdue", "the stage routes nothing"));
+    }
+
+    #[test]
+    fn a_rules_chat_may_be_one_table_and_a_broken_issue_table_is_reported_once() {
+        let policy = parse("[[rule]]\nname = \"r\"\n[rule.chat]\nkind = \"teams\"\nurl_setting = \"TEAMS_URL\"\n", "p.toml").unwrap();
+        assert_eq!(policy.rules[0].chat.len(), 1);
+        // The issue table is there but wrong: its own error, not also "the rule has no issue".
+        let e = only_error("[[rule]]\nname = \"r\"\n[rule.github_issue]\nrepo = \"not a repo\"\n[rule.overdue]\nlabels = [\"late\"]\n");
+        assert_eq!(e.field, "rule[0].github_issue.repo");
+    }
+
+    #[test]
     fn email_addresses_are_checked() {
         for ok in ["ops@example.com", "a.b+c@mail.example.co.uk", "Ops Team <ops@example.com>"] {
             assert!(is_email(ok), "{ok}");
