@@ -2064,6 +2064,31 @@ mod tests {
     }
 
     #[test]
+    fn an_issue_tables_labels_are_one_to_fifty_characters() {
+        let base = "[[rule]]\nname = \"r\"\n[rule.github_issue]\nrepo = \"o/r\"\n";
+        let fifty = "a".repeat(50);
+        let policy = parse(&format!("{base}labels = [\"{fifty}\"]\nassignees = \"@octocat\"\n"), "p.toml").unwrap();
+        let issue = policy.rules[0].github_issue.as_ref().unwrap();
+        assert_eq!((issue.labels.as_slice(), issue.assignees.as_slice()), (&[fifty][..], &["octocat".to_string()][..]));
+        for bad in [String::new(), "  ".into(), "a".repeat(51)] {
+            let e = only_error(&format!("{base}labels = [\"{bad}\"]\n"));
+            assert_eq!((e.field.as_str(), e.problem), ("rule[0].github_issue.labels[0]", format!("\"{bad}\" is not a usable label")));
+        }
+    }
+
+    #[test]
+    fn a_pull_request_file_is_a_relative_path_inside_the_repository() {
+        let base = "[[rule]]\nname = \"r\"\n[rule.github_pr]\nrepo = \"o/r\"\nkey = \"kubernetesVersion\"\n";
+        let policy = parse(&format!("{base}path = \"infra/aks.bicep\"\n"), "p.toml").unwrap();
+        assert_eq!(policy.rules[0].github_pr.as_ref().unwrap().path, "infra/aks.bicep");
+        for bad in ["", "/infra/aks.bicep", "infra\\\\aks.bicep", "infra/../aks.bicep", "infra//aks.bicep", "infra/"] {
+            let e = only_error(&format!("{base}path = \"{bad}\"\n"));
+            assert_eq!(e.field, "rule[0].github_pr.path", "{bad}");
+            assert!(e.problem.ends_with("is not a file path inside the repository"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
     fn email_addresses_are_checked() {
         for ok in ["ops@example.com", "a.b+c@mail.example.co.uk", "Ops Team <ops@example.com>"] {
             assert!(is_email(ok), "{ok}");
