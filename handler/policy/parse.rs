@@ -2089,6 +2089,94 @@ mod tests {
     }
 
     #[test]
+    fn a_pull_request_finds_the_version_by_one_key_or_one_pattern_and_names_a_real_branch() {
+        let base = "[[rule]]\nname = \"r\"\n[rule.github_pr]\nrepo = \"o/r\"\npath = \"aks.bicep\"\n";
+        let pr = |extra: &str| parse(&format!("{base}{extra}"), "p.toml").unwrap().rules[0].github_pr.clone().unwrap();
+        assert!(matches!(pr("key = \"kubernetesVersion\"\nbase = \"release/v2\"\n"), GithubPrTarget { base: Some(b), locator: VersionLocator::Key { .. }, .. } if b == "release/v2"));
+        for (extra, field, problem) in [
+            ("key = \"k\"\npattern = '(\\d+)'", "rule[0].github_pr.pattern", "both `key` and `pattern` are given"),
+            ("", "rule[0].github_pr", "no way to find the version in the file"),
+            ("key = \" \"", "rule[0].github_pr.key", "the key is empty"),
+            ("pattern = '(a)(b)'", "rule[0].github_pr.pattern", "the pattern has 2 capture groups; it needs exactly one, around the version"),
+            ("pattern = 'no groups'", "rule[0].github_pr.pattern", "the pattern has 0 capture groups; it needs exactly one, around the version"),
+        ] {
+            let e = only_error(&format!("{base}{extra}\n"));
+            assert_eq!((e.field.as_str(), e.problem.as_str()), (field, problem), "{extra}");
+        }
+        let e = only_error(&format!("{base}pattern = '(unclosed'\n"));
+        assert!(e.problem.starts_with("the pattern is not a valid regular expression: "), "{e}");
+        for bad in ["", "my branch", "a..b", "-main"] {
+            let e = only_error(&format!("{base}key = \"k\"\nbase = \"{bad}\"\n"));
+            assert_eq!((e.field.as_str(), e.problem), ("rule[0].github_pr.base", format!("\"{bad}\" is not a branch name")));
+        }
+    }
+
+    #[test]
+    fn mail_needs_recipients_that_are_addresses() {
+        let base = "[[rule]]\nname = \"r\"\n[rule.email]\n";
+        let policy = parse(&format!("{base}to = \"ops@example.com\"\n"), "p.toml").unwrap();
+        assert_eq!(policy.rules[0].email.as_deref(), Some(&["ops@example.com".to_string()][..]));
+        for (extra, field, problem) in [
+            ("", "rule[0].email.to", "no recipients"),
+            ("to = []", "rule[0].email.to", "the recipient list is empty"),
+            ("to = [\"ops@example.com\", \"ops\"]", "rule[0].email.to[1]", "\"ops\" is not an email address"),
+        ] {
+            let e = only_error(&format!("{base}{extra}\n"));
+            assert_eq!((e.field.as_str(), e.problem.as_str()), (field, problem), "{extra}");
+        }
+    }
+
+    #[test]
+    fn a_chat_destination_is_a_kind_and_the_name_of_the_setting_holding_its_url() {
+        let base = "[[rule]]\nname = \"r\"\n[[rule.chat]]\n";
+        for (kind, expected) in [("teams", ChatKind::Teams), ("slack", ChatKind::Slack), ("webhook", ChatKind::Webhook)] {
+            let policy = parse(&format!("{base}kind = \"{kind}\"\nurl_setting = \"_URL_1\"\n"), "p.toml").unwrap();
+            assert_eq!(policy.rules[0].chat, [ChatTarget { kind: expected, url_setting: "_URL_1".into() }]);
+        }
+        for (extra, field, problem) in [
+            ("url_setting = \"U\"", "rule[0].chat[0].kind", "no chat kind".to_string()),
+            ("kind = \"team\"\nurl_setting = \"U\"", "rule[0].chat[0].kind", "unknown chat kind \"team\"".to_string()),
+            ("kind = \"teams\"", "rule[0].chat[0].url_setting", "no setting named for the webhook URL".to_string()),
+            ("kind = \"teams\"\nurl_setting = \"1URL\"", "rule[0].chat[0].url_setting", "\"1URL\" is not an app setting name".to_string()),
+        ] {
+            let e = only_error(&format!("{base}{extra}\n"));
+            assert_eq!((e.field.as_str(), e.problem), (field, problem), "{extra}");
+        }
+        let e = only_error(&format!("{base}kind = \"team\"\nurl_setting = \"U\"\n"));
+        assert_eq!(e.fix, "did you mean \"teams\"?");
+        // A URL where the setting's name belongs is named a secret, whatever its form.
+        for url in ["https://x.example/hook", "HTTP_URL", "contoso.webhook.office.com/x", "hooks.slack.com/services/x", "ftp://x"] {
+            let e = only_error(&format!("{base}kind = \"teams\"\nurl_setting = \"{url}\"\n"));
+            assert!(e.problem.ends_with("url_setting holds the NAME of an app setting, not the URL"), "{url}: {e}");
+        }
+        // The URL written as a key: one error, the secret, not also a missing setting.
+        for key in ["url", "webhook_url", "webhook"] {
+            let e = only_error(&format!("{base}kind = \"teams\"\n{key} = \"https://x.example\"\n"));
+            assert_eq!(e.problem, "a webhook URL is a secret and must not be written in the policy", "{key}");
+        }
+    }
+
+    #[test]
+    fn repositories_and_logins_follow_githubs_limits() {
+        assert!(is_github_login(&"a".repeat(39)) && !is_github_login(&"a".repeat(40)));
+        for bad in ["", "-a", "a-", "a--b", "a_b"] {
+            assert!(!is_github_login(bad), "{bad}");
+        }
+        assert!(is_repo(&format!("o/{}", "n".repeat(100))) && !is_repo(&format!("o/{}", "n".repeat(101))));
+        for bad in ["o/.", "o/..", "o/a b", "-o/r", "o/"] {
+            assert!(!is_repo(bad), "{bad}");
+        }
+        assert!(is_setting_name("_X") && is_setting_name("a1") && !is_setting_name("") && !is_setting_name("A-B"));
+    }
+
+    #[test]
+    fn toml_values_become_the_json_the_window_parser_reads() {
+        let doc = DeTable::parse("v = { s = \"x\", i = 0x10, f = 1_000.5, b = true, d = 2027-06-30, a = [1, \"y\"], t = { k = 2 } }\n").unwrap();
+        let json = to_json(get(doc.get_ref(), "v").unwrap().get_ref());
+        assert_eq!(json, serde_json::json!({"s": "x", "i": 16, "f": 1000.5, "b": true, "d": "2027-06-30", "a": [1, "y"], "t": {"k": 2}}));
+    }
+
+    #[test]
     fn email_addresses_are_checked() {
         for ok in ["ops@example.com", "a.b+c@mail.example.co.uk", "Ops Team <ops@example.com>"] {
             assert!(is_email(ok), "{ok}");
