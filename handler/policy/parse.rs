@@ -1984,6 +1984,8 @@ mod tests {
             ("reason = \"migrating\"", "reason = \" \"", "baseline.exception[0].reason", "the reason is empty"),
             ("expires = 2027-06-30\n", "", "baseline.exception[0].expires", "the exception has no expiry date"),
             ("expires = 2027-06-30", "expires = 2027-06-30T10:00:00Z", "baseline.exception[0].expires", "2027-06-30T10:00:00Z has a time of day"),
+            ("expires = 2027-06-30", "expires = 2027-06-30T10:00:00", "baseline.exception[0].expires", "2027-06-30T10:00:00 has a time of day"),
+            ("expires = 2027-06-30", "expires = 10:00:00", "baseline.exception[0].expires", "10:00:00 has a time of day"),
             ("expires = 2027-06-30", "expires = 20270630", "baseline.exception[0].expires", "expected a date, found an integer"),
         ] {
             let e = only_error(&ok.replace(from, to));
@@ -2178,6 +2180,14 @@ mod tests {
 
     #[test]
     fn email_addresses_are_checked() {
+        let label63 = "a".repeat(63);
+        let label64 = "a".repeat(64);
+        for bad in ["ops@example..com", &format!("ops@{label64}.com"), "ops@-x.com", "ops@x-.com", "ops@exa_mple.com"] {
+            assert!(!is_email(bad), "{bad}: each domain label is 1 to 63 letters, digits and inner hyphens");
+        }
+        for ok in ["ops@my-host.example.com", &format!("ops@{label63}.com")] {
+            assert!(is_email(ok), "{ok}");
+        }
         for ok in ["ops@example.com", "a.b+c@mail.example.co.uk", "Ops Team <ops@example.com>"] {
             assert!(is_email(ok), "{ok}");
         }
