@@ -91,10 +91,10 @@ impl Visit for Fields {
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         self.key(field);
-        // Formatted into a buffer of its own, then escaped: `{:?}` of a message is its text.
-        let mut text = String::new();
-        let _ = write!(text, "{value:?}");
-        escape(&mut self.line, &text);
+        // Escaped piece by piece as it is formatted (`{:?}` of a message is its text).
+        self.line.push('"');
+        let _ = write!(Escaping(&mut self.line), "{value:?}");
+        self.line.push('"');
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
@@ -127,6 +127,21 @@ impl Visit for Fields {
 /// `\b \t \n \f \r`, any other control character as `\u00XX`; everything else as it is.
 pub fn escape(out: &mut String, s: &str) {
     out.push('"');
+    push_escaped(out, s);
+    out.push('"');
+}
+
+/// Formats into the line, escaping each piece as [`escape`] does (without the quotes).
+struct Escaping<'a>(&'a mut String);
+
+impl fmt::Write for Escaping<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        push_escaped(self.0, s);
+        Ok(())
+    }
+}
+
+fn push_escaped(out: &mut String, s: &str) {
     let bytes = s.as_bytes();
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
@@ -154,7 +169,6 @@ pub fn escape(out: &mut String, s: &str) {
         start = i + 1;
     }
     out.push_str(&s[start..]);
-    out.push('"');
 }
 
 #[cfg(test)]
