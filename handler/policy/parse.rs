@@ -1846,6 +1846,13 @@ mod tests {
         errors.into_iter().next().unwrap()
     }
 
+    /// The one error of `text`, which must be `problem` at `field`.
+    fn error_at(text: &str, field: &str, problem: &str) -> PolicyError {
+        let e = only_error(text);
+        assert_eq!((e.field.as_str(), e.problem.as_str()), (field, problem), "{text}");
+        e
+    }
+
     #[test]
     fn booleans_are_read_as_written_and_anything_else_is_named() {
         for (written, read) in [("true", true), ("false", false)] {
@@ -1863,8 +1870,7 @@ mod tests {
         assert_eq!((e.line, e.field.as_str(), e.problem.as_str()), (2, "defaults.patch_within_days", "0 days must be more than 0"));
         assert!(e.fix.starts_with("use a number from 1 to "), "{e}");
         // Below a lower bound of 0, and above any bound: out of range.
-        let e = only_error("[defaults]\nreminder_days_before = -1\n");
-        assert_eq!((e.field.as_str(), e.problem.as_str()), ("defaults.reminder_days_before", "-1 days is out of range"));
+        let e = error_at("[defaults]\nreminder_days_before = -1\n", "defaults.reminder_days_before", "-1 days is out of range");
         assert!(e.fix.starts_with("use a number from 0 to "), "{e}");
         let e = only_error("[defaults]\naks_channel_grace_windows = 1001\n");
         assert_eq!((e.problem.as_str(), e.fix.as_str()), ("1001 windows is out of range", "use a number from 0 to 1000"));
@@ -1895,8 +1901,7 @@ mod tests {
     fn channel_names_are_read_as_aks_spells_them() {
         let policy = parse("[defaults]\nrequire_upgrade_channel = \"node-image\"\n", "p.toml").unwrap();
         assert_eq!(policy.defaults.require_upgrade_channel, Some(UpgradeChannel::NodeImage));
-        let e = only_error("[defaults]\nrequire_upgrade_channel = \"Stable\"\n");
-        assert_eq!((e.field.as_str(), e.problem.as_str()), ("defaults.require_upgrade_channel", "\"Stable\" is not an AKS channel name for this setting"));
+        let e = error_at("[defaults]\nrequire_upgrade_channel = \"Stable\"\n", "defaults.require_upgrade_channel", "\"Stable\" is not an AKS channel name for this setting");
         assert!(e.fix.starts_with("did you mean \"stable\"?"), "{e}");
     }
 
@@ -1906,8 +1911,7 @@ mod tests {
         let policy = parse(&format!("[defaults.upgrade]\napproval_label = \" {fifty} \"\n"), "p.toml").unwrap();
         assert_eq!(policy.defaults.approval_label, fifty, "kept, trimmed");
         for bad in ["", "  ", "a,b", &"a".repeat(51)] {
-            let e = only_error(&format!("[defaults.upgrade]\napproval_label = \"{bad}\"\n"));
-            assert_eq!((e.field.as_str(), e.problem), ("defaults.upgrade.approval_label", format!("\"{bad}\" is not a usable GitHub label")));
+            error_at(&format!("[defaults.upgrade]\napproval_label = \"{bad}\"\n"), "defaults.upgrade.approval_label", &format!("\"{bad}\" is not a usable GitHub label"));
         }
     }
 
@@ -1932,10 +1936,8 @@ mod tests {
     fn certificate_warnings_are_days_sorted_latest_first_once_each() {
         let policy = parse("[defaults]\ncertificate_warn_days = [3, 45, 14, 3]\n", "p.toml").unwrap();
         assert_eq!(policy.defaults.certificate_warn_days, [45, 14, 3], "not the default [60, 30, 7]");
-        let e = only_error("[defaults]\ncertificate_warn_days = []\n");
-        assert_eq!((e.field.as_str(), e.problem.as_str()), ("defaults.certificate_warn_days", "the list is empty, so no certificate would ever be warned about"));
-        let e = only_error("[defaults]\ncertificate_warn_days = [30, 0]\n");
-        assert_eq!((e.field.as_str(), e.problem.as_str()), ("defaults.certificate_warn_days[1]", "0 days must be more than 0"));
+        error_at("[defaults]\ncertificate_warn_days = []\n", "defaults.certificate_warn_days", "the list is empty, so no certificate would ever be warned about");
+        error_at("[defaults]\ncertificate_warn_days = [30, 0]\n", "defaults.certificate_warn_days[1]", "0 days must be more than 0");
         let e = only_error("[defaults]\ncertificate_warn_days = 30\n");
         assert_eq!(e.problem, "expected a list of days, found an integer");
     }
@@ -1950,18 +1952,14 @@ mod tests {
         let every = parse("[baseline]\n", "p.toml").unwrap().baseline.unwrap();
         assert_eq!(every.checks, crate::baseline::check_ids());
 
-        let e = only_error("[baseline]\nchecks = []\n");
-        assert_eq!((e.field.as_str(), e.problem.as_str()), ("baseline.checks", "the list is empty, so no check would run"));
+        error_at("[baseline]\nchecks = []\n", "baseline.checks", "the list is empty, so no check would run");
         // A list whose every id is wrong reports the ids, not an empty list.
-        let e = only_error("[baseline]\nchecks = [\"entra_id\"]\n");
-        assert_eq!((e.field.as_str(), e.problem.as_str()), ("baseline.checks[0]", "unknown baseline check \"entra_id\""));
+        let e = error_at("[baseline]\nchecks = [\"entra_id\"]\n", "baseline.checks[0]", "unknown baseline check \"entra_id\"");
         assert_eq!(e.fix, "did you mean \"entra-id\"?");
         let e = only_error("[baseline]\nskip = [\"zzzzzzzz\"]\n");
         assert!(e.fix.starts_with("use one of: api-server-access, kubernetes-rbac, "), "{e}");
-        let e = only_error("[baseline.severity]\nentra-id = \"hihg\"\n");
-        assert_eq!((e.field.as_str(), e.problem.as_str()), ("baseline.severity.entra-id", "unknown severity \"hihg\""));
-        let e = only_error("[baseline]\nexception = { checks = [\"entra-id\"] }\n");
-        assert_eq!((e.field.as_str(), e.problem.as_str()), ("baseline.exception", "expected [[baseline.exception]] tables, found a table"));
+        error_at("[baseline.severity]\nentra-id = \"hihg\"\n", "baseline.severity.entra-id", "unknown severity \"hihg\"");
+        error_at("[baseline]\nexception = { checks = [\"entra-id\"] }\n", "baseline.exception", "expected [[baseline.exception]] tables, found a table");
     }
 
     #[test]
@@ -2003,8 +2001,7 @@ mod tests {
             (r.enabled, r.hold_when_unknown, r.check_quota, r.check_subnet, r.min_surge_nodes, r.min_drain_timeout_minutes, r.max_node_soak_minutes, r.undrainable_node_behavior.as_deref()),
             (false, true, false, false, 2, 30, 5, Some("Cordon"))
         );
-        let e = only_error("[readiness]\nundrainable_node_behavior = \"Drain\"\n");
-        assert_eq!((e.field.as_str(), e.problem.as_str()), ("readiness.undrainable_node_behavior", "unknown behaviour \"Drain\""));
+        error_at("[readiness]\nundrainable_node_behavior = \"Drain\"\n", "readiness.undrainable_node_behavior", "unknown behaviour \"Drain\"");
         let e = only_error("[readiness]\nmax_node_soak_minutes = 31\n");
         assert_eq!(e.problem, "31 minutes is out of range");
     }
@@ -2042,8 +2039,7 @@ mod tests {
             ("email = { to = \"a@example.com\" }", "rule[0].overdue.email", "a stage's extra mail recipients are a list, not a table".to_string()),
             ("chat = \"SLACK_URL\"", "rule[0].overdue.chat", "expected [[rule.<stage>.chat]] tables, found a string".to_string()),
         ] {
-            let e = only_error(&format!("{base}[rule.overdue]\n{stage}\n"));
-            assert_eq!((e.field.as_str(), e.problem), (field, problem), "{stage}");
+            error_at(&format!("{base}[rule.overdue]\n{stage}\n"), field, &problem);
         }
         let fifty = "a".repeat(50);
         assert!(parse(&format!("{base}[rule.overdue]\nlabels = [\"{fifty}\"]\n"), "p.toml").is_ok(), "50 characters is a usable label");
@@ -2052,8 +2048,7 @@ mod tests {
         let eleven: Vec<String> = (0..11).map(|i| format!("\"u{i}\"")).collect();
         let e = only_error(&format!("{base}[rule.overdue]\nassignees = [{}]\n", eleven.join(", ")));
         assert_eq!(e.problem, "11 assignees; GitHub keeps at most 10 on an issue");
-        let e = only_error(&format!("{base}[rule.overdue]\n"));
-        assert_eq!((e.field.as_str(), e.problem.as_str()), ("rule[0].overdue", "the stage routes nothing"));
+        error_at(&format!("{base}[rule.overdue]\n"), "rule[0].overdue", "the stage routes nothing");
     }
 
     #[test]
@@ -2073,8 +2068,7 @@ mod tests {
         let issue = policy.rules[0].github_issue.as_ref().unwrap();
         assert_eq!((issue.labels.as_slice(), issue.assignees.as_slice()), (&[fifty][..], &["octocat".to_string()][..]));
         for bad in [String::new(), "  ".into(), "a".repeat(51)] {
-            let e = only_error(&format!("{base}labels = [\"{bad}\"]\n"));
-            assert_eq!((e.field.as_str(), e.problem), ("rule[0].github_issue.labels[0]", format!("\"{bad}\" is not a usable label")));
+            error_at(&format!("{base}labels = [\"{bad}\"]\n"), "rule[0].github_issue.labels[0]", &format!("\"{bad}\" is not a usable label"));
         }
     }
 
@@ -2102,14 +2096,12 @@ mod tests {
             ("pattern = '(a)(b)'", "rule[0].github_pr.pattern", "the pattern has 2 capture groups; it needs exactly one, around the version"),
             ("pattern = 'no groups'", "rule[0].github_pr.pattern", "the pattern has 0 capture groups; it needs exactly one, around the version"),
         ] {
-            let e = only_error(&format!("{base}{extra}\n"));
-            assert_eq!((e.field.as_str(), e.problem.as_str()), (field, problem), "{extra}");
+            error_at(&format!("{base}{extra}\n"), field, problem);
         }
         let e = only_error(&format!("{base}pattern = '(unclosed'\n"));
         assert!(e.problem.starts_with("the pattern is not a valid regular expression: "), "{e}");
         for bad in ["", "my branch", "a..b", "-main"] {
-            let e = only_error(&format!("{base}key = \"k\"\nbase = \"{bad}\"\n"));
-            assert_eq!((e.field.as_str(), e.problem), ("rule[0].github_pr.base", format!("\"{bad}\" is not a branch name")));
+            error_at(&format!("{base}key = \"k\"\nbase = \"{bad}\"\n"), "rule[0].github_pr.base", &format!("\"{bad}\" is not a branch name"));
         }
     }
 
@@ -2123,8 +2115,7 @@ mod tests {
             ("to = []", "rule[0].email.to", "the recipient list is empty"),
             ("to = [\"ops@example.com\", \"ops\"]", "rule[0].email.to[1]", "\"ops\" is not an email address"),
         ] {
-            let e = only_error(&format!("{base}{extra}\n"));
-            assert_eq!((e.field.as_str(), e.problem.as_str()), (field, problem), "{extra}");
+            error_at(&format!("{base}{extra}\n"), field, problem);
         }
     }
 
@@ -2141,8 +2132,7 @@ mod tests {
             ("kind = \"teams\"", "rule[0].chat[0].url_setting", "no setting named for the webhook URL".to_string()),
             ("kind = \"teams\"\nurl_setting = \"1URL\"", "rule[0].chat[0].url_setting", "\"1URL\" is not an app setting name".to_string()),
         ] {
-            let e = only_error(&format!("{base}{extra}\n"));
-            assert_eq!((e.field.as_str(), e.problem), (field, problem), "{extra}");
+            error_at(&format!("{base}{extra}\n"), field, &problem);
         }
         let e = only_error(&format!("{base}kind = \"team\"\nurl_setting = \"U\"\n"));
         assert_eq!(e.fix, "did you mean \"teams\"?");
