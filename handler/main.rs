@@ -31,6 +31,12 @@ use aks_cadence::settings::{Settings, SettingsError, StateLocation};
 use aks_cadence::sweep::inventory::InventorySource;
 use aks_cadence::wiring::{self, Notifications, Parts, WiringError};
 
+/// mimalloc: on the event path malloc and free were ~14% of the CPU with glibc's allocator
+/// (docs/host.md, *Allocator*). Its arenas use no transparent huge pages (Cargo feature
+/// `no_thp`); `handler sweep` also returns freed memory at once ([`release_freed_memory`]).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Keeps AKS clusters on a healthy upgrade cadence (Azure Functions custom handler).
 #[derive(Debug, Parser)]
 #[command(name = "handler", version, about, args_conflicts_with_subcommands = true)]
@@ -517,13 +523,25 @@ async fn sweep(settings: Settings, args: SweepArgs) -> Result<ExitCode, Failure>
     Ok(if summary.failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
-/// Fixed malloc thresholds for `handler sweep`. glibc's malloc raises its mmap threshold (up to
-/// 32 MiB) each time a large block is freed, and keeps freed memory below its trim threshold:
-/// a sweep frees each batch's plan and snapshots, and what the next batch did not reuse stayed
-/// resident, so the resident peak grew with the fleet although the heap did not (docs/azure.md,
-/// *Batches*). At 128 KiB each, large blocks get mappings of their own (returned when freed) and
-/// the heap's free top is given back.
+/// `handler sweep` returns freed memory at once, so its resident peak stays flat in fleet size
+/// (docs/azure.md, *Batches*): a sweep frees each batch's plan and snapshots, and what the next
+/// batch does not reuse must not stay resident.
+///
+/// - mimalloc (the Rust heap): give freed pages back at once (`purge_delay` 0; the default
+///   is 1 s).
+/// - glibc malloc (SQLite's and aws-lc's heap): it raises its mmap threshold (up to 32 MiB) each
+///   time a large block is freed, and keeps freed memory below its trim threshold. At 128 KiB
+///   each, large blocks get mappings of their own (returned when freed) and the heap's free top
+///   is given back.
+///
+/// The server keeps mimalloc's delay: purging at once cost the event path the allocator's gain.
 fn release_freed_memory() {
+    // `mi_option_purge_delay` in mimalloc 3's `mi_option_e` (libmimalloc-sys declares no
+    // constant for it; tests/allocator.rs checks the number); mimalloc reads the option each time
+    // it schedules a purge.
+    const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+    // SAFETY: `mi_option_set` stores an option value; mimalloc allows it at any time.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: `mallopt` only sets two of malloc's tunables, which it allows at any time.
     unsafe {
