@@ -1941,3 +1941,234 @@ fn truncate(s: &str, max: usize) -> String {
         format!("{cut}…")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The private parts of planning, tested where they live: how a finding is judged against
+    //! its lineage's head, the head kept, the wiring commands' shell words, the fleet's failure
+    //! stops, and each change's window scope (tables of whole plans are in tests/plan_*.rs).
+
+    use super::*;
+    use crate::domain::{ClusterFacts, OfferedVersion, Origin};
+    use std::cmp::Ordering;
+
+    fn cluster() -> ClusterId {
+        ClusterId::from_parts("00000000-0000-0000-0000-00000000a001", "rg-prod-weu", "aks-prod-weu")
+    }
+
+    fn head(target: &str, version: Option<&str>, informed: bool) -> Head {
+        Head { target: target.into(), version: version.map(str::to_string), informed, previous: None }
+    }
+
+    fn position(version: &str, informed: bool) -> Position {
+        Position { lineage: Lineage::Minor, version: Some(version.into()), informed, current: None }
+    }
+
+    fn minor(target: &str) -> Concern {
+        Concern::new(cluster(), ConcernKind::KubernetesUpgrade, target)
+    }
+
+    fn verdict(v: &Verdict) -> &'static str {
+        match v {
+            Verdict::Same => "same",
+            Verdict::Newer { .. } => "newer",
+            Verdict::Replaces { .. } => "replaces",
+            Verdict::Stale { .. } => "stale",
+            Verdict::Covered { .. } => "covered",
+        }
+    }
+
+    #[test]
+    fn a_finding_is_judged_against_its_lineages_head_by_who_knew_the_clusters_version() {
+        // (head version, head informed, finding version, finding informed) → verdict, all of
+        // the same concern (target 1.31).
+        for (head_version, head_informed, version, informed, want) in [
+            // A sweep's head and an event that does not know the cluster's version: the same
+            // version is the same finding; any other is covered by the sweep's.
+            ("1.31.2", true, "1.31.2", false, "same"),
+            ("1.31.2", true, "1.31.3", false, "covered"),
+            // Neither knows it: ordered by version.
+            ("1.31.2", false, "1.31.3", false, "newer"),
+            ("1.31.3", false, "1.31.2", false, "stale"),
+            ("1.31.2", false, "1.31.2", false, "same"),
+            // Both know it.
+            ("1.31.2", true, "1.31.3", true, "newer"),
+            ("1.31.3", true, "1.31.2", true, "stale"),
+            // A sweep's finding after an event's head: an older version is still news, since
+            // only the sweep knows what the cluster runs.
+            ("1.31.3", false, "1.31.2", true, "newer"),
+        ] {
+            let got = judge(&head("1.31", Some(head_version), head_informed), &minor("1.31"), &position(version, informed));
+            assert_eq!(verdict(&got), want, "head {head_version} (informed {head_informed}), finding {version} (informed {informed})");
+        }
+    }
+
+    #[test]
+    fn a_head_that_replaced_another_keeps_only_that_one_not_its_whole_history() {
+        let mut older = head("1.30", Some("1.30.9"), true);
+        older.previous = Some(Box::new(head("1.29", Some("1.29.9"), true)));
+        let mut current = head("1.31", Some("1.31.2"), true);
+        current.previous = Some(Box::new(older.clone()));
+        let kept = current.without_previous();
+        assert_eq!(kept, head("1.31", Some("1.31.2"), true));
+        assert_eq!(older.without_previous(), head("1.30", Some("1.30.9"), true));
+        assert_eq!(compare_targets(&Lineage::Minor, "1.30", "1.31"), Some(Ordering::Greater));
+    }
+
+    fn policy() -> Policy {
+        let text = r#"
+[[rule]]
+name = "platform"
+[rule.github_issue]
+repo = "contoso/ops"
+"#;
+        Policy::parse(text, "plan-unit.toml").unwrap_or_else(|e| panic!("{e:#?}"))
+    }
+
+    fn swept_upgrades(current: &str, offered: &[&str]) -> Signal {
+        let facts = ClusterFacts {
+            kubernetes_version: Some(current.into()),
+            provisioning_state: Some("Succeeded".into()),
+            power_state: Some("Running".into()),
+            ..ClusterFacts::default()
+        };
+        Signal {
+            cluster: cluster(),
+            facts,
+            kind: SignalKind::UpgradesOffered {
+                current: current.into(),
+                offered: offered.iter().map(|v| OfferedVersion { version: (*v).into(), is_preview: false }).collect(),
+            },
+            observed_at: "2026-11-29T09:00:00Z".parse().unwrap(),
+            origin: Origin::Sweep { run_id: "run-1".into() },
+        }
+    }
+
+    /// The heads a sweep's first plan of `signal` records, by lineage key.
+    fn first_heads(signal: &Signal, now: Timestamp) -> BTreeMap<String, Head> {
+        let planned = plan_with_heads(signal, &policy(), &PlanFacts::default(), now);
+        assert!(!planned.heads.is_empty(), "the sweep's finding records heads");
+        assert!(planned.heads.iter().all(|(_, h)| h.informed), "{:?}", planned.heads);
+        planned.heads.into_iter().collect()
+    }
+
+    #[test]
+    fn a_sweep_finding_what_an_event_told_marks_the_head_informed_and_an_informed_head_stays_as_it_is() {
+        let signal = swept_upgrades("1.30.4", &["1.30.7", "1.31.2"]);
+        let now = signal.observed_at;
+        let told = first_heads(&signal, now);
+        // The same heads, as an event (not knowing the cluster's version) left them.
+        let uninformed: BTreeMap<String, Head> = told.iter().map(|(k, h)| (k.clone(), Head { informed: false, ..h.clone() })).collect();
+        let facts = PlanFacts { heads: uninformed.clone(), ..PlanFacts::default() };
+        let moved: BTreeMap<String, Head> = plan_with_heads(&signal, &policy(), &facts, now).heads.into_iter().collect();
+        assert_eq!(moved, told, "each head is recorded again, informed, and otherwise unchanged");
+        // Heads the sweep itself recorded: nothing to record again.
+        let facts = PlanFacts { heads: told, ..PlanFacts::default() };
+        assert_eq!(plan_with_heads(&signal, &policy(), &facts, now).heads, vec![]);
+    }
+
+    #[test]
+    fn a_supersession_is_planned_again_only_while_its_head_stands_unchanged() {
+        let signal = swept_upgrades("1.30.4", &["1.30.7", "1.31.2"]);
+        let now = signal.observed_at;
+        let plain = |heads: &BTreeMap<String, Head>| {
+            let facts = PlanFacts { heads: heads.clone(), ..PlanFacts::default() };
+            plan_with_heads(&signal, &policy(), &facts, now).actions.into_iter().map(|a| a.key.to_string()).collect::<Vec<_>>()
+        };
+        // Each head as stored after it replaced an older version of its concern.
+        let with_previous = |version: Option<&str>| -> BTreeMap<String, Head> {
+            first_heads(&signal, now)
+                .into_iter()
+                .map(|(k, h)| {
+                    let previous = Head { version: h.version.as_ref().map(|_| "1.0.0".to_string()), ..h.clone() };
+                    let version = version.map(str::to_string).or(h.version.clone());
+                    (k, Head { version, previous: Some(Box::new(previous)), ..h })
+                })
+                .collect()
+        };
+        let without_previous = |heads: BTreeMap<String, Head>| -> BTreeMap<String, Head> {
+            heads.into_iter().map(|(k, h)| (k, h.without_previous())).collect()
+        };
+        // The head stands as the finding would leave it: its supersession is planned again.
+        let standing = with_previous(None);
+        assert_ne!(plain(&standing), plain(&without_previous(standing.clone())), "the supersession is planned again");
+        // The head names another version (one that does not compare): it is not this finding's,
+        // and its supersession is not planned again.
+        let other = with_previous(Some("not-a-version"));
+        assert_eq!(plain(&other), plain(&without_previous(other.clone())));
+    }
+
+    #[test]
+    fn the_fleets_failed_targets_stop_changes_until_each_is_released() {
+        let at: Timestamp = "2026-11-29T09:00:00Z".parse().unwrap();
+        let member = |cluster: &str, failed: &[&str]| rings::Member {
+            cluster: cluster.into(),
+            failed: failed.iter().map(|t| rings::Failure { target: (*t).into(), at }).collect(),
+            ..rings::Member::default()
+        };
+        let ring = |name: &str, members: Vec<rings::Member>| rings::RingView { name: name.into(), soak_days: 3, members };
+        let fleet = FleetRings {
+            rings: vec![ring("canary", vec![member("a", &["1.31.2"]), member("b", &[])]), ring("prod", vec![member("c", &["1.31.2", "img-7"])])],
+            released: BTreeSet::new(),
+        };
+        assert_eq!(fleet.failed_targets(), BTreeSet::from(["1.31.2".to_string(), "img-7".to_string()]));
+        assert!(fleet.stops_any());
+        let partly = FleetRings { released: BTreeSet::from(["1.31.2".to_string()]), ..fleet.clone() };
+        assert!(partly.stops_any(), "img-7 is not released");
+        let all = FleetRings { released: BTreeSet::from(["1.31.2".to_string(), "img-7".to_string()]), ..fleet.clone() };
+        assert!(!all.stops_any());
+        let none = FleetRings { rings: vec![ring("canary", vec![member("a", &[])])], released: BTreeSet::new() };
+        assert_eq!(none.failed_targets(), BTreeSet::new());
+        assert!(!none.stops_any());
+    }
+
+    #[test]
+    fn each_cluster_change_has_the_window_scope_of_its_operation_and_a_message_none() {
+        let upgrade = |upgrade: UpgradeScope| ActionKind::Upgrade { upgrade, target: "1.31.2".into() };
+        assert_eq!(WindowScope::of_action(&upgrade(UpgradeScope::NodeImage { pool: "np1".into() })), Some(WindowScope::NodeImage));
+        assert_eq!(WindowScope::of_action(&upgrade(UpgradeScope::Patch)), Some(WindowScope::KubernetesVersion));
+        assert_eq!(WindowScope::of_action(&upgrade(UpgradeScope::Minor)), Some(WindowScope::KubernetesVersion));
+        assert_eq!(WindowScope::of_action(&ActionKind::RotateCertificates), Some(WindowScope::CertificateRotation));
+        assert_eq!(WindowScope::of_action(&ActionKind::Log), None);
+    }
+
+    #[test]
+    fn the_wiring_commands_name_the_topic_its_group_and_quote_what_a_shell_would_split() {
+        let cluster = ClusterId::from_parts("00000000-0000-0000-0000-00000000a001", "rg-prod-weu", "aks-prod-weu");
+        let types = AKS_EVENT_TYPES.join(" ");
+        // No system topic yet: one is created, named as infra/main.bicep names it.
+        assert_eq!(
+            wiring_commands(&cluster, Some("westeurope"), None, None),
+            vec![
+                "az eventgrid system-topic create --subscription 00000000-0000-0000-0000-00000000a001 --resource-group rg-prod-weu --name aks-cadence-aks-prod-weu --location westeurope --topic-type Microsoft.ContainerService.ManagedClusters --source /subscriptions/00000000-0000-0000-0000-00000000a001/resourceGroups/rg-prod-weu/providers/Microsoft.ContainerService/managedClusters/aks-prod-weu".to_string(),
+                format!("az eventgrid system-topic event-subscription create --subscription 00000000-0000-0000-0000-00000000a001 --resource-group rg-prod-weu --system-topic-name aks-cadence-aks-prod-weu --name aks-cadence --endpoint-type azurefunction --endpoint <function app resource id>/functions/aks-events --included-event-types {types}"),
+            ]
+        );
+        // An existing system topic in another group: only the subscription, in the topic's group.
+        let topic = "/subscriptions/00000000-0000-0000-0000-00000000a001/resourceGroups/rg-events/providers/Microsoft.EventGrid/systemTopics/aks topic/";
+        let function = "/subscriptions/s/resourceGroups/rg-fn/providers/Microsoft.Web/sites/fn/functions/aks-events";
+        assert_eq!(
+            wiring_commands(&cluster, None, Some(topic), Some(function)),
+            vec![format!(
+                "az eventgrid system-topic event-subscription create --subscription 00000000-0000-0000-0000-00000000a001 --resource-group rg-events --system-topic-name 'aks topic' --endpoint-type azurefunction --endpoint {function} --included-event-types {types}"
+            )
+            .replace(" --endpoint-type", " --name aks-cadence --endpoint-type")]
+        );
+        // Without a region, a placeholder a person fills in (as the function's id above).
+        assert!(wiring_commands(&cluster, None, None, None)[0].contains(" --location <the cluster's region> "));
+    }
+
+    #[test]
+    fn a_shell_word_is_quoted_unless_it_is_only_letters_digits_and_dot_underscore_dash_slash() {
+        for (word, want) in [
+            ("aks-prod_1.2/x", "aks-prod_1.2/x"),
+            ("", "''"),
+            ("two words", "'two words'"),
+            ("it's", r"'it'\''s'"),
+            ("$HOME", "'$HOME'"),
+            ("a;b", "'a;b'"),
+        ] {
+            assert_eq!(shell_word(word), want, "{word:?}");
+        }
+    }
+}

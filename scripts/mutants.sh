@@ -56,7 +56,7 @@ pass1_for() {
     handler/plan/approval.rs) echo "lib core_mutants" ;;
     handler/policy/channels.rs) echo "lib channels_table plan_channels core_mutants" ;;
     handler/policy/parse.rs) echo "lib policy_file" ;;
-    handler/plan.rs) echo "plan_table plan_lineage plan_untrusted core_mutants" ;;
+    handler/plan.rs) echo "lib plan_table plan_lineage plan_untrusted core_mutants" ;;
     *) echo "lib" ;;
   esac
 }
@@ -64,7 +64,7 @@ pass2_for() {
   case "$1" in
     handler/policy/versions.rs | handler/sweep/support.rs) echo "plan_table core_mutants" ;;
     handler/policy/windows.rs) echo "lib plan_table plan_channels policy_file core_mutants" ;;
-    handler/plan.rs) echo "lib plan_routing plan_channels plan_approvals plan_baseline plan_readiness plan_required_channels plan_ring_release" ;;
+    handler/plan.rs) echo "plan_routing plan_channels plan_approvals plan_baseline plan_readiness plan_required_channels plan_ring_release" ;;
     handler/plan/approval.rs) echo "plan_approvals github_approvals plan_table" ;;
     handler/readiness.rs) echo "plan_readiness core_mutants" ;;
     handler/policy/baseline.rs) echo "lib plan_baseline baseline_catalogue" ;;
