@@ -32,7 +32,7 @@ use aks_cadence::sweep::inventory::InventorySource;
 use aks_cadence::wiring::{self, Notifications, Parts, WiringError};
 
 /// mimalloc: on the event path malloc and free were ~14% of the CPU with glibc's allocator
-/// (docs/host.md, *Allocator*). Its arenas use no transparent huge pages (Cargo feature
+/// (docs/host.md, *The allocator*). Its arenas use no transparent huge pages (Cargo feature
 /// `no_thp`); `handler sweep` also returns freed memory at once ([`release_freed_memory`]).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -39,6 +39,8 @@ CORE_FILES=(
   handler/policy/channels.rs
   handler/plan.rs
   handler/plan/approval.rs
+  handler/plan/release.rs
+  handler/plan/say.rs
   handler/readiness.rs
 )
 
@@ -54,6 +56,8 @@ pass1_for() {
     handler/policy/windows.rs) echo "windows_calendar windows_arm_examples windows_property" ;;
     handler/policy/baseline.rs | handler/policy/summary.rs) echo "core_mutants" ;;
     handler/plan/approval.rs) echo "lib core_mutants" ;;
+    handler/plan/release.rs) echo "lib plan_ring_release" ;;
+    handler/plan/say.rs) echo "lib plan_table plan_lineage" ;;
     handler/policy/channels.rs) echo "lib channels_table plan_channels core_mutants" ;;
     handler/policy/parse.rs) echo "lib policy_file" ;;
     handler/plan.rs) echo "lib plan_table plan_lineage plan_untrusted core_mutants" ;;
@@ -66,6 +70,8 @@ pass2_for() {
     handler/policy/windows.rs) echo "lib plan_table plan_channels policy_file core_mutants" ;;
     handler/plan.rs) echo "plan_routing plan_channels plan_approvals plan_baseline plan_readiness plan_required_channels plan_ring_release" ;;
     handler/plan/approval.rs) echo "plan_approvals github_approvals plan_table" ;;
+    handler/plan/release.rs) echo "plan_table core_mutants" ;;
+    handler/plan/say.rs) echo "plan_routing plan_channels plan_approvals plan_baseline plan_readiness plan_required_channels plan_ring_release core_mutants" ;;
     handler/readiness.rs) echo "plan_readiness core_mutants" ;;
     handler/policy/baseline.rs) echo "lib plan_baseline baseline_catalogue" ;;
     handler/policy/summary.rs) echo "lib plan_required_channels" ;;
