@@ -2159,6 +2159,57 @@ repo = "contoso/ops"
     }
 
     #[test]
+    fn each_operation_status_keys_its_update_apart_and_a_failure_by_its_code_and_message() {
+        let failed = |code: &str, message: &str| OperationStatus::Failed { code: code.into(), message: message.into() };
+        let facts: Vec<String> = [
+            OperationStatus::InProgress,
+            OperationStatus::Succeeded,
+            failed("QuotaExceeded", "no cores"),
+            failed("QuotaExceeded", "no IPs"),
+            failed("OperationNotAllowed", "no cores"),
+            OperationStatus::Canceled,
+            OperationStatus::Refused { reason: "minor skip".into() },
+            OperationStatus::Refused { reason: "window closed".into() },
+        ]
+        .iter()
+        .map(operation_fact)
+        .collect();
+        assert!(facts.iter().all(|f| f.len() == 8 && f.chars().all(|c| c.is_ascii_hexdigit())), "{facts:?}");
+        assert_eq!(facts.iter().collect::<BTreeSet<_>>().len(), facts.len(), "{facts:?}");
+        assert_eq!(operation_fact(&failed("QuotaExceeded", "no cores")), facts[2], "the same failure keys the same update");
+    }
+
+    #[test]
+    fn a_recipient_is_compared_by_its_address_and_a_list_takes_each_name_once_ignoring_case() {
+        for (recipient, want) in [
+            ("Ops <Ops@Contoso.example>", "ops@contoso.example"),
+            ("  ops@contoso.example ", "ops@contoso.example"),
+            ("<ops@contoso.example>", "ops@contoso.example"),
+            ("Ops <ops@contoso.example", "ops <ops@contoso.example"),
+        ] {
+            assert_eq!(mailbox(recipient), want, "{recipient:?}");
+        }
+        let mut list = vec!["sre".to_string()];
+        add_unique(&mut list, &["SRE".into(), "platform".into(), "Platform".into(), "oncall".into()]);
+        assert_eq!(list, ["sre", "platform", "oncall"]);
+    }
+
+    #[test]
+    fn an_aks_schedule_governs_the_window_of_its_own_changes_and_the_os_updater_none() {
+        assert_eq!(schedule_scope(ManagedSchedule::AutoUpgrade), Some(WindowScope::KubernetesVersion));
+        assert_eq!(schedule_scope(ManagedSchedule::NodeOs), Some(WindowScope::NodeImage));
+        assert_eq!(schedule_scope(ManagedSchedule::OsDaily), None);
+    }
+
+    #[test]
+    fn without_a_schedule_the_watchdog_counts_days_only() {
+        let by_days: Timestamp = "2026-12-10T00:00:00Z".parse().unwrap();
+        let first_seen: Timestamp = "2026-11-29T09:00:00Z".parse().unwrap();
+        assert_eq!(watchdog_at(by_days, None, first_seen, 2), by_days);
+        assert_eq!(watchdog_at(by_days, None, first_seen, 0), by_days);
+    }
+
+    #[test]
     fn a_shell_word_is_quoted_unless_it_is_only_letters_digits_and_dot_underscore_dash_slash() {
         for (word, want) in [
             ("aks-prod_1.2/x", "aks-prod_1.2/x"),
