@@ -172,6 +172,34 @@ fn a_concern_resolved_on_a_channel_that_applies_it_says_aks_applied_it() {
 }
 
 #[test]
+fn a_node_image_resolved_on_channel_node_image_says_aks_applied_it_and_the_pools_image_now() {
+    let image = "AKSUbuntu-2204gen2containerd-202405.03.0";
+    let mut f = facts(None, Some("NodeImage"));
+    f.node_pools = vec![
+        aks_cadence::domain::NodePoolFacts { name: "system".into(), node_image_version: Some("AKSUbuntu-2204gen2containerd-202401.09.0".into()), ..Default::default() },
+        aks_cadence::domain::NodePoolFacts { name: "NodePool1".into(), node_image_version: Some(image.into()), ..Default::default() },
+    ];
+    let resolved = SignalKind::Resolved { concern: ConcernKind::NodeImage, target: format!("nodepool1@{image}") };
+    let actions = plan::plan(&sweep(f, resolved), &policy(AUTO), &PlanFacts::default(), t0());
+    assert_eq!(
+        messages(&actions, Stage::Resolve),
+        vec![format!("aks-prod-weu: resolved: node-image nodepool1@{image} — AKS applied it through nodeOSUpgradeChannel NodeImage (now {image})")]
+    );
+}
+
+#[test]
+fn channel_stable_keeps_the_cluster_on_n_minus_1_counted_from_the_newest_generally_available_minor() {
+    let offered = |v: &str, is_preview: bool| OfferedVersion { version: v.into(), is_preview };
+    let kind = SignalKind::UpgradesOffered { current: "1.30.4".into(), offered: vec![offered("1.30.7", false), offered("1.31.2", false), offered("1.32.1", true)] };
+    let actions = plan::plan(&sweep(facts(Some("stable"), None), kind), &policy(AUTO), &open(t0()), t0());
+    let ex = executes(&actions);
+    // N is 1.31 (a preview does not count): stable keeps 1.30, the cluster's line, patched, and
+    // does not take it to 1.31, which aks-cadence then starts itself.
+    assert!(ex.iter().any(|(t, h)| t == "patch:1.30.4" && matches!(h, Some(Hold::AksChannel { .. }))), "{ex:?}");
+    assert!(ex.iter().any(|(t, h)| t == "1.31" && h.is_none()), "{ex:?}");
+}
+
+#[test]
 fn events_know_no_channel_and_plan_as_before() {
     let event = Signal {
         cluster: cluster(),

@@ -113,7 +113,12 @@ fn a_released_target_goes_back_to_the_soak_rule_and_reports_no_stop() {
     // dev-a has run 1.30.7 since 03-02: soaked from 03-05.
     let during = t("2026-03-04T10:00:00Z");
     let f = facts(Arc::clone(&released), None, during);
-    assert_eq!(execute(&plan::plan(&prod_signal(during), &policy, &f, during)).hold, Some(Hold::Ring { ring: "dev".into(), waiting: vec!["dev-a".into()], until: Some(t("2026-03-05T00:00:00Z")), failed: false }));
+    let actions = plan::plan(&prod_signal(during), &policy, &f, during);
+    assert_eq!(execute(&actions).hold, Some(Hold::Ring { ring: "dev".into(), waiting: vec!["dev-a".into()], until: Some(t("2026-03-05T00:00:00Z")), failed: false }));
+    // The issue says the target waits for the soak, and nothing about releasing: nothing is stopped.
+    let notice = actions.iter().find(|a| a.stage == Stage::Notice && matches!(a.kind, ActionKind::GithubIssue { .. })).expect("the notice");
+    let note = notice.note.as_deref().unwrap_or_default();
+    assert!(note.contains("The target waits:") && !note.contains("/release"), "{note}");
     assert!(plan::failure_stops(&prod_signal(during), &policy, &f, during).is_empty(), "released: nothing to read");
     let after = t("2026-03-10T10:00:00Z");
     assert_eq!(execute(&plan::plan(&prod_signal(after), &policy, &facts(released, None, after), after)).hold, None);

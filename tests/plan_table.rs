@@ -790,6 +790,27 @@ fn planned_maintenance_is_noticed_updated_and_resolved() {
     let actions = plan::plan(&completed, &p, &seen(&completed, &p, t0()), completed.observed_at);
     let stages: Vec<(Stage, &str)> = actions.iter().map(|a| (a.stage, a.kind.name())).collect();
     assert_eq!(stages, [(Stage::Update, "github_issue"), (Stage::Resolve, "github_close")]);
+
+    // The notice is keyed by the concern alone; each update by the status it tells, so every
+    // later status is told once.
+    assert!(!notice[0].key.to_string().contains('~'), "{}", notice[0].key);
+    let update_key = |status: MaintenanceStatus| {
+        let mut e = event(maintenance(status));
+        e.observed_at = plus_days(t0(), 1);
+        let actions = plan::plan(&e, &p, &seen(&e, &p, t0()), e.observed_at);
+        actions.into_iter().find(|a| a.stage == Stage::Update).expect("an update").key.to_string()
+    };
+    let (started, done) = (update_key(MaintenanceStatus::Started), update_key(MaintenanceStatus::Completed));
+    assert!(started.contains('~') && done.contains('~') && started != done, "{started} {done}");
+}
+
+#[test]
+fn a_resolved_ring_inversion_says_the_inversion_is_over() {
+    let p = policy("[[rule]]\nname = \"all\"\n[rule.github_issue]\nrepo = \"contoso/ops\"\n");
+    let s = sweep(SignalKind::Resolved { concern: ConcernKind::RingInversion, target: "1.30.7".into() });
+    let actions = plan::plan(&s, &p, &PlanFacts::default(), t0());
+    let close = actions.iter().find(|a| a.stage == Stage::Resolve).expect("a resolution");
+    assert!(close.summary.starts_with("aks-prod-weu: resolved: ring inversion 1.30.7 — the inversion is over: "), "{}", close.summary);
 }
 
 #[test]
@@ -1005,6 +1026,10 @@ fn minimum_window_lengths_depend_on_the_change_and_are_configurable() {
     assert!(matches!(hold(&auto, upgrades("1.30.4", &["1.30.7"])), Some(Hold::WindowTooShort { .. })));
     let strict = policy(&format!("{AUTO}min_window_minutes = {{ node_image = 120 }}\n"));
     assert!(matches!(hold(&strict, node_image()), Some(Hold::WindowTooShort { .. })));
+    // Exactly the minimum left is enough.
+    let s = sweep(node_image());
+    let facts = PlanFacts { window: WindowStatus::Open { until: now + SignedDuration::from_mins(60) }, ..seen(&s, &auto, t0()) };
+    assert_eq!(only(&plan::plan(&s, &auto, &facts, now), Stage::Execute)[0].hold, None, "exactly the 60 minutes a node image needs");
 }
 
 #[test]
