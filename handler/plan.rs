@@ -2195,6 +2195,35 @@ repo = "contoso/ops"
     }
 
     #[test]
+    fn a_stage_route_adds_each_chat_destination_once_and_none_the_base_already_posts_to() {
+        let text = r#"
+[[rule]]
+name = "platform"
+[[rule.chat]]
+kind = "teams"
+url_setting = "TEAMS_PLATFORM"
+[[rule.overdue.chat]]
+kind = "teams"
+url_setting = "TEAMS_PLATFORM"
+[[rule.overdue.chat]]
+kind = "slack"
+url_setting = "SLACK_INCIDENTS"
+
+[[rule]]
+name = "prod"
+[[rule.overdue.chat]]
+kind = "slack"
+url_setting = "SLACK_INCIDENTS"
+"#;
+        let policy = Policy::parse(text, "routes.toml").unwrap_or_else(|e| panic!("{e:#?}"));
+        let rules: Vec<&Rule> = policy.rules.iter().collect();
+        let chat = |chat, url: &str| ActionKind::Chat { chat, url_setting: url.into() };
+        let base = [chat(crate::action::ChatKind::Teams, "TEAMS_PLATFORM")];
+        assert_eq!(stage_routes(&rules, Stage::Overdue, &base), vec![chat(crate::action::ChatKind::Slack, "SLACK_INCIDENTS")]);
+        assert_eq!(stage_routes(&rules, Stage::Reminder, &base), vec![]);
+    }
+
+    #[test]
     fn an_aks_schedule_governs_the_window_of_its_own_changes_and_the_os_updater_none() {
         assert_eq!(schedule_scope(ManagedSchedule::AutoUpgrade), Some(WindowScope::KubernetesVersion));
         assert_eq!(schedule_scope(ManagedSchedule::NodeOs), Some(WindowScope::NodeImage));
