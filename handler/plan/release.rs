@@ -207,6 +207,11 @@ mod tests {
             ("/release by a writer", activity(&[], vec![], vec![comment("10:00", "Bob", "checked the drain\n/release\n")]), released("Bob", "10:00", Via::Comment)),
             ("prose mentioning /release is not a command", activity(&[], vec![], vec![comment("10:00", "alice", "comment /release when ready")]), Decision::NotReleased),
             ("label applied then removed", activity(&[], vec![labeled("10:30", "alice", LABEL)], vec![]), Decision::NotReleased),
+            (
+                "a writer's later label of another name is not the release label",
+                activity(&[LABEL], vec![labeled("10:30", "mallory", LABEL), labeled("11:00", "alice", "needs-review")], vec![]),
+                Decision::NotReleased,
+            ),
             ("an approval label is not a release", activity(&["aks-cadence/approved"], vec![labeled("10:30", "alice", "aks-cadence/approved")], vec![comment("10:40", "alice", "/approve")]), Decision::NotReleased),
             ("a release before the failure does not count", activity(&[LABEL], vec![labeled("08:00", "alice", LABEL)], vec![comment("08:30", "bob", "/release")]), Decision::NotReleased),
             (
