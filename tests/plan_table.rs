@@ -805,6 +805,39 @@ fn planned_maintenance_is_noticed_updated_and_resolved() {
 }
 
 #[test]
+fn a_pool_roll_that_succeeded_resolves_its_concern_saying_so() {
+    let actions = run(&event(roll(RollingPhase::Succeeded, None)), &builtin(), t0());
+    let resolved = only(&actions, Stage::Resolve);
+    assert_eq!(resolved.len(), 1, "{actions:#?}");
+    assert_eq!(resolved[0].summary, "aks-prod-weu: resolved: node pool nodepool1 roll succeeded");
+}
+
+#[test]
+fn aks_saying_again_that_a_known_version_leaves_support_is_an_update_with_the_date() {
+    let p = builtin();
+    let mut e = event(SignalKind::SupportEnding {
+        kubernetes_version: "1.29.9".into(),
+        eol_date: Some(ts("2027-03-01T00:00:00Z")),
+        support_type: None,
+        eol_source: None,
+    });
+    e.observed_at = plus_days(t0(), 1);
+    let actions = plan::plan(&e, &p, &seen(&e, &p, t0()), e.observed_at);
+    let update = only(&actions, Stage::Update);
+    assert_eq!(update.len(), 1, "{actions:#?}");
+    assert!(update[0].summary.starts_with("aks-prod-weu: update: AKS says Kubernetes 1.29.9 is leaving support on 2027-03-01"), "{}", update[0].summary);
+}
+
+#[test]
+fn a_node_image_execute_says_which_pool_goes_to_which_image() {
+    let p = policy(AUTO);
+    let s = sweep(node_image());
+    let actions = plan::plan(&s, &p, &seen(&s, &p, t0()), t0());
+    let exec = only(&actions, Stage::Execute);
+    assert!(exec[0].summary.contains("upgrade node pool nodepool1 image to AKSUbuntu-2204gen2containerd-202411.12.0"), "{}", exec[0].summary);
+}
+
+#[test]
 fn a_resolved_ring_inversion_says_the_inversion_is_over() {
     let p = policy("[[rule]]\nname = \"all\"\n[rule.github_issue]\nrepo = \"contoso/ops\"\n");
     let s = sweep(SignalKind::Resolved { concern: ConcernKind::RingInversion, target: "1.30.7".into() });
