@@ -802,6 +802,19 @@ fn planned_maintenance_is_noticed_updated_and_resolved() {
     };
     let (started, done) = (update_key(MaintenanceStatus::Started), update_key(MaintenanceStatus::Completed));
     assert!(started.contains('~') && done.contains('~') && started != done, "{started} {done}");
+    let resolved = only(&actions, Stage::Resolve);
+    assert!(resolved[0].summary.starts_with("aks-prod-weu: resolved: planned Kubernetes version upgrade by AKS "), "{}", resolved[0].summary);
+
+    // The notice's details are told in brackets; blank details are not.
+    let with = |details: &str| {
+        let mut kind = maintenance(MaintenanceStatus::Scheduled);
+        if let SignalKind::Maintenance { details: d, .. } = &mut kind {
+            *d = Some(details.into());
+        }
+        run(&event(kind), &p, t0())[0].summary.clone()
+    };
+    assert!(with("control plane first").ends_with(" (control plane first)"), "{}", with("control plane first"));
+    assert!(!with("   ").contains('('), "{}", with("   "));
 }
 
 #[test]
@@ -835,6 +848,20 @@ fn a_node_image_execute_says_which_pool_goes_to_which_image() {
     let actions = plan::plan(&s, &p, &seen(&s, &p, t0()), t0());
     let exec = only(&actions, Stage::Execute);
     assert!(exec[0].summary.contains("upgrade node pool nodepool1 image to AKSUbuntu-2204gen2containerd-202411.12.0"), "{}", exec[0].summary);
+}
+
+#[test]
+fn a_change_that_was_refused_is_told_as_not_started_not_as_a_failed_operation() {
+    let s = sweep(SignalKind::Operation {
+        concern: ConcernKind::KubernetesUpgrade,
+        target: "patch:1.30.4".into(),
+        status: OperationStatus::Refused { reason: "the window closed before the start".into() },
+    });
+    let a = &run(&s, &builtin(), t0())[0];
+    assert_eq!(
+        a.summary,
+        "aks-prod-weu: update: kubernetes-upgrade patch:1.30.4: aks-cadence did not start the change, it was refused: the window closed before the start"
+    );
 }
 
 #[test]
