@@ -228,6 +228,7 @@ fn newest_version_events_follow_the_newest_and_a_newer_minor_closes_the_older_as
     let close = &minor[3];
     assert_eq!(close.superseded_by.as_ref().map(|c| c.target.as_str()), Some("1.31"), "the close links the newer concern");
     assert_eq!(close.note.as_deref(), Some("superseded 1.30.7 → 1.31.2"));
+    assert_eq!(close.summary, "aks-prod-weu: kubernetes-upgrade 1.30 (1.30.7) is superseded by 1.31 (1.31.2)");
     assert!(close.key.as_str().contains("/github-close:contoso/ops~superseded-"), "not the resolve key: {}", close.key);
     assert!(minor[0].note.as_deref().is_some_and(|n| n.starts_with("superseded 1.30.7 → 1.31.2")), "{:?}", minor[0].note);
 
