@@ -115,7 +115,12 @@ fn the_next_window_of_the_channels_own_schedule_is_named() {
             Some(Hold::AksChannel { channel: "nodeOSUpgradeChannel NodeImage".into(), schedule: "aksManagedNodeOSUpgradeSchedule".into(), next: Some(next_os) })
         )]
     );
-    assert!(messages(&actions, Stage::Notice)[0].contains("AKS applies this through nodeOSUpgradeChannel NodeImage; next window opens 2026-12-05 22:00 UTC"));
+    let notice = &messages(&actions, Stage::Notice)[0];
+    assert!(
+        notice.contains(": node pool nodepool1 image AKSUbuntu-2204gen2containerd-202410.15.0 → AKSUbuntu-2204gen2containerd-202411.12.0 available;"),
+        "the notice names the pool and both images: {notice}"
+    );
+    assert!(notice.contains("AKS applies this through nodeOSUpgradeChannel NodeImage; next window opens 2026-12-05 22:00 UTC"), "{notice}");
 }
 
 #[test]
