@@ -120,14 +120,18 @@ fn the_checklist_is_updated_once_per_change_and_not_when_nothing_changed() {
 #[test]
 fn a_fix_is_told_on_the_failures_channels_and_the_last_fix_closes_the_checklist() {
     let fixed = signal(SignalKind::Resolved { concern: ConcernKind::Baseline, target: "network-policy@2026-03-01T09:00Z".into() }, "2026-03-02T09:00:00Z");
+    let told = run(&fixed, "2026-03-01T09:00:00Z");
     assert_eq!(
-        brief(&run(&fixed, "2026-03-01T09:00:00Z")),
+        brief(&told),
         vec![
             (Stage::Resolve, "email", "network-policy@2026-03-01T09:00Z".to_string()),
             (Stage::Resolve, "teams", "network-policy@2026-03-01T09:00Z".to_string()),
         ],
         "mail and chat hear the fix; no GitHub call for a check's own concern"
     );
+    for action in &told {
+        assert!(action.summary.ends_with(": resolved: security baseline check network-policy passes now"), "the check is named, not its episode: {}", action.summary);
+    }
     let closed = signal(SignalKind::Resolved { concern: ConcernKind::Baseline, target: "checklist@2026-03-01T09:00Z".into() }, "2026-03-02T09:00:00Z");
     let actions = run(&closed, "2026-03-01T09:00:00Z");
     assert_eq!(brief(&actions), vec![(Stage::Resolve, "github_close", "checklist@2026-03-01T09:00Z".to_string())]);
