@@ -73,22 +73,15 @@ impl ClusterId {
         if !(sub < rg && rg < provider && provider < mc) {
             return Err(err("the segments are out of order"));
         }
-        // Keep exactly the cluster part: /subscriptions/s/resourceGroups/rg/providers/P/managedClusters/n
-        let kept = &segments[..=mc + 1];
-        let raw = format!("/{}", kept.join("/"));
-        // Recompute byte spans in `raw`.
-        let mut spans = Vec::with_capacity(kept.len());
-        let mut pos = 1;
-        for seg in kept {
-            spans.push((pos, pos + seg.len()));
-            pos += seg.len() + 1;
-        }
-        Ok(Self {
-            subscription: spans[sub + 1],
-            resource_group: spans[rg + 1],
-            name: spans[mc + 1],
-            raw,
-        })
+        // Keep exactly the cluster part: /subscriptions/s/resourceGroups/rg/providers/P/managedClusters/n,
+        // the text of `trimmed` up to the end of the name. Segments are slices of `trimmed`,
+        // so each one's byte span there is its offset.
+        let span = |i: usize| {
+            let start = segments[i].as_ptr() as usize - trimmed.as_ptr() as usize;
+            (start, start + segments[i].len())
+        };
+        let name = span(mc + 1);
+        Ok(Self { subscription: span(sub + 1), resource_group: span(rg + 1), name, raw: trimmed[..name.1].to_string() })
     }
 
     /// Builds the id from its parts.
@@ -548,7 +541,17 @@ impl Concern {
     }
     /// `"<cluster id, lower case>#<kind>#<target>"`, stable across releases.
     pub fn key(&self) -> String {
-        format!("{}#{}#{}", self.cluster.key(), self.kind.as_str(), self.target.to_ascii_lowercase())
+        let (cluster, kind) = (self.cluster.as_str(), self.kind.as_str());
+        let mut key = String::with_capacity(cluster.len() + kind.len() + self.target.len() + 2);
+        key.push_str(cluster);
+        key.make_ascii_lowercase();
+        key.push('#');
+        key.push_str(kind);
+        key.push('#');
+        let at = key.len();
+        key.push_str(&self.target);
+        key[at..].make_ascii_lowercase();
+        key
     }
 }
 
@@ -565,13 +568,19 @@ mod tests {
         assert_eq!(a.resource_group(), "RG");
         assert_eq!(a.name(), "Prod");
         assert_eq!(a.key(), b.key());
+        // Spaces around it and a trailing slash are not part of the id; its own case is kept.
+        let c = ClusterId::parse("  /subscriptions/S1/resourceGroups/RG/providers/Microsoft.ContainerService/managedClusters/Prod/ ").unwrap();
+        assert_eq!(c.as_str(), a.as_str());
+        assert_eq!(b.as_str(), "/subscriptions/s1/resourcegroups/rg/providers/microsoft.containerservice/managedclusters/prod");
+        assert_eq!((b.subscription(), b.resource_group(), b.name()), ("s1", "rg", "prod"));
     }
 
     #[test]
     fn cluster_id_cuts_child_resources_back_to_the_cluster() {
         let id = ClusterId::parse("/subscriptions/{subscription-id}/resourcegroups/{rg-name}/providers/Microsoft.ContainerService/managedClusters/{managedcluster-id}/scheduledEvents/{event-id}").unwrap();
         assert_eq!(id.name(), "{managedcluster-id}");
-        assert!(id.as_str().ends_with("managedClusters/{managedcluster-id}"));
+        assert_eq!(id.as_str(), "/subscriptions/{subscription-id}/resourcegroups/{rg-name}/providers/Microsoft.ContainerService/managedClusters/{managedcluster-id}");
+        assert_eq!((id.subscription(), id.resource_group()), ("{subscription-id}", "{rg-name}"));
     }
 
     #[test]
@@ -585,5 +594,7 @@ mod tests {
     fn concern_key_is_case_folded() {
         let c = Concern::new(ClusterId::from_parts("S", "RG", "C"), ConcernKind::KubernetesUpgrade, "1.31");
         assert_eq!(c.key(), "/subscriptions/s/resourcegroups/rg/providers/microsoft.containerservice/managedclusters/c#kubernetes-upgrade#1.31");
+        let pool = Concern::new(ClusterId::from_parts("S", "RG", "C"), ConcernKind::NodeImage, "NodePool1@AKSUbuntu-2204");
+        assert_eq!(pool.key(), "/subscriptions/s/resourcegroups/rg/providers/microsoft.containerservice/managedclusters/c#node-image#nodepool1@aksubuntu-2204");
     }
 }

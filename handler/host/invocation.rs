@@ -120,9 +120,44 @@ fn unreadable(rejection: &BytesRejection, state: &AppState) -> String {
     }
 }
 
-/// Invocation body → ingested events; `Err` is the reason, for the log. Works on owned values
-/// throughout: the body is parsed once and nothing is copied.
+/// Invocation body → ingested events; `Err` is the reason, for the log.
+///
+/// The common body — an object whose `Data` holds the event binding, as an object or a
+/// string — is read without a `Value` tree: `Metadata` is skipped unread and the event goes
+/// straight into its envelope type (`ingest::ingest_event_text`). Anything else, and every
+/// body that is not an event, takes [`read_event_general`], which gives the same answer for
+/// what the fast path reads and says what is wrong with the rest.
 fn read_event(body: &[u8]) -> Result<Vec<ingest::Delivered>, String> {
+    match read_event_typed(body) {
+        Some(read) => read,
+        None => read_event_general(body),
+    }
+}
+
+/// The invocation envelope as the Functions host sends it, `Metadata` left unread.
+#[derive(Deserialize)]
+struct TypedInvocation<'a> {
+    #[serde(rename = "Data", borrow)]
+    data: std::collections::BTreeMap<&'a str, &'a serde_json::value::RawValue>,
+}
+
+/// The fast path of [`read_event`]; `None` hands the body to [`read_event_general`].
+fn read_event_typed(body: &[u8]) -> Option<Result<Vec<ingest::Delivered>, String>> {
+    let text = std::str::from_utf8(body).ok()?;
+    let invocation: TypedInvocation = serde_json::from_str(text).ok()?;
+    let event = match invocation.data.get(EVENT_BINDING) {
+        Some(event) => *event,
+        None if invocation.data.len() == 1 => *invocation.data.values().next().expect("one entry"),
+        None => return None,
+    };
+    let delivered = ingest::ingest_event_text(event.get())?;
+    Some(delivered.map(|one| vec![one]).map_err(binding_error))
+}
+
+/// Invocation body → ingested events through a `Value`: any body, and the reason when it is
+/// not an event. Works on owned values throughout: the body is parsed once and nothing is
+/// copied.
+fn read_event_general(body: &[u8]) -> Result<Vec<ingest::Delivered>, String> {
     let raw: Value =
         serde_json::from_slice(body).map_err(|e| format!("the invocation body is not JSON: {}", ingest::describe_json_error(&e)))?;
     let raw = ingest::decode_owned(raw).map_err(|e| e.to_string())?;
@@ -145,8 +180,103 @@ fn read_event(body: &[u8]) -> Result<Vec<ingest::Delivered>, String> {
             ));
         }
     };
-    ingest::ingest_delivery(event).map_err(|e| match e {
+    ingest::ingest_delivery(event).map_err(binding_error)
+}
+
+/// Why the event binding is not an event, for the log.
+fn binding_error(e: IngestError) -> String {
+    match e {
         IngestError::MalformedJson(m) => format!("Data.{EVENT_BINDING} holds malformed JSON: {m}"),
         IngestError::NotAnEvent(m) => format!("Data.{EVENT_BINDING} is not an event: {m}"),
-    })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The fast path of `read_event` against the general one: the same answer for every body
+    //! it takes (Microsoft's payloads, as objects and as strings, and hostile variants), and the
+    //! general path for every body it does not.
+    use super::*;
+    use serde_json::json;
+
+    fn body(event: &Value) -> Vec<u8> {
+        // The host's `Metadata` repeats event fields; the fast path must skip it unread.
+        json!({"Data": {EVENT_BINDING: event}, "Metadata": {"data": event, "sys": {"MethodName": "aks-events"}}}).to_string().into_bytes()
+    }
+
+    /// Both paths on `body`: whether the fast one took it, and (when it did) that it agrees.
+    fn fast_agrees(body: &[u8]) -> bool {
+        let general = read_event_general(body);
+        match read_event_typed(body) {
+            Some(typed) => {
+                assert_eq!(typed, general, "the fast path differs on {}", String::from_utf8_lossy(body));
+                true
+            }
+            None => false,
+        }
+    }
+
+    #[test]
+    fn every_real_event_takes_the_fast_path_as_an_object_and_as_a_string_with_the_general_paths_answer() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/eventgrid");
+        let mut events = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let event: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            let is_event = ["eventType", "specversion", "specVersion"].iter().any(|k| event.get(k).is_some());
+            for binding in [event.clone(), Value::String(event.to_string())] {
+                let taken = fast_agrees(&body(&binding));
+                assert_eq!(taken, is_event, "{}: fast path taken: {taken}", path.display());
+                // A renamed binding carries the event when it is the only one.
+                let renamed = json!({"Data": {"eventGridEvent": binding}}).to_string();
+                assert_eq!(fast_agrees(renamed.as_bytes()), is_event, "{}, renamed binding", path.display());
+            }
+            events += usize::from(is_event);
+        }
+        assert!(events >= 19, "expected Microsoft's event payloads in {}, found {events}", dir.display());
+    }
+
+    #[test]
+    fn bodies_the_fast_path_cannot_read_exactly_go_to_the_general_path() {
+        let eg = r#"{"id":"e1","topic":"/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/c1","subject":"c1","eventType":"Microsoft.ContainerService.NewKubernetesVersionAvailable","eventTime":"2026-03-01T00:00:00Z","data":{"latestSupportedKubernetesVersion":"1.31.2","latestStableKubernetesVersion":"1.30.6","lowestMinorKubernetesVersion":"1.28.9","latestPreviewKubernetesVersion":"1.32.0"},"dataVersion":"1","metadataVersion":"1"}"#;
+        let ce = r#"{"id":"c1","source":"/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/c1","type":"Microsoft.ContainerService.NodePoolRollingStarted","time":"2026-03-01T00:00:00Z","data":{"nodePoolName":"np1"},"specversion":"1.0"}"#;
+        let wrap = |event: &str| format!(r#"{{"Data":{{"event":{event}}},"Metadata":{{}}}}"#);
+        let cases: Vec<(&str, String, bool)> = vec![
+            ("an Event Grid event", wrap(eg), true),
+            ("a CloudEvent", wrap(ce), true),
+            ("an event given as a string", wrap(&serde_json::to_string(eg).unwrap()), true),
+            ("data given as a string holding JSON", wrap(&eg.replace(r#""data":{"latestSupportedKubernetesVersion":"1.31.2","latestStableKubernetesVersion":"1.30.6","lowestMinorKubernetesVersion":"1.28.9","latestPreviewKubernetesVersion":"1.32.0"}"#, r#""data":"{\"latestSupportedKubernetesVersion\":\"1.31.2\"}""#)), true),
+            ("a CloudEvent of specversion 2.0 (refused by both)", wrap(&ce.replace(r#""specversion":"1.0""#, r#""specversion":"2.0""#)), true),
+            ("an Event Grid event that also has CloudEvents keys", wrap(&eg.replace(r#""dataVersion""#, r#""specversion":"1.0","type":"x","source":"y","dataVersion""#)), true),
+            ("a key written with escapes", wrap(&ce.replace(r#""nodePoolName""#, r#""node\u0050oolName""#)), true),
+            ("a duplicate id (a Value keeps the last)", wrap(&eg.replace(r#"{"id":"e1","#, r#"{"id":"e0","id":"e1","#)), false),
+            ("a duplicate source in a CloudEvent", wrap(&ce.replace(r#""type""#, r#""source":"/x","type""#)), false),
+            ("eventType null on a CloudEvent's keys", wrap(&ce.replace(r#""type""#, r#""eventType":null,"type""#)), false),
+            ("eventType written with escapes on a CloudEvent", wrap(&ce.replace(r#""type""#, r#""event\u0054ype":5,"type""#)), false),
+            ("both specversion spellings", wrap(&ce.replace(r#""specversion":"1.0""#, r#""specversion":"1.0","specVersion":"1.0""#)), false),
+            ("an id that is a number", wrap(&eg.replace(r#""id":"e1""#, r#""id":1"#)), false),
+            ("no schema keys", wrap(r#"{"hello":"world"}"#), false),
+            ("a batch", wrap(&format!("[{eg},{ce}]")), false),
+            ("an event encoded twice", wrap(&serde_json::to_string(&serde_json::to_string(eg).unwrap()).unwrap()), false),
+            ("a string that is not JSON", wrap(r#""hello""#), false),
+            ("Data given as a string", format!(r#"{{"Data":{}}}"#, serde_json::to_string(&wrap(eg)).unwrap()), false),
+            ("a body given as a string", serde_json::to_string(&wrap(eg)).unwrap(), false),
+            ("two bindings, neither named event", format!(r#"{{"Data":{{"a":{eg},"b":{ce}}}}}"#), false),
+            ("a binding name written with escapes", format!(r#"{{"Data":{{"\u0065vent":{eg}}}}}"#), false),
+            ("no Data", r#"{"Metadata":{}}"#.to_string(), false),
+            ("two Data keys", format!(r#"{{"Data":{{"event":{ce}}},"Data":{{"event":{eg}}}}}"#), false),
+            ("text after the body", format!("{} x", wrap(eg)), false),
+        ];
+        for (name, body, fast) in &cases {
+            assert_eq!(fast_agrees(body.as_bytes()), *fast, "{name}: fast path taken");
+        }
+        let mut not_utf8 = wrap(eg).into_bytes();
+        not_utf8.insert(10, 0xff);
+        assert!(!fast_agrees(&not_utf8), "a body that is not UTF-8");
+        // The cases the general path reads as an event, which the fast path left to it.
+        for name in ["a duplicate id (a Value keeps the last)", "a batch", "two Data keys", "a binding name written with escapes"] {
+            let body = &cases.iter().find(|c| c.0 == name).unwrap().1;
+            assert!(read_event(body.as_bytes()).is_ok(), "{name}: {:?}", read_event(body.as_bytes()));
+        }
+    }
 }

@@ -141,11 +141,64 @@ impl fmt::Write for Escaping<'_> {
     }
 }
 
+/// Whether any of the 8 bytes in `w` must be escaped: a control byte (below 0x20), `"` or a backslash
+/// (the bit tricks of "Bit Twiddling Hacks", exact as a yes/no for the whole word).
+fn needs_escape(w: u64) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    let below = |x: u64, n: u64| x.wrapping_sub(ONES * n) & !x & HIGHS;
+    let zero = |x: u64| below(x, 1);
+    (below(w, 0x20) | zero(w ^ (ONES * u64::from(b'"'))) | zero(w ^ (ONES * u64::from(b'\\')))) != 0
+}
+
 fn push_escaped(out: &mut String, s: &str) {
     let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let short = match b {
+    let mut i = 0;
+    // Runs with nothing to escape, 8 bytes at a time; a word with something goes byte by byte.
+    while i < bytes.len() {
+        if let Some(word) = bytes.get(i..i + 8)
+            && !needs_escape(u64::from_ne_bytes(word.try_into().expect("8 bytes")))
+        {
+            i += 8;
+            continue;
+        }
+        let end = (i + 8).min(bytes.len());
+        for (j, &b) in bytes[i..end].iter().enumerate() {
+            if let Some(escaped) = escape_byte(b) {
+                // Every byte that stops the run is ASCII, so the slices fall on char boundaries.
+                out.push_str(&s[start..i + j]);
+                escaped.push_to(out);
+                start = i + j + 1;
+            }
+        }
+        i = end;
+    }
+    out.push_str(&s[start..]);
+}
+
+/// How one byte is written inside a JSON string, when it is not written as itself.
+enum Escaped {
+    Short(&'static str),
+    Unicode(u8),
+}
+
+impl Escaped {
+    fn push_to(self, out: &mut String) {
+        match self {
+            Escaped::Short(short) => out.push_str(short),
+            Escaped::Unicode(b) => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.push_str("\\u00");
+                out.push(HEX[usize::from(b >> 4)] as char);
+                out.push(HEX[usize::from(b & 0xf)] as char);
+            }
+        }
+    }
+}
+
+fn escape_byte(b: u8) -> Option<Escaped> {
+    let short = match b {
             b'"' => "\\\"",
             b'\\' => "\\\\",
             b'\n' => "\\n",
@@ -153,22 +206,10 @@ fn push_escaped(out: &mut String, s: &str) {
             b'\t' => "\\t",
             0x08 => "\\b",
             0x0c => "\\f",
-            0x00..=0x1f => "",
-            _ => continue,
+            0x00..=0x1f => return Some(Escaped::Unicode(b)),
+            _ => return None,
         };
-        // Every byte that stops the run is ASCII, so the slices fall on char boundaries.
-        out.push_str(&s[start..i]);
-        if short.is_empty() {
-            const HEX: &[u8; 16] = b"0123456789abcdef";
-            out.push_str("\\u00");
-            out.push(HEX[usize::from(b >> 4)] as char);
-            out.push(HEX[usize::from(b & 0xf)] as char);
-        } else {
-            out.push_str(short);
-        }
-        start = i + 1;
-    }
-    out.push_str(&s[start..]);
+    Some(Escaped::Short(short))
 }
 
 #[cfg(test)]
@@ -186,6 +227,22 @@ mod tests {
             let mut ours = String::new();
             escape(&mut ours, s);
             assert_eq!(ours, serde_json::to_string(s).unwrap(), "{s:?}");
+        }
+        // Strings are scanned 8 bytes at a time: each byte that needs escaping, and its
+        // neighbours that do not (0x1f, 0x20, `!`, `#`, `[`, `]`, 0x7f, a multi-byte char),
+        // at every place in and around a word, alone and in pairs.
+        let bytes = ["\"", "\\", "\n", "\u{0}", "\u{1f}", " ", "!", "#", "[", "]", "\u{7f}", "é", "日"];
+        for a in bytes {
+            for b in bytes {
+                for at in 0..20 {
+                    for gap in [0, 1, 7, 8, 9] {
+                        let s = format!("{}{a}{}{b}{}", "x".repeat(at), "y".repeat(gap), "z".repeat(at % 9));
+                        let mut ours = String::new();
+                        escape(&mut ours, &s);
+                        assert_eq!(ours, serde_json::to_string(&s).unwrap(), "{s:?}");
+                    }
+                }
+            }
         }
     }
 

@@ -31,6 +31,11 @@ pub struct CloudEvent {
     pub data: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_base64: Option<String>,
+    /// Whether the object also has `eventType` (with any value), which makes it an Event Grid
+    /// event however malformed: `ingest_event_text` then leaves it to the general path. Never
+    /// written.
+    #[serde(rename = "eventType", default, skip_serializing)]
+    pub event_type_key: super::Present,
 }
 
 impl CloudEvent {

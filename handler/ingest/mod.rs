@@ -143,6 +143,49 @@ pub fn ingest_delivery(value: Value) -> Result<Vec<Delivered>, IngestError> {
     }
 }
 
+/// [`ingest_delivery`] for one event's JSON text (as the Functions host passes a binding),
+/// read straight into its envelope type: no `Value` tree for the envelope, only for `data`.
+/// Takes an Event Grid or CloudEvents object, or a JSON string holding one.
+///
+/// `None` when the text is anything else: a batch, a string holding JSON twice, an envelope
+/// that does not fit its type (a missing or mistyped field, a duplicate key), an object with
+/// neither schema's keys. The caller then takes [`ingest_delivery`], which gives the answer or
+/// the error. Every answer this gives is the one `ingest_delivery` gives for the same text: a
+/// typed read succeeds only where reading the `Value` succeeds with the same fields (duplicate
+/// keys, which a `Value` resolves to the last, fail here), and only for the schema
+/// `ingest_delivery` picks by the same keys.
+pub fn ingest_event_text(text: &str) -> Option<Result<Delivered, IngestError>> {
+    if text.starts_with('"') {
+        let inner: String = serde_json::from_str(text).ok()?;
+        return typed_event(&inner);
+    }
+    typed_event(text)
+}
+
+/// [`ingest_event_text`] for an object's text.
+fn typed_event(text: &str) -> Option<Result<Delivered, IngestError>> {
+    if !text.starts_with('{') {
+        return None;
+    }
+    // The schema the text looks like is tried first. Either read, when it succeeds, is the one
+    // `ingest_one` makes: an Event Grid event has `eventType` (it is required), and a CloudEvent
+    // is taken only without one (it has `type` and `source`, which are required).
+    let event_grid = || serde_json::from_str::<EventGridEvent>(text).ok().map(EventGridEvent::into_envelope);
+    let cloud_event = || serde_json::from_str::<CloudEvent>(text).ok().filter(|e| !e.event_type_key.0).map(CloudEvent::into_envelope);
+    let envelope = if text.contains("\"eventType\"") { event_grid().or_else(cloud_event) } else { cloud_event().or_else(event_grid) }?;
+    Some(envelope.map(|envelope| Delivered { topic: envelope.source.clone(), ingested: classify(envelope) }))
+}
+
+/// A key that is there, with any value (`null` too); `default` is absent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Present(pub bool);
+
+impl<'de> serde::Deserialize<'de> for Present {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        <serde::de::IgnoredAny as serde::Deserialize>::deserialize(d).map(|_| Present(true))
+    }
+}
+
 /// Parses raw bytes (a request body) and ingests them.
 pub fn ingest_bytes(body: &[u8]) -> Result<Vec<Ingested>, IngestError> {
     let value: Value = serde_json::from_slice(body).map_err(|e| IngestError::MalformedJson(describe_json_error(&e)))?;
