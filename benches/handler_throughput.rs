@@ -30,10 +30,14 @@
 //! handler on the blob ledger through a counting proxy in front of Azurite: events/s per
 //! instance and storage round trips per event.
 //!
+//! When `valgrind` (with `callgrind_control`) is on PATH it also prints each server's
+//! user-space instructions per event under callgrind, and their ratio: a count that is the same
+//! on every run, for seeing changes the CPU figures' noise hides.
+//!
 //! Run: `cargo bench --bench handler_throughput`. Environment: `BENCH_REQUESTS` (per round,
 //! default 20000), `BENCH_CONCURRENCY` (connections, 32), `BENCH_ROUNDS` (3), `BENCH_STARTS`
 //! (20), `BENCH_HANDLER` (another handler binary to measure, e.g. an older build),
-//! `BENCH_BLOB_REQUESTS` (2000).
+//! `BENCH_CALLGRIND_EVENTS` (2000), `BENCH_BLOB_REQUESTS` (2000).
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -277,18 +281,31 @@ enum Kind {
 impl Server {
     /// Starts the server; returns it with the time from spawn to the first `GET /` 200.
     fn start(kind: Kind, handler: &Path, blob_url: Option<&str>) -> (Self, Duration) {
+        Self::start_under(kind, handler, blob_url, None)
+    }
+
+    /// [`Server::start`], run under callgrind writing to `callgrind_out` when it is given.
+    fn start_under(kind: Kind, handler: &Path, blob_url: Option<&str>, callgrind_out: Option<&Path>) -> (Self, Duration) {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let log = dir.path().join("stdout.jsonl");
         let me = std::env::current_exe().unwrap();
+        let launch = |program: &Path| match callgrind_out {
+            None => pinned("1", program),
+            Some(out) => {
+                let mut c = pinned("1", Path::new("valgrind"));
+                c.arg("-q").arg("--tool=callgrind").arg(format!("--callgrind-out-file={}", out.display())).arg(program);
+                c
+            }
+        };
         let (name, mut cmd) = match kind {
             Kind::Bare => {
-                let mut c = pinned("1", &me);
+                let mut c = launch(&me);
                 c.arg("bare-echo").arg(port.to_string());
                 ("bare axum echo", c)
             }
-            Kind::Handler { dry_run } => (if dry_run { "handler dry-run (SQLite)" } else { "handler live, log action (SQLite)" }, pinned("1", handler)),
-            Kind::HandlerBlob => ("handler live, log action (blob ledger on Azurite)", pinned("1", handler)),
+            Kind::Handler { dry_run } => (if dry_run { "handler dry-run (SQLite)" } else { "handler live, log action (SQLite)" }, launch(handler)),
+            Kind::HandlerBlob => ("handler live, log action (blob ledger on Azurite)", launch(handler)),
         };
         // As the Functions host runs it: only its own settings, stdout collected (here: a file).
         cmd.env_clear()
@@ -375,7 +392,7 @@ fn wait_ready(child: &mut Child, port: u16, started: Instant) -> Duration {
         if let Some(status) = child.try_wait().unwrap() {
             panic!("the server exited during start-up: {status}");
         }
-        assert!(started.elapsed() < Duration::from_secs(30), "no GET / 200 within 30 s");
+        assert!(started.elapsed() < Duration::from_secs(60), "no GET / 200 within 60 s");
         std::thread::sleep(Duration::from_micros(200));
     }
 }
@@ -492,7 +509,47 @@ fn compare() {
         println!("{name}: peak RSS {rss:.1} MiB, {lines} log lines on stdout (file)");
     }
 
+    instructions(&handler);
     blob(&handler, concurrency);
+}
+
+/// User-space instructions per event, counted by callgrind (valgrind) in each server: the same
+/// count on every run, so it shows a change in the servers' own work that the CPU figures'
+/// noise hides. It leaves out the kernel (the TCP send and receive, the log file's writes) and
+/// the cost of cache misses, which CPU per event includes.
+fn instructions(handler: &Path) {
+    let found = |tool: &str| Command::new(tool).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
+    if !found("valgrind") || !found("callgrind_control") {
+        println!("user-space instructions per event: not measured (valgrind with callgrind_control is not on PATH; apt-get install valgrind)");
+        return;
+    }
+    let events = env_usize("BENCH_CALLGRIND_EVENTS", 2_000);
+    let mut counts = Vec::new();
+    for kind in [Kind::Bare, Kind::Handler { dry_run: true }, Kind::Handler { dry_run: false }] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("callgrind.out");
+        let (server, _) = Server::start_under(kind, handler, None, Some(&out));
+        let pid = server.child.id().to_string();
+        let control = |what: &str| {
+            let status = Command::new("callgrind_control").arg(what).arg(&pid).stdout(Stdio::null()).stderr(Stdio::null()).status().expect("callgrind_control runs");
+            assert!(status.success(), "callgrind_control {what} {pid}: {status}");
+        };
+        // Warm-up, then count only the events: zero the counters, run, dump (to `<out>.1`).
+        drive(server.port, 500, 8, 0.0, "cg-warm");
+        control("-z");
+        drive(server.port, events, 8, 0.0, "cg");
+        control("-d");
+        let dump = std::fs::read_to_string(format!("{}.1", out.display())).expect("callgrind's dump");
+        let total: f64 = dump.lines().find_map(|l| l.strip_prefix("summary:")).and_then(|v| v.trim().parse().ok()).expect("the dump's summary line");
+        counts.push((server.name, total / events as f64));
+        server.stop();
+    }
+    let bare = counts[0].1;
+    let line: Vec<String> = counts.iter().map(|(name, n)| format!("{name} {n:.0}")).collect();
+    println!("user-space instructions per event (callgrind, {events} events after 500 of warm-up, 8 connections): {}", line.join(", "));
+    for (name, n) in &counts[1..] {
+        println!("ratio bare/handler instructions per event, {name}: {:.2}", bare / n);
+    }
 }
 
 /// The handler on the blob ledger (Azurite), through a proxy that counts storage requests.
