@@ -7,7 +7,9 @@
 //! `serde_json` into an adaptor that turns every piece back into `str` (`from_utf8`) and writes it
 //! through `fmt::Write`; escaping the dry-run plan (a JSON document in a string field) alone took
 //! most of the logging's share of an event's CPU. Here strings are escaped in runs straight into
-//! the line (`escape`), and numbers are written with `itoa`/`ryu` as `serde_json` writes them.
+//! the line (`escape`, 8 bytes at a time where there is nothing to escape), and numbers are
+//! written with `itoa`/`ryu` as `serde_json` writes them. Each thread keeps its line buffer
+//! from line to line, and the time's text up to the second (`push_time`).
 
 use std::fmt::{self, Write as _};
 
@@ -30,9 +32,15 @@ where
     fn format_event(&self, ctx: &FmtContext<'_, S, JsonFields>, mut writer: Writer<'_>, event: &Event<'_>) -> fmt::Result {
         let normalized = event.normalized_metadata();
         let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
-        let mut line = String::with_capacity(256);
+        // The line is built in this thread's buffer, kept from line to line (a dry-run line is
+        // over a kilobyte: a fresh `String` would be grown several times for each).
+        let mut line = LINE.take();
+        line.clear();
         line.push_str("{\"timestamp\":\"");
-        SystemTime.format_time(&mut Writer::new(&mut line))?;
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+        if !now.is_ok_and(|since_epoch| push_time(&mut line, since_epoch)) {
+            SystemTime.format_time(&mut Writer::new(&mut line))?;
+        }
         line.push_str("\",\"level\":\"");
         line.push_str(meta.level().as_str());
         line.push_str("\",\"fields\":{");
@@ -63,8 +71,51 @@ where
             line.push(']');
         }
         line.push_str("}\n");
-        writer.write_str(&line)
+        let written = writer.write_str(&line);
+        LINE.set(line);
+        written
     }
+}
+
+thread_local! {
+    /// Each thread's line buffer ([`JsonLines`]).
+    static LINE: std::cell::Cell<String> = const { std::cell::Cell::new(String::new()) };
+    /// The second a thread last wrote a time for, and its text up to the seconds ([`push_time`]).
+    static SECOND: std::cell::RefCell<(u64, String)> = const { std::cell::RefCell::new((u64::MAX, String::new())) };
+}
+
+/// The time `since_epoch` after 1970 as tracing-subscriber's `SystemTime` writes it,
+/// `2026-12-04T18:31:26.921114Z`: the text up to the seconds is kept from the thread's line
+/// before while the second is the same, so only the microseconds are written for each line.
+/// `false` (nothing written) for a time past jiff's last instant (9999-12-30T22:00:00Z): the
+/// caller then has tracing-subscriber write it.
+fn push_time(line: &mut String, since_epoch: std::time::Duration) -> bool {
+    let seconds = since_epoch.as_secs();
+    let known = SECOND.with_borrow_mut(|(second, text)| {
+        if *second != seconds {
+            // Years 1970–9999: four digits, as tracing-subscriber writes them.
+            let Some(at) = i64::try_from(seconds).ok().and_then(|s| jiff::Timestamp::from_second(s).ok()) else { return false };
+            text.clear();
+            let _ = write!(text, "{}", at.strftime("%Y-%m-%dT%H:%M:%S"));
+            *second = seconds;
+        }
+        line.push_str(text);
+        true
+    });
+    if !known {
+        return false;
+    }
+    let micros = since_epoch.subsec_micros();
+    line.push('.');
+    let mut digits = [b'0'; 6];
+    let mut rest = micros;
+    for d in digits.iter_mut().rev() {
+        *d = b'0' + (rest % 10) as u8;
+        rest /= 10;
+    }
+    line.push_str(std::str::from_utf8(&digits).expect("ASCII digits"));
+    line.push('Z');
+    true
 }
 
 /// Writes an event's fields as the members of a JSON object.
@@ -141,38 +192,44 @@ impl fmt::Write for Escaping<'_> {
     }
 }
 
-/// Whether any of the 8 bytes in `w` must be escaped: a control byte (below 0x20), `"` or a backslash
-/// (the bit tricks of "Bit Twiddling Hacks", exact as a yes/no for the whole word).
-fn needs_escape(w: u64) -> bool {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+/// The bytes of `w` (read little-endian: the first byte is the lowest) that must be escaped — a
+/// control byte (below 0x20), `"` or a backslash — each flagged by its high bit (the bit tricks
+/// of "Bit Twiddling Hacks"). A borrow can flag a byte above a flagged one by mistake, never
+/// one below: zero means none, and the lowest flag is always the first such byte.
+fn escape_mask(w: u64) -> u64 {
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
     let below = |x: u64, n: u64| x.wrapping_sub(ONES * n) & !x & HIGHS;
     let zero = |x: u64| below(x, 1);
-    (below(w, 0x20) | zero(w ^ (ONES * u64::from(b'"'))) | zero(w ^ (ONES * u64::from(b'\\')))) != 0
+    below(w, 0x20) | zero(w ^ (ONES * u64::from(b'"'))) | zero(w ^ (ONES * u64::from(b'\\')))
 }
 
 fn push_escaped(out: &mut String, s: &str) {
     let bytes = s.as_bytes();
+    out.reserve(bytes.len());
     let mut start = 0;
     let mut i = 0;
-    // Runs with nothing to escape, 8 bytes at a time; a word with something goes byte by byte.
-    while i < bytes.len() {
-        if let Some(word) = bytes.get(i..i + 8)
-            && !needs_escape(u64::from_ne_bytes(word.try_into().expect("8 bytes")))
-        {
+    // 8 bytes at a time: a word with nothing to escape is skipped whole, otherwise the first
+    // byte to escape is found from the mask and the next word starts just after it.
+    while let Some(word) = bytes.get(i..i + 8) {
+        let mask = escape_mask(u64::from_le_bytes(word.try_into().expect("8 bytes")));
+        if mask == 0 {
             i += 8;
             continue;
         }
-        let end = (i + 8).min(bytes.len());
-        for (j, &b) in bytes[i..end].iter().enumerate() {
-            if let Some(escaped) = escape_byte(b) {
-                // Every byte that stops the run is ASCII, so the slices fall on char boundaries.
-                out.push_str(&s[start..i + j]);
-                escaped.push_to(out);
-                start = i + j + 1;
-            }
+        let at = i + (mask.trailing_zeros() / 8) as usize;
+        // Every byte that stops the run is ASCII, so the slices fall on char boundaries.
+        out.push_str(&s[start..at]);
+        escape_byte(bytes[at]).expect("the mask's first flag is a byte to escape").push_to(out);
+        start = at + 1;
+        i = at + 1;
+    }
+    for (j, &b) in bytes[i..].iter().enumerate() {
+        if let Some(escaped) = escape_byte(b) {
+            out.push_str(&s[start..i + j]);
+            escaped.push_to(out);
+            start = i + j + 1;
         }
-        i = end;
     }
     out.push_str(&s[start..]);
 }
@@ -244,6 +301,41 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn times_are_written_as_tracing_subscriber_writes_them_and_each_second_anew() {
+        use std::time::Duration;
+        let at = |secs: u64, nanos: u32| {
+            let mut line = String::new();
+            assert!(push_time(&mut line, Duration::new(secs, nanos)));
+            line
+        };
+        let second = |text: &str| text.parse::<jiff::Timestamp>().unwrap().as_second() as u64;
+        assert_eq!(at(0, 0), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(at(second("2000-02-29T23:59:59Z"), 999_999_999), "2000-02-29T23:59:59.999999Z", "micros are cut, not rounded");
+        // The next second, then the one before again: the kept text follows the second.
+        assert_eq!(at(second("2000-03-01T00:00:00Z"), 5_000), "2000-03-01T00:00:00.000005Z");
+        assert_eq!(at(second("2000-02-29T23:59:59Z"), 1_000), "2000-02-29T23:59:59.000001Z");
+        assert_eq!(at(second("2026-12-04T18:31:26Z"), 921_114_000), "2026-12-04T18:31:26.921114Z");
+        let last = jiff::Timestamp::MAX.as_second() as u64;
+        assert_eq!(at(last, 0), "9999-12-30T22:00:00.000000Z");
+        let mut line = String::new();
+        assert!(!push_time(&mut line, Duration::from_secs(last + 1)), "past jiff's range");
+        assert_eq!(line, "");
+
+        // Against tracing-subscriber's own, now: the same text up to the seconds and the same
+        // shape (a few tries, in case the second turns between the two).
+        let now = || {
+            let mut ours = String::new();
+            push_time(&mut ours, std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap());
+            let mut theirs = String::new();
+            SystemTime.format_time(&mut Writer::new(&mut theirs)).unwrap();
+            (ours, theirs)
+        };
+        let (ours, theirs) = (0..5).map(|_| now()).find(|(o, t)| o[..20] == t[..20]).expect("the same second in five tries");
+        assert_eq!(ours.len(), theirs.len(), "{ours} / {theirs}");
+        assert!(ours.ends_with('Z') && ours.as_bytes()[19] == b'.', "{ours}");
     }
 
     /// Collects what the subscriber writes.
