@@ -254,18 +254,19 @@ impl Escaped {
     }
 }
 
+/// How `b` is written inside a JSON string; `None` when it is written as itself.
 fn escape_byte(b: u8) -> Option<Escaped> {
     let short = match b {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0x08 => "\\b",
-            0x0c => "\\f",
-            0x00..=0x1f => return Some(Escaped::Unicode(b)),
-            _ => return None,
-        };
+        b'"' => "\\\"",
+        b'\\' => "\\\\",
+        b'\n' => "\\n",
+        b'\r' => "\\r",
+        b'\t' => "\\t",
+        0x08 => "\\b",
+        0x0c => "\\f",
+        0x00..=0x1f => return Some(Escaped::Unicode(b)),
+        _ => return None,
+    };
     Some(Escaped::Short(short))
 }
 
