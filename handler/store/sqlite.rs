@@ -78,8 +78,9 @@ CREATE TABLE IF NOT EXISTS pending (
 
 /// SQLite-backed [`Ledger`].
 ///
-/// Each read runs on the caller's thread when the connection is free and SQLite answers at once
-/// (the usual case: every call is a few microseconds of work on a local file), so the event path
+/// Each read runs on the caller's thread unless SQLite answers busy (the usual case: every call
+/// is a few microseconds of work on a local file; a read that finds another task using the
+/// connection waits those microseconds for it), so the event path
 /// pays no thread hand-off per ledger call; the reads of one turn of the runtime share a read
 /// transaction ([`SqliteLedger::share_reads`]). Writes are batched: every write queued until the
 /// runtime next gets to the batch shares one `BEGIN IMMEDIATE` transaction and one commit, and
@@ -256,16 +257,22 @@ impl SqliteLedger {
         self.worker.commits.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Runs `f` with the connection: here when the connection is free and SQLite does not
-    /// answer busy, else on the ledger thread (which waits for the lock). `f` may run twice
-    /// when the first run met a lock; a run that met a lock has changed nothing (see the docs).
+    /// Runs `f` with the connection: here unless SQLite answers busy, else on the ledger thread
+    /// (which waits for the lock). `f` may run twice when the first run met a lock; a run that
+    /// met a lock has changed nothing (see the docs).
+    ///
+    /// The connection's mutex is waited for when another task holds it: it is held only for
+    /// calls that never wait on SQLite's locks (microseconds). Handing the call to the ledger
+    /// thread instead would queue it behind a write that waits there for another process's lock:
+    /// a read would then wait for that process's commit, up to the busy timeout.
     async fn with_conn<T, F>(&self, f: F) -> Result<T, LedgerError>
     where
         T: Send + 'static,
         F: Fn(&mut Connection) -> Result<T, LedgerError> + Send + 'static,
     {
         self.count_call();
-        if let Ok(mut conn) = self.worker.conn.try_lock() {
+        {
+            let mut conn = self.worker.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             BUSY.with(|b| b.set(false));
             self.share_reads(&conn);
             let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut conn)));
@@ -862,5 +869,48 @@ impl Ledger for SqliteLedger {
             Ok(())
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::action::ActionKey;
+    use crate::store::{Claim, Ledger};
+
+    /// A read that finds the callers' connection held by another task for a moment waits for
+    /// it, and is not handed to the ledger thread: there it would queue behind a write that
+    /// waits for another process's lock, and so wait for that process's commit.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_read_that_meets_the_connection_in_use_waits_for_it_not_behind_a_write_waiting_for_a_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cadence.db");
+        let ledger = SqliteLedger::open(&path).unwrap();
+        let now = Timestamp::from_second(1_800_000_000).unwrap();
+        ledger.first_seen("before", now).await.unwrap();
+        // Another process holds the write lock: the claim goes to the ledger thread and waits.
+        let other = Connection::open(&path).unwrap();
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let claim = {
+            let ledger = ledger.clone();
+            tokio::spawn(async move { ledger.claim(&ActionKey::from_raw("k"), "me", now, jiff::SignedDuration::from_mins(5)).await })
+        };
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(!claim.is_finished(), "the claim waits for the other process's lock");
+        // Another task holds the callers' connection for a moment, as a batch or a read does.
+        let (held, holding) = std::sync::mpsc::channel();
+        let worker = Arc::clone(&ledger.worker);
+        let holder = std::thread::spawn(move || {
+            let conn = worker.conn.lock().unwrap();
+            held.send(()).unwrap();
+            std::thread::sleep(Duration::from_millis(100));
+            drop(conn);
+        });
+        holding.recv().unwrap();
+        let read = tokio::time::timeout(Duration::from_secs(2), ledger.seen("before")).await;
+        assert_eq!(read.expect("the read answers before the other process commits").unwrap(), Some(now));
+        holder.join().unwrap();
+        other.execute_batch("COMMIT").unwrap();
+        assert!(matches!(claim.await.unwrap().unwrap(), Claim::Acquired(_)), "the claim runs once the lock is free");
     }
 }
