@@ -261,8 +261,9 @@ impl SqliteLedger {
     /// (which waits for the lock). `f` may run twice when the first run met a lock; a run that
     /// met a lock has changed nothing (see the docs).
     ///
-    /// The connection's mutex is waited for when another task holds it: it is held only for
-    /// calls that never wait on SQLite's locks (microseconds). Handing the call to the ledger
+    /// The connection's mutex is waited for when another task holds it: it is held only for a
+    /// call's own work, never while waiting on SQLite's locks (microseconds for the event path's
+    /// point reads and batches; a sweep's read of the whole fleet is longer). Handing the call to the ledger
     /// thread instead would queue it behind a write that waits there for another process's lock:
     /// a read would then wait for that process's commit, up to the busy timeout.
     async fn with_conn<T, F>(&self, f: F) -> Result<T, LedgerError>
