@@ -9,6 +9,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{Concern, Signal};
+use crate::json_text::escape;
 
 /// The idempotency key of one action:
 /// `"<concern key>/<channel>/<stage>"` (see [`Concern::key`]). It never contains an event id, so
@@ -19,7 +20,13 @@ pub struct ActionKey(String);
 
 impl ActionKey {
     pub fn new(concern: &Concern, channel: &str, stage: Stage) -> Self {
-        Self(format!("{}/{}/{}", concern.key(), channel, stage.as_str()))
+        let (mut key, stage) = (concern.key(), stage.as_str());
+        key.reserve(channel.len() + stage.len() + 2);
+        key.push('/');
+        key.push_str(channel);
+        key.push('/');
+        key.push_str(stage);
+        Self(key)
     }
     /// Wraps an already-built key (read back from a ledger).
     pub fn from_raw(raw: impl Into<String>) -> Self {
@@ -371,45 +378,43 @@ impl Action {
 
     /// [`Action::dry_run_line`] as JSON text, written straight from the action (no
     /// intermediate `Value`): what the host's `dry-run: planned` log line carries, once per
-    /// planned action on the event path. The same keys and values; objects nested in `detail`
-    /// and `held_by` keep their declaration order.
+    /// planned action on the event path. The same keys and values, keys in the same (sorted)
+    /// order, strings escaped as `serde_json` escapes them (`json_text`); objects nested in
+    /// `detail` and `held_by` keep their declaration order.
     pub fn dry_run_json(&self) -> String {
-        #[derive(Serialize)]
-        struct Line<'a> {
-            action: &'a str,
-            cluster: &'a str,
-            concern: &'a str,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            deadline: Option<Timestamp>,
-            detail: &'a ActionKind,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            first_seen: Option<Timestamp>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            held_by: Option<&'a Hold>,
-            key: &'a str,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            note: Option<&'a str>,
-            signal: &'a str,
-            stage: &'a str,
-            summary: &'a str,
-            target: &'a str,
-        }
-        let line = Line {
-            action: self.kind.name(),
-            cluster: self.concern.cluster.as_str(),
-            concern: self.concern.kind.as_str(),
-            deadline: self.deadline,
-            detail: &self.kind,
-            first_seen: self.first_seen,
-            held_by: self.hold.as_ref(),
-            key: self.key.as_str(),
-            note: self.note.as_deref(),
-            signal: self.signal.kind.name(),
-            stage: self.stage.as_str(),
-            summary: &self.summary,
-            target: &self.concern.target,
+        use std::fmt::Write as _;
+        let mut out = String::with_capacity(256 + self.summary.len() + 2 * self.key.as_str().len());
+        let string = |out: &mut String, name: &str, value: &str| {
+            out.push_str(name);
+            escape(out, value);
         };
-        serde_json::to_string(&line).expect("a dry-run line serializes")
+        let time = |out: &mut String, name: &str, value: Option<Timestamp>| {
+            if let Some(t) = value {
+                // A timestamp's text (RFC 3339) has nothing to escape.
+                let _ = write!(out, "{name}\"{t}\"");
+            }
+        };
+        string(&mut out, "{\"action\":", self.kind.name());
+        string(&mut out, ",\"cluster\":", self.concern.cluster.as_str());
+        string(&mut out, ",\"concern\":", self.concern.kind.as_str());
+        time(&mut out, ",\"deadline\":", self.deadline);
+        out.push_str(",\"detail\":");
+        out.push_str(&serde_json::to_string(&self.kind).expect("an action kind serializes"));
+        time(&mut out, ",\"first_seen\":", self.first_seen);
+        if let Some(hold) = &self.hold {
+            out.push_str(",\"held_by\":");
+            out.push_str(&serde_json::to_string(hold).expect("a hold serializes"));
+        }
+        string(&mut out, ",\"key\":", self.key.as_str());
+        if let Some(note) = &self.note {
+            string(&mut out, ",\"note\":", note);
+        }
+        string(&mut out, ",\"signal\":", self.signal.kind.name());
+        string(&mut out, ",\"stage\":", self.stage.as_str());
+        string(&mut out, ",\"summary\":", &self.summary);
+        string(&mut out, ",\"target\":", &self.concern.target);
+        out.push('}');
+        out
     }
 
     /// The dry-run line: at least `action`, `cluster`, `key`, `signal`, `summary`.
@@ -439,5 +444,85 @@ impl Action {
             obj.insert("note".into(), n.clone().into());
         }
         v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{ClusterId, ConcernKind, Origin, SignalKind};
+
+    /// The dry-run text as `serde_json` writes it from a struct of the same fields (what
+    /// `dry_run_json` did before it wrote the text itself).
+    fn through_serde(a: &Action) -> String {
+        #[derive(Serialize)]
+        struct Line<'a> {
+            action: &'a str,
+            cluster: &'a str,
+            concern: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            deadline: Option<Timestamp>,
+            detail: &'a ActionKind,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            first_seen: Option<Timestamp>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            held_by: Option<&'a Hold>,
+            key: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            note: Option<&'a str>,
+            signal: &'a str,
+            stage: &'a str,
+            summary: &'a str,
+            target: &'a str,
+        }
+        serde_json::to_string(&Line {
+            action: a.kind.name(),
+            cluster: a.concern.cluster.as_str(),
+            concern: a.concern.kind.as_str(),
+            deadline: a.deadline,
+            detail: &a.kind,
+            first_seen: a.first_seen,
+            held_by: a.hold.as_ref(),
+            key: a.key.as_str(),
+            note: a.note.as_deref(),
+            signal: a.signal.kind.name(),
+            stage: a.stage.as_str(),
+            summary: &a.summary,
+            target: &a.concern.target,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn the_dry_run_text_is_byte_for_byte_what_serde_json_writes() {
+        let cluster = ClusterId::from_parts("sub-1", "rg \"quoted\"", "aks\\prod");
+        let signal = Signal {
+            cluster: cluster.clone(),
+            facts: Default::default(),
+            kind: SignalKind::SupportEnded { kubernetes_version: "1.29.4".into() },
+            observed_at: "2026-03-01T08:00:00.123456789Z".parse().unwrap(),
+            origin: Origin::Manual,
+        };
+        let concern = Concern::new(cluster, ConcernKind::Support, "1.29\n\u{1}é");
+        let kinds = [
+            ActionKind::Log,
+            ActionKind::GithubIssue { repo: "org/ops".into(), labels: vec!["a\"b".into()], assignees: vec![] },
+            ActionKind::Email { to: vec!["ops@example.com".into()] },
+            ActionKind::RotateCertificates,
+        ];
+        let mut checked = 0;
+        for (i, kind) in kinds.into_iter().enumerate() {
+            let mut a = Action::new(concern.clone(), Stage::Overdue, kind, format!("summary {i}: \"1.29\" → 1.30\t\\ 日本"), signal.clone());
+            assert_eq!(a.dry_run_json(), through_serde(&a));
+            a.first_seen = Some("2026-02-01T00:00:00Z".parse().unwrap());
+            a.deadline = Some("2026-04-01T12:30:00.5Z".parse().unwrap());
+            a.note = Some("the pull request failed: \"422\"\n".into());
+            a.hold = Some(if i % 2 == 0 { Hold::Busy } else { Hold::ClusterNotReady { state: "provisioningState \"Updating\"".into() } });
+            assert_eq!(a.dry_run_json(), through_serde(&a));
+            let value: serde_json::Value = serde_json::from_str(&a.dry_run_json()).unwrap();
+            assert_eq!(value, a.dry_run_line());
+            checked += 1;
+        }
+        assert_eq!(checked, 4);
     }
 }

@@ -118,8 +118,13 @@ impl PartialEq for ClusterId {
 impl Eq for ClusterId {}
 impl Hash for ClusterId {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        for b in self.raw.bytes() {
-            state.write_u8(b.to_ascii_lowercase());
+        // The lowercase bytes (as `Eq` compares), a block at a time.
+        let mut block = [0u8; 64];
+        for chunk in self.raw.as_bytes().chunks(block.len()) {
+            let lower = &mut block[..chunk.len()];
+            lower.copy_from_slice(chunk);
+            lower.make_ascii_lowercase();
+            state.write(lower);
         }
     }
 }
@@ -130,7 +135,8 @@ impl PartialOrd for ClusterId {
 }
 impl Ord for ClusterId {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.key().cmp(&other.key())
+        // As `self.key().cmp(&other.key())`, without building either key.
+        self.raw.bytes().map(|b| b.to_ascii_lowercase()).cmp(other.raw.bytes().map(|b| b.to_ascii_lowercase()))
     }
 }
 impl fmt::Debug for ClusterId {

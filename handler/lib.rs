@@ -56,6 +56,7 @@ pub mod fleet_status;
 pub mod followup;
 pub mod host;
 pub mod ingest;
+pub mod json_text;
 pub mod output;
 pub mod pipeline;
 pub mod plan;

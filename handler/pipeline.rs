@@ -538,13 +538,15 @@ impl Pipeline {
                 report.log.push(note);
             }
         }
-        let sightings = self.sightings(&signals, now).await?;
-        let mut heads = self.heads(&signals).await?;
+        // Each signal's concerns and lineages, read once for the ledger calls and the loop below.
+        let scans: Vec<plan::Scan> = signals.iter().map(|s| plan::scan(s, &self.policy)).collect();
+        let sightings = self.sightings(&signals, &scans, now).await?;
+        let mut heads = self.heads(&scans).await?;
         let mut moved: BTreeMap<String, plan::Head> = BTreeMap::new();
 
         let mut keys = HashSet::new();
         let mut candidates: Vec<Action> = Vec::new();
-        for ((signal, base), sighted) in items.into_iter().zip(sightings) {
+        for (((signal, base), sighted), scan) in items.into_iter().zip(sightings).zip(scans) {
             let mut facts = base.clone();
             let resolved = matches!(signal.kind, SignalKind::Resolved { .. });
             let mut known = false;
@@ -559,7 +561,7 @@ impl Pipeline {
                 continue;
             }
             // Each signal sees the lineage heads as the signals before it left them.
-            for key in plan::lineages(signal, &self.policy) {
+            for key in scan.lineages {
                 if let Some(head) = heads.get(&key) {
                     facts.heads.insert(key, head.clone());
                 }
@@ -567,7 +569,7 @@ impl Pipeline {
             // Upgrades handled through infrastructure code (a merged pull request, recorded by
             // `approve`): only rules that open pull requests can have them.
             if self.policy.applicable(&signal.cluster, &signal.facts, &signal.kind).any(|r| r.github_pr.is_some()) {
-                for concern in plan::concerns(signal, &self.policy).into_iter().filter(|c| c.kind == ConcernKind::KubernetesUpgrade) {
+                for concern in scan.concerns.iter().filter(|c| c.kind == ConcernKind::KubernetesUpgrade) {
                     if let Some(pr) = self.ledger.get_ref(&concern.key(), plan::IAC_CHANNEL).await? {
                         facts.handled_by_iac.insert(concern.key(), pr);
                     }
@@ -700,10 +702,9 @@ impl Pipeline {
     /// For each signal, in order, its concern keys with when each was first seen
     /// ([`facts::sightings`] decides what to ask and what each signal sees). Each distinct key
     /// is asked once, up to `ledger_concurrency` keys in flight.
-    async fn sightings(&self, signals: &[&Signal], now: Timestamp) -> Result<Vec<Vec<(String, Option<Timestamp>)>>, LedgerError> {
-        let sightings = Sightings::of(signals, &self.policy, now);
-        let answers: Vec<KeyAnswer> = futures::stream::iter(sightings.reads.clone())
-            .map(|read| async move {
+    async fn sightings(&self, signals: &[&Signal], scans: &[plan::Scan], now: Timestamp) -> Result<Vec<Vec<(String, Option<Timestamp>)>>, LedgerError> {
+        let sightings = Sightings::of_scans(signals, scans, now);
+        let answers: Vec<KeyAnswer> = in_order(sightings.reads.clone(), self.ledger_concurrency, |read| async move {
                 // A first sighting this process has had from the ledger is the ledger's answer
                 // (it never moves): no call for it.
                 let known = self.known.get(&read.key);
@@ -723,24 +724,19 @@ impl Pipeline {
                 }
                 Ok::<_, LedgerError>((before, after))
             })
-            .buffered(self.ledger_concurrency)
-            .try_collect()
             .await?;
         Ok(sightings.answer(&answers))
     }
 
     /// The heads of the lineages `signals` are about (see `plan`, "Lineages"), each read once,
     /// up to `ledger_concurrency` reads in flight. An unreadable head counts as none.
-    async fn heads(&self, signals: &[&Signal]) -> Result<BTreeMap<String, plan::Head>, LedgerError> {
-        let keys: BTreeSet<String> = signals.iter().flat_map(|s| plan::lineages(s, &self.policy)).collect();
-        let read: Vec<(String, Option<String>)> = futures::stream::iter(keys)
-            .map(|key| async move {
-                let stored = self.ledger.get_ref(&key, plan::LINEAGE_CHANNEL).await?;
-                Ok::<_, LedgerError>((key, stored))
-            })
-            .buffered(self.ledger_concurrency)
-            .try_collect()
-            .await?;
+    async fn heads(&self, scans: &[plan::Scan]) -> Result<BTreeMap<String, plan::Head>, LedgerError> {
+        let keys: BTreeSet<String> = scans.iter().flat_map(|s| s.lineages.iter().cloned()).collect();
+        let read: Vec<(String, Option<String>)> = in_order(keys, self.ledger_concurrency, |key| async move {
+            let stored = self.ledger.get_ref(&key, plan::LINEAGE_CHANNEL).await?;
+            Ok::<_, LedgerError>((key, stored))
+        })
+        .await?;
         Ok(read.into_iter().filter_map(|(key, stored)| Some((key, plan::Head::from_stored(stored.as_deref()?)?))).collect())
     }
 
@@ -757,7 +753,7 @@ impl Pipeline {
 
     /// The ledger state of each key, in order, up to `ledger_concurrency` reads in flight.
     async fn action_states(&self, keys: Vec<ActionKey>) -> Result<Vec<Option<ActionState>>, LedgerError> {
-        futures::stream::iter(keys).map(|key| async move { self.ledger.action_state(&key).await }).buffered(self.ledger_concurrency).try_collect().await
+        in_order(keys, self.ledger_concurrency, |key| async move { self.ledger.action_state(&key).await }).await
     }
 
     /// The one path from a plan to the invocation's answer, whatever gathered the plan (an
@@ -987,4 +983,25 @@ impl EventSink for Pipeline {
         }
         Ok(report)
     }
+}
+
+/// `f` of each item, in order, up to `n` calls in flight; the first error in that order is the
+/// answer (calls already in flight after it may have run). A single item is awaited directly:
+/// the event path's usual case, without a stream to set up.
+async fn in_order<I, T, E, F, Fut>(items: I, n: usize, mut f: F) -> Result<Vec<T>, E>
+where
+    I: IntoIterator,
+    I::IntoIter: ExactSizeIterator,
+    F: FnMut(I::Item) -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+{
+    let items = items.into_iter();
+    if items.len() <= 1 {
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            out.push(f(item).await?);
+        }
+        return Ok(out);
+    }
+    futures::stream::iter(items).map(f).buffered(n).try_collect().await
 }

@@ -570,6 +570,24 @@ fn shell_word(s: &str) -> String {
     }
 }
 
+/// What the orchestrator reads before it plans a signal, from one reading of the signal: the
+/// concerns it is about ([`concerns`], for their first sightings) and the lineage keys of its
+/// findings ([`lineages`], for their heads).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scan {
+    pub concerns: Vec<Concern>,
+    pub lineages: Vec<String>,
+}
+
+/// [`concerns`] and [`lineages`] of `signal` at once (the policy resolved and the signal
+/// analysed once, not once for each).
+pub fn scan(signal: &Signal, policy: &Policy) -> Scan {
+    let cadence = policy.cadence_for(&signal.cluster, &signal.facts, &signal.kind);
+    let findings = analyse(signal, &cadence);
+    let lineages = findings.iter().filter_map(|f| lineage_of(&f.what)).map(|l| l.key(&signal.cluster)).collect();
+    Scan { concerns: findings.into_iter().map(|f| f.concern).collect(), lineages }
+}
+
 /// The concerns a signal is about (so the orchestrator can look up their first-seen times).
 pub fn concerns(signal: &Signal, policy: &Policy) -> Vec<Concern> {
     let cadence = policy.cadence_for(&signal.cluster, &signal.facts, &signal.kind);
@@ -955,7 +973,13 @@ fn digest(parts: &[&str]) -> String {
         h.update(p.as_bytes());
         h.update([0u8]);
     }
-    h.finalize()[..4].iter().map(|b| format!("{b:02x}")).collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(8);
+    for b in &h.finalize()[..4] {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0xf)]));
+    }
+    out
 }
 
 /// Notice → Reminder → Overdue by the clock.

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 const CORE: &[&str] = &[
     "handler/domain.rs",
     "handler/action.rs",
+    "handler/json_text.rs",
     "handler/error.rs",
     "handler/retry.rs",
     "handler/plan.rs",

@@ -259,6 +259,9 @@ fn plan_all(ingested: &[Ingested], policies: &[Policy]) {
         for signal in signals {
             assert!(in_time_range(signal.observed_at), "a signal's time is storable: {}", signal.observed_at);
             for policy in policies {
+                // One reading of the signal gives what the two separate ones give.
+                let scan = plan::scan(signal, policy);
+                assert_eq!((scan.concerns, scan.lineages), (plan::concerns(signal, policy), plan::lineages(signal, policy)));
                 for now in clocks() {
                     let (at, _) = plan::observed_at(signal, now);
                     let mut facts = PlanFacts { window: WindowStatus::Open { until: now }, ..PlanFacts::default() };
@@ -267,7 +270,8 @@ fn plan_all(ingested: &[Ingested], policies: &[Policy]) {
                     }
                     facts.offered_in_region = Some(vec!["1.4294967295.4294967295".into(), "1.30.4".into()]);
                     for action in plan::plan(signal, policy, &facts, now) {
-                        let _ = action.dry_run_line();
+                        let text: serde_json::Value = serde_json::from_str(&action.dry_run_json()).expect("the dry-run text is JSON");
+                        assert_eq!(text, action.dry_run_line());
                     }
                 }
             }

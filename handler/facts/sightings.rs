@@ -63,16 +63,23 @@ pub struct Sightings {
 impl Sightings {
     /// The reads `signals` need (see the module docs).
     pub fn of(signals: &[&Signal], policy: &Policy, now: Timestamp) -> Self {
+        let scans: Vec<plan::Scan> = signals.iter().map(|s| plan::scan(s, policy)).collect();
+        Self::of_scans(signals, &scans, now)
+    }
+
+    /// [`Self::of`] from each signal's [`plan::scan`] (`scans[i]` is that of `signals[i]`).
+    pub fn of_scans(signals: &[&Signal], scans: &[plan::Scan], now: Timestamp) -> Self {
+        debug_assert_eq!(signals.len(), scans.len(), "one scan per signal");
         let mut reads: Vec<KeyReads> = Vec::new();
         let mut index: HashMap<String, usize> = HashMap::new();
         let mut per_signal: Vec<Vec<usize>> = Vec::with_capacity(signals.len());
-        for (i, signal) in signals.iter().enumerate() {
+        for ((i, signal), scan) in signals.iter().enumerate().zip(scans) {
             // A fact is first seen when it was observed (events can arrive late), never in
             // the future of our clock, and an event's time only within the trust window.
             let (observed, _) = plan::observed_at(signal, now);
             let resolved = matches!(signal.kind, SignalKind::Resolved { .. });
             let mut mine = Vec::new();
-            for concern in plan::concerns(signal, policy) {
+            for concern in &scan.concerns {
                 let key = concern.key();
                 let r = *index.entry(key.clone()).or_insert_with(|| {
                     reads.push(KeyReads { key, opened: None, resolved_first: false });

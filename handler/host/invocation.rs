@@ -10,7 +10,6 @@
 //! topic that `CADENCE_EVENTGRID_ALLOWED_TOPICS` does not allow — is answered 200 with a log
 //! line saying why, so it is not retried for a day to no effect.
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
@@ -65,7 +64,26 @@ impl InvocationResponse {
 
     /// The response with a status: 200 for success, non-2xx to fail the invocation.
     pub fn into_response_with(self, status: StatusCode) -> Response {
-        (status, Json(self)).into_response()
+        (status, [(axum::http::header::CONTENT_TYPE, axum::http::HeaderValue::from_static("application/json"))], self.to_json())
+            .into_response()
+    }
+
+    /// The answer's JSON text, as `serde_json` writes it. The usual answer (no outputs, no
+    /// return value: log lines only) is written straight into one buffer of the right size.
+    pub fn to_json(&self) -> String {
+        if !(self.outputs.is_empty() && self.return_value.is_null()) {
+            return serde_json::to_string(self).expect("an invocation response serializes");
+        }
+        let mut out = String::with_capacity(48 + self.logs.iter().map(|l| l.len() + 8).sum::<usize>());
+        out.push_str("{\"Outputs\":{},\"Logs\":[");
+        for (i, line) in self.logs.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            crate::json_text::escape(&mut out, line);
+        }
+        out.push_str("],\"ReturnValue\":null}");
+        out
     }
 }
 
@@ -278,5 +296,25 @@ mod tests {
             let body = &cases.iter().find(|c| c.0 == name).unwrap().1;
             assert!(read_event(body.as_bytes()).is_ok(), "{name}: {:?}", read_event(body.as_bytes()));
         }
+    }
+
+    #[test]
+    fn the_answer_is_the_text_serde_json_writes_for_it() {
+        let lines = || vec!["event e-1 (Microsoft.ContainerService.ClusterSupportEnded) ingested".to_string(), "dry-run: log k: \"1.29\" → 1.30\n\\ \u{1} 日本".to_string(), String::new()];
+        let mut answers = vec![
+            InvocationResponse::default(),
+            InvocationResponse::with_logs(lines()),
+            InvocationResponse::with_logs(vec!["one".into()]),
+            InvocationResponse { return_value: json!({"status": 200}), ..InvocationResponse::with_logs(lines()) },
+        ];
+        let mut with_output = InvocationResponse::with_logs(lines());
+        with_output.outputs.insert("queue".into(), json!({"a": "b"}));
+        answers.push(with_output);
+        for answer in &answers {
+            assert_eq!(answer.to_json(), serde_json::to_string(answer).unwrap(), "{answer:?}");
+        }
+        let response = InvocationResponse::with_logs(lines()).into_response_with(StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(response.headers()[axum::http::header::CONTENT_TYPE], "application/json");
     }
 }
