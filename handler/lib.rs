@@ -19,6 +19,7 @@
 //!              failing checks as concerns (baseline::report)
 //!   readiness  before an upgrade: surge settings, vCPU quota and subnet headroom; AKS errors → causes
 //!   dashboard  the fleet dashboard (GitHub issue, `handler status`): fleet status → markdown
+//!   json_text  JSON string text escaped as serde_json escapes it (log lines, dry-run text, answers)
 //! edges (import the core and each other, never the run layer)
 //!   ingest/    Event Grid / CloudEvents wire types → Signal (wire types stop here)
 //!   sweep/     inventory + per-cluster reads → ClusterSnapshot / Signal; fan-out messages
