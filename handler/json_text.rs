@@ -42,7 +42,12 @@ pub fn push_escaped(out: &mut String, s: &str) {
         let at = i + (mask.trailing_zeros() / 8) as usize;
         // Every byte that stops the run is ASCII, so the slices fall on char boundaries.
         out.push_str(&s[start..at]);
-        escape_byte(bytes[at]).expect("the mask's first flag is a byte to escape").push_to(out);
+        match bytes[at] {
+            // The usual ones (a JSON document in a string is dense with quotes), written at once.
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b => escape_byte(b).expect("the mask's first flag is a byte to escape").push_to(out),
+        }
         start = at + 1;
         i = at + 1;
     }
