@@ -23,7 +23,10 @@
 //! paired (bare, dry-run, live, bare, …) and medians reported.
 //!
 //! Printed: CPU per event and events/s per server and round; the ratio bare/handler of CPU per
-//! event (goal ≥ 0.5); p50/p99 at half of each server's median maximum rate (open loop,
+//! event (goal ≥ 0.5); CPU per event with every server driven at one rate (half the slowest
+//! server's maximum, open loop: the same load for each, as deliveries arrive at a rate rather
+//! than as fast as a server answers), and its ratio; p50/p99 at half of each server's median
+//! maximum rate (open loop,
 //! latency counted from the scheduled send time; goal p99 < 5 ms); start → first `GET /` 200
 //! for the handler and the bare server (median of `BENCH_STARTS` pairs; goal ≤ 2×); and, when
 //! `CADENCE_TEST_AZURITE_BLOB` is set (`source scripts/services.sh && start_services`), the
@@ -488,6 +491,30 @@ fn compare() {
     for i in 1..servers.len() {
         let ratio = cpu[0] / cpu[i];
         println!("ratio bare/handler CPU per event, {}: {ratio:.2} (goal >= 0.5: {})", servers[i].name, verdict(ratio >= 0.5));
+    }
+
+    // CPU per event with every server under the same load: open loop at one rate (half the
+    // slowest server's maximum), rounds paired as above. In the closed loop each server runs at
+    // its own maximum, so what a turn of its runtime costs is shared by as many requests as it
+    // has ready; at one rate every server meets the same arrivals, as from Event Grid.
+    let common = max_rate.iter().copied().fold(f64::INFINITY, f64::min) / 2.0;
+    let n = ((common * 2.0) as usize).clamp(1_000, requests);
+    let mut at_rate: Vec<Vec<f64>> = servers.iter().map(|_| Vec::new()).collect();
+    for r in 1..=rounds {
+        for (i, s) in servers.iter().enumerate() {
+            let before = s.cpu_secs();
+            let result = drive(s.port, n, concurrency, common, &format!("c{r}"));
+            at_rate[i].push((s.cpu_secs() - before) * 1e6 / result.events as f64);
+        }
+    }
+    let at_rate: Vec<f64> = at_rate.into_iter().map(median).collect();
+    let mut line = format!("CPU per event at one rate for all ({common:.0} ev/s open loop, {n} events, median of {rounds}):");
+    for (i, s) in servers.iter().enumerate() {
+        line += &format!(" | {} {:.1} us", short(s.name), at_rate[i]);
+    }
+    println!("{line}");
+    for i in 1..servers.len() {
+        println!("ratio bare/handler CPU per event at one rate, {}: {:.2} (the goal's figure is the closed-loop ratio above)", servers[i].name, at_rate[0] / at_rate[i]);
     }
 
     // Latency at half of each server's own maximum rate (open loop).
