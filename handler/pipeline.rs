@@ -705,26 +705,26 @@ impl Pipeline {
     async fn sightings(&self, signals: &[&Signal], scans: &[plan::Scan], now: Timestamp) -> Result<Vec<Vec<(String, Option<Timestamp>)>>, LedgerError> {
         let sightings = Sightings::of_scans(signals, scans, now);
         let answers: Vec<KeyAnswer> = in_order(sightings.reads.clone(), self.ledger_concurrency, |read| async move {
-                // A first sighting this process has had from the ledger is the ledger's answer
-                // (it never moves): no call for it.
-                let known = self.known.get(&read.key);
-                let before = match (read.asks_seen(), known) {
-                    (false, _) => None,
-                    (true, Some(at)) => Some(at),
-                    (true, None) => self.ledger.seen(&read.key).await?,
-                };
-                let after = match (read.records_at(), before.or(known)) {
-                    (None, _) => None,
-                    // Already recorded: `first_seen` would answer the same and record nothing.
-                    (Some(_), Some(at)) => Some(at),
-                    (Some(earliest), None) => Some(self.ledger.first_seen(&read.key, earliest).await?),
-                };
-                if let Some(at) = before.or(after) {
-                    self.known.keep(&read.key, at);
-                }
-                Ok::<_, LedgerError>((before, after))
-            })
-            .await?;
+            // A first sighting this process has had from the ledger is the ledger's answer
+            // (it never moves): no call for it.
+            let known = self.known.get(&read.key);
+            let before = match (read.asks_seen(), known) {
+                (false, _) => None,
+                (true, Some(at)) => Some(at),
+                (true, None) => self.ledger.seen(&read.key).await?,
+            };
+            let after = match (read.records_at(), before.or(known)) {
+                (None, _) => None,
+                // Already recorded: `first_seen` would answer the same and record nothing.
+                (Some(_), Some(at)) => Some(at),
+                (Some(earliest), None) => Some(self.ledger.first_seen(&read.key, earliest).await?),
+            };
+            if let Some(at) = before.or(after) {
+                self.known.keep(&read.key, at);
+            }
+            Ok::<_, LedgerError>((before, after))
+        })
+        .await?;
         Ok(sightings.answer(&answers))
     }
 

@@ -494,8 +494,7 @@ fn image_order(image: &str) -> Option<Vec<u64>> {
 /// The lineage keys a signal's findings belong to, for the orchestrator to read their heads
 /// (`Ledger::get_ref(key, LINEAGE_CHANNEL)`) into [`PlanFacts::heads`].
 pub fn lineages(signal: &Signal, policy: &Policy) -> Vec<String> {
-    let cadence = policy.cadence_for(&signal.cluster, &signal.facts, &signal.kind);
-    analyse(signal, &cadence).iter().filter_map(|f| lineage_of(&f.what)).map(|l| l.key(&signal.cluster)).collect()
+    scan(signal, policy).lineages
 }
 
 fn lineage_of(what: &What) -> Option<Lineage> {
@@ -590,8 +589,7 @@ pub fn scan(signal: &Signal, policy: &Policy) -> Scan {
 
 /// The concerns a signal is about (so the orchestrator can look up their first-seen times).
 pub fn concerns(signal: &Signal, policy: &Policy) -> Vec<Concern> {
-    let cadence = policy.cadence_for(&signal.cluster, &signal.facts, &signal.kind);
-    analyse(signal, &cadence).into_iter().map(|f| f.concern).collect()
+    scan(signal, policy).concerns
 }
 
 /// Plans the actions for one signal.
