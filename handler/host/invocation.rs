@@ -94,7 +94,8 @@ impl InvocationResponse {
 /// together. Each answer written while the Functions host's threads sleep wakes one of them, and
 /// on the same machine that wake-up is paid by the handler's CPU (the TCP send runs the host's
 /// receive and schedules its thread); answers that go out together wake it once. With no other
-/// work ready the task resumes at once. Measured in docs/host.md (*Answers written together*).
+/// work ready the task resumes after that look at the sockets, which does not wait. Measured in
+/// docs/host.md (*Answers written together*).
 pub(crate) async fn aks_events(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
     let response = answer_event(state, body).await;
     tokio::task::yield_now().await;
