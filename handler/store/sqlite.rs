@@ -100,6 +100,15 @@ CREATE TABLE IF NOT EXISTS pending (
 /// writer) after every [`CHECKPOINT_EVERY`] calls and once a second while there were any. When
 /// the checkpointer's connection cannot be opened, the automatic checkpoint stays on.
 ///
+/// SQLite starts the log over (writes from its beginning again) only when a write begins with
+/// every frame of it already copied back. Under a steady stream of writes the checkpointer's
+/// copy is nearly always overtaken by a commit that lands while it runs, so the log would only
+/// grow (to 61 MiB in the benchmark, docs/host.md). When a checkpoint saw
+/// [`RESTART_AFTER_FRAMES`] frames or more, the checkpointer catches up with what was committed
+/// meanwhile, and the next batch of writes first copies the few frames committed since (a
+/// passive checkpoint on its own connection, with its fsyncs; once in some 3,000 events under
+/// full load) and then begins with nothing left to copy, so its commit starts the log over.
+///
 /// Clones share the connections and the threads. When the last clone is dropped the queue
 /// closes, the threads finish what is queued, close their connections and are joined, so a file
 /// that is reopened right after (a restart) sees every write.
@@ -125,6 +134,9 @@ struct Worker {
     writes: std::sync::Mutex<Vec<Box<dyn Write>>>,
     /// Batches committed so far ([`SqliteLedger::commits`]).
     commits: Arc<std::sync::atomic::AtomicUsize>,
+    /// Set by the checkpointer when the log has grown long: the next batch copies the rest of
+    /// it back first, so that its commit starts the log over (see the type's docs).
+    restart: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// A write waiting for its batch: runs with the connection inside the batch's transaction
@@ -189,6 +201,14 @@ const STATEMENT_CACHE: usize = 32;
 /// far below SQLite's own automatic threshold of 1,000 pages).
 pub const CHECKPOINT_EVERY: usize = 256;
 
+/// A log this long (frames, a page each: 16 MiB at 4 KiB pages) when a checkpoint ran is
+/// started over by the next batch of writes (see [`SqliteLedger`]).
+pub const RESTART_AFTER_FRAMES: i64 = 4096;
+
+/// Frames committed during a checkpoint that the checkpointer leaves to the batch that starts
+/// the log over (see [`start_checkpointer`]).
+const CAUGHT_UP_FRAMES: i64 = 64;
+
 impl std::fmt::Debug for SqliteLedger {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SqliteLedger").field("path", &self.path).finish()
@@ -218,7 +238,8 @@ impl SqliteLedger {
         // Calls on the caller's thread never wait for a lock (see the type's docs).
         conn.busy_timeout(Duration::ZERO).map_err(sql)?;
         let calls: Arc<std::sync::atomic::AtomicUsize> = Arc::default();
-        let (checkpoints, checkpointer) = match start_checkpointer(&path, Arc::clone(&calls)) {
+        let restart: Arc<std::sync::atomic::AtomicBool> = Arc::default();
+        let (checkpoints, checkpointer) = match start_checkpointer(&path, Arc::clone(&calls), Arc::clone(&restart)) {
             Some((kick, thread)) => {
                 conn.pragma_update(None, "wal_autocheckpoint", 0).map_err(sql)?;
                 (Some(kick), Some(thread))
@@ -242,7 +263,7 @@ impl SqliteLedger {
             .name("sqlite-ledger".into())
             .spawn(move || run(waiter, queue))
             .map_err(|e| LedgerError::Unavailable(format!("cannot start the SQLite ledger thread for {}: {e}", path.display())))?;
-        let worker = Worker { conn, jobs: Some(jobs), thread: Some(thread), calls, checkpoints, checkpointer, writes: std::sync::Mutex::default(), commits: Arc::default() };
+        let worker = Worker { conn, jobs: Some(jobs), thread: Some(thread), calls, checkpoints, checkpointer, writes: std::sync::Mutex::default(), commits: Arc::default(), restart };
         Ok(Self { worker: Arc::new(worker), path })
     }
 
@@ -408,15 +429,16 @@ impl Worker {
             return;
         }
         let writes = match self.conn.try_lock() {
-            Ok(mut conn) => match batch(&mut conn, writes, true, &self.commits) {
+            Ok(mut conn) => match batch(&mut conn, writes, true, &self.commits, &self.restart) {
                 None => return,
                 Some(busy) => busy,
             },
             Err(_) => writes,
         };
         let commits = Arc::clone(&self.commits);
+        let restart = Arc::clone(&self.restart);
         let job: Job = Box::new(move |conn| {
-            let _ = batch(conn, writes, false, &commits);
+            let _ = batch(conn, writes, false, &commits, &restart);
         });
         // The queue is closed only when the last clone is gone, and a queued write holds one
         // through its batch's task: the send cannot fail here. Were it to, the writes are
@@ -440,10 +462,24 @@ fn end_reads(conn: &Connection) {
 /// [`SqliteLedger::with_write`]). With `hand_off`, SQLite answering busy (another process holds
 /// the write lock) rolls back and gives the writes back untouched, to run where waiting for the
 /// lock is allowed; without it, busy is the answer (after the connection's busy timeout).
-fn batch(conn: &mut Connection, mut writes: Vec<Box<dyn Write>>, hand_off: bool, commits: &std::sync::atomic::AtomicUsize) -> Option<Vec<Box<dyn Write>>> {
+/// When `restart` is set, the rest of the log is copied back first (see [`SqliteLedger`]).
+fn batch(
+    conn: &mut Connection,
+    mut writes: Vec<Box<dyn Write>>,
+    hand_off: bool,
+    commits: &std::sync::atomic::AtomicUsize,
+    restart: &std::sync::atomic::AtomicBool,
+) -> Option<Vec<Box<dyn Write>>> {
     BUSY.with(|b| b.set(false));
     // The reads of this turn may hold a read transaction open; a write takes the lock afresh.
     end_reads(conn);
+    if restart.swap(false, std::sync::atomic::Ordering::Relaxed) {
+        // Passive: when the checkpointer or a reader is in the way this copies less (or
+        // nothing), the log is not started over this time, and a later checkpoint asks again.
+        if let Err(e) = checkpoint(conn) {
+            tracing::debug!(error = %e, "SQLite checkpoint before a write did not run; a later one will");
+        }
+    }
     let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<(), LedgerError> {
         exec(conn, "BEGIN IMMEDIATE", []).map_err(sql)?;
         for write in writes.iter_mut() {
@@ -487,9 +523,17 @@ fn batch(conn: &mut Connection, mut writes: Vec<Box<dyn Write>>, hand_off: bool,
     None
 }
 
+/// A passive checkpoint on `conn`: copies what no reader still needs, never waits for a lock,
+/// never blocks the writer (what it cannot copy now, a later one does). Answers how many frames
+/// the log held when it began.
+fn checkpoint(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1))
+}
+
 /// The checkpointer: its own connection to `path`, a passive checkpoint on every request and
-/// once a second when `calls` moved. `None` when its connection cannot be opened.
-fn start_checkpointer(path: &Path, calls: Arc<std::sync::atomic::AtomicUsize>) -> Option<(std::sync::mpsc::SyncSender<()>, std::thread::JoinHandle<()>)> {
+/// once a second when `calls` moved; it sets `restart` when the log had grown to
+/// [`RESTART_AFTER_FRAMES`]. `None` when its connection cannot be opened.
+fn start_checkpointer(path: &Path, calls: Arc<std::sync::atomic::AtomicUsize>, restart: Arc<std::sync::atomic::AtomicBool>) -> Option<(std::sync::mpsc::SyncSender<()>, std::thread::JoinHandle<()>)> {
     let conn = Connection::open(path).ok()?;
     let (kick, kicks) = std::sync::mpsc::sync_channel::<()>(1);
     let thread = std::thread::Builder::new()
@@ -507,10 +551,22 @@ fn start_checkpointer(path: &Path, calls: Arc<std::sync::atomic::AtomicUsize>) -
                     continue;
                 }
                 checkpointed_at = made;
-                // Passive: copies what no reader still needs, never waits for a lock, never
-                // blocks the writer. What it cannot copy now, a later one does.
-                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                    tracing::debug!(error = %e, "SQLite checkpoint did not run; the next one will");
+                match checkpoint(&conn) {
+                    Ok(frames) if frames >= RESTART_AFTER_FRAMES => {
+                        // Copy what was committed while it ran, and again while that ran (at
+                        // most three times), so that the batch that starts the log over has
+                        // only the last few frames to copy, with its fsyncs, on the event path.
+                        let mut seen = frames;
+                        for _ in 0..3 {
+                            match checkpoint(&conn) {
+                                Ok(now) if now - seen > CAUGHT_UP_FRAMES => seen = now,
+                                _ => break,
+                            }
+                        }
+                        restart.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::debug!(error = %e, "SQLite checkpoint did not run; the next one will"),
                 }
             }
         })
@@ -894,6 +950,97 @@ mod tests {
     use super::*;
     use crate::action::ActionKey;
     use crate::store::{Claim, Ledger};
+
+    /// A connection set up as the ledger's own: the schema, its settings, no automatic checkpoint.
+    fn ledger_connection(path: &Path) -> Connection {
+        let conn = Connection::open(path).unwrap();
+        init(&conn).unwrap();
+        conn.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
+        conn
+    }
+
+    fn commit_sightings(conn: &Connection, from: usize, n: usize) {
+        for i in from..from + n {
+            exec(conn, "INSERT INTO first_seen (concern_key, at) VALUES (?1, ?2)", params![format!("concern-{i}"), i as i64]).unwrap();
+        }
+    }
+
+    /// One write for a batch, as the event path queues one, and where its answer arrives.
+    fn one_write(key: &str) -> (Box<dyn Write>, tokio::sync::oneshot::Receiver<Result<(), LedgerError>>) {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let key = key.to_string();
+        let f = move |c: &mut Connection| exec(c, "INSERT INTO first_seen (concern_key, at) VALUES (?1, 0)", params![key]).map(|_| ()).map_err(sql);
+        (Box::new(PendingWrite { f, kept: None, answer }), answered)
+    }
+
+    /// Under a steady stream of writes a commit lands while the checkpointer copies, so the
+    /// write after it begins with frames left to copy and SQLite appends to the log instead of
+    /// starting it over. Asked to (`restart`), a batch copies the rest first, and its commit
+    /// starts the log over.
+    #[test]
+    fn a_batch_asked_to_restart_the_log_copies_the_rest_back_first_and_its_commit_starts_the_log_over() {
+        for asked in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("cadence.db");
+            let mut conn = ledger_connection(&path);
+            let checkpointer = Connection::open(&path).unwrap();
+            commit_sightings(&conn, 0, 200);
+            // A write that began before the checkpoint and commits after it.
+            conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+            commit_sightings(&conn, 200, 1);
+            assert!(checkpoint(&checkpointer).unwrap() >= 200, "the log holds a frame per commit");
+            conn.execute_batch("COMMIT").unwrap();
+            let (commits, restart) = (std::sync::atomic::AtomicUsize::new(0), std::sync::atomic::AtomicBool::new(asked));
+            let (write, mut answered) = one_write("after");
+            assert!(batch(&mut conn, vec![write], true, &commits, &restart).is_none(), "the batch ran here");
+            assert!(matches!(answered.try_recv(), Ok(Ok(()))), "the write is answered once committed");
+            assert_eq!(commits.load(std::sync::atomic::Ordering::Relaxed), 1);
+            assert!(!restart.load(std::sync::atomic::Ordering::Relaxed), "the request is used up");
+            let frames = checkpoint(&checkpointer).unwrap();
+            if asked {
+                assert!(frames < 10, "the batch's commit started the log over: {frames} frames");
+            } else {
+                assert!(frames > 200, "without the request the log only grows: {frames} frames");
+            }
+            // Nothing was lost either way.
+            let rows: i64 = conn.query_row("SELECT count(*) FROM first_seen", [], |r| r.get(0)).unwrap();
+            assert_eq!(rows, 202);
+        }
+    }
+
+    /// The checkpointer asks for the log to be started over once a checkpoint found it
+    /// [`RESTART_AFTER_FRAMES`] long, and not before.
+    #[test]
+    fn the_checkpointer_asks_for_a_restart_once_the_log_is_long() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cadence.db");
+        let conn = ledger_connection(&path);
+        let calls: Arc<std::sync::atomic::AtomicUsize> = Arc::default();
+        let restart: Arc<std::sync::atomic::AtomicBool> = Arc::default();
+        let (kick, thread) = start_checkpointer(&path, Arc::clone(&calls), Arc::clone(&restart)).unwrap();
+        // A reader on the file as it was keeps every checkpoint from copying anything, so each
+        // checkpoint below sees the whole log.
+        let reader = Connection::open(&path).unwrap();
+        reader.execute_batch("BEGIN").unwrap();
+        let _: i64 = reader.query_row("SELECT count(*) FROM first_seen", [], |r| r.get(0)).unwrap();
+        let checkpoint_now = || {
+            calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            // The channel holds one request: the third send returns once the thread has taken
+            // the second, that is once the checkpoint the first asked for has run.
+            for _ in 0..3 {
+                kick.send(()).unwrap();
+            }
+        };
+        commit_sightings(&conn, 0, 100);
+        checkpoint_now();
+        assert!(!restart.load(std::sync::atomic::Ordering::Relaxed), "a short log is left to grow");
+        commit_sightings(&conn, 100, RESTART_AFTER_FRAMES as usize);
+        checkpoint_now();
+        assert!(restart.load(std::sync::atomic::Ordering::Relaxed), "a log of {RESTART_AFTER_FRAMES} frames or more is to be started over");
+        reader.execute_batch("COMMIT").unwrap();
+        drop(kick);
+        thread.join().unwrap();
+    }
 
     /// A read that finds the callers' connection held by another task for a moment waits for
     /// it, and is not handed to the ledger thread: there it would queue behind a write that
