@@ -270,7 +270,7 @@ struct Server {
     name: &'static str,
     child: Child,
     port: u16,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     log: PathBuf,
 }
 
@@ -335,7 +335,7 @@ impl Server {
         let started = Instant::now();
         let mut child = cmd.spawn().expect("the server starts");
         let ready = wait_ready(&mut child, port, started);
-        (Self { name, child, port, _dir: dir, log }, ready)
+        (Self { name, child, port, dir, log }, ready)
     }
 
     /// utime + stime so far, in seconds.
@@ -347,6 +347,17 @@ impl Server {
         // utime and stime are fields 14 and 15 of the full line: 12 and 13 after the name.
         let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
         ticks / clock_ticks()
+    }
+
+    /// The SQLite ledger's file and write-ahead log as this server leaves them (after every
+    /// round), when it has one: the log's size shows whether it is started over under load.
+    fn ledger_files(&self) -> String {
+        let size = |name: &str| std::fs::metadata(self.dir.path().join(name)).map(|m| m.len() as f64 / (1024.0 * 1024.0));
+        match (size("ledger.db"), size("ledger.db-wal")) {
+            (Ok(db), Ok(wal)) => format!(", ledger file {db:.1} MiB, write-ahead log {wal:.1} MiB"),
+            (Ok(db), Err(_)) => format!(", ledger file {db:.1} MiB"),
+            _ => String::new(),
+        }
     }
 
     fn peak_rss_mib(&self) -> f64 {
@@ -531,9 +542,9 @@ fn compare() {
         );
     }
     for s in servers {
-        let (name, rss) = (s.name, s.peak_rss_mib());
+        let (name, rss, files) = (s.name, s.peak_rss_mib(), s.ledger_files());
         let lines = s.stop();
-        println!("{name}: peak RSS {rss:.1} MiB, {lines} log lines on stdout (file)");
+        println!("{name}: peak RSS {rss:.1} MiB, {lines} log lines on stdout (file){files}");
     }
 
     instructions(&handler);
