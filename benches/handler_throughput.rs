@@ -33,6 +33,14 @@
 //! handler on the blob ledger through a counting proxy in front of Azurite: events/s per
 //! instance and storage round trips per event.
 //!
+//! It also runs **the SQLite ledger alone** (`ledger-alone`, this executable again, pinned to
+//! CPU 1, a fresh ledger file per run): the ledger calls a live event makes — `event_processed`
+//! and `mark_event_processed` for every event, and `claim` and `complete` between them for one
+//! with a new action — from as many tasks as there are connections, with no HTTP, plan or logs:
+//! floors of what the live event path's ledger costs. It prints their CPU per event beside the
+//! room the live goal leaves over dry-run (2 × bare − dry-run: at ≥ 0.5 of the bare server's
+//! efficiency, live costs at most 2 × bare).
+//!
 //! When `valgrind` (with `callgrind_control`) is on PATH it also prints each server's
 //! user-space instructions per event under callgrind, and their ratio: a count that is the same
 //! on every run, for seeing changes the CPU figures' noise hides.
@@ -63,6 +71,7 @@ fn main() {
     match args.get(1).map(String::as_str) {
         Some("bare-echo") => bare_echo(args[2].parse().expect("port")),
         Some("load") => load(&args[2..]),
+        Some("ledger-alone") => ledger_alone(&args[2..]),
         // `cargo bench` passes `--bench`; anything else runs the comparison.
         _ => compare(),
     }
@@ -247,6 +256,150 @@ fn parse_head(buf: &[u8]) -> Option<(u16, usize, usize)> {
 }
 
 // ------------------------------------------------------------------------------------------
+// The SQLite ledger alone (its own process)
+// ------------------------------------------------------------------------------------------
+
+/// What one `ledger-alone` run measured (printed as one JSON line).
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
+struct LedgerAloneResult {
+    cpu_us_per_event: f64,
+    events_per_sec: f64,
+    commits_per_event: f64,
+}
+
+/// `ledger-alone <ledger file> <events> <concurrency> <action: 0|1>`: the SQLite ledger's calls
+/// for a live event, and nothing else — no HTTP, no ingest, no plan, no log lines. Per event, as
+/// the handler makes them: `event_processed` (not yet), then with `action` 1 `claim` (a new key:
+/// acquired) and `complete` (done), then `mark_event_processed`. With 0 that is what every live
+/// event makes, with 1 what one that plans a new action makes at least: the handler's event path
+/// also reads the action states and references it plans from, so these are floors of what its
+/// ledger costs. `concurrency` tasks on a runtime built as the handler builds its own, the
+/// ledger opened as the handler opens it (its checkpointer thread included); `events / 10` events
+/// of warm-up, then `events` measured: this process's CPU (every thread) from
+/// `/proc/self/stat`, and the ledger's commits.
+fn ledger_alone(args: &[String]) {
+    use aks_cadence::action::ActionKey;
+    use aks_cadence::store::sqlite::SqliteLedger;
+    use aks_cadence::store::{Claim, Completion, Ledger};
+    let path = PathBuf::from(&args[0]);
+    let events: usize = args[1].parse().unwrap();
+    let concurrency: usize = args[2].parse().unwrap();
+    let action = args[3] == "1";
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let result = runtime.block_on(async move {
+        let ledger = std::sync::Arc::new(SqliteLedger::open(&path).expect("the ledger opens"));
+        let mut measured = None;
+        for (tag, count) in [("warm", events / 10 + 1), ("run", events)] {
+            let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let (cpu, commits, start) = (own_cpu_secs(), ledger.commits(), Instant::now());
+            let tasks: Vec<_> = (0..concurrency)
+                .map(|_| {
+                    let (ledger, next) = (ledger.clone(), next.clone());
+                    tokio::spawn(async move {
+                        loop {
+                            let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            if n >= count {
+                                break;
+                            }
+                            // A fresh event id and a new concern per event, on one of the bench's
+                            // cluster names, keyed as the log action's keys are.
+                            let cluster = format!(
+                                "/subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups/rg-bench/providers/microsoft.containerservice/managedclusters/aks-{:04}",
+                                n as u64 % CLUSTERS
+                            );
+                            let (id, key) = (format!("{tag}-{n}"), ActionKey::from_raw(format!("{cluster}#kubernetes-version#{tag}-{n}/log/notice")));
+                            let now = jiff::Timestamp::now();
+                            assert!(!ledger.event_processed(&id).await.unwrap(), "a fresh event id");
+                            if action {
+                                let Claim::Acquired(token) = ledger.claim(&key, "bench", now, jiff::SignedDuration::from_secs(300)).await.unwrap() else {
+                                    panic!("a new key is acquired")
+                                };
+                                let detail = format!("logged: aks-{:04}: Kubernetes 1.33 is available", n as u64 % CLUSTERS);
+                                ledger.complete(&key, &token, Completion::Done { detail }, now).await.unwrap();
+                            }
+                            assert!(ledger.mark_event_processed(&id, now).await.unwrap(), "marked once");
+                        }
+                    })
+                })
+                .collect();
+            for task in tasks {
+                task.await.unwrap();
+            }
+            measured = Some(LedgerAloneResult {
+                cpu_us_per_event: (own_cpu_secs() - cpu) * 1e6 / count as f64,
+                events_per_sec: count as f64 / start.elapsed().as_secs_f64(),
+                commits_per_event: (ledger.commits() - commits) as f64 / count as f64,
+            });
+        }
+        measured.unwrap()
+    });
+    println!("{}", serde_json::to_string(&result).unwrap());
+}
+
+/// This process's utime + stime (every thread), in seconds.
+fn own_cpu_secs() -> f64 {
+    cpu_secs_of("self")
+}
+
+/// utime + stime of process `pid` (every thread), in seconds.
+fn cpu_secs_of(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc/<pid>/stat (Linux)");
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = rest.split(' ').collect();
+    // utime and stime are fields 14 and 15 of the full line: 12 and 13 after the name.
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    ticks / clock_ticks()
+}
+
+/// Runs `ledger-alone` `rounds` times for each of its two call sequences (no action, one
+/// action), each run in its own process pinned to CPU 1 on a fresh ledger file, the two
+/// alternating, and prints the medians against the room the live goal leaves: live at ≥ 0.5 of
+/// the bare server's efficiency may cost at most 2 × bare per event, so its work beyond dry-run
+/// (claims, the log action, completions, the event's mark) has 2 × bare − dry-run.
+fn ledger_alone_figures(bare: f64, dry_run: f64, requests: usize, concurrency: usize, rounds: usize) {
+    let me = std::env::current_exe().unwrap();
+    let run = |action: bool| -> LedgerAloneResult {
+        let dir = tempfile::tempdir().unwrap();
+        let out = pinned("1", &me)
+            .arg("ledger-alone")
+            .arg(dir.path().join("ledger.db"))
+            .arg(requests.to_string())
+            .arg(concurrency.to_string())
+            .arg(if action { "1" } else { "0" })
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("the ledger-alone run starts");
+        assert!(out.status.success(), "the ledger-alone run failed: {}", out.status);
+        serde_json::from_slice(&out.stdout).expect("the ledger-alone result line")
+    };
+    let mut runs: [Vec<LedgerAloneResult>; 2] = [Vec::new(), Vec::new()];
+    for _ in 0..rounds {
+        for action in [false, true] {
+            runs[usize::from(action)].push(run(action));
+        }
+    }
+    let room = 2.0 * bare - dry_run;
+    println!(
+        "room the live goal leaves over dry-run (2 x bare - dry-run): {room:.1} us/event (live's claims, log action, completions and processed mark must fit in it)"
+    );
+    for (action, runs) in runs.iter().enumerate() {
+        let cpu = median(runs.iter().map(|r| r.cpu_us_per_event).collect());
+        let commits = median(runs.iter().map(|r| r.commits_per_event).collect());
+        let rate = median(runs.iter().map(|r| r.events_per_sec).collect());
+        let each: Vec<String> = runs.iter().map(|r| format!("{:.1}", r.cpu_us_per_event)).collect();
+        let calls = if action == 1 { "event_processed, claim, complete, mark_event_processed" } else { "event_processed, mark_event_processed" };
+        let against = if room > 0.0 { format!("{:.1}x the room", cpu / room) } else { "the room is none".to_string() };
+        println!(
+            "SQLite ledger alone, {} (own process on CPU 1; per event {calls}, {concurrency} tasks; no HTTP, plan or logs): {cpu:.1} us CPU/event (median of {}: {} us), {commits:.3} commits/event, {rate:.0} events/s: {against}",
+            if action == 1 { "an event with one action" } else { "an event with no action" },
+            runs.len(),
+            each.join(" / ")
+        );
+    }
+}
+
+// ------------------------------------------------------------------------------------------
 // The comparison
 // ------------------------------------------------------------------------------------------
 
@@ -340,13 +493,7 @@ impl Server {
 
     /// utime + stime so far, in seconds.
     fn cpu_secs(&self) -> f64 {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).expect("/proc/<pid>/stat (Linux)");
-        // Fields after the command name (which is in parentheses and may hold spaces).
-        let rest = &stat[stat.rfind(')').unwrap() + 2..];
-        let fields: Vec<&str> = rest.split(' ').collect();
-        // utime and stime are fields 14 and 15 of the full line: 12 and 13 after the name.
-        let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
-        ticks / clock_ticks()
+        cpu_secs_of(&self.child.id().to_string())
     }
 
     /// The SQLite ledger's file and write-ahead log as this server leaves them (after every
@@ -503,6 +650,7 @@ fn compare() {
         let ratio = cpu[0] / cpu[i];
         println!("ratio bare/handler CPU per event, {}: {ratio:.2} (goal >= 0.5: {})", servers[i].name, verdict(ratio >= 0.5));
     }
+    ledger_alone_figures(cpu[0], cpu[1], requests, concurrency, rounds);
 
     // CPU per event with every server under the same load: open loop at one rate (half the
     // slowest server's maximum), rounds paired as above. In the closed loop each server runs at
