@@ -301,16 +301,15 @@ fn ledger_alone(args: &[String]) {
                             if n >= count {
                                 break;
                             }
-                            // A fresh event id and a new concern per event, on one of the bench's
-                            // cluster names, keyed as the log action's keys are.
-                            let cluster = format!(
-                                "/subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups/rg-bench/providers/microsoft.containerservice/managedclusters/aks-{:04}",
-                                n as u64 % CLUSTERS
-                            );
-                            let (id, key) = (format!("{tag}-{n}"), ActionKey::from_raw(format!("{cluster}#kubernetes-version#{tag}-{n}/log/notice")));
-                            let now = jiff::Timestamp::now();
+                            let (id, now) = (format!("{tag}-{n}"), jiff::Timestamp::now());
                             assert!(!ledger.event_processed(&id).await.unwrap(), "a fresh event id");
                             if action {
+                                // A new concern per event, on one of the bench's cluster names,
+                                // keyed as the log action's keys are.
+                                let key = ActionKey::from_raw(format!(
+                                    "/subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups/rg-bench/providers/microsoft.containerservice/managedclusters/aks-{:04}#kubernetes-version#{tag}-{n}/log/notice",
+                                    n as u64 % CLUSTERS
+                                ));
                                 let Claim::Acquired(token) = ledger.claim(&key, "bench", now, jiff::SignedDuration::from_secs(300)).await.unwrap() else {
                                     panic!("a new key is acquired")
                                 };
