@@ -357,20 +357,11 @@ fn cpu_secs_of(pid: &str) -> f64 {
 /// the bare server's efficiency may cost at most 2 × bare per event, so its work beyond dry-run
 /// (claims, the log action, completions, the event's mark) has 2 × bare − dry-run.
 fn ledger_alone_figures(bare: f64, dry_run: f64, requests: usize, concurrency: usize, rounds: usize) {
-    let me = std::env::current_exe().unwrap();
     let run = |action: bool| -> LedgerAloneResult {
         let dir = tempfile::tempdir().unwrap();
-        let out = pinned("1", &me)
-            .arg("ledger-alone")
-            .arg(dir.path().join("ledger.db"))
-            .arg(requests.to_string())
-            .arg(concurrency.to_string())
-            .arg(if action { "1" } else { "0" })
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("the ledger-alone run starts");
-        assert!(out.status.success(), "the ledger-alone run failed: {}", out.status);
-        serde_json::from_slice(&out.stdout).expect("the ledger-alone result line")
+        let file = dir.path().join("ledger.db");
+        let args = ["ledger-alone", file.to_str().expect("a UTF-8 temporary path"), &requests.to_string(), &concurrency.to_string(), if action { "1" } else { "0" }];
+        run_self("1", &args)
     };
     let mut runs: [Vec<LedgerAloneResult>; 2] = [Vec::new(), Vec::new()];
     for _ in 0..rounds {
@@ -559,19 +550,16 @@ fn wait_ready(child: &mut Child, port: u16, started: Instant) -> Duration {
 
 /// Runs the load generator in its own process (pinned to CPU 0) against `port`.
 fn drive(port: u16, requests: usize, concurrency: usize, rate: f64, tag: &str) -> LoadResult {
+    run_self("0", &["load", &port.to_string(), &requests.to_string(), &concurrency.to_string(), &format!("{rate}"), tag])
+}
+
+/// Runs this executable again with `args` (a subcommand), pinned to `cpu`, and reads the one
+/// JSON line it prints.
+fn run_self<T: serde::de::DeserializeOwned>(cpu: &str, args: &[&str]) -> T {
     let me = std::env::current_exe().unwrap();
-    let out = pinned("0", &me)
-        .arg("load")
-        .arg(port.to_string())
-        .arg(requests.to_string())
-        .arg(concurrency.to_string())
-        .arg(format!("{rate}"))
-        .arg(tag)
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("the load generator runs");
-    assert!(out.status.success(), "the load generator failed: {}", out.status);
-    serde_json::from_slice(&out.stdout).expect("the load generator's result line")
+    let out = pinned(cpu, &me).args(args).stderr(Stdio::inherit()).output().unwrap_or_else(|e| panic!("`{}` starts: {e}", args[0]));
+    assert!(out.status.success(), "`{}` failed: {}", args[0], out.status);
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("`{}` prints its result line: {e}", args[0]))
 }
 
 /// One closed-loop round: CPU per event from the server's own counters.
