@@ -105,7 +105,7 @@ CREATE TABLE IF NOT EXISTS pending (
 /// copy is nearly always overtaken by a commit that lands while it runs, so the log would only
 /// grow (to 61 MiB in the benchmark, docs/host.md). When a checkpoint saw
 /// [`RESTART_AFTER_FRAMES`] frames or more, the checkpointer catches up with what was committed
-/// meanwhile, and the next batch of writes first copies the few frames committed since (a
+/// meanwhile ([`catch_up`]), and the next batch of writes first copies the few frames committed since (a
 /// passive checkpoint on its own connection, with its fsyncs; once in some 3,000 events under
 /// full load) and then begins with nothing left to copy, so its commit starts the log over.
 ///
@@ -206,8 +206,14 @@ pub const CHECKPOINT_EVERY: usize = 256;
 pub const RESTART_AFTER_FRAMES: i64 = 4096;
 
 /// Frames committed during a checkpoint that the checkpointer leaves to the batch that starts
-/// the log over (see [`start_checkpointer`]).
-const CAUGHT_UP_FRAMES: i64 = 64;
+/// the log over (see [`catch_up`]). That batch's copy ends in an `fsync` of the ledger file on
+/// the event path, and its time follows the pages copied (scattered writes): with 64 here and
+/// three passes it took a median 3.0 ms at 8,000 events/s, with 8 and ten passes 0.6–1.7 ms
+/// (docs/host.md, *The live tail, timed from both sides*).
+const CAUGHT_UP_FRAMES: i64 = 8;
+
+/// Passes the checkpointer makes at most to catch up before it asks for a restart.
+const CATCH_UP_PASSES: usize = 10;
 
 impl std::fmt::Debug for SqliteLedger {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -553,16 +559,7 @@ fn start_checkpointer(path: &Path, calls: Arc<std::sync::atomic::AtomicUsize>, r
                 checkpointed_at = made;
                 match checkpoint(&conn) {
                     Ok(frames) if frames >= RESTART_AFTER_FRAMES => {
-                        // Copy what was committed while it ran, and again while that ran (at
-                        // most three times), so that the batch that starts the log over has
-                        // only the last few frames to copy, with its fsyncs, on the event path.
-                        let mut seen = frames;
-                        for _ in 0..3 {
-                            match checkpoint(&conn) {
-                                Ok(now) if now - seen > CAUGHT_UP_FRAMES => seen = now,
-                                _ => break,
-                            }
-                        }
+                        catch_up(frames, || checkpoint(&conn));
                         restart.store(true, std::sync::atomic::Ordering::Relaxed);
                     }
                     Ok(_) => {}
@@ -572,6 +569,21 @@ fn start_checkpointer(path: &Path, calls: Arc<std::sync::atomic::AtomicUsize>, r
         })
         .ok()?;
     Some((kick, thread))
+}
+
+/// Copies back what was committed while the checkpoint that saw `frames` ran, and again while
+/// that ran, until a pass saw no more than [`CAUGHT_UP_FRAMES`] new frames (or after
+/// [`CATCH_UP_PASSES`]), so that the batch that starts the log over has only the last few
+/// frames to copy, with its `fsync`s, on the event path. Answers the passes made.
+fn catch_up(frames: i64, mut checkpoint: impl FnMut() -> rusqlite::Result<i64>) -> usize {
+    let mut seen = frames;
+    for pass in 1..=CATCH_UP_PASSES {
+        match checkpoint() {
+            Ok(now) if now - seen > CAUGHT_UP_FRAMES => seen = now,
+            _ => return pass,
+        }
+    }
+    CATCH_UP_PASSES
 }
 
 /// The ledger thread: runs the calls that met a lock on its own connection (`conn`), waiting
@@ -1040,6 +1052,22 @@ mod tests {
         reader.execute_batch("COMMIT").unwrap();
         drop(kick);
         thread.join().unwrap();
+    }
+
+    /// The catch-up before a restart goes on while commits keep landing during its passes, and
+    /// stops at the first pass that saw few new frames, or at a failed one, or after
+    /// [`CATCH_UP_PASSES`].
+    #[test]
+    fn the_catch_up_before_a_restart_stops_once_a_pass_saw_few_new_frames() {
+        let passes = |frames: Vec<rusqlite::Result<i64>>| {
+            let mut frames = frames.into_iter();
+            catch_up(4_096, || frames.next().expect("no more passes than the test gives"))
+        };
+        assert_eq!(passes(vec![Ok(4_300), Ok(4_400), Ok(4_400 + CAUGHT_UP_FRAMES)]), 3);
+        assert_eq!(passes(vec![Ok(4_096 + CAUGHT_UP_FRAMES + 1), Ok(4_096 + CAUGHT_UP_FRAMES + 1)]), 2);
+        assert_eq!(passes(vec![Ok(4_200), Err(rusqlite::Error::InvalidQuery)]), 2);
+        let steady = (1..=CATCH_UP_PASSES as i64).map(|n| Ok(4_096 + 20 * n)).collect();
+        assert_eq!(passes(steady), CATCH_UP_PASSES);
     }
 
     /// A read that finds the callers' connection held by another task for a moment waits for
