@@ -105,9 +105,9 @@ CREATE TABLE IF NOT EXISTS pending (
 /// copy is nearly always overtaken by a commit that lands while it runs, so the log would only
 /// grow (to 61 MiB in the benchmark, docs/host.md). When a checkpoint saw
 /// [`RESTART_AFTER_FRAMES`] frames or more, the checkpointer catches up with what was committed
-/// meanwhile ([`catch_up`]), and the next batch of writes first copies the few frames committed since (a
-/// passive checkpoint on its own connection, with its fsyncs; once in some 3,000 events under
-/// full load) and then begins with nothing left to copy, so its commit starts the log over.
+/// meanwhile ([`catch_up`]), and the next batch of writes first copies the few frames committed
+/// since (a passive checkpoint on its own connection, with its fsyncs; once in some 3,000 events
+/// under full load) and then begins with nothing left to copy, so its commit starts the log over.
 ///
 /// Clones share the connections and the threads. When the last clone is dropped the queue
 /// closes, the threads finish what is queued, close their connections and are joined, so a file
@@ -559,7 +559,8 @@ fn start_checkpointer(path: &Path, calls: Arc<std::sync::atomic::AtomicUsize>, r
                 checkpointed_at = made;
                 match checkpoint(&conn) {
                     Ok(frames) if frames >= RESTART_AFTER_FRAMES => {
-                        catch_up(frames, || checkpoint(&conn));
+                        let passes = catch_up(frames, || checkpoint(&conn));
+                        tracing::debug!(frames, passes, "SQLite write-ahead log caught up; the next batch of writes starts it over");
                         restart.store(true, std::sync::atomic::Ordering::Relaxed);
                     }
                     Ok(_) => {}
