@@ -29,7 +29,8 @@
 //! server's maximum, open loop: the same load for each, as deliveries arrive at a rate rather
 //! than as fast as a server answers), and its ratio; p50/p99 at half of each server's median
 //! maximum rate (open loop, latency counted from the scheduled send time, beside how late the
-//! pacing thread let requests out; goal p99 < 5 ms); start → first `GET /` 200
+//! pacing thread let requests out; goal p99 < 5 ms), in paired rounds, over every request of
+//! every round, with each round's own p99 beside it; start → first `GET /` 200
 //! for the handler and the bare server (median of `BENCH_STARTS` pairs; goal ≤ 2×); and, when
 //! `CADENCE_TEST_AZURITE_BLOB` is set (`source scripts/services.sh && start_services`), the
 //! handler on the blob ledger through a counting proxy in front of Azurite: events/s per
@@ -147,7 +148,7 @@ fn templates() -> Vec<String> {
 }
 
 /// What one load run measured (printed by the load process as one JSON line).
-#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct LoadResult {
     events: usize,
     secs: f64,
@@ -156,6 +157,10 @@ struct LoadResult {
     /// How late the generator's pacing thread let requests out (p99 from when each was due); a
     /// server that holds every connection delays the next request too, which this leaves out.
     late_p99_us: f64,
+    /// Every request's latency (µs, sorted), so that rounds can be pooled.
+    latencies_us: Vec<u32>,
+    /// How late the pacing thread let each request out (µs, sorted; empty in the closed loop).
+    late_us: Vec<u32>,
 }
 
 /// `load <port> <requests> <concurrency> <rate/s, 0 = as fast as possible> <run tag>`
@@ -229,13 +234,23 @@ fn load(args: &[String]) {
             all.extend(w.await.unwrap());
         }
         let secs = start.elapsed().as_secs_f64();
-        let mut late = pacer.map_or_else(|| vec![Duration::ZERO], |p| p.join().unwrap());
-        all.sort();
-        late.sort();
-        let pct = |v: &[Duration], p: f64| v[((v.len() as f64 * p).ceil() as usize).saturating_sub(1).min(v.len() - 1)].as_secs_f64() * 1e6;
-        LoadResult { events: all.len(), secs, p50_us: pct(&all, 0.50), p99_us: pct(&all, 0.99), late_p99_us: pct(&late, 0.99) }
+        let micros = |v: Vec<Duration>| {
+            let mut v: Vec<u32> = v.into_iter().map(|d| u32::try_from(d.as_micros()).unwrap_or(u32::MAX)).collect();
+            v.sort_unstable();
+            v
+        };
+        let (all, late) = (micros(all), micros(pacer.map_or_else(Vec::new, |p| p.join().unwrap())));
+        LoadResult { events: all.len(), secs, p50_us: pct(&all, 0.50), p99_us: pct(&all, 0.99), late_p99_us: pct(&late, 0.99), latencies_us: all, late_us: late }
     });
     println!("{}", serde_json::to_string(&result).unwrap());
+}
+
+/// The `p` quantile (0–1) of `sorted` (µs), nearest rank; 0 when there is none.
+fn pct(sorted: &[u32], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    f64::from(sorted[((sorted.len() as f64 * p).ceil() as usize).saturating_sub(1).min(sorted.len() - 1)])
 }
 
 /// A kept-alive HTTP/1.1 connection, spoken by hand (request out, status and body back).
@@ -698,18 +713,34 @@ fn compare() {
         println!("ratio bare/handler CPU per event at one rate, {}: {:.2} (the goal's figure is the closed-loop ratio above)", servers[i].name, at_rate[0] / at_rate[i]);
     }
 
-    // Latency at half of each server's own maximum rate (open loop).
+    // Latency at half of each server's own maximum rate (open loop), in paired rounds (bare,
+    // dry-run, live, bare, …) so that the machine's moments of noise fall on every server alike;
+    // p99 over every request of every round, and each round's own.
+    let mut pooled: Vec<(Vec<u32>, Vec<u32>, Vec<f64>)> = servers.iter().map(|_| Default::default()).collect();
+    for r in 1..=rounds {
+        for (i, s) in servers.iter().enumerate() {
+            let rate = max_rate[i] / 2.0;
+            let n = ((rate * 5.0) as usize).clamp(1_000, requests);
+            let result = drive(s.port, n, concurrency, rate, &format!("h{r}"));
+            pooled[i].0.extend(result.latencies_us);
+            pooled[i].1.extend(result.late_us);
+            pooled[i].2.push(result.p99_us / 1000.0);
+        }
+    }
     for (i, s) in servers.iter().enumerate() {
-        let rate = max_rate[i] / 2.0;
-        let n = ((rate * 5.0) as usize).clamp(1_000, requests);
-        let result = drive(s.port, n, concurrency, rate, "half");
-        let p99 = result.p99_us / 1000.0;
+        let (all, late, each) = &mut pooled[i];
+        all.sort_unstable();
+        late.sort_unstable();
+        let p99 = pct(all, 0.99) / 1000.0;
         println!(
-            "{} at {rate:.0} ev/s (half its max), {n} events: p50 {:.2} ms, p99 {p99:.2} ms{} (the load generator's own lateness, p99: {:.2} ms)",
+            "{} at {:.0} ev/s (half its max), {rounds} rounds of {} events: p50 {:.2} ms, p99 {p99:.2} ms{} (each round's p99: {}; the load generator's own lateness, p99: {:.2} ms)",
             s.name,
-            result.p50_us / 1000.0,
+            max_rate[i] / 2.0,
+            all.len() / rounds,
+            pct(all, 0.50) / 1000.0,
             if i == 0 { String::new() } else { format!(" (goal < 5 ms: {})", verdict(p99 < 5.0)) },
-            result.late_p99_us / 1000.0
+            each.iter().map(|p| format!("{p:.2}")).collect::<Vec<_>>().join(" / "),
+            pct(late, 0.99) / 1000.0
         );
     }
     for s in servers {
