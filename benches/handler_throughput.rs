@@ -30,7 +30,8 @@
 //! than as fast as a server answers), and its ratio; p50/p99 at half of each server's median
 //! maximum rate (open loop, latency counted from the scheduled send time, beside how late the
 //! pacing thread let requests out; goal p99 < 5 ms), in paired rounds, over every request of
-//! every round, with each round's own p99 beside it; start → first `GET /` 200
+//! every round, with each round's own p99 beside it and the server's CPU per event at that rate
+//! and how busy that kept its CPU; start → first `GET /` 200
 //! for the handler and the bare server (median of `BENCH_STARTS` pairs; goal ≤ 2×); and, when
 //! `CADENCE_TEST_AZURITE_BLOB` is set (`source scripts/services.sh && start_services`), the
 //! handler on the blob ledger through a counting proxy in front of Azurite: events/s per
@@ -717,11 +718,16 @@ fn compare() {
     // dry-run, live, bare, …) so that the machine's moments of noise fall on every server alike;
     // p99 over every request of every round, and each round's own.
     let mut pooled: Vec<(Vec<u32>, Vec<u32>, Vec<f64>)> = servers.iter().map(|_| Default::default()).collect();
+    // The server's CPU over those rounds: seconds of CPU, and of the rounds' wall time.
+    let mut busy: Vec<(f64, f64)> = servers.iter().map(|_| (0.0, 0.0)).collect();
     for r in 1..=rounds {
         for (i, s) in servers.iter().enumerate() {
             let rate = max_rate[i] / 2.0;
             let n = ((rate * 5.0) as usize).clamp(1_000, requests);
+            let before = s.cpu_secs();
             let result = drive(s.port, n, concurrency, rate, &format!("h{r}"));
+            busy[i].0 += s.cpu_secs() - before;
+            busy[i].1 += result.secs;
             pooled[i].0.extend(result.latencies_us);
             pooled[i].1.extend(result.late_us);
             pooled[i].2.push(result.p99_us / 1000.0);
@@ -732,15 +738,18 @@ fn compare() {
         all.sort_unstable();
         late.sort_unstable();
         let p99 = pct(all, 0.99) / 1000.0;
+        let (cpu_secs, wall_secs) = busy[i];
         println!(
-            "{} at {:.0} ev/s (half its max), {rounds} rounds of {} events: p50 {:.2} ms, p99 {p99:.2} ms{} (each round's p99: {}; the load generator's own lateness, p99: {:.2} ms)",
+            "{} at {:.0} ev/s (half its max), {rounds} rounds of {} events: p50 {:.2} ms, p99 {p99:.2} ms{} (each round's p99: {}; the load generator's own lateness, p99: {:.2} ms; the server's CPU {:.1} us/event, {:.0}% busy)",
             s.name,
             max_rate[i] / 2.0,
             all.len() / rounds,
             pct(all, 0.50) / 1000.0,
             if i == 0 { String::new() } else { format!(" (goal < 5 ms: {})", verdict(p99 < 5.0)) },
             each.iter().map(|p| format!("{p:.2}")).collect::<Vec<_>>().join(" / "),
-            pct(late, 0.99) / 1000.0
+            pct(late, 0.99) / 1000.0,
+            cpu_secs * 1e6 / all.len() as f64,
+            cpu_secs / wall_secs * 100.0
         );
     }
     for s in servers {
