@@ -153,15 +153,18 @@ fn templates() -> Vec<String> {
 struct LoadResult {
     events: usize,
     secs: f64,
-    p50_us: f64,
-    p99_us: f64,
-    /// How late the generator's pacing thread let requests out (p99 from when each was due); a
-    /// server that holds every connection delays the next request too, which this leaves out.
-    late_p99_us: f64,
-    /// Every request's latency (µs, sorted), so that rounds can be pooled.
+    /// Every request's latency (µs from when it was due, sorted), so that rounds can be pooled.
     latencies_us: Vec<u32>,
-    /// How late the pacing thread let each request out (µs, sorted; empty in the closed loop).
+    /// How late the pacing thread let each request out (µs from when it was due, sorted; empty
+    /// in the closed loop): the generator's own lateness. A server that holds every connection
+    /// delays the next request too, which this leaves out.
     late_us: Vec<u32>,
+}
+
+impl LoadResult {
+    fn p99_ms(&self) -> f64 {
+        pct(&self.latencies_us, 0.99) / 1000.0
+    }
 }
 
 /// `load <port> <requests> <concurrency> <rate/s, 0 = as fast as possible> <run tag>`
@@ -241,7 +244,7 @@ fn load(args: &[String]) {
             v
         };
         let (all, late) = (micros(all), micros(pacer.map_or_else(Vec::new, |p| p.join().unwrap())));
-        LoadResult { events: all.len(), secs, p50_us: pct(&all, 0.50), p99_us: pct(&all, 0.99), late_p99_us: pct(&late, 0.99), latencies_us: all, late_us: late }
+        LoadResult { events: all.len(), secs, latencies_us: all, late_us: late }
     });
     println!("{}", serde_json::to_string(&result).unwrap());
 }
@@ -620,11 +623,16 @@ struct Round {
     p99_ms: f64,
 }
 
-fn round(server: &Server, requests: usize, concurrency: usize, tag: &str) -> Round {
+/// [`drive`], and the CPU seconds `server` spent meanwhile.
+fn drive_counted(server: &Server, requests: usize, concurrency: usize, rate: f64, tag: &str) -> (LoadResult, f64) {
     let before = server.cpu_secs();
-    let result = drive(server.port, requests, concurrency, 0.0, tag);
-    let cpu = server.cpu_secs() - before;
-    Round { cpu_us_per_event: cpu * 1e6 / result.events as f64, events_per_sec: result.events as f64 / result.secs, p99_ms: result.p99_us / 1000.0 }
+    let result = drive(server.port, requests, concurrency, rate, tag);
+    (result, server.cpu_secs() - before)
+}
+
+fn round(server: &Server, requests: usize, concurrency: usize, tag: &str) -> Round {
+    let (result, cpu) = drive_counted(server, requests, concurrency, 0.0, tag);
+    Round { cpu_us_per_event: cpu * 1e6 / result.events as f64, events_per_sec: result.events as f64 / result.secs, p99_ms: result.p99_ms() }
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -699,9 +707,8 @@ fn compare() {
     let mut at_rate: Vec<Vec<f64>> = servers.iter().map(|_| Vec::new()).collect();
     for r in 1..=rounds {
         for (i, s) in servers.iter().enumerate() {
-            let before = s.cpu_secs();
-            let result = drive(s.port, n, concurrency, common, &format!("c{r}"));
-            at_rate[i].push((s.cpu_secs() - before) * 1e6 / result.events as f64);
+            let (result, cpu) = drive_counted(s, n, concurrency, common, &format!("c{r}"));
+            at_rate[i].push(cpu * 1e6 / result.events as f64);
         }
     }
     let at_rate: Vec<f64> = at_rate.into_iter().map(median).collect();
@@ -724,13 +731,12 @@ fn compare() {
         for (i, s) in servers.iter().enumerate() {
             let rate = max_rate[i] / 2.0;
             let n = ((rate * 5.0) as usize).clamp(1_000, requests);
-            let before = s.cpu_secs();
-            let result = drive(s.port, n, concurrency, rate, &format!("h{r}"));
-            busy[i].0 += s.cpu_secs() - before;
+            let (result, cpu) = drive_counted(s, n, concurrency, rate, &format!("h{r}"));
+            busy[i].0 += cpu;
             busy[i].1 += result.secs;
+            pooled[i].2.push(result.p99_ms());
             pooled[i].0.extend(result.latencies_us);
             pooled[i].1.extend(result.late_us);
-            pooled[i].2.push(result.p99_us / 1000.0);
         }
     }
     for (i, s) in servers.iter().enumerate() {
@@ -821,17 +827,15 @@ fn blob(handler: &Path, concurrency: usize) {
     let (server, _) = Server::start(Kind::HandlerBlob, handler, Some(&url));
     drive(server.port, 100, concurrency, 0.0, "blob-warm");
     let before = counted.load(std::sync::atomic::Ordering::SeqCst);
-    let cpu_before = server.cpu_secs();
-    let result = drive(server.port, requests, concurrency, 0.0, "blob");
+    let (result, cpu) = drive_counted(&server, requests, concurrency, 0.0, "blob");
     let trips = counted.load(std::sync::atomic::Ordering::SeqCst) - before;
-    let cpu = server.cpu_secs() - cpu_before;
     println!(
         "{}: {:.0} events/s per instance ({} connections), {:.1} storage round trips per event, p99 {:.1} ms, {:.0} us CPU/event",
         server.name,
         result.events as f64 / result.secs,
         concurrency,
         trips as f64 / result.events as f64,
-        result.p99_us / 1000.0,
+        result.p99_ms(),
         cpu * 1e6 / result.events as f64
     );
     server.stop();
