@@ -39,7 +39,7 @@
 //!
 //! It also runs **the SQLite ledger alone** (`ledger-alone`, this executable again, pinned to
 //! CPU 1, a fresh ledger file per run): the ledger calls a live event makes — `event_processed`
-//! and `mark_event_processed` for every event, and `claim` and `complete` between them for one
+//! and `mark_event_processed_soon` for every event, and `claim` and `complete` between them for one
 //! with a new action — from as many tasks as there are connections, with no HTTP, plan or logs:
 //! floors of what the live event path's ledger costs. It prints their CPU per event beside the
 //! room the live goal leaves over dry-run (2 × bare − dry-run: at ≥ 0.5 of the bare server's
@@ -324,7 +324,8 @@ struct LedgerAloneResult {
 /// `ledger-alone <ledger file> <events> <concurrency> <action: 0|1>`: the SQLite ledger's calls
 /// for a live event, and nothing else — no HTTP, no ingest, no plan, no log lines. Per event, as
 /// the handler makes them: `event_processed` (not yet), then with `action` 1 `claim` (a new key:
-/// acquired) and `complete` (done), then `mark_event_processed`. With 0 that is what every live
+/// acquired) and `complete` (done), then `mark_event_processed_soon` (written with the next
+/// batch, as the handler's mark is). With 0 that is what every live
 /// event makes, with 1 what one that plans a new action makes at least: the handler's event path
 /// also reads the action states and references it plans from, so these are floors of what its
 /// ledger costs. `concurrency` tasks on a runtime built as the handler builds its own, the
@@ -370,7 +371,7 @@ fn ledger_alone(args: &[String]) {
                                 let detail = format!("logged: aks-{:04}: Kubernetes 1.33 is available", n as u64 % CLUSTERS);
                                 ledger.complete(&key, &token, Completion::Done { detail }, now).await.unwrap();
                             }
-                            assert!(ledger.mark_event_processed(&id, now).await.unwrap(), "marked once");
+                            ledger.mark_event_processed_soon(&id, now).await.unwrap();
                         }
                     })
                 })
@@ -432,7 +433,7 @@ fn ledger_alone_figures(bare: f64, dry_run: f64, requests: usize, concurrency: u
         let commits = median(runs.iter().map(|r| r.commits_per_event).collect());
         let rate = median(runs.iter().map(|r| r.events_per_sec).collect());
         let each: Vec<String> = runs.iter().map(|r| format!("{:.1}", r.cpu_us_per_event)).collect();
-        let calls = if action == 1 { "event_processed, claim, complete, mark_event_processed" } else { "event_processed, mark_event_processed" };
+        let calls = if action == 1 { "event_processed, claim, complete, mark_event_processed_soon" } else { "event_processed, mark_event_processed_soon" };
         let against = if room > 0.0 { format!("{:.1}x the room", cpu / room) } else { "the room is none".to_string() };
         println!(
             "SQLite ledger alone, {} (own process on CPU 1; per event {calls}, {concurrency} tasks; no HTTP, plan or logs): {cpu:.1} us CPU/event (median of {}: {} us), {commits:.3} commits/event, {rate:.0} events/s: {against}",

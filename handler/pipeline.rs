@@ -977,8 +977,10 @@ impl EventSink for Pipeline {
                     report.log.push(format!("EOL notice for Kubernetes {minor} remembered: support ends {}", notice.eol.strftime("%Y-%m-%d")));
                 }
             }
+            // Every action is recorded by now: the mark only spares a redelivery its planning,
+            // so the answer need not wait for it to be durable.
             for event_id in fresh {
-                self.ledger.mark_event_processed(&event_id, (self.clock)()).await?;
+                self.ledger.mark_event_processed_soon(&event_id, (self.clock)()).await?;
             }
         }
         Ok(report)

@@ -272,6 +272,9 @@ async fn after_a_restart_on_the_same_ledger_redeliveries_repeat_nothing() {
     let a = h.invoke(&event).await;
     assert_eq!(a.status, 200, "{}", a.body);
     assert_one_issue_one_email_one_card(&w).await;
+    // The processed mark is committed within 10 ms of the answer (`MARK_WAITS_AT_MOST`).
+    let id = event["id"].as_str().unwrap();
+    wait_for_the_mark(&w.db, id).await;
     h.kill();
 
     // Run 3: the event itself is remembered.
@@ -289,6 +292,55 @@ async fn after_a_restart_on_the_same_ledger_redeliveries_repeat_nothing() {
     assert!(actions.iter().all(|(_, s)| matches!(s, ActionState::Done { .. })), "{actions:#?}");
     let id = support_ending_event()["id"].as_str().unwrap().to_string();
     assert!(ledger.event_processed(&id).await.unwrap());
+}
+
+/// Waits (up to 5 s) until `event_id`'s processed mark is in the ledger file, as another
+/// process reads it.
+async fn wait_for_the_mark(db: &std::path::Path, event_id: &str) {
+    for _ in 0..500 {
+        let conn = rusqlite::Connection::open(db).unwrap();
+        if conn.query_row("SELECT count(*) FROM events WHERE event_id = ?1", [event_id], |r| r.get::<_, i64>(0)).unwrap() == 1 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("the processed mark of {event_id} was not committed within 5 s of the answer");
+}
+
+/// The answer does not wait for the processed mark's commit, so a crash just after it can lose
+/// the mark (and only the mark: every action was recorded before the answer). Such an event
+/// delivered again is planned again, finds every action finished, and repeats nothing.
+#[tokio::test]
+async fn a_redelivery_whose_processed_mark_a_crash_lost_is_planned_again_and_repeats_nothing() {
+    let w = World::new("lostmark").await;
+    w.github.expect_creates(1).await;
+    w.chat.expect_posts(1).await;
+    let event = support_ending_event();
+    let id = event["id"].as_str().unwrap().to_string();
+
+    let mut h = w.start().await;
+    let a = h.invoke(&event).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_one_issue_one_email_one_card(&w).await;
+    wait_for_the_mark(&w.db, &id).await;
+    h.kill();
+    // The crash came between the answer and the mark's commit: the file has no mark.
+    let conn = rusqlite::Connection::open(&w.db).unwrap();
+    assert_eq!(conn.execute("DELETE FROM events WHERE event_id = ?1", [&id]).unwrap(), 1);
+    drop(conn);
+
+    let h = w.start().await;
+    let again = h.invoke(&event).await;
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert!(!again.logs().contains("already processed"), "without its mark the event is planned again: {}", again.body);
+    for kind in ["github_issue", "email", "teams"] {
+        assert_eq!(done_lines(std::slice::from_ref(&again), kind), 0, "the {kind} action is not carried out again:\n{}", again.body);
+    }
+    assert_nothing_new_after(&w, "a redelivery whose mark was lost", 1).await;
+    // And it is marked now: the next redelivery is recognised.
+    let third = h.invoke(&event).await;
+    assert!(third.logs().contains("already processed"), "{}", third.body);
+    verify(&w).await;
 }
 
 // ---------------------------------------------------------------- canary secrets

@@ -328,3 +328,98 @@ async fn a_commit_by_another_process_is_seen_by_the_next_read() {
         assert!(ledger.seen(&concern).await.unwrap().is_some(), "{concern}: committed by another process one turn ago");
     }
 }
+
+/// A fresh ledger file (kept while the directory lives), its path, the ledger and a time.
+fn a_ledger() -> (tempfile::TempDir, PathBuf, SqliteLedger, jiff::Timestamp) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cadence.db");
+    let ledger = SqliteLedger::open(&path).unwrap();
+    (dir, path, ledger, jiff::Timestamp::from_second(1_800_000_000).unwrap())
+}
+
+/// Another process's connection holding the file's write lock (until `ROLLBACK`).
+fn write_lock(path: &std::path::Path) -> rusqlite::Connection {
+    let other = rusqlite::Connection::open(path).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    other
+}
+
+/// Whether `event_id`'s processed mark is in the file, as another process reads it.
+fn committed(path: &std::path::Path, event_id: &str) -> bool {
+    let other = rusqlite::Connection::open(path).unwrap();
+    other.query_row("SELECT count(*) FROM events WHERE event_id = ?1", [event_id], |r| r.get::<_, i64>(0)).unwrap() == 1
+}
+
+/// The event path's processed mark waits in memory and is written with the next batch of
+/// writes: no commit of its own. This process sees it at once, another from that commit on.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_mark_made_soon_is_written_with_the_next_batch_of_writes() {
+    let (_dir, path, ledger, now) = a_ledger();
+    let before = ledger.commits();
+    ledger.mark_event_processed_soon("e-1", now).await.unwrap();
+    ledger.mark_event_processed_soon("e-2", now).await.unwrap();
+    assert!(ledger.event_processed("e-1").await.unwrap(), "this process sees its mark at once");
+    assert!(!committed(&path, "e-1"), "not committed yet");
+    assert_eq!(ledger.commits(), before, "no commit of its own");
+    assert_eq!(ledger.first_seen("concern", now).await.unwrap(), now);
+    assert_eq!(ledger.commits(), before + 1, "the marks went with the sighting's commit");
+    assert!(committed(&path, "e-1") && committed(&path, "e-2"), "both marks are in the file");
+    assert!(ledger.event_processed("e-2").await.unwrap(), "and read from it");
+}
+
+/// A mark that no batch of writes takes along is committed on its own once it has waited
+/// `MARK_WAITS_AT_MOST` (10 ms), and not before.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_mark_no_write_takes_along_is_committed_on_its_own_after_ten_milliseconds() {
+    use aks_cadence::store::sqlite::MARK_WAITS_AT_MOST;
+    assert_eq!(MARK_WAITS_AT_MOST, std::time::Duration::from_millis(10));
+    let (_dir, path, ledger, now) = a_ledger();
+    let before = ledger.commits();
+    ledger.mark_event_processed_soon("e-1", now).await.unwrap();
+    tokio::time::sleep(MARK_WAITS_AT_MOST - std::time::Duration::from_millis(1)).await;
+    assert!(!committed(&path, "e-1"), "not committed after 9 ms");
+    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    assert!(committed(&path, "e-1"), "committed after 10 ms");
+    assert_eq!(ledger.commits(), before + 1, "in one commit");
+    // Nothing waits any more: the watch has ended and time passing commits nothing.
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    assert_eq!(ledger.commits(), before + 1);
+    ledger.mark_event_processed_soon("e-2", now).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(11)).await;
+    assert!(committed(&path, "e-2"), "a later mark is watched again");
+}
+
+/// A batch that cannot commit (another process keeps the write lock past the busy timeout)
+/// leaves the marks it carried waiting, still seen by this process, and a later batch writes
+/// them.
+#[tokio::test(flavor = "current_thread")]
+async fn marks_whose_batch_fails_wait_for_a_later_one() {
+    let (_dir, path, ledger, now) = a_ledger();
+    let other = write_lock(&path);
+    ledger.mark_event_processed_soon("e-1", now).await.unwrap();
+    match ledger.first_seen("concern", now).await {
+        Err(LedgerError::Unavailable(msg)) => assert!(msg.contains("locked"), "{msg}"),
+        other => panic!("expected the write to fail as unavailable, got {other:?}"),
+    }
+    assert!(ledger.event_processed("e-1").await.unwrap(), "the mark still waits, seen by this process");
+    other.execute_batch("ROLLBACK").unwrap();
+    assert!(!committed(&path, "e-1"));
+    assert_eq!(ledger.first_seen("concern", now).await.unwrap(), now);
+    assert!(committed(&path, "e-1"), "written by the next batch (or the watch) once the lock is gone");
+}
+
+/// A clean stop (the last clone dropped) writes the marks still waiting, even while another
+/// process holds the write lock for a while: the ledger thread waits for it.
+#[tokio::test(flavor = "current_thread")]
+async fn a_clean_stop_writes_the_waiting_marks_waiting_for_another_process_lock() {
+    let (_dir, path, ledger, now) = a_ledger();
+    let other = write_lock(&path);
+    let holder = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        other.execute_batch("ROLLBACK").unwrap();
+    });
+    ledger.mark_event_processed_soon("e-stop", now).await.unwrap();
+    drop(ledger);
+    holder.join().unwrap();
+    assert!(committed(&path, "e-stop"), "the stop waited for the lock and wrote the mark");
+}

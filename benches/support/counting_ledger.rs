@@ -71,6 +71,9 @@ impl Ledger for Counting {
     async fn mark_event_processed(&self, id: &str, at: Timestamp) -> Result<bool, LedgerError> {
         self.call("mark_event_processed", self.inner.mark_event_processed(id, at)).await
     }
+    async fn mark_event_processed_soon(&self, id: &str, at: Timestamp) -> Result<(), LedgerError> {
+        self.call("mark_event_processed_soon", self.inner.mark_event_processed_soon(id, at)).await
+    }
     async fn event_processed(&self, id: &str) -> Result<bool, LedgerError> {
         self.call("event_processed", self.inner.event_processed(id)).await
     }

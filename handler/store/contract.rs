@@ -44,6 +44,7 @@ macro_rules! ledger_contract_cases {
         $callback!(
             events_are_marked_processed_once,
             concurrent_event_marks_succeed_once,
+            a_mark_made_soon_is_seen_at_once_and_written_by_a_clean_stop,
             first_seen_keeps_the_first_time,
             seen_reads_first_seen_without_recording,
             a_new_key_is_acquired_and_shows_as_claimed,
@@ -123,6 +124,23 @@ pub async fn concurrent_event_marks_succeed_once(open: OpenLedger) {
         firsts += usize::from(t.await.unwrap());
     }
     assert_eq!(firsts, 1, "exactly one concurrent mark is the first");
+}
+
+/// The event path's mark ([`Ledger::mark_event_processed_soon`]): this process sees it at
+/// once; a clean stop (the ledger dropped) leaves it written.
+pub async fn a_mark_made_soon_is_seen_at_once_and_written_by_a_clean_stop(open: OpenLedger) {
+    {
+        let l = open("events-soon".into()).await;
+        assert!(!l.event_processed("e-soon").await.unwrap(), "unknown event is not processed");
+        l.mark_event_processed_soon("e-soon", t0()).await.unwrap();
+        assert!(l.event_processed("e-soon").await.unwrap(), "this process sees its mark at once");
+        l.mark_event_processed_soon("e-soon", t0() + secs(5)).await.unwrap();
+        assert!(!l.event_processed("e-other").await.unwrap(), "other ids are untouched");
+        // `l` is dropped here: the process stops cleanly.
+    }
+    let l = open("events-soon".into()).await;
+    assert!(l.event_processed("e-soon").await.unwrap(), "the mark was written by the stop");
+    assert!(!l.mark_event_processed("e-soon", t0()).await.unwrap(), "and is one row: a durable mark finds it");
 }
 
 pub async fn seen_reads_first_seen_without_recording(open: OpenLedger) {

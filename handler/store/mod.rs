@@ -93,6 +93,18 @@ pub enum Completion {
 pub trait Ledger: Send + Sync {
     /// Marks an Event Grid event id as fully processed. Returns `false` if it already was.
     async fn mark_event_processed(&self, event_id: &str, at: Timestamp) -> Result<bool, LedgerError>;
+    /// Marks an event id processed without waiting for the mark to be durable: the event
+    /// path's mark, after every action of the delivery has been recorded. This process's
+    /// [`Ledger::event_processed`] answers `true` at once; the store has it soon after (an
+    /// implementation says when), and a crash before that loses only the mark — a later
+    /// redelivery is planned again and drops its actions, whose keys are finished
+    /// (docs/pipeline.md, *For one delivery*). An `Err` is a mark that will not be written.
+    ///
+    /// The default waits for [`Ledger::mark_event_processed`]; the SQLite ledger writes the
+    /// mark with its next batch of writes ([`sqlite::MARK_WAITS_AT_MOST`]).
+    async fn mark_event_processed_soon(&self, event_id: &str, at: Timestamp) -> Result<(), LedgerError> {
+        self.mark_event_processed(event_id, at).await.map(|_| ())
+    }
     /// Whether an event id has already been fully processed.
     async fn event_processed(&self, event_id: &str) -> Result<bool, LedgerError>;
 

@@ -70,6 +70,9 @@ impl Ledger for OpeningLedger {
     async fn mark_event_processed(&self, event_id: &str, at: Timestamp) -> Result<bool, LedgerError> {
         self.opened().await?.mark_event_processed(event_id, at).await
     }
+    async fn mark_event_processed_soon(&self, event_id: &str, at: Timestamp) -> Result<(), LedgerError> {
+        self.opened().await?.mark_event_processed_soon(event_id, at).await
+    }
     async fn event_processed(&self, event_id: &str) -> Result<bool, LedgerError> {
         self.opened().await?.event_processed(event_id).await
     }

@@ -137,6 +137,85 @@ struct Worker {
     /// Set by the checkpointer when the log has grown long: the next batch copies the rest of
     /// it back first, so that its commit starts the log over (see the type's docs).
     restart: Arc<std::sync::atomic::AtomicBool>,
+    /// The processed marks not yet committed ([`SqliteLedger::mark_event_processed_soon`]).
+    marks: Arc<std::sync::Mutex<Marks>>,
+}
+
+/// The longest a processed mark waits for a batch of writes to join before it is committed on
+/// its own (see [`SqliteLedger::mark_event_processed_soon`]).
+pub const MARK_WAITS_AT_MOST: Duration = Duration::from_millis(10);
+
+/// Processed marks waiting for a commit: every batch of writes also writes them, and a mark
+/// leaves only once a batch that wrote it has committed.
+#[derive(Default)]
+struct Marks {
+    /// Event id → when it was processed (nanoseconds), for every mark not yet committed.
+    waiting: std::collections::HashMap<String, i64>,
+    /// When the oldest waiting mark began to wait, or the last batch that carried the marks
+    /// failed: the watching task commits them [`MARK_WAITS_AT_MOST`] after it.
+    since: Option<tokio::time::Instant>,
+    /// Whether a task is watching `since` (at most one is).
+    watched: bool,
+    /// Batches under way that write the marks ([`MarkWrite`]s not yet dropped): the watching
+    /// task adds none of its own while one is.
+    taken: usize,
+}
+
+impl Marks {
+    /// The waiting marks as a write for the next batch, if there are any.
+    fn write(marks: &Arc<std::sync::Mutex<Marks>>) -> Option<Box<dyn Write>> {
+        let mut guard = marks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if guard.waiting.is_empty() {
+            return None;
+        }
+        guard.taken += 1;
+        let ids = guard.waiting.iter().map(|(id, at)| (id.clone(), *at)).collect();
+        Some(Box::new(MarkWrite { ids, marks: Arc::clone(marks), written: false }))
+    }
+}
+
+/// The waiting processed marks, written in a batch with the writes queued with them. They are
+/// taken off the waiting list only when that batch has committed; a batch that fails leaves
+/// them waiting for the next one, and the watching task tries again no sooner than
+/// [`MARK_WAITS_AT_MOST`] later (the insert is idempotent, so a mark written by two batches is
+/// one row).
+struct MarkWrite {
+    ids: Vec<(String, i64)>,
+    marks: Arc<std::sync::Mutex<Marks>>,
+    written: bool,
+}
+
+impl Write for MarkWrite {
+    fn run(&mut self, conn: &mut Connection) -> Result<(), LedgerError> {
+        self.written = false;
+        for (id, at) in &self.ids {
+            exec(conn, "INSERT INTO events (event_id, processed_at) VALUES (?1, ?2) ON CONFLICT (event_id) DO NOTHING", params![id, at])
+                .map_err(sql)?;
+        }
+        self.written = true;
+        Ok(())
+    }
+
+    fn answer(self: Box<Self>, failed: Option<&LedgerError>) {
+        let mut marks = self.marks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if failed.is_some() || !self.written {
+            tracing::debug!(marks = self.ids.len(), "processed marks not committed; they wait for the next batch of writes");
+            marks.since = Some(tokio::time::Instant::now());
+            return;
+        }
+        for (id, _) in &self.ids {
+            marks.waiting.remove(id);
+        }
+        if marks.waiting.is_empty() {
+            marks.since = None;
+        }
+    }
+}
+
+impl Drop for MarkWrite {
+    fn drop(&mut self) {
+        self.marks.lock().unwrap_or_else(std::sync::PoisonError::into_inner).taken -= 1;
+    }
 }
 
 /// A write waiting for its batch: runs with the connection inside the batch's transaction
@@ -182,6 +261,15 @@ where
 
 impl Drop for Worker {
     fn drop(&mut self) {
+        // The processed marks still waiting are committed on the ledger thread, which waits
+        // for another process's lock if it must; the join below waits for that.
+        if let (Some(marks), Some(jobs)) = (Marks::write(&self.marks), &self.jobs) {
+            let (commits, restart) = (Arc::clone(&self.commits), Arc::clone(&self.restart));
+            let job: Job = Box::new(move |conn| {
+                let _ = batch(conn, vec![marks], false, &commits, &restart);
+            });
+            let _ = jobs.send(job);
+        }
         // Closing the queues ends the threads' loops once the queued calls have run.
         drop(self.jobs.take());
         drop(self.checkpoints.take());
@@ -190,6 +278,13 @@ impl Drop for Worker {
         }
         if let Some(thread) = self.checkpointer.take() {
             let _ = thread.join();
+        }
+        let lost = self.marks.lock().unwrap_or_else(std::sync::PoisonError::into_inner).waiting.len();
+        if lost > 0 {
+            tracing::warn!(
+                marks = lost,
+                "processed marks could not be written as the ledger closed; a redelivery of those events is planned again and finds its actions finished"
+            );
         }
     }
 }
@@ -269,7 +364,7 @@ impl SqliteLedger {
             .name("sqlite-ledger".into())
             .spawn(move || run(waiter, queue))
             .map_err(|e| LedgerError::Unavailable(format!("cannot start the SQLite ledger thread for {}: {e}", path.display())))?;
-        let worker = Worker { conn, jobs: Some(jobs), thread: Some(thread), calls, checkpoints, checkpointer, writes: std::sync::Mutex::default(), commits: Arc::default(), restart };
+        let worker = Worker { conn, jobs: Some(jobs), thread: Some(thread), calls, checkpoints, checkpointer, writes: std::sync::Mutex::default(), commits: Arc::default(), restart, marks: Arc::default() };
         Ok(Self { worker: Arc::new(worker), path })
     }
 
@@ -430,7 +525,8 @@ impl Worker {
     /// Runs the queued writes as one batch: here when the connection is free and SQLite does
     /// not answer busy, else on the ledger thread, which waits for the lock.
     fn flush(&self) {
-        let writes = std::mem::take(&mut *self.writes.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        let mut writes = std::mem::take(&mut *self.writes.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        writes.extend(Marks::write(&self.marks));
         if writes.is_empty() {
             return;
         }
@@ -451,6 +547,36 @@ impl Worker {
         // dropped with the job and every caller hears that its write failed.
         if let Some(jobs) = &self.jobs {
             let _ = jobs.send(job);
+        }
+    }
+}
+
+/// Commits the waiting processed marks that no batch of writes has taken along within
+/// [`MARK_WAITS_AT_MOST`] of the oldest (or of the last failed try), one batch at a time; ends
+/// when none are waiting (or the ledger is gone: its drop writes them).
+async fn watch_marks(worker: std::sync::Weak<Worker>) {
+    loop {
+        let due = {
+            let Some(worker) = worker.upgrade() else { return };
+            let mut marks = worker.marks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            match marks.since {
+                None => {
+                    marks.watched = false;
+                    return;
+                }
+                // A batch that writes them is under way: look again later.
+                Some(_) if marks.taken > 0 => tokio::time::Instant::now() + MARK_WAITS_AT_MOST,
+                Some(since) => since + MARK_WAITS_AT_MOST,
+            }
+        };
+        tokio::time::sleep_until(due).await;
+        let Some(worker) = worker.upgrade() else { return };
+        let overdue = {
+            let marks = worker.marks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            marks.taken == 0 && marks.since.is_some_and(|since| since.elapsed() >= MARK_WAITS_AT_MOST)
+        };
+        if overdue {
+            worker.flush();
         }
     }
 }
@@ -726,7 +852,38 @@ impl Ledger for SqliteLedger {
         .await
     }
 
+    /// The mark waits in memory and is written with the next batch of writes (an event's first
+    /// sighting or claim, under load the next event's), or on its own once it has waited
+    /// [`MARK_WAITS_AT_MOST`], or when the ledger is dropped (a clean stop); `event_processed`
+    /// in this process sees it meanwhile. So at a steady rate the mark costs no commit of its
+    /// own, and the delivery's answer does not wait for one. Another process sharing the file
+    /// sees it once committed.
+    async fn mark_event_processed_soon(&self, event_id: &str, at: Timestamp) -> Result<(), LedgerError> {
+        let at = to_nanos(at)?;
+        let watch = {
+            let mut marks = self.worker.marks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            marks.waiting.insert(event_id.to_string(), at);
+            marks.since.get_or_insert_with(tokio::time::Instant::now);
+            !std::mem::replace(&mut marks.watched, true)
+        };
+        if watch {
+            match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => {
+                    runtime.spawn(watch_marks(Arc::downgrade(&self.worker)));
+                }
+                Err(_) => {
+                    self.worker.marks.lock().unwrap_or_else(std::sync::PoisonError::into_inner).watched = false;
+                    self.worker.flush();
+                }
+            }
+        }
+        Ok(())
+    }
+
     async fn event_processed(&self, event_id: &str) -> Result<bool, LedgerError> {
+        if self.worker.marks.lock().unwrap_or_else(std::sync::PoisonError::into_inner).waiting.contains_key(event_id) {
+            return Ok(true);
+        }
         let id = event_id.to_string();
         self.with_conn(move |c| {
             one(c, "SELECT 1 FROM events WHERE event_id = ?1", params![id], |_| Ok(()))
