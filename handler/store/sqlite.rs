@@ -145,12 +145,13 @@ struct Worker {
 /// its own (see [`SqliteLedger::mark_event_processed_soon`]).
 pub const MARK_WAITS_AT_MOST: Duration = Duration::from_millis(10);
 
-/// Processed marks waiting for a commit: every batch of writes also writes them, and a mark
-/// leaves only once a batch that wrote it has committed.
+/// Processed marks waiting for a commit: the next batch of writes also writes those no batch
+/// under way carries, and a mark leaves only once a batch that wrote it has committed.
 #[derive(Default)]
 struct Marks {
-    /// Event id → when it was processed (nanoseconds), for every mark not yet committed.
-    waiting: std::collections::HashMap<String, i64>,
+    /// Event id → when it was processed (nanoseconds) and whether a batch under way carries it,
+    /// for every mark not yet committed.
+    waiting: std::collections::HashMap<String, (i64, bool)>,
     /// When the oldest waiting mark began to wait, or the last batch that carried the marks
     /// failed: the watching task commits them [`MARK_WAITS_AT_MOST`] after it.
     since: Option<tokio::time::Instant>,
@@ -162,27 +163,37 @@ struct Marks {
 }
 
 impl Marks {
-    /// The waiting marks as a write for the next batch, if there are any.
+    /// The waiting marks no batch under way carries, as a write for the next batch, if there
+    /// are any.
     fn write(marks: &Arc<std::sync::Mutex<Marks>>) -> Option<Box<dyn Write>> {
         let mut guard = marks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if guard.waiting.is_empty() {
+        let ids: Vec<(String, i64)> = guard
+            .waiting
+            .iter_mut()
+            .filter(|(_, (_, carried))| !*carried)
+            .map(|(id, (at, carried))| {
+                *carried = true;
+                (id.clone(), *at)
+            })
+            .collect();
+        if ids.is_empty() {
             return None;
         }
         guard.taken += 1;
-        let ids = guard.waiting.iter().map(|(id, at)| (id.clone(), *at)).collect();
-        Some(Box::new(MarkWrite { ids, marks: Arc::clone(marks), written: false }))
+        Some(Box::new(MarkWrite { ids, marks: Arc::clone(marks), written: false, committed: false }))
     }
 }
 
-/// The waiting processed marks, written in a batch with the writes queued with them. They are
-/// taken off the waiting list only when that batch has committed; a batch that fails leaves
-/// them waiting for the next one, and the watching task tries again no sooner than
-/// [`MARK_WAITS_AT_MOST`] later (the insert is idempotent, so a mark written by two batches is
-/// one row).
+/// Waiting processed marks, written in a batch with the writes queued with them. They are
+/// taken off the waiting list only when that batch has committed; a batch that fails (or is
+/// dropped before it ran) leaves them waiting for the next one, and the watching task tries
+/// again no sooner than [`MARK_WAITS_AT_MOST`] later. The insert is idempotent: a mark another
+/// process wrote meanwhile is one row.
 struct MarkWrite {
     ids: Vec<(String, i64)>,
     marks: Arc<std::sync::Mutex<Marks>>,
     written: bool,
+    committed: bool,
 }
 
 impl Write for MarkWrite {
@@ -196,25 +207,32 @@ impl Write for MarkWrite {
         Ok(())
     }
 
-    fn answer(self: Box<Self>, failed: Option<&LedgerError>) {
-        let mut marks = self.marks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if failed.is_some() || !self.written {
-            tracing::debug!(marks = self.ids.len(), "processed marks not committed; they wait for the next batch of writes");
-            marks.since = Some(tokio::time::Instant::now());
-            return;
-        }
-        for (id, _) in &self.ids {
-            marks.waiting.remove(id);
-        }
-        if marks.waiting.is_empty() {
-            marks.since = None;
-        }
+    fn answer(mut self: Box<Self>, failed: Option<&LedgerError>) {
+        self.committed = failed.is_none() && self.written;
+        // The drop settles the marks.
     }
 }
 
 impl Drop for MarkWrite {
     fn drop(&mut self) {
-        self.marks.lock().unwrap_or_else(std::sync::PoisonError::into_inner).taken -= 1;
+        let mut marks = self.marks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        marks.taken -= 1;
+        if self.committed {
+            for (id, _) in &self.ids {
+                marks.waiting.remove(id);
+            }
+            if marks.waiting.is_empty() {
+                marks.since = None;
+            }
+            return;
+        }
+        tracing::debug!(marks = self.ids.len(), "processed marks not committed; they wait for the next batch of writes");
+        for (id, _) in &self.ids {
+            if let Some((_, carried)) = marks.waiting.get_mut(id) {
+                *carried = false;
+            }
+        }
+        marks.since = Some(tokio::time::Instant::now());
     }
 }
 
@@ -862,7 +880,9 @@ impl Ledger for SqliteLedger {
         let at = to_nanos(at)?;
         let watch = {
             let mut marks = self.worker.marks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            marks.waiting.insert(event_id.to_string(), at);
+            // A mark made again while a batch carries it (a duplicate delivery) waits again:
+            // that batch removes it only if it commits.
+            marks.waiting.insert(event_id.to_string(), (at, false));
             marks.since.get_or_insert_with(tokio::time::Instant::now);
             !std::mem::replace(&mut marks.watched, true)
         };
@@ -1141,6 +1161,42 @@ mod tests {
         let key = key.to_string();
         let f = move |c: &mut Connection| exec(c, "INSERT INTO first_seen (concern_key, at) VALUES (?1, 0)", params![key]).map(|_| ()).map_err(sql);
         (Box::new(PendingWrite { f, kept: None, answer }), answered)
+    }
+
+    /// A mark is carried by one batch at a time: a second batch made while the first is under
+    /// way writes none of it again; a batch that did not commit leaves it for the next one, and
+    /// one that committed takes it off the waiting list.
+    #[test]
+    fn a_waiting_mark_is_carried_by_one_batch_at_a_time_until_one_commits() {
+        let marks: Arc<std::sync::Mutex<Marks>> = Arc::default();
+        let wait = |id: &str| {
+            marks.lock().unwrap().waiting.insert(id.to_string(), (1, false));
+        };
+        let carried = |write: &Option<Box<dyn Write>>| write.is_some();
+        wait("e-1");
+        let first = Marks::write(&marks);
+        assert!(carried(&first));
+        assert!(!carried(&Marks::write(&marks)), "e-1 is carried by the first batch already");
+        wait("e-2");
+        let second = Marks::write(&marks);
+        assert!(carried(&second), "e-2 was not carried yet");
+        assert_eq!(marks.lock().unwrap().taken, 2);
+        // The first batch fails: e-1 waits for the next one.
+        first.unwrap().answer(Some(&LedgerError::Unavailable("rolled back".into())));
+        assert_eq!(marks.lock().unwrap().taken, 1);
+        let third = Marks::write(&marks);
+        assert!(carried(&third), "e-1 is carried again");
+        assert!(marks.lock().unwrap().since.is_some());
+        // The second and third commit: nothing waits any more.
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = ledger_connection(&dir.path().join("cadence.db"));
+        for write in [second, third] {
+            let mut write = write.unwrap();
+            write.run(&mut conn).unwrap();
+            write.answer(None);
+        }
+        let marks = marks.lock().unwrap();
+        assert!(marks.waiting.is_empty() && marks.since.is_none() && marks.taken == 0);
     }
 
     /// Under a steady stream of writes a commit lands while the checkpointer copies, so the
