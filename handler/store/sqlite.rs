@@ -543,8 +543,11 @@ impl Worker {
     /// Runs the queued writes as one batch: here when the connection is free and SQLite does
     /// not answer busy, else on the ledger thread, which waits for the lock.
     fn flush(&self) {
-        let mut writes = std::mem::take(&mut *self.writes.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
-        writes.extend(Marks::write(&self.marks));
+        let queued = std::mem::take(&mut *self.writes.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        // The marks go first: answered first, they are settled (taken off the waiting list, or
+        // handed back) before any caller of the batch hears its answer.
+        let mut writes: Vec<Box<dyn Write>> = Marks::write(&self.marks).into_iter().collect();
+        writes.extend(queued);
         if writes.is_empty() {
             return;
         }
