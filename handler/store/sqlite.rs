@@ -200,8 +200,7 @@ impl Write for MarkWrite {
     fn run(&mut self, conn: &mut Connection) -> Result<(), LedgerError> {
         self.written = false;
         for (id, at) in &self.ids {
-            exec(conn, "INSERT INTO events (event_id, processed_at) VALUES (?1, ?2) ON CONFLICT (event_id) DO NOTHING", params![id, at])
-                .map_err(sql)?;
+            insert_mark(conn, id, *at)?;
         }
         self.written = true;
         Ok(())
@@ -281,12 +280,8 @@ impl Drop for Worker {
     fn drop(&mut self) {
         // The processed marks still waiting are committed on the ledger thread, which waits
         // for another process's lock if it must; the join below waits for that.
-        if let (Some(marks), Some(jobs)) = (Marks::write(&self.marks), &self.jobs) {
-            let (commits, restart) = (Arc::clone(&self.commits), Arc::clone(&self.restart));
-            let job: Job = Box::new(move |conn| {
-                let _ = batch(conn, vec![marks], false, &commits, &restart);
-            });
-            let _ = jobs.send(job);
+        if let Some(marks) = Marks::write(&self.marks) {
+            self.batch_on_the_thread(vec![marks]);
         }
         // Closing the queues ends the threads' loops once the queued calls have run.
         drop(self.jobs.take());
@@ -558,14 +553,19 @@ impl Worker {
             },
             Err(_) => writes,
         };
+        self.batch_on_the_thread(writes);
+    }
+
+    /// Runs `writes` as one batch on the ledger thread, which waits for another process's lock.
+    /// The queue is closed only when the last clone is gone (and in [`Worker::drop`], after
+    /// this), and a queued write holds one through its batch's task: the send cannot fail. Were
+    /// it to, the writes are dropped with the job and every caller hears that its write failed.
+    fn batch_on_the_thread(&self, writes: Vec<Box<dyn Write>>) {
         let commits = Arc::clone(&self.commits);
         let restart = Arc::clone(&self.restart);
         let job: Job = Box::new(move |conn| {
             let _ = batch(conn, writes, false, &commits, &restart);
         });
-        // The queue is closed only when the last clone is gone, and a queued write holds one
-        // through its batch's task: the send cannot fail here. Were it to, the writes are
-        // dropped with the job and every caller hears that its write failed.
         if let Some(jobs) = &self.jobs {
             let _ = jobs.send(job);
         }
@@ -845,6 +845,13 @@ fn exec(conn: &Connection, statement: &str, p: impl rusqlite::Params) -> rusqlit
     conn.prepare_cached(statement)?.execute(p)
 }
 
+/// Marks `event_id` processed at `at` (nanoseconds); `false` when it already was.
+fn insert_mark(conn: &Connection, event_id: &str, at: i64) -> Result<bool, LedgerError> {
+    let n = exec(conn, "INSERT INTO events (event_id, processed_at) VALUES (?1, ?2) ON CONFLICT (event_id) DO NOTHING", params![event_id, at])
+        .map_err(sql)?;
+    Ok(n == 1)
+}
+
 /// Runs a cached query that returns one row (or `QueryReturnedNoRows`).
 fn one<T>(conn: &Connection, statement: &str, p: impl rusqlite::Params, f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>) -> rusqlite::Result<T> {
     conn.prepare_cached(statement)?.query_row(p, f)
@@ -865,12 +872,7 @@ fn read_row(conn: &Connection, key: &str) -> Result<Option<Row>, LedgerError> {
 impl Ledger for SqliteLedger {
     async fn mark_event_processed(&self, event_id: &str, at: Timestamp) -> Result<bool, LedgerError> {
         let (id, at) = (event_id.to_string(), to_nanos(at)?);
-        self.with_write(move |c| {
-            let n = exec(c, "INSERT INTO events (event_id, processed_at) VALUES (?1, ?2) ON CONFLICT (event_id) DO NOTHING", params![id, at])
-                .map_err(sql)?;
-            Ok(n == 1)
-        })
-        .await
+        self.with_write(move |c| insert_mark(c, &id, at)).await
     }
 
     /// The mark waits in memory and is written with the next batch of writes (an event's first
